@@ -1,0 +1,133 @@
+//! `unyo run JOB`: run a job now in the foreground, print progress to stderr and a summary
+//! table to stdout; Ctrl-C or SIGTERM cancels the run (steps are stopped, not abandoned).
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::table::Table;
+use crate::engine::{self, Event, RunRequest, params};
+use crate::error::Error;
+use crate::model::values::format_duration;
+use crate::model::{Catalog, Settings};
+use crate::spec::diag;
+use crate::store::{RunStatus, Trigger};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The job to run.
+    pub job: String,
+    /// A parameter value (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Steps run at once (default: `parallel` in unyo.yaml, else the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub parallel: Option<u32>,
+}
+
+pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
+    let catalog = Catalog::load(settings)?;
+    let Some(job) = catalog.jobs.get(&args.job).cloned() else {
+        let hint = diag::hint(&args.job, catalog.jobs.keys().map(String::as_str));
+        return Err(Error::Request(format!("unknown job `{}`{hint}", args.job)));
+    };
+    let given = args
+        .params
+        .iter()
+        .map(|p| params::parse_assignment(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::Request)?;
+    let values = params::resolve(&job, &given).map_err(Error::Request)?;
+    let store = super::open_store(settings).await?;
+
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminated => {}
+        }
+        eprintln!("unyo: stopping the run (steps get SIGTERM, then SIGKILL)");
+        let _ = cancel_tx.send(true);
+    });
+
+    let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(|e| match e {
+        Event::RunStarted {
+            run_id,
+            business_date,
+        } => eprintln!("run {run_id} started (business date {business_date})"),
+        Event::StepStarted { step, attempt } if attempt > 1 => {
+            eprintln!("  {step}: started (attempt {attempt})")
+        }
+        Event::StepStarted { step, .. } => eprintln!("  {step}: started"),
+        Event::StepEnded {
+            step,
+            status,
+            detail,
+        } => eprintln!("  {step}: {status} ({detail})"),
+    });
+    let parallel = args.parallel.map_or(settings.parallel, |p| p as usize);
+    let result = engine::run(
+        settings,
+        &catalog,
+        store.clone(),
+        RunRequest {
+            job: job.clone(),
+            params: values,
+            trigger: Trigger::Manual,
+            parallel,
+            requested_by: engine::os_user(),
+        },
+        cancel_rx,
+        on_event,
+    )
+    .await?;
+
+    let detail = store
+        .get_run(result.run_id)
+        .await?
+        .ok_or_else(|| Error::Failed(format!("run {} vanished", result.run_id)))?;
+    let took = engine::elapsed(detail.run.started_at, detail.run.ended_at).unwrap_or_default();
+    let mut out = format!(
+        "run {} of `{}`: {} in {}\n",
+        result.run_id,
+        job.name,
+        result.status,
+        format_duration(took)
+    );
+    out.push_str(&summary_table(&detail));
+    super::out(&out);
+    match result.status {
+        RunStatus::Succeeded => Ok(()),
+        other => Err(Error::Failed(format!("run {} {other}", result.run_id))),
+    }
+}
+
+/// STEP, STATUS, DURATION, EXIT for every step of a run.
+pub fn summary_table(detail: &crate::store::RunDetail) -> String {
+    let mut t = Table::new(&["STEP", "STATUS", "DURATION", "EXIT"], &[24, 10, 9, 30]);
+    for s in &detail.steps {
+        let last = detail.attempts.iter().rev().find(|a| a.step == s.name);
+        let exit = match last {
+            Some(a) => match (a.exit_code, a.signal, &a.error) {
+                (Some(c), _, _) => c.to_string(),
+                (_, Some(sig), _) => engine::describe_exit(crate::exec::Exit::Signal(sig)),
+                (_, _, Some(_)) => "not started".to_owned(),
+                _ => "-".to_owned(),
+            },
+            None => "-".to_owned(),
+        };
+        let took = engine::elapsed(s.started_at, s.ended_at).map_or("-".to_owned(), format_duration);
+        t.row(vec![s.name.clone(), s.status.to_string(), took, exit]);
+    }
+    t.render()
+}

@@ -1,0 +1,93 @@
+//! `unyo show RUN`: one run with its steps and attempts; works with no daemon running.
+
+use super::table::Table;
+use crate::engine;
+use crate::error::Error;
+use crate::model::Settings;
+use crate::model::values::format_duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run id (see `unyo runs`).
+    pub run: i64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
+    let store = super::open_store(settings).await?;
+    let Some(d) = store.get_run(args.run).await? else {
+        return Err(Error::Request(format!("no run {} is recorded", args.run)));
+    };
+    if args.json {
+        let text = serde_json::to_string_pretty(&d).unwrap_or_default();
+        super::out(&format!("{text}\n"));
+        return Ok(());
+    }
+    let r = &d.run;
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or("-".to_owned(), |t| super::local_time(settings, t))
+    };
+    let mut out = String::new();
+    out.push_str(&format!("run {}  job `{}`  {}\n", r.id, r.job, r.status));
+    if let Some(reason) = &r.reason {
+        out.push_str(&format!("reason:        {reason}\n"));
+    }
+    out.push_str(&format!("trigger:       {} by {} on {}\n", r.trigger, r.requested_by, r.host));
+    out.push_str(&format!(
+        "business date: {} (fiscal year {})\n",
+        r.business_date, r.fiscal_year
+    ));
+    out.push_str(&format!(
+        "started:       {}\nended:         {}\n",
+        time(r.started_at),
+        time(r.ended_at)
+    ));
+    if let Some(obj) = r.params.as_object().filter(|o| !o.is_empty()) {
+        out.push_str("params:\n");
+        for (k, v) in obj {
+            out.push_str(&format!("  {k} = {}\n", v.as_str().unwrap_or_default()));
+        }
+    }
+    out.push('\n');
+    out.push_str(&super::run::summary_table(&d));
+    for s in d.steps.iter().filter(|s| s.reason.is_some()) {
+        out.push_str(&format!(
+            "  {}: {}\n",
+            s.name,
+            s.reason.as_deref().unwrap_or_default()
+        ));
+    }
+    out.push_str("\nattempts:\n");
+    let mut t = Table::new(
+        &["STEP", "#", "STATUS", "STARTED", "DURATION", "PID", "LOG"],
+        &[20, 3, 10, 19, 9, 8, 60],
+    );
+    for a in &d.attempts {
+        t.row(vec![
+            a.step.clone(),
+            a.attempt.to_string(),
+            a.status.to_string(),
+            super::local_time(settings, a.started_at),
+            engine::elapsed(Some(a.started_at), a.ended_at).map_or("-".to_owned(), format_duration),
+            a.pid.map_or("-".to_owned(), |p| p.to_string()),
+            if a.log_bytes > 0 { a.log_path.clone() } else { "(no output)".to_owned() },
+        ]);
+    }
+    out.push_str(&t.render());
+    for a in d.attempts.iter().filter(|a| a.error.is_some() || !a.stderr_tail.is_empty() && a.exit_code != Some(0)) {
+        out.push_str(&format!("\n{} attempt {}:\n", a.step, a.attempt));
+        if let Some(e) = &a.error {
+            out.push_str(&format!("  error: {e}\n"));
+        }
+        if !a.stderr_tail.is_empty() {
+            out.push_str("  stderr (last lines):\n");
+            for line in a.stderr_tail.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    super::out(&out);
+    Ok(())
+}

@@ -1,0 +1,486 @@
+//! One run of one job: steps in DAG order, independent steps in parallel up to a limit, each
+//! attempt recorded before its process starts and after it ends.
+//!
+//! The engine decides what runs next and what is skipped; `exec` runs a single process and
+//! `store` records. A failed step stops the steps that need it (recorded `skipped` with the
+//! reason) while independent branches finish. Cancellation stops launching new steps, stops the
+//! running ones through their process groups and records `cancelled`.
+
+pub mod params;
+pub mod template;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use indexmap::IndexMap;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::exec::{self, Exit, Program};
+use crate::model::{Action, Catalog, Job, Settings, Step};
+use crate::store::{
+    AttemptEnd, AttemptStatus, NewAttempt, NewRun, RunStatus, StepStatus, Store, StoreError,
+    Trigger,
+};
+use template::Renderer;
+
+/// Bytes of each output stream kept in the database.
+pub const TAIL_BYTES: usize = 4096;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub job: Arc<Job>,
+    /// Resolved values (see [`params::resolve`]).
+    pub params: IndexMap<String, String>,
+    pub trigger: Trigger,
+    /// Steps run at once.
+    pub parallel: usize,
+    pub requested_by: String,
+}
+
+/// Something that happened during a run, for live display.
+#[derive(Debug, Clone)]
+pub enum Event {
+    RunStarted {
+        run_id: i64,
+        business_date: NaiveDate,
+    },
+    StepStarted {
+        step: String,
+        attempt: i64,
+    },
+    StepEnded {
+        step: String,
+        status: StepStatus,
+        detail: String,
+    },
+}
+
+/// The end of a run as the caller sees it.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub run_id: i64,
+    pub status: RunStatus,
+}
+
+/// Runs a job to its end in this process.
+///
+/// Only database errors end it early (the run is then left `running` and recovered later as
+/// interrupted); every problem of a step is recorded on that step.
+pub async fn run(
+    settings: &Settings,
+    catalog: &Catalog,
+    store: Arc<dyn Store>,
+    req: RunRequest,
+    cancel: watch::Receiver<bool>,
+    on_event: Arc<dyn Fn(Event) + Send + Sync>,
+) -> Result<RunResult, StoreError> {
+    let now = Utc::now();
+    let business_date = crate::calendar::business_date(now, settings.timezone, settings.day_start);
+    let fiscal_year = crate::calendar::fiscal_year(business_date, settings.fiscal_year_start);
+    let job = req.job.clone();
+    let run_id = store
+        .create_run(&NewRun {
+            job: job.name.clone(),
+            trigger: req.trigger,
+            params: serde_json::to_value(&req.params).unwrap_or_default(),
+            status: RunStatus::Running,
+            business_date,
+            fiscal_year,
+            at: now,
+            requested_by: req.requested_by.clone(),
+            host: hostname(),
+            job_digest: job.digest.clone(),
+            catalog_digest: catalog.digest.clone(),
+            steps: job.steps.iter().map(|s| s.name.clone()).collect(),
+        })
+        .await?;
+    on_event(Event::RunStarted {
+        run_id,
+        business_date,
+    });
+
+    let ctx = Arc::new(StepContext {
+        settings: settings.clone(),
+        job: job.clone(),
+        run_id,
+        business_date,
+        fiscal_year,
+        data: serde_json::json!({
+            "params": req.params,
+            "settings": settings.template_value(),
+            "run_id": run_id,
+            "job": job.name,
+            "business_date": business_date.format("%Y-%m-%d").to_string(),
+            "fiscal_year": fiscal_year,
+        }),
+        params: req.params.clone(),
+        renderer: Renderer::new(),
+        store: store.clone(),
+        cancel: cancel.clone(),
+        on_event: on_event.clone(),
+    });
+
+    let status = drive(&ctx, req.parallel.max(1)).await?;
+    let reason = match status {
+        RunStatus::Cancelled => Some("cancelled by the operator"),
+        _ => None,
+    };
+    store
+        .set_run_status(run_id, status, Utc::now(), reason)
+        .await?;
+    Ok(RunResult { run_id, status })
+}
+
+/// Everything a step task needs, shared by all steps of a run.
+struct StepContext {
+    settings: Settings,
+    job: Arc<Job>,
+    run_id: i64,
+    business_date: NaiveDate,
+    fiscal_year: i32,
+    data: serde_json::Value,
+    params: IndexMap<String, String>,
+    renderer: Renderer,
+    store: Arc<dyn Store>,
+    cancel: watch::Receiver<bool>,
+    on_event: Arc<dyn Fn(Event) + Send + Sync>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Running,
+    Done(StepStatus),
+}
+
+/// Schedules the step DAG; returns the run's final status.
+async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, StoreError> {
+    let steps = &ctx.job.steps;
+    let mut state = vec![State::Waiting; steps.len()];
+    let mut missing: Vec<usize> = steps.iter().map(|s| s.needs.len()).collect();
+    let dependents: Vec<Vec<usize>> = (0..steps.len())
+        .map(|i| {
+            (0..steps.len())
+                .filter(|&j| steps[j].needs.contains(&i))
+                .collect()
+        })
+        .collect();
+    let mut ready: VecDeque<usize> = (0..steps.len()).filter(|&i| missing[i] == 0).collect();
+    let mut running: JoinSet<Result<(usize, StepStatus), StoreError>> = JoinSet::new();
+    let mut cancel = ctx.cancel.clone();
+    let mut cancelled = *cancel.borrow();
+
+    loop {
+        while !cancelled && running.len() < parallel {
+            let Some(i) = ready.pop_front() else { break };
+            state[i] = State::Running;
+            let ctx = ctx.clone();
+            running.spawn(async move { run_step(&ctx, i).await.map(|s| (i, s)) });
+        }
+        if running.is_empty() {
+            break;
+        }
+        let joined = tokio::select! {
+            j = running.join_next() => j,
+            changed = cancel.changed(), if !cancelled => {
+                // A closed channel means nobody can cancel any more: keep going.
+                cancelled = changed.is_ok() && *cancel.borrow();
+                continue;
+            }
+        };
+        let Some(joined) = joined else { break };
+        let (i, status) = match joined {
+            Ok(r) => r?,
+            Err(e) => {
+                // A step task panicked: a bug, but the run must still end with a record.
+                tracing::error!("step task failed: {e}");
+                continue;
+            }
+        };
+        state[i] = State::Done(status);
+        if status == StepStatus::Succeeded {
+            for &d in &dependents[i] {
+                missing[d] -= 1;
+                if missing[d] == 0 && state[d] == State::Waiting {
+                    ready.push_back(d);
+                }
+            }
+        } else {
+            skip_dependents(ctx, i, status, &dependents, &mut state).await?;
+        }
+    }
+
+    let now = Utc::now();
+    for (i, s) in state.iter_mut().enumerate() {
+        if *s == State::Waiting {
+            ctx.store
+                .end_step(
+                    ctx.run_id,
+                    &steps[i].name,
+                    StepStatus::Cancelled,
+                    now,
+                    "the run was cancelled before this step started",
+                )
+                .await?;
+            *s = State::Done(StepStatus::Cancelled);
+        }
+    }
+    let any = |st: StepStatus| state.iter().any(|s| *s == State::Done(st));
+    Ok(if any(StepStatus::Failed) {
+        RunStatus::Failed
+    } else if cancelled || any(StepStatus::Cancelled) {
+        RunStatus::Cancelled
+    } else {
+        RunStatus::Succeeded
+    })
+}
+
+/// Records every step that (transitively) needs step `i` as skipped.
+async fn skip_dependents(
+    ctx: &StepContext,
+    i: usize,
+    status: StepStatus,
+    dependents: &[Vec<usize>],
+    state: &mut [State],
+) -> Result<(), StoreError> {
+    let steps = &ctx.job.steps;
+    let mut queue: VecDeque<(usize, usize, StepStatus)> =
+        dependents[i].iter().map(|&d| (d, i, status)).collect();
+    while let Some((d, because, why)) = queue.pop_front() {
+        if state[d] != State::Waiting {
+            continue;
+        }
+        state[d] = State::Done(StepStatus::Skipped);
+        let reason = format!("needs `{}`, which {}", steps[because].name, why);
+        ctx.store
+            .end_step(ctx.run_id, &steps[d].name, StepStatus::Skipped, Utc::now(), &reason)
+            .await?;
+        (ctx.on_event)(Event::StepEnded {
+            step: steps[d].name.clone(),
+            status: StepStatus::Skipped,
+            detail: reason,
+        });
+        queue.extend(dependents[d].iter().map(|&n| (n, d, StepStatus::Skipped)));
+    }
+    Ok(())
+}
+
+/// Runs one step (one attempt; runbooks add more) and records it.
+async fn run_step(ctx: &StepContext, i: usize) -> Result<StepStatus, StoreError> {
+    let step = &ctx.job.steps[i];
+    let attempt = 1;
+    let log_path = ctx
+        .settings
+        .log_dir
+        .join(&ctx.job.name)
+        .join(ctx.run_id.to_string())
+        .join(format!("{}.{attempt}.log", step.name));
+    let prepared = prepare(ctx, step, attempt, log_path.clone());
+    let command_record = match &prepared {
+        Ok(cmd) => match &cmd.program {
+            Program::Argv(argv) => serde_json::json!({ "argv": argv }),
+            Program::Shell(line) => serde_json::json!({ "run": line }),
+        },
+        Err(_) => serde_json::json!(null),
+    };
+    let started_at = Utc::now();
+    let attempt_id = ctx
+        .store
+        .start_attempt(&NewAttempt {
+            run_id: ctx.run_id,
+            step: step.name.clone(),
+            attempt,
+            command: command_record,
+            log_path: log_path.display().to_string(),
+            started_at,
+        })
+        .await?;
+    (ctx.on_event)(Event::StepStarted {
+        step: step.name.clone(),
+        attempt,
+    });
+
+    let result = match prepared {
+        Ok(cmd) => {
+            let store = ctx.store.clone();
+            let on_spawn = move |pid: u32| {
+                tokio::spawn(async move {
+                    if let Err(e) = store.set_attempt_pid(attempt_id, pid).await {
+                        tracing::warn!("cannot record process id {pid}: {e}");
+                    }
+                });
+            };
+            exec::execute(&cmd, ctx.cancel.clone(), on_spawn)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e),
+    };
+
+    let end = match result {
+        Ok(out) => {
+            let (exit_code, signal) = match out.exit {
+                Exit::Code(c) => (Some(c), None),
+                Exit::Signal(s) => (None, Some(s)),
+            };
+            let (status, step_status, reason) = if out.cancelled {
+                (
+                    AttemptStatus::Cancelled,
+                    StepStatus::Cancelled,
+                    Some("cancelled by the operator".to_owned()),
+                )
+            } else if out.timed_out {
+                let t = step.timeout.unwrap_or_default();
+                (
+                    AttemptStatus::TimedOut,
+                    StepStatus::Failed,
+                    Some(format!(
+                        "timed out after {}",
+                        crate::model::values::format_duration(t)
+                    )),
+                )
+            } else if out.success() {
+                (AttemptStatus::Succeeded, StepStatus::Succeeded, None)
+            } else {
+                (
+                    AttemptStatus::Failed,
+                    StepStatus::Failed,
+                    Some(describe_exit(out.exit)),
+                )
+            };
+            AttemptEnd {
+                status,
+                ended_at: out.ended_at,
+                exit_code,
+                signal,
+                error: None,
+                stdout_tail: out.stdout_tail,
+                stderr_tail: out.stderr_tail,
+                log_bytes: i64::try_from(out.log_written).unwrap_or(i64::MAX),
+                log_dropped: i64::try_from(out.log_dropped).unwrap_or(i64::MAX),
+                step_status,
+                step_reason: reason,
+            }
+        }
+        Err(message) => AttemptEnd {
+            status: AttemptStatus::Error,
+            ended_at: Utc::now(),
+            exit_code: None,
+            signal: None,
+            error: Some(message.clone()),
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            log_bytes: 0,
+            log_dropped: 0,
+            step_status: StepStatus::Failed,
+            step_reason: Some(message),
+        },
+    };
+    ctx.store.finish_attempt(attempt_id, &end).await?;
+    let took = (end.ended_at - started_at).to_std().unwrap_or_default();
+    let mut detail = crate::model::values::format_duration(took);
+    if let Some(r) = &end.step_reason {
+        detail = format!("{detail}, {r}");
+    }
+    (ctx.on_event)(Event::StepEnded {
+        step: step.name.clone(),
+        status: end.step_status,
+        detail,
+    });
+    Ok(end.step_status)
+}
+
+/// `exit 3` or `killed by SIGKILL`.
+pub fn describe_exit(exit: Exit) -> String {
+    match exit {
+        Exit::Code(c) => format!("exit {c}"),
+        Exit::Signal(s) => match nix::sys::signal::Signal::try_from(s) {
+            Ok(sig) => format!("killed by {}", sig.as_str()),
+            Err(_) => format!("killed by signal {s}"),
+        },
+    }
+}
+
+/// Renders a step into a command; an error names what could not be rendered.
+fn prepare(
+    ctx: &StepContext,
+    step: &Step,
+    attempt: i64,
+    log_path: PathBuf,
+) -> Result<exec::Command, String> {
+    let r = &ctx.renderer;
+    let step_err = |m: String| format!("step `{}`: {m}", step.name);
+    let program = match &step.action {
+        Action::Argv(argv) => Program::Argv(
+            argv.iter()
+                .map(|a| r.plain(a, &ctx.data))
+                .collect::<Result<_, _>>()
+                .map_err(step_err)?,
+        ),
+        Action::Shell(line) => Program::Shell(r.shell(line, &ctx.data).map_err(step_err)?),
+    };
+    let mut env = vec![
+        ("UNYO_RUN_ID".to_owned(), ctx.run_id.to_string()),
+        ("UNYO_JOB".to_owned(), ctx.job.name.clone()),
+        ("UNYO_STEP".to_owned(), step.name.clone()),
+        ("UNYO_ATTEMPT".to_owned(), attempt.to_string()),
+        (
+            "UNYO_BUSINESS_DATE".to_owned(),
+            ctx.business_date.format("%Y-%m-%d").to_string(),
+        ),
+        ("UNYO_FISCAL_YEAR".to_owned(), ctx.fiscal_year.to_string()),
+    ];
+    for (k, v) in &ctx.params {
+        env.push((format!("UNYO_PARAM_{}", k.to_ascii_uppercase()), v.clone()));
+    }
+    for (k, v) in &step.env {
+        env.push((k.clone(), r.plain(v, &ctx.data).map_err(step_err)?));
+    }
+    let workdir = match &step.workdir {
+        Some(w) => ctx.settings.root.join(r.plain(w, &ctx.data).map_err(step_err)?),
+        None => ctx.settings.root.clone(),
+    };
+    if !workdir.is_dir() {
+        return Err(step_err(format!(
+            "working directory `{}` does not exist",
+            workdir.display()
+        )));
+    }
+    Ok(exec::Command {
+        program,
+        env,
+        workdir,
+        timeout: step.timeout,
+        kill_grace: ctx.settings.kill_grace,
+        log_path,
+        log_limit: ctx.settings.log_limit,
+        tail_limit: TAIL_BYTES,
+    })
+}
+
+/// This machine's name, for the record.
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The operating-system user running unyo.
+pub fn os_user() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
+/// How long a run took, for display.
+pub fn elapsed(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<Duration> {
+    Some((end? - start?).to_std().unwrap_or_default())
+}

@@ -1,0 +1,50 @@
+//! The errors the CLI can end with, and the one place that maps them to exit codes.
+//!
+//! Exit codes (documented in the README):
+//! 0 success · 1 the run failed or was cancelled · 2 definitions are invalid ·
+//! 3 bad request (unknown job, run, step or parameter) · 4 database or I/O problem ·
+//! 64 bad command-line usage.
+
+use crate::spec::Diagnostics;
+use crate::store::StoreError;
+
+/// An error that ends a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Definitions(Diagnostics),
+    #[error("{0}")]
+    Request(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{action}: {source}")]
+    Io {
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The command worked but its outcome is a failure (a failed run); already reported.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Failed(_) => 1,
+            Error::Definitions(_) => 2,
+            Error::Request(_) => 3,
+            Error::Store(_) | Error::Io { .. } => 4,
+        }
+    }
+}
+
+/// Exit code for command-line usage errors.
+pub const EXIT_USAGE: i32 = 64;
+
+impl From<Diagnostics> for Error {
+    fn from(d: Diagnostics) -> Self {
+        Error::Definitions(d)
+    }
+}

@@ -1,0 +1,250 @@
+//! The executor of one attempt of one step.
+//!
+//! It owns spawning and supervising one step process: the process runs in its own process
+//! group, a timeout or a cancellation sends SIGTERM to the whole group and SIGKILL after a
+//! grace period, processes the step leaves behind are ended the same way, and stdout and
+//! stderr are captured into one log file with a size cap plus a bounded in-memory tail of
+//! each stream. It also provides POSIX shell quoting.
+//!
+//! It must not touch the database or know about jobs, runs or retries: it gets a [`Command`]
+//! and hands back an [`Outcome`]; the engine decides what the outcome means.
+
+mod output;
+mod process;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+pub use process::execute;
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// A program and its arguments, run directly (looked up in `PATH`).
+    Argv(Vec<String>),
+    /// A shell line, run as `/bin/sh -c <line>`.
+    Shell(String),
+}
+
+/// One attempt of one step, ready to run.
+#[derive(Clone)]
+pub struct Command {
+    /// What to run.
+    pub program: Program,
+    /// Variables added on top of the inherited environment.
+    pub env: Vec<(String, String)>,
+    /// The working directory of the process.
+    pub workdir: PathBuf,
+    /// How long the process may run before it is terminated; `None` means no limit.
+    pub timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when the process group is terminated.
+    pub kill_grace: Duration,
+    /// The combined stdout and stderr log of this attempt; created on the first output byte.
+    pub log_path: PathBuf,
+    /// Maximum bytes of output written to the log file; the rest is read and dropped.
+    pub log_limit: u64,
+    /// Bytes of each stream's tail kept in memory.
+    pub tail_limit: usize,
+}
+
+/// Hand-written so that env values (which may hold secrets) never reach a log.
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(key, _)| (key.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("Command")
+            .field("program", &self.program)
+            .field("env", &env)
+            .field("workdir", &self.workdir)
+            .field("timeout", &self.timeout)
+            .field("kill_grace", &self.kill_grace)
+            .field("log_path", &self.log_path)
+            .field("log_limit", &self.log_limit)
+            .field("tail_limit", &self.tail_limit)
+            .finish()
+    }
+}
+
+/// How the step's own process (the group leader) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this code.
+    Code(i32),
+    /// It was killed by this signal number.
+    Signal(i32),
+}
+
+/// What happened when a [`Command`] ran.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// How the process ended.
+    pub exit: Exit,
+    /// The timeout expired and the process group was terminated.
+    pub timed_out: bool,
+    /// The run was cancelled and the process group was terminated.
+    pub cancelled: bool,
+    /// The process id, which is also the process group id.
+    pub pid: u32,
+    /// Just before the process was spawned.
+    pub started_at: DateTime<Utc>,
+    /// When supervision ended: the process group is gone and the output is drained.
+    pub ended_at: DateTime<Utc>,
+    /// The last `tail_limit` bytes of stdout, lossily decoded, starting at a char boundary.
+    pub stdout_tail: String,
+    /// The last `tail_limit` bytes of stderr, lossily decoded, starting at a char boundary.
+    pub stderr_tail: String,
+    /// Bytes of output written to the log file (0 means the file may not exist).
+    pub log_written: u64,
+    /// Bytes of output not written because of `log_limit` (or because the log failed).
+    pub log_dropped: u64,
+}
+
+impl Outcome {
+    /// Exit code 0, and neither timed out nor cancelled.
+    pub fn success(&self) -> bool {
+        self.exit == Exit::Code(0) && !self.timed_out && !self.cancelled
+    }
+}
+
+/// Why a command could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The process could not be spawned (or, rarely, could not be waited for).
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        /// The program (argv[0], or `/bin/sh` for a shell line).
+        program: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The log file's directory could not be created.
+    #[error("cannot write log `{path}`: {source}")]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// `Program::Argv` with no program.
+    #[error("argv is empty")]
+    EmptyArgv,
+}
+
+/// Quotes `value` as one POSIX shell word: always single-quoted, `'` written as `'\''`.
+pub fn shell_quote(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('\'');
+    for c in value.chars() {
+        if c == '\'' {
+            quoted.push_str("'\\''");
+        } else {
+            quoted.push(c);
+        }
+    }
+    quoted.push('\'');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell_command(line: String, workdir: PathBuf) -> Command {
+        Command {
+            program: Program::Shell(line),
+            env: Vec::new(),
+            log_path: workdir.join("out.log"),
+            workdir,
+            timeout: Some(Duration::from_secs(60)),
+            kill_grace: Duration::from_millis(300),
+            log_limit: 1 << 20,
+            tail_limit: 4096,
+        }
+    }
+
+    #[test]
+    fn shell_quote_forms() {
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("plain"), "'plain'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[tokio::test]
+    async fn shell_quote_survives_the_shell() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cases = [
+            "",
+            "plain",
+            "two words",
+            "; rm -rf x",
+            "$(touch pwned)",
+            "`touch pwned`",
+            "${HOME} $HOME",
+            "it's",
+            "'",
+            "''",
+            "\"double\" 'single'",
+            "line one\nline two\n",
+            "trailing newline\n",
+            "back\\slash \\' \\n",
+            "glob * ? [a]",
+            "tab\there & | > < ( ) { } ! # ~",
+            "-n",
+            "%s %d %%",
+            "日本語 ✓",
+        ];
+        for case in cases {
+            let line = format!("printf %s {}", shell_quote(case));
+            let cmd = shell_command(line, dir.path().to_path_buf());
+            let (_tx, rx) = tokio::sync::watch::channel(false);
+            let outcome = execute(&cmd, rx, |_| {}).await.expect("runs");
+            assert_eq!(outcome.exit, Exit::Code(0), "case {case:?}: {outcome:?}");
+            assert_eq!(outcome.stdout_tail, case, "case {case:?}");
+            assert_eq!(outcome.stderr_tail, "", "case {case:?}");
+        }
+        assert!(!dir.path().join("pwned").exists());
+        assert!(!dir.path().join("x").exists());
+    }
+
+    #[test]
+    fn success_needs_code_zero_and_no_interruption() {
+        let mut outcome = Outcome {
+            exit: Exit::Code(0),
+            timed_out: false,
+            cancelled: false,
+            pid: 1,
+            started_at: Utc::now(),
+            ended_at: Utc::now(),
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            log_written: 0,
+            log_dropped: 0,
+        };
+        assert!(outcome.success());
+        outcome.timed_out = true;
+        assert!(!outcome.success());
+        outcome.timed_out = false;
+        outcome.cancelled = true;
+        assert!(!outcome.success());
+        outcome.cancelled = false;
+        outcome.exit = Exit::Code(1);
+        assert!(!outcome.success());
+        outcome.exit = Exit::Signal(15);
+        assert!(!outcome.success());
+    }
+
+    #[test]
+    fn command_debug_redacts_env_values() {
+        let mut cmd = shell_command("true".into(), PathBuf::from("/tmp"));
+        cmd.env.push(("DB_PASSWORD".into(), "hunter2".into()));
+        let text = format!("{cmd:?}");
+        assert!(text.contains("DB_PASSWORD"));
+        assert!(!text.contains("hunter2"));
+    }
+}

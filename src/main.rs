@@ -1,0 +1,40 @@
+//! The `unyo` binary: parse arguments, set up logging, call the library, map errors to exit
+//! codes.
+
+use clap::Parser;
+use unyo::cli::Cli;
+use unyo::error::{EXIT_USAGE, Error};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("UNYO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = unyo::cli::run(cli) {
+        match &e {
+            Error::Failed(_) => {}
+            Error::Definitions(d) => eprintln!("{d}"),
+            other => {
+                eprint!("error: {other}");
+                let mut source = std::error::Error::source(other);
+                while let Some(s) = source {
+                    eprint!(": {s}");
+                    source = s.source();
+                }
+                eprintln!();
+            }
+        }
+        std::process::exit(e.exit_code());
+    }
+}

@@ -1,0 +1,208 @@
+//! The validated catalog: jobs, steps, runbooks, calendars, windows and schedules as the rest
+//! of unyo sees them, built from `spec` types by [`Catalog::load`].
+//!
+//! A catalog is immutable once built; a reload builds a new one and swaps it whole. Every
+//! reference in it has been checked (needs, runbooks, calendars, windows, jobs), so code
+//! downstream never meets a dangling name. This module does no I/O beyond reading the
+//! definition files, and never runs anything.
+
+mod settings;
+mod validate;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+use indexmap::IndexMap;
+
+pub use settings::{Database, SETTINGS_FILE, Settings, absolute, redact_url};
+pub use validate::shell_line_is_safe;
+
+pub use crate::spec::{
+    Backoff, ClosedDay, HolidaySet, MisfirePolicy, Overlap, ParamType, Severity,
+};
+
+/// Everything defined under one root.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub jobs: BTreeMap<String, Arc<Job>>,
+    pub runbooks: BTreeMap<String, Arc<Runbook>>,
+    pub calendars: BTreeMap<String, Calendar>,
+    pub windows: BTreeMap<String, Window>,
+    pub schedules: Vec<Schedule>,
+    /// SHA-256 over every definition file (names and contents), recorded with each run.
+    pub digest: String,
+}
+
+/// A job: steps forming a DAG, plus parameters and defaults.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    /// The file it came from, relative to the root.
+    pub file: PathBuf,
+    /// SHA-256 of that file, recorded with each run.
+    pub digest: String,
+    pub description: Option<String>,
+    pub params: IndexMap<String, Param>,
+    pub window: Option<String>,
+    pub avoid: Option<String>,
+    /// Steps in declaration order; `needs` are indexes into this list.
+    pub steps: Vec<Step>,
+}
+
+impl Job {
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+/// A job parameter.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub kind: ParamType,
+    pub description: Option<String>,
+    pub required: bool,
+    pub default: Option<String>,
+}
+
+/// What a step runs. Strings are handlebars templates rendered per run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Executed directly, one template per argument.
+    Argv(Vec<String>),
+    /// A line for `/bin/sh -c`; values rendered into it are always shell-quoted.
+    Shell(String),
+}
+
+/// One step of a job, with the job's defaults already applied.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub description: Option<String>,
+    pub action: Action,
+    /// Indexes of the steps this one needs.
+    pub needs: Vec<usize>,
+    /// Environment templates (job-level first, step-level overriding).
+    pub env: Vec<(String, String)>,
+    /// Working directory template, relative to the root; `None` means the root.
+    pub workdir: Option<String>,
+    pub timeout: Option<Duration>,
+    pub runbook: Option<String>,
+}
+
+/// A runbook: ordered rules, the first match wins.
+#[derive(Debug, Clone)]
+pub struct Runbook {
+    pub name: String,
+    pub file: PathBuf,
+    pub description: Option<String>,
+    pub rules: Vec<Rule>,
+}
+
+/// One runbook rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub matcher: Match,
+    pub retry: Option<Retry>,
+    pub remediate: Option<Remediation>,
+    pub escalate: Option<Severity>,
+    /// Mark the step failed but let dependents run.
+    pub keep_going: bool,
+}
+
+/// Conditions on a failed attempt; all present ones must hold. Empty means any failure.
+#[derive(Debug, Clone, Default)]
+pub struct Match {
+    pub exit_codes: Vec<(i32, i32)>,
+    pub signals: Vec<i32>,
+    pub timeout: Option<bool>,
+    pub stdout: Option<regex::Regex>,
+    pub stderr: Option<regex::Regex>,
+    pub output: Option<regex::Regex>,
+    pub elapsed_over: Option<Duration>,
+}
+
+/// Retry policy of a rule.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    pub max: u32,
+    pub backoff: Backoff,
+    pub initial: Duration,
+    pub max_delay: Duration,
+    pub jitter: Duration,
+}
+
+/// A remediation command run before a retry.
+#[derive(Debug, Clone)]
+pub struct Remediation {
+    pub action: Action,
+    pub timeout: Duration,
+}
+
+/// Which days are business days.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    pub name: String,
+    pub weekends: Vec<chrono::Weekday>,
+    pub holidays: HolidaySet,
+    pub closed: Vec<DayRule>,
+    pub open: Vec<NaiveDate>,
+}
+
+/// A closed-day entry of a calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayRule {
+    /// Every year, from (month, day) to (month, day) inclusive; may wrap over New Year.
+    Yearly { from: (u32, u32), to: (u32, u32) },
+    /// Dated span, inclusive.
+    Dates { from: NaiveDate, to: NaiveDate },
+}
+
+/// A named span of clock time; `from > to` crosses midnight.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub name: String,
+    pub from: NaiveTime,
+    pub to: NaiveTime,
+}
+
+/// A schedule entry binding a job to time.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub name: String,
+    pub job: String,
+    pub cron: String,
+    pub timezone: Tz,
+    pub calendar: Option<String>,
+    pub closed_day: ClosedDay,
+    pub misfire: MisfirePolicy,
+    pub misfire_within: Option<Duration>,
+    pub misfire_max: u32,
+    pub overlap: Overlap,
+    pub params: IndexMap<String, String>,
+}
+
+impl Catalog {
+    /// Reads and validates every definition under the settings' root, reporting all
+    /// problems at once.
+    pub fn load(settings: &Settings) -> Result<Catalog, crate::spec::Diagnostics> {
+        validate::load(settings)
+    }
+
+    /// One line for `unyo validate`.
+    pub fn summary(&self) -> String {
+        fn n(count: usize, word: &str) -> String {
+            format!("{count} {word}{}", if count == 1 { "" } else { "s" })
+        }
+        format!(
+            "{}, {}, {}",
+            n(self.jobs.len(), "job"),
+            n(self.schedules.len(), "schedule"),
+            n(self.runbooks.len(), "runbook")
+        )
+    }
+}

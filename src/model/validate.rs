@@ -1,0 +1,800 @@
+//! Building the catalog from raw definitions: every check that needs more than one value,
+//! every reference, every syntax inside strings (durations, cron, regexes, templates).
+//! Problems are collected, never returned early, so `unyo validate` shows all of them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Weekday};
+use chrono_tz::Tz;
+use indexmap::IndexMap;
+use petgraph::graph::DiGraph;
+use regex::Regex;
+use serde::de::DeserializeOwned;
+use serde_saphyr::Spanned;
+use sha2::{Digest, Sha256};
+
+use super::values::{parse_clock, parse_duration};
+use super::*;
+use crate::spec::{
+    self, CalendarSpec, CodeSpec, Diagnostic, Diagnostics, JobSpec, MatchSpec, RemediateSpec,
+    RunbookSpec, ScheduleFileSpec, SourceFile, StepSpec, WeekdaySpec, diag,
+};
+
+/// Names of jobs, steps, runbooks, calendars, windows and schedules.
+static NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$").expect("static regex")
+});
+/// Names of parameters and environment variables.
+static IDENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$").expect("static regex"));
+/// `params.NAME` inside a template.
+static PARAM_REF: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bparams\.([A-Za-z0-9_-]+)").expect("static regex"));
+/// A raw (unescaped) handlebars expression: `{{{x}}}` or `{{&x}}`.
+static RAW_EXPR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{\{~?\s*[{&]").expect("static regex"));
+
+/// True when a `run:` line has no raw expression that would bypass shell quoting.
+pub fn shell_line_is_safe(line: &str) -> bool {
+    !RAW_EXPR.is_match(line)
+}
+
+struct Ctx<'a> {
+    diags: Diagnostics,
+    hasher: Sha256,
+    root: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn err<T>(&mut self, file: &Path, at: &Spanned<T>, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::spanned(file, at, msg));
+    }
+
+    /// Reads and parses every YAML file of one folder.
+    fn read_dir<T: DeserializeOwned>(&mut self, dir: &str) -> Vec<(SourceFile, T)> {
+        let path = self.root.join(dir);
+        let files = match spec::yaml_files(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.diags
+                    .push(Diagnostic::file(Path::new(dir), format!("cannot list: {e}")));
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for file in files {
+            let src = match spec::read_source(self.root, &file) {
+                Ok(s) => s,
+                Err(d) => {
+                    self.diags.push(d);
+                    continue;
+                }
+            };
+            self.hasher
+                .update(src.display.to_string_lossy().as_bytes());
+            self.hasher.update([0]);
+            self.hasher.update(src.text.as_bytes());
+            self.hasher.update([0]);
+            match spec::parse::<T>(&src) {
+                Ok(v) => out.push((src, v)),
+                Err(d) => self.diags.push(d),
+            }
+        }
+        out
+    }
+
+    fn duration(&mut self, file: &Path, v: &Option<Spanned<String>>, key: &str) -> Option<Duration> {
+        let v = v.as_ref()?;
+        match parse_duration(&v.value) {
+            Ok(d) if d.is_zero() => {
+                self.err(file, v, format!("`{key}` must be longer than zero"));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(m) => {
+                self.err(file, v, format!("`{key}`: {m}"));
+                None
+            }
+        }
+    }
+
+    fn name(&mut self, file: &Path, v: &Spanned<String>, what: &str) {
+        if !NAME.is_match(&v.value) {
+            self.err(
+                file,
+                v,
+                format!(
+                    "bad {what} name `{}` (letters, digits, `.`, `_`, `-`; starting with a letter or digit)",
+                    v.value
+                ),
+            );
+        }
+    }
+
+    fn reference<'n>(
+        &mut self,
+        file: &Path,
+        v: &Spanned<String>,
+        what: &str,
+        names: impl IntoIterator<Item = &'n String> + Clone,
+    ) {
+        if !names.clone().into_iter().any(|n| *n == v.value) {
+            let hint = diag::hint(&v.value, names.into_iter().map(String::as_str));
+            self.err(file, v, format!("unknown {what} `{}`{hint}", v.value));
+        }
+    }
+
+    /// Checks a template: it compiles, and every `params.X` it reads is declared.
+    fn template(
+        &mut self,
+        file: &Path,
+        at: &Spanned<impl Sized>,
+        text: &str,
+        params: &IndexMap<String, Spanned<crate::spec::ParamSpec>>,
+        shell: bool,
+    ) {
+        if let Err(e) = handlebars::Template::compile(text) {
+            self.err(file, at, format!("bad template `{text}`: {}", e.reason()));
+            return;
+        }
+        if shell && !shell_line_is_safe(text) {
+            self.err(
+                file,
+                at,
+                "`{{{...}}}` and `{{&...}}` are not allowed in `run:` lines: values are always shell-quoted there",
+            );
+        }
+        for cap in PARAM_REF.captures_iter(text) {
+            let name = &cap[1];
+            if !params.contains_key(name) {
+                let hint = diag::hint(name, params.keys().map(String::as_str));
+                self.err(file, at, format!("template reads unknown parameter `{name}`{hint}"));
+            }
+        }
+    }
+}
+
+/// The name of a definition: `name:` if given, else the file stem.
+fn name_of(src: &SourceFile, explicit: &Option<Spanned<String>>) -> String {
+    explicit.as_ref().map_or_else(
+        || {
+            src.display
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        },
+        |n| n.value.clone(),
+    )
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
+    let mut cx = Ctx {
+        diags: Diagnostics::default(),
+        hasher: Sha256::new(),
+        root: &settings.root,
+    };
+    let raw_runbooks: Vec<(SourceFile, RunbookSpec)> = cx.read_dir("runbooks");
+    let raw_schedules: Vec<(SourceFile, ScheduleFileSpec)> = cx.read_dir("schedules");
+    let raw_jobs: Vec<(SourceFile, JobSpec)> = cx.read_dir("jobs");
+
+    let mut runbooks = BTreeMap::new();
+    for (src, spec) in &raw_runbooks {
+        let name = name_of(src, &None);
+        if let Some(rb) = runbook(&mut cx, src, &name, spec) {
+            runbooks.insert(name, Arc::new(rb));
+        }
+    }
+    let runbook_names: Vec<String> = runbooks.keys().cloned().collect();
+    if let (Some(rb), Some(file)) = (&settings.default_runbook, &settings.file) {
+        let file = file.strip_prefix(&settings.root).unwrap_or(file).to_path_buf();
+        cx.reference(&file, rb, "runbook", &runbook_names);
+    }
+
+    let mut calendars = BTreeMap::new();
+    let mut windows = BTreeMap::new();
+    let mut seen: HashMap<(String, &str), PathBuf> = HashMap::new();
+    for (src, spec) in &raw_schedules {
+        let file = &src.display;
+        for (name, cal) in &spec.calendars {
+            if let Some(prev) = seen.insert((name.clone(), "calendar"), file.clone()) {
+                cx.err(file, cal, format!("calendar `{name}` is also defined in {}", prev.display()));
+            }
+            let named = Spanned::new(name.clone(), cal.referenced, cal.defined);
+            cx.name(file, &named, "calendar");
+            calendars.insert(name.clone(), calendar(&mut cx, file, name, &cal.value));
+        }
+        for (name, w) in &spec.windows {
+            if let Some(prev) = seen.insert((name.clone(), "window"), file.clone()) {
+                cx.err(file, w, format!("window `{name}` is also defined in {}", prev.display()));
+            }
+            let from = parse_clock(&w.value.from.value);
+            let to = parse_clock(&w.value.to.value);
+            match (from, to) {
+                (Ok(from), Ok(to)) if from == to => {
+                    cx.err(file, &w.value.from, format!("window `{name}` is empty (`from` equals `to`)"))
+                }
+                (Ok(from), Ok(to)) => {
+                    windows.insert(name.clone(), Window { name: name.clone(), from, to });
+                }
+                (f, t) => {
+                    if let Err(m) = f {
+                        cx.err(file, &w.value.from, format!("`from`: {m}"));
+                    }
+                    if let Err(m) = t {
+                        cx.err(file, &w.value.to, format!("`to`: {m}"));
+                    }
+                }
+            }
+        }
+    }
+    let calendar_names: Vec<String> = calendars.keys().cloned().collect();
+    let window_names: Vec<String> = windows.keys().cloned().collect();
+
+    let mut jobs = BTreeMap::new();
+    let mut job_files: HashMap<String, PathBuf> = HashMap::new();
+    for (src, spec) in &raw_jobs {
+        let name = name_of(src, &spec.name);
+        let file = &src.display;
+        match &spec.name {
+            Some(n) => cx.name(file, n, "job"),
+            None if !NAME.is_match(&name) => cx.diags.push(Diagnostic::file(
+                file,
+                format!("the file name gives the bad job name `{name}`; rename the file or set `name:`"),
+            )),
+            None => {}
+        }
+        if let Some(prev) = job_files.insert(name.clone(), file.clone()) {
+            cx.diags.push(Diagnostic::file(
+                file,
+                format!("job `{name}` is also defined in {}", prev.display()),
+            ));
+            continue;
+        }
+        for r in [&spec.window, &spec.avoid].into_iter().flatten() {
+            cx.reference(file, r, "window", &window_names);
+        }
+        if let Some(r) = &spec.runbook {
+            cx.reference(file, r, "runbook", &runbook_names);
+        }
+        if let Some(j) = job(&mut cx, src, &name, spec, &runbook_names) {
+            jobs.insert(name, Arc::new(j));
+        }
+    }
+    let job_names: Vec<String> = job_files.keys().cloned().collect();
+
+    let mut schedules = Vec::new();
+    let mut schedule_names: HashSet<String> = HashSet::new();
+    for (src, spec) in &raw_schedules {
+        let file = &src.display;
+        for s in &spec.schedules {
+            if let Some(sch) = schedule(
+                &mut cx,
+                file,
+                &s.value,
+                settings.timezone,
+                &job_names,
+                &calendar_names,
+                &raw_jobs,
+            ) {
+                if !schedule_names.insert(sch.name.clone()) {
+                    cx.err(file, s, format!("schedule name `{}` is used twice; set `name:` to tell them apart", sch.name));
+                }
+                schedules.push(sch);
+            }
+        }
+    }
+
+    let digest = cx.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let mut diags = cx.diags;
+    if !diags.is_empty() {
+        diags.sort();
+        return Err(diags);
+    }
+    Ok(Catalog {
+        jobs,
+        runbooks,
+        calendars,
+        windows,
+        schedules,
+        digest,
+    })
+}
+
+fn job(
+    cx: &mut Ctx<'_>,
+    src: &SourceFile,
+    name: &str,
+    spec: &JobSpec,
+    runbooks: &[String],
+) -> Option<Job> {
+    let file = &src.display;
+    let errors_before = cx.diags.len();
+    if spec.steps.is_empty() {
+        cx.diags.push(Diagnostic::file(file, format!("job `{name}` has no steps")));
+    }
+    let mut params = IndexMap::new();
+    for (pname, p) in &spec.params {
+        if !IDENT.is_match(pname) {
+            cx.err(file, p, format!("bad parameter name `{pname}` (letters, digits and `_`)"));
+        }
+        let default = p.value.default.as_ref().map(|d| d.value.0.clone());
+        if let (Some(d), Some(at)) = (&default, &p.value.default)
+            && let Err(m) = crate::engine::params::check_value(p.value.kind, d)
+        {
+            cx.err(file, at, format!("default of parameter `{pname}`: {m}"));
+        }
+        if p.value.required && default.is_some() {
+            cx.err(file, p, format!("parameter `{pname}` is required and has a default; choose one"));
+        }
+        params.insert(
+            pname.clone(),
+            Param {
+                kind: p.value.kind,
+                description: p.value.description.clone(),
+                required: p.value.required,
+                default,
+            },
+        );
+    }
+    let job_timeout = cx.duration(file, &spec.timeout, "timeout");
+    let mut job_env = Vec::new();
+    for (k, v) in &spec.env {
+        env_entry(cx, file, k, v, &spec.params, &mut job_env);
+    }
+    if let Some(w) = &spec.workdir {
+        cx.template(file, w, &w.value, &spec.params, false);
+    }
+
+    let index: HashMap<&str, usize> = spec
+        .steps
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let mut steps = Vec::new();
+    for (sname, s) in &spec.steps {
+        let at = Spanned::new(sname.clone(), s.referenced, s.defined);
+        cx.name(file, &at, "step");
+        steps.push(step(cx, file, sname, s, spec, &index, job_timeout, &job_env, runbooks));
+    }
+    check_cycles(cx, file, spec, &steps);
+    if cx.diags.len() > errors_before {
+        return None;
+    }
+    Some(Job {
+        name: name.to_owned(),
+        file: file.clone(),
+        digest: sha256_hex(src.text.as_bytes()),
+        description: spec.description.clone(),
+        params,
+        window: spec.window.as_ref().map(|w| w.value.clone()),
+        avoid: spec.avoid.as_ref().map(|w| w.value.clone()),
+        steps,
+    })
+}
+
+fn env_entry(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    key: &str,
+    value: &Spanned<String>,
+    params: &IndexMap<String, Spanned<crate::spec::ParamSpec>>,
+    out: &mut Vec<(String, String)>,
+) {
+    if !IDENT.is_match(key) {
+        cx.err(file, value, format!("bad environment variable name `{key}`"));
+    } else if key.starts_with("UNYO_") {
+        cx.err(file, value, format!("`{key}`: names starting with `UNYO_` are set by unyo"));
+    }
+    cx.template(file, value, &value.value, params, false);
+    out.retain(|(k, _)| k != key);
+    out.push((key.to_owned(), value.value.clone()));
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    name: &str,
+    s: &Spanned<StepSpec>,
+    job: &JobSpec,
+    index: &HashMap<&str, usize>,
+    job_timeout: Option<Duration>,
+    job_env: &[(String, String)],
+    runbooks: &[String],
+) -> Step {
+    let spec = &s.value;
+    let action = match (&spec.argv, &spec.run) {
+        (Some(argv), None) => {
+            if argv.value.is_empty() {
+                cx.err(file, argv, format!("step `{name}`: `argv` is empty"));
+            }
+            for a in &argv.value {
+                cx.template(file, argv, a, &job.params, false);
+            }
+            Action::Argv(argv.value.clone())
+        }
+        (None, Some(run)) => {
+            if run.value.trim().is_empty() {
+                cx.err(file, run, format!("step `{name}`: `run` is empty"));
+            }
+            cx.template(file, run, &run.value, &job.params, true);
+            Action::Shell(run.value.clone())
+        }
+        (Some(argv), Some(_)) => {
+            cx.err(file, argv, format!("step `{name}` has both `argv` and `run`; give one"));
+            Action::Argv(Vec::new())
+        }
+        (None, None) => {
+            cx.err(file, s, format!("step `{name}` needs `argv` or `run`"));
+            Action::Argv(Vec::new())
+        }
+    };
+    let mut needs = Vec::new();
+    for n in &spec.needs {
+        match index.get(n.value.as_str()) {
+            Some(&i) if n.value == name => {
+                let _ = i;
+                cx.err(file, n, format!("step `{name}` needs itself"));
+            }
+            Some(&i) => {
+                if needs.contains(&i) {
+                    cx.err(file, n, format!("step `{name}` lists `{}` twice in `needs`", n.value));
+                } else {
+                    needs.push(i);
+                }
+            }
+            None => {
+                let hint = diag::hint(&n.value, index.keys().copied());
+                cx.err(
+                    file,
+                    n,
+                    format!("step `{name}` needs `{}`, which is not a step of this job{hint}", n.value),
+                );
+            }
+        }
+    }
+    let mut env = job_env.to_vec();
+    for (k, v) in &spec.env {
+        env_entry(cx, file, k, v, &job.params, &mut env);
+    }
+    if let Some(w) = &spec.workdir {
+        cx.template(file, w, &w.value, &job.params, false);
+    }
+    if let Some(r) = &spec.runbook {
+        cx.reference(file, r, "runbook", runbooks);
+    }
+    let timeout = cx.duration(file, &spec.timeout, "timeout").or(job_timeout);
+    Step {
+        name: name.to_owned(),
+        description: spec.description.clone(),
+        action,
+        needs,
+        env,
+        workdir: spec
+            .workdir
+            .as_ref()
+            .or(job.workdir.as_ref())
+            .map(|w| w.value.clone()),
+        timeout,
+        runbook: spec
+            .runbook
+            .as_ref()
+            .or(job.runbook.as_ref())
+            .map(|r| r.value.clone()),
+    }
+}
+
+/// Reports every dependency cycle with its path, e.g. `a -> b -> c -> a`.
+fn check_cycles(cx: &mut Ctx<'_>, file: &Path, spec: &JobSpec, steps: &[Step]) {
+    let mut g = DiGraph::<usize, ()>::new();
+    let nodes: Vec<_> = (0..steps.len()).map(|i| g.add_node(i)).collect();
+    for (i, s) in steps.iter().enumerate() {
+        for &n in &s.needs {
+            g.add_edge(nodes[i], nodes[n], ());
+        }
+    }
+    for scc in petgraph::algo::tarjan_scc(&g) {
+        if scc.len() < 2 {
+            continue;
+        }
+        let members: HashSet<usize> = scc.iter().map(|n| g[*n]).collect();
+        let start = *members.iter().min().unwrap_or(&0);
+        // Walk needs inside the component until a step repeats: that loop is a cycle.
+        let mut path = vec![start];
+        let mut cur = start;
+        let cycle = loop {
+            let Some(&next) = steps[cur].needs.iter().find(|n| members.contains(n)) else {
+                break path.clone();
+            };
+            if let Some(pos) = path.iter().position(|&p| p == next) {
+                let mut c = path[pos..].to_vec();
+                c.push(next);
+                break c;
+            }
+            path.push(next);
+            cur = next;
+        };
+        let names: Vec<&str> = cycle.iter().map(|&i| steps[i].name.as_str()).collect();
+        let first = &spec.steps[cycle[0]];
+        cx.err(file, first, format!("dependency cycle: {}", names.join(" -> ")));
+    }
+}
+
+fn runbook(cx: &mut Ctx<'_>, src: &SourceFile, name: &str, spec: &RunbookSpec) -> Option<Runbook> {
+    let file = &src.display;
+    let before = cx.diags.len();
+    if !NAME.is_match(name) {
+        cx.diags.push(Diagnostic::file(file, format!("the file name gives the bad runbook name `{name}`")));
+    }
+    if spec.rules.is_empty() {
+        cx.diags.push(Diagnostic::file(file, format!("runbook `{name}` has no rules")));
+    }
+    let mut rules = Vec::new();
+    for r in &spec.rules {
+        let rs = &r.value;
+        let matcher = match &rs.matcher.value {
+            MatchSpec::Any => Match::default(),
+            MatchSpec::Conditions(m) => {
+                let mut out = Match::default();
+                for c in m.exit_codes.iter().flatten() {
+                    match code_range(&c.value) {
+                        Ok(range) => out.exit_codes.push(range),
+                        Err(msg) => cx.err(file, c, msg),
+                    }
+                }
+                for s in m.signal.iter().flatten() {
+                    match signal_number(&s.value) {
+                        Some(n) => out.signals.push(n),
+                        None => cx.err(file, s, format!("unknown signal `{}` (e.g. `TERM`, `KILL`, `9`)", s.value)),
+                    }
+                }
+                out.timeout = m.timeout;
+                for (slot, re) in [
+                    (&mut out.stdout, &m.stdout),
+                    (&mut out.stderr, &m.stderr),
+                    (&mut out.output, &m.output),
+                ] {
+                    if let Some(re) = re {
+                        match regex::RegexBuilder::new(&re.value).size_limit(1 << 20).build() {
+                            Ok(r) => *slot = Some(r),
+                            Err(e) => cx.err(file, re, format!("bad regular expression: {e}")),
+                        }
+                    }
+                }
+                out.elapsed_over = cx.duration(file, &m.elapsed_over, "elapsed_over");
+                if m.any == Some(false) {
+                    cx.err(file, &rs.matcher, "`any: false` matches nothing; remove it");
+                }
+                out
+            }
+        };
+        let retry = rs.retry.as_ref().map(|rt| {
+            let initial = cx.duration(file, &rt.initial, "initial").unwrap_or(Duration::from_secs(30));
+            let max_delay = cx
+                .duration(file, &rt.max_delay, "max_delay")
+                .unwrap_or(Duration::from_secs(3600));
+            if max_delay < initial {
+                cx.err(file, &rt.max, "`max_delay` is shorter than `initial`");
+            }
+            Retry {
+                max: rt.max.value,
+                backoff: rt.backoff,
+                initial,
+                max_delay,
+                jitter: cx.duration(file, &rt.jitter, "jitter").unwrap_or_default(),
+            }
+        });
+        let remediate = rs.remediate.as_ref().and_then(|rm| match &rm.value {
+            RemediateSpec::Line(l) => Some(Remediation {
+                action: Action::Shell(l.clone()),
+                timeout: Duration::from_secs(300),
+            }),
+            RemediateSpec::Command(c) => {
+                let timeout = cx.duration(file, &c.timeout, "timeout").unwrap_or(Duration::from_secs(300));
+                let action = match (&c.run, &c.argv) {
+                    (Some(r), None) => Action::Shell(r.clone()),
+                    (None, Some(a)) if !a.is_empty() => Action::Argv(a.clone()),
+                    _ => {
+                        cx.err(file, rm, "`remediate` needs exactly one of `run` or a non-empty `argv`");
+                        return None;
+                    }
+                };
+                Some(Remediation { action, timeout })
+            }
+        });
+        if retry.is_none() && remediate.is_none() && rs.escalate.is_none() && !rs.keep_going {
+            cx.err(file, r, "rule does nothing: give `retry`, `remediate`, `escalate` or `continue`");
+        }
+        rules.push(Rule {
+            matcher,
+            retry,
+            remediate,
+            escalate: rs.escalate.as_ref().map(|e| e.severity),
+            keep_going: rs.keep_going,
+        });
+    }
+    (cx.diags.len() == before).then(|| Runbook {
+        name: name.to_owned(),
+        file: file.clone(),
+        description: spec.description.clone(),
+        rules,
+    })
+}
+
+fn code_range(c: &CodeSpec) -> Result<(i32, i32), String> {
+    let check = |n: i64| {
+        i32::try_from(n)
+            .ok()
+            .filter(|n| (0..=255).contains(n))
+            .ok_or_else(|| format!("exit code {n} is out of range 0-255"))
+    };
+    match c {
+        CodeSpec::Code(n) => check(*n).map(|n| (n, n)),
+        CodeSpec::Range(s) => {
+            let bad = || format!("bad exit code range `{s}` (e.g. `64-78`)");
+            let (a, b) = s.split_once('-').ok_or_else(bad)?;
+            let a: i64 = a.trim().parse().map_err(|_| bad())?;
+            let b: i64 = b.trim().parse().map_err(|_| bad())?;
+            let (a, b) = (check(a)?, check(b)?);
+            if a > b {
+                return Err(bad());
+            }
+            Ok((a, b))
+        }
+    }
+}
+
+fn signal_number(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n).ok().map(|s| s as i32);
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
+}
+
+fn calendar(cx: &mut Ctx<'_>, file: &Path, name: &str, spec: &CalendarSpec) -> Calendar {
+    let weekends = spec
+        .weekends
+        .as_ref()
+        .map(|w| {
+            w.iter()
+                .map(|d| match d {
+                    WeekdaySpec::Mon => Weekday::Mon,
+                    WeekdaySpec::Tue => Weekday::Tue,
+                    WeekdaySpec::Wed => Weekday::Wed,
+                    WeekdaySpec::Thu => Weekday::Thu,
+                    WeekdaySpec::Fri => Weekday::Fri,
+                    WeekdaySpec::Sat => Weekday::Sat,
+                    WeekdaySpec::Sun => Weekday::Sun,
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| vec![Weekday::Sat, Weekday::Sun]);
+    let mut closed = Vec::new();
+    for c in &spec.closed {
+        match day_rule(&c.value) {
+            Ok(r) => closed.push(r),
+            Err(m) => cx.err(file, c, m),
+        }
+    }
+    let mut open = Vec::new();
+    for o in &spec.open {
+        match NaiveDate::parse_from_str(o.value.trim(), "%Y-%m-%d") {
+            Ok(d) => open.push(d),
+            Err(_) => cx.err(file, o, format!("bad date `{}` (expected `YYYY-MM-DD`)", o.value)),
+        }
+    }
+    Calendar {
+        name: name.to_owned(),
+        weekends,
+        holidays: spec.holidays.unwrap_or(HolidaySet::Japan),
+        closed,
+        open,
+    }
+}
+
+fn day_rule(text: &str) -> Result<DayRule, String> {
+    let bad = || {
+        format!("bad closed day `{text}` (expected `MM-DD`, `MM-DD..MM-DD`, `YYYY-MM-DD` or `YYYY-MM-DD..YYYY-MM-DD`)")
+    };
+    let (a, b) = match text.split_once("..") {
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (text.trim(), text.trim()),
+    };
+    let month_day = |s: &str| -> Option<(u32, u32)> {
+        let (m, d) = s.split_once('-')?;
+        let (m, d) = (m.parse().ok()?, d.parse().ok()?);
+        // 2000 is a leap year, so 02-29 is accepted.
+        NaiveDate::from_ymd_opt(2000, m, d).map(|_| (m, d))
+    };
+    let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    if a.len() == 5 && b.len() == 5 {
+        let (from, to) = (month_day(a).ok_or_else(bad)?, month_day(b).ok_or_else(bad)?);
+        return Ok(DayRule::Yearly { from, to });
+    }
+    let (from, to) = (date(a).ok_or_else(bad)?, date(b).ok_or_else(bad)?);
+    if from > to {
+        return Err(format!("closed range `{text}` ends before it starts"));
+    }
+    Ok(DayRule::Dates { from, to })
+}
+
+fn schedule(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    spec: &crate::spec::ScheduleSpec,
+    default_tz: Tz,
+    jobs: &[String],
+    calendars: &[String],
+    raw_jobs: &[(SourceFile, JobSpec)],
+) -> Option<Schedule> {
+    let before = cx.diags.len();
+    cx.reference(file, &spec.job, "job", jobs);
+    if let Some(n) = &spec.name {
+        cx.name(file, n, "schedule");
+    }
+    let cron = spec.cron.value.trim().to_owned();
+    if let Err(m) = crate::schedule::parse_cron(&cron) {
+        cx.err(file, &spec.cron, format!("invalid cron expression `{cron}`: {m}"));
+    }
+    let timezone = match &spec.timezone {
+        Some(tz) => tz.value.parse::<Tz>().unwrap_or_else(|_| {
+            cx.err(file, tz, format!("unknown time zone `{}` (e.g. `Asia/Tokyo`)", tz.value));
+            default_tz
+        }),
+        None => default_tz,
+    };
+    if let Some(c) = &spec.calendar {
+        cx.reference(file, c, "calendar", calendars);
+    }
+    let closed_day = spec.closed_day.unwrap_or_default();
+    if closed_day != ClosedDay::Run && spec.calendar.is_none() {
+        cx.err(file, &spec.job, "`closed_day` needs a `calendar` to know which days are closed");
+    }
+    let (misfire, misfire_within, misfire_max) = match &spec.misfire {
+        Some(m) => (m.policy, cx.duration(file, &m.within, "within"), m.max.unwrap_or(10)),
+        None => (MisfirePolicy::Skip, None, 10),
+    };
+    let declared = raw_jobs
+        .iter()
+        .find(|(src, j)| name_of(src, &j.name) == spec.job.value)
+        .map(|(_, j)| &j.params);
+    let mut params = IndexMap::new();
+    for (k, v) in &spec.params {
+        if let Some(declared) = declared
+            && !declared.contains_key(k)
+        {
+            let hint = diag::hint(k, declared.keys().map(String::as_str));
+            cx.err(file, v, format!("job `{}` has no parameter `{k}`{hint}", spec.job.value));
+        }
+        params.insert(k.clone(), v.value.0.clone());
+    }
+    let name = spec
+        .name
+        .as_ref()
+        .map_or_else(|| spec.job.value.clone(), |n| n.value.clone());
+    (cx.diags.len() == before).then(|| Schedule {
+        name,
+        job: spec.job.value.clone(),
+        cron,
+        timezone,
+        calendar: spec.calendar.as_ref().map(|c| c.value.clone()),
+        closed_day,
+        misfire,
+        misfire_within,
+        misfire_max,
+        overlap: spec.overlap.unwrap_or_default(),
+        params,
+    })
+}

@@ -1,0 +1,70 @@
+//! Raw job files (`jobs/*.yaml`): one job, its parameters and its steps.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::Scalar;
+
+/// A job as written. The file name is the job name unless `name:` says otherwise.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    pub name: Option<Spanned<String>>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub params: IndexMap<String, Spanned<ParamSpec>>,
+    /// Environment for every step (a step's own `env` wins).
+    #[serde(default)]
+    pub env: IndexMap<String, Spanned<String>>,
+    /// Working directory for every step, relative to the root (a step's own wins).
+    pub workdir: Option<Spanned<String>>,
+    /// Default step timeout.
+    pub timeout: Option<Spanned<String>>,
+    /// Runbook applied to steps that name none.
+    pub runbook: Option<Spanned<String>>,
+    /// Window the job must run inside.
+    pub window: Option<Spanned<String>>,
+    /// Window the job must keep out of.
+    pub avoid: Option<Spanned<String>>,
+    pub steps: IndexMap<String, Spanned<StepSpec>>,
+}
+
+/// One step: exactly one of `argv` or `run`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    pub description: Option<String>,
+    pub argv: Option<Spanned<Vec<String>>>,
+    pub run: Option<Spanned<String>>,
+    #[serde(default)]
+    pub needs: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub env: IndexMap<String, Spanned<String>>,
+    pub workdir: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub runbook: Option<Spanned<String>>,
+}
+
+/// The declared type of a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    #[default]
+    String,
+    Int,
+    Bool,
+    Date,
+}
+
+/// A job parameter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamSpec {
+    #[serde(rename = "type", default)]
+    pub kind: ParamType,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    pub default: Option<Spanned<Scalar>>,
+}

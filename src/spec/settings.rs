@@ -1,0 +1,33 @@
+//! Raw settings file (`unyo.yaml`). Every key is optional; defaults live in `model::Settings`.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::Scalar;
+
+/// `unyo.yaml` as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsSpec {
+    /// `sqlite:PATH` (relative to the root) or a `postgres://` URL.
+    pub database: Option<Spanned<String>>,
+    pub data_dir: Option<Spanned<String>>,
+    pub log_dir: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
+    /// `HH:MM` at which a business date begins.
+    pub day_start: Option<Spanned<String>>,
+    /// Month (1-12) in which the fiscal year begins.
+    pub fiscal_year_start: Option<Spanned<u32>>,
+    /// Steps run at once by one run (default: number of cores).
+    pub parallel: Option<Spanned<u32>>,
+    /// Largest step log per attempt, e.g. `10MiB`.
+    pub log_limit: Option<Spanned<String>>,
+    /// Time between SIGTERM and SIGKILL when a step is stopped.
+    pub kill_grace: Option<Spanned<String>>,
+    /// Runbook for steps and jobs that name none.
+    pub default_runbook: Option<Spanned<String>>,
+    /// Free values for templates, as `settings.vars.NAME`.
+    #[serde(default)]
+    pub vars: IndexMap<String, Spanned<Scalar>>,
+}

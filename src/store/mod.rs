@@ -1,0 +1,199 @@
+//! Persistence of runs, steps and attempts behind the [`Store`] trait.
+//!
+//! The database is the contract between the CLI and the daemon. The trait speaks only plain
+//! Rust types (ids, strings, `chrono` times), so SQLite (the embedded default) and PostgreSQL
+//! can both implement it. Every write is its own committed transaction; nothing here decides
+//! what to run.
+
+mod sqlite;
+mod status;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+pub use sqlite::SqliteStore;
+pub use status::{AttemptStatus, RunStatus, StepStatus, Trigger};
+
+use crate::model::{Database, Settings};
+
+/// A failed database operation, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {database}: {source}")]
+    Open {
+        database: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot update the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error while {action}: {source}")]
+    Query {
+        action: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database holds an unexpected value: {0}")]
+    Corrupt(String),
+    #[error("{0} is not supported yet")]
+    Unsupported(String),
+}
+
+/// A run about to start (or be queued).
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub job: String,
+    pub trigger: Trigger,
+    pub params: serde_json::Value,
+    pub status: RunStatus,
+    pub business_date: NaiveDate,
+    pub fiscal_year: i32,
+    pub at: DateTime<Utc>,
+    pub requested_by: String,
+    pub host: String,
+    pub job_digest: String,
+    pub catalog_digest: String,
+    /// Step names in declaration order.
+    pub steps: Vec<String>,
+}
+
+/// An attempt about to start; recorded before its process is spawned.
+#[derive(Debug, Clone)]
+pub struct NewAttempt {
+    pub run_id: i64,
+    pub step: String,
+    pub attempt: i64,
+    pub command: serde_json::Value,
+    pub log_path: String,
+    pub started_at: DateTime<Utc>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub struct AttemptEnd {
+    pub status: AttemptStatus,
+    pub ended_at: DateTime<Utc>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub error: Option<String>,
+    pub stdout_tail: String,
+    pub stderr_tail: String,
+    pub log_bytes: i64,
+    pub log_dropped: i64,
+    /// The step's status after this attempt (a retry would leave it running).
+    pub step_status: StepStatus,
+    pub step_reason: Option<String>,
+}
+
+/// Which runs `list_runs` returns, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub job: Option<String>,
+    pub status: Option<RunStatus>,
+    pub limit: i64,
+}
+
+/// A run as listed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunRow {
+    pub id: i64,
+    pub job: String,
+    pub trigger: Trigger,
+    pub params: serde_json::Value,
+    pub status: RunStatus,
+    pub reason: Option<String>,
+    pub business_date: NaiveDate,
+    pub fiscal_year: i32,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub requested_by: String,
+    pub host: String,
+    pub job_digest: String,
+    pub catalog_digest: String,
+}
+
+/// A step of a run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StepRow {
+    pub name: String,
+    pub position: i64,
+    pub status: StepStatus,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// One attempt of a step.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AttemptRow {
+    pub id: i64,
+    pub step: String,
+    pub attempt: i64,
+    pub status: AttemptStatus,
+    pub command: serde_json::Value,
+    pub log_path: String,
+    pub pid: Option<i64>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub error: Option<String>,
+    pub stdout_tail: String,
+    pub stderr_tail: String,
+    pub log_bytes: i64,
+    pub log_dropped: i64,
+}
+
+/// A run with its steps and attempts.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunRow,
+    pub steps: Vec<StepRow>,
+    pub attempts: Vec<AttemptRow>,
+}
+
+/// Where runs are recorded. Implementations commit every call before returning.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Records a run and its steps (all `pending`); returns the run id.
+    async fn create_run(&self, run: &NewRun) -> Result<i64, StoreError>;
+    /// Moves a run to `status`; sets `started_at` when it starts and `ended_at` when it ends.
+    async fn set_run_status(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        at: DateTime<Utc>,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Records an attempt as running (and its step as running); returns the attempt id.
+    async fn start_attempt(&self, attempt: &NewAttempt) -> Result<i64, StoreError>;
+    /// Records the process id of a started attempt.
+    async fn set_attempt_pid(&self, attempt_id: i64, pid: u32) -> Result<(), StoreError>;
+    /// Records how an attempt ended and the step's resulting status.
+    async fn finish_attempt(&self, attempt_id: i64, end: &AttemptEnd) -> Result<(), StoreError>;
+    /// Ends a step that never ran (skipped or cancelled), with the reason.
+    async fn end_step(
+        &self,
+        run_id: i64,
+        step: &str,
+        status: StepStatus,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError>;
+    async fn get_run(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError>;
+}
+
+/// Opens the configured database and brings its schema up to date.
+pub async fn open(settings: &Settings) -> Result<Box<dyn Store>, StoreError> {
+    match &settings.database {
+        Database::Sqlite(path) => Ok(Box::new(SqliteStore::open(path).await?)),
+        Database::Postgres(_) => Err(StoreError::Unsupported(
+            "a PostgreSQL database (set `database: sqlite:PATH`)".to_owned(),
+        )),
+    }
+}

@@ -1,0 +1,122 @@
+//! Persisted status tokens. Each is a snake_case string that never changes meaning once
+//! written to a database.
+//!
+//! Run states: `queued → running → succeeded | failed | cancelled`, and `running →
+//! interrupted` when the process that ran it died. Step states: `pending → running →
+//! succeeded | failed | cancelled`, or `pending → skipped | cancelled` without running.
+
+use serde::Serialize;
+
+macro_rules! token_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The persisted token.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "unknown {} `{s}`; expected one of: {}",
+                        stringify!($name).to_lowercase(),
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+token_enum! {
+    /// The state of a run.
+    RunStatus {
+        Queued = "queued",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+        Interrupted = "interrupted",
+    }
+}
+
+token_enum! {
+    /// The state of one step within a run.
+    StepStatus {
+        Pending = "pending",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Skipped = "skipped",
+        Cancelled = "cancelled",
+    }
+}
+
+token_enum! {
+    /// How one attempt ended.
+    AttemptStatus {
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        TimedOut = "timed_out",
+        Cancelled = "cancelled",
+        Error = "error",
+    }
+}
+
+token_enum! {
+    /// What started a run.
+    Trigger {
+        Manual = "manual",
+        Schedule = "schedule",
+        Submit = "submit",
+        CatchUp = "catch_up",
+        Retry = "retry",
+        Dependency = "dependency",
+    }
+}
+
+impl RunStatus {
+    /// True once the run can change no more.
+    pub fn is_final(self) -> bool {
+        !matches!(self, RunStatus::Queued | RunStatus::Running)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip() {
+        for s in RunStatus::ALL {
+            assert_eq!(s.as_str().parse::<RunStatus>(), Ok(*s));
+        }
+        for s in AttemptStatus::ALL {
+            assert_eq!(s.as_str().parse::<AttemptStatus>(), Ok(*s));
+        }
+        assert!("done".parse::<RunStatus>().is_err());
+        assert_eq!(
+            serde_json::to_string(&AttemptStatus::TimedOut).ok().as_deref(),
+            Some("\"timed_out\"")
+        );
+    }
+}
