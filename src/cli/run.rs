@@ -29,7 +29,16 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let catalog = Catalog::load(settings)?;
     let Some(job) = catalog.jobs.get(&args.job).cloned() else {
         let hint = diag::hint(&args.job, catalog.jobs.keys().map(String::as_str));
-        return Err(Error::Request(format!("unknown job `{}`{hint}", args.job)));
+        let known = if catalog.jobs.is_empty() {
+            format!("no jobs are defined in {}", settings.root.join("jobs").display())
+        } else {
+            let names: Vec<&str> = catalog.jobs.keys().map(String::as_str).collect();
+            format!("jobs: {}", names.join(", "))
+        };
+        return Err(Error::Request(format!(
+            "unknown job `{}`{hint}; {known}",
+            args.job
+        )));
     };
     let given = args
         .params

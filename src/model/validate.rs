@@ -746,7 +746,11 @@ fn schedule(
     }
     let cron = spec.cron.value.trim().to_owned();
     if let Err(m) = crate::schedule::parse_cron(&cron) {
-        cx.err(file, &spec.cron, format!("invalid cron expression `{cron}`: {m}"));
+        cx.err(
+            file,
+            &spec.cron,
+            format!("invalid cron expression `{cron}`: {}", m.trim_end_matches('.')),
+        );
     }
     let timezone = match &spec.timezone {
         Some(tz) => tz.value.parse::<Tz>().unwrap_or_else(|_| {

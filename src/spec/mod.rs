@@ -173,7 +173,14 @@ fn to_diagnostic(file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
         other => {
             let text = other.to_string();
             // The library prefixes its own position; we print ours in front instead.
-            strip_position(&text).to_owned()
+            let text = strip_position(&text).trim_end_matches('.');
+            if let Some(rest) = text.strip_prefix("invalid type: ") {
+                format!("wrong type: {rest}")
+            } else if text.starts_with("expected ") {
+                format!("wrong type: {text}")
+            } else {
+                text.to_owned()
+            }
         }
     };
     match e.location() {
