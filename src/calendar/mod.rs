@@ -42,7 +42,10 @@ mod tests {
     fn business_date_follows_day_start() {
         let tz = chrono_tz::Asia::Tokyo;
         // 2026-11-24 16:30 UTC is 2026-11-25 01:30 in Tokyo.
-        let at = Utc.with_ymd_and_hms(2026, 11, 24, 16, 30, 0).single().expect("time");
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 24, 16, 30, 0)
+            .single()
+            .expect("time");
         assert_eq!(business_date(at, tz, NaiveTime::MIN), d(2026, 11, 25));
         let five = NaiveTime::from_hms_opt(5, 0, 0).expect("time");
         assert_eq!(business_date(at, tz, five), d(2026, 11, 24));

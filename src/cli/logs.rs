@@ -86,7 +86,10 @@ fn print_attempt(a: &AttemptRow) -> Result<(), Error> {
                 "[unyo] cannot read {}: {e}; the database kept the last bytes of each stream:\n",
                 a.log_path
             ));
-            super::out(&format!("--- stdout ---\n{}\n--- stderr ---\n{}\n", a.stdout_tail, a.stderr_tail));
+            super::out(&format!(
+                "--- stdout ---\n{}\n--- stderr ---\n{}\n",
+                a.stdout_tail, a.stderr_tail
+            ));
             Ok(())
         }
     }

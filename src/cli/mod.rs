@@ -22,7 +22,13 @@ use crate::model::Settings;
 #[command(name = "unyo", version, about, max_term_width = 100)]
 pub struct Cli {
     /// Folder holding unyo.yaml, jobs/, runbooks/ and schedules/.
-    #[arg(long, global = true, env = "UNYO_ROOT", default_value = ".", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "UNYO_ROOT",
+        default_value = ".",
+        value_name = "DIR"
+    )]
     pub root: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -69,7 +75,10 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
 /// Writes to stdout; a closed pipe (`unyo runs | head`) ends the process quietly.
 pub(crate) fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }

@@ -30,7 +30,10 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let Some(job) = catalog.jobs.get(&args.job).cloned() else {
         let hint = diag::hint(&args.job, catalog.jobs.keys().map(String::as_str));
         let known = if catalog.jobs.is_empty() {
-            format!("no jobs are defined in {}", settings.root.join("jobs").display())
+            format!(
+                "no jobs are defined in {}",
+                settings.root.join("jobs").display()
+            )
         } else {
             let names: Vec<&str> = catalog.jobs.keys().map(String::as_str).collect();
             format!("jobs: {}", names.join(", "))
@@ -135,7 +138,8 @@ pub fn summary_table(detail: &crate::store::RunDetail) -> String {
             },
             None => "-".to_owned(),
         };
-        let took = engine::elapsed(s.started_at, s.ended_at).map_or("-".to_owned(), format_duration);
+        let took =
+            engine::elapsed(s.started_at, s.ended_at).map_or("-".to_owned(), format_duration);
         t.row(vec![s.name.clone(), s.status.to_string(), took, exit]);
     }
     t.render()

@@ -34,7 +34,10 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     if let Some(reason) = &r.reason {
         out.push_str(&format!("reason:        {reason}\n"));
     }
-    out.push_str(&format!("trigger:       {} by {} on {}\n", r.trigger, r.requested_by, r.host));
+    out.push_str(&format!(
+        "trigger:       {} by {} on {}\n",
+        r.trigger, r.requested_by, r.host
+    ));
     out.push_str(&format!(
         "business date: {} (fiscal year {})\n",
         r.business_date, r.fiscal_year
@@ -72,18 +75,34 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             super::local_time(settings, a.started_at),
             engine::elapsed(Some(a.started_at), a.ended_at).map_or("-".to_owned(), format_duration),
             a.pid.map_or("-".to_owned(), |p| p.to_string()),
-            if a.log_bytes > 0 { a.log_path.clone() } else { "(no output)".to_owned() },
+            if a.log_bytes > 0 {
+                a.log_path.clone()
+            } else {
+                "(no output)".to_owned()
+            },
         ]);
     }
     out.push_str(&t.render());
-    for a in d.attempts.iter().filter(|a| a.error.is_some() || !a.stderr_tail.is_empty() && a.exit_code != Some(0)) {
+    for a in d
+        .attempts
+        .iter()
+        .filter(|a| a.error.is_some() || !a.stderr_tail.is_empty() && a.exit_code != Some(0))
+    {
         out.push_str(&format!("\n{} attempt {}:\n", a.step, a.attempt));
         if let Some(e) = &a.error {
             out.push_str(&format!("  error: {e}\n"));
         }
         if !a.stderr_tail.is_empty() {
             out.push_str("  stderr (last lines):\n");
-            for line in a.stderr_tail.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev() {
+            for line in a
+                .stderr_tail
+                .lines()
+                .rev()
+                .take(10)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
                 out.push_str(&format!("    {line}\n"));
             }
         }

@@ -230,7 +230,7 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
             *s = State::Done(StepStatus::Cancelled);
         }
     }
-    let any = |st: StepStatus| state.iter().any(|s| *s == State::Done(st));
+    let any = |st: StepStatus| state.contains(&State::Done(st));
     Ok(if any(StepStatus::Failed) {
         RunStatus::Failed
     } else if cancelled || any(StepStatus::Cancelled) {
@@ -258,7 +258,13 @@ async fn skip_dependents(
         state[d] = State::Done(StepStatus::Skipped);
         let reason = format!("needs `{}`, which {}", steps[because].name, why);
         ctx.store
-            .end_step(ctx.run_id, &steps[d].name, StepStatus::Skipped, Utc::now(), &reason)
+            .end_step(
+                ctx.run_id,
+                &steps[d].name,
+                StepStatus::Skipped,
+                Utc::now(),
+                &reason,
+            )
             .await?;
         (ctx.on_event)(Event::StepEnded {
             step: steps[d].name.clone(),
@@ -442,7 +448,10 @@ fn prepare(
         env.push((k.clone(), r.plain(v, &ctx.data).map_err(step_err)?));
     }
     let workdir = match &step.workdir {
-        Some(w) => ctx.settings.root.join(r.plain(w, &ctx.data).map_err(step_err)?),
+        Some(w) => ctx
+            .settings
+            .root
+            .join(r.plain(w, &ctx.data).map_err(step_err)?),
         None => ctx.settings.root.clone(),
     };
     if !workdir.is_dir() {

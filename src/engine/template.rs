@@ -70,7 +70,10 @@ mod tests {
     fn strict_and_quoted() {
         let r = Renderer::new();
         let data = serde_json::json!({"params": {"x": "a'b; rm -rf x"}, "run_id": 7});
-        assert_eq!(r.plain("{{params.x}}", &data).as_deref(), Ok("a'b; rm -rf x"));
+        assert_eq!(
+            r.plain("{{params.x}}", &data).as_deref(),
+            Ok("a'b; rm -rf x")
+        );
         assert_eq!(
             r.shell("echo {{params.x}} {{run_id}}", &data).as_deref(),
             Ok(r"echo 'a'\''b; rm -rf x' '7'")

@@ -129,7 +129,11 @@ impl Settings {
             if let Some(path) = url.strip_prefix("sqlite:") {
                 let path = path.trim_start_matches("//");
                 if path.trim().is_empty() {
-                    diags.push(Diagnostic::spanned(file, db, "`database`: empty SQLite path"));
+                    diags.push(Diagnostic::spanned(
+                        file,
+                        db,
+                        "`database`: empty SQLite path",
+                    ));
                 }
                 self.database = Database::Sqlite(root.join(path));
             } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -260,7 +264,10 @@ mod tests {
         let err = Settings::load(dir.path()).expect_err("invalid");
         let text = err.to_string();
         assert_eq!(err.len(), 3, "{text}");
-        assert!(text.contains("unyo.yaml:1:11: unknown time zone `Mars/Olympus`"), "{text}");
+        assert!(
+            text.contains("unyo.yaml:1:11: unknown time zone `Mars/Olympus`"),
+            "{text}"
+        );
         assert!(text.contains("unyo.yaml:2:"), "{text}");
     }
 }

@@ -25,9 +25,8 @@ use crate::spec::{
 };
 
 /// Names of jobs, steps, runbooks, calendars, windows and schedules.
-static NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$").expect("static regex")
-});
+static NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$").expect("static regex"));
 /// Names of parameters and environment variables.
 static IDENT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$").expect("static regex"));
@@ -47,6 +46,11 @@ struct Ctx<'a> {
     diags: Diagnostics,
     hasher: Sha256,
     root: &'a Path,
+    /// Kinds of definition (`"calendar"`, `"window"`) with a file that did not parse: a
+    /// reference to an unknown name of that kind may be in that file, so it is not reported.
+    incomplete: HashSet<&'static str>,
+    /// Jobs and runbooks (kind, file stem) whose file did not parse: known to exist.
+    unparsed: HashSet<(&'static str, String)>,
 }
 
 impl Ctx<'_> {
@@ -55,13 +59,19 @@ impl Ctx<'_> {
     }
 
     /// Reads and parses every YAML file of one folder.
-    fn read_dir<T: DeserializeOwned>(&mut self, dir: &str) -> Vec<(SourceFile, T)> {
+    fn read_dir<T: DeserializeOwned>(
+        &mut self,
+        dir: &str,
+        kinds: &[&'static str],
+    ) -> Vec<(SourceFile, T)> {
         let path = self.root.join(dir);
         let files = match spec::yaml_files(&path) {
             Ok(f) => f,
             Err(e) => {
-                self.diags
-                    .push(Diagnostic::file(Path::new(dir), format!("cannot list: {e}")));
+                self.diags.push(Diagnostic::file(
+                    Path::new(dir),
+                    format!("cannot list: {e}"),
+                ));
                 return Vec::new();
             }
         };
@@ -74,20 +84,33 @@ impl Ctx<'_> {
                     continue;
                 }
             };
-            self.hasher
-                .update(src.display.to_string_lossy().as_bytes());
+            self.hasher.update(src.display.to_string_lossy().as_bytes());
             self.hasher.update([0]);
             self.hasher.update(src.text.as_bytes());
             self.hasher.update([0]);
             match spec::parse::<T>(&src) {
                 Ok(v) => out.push((src, v)),
-                Err(d) => self.diags.push(d),
+                Err(d) => {
+                    self.diags.push(d);
+                    match kinds {
+                        [kind @ ("job" | "runbook")] => {
+                            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+                            self.unparsed.insert((kind, stem.unwrap_or_default()));
+                        }
+                        _ => self.incomplete.extend(kinds),
+                    }
+                }
             }
         }
         out
     }
 
-    fn duration(&mut self, file: &Path, v: &Option<Spanned<String>>, key: &str) -> Option<Duration> {
+    fn duration(
+        &mut self,
+        file: &Path,
+        v: &Option<Spanned<String>>,
+        key: &str,
+    ) -> Option<Duration> {
         let v = v.as_ref()?;
         match parse_duration(&v.value) {
             Ok(d) if d.is_zero() => {
@@ -122,7 +145,14 @@ impl Ctx<'_> {
         what: &str,
         names: impl IntoIterator<Item = &'n String> + Clone,
     ) {
-        if !names.clone().into_iter().any(|n| *n == v.value) {
+        let unparsed = self
+            .unparsed
+            .iter()
+            .any(|(k, stem)| *k == what && *stem == v.value);
+        if !self.incomplete.contains(what)
+            && !unparsed
+            && !names.clone().into_iter().any(|n| *n == v.value)
+        {
             let hint = diag::hint(&v.value, names.into_iter().map(String::as_str));
             self.err(file, v, format!("unknown {what} `{}`{hint}", v.value));
         }
@@ -152,7 +182,11 @@ impl Ctx<'_> {
             let name = &cap[1];
             if !params.contains_key(name) {
                 let hint = diag::hint(name, params.keys().map(String::as_str));
-                self.err(file, at, format!("template reads unknown parameter `{name}`{hint}"));
+                self.err(
+                    file,
+                    at,
+                    format!("template reads unknown parameter `{name}`{hint}"),
+                );
             }
         }
     }
@@ -181,10 +215,13 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         diags: Diagnostics::default(),
         hasher: Sha256::new(),
         root: &settings.root,
+        incomplete: HashSet::new(),
+        unparsed: HashSet::new(),
     };
-    let raw_runbooks: Vec<(SourceFile, RunbookSpec)> = cx.read_dir("runbooks");
-    let raw_schedules: Vec<(SourceFile, ScheduleFileSpec)> = cx.read_dir("schedules");
-    let raw_jobs: Vec<(SourceFile, JobSpec)> = cx.read_dir("jobs");
+    let raw_runbooks: Vec<(SourceFile, RunbookSpec)> = cx.read_dir("runbooks", &["runbook"]);
+    let raw_schedules: Vec<(SourceFile, ScheduleFileSpec)> =
+        cx.read_dir("schedules", &["calendar", "window"]);
+    let raw_jobs: Vec<(SourceFile, JobSpec)> = cx.read_dir("jobs", &["job"]);
 
     let mut runbooks = BTreeMap::new();
     for (src, spec) in &raw_runbooks {
@@ -195,7 +232,10 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
     }
     let runbook_names: Vec<String> = runbooks.keys().cloned().collect();
     if let (Some(rb), Some(file)) = (&settings.default_runbook, &settings.file) {
-        let file = file.strip_prefix(&settings.root).unwrap_or(file).to_path_buf();
+        let file = file
+            .strip_prefix(&settings.root)
+            .unwrap_or(file)
+            .to_path_buf();
         cx.reference(&file, rb, "runbook", &runbook_names);
     }
 
@@ -206,7 +246,11 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         let file = &src.display;
         for (name, cal) in &spec.calendars {
             if let Some(prev) = seen.insert((name.clone(), "calendar"), file.clone()) {
-                cx.err(file, cal, format!("calendar `{name}` is also defined in {}", prev.display()));
+                cx.err(
+                    file,
+                    cal,
+                    format!("calendar `{name}` is also defined in {}", prev.display()),
+                );
             }
             let named = Spanned::new(name.clone(), cal.referenced, cal.defined);
             cx.name(file, &named, "calendar");
@@ -214,16 +258,29 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         }
         for (name, w) in &spec.windows {
             if let Some(prev) = seen.insert((name.clone(), "window"), file.clone()) {
-                cx.err(file, w, format!("window `{name}` is also defined in {}", prev.display()));
+                cx.err(
+                    file,
+                    w,
+                    format!("window `{name}` is also defined in {}", prev.display()),
+                );
             }
             let from = parse_clock(&w.value.from.value);
             let to = parse_clock(&w.value.to.value);
             match (from, to) {
-                (Ok(from), Ok(to)) if from == to => {
-                    cx.err(file, &w.value.from, format!("window `{name}` is empty (`from` equals `to`)"))
-                }
+                (Ok(from), Ok(to)) if from == to => cx.err(
+                    file,
+                    &w.value.from,
+                    format!("window `{name}` is empty (`from` equals `to`)"),
+                ),
                 (Ok(from), Ok(to)) => {
-                    windows.insert(name.clone(), Window { name: name.clone(), from, to });
+                    windows.insert(
+                        name.clone(),
+                        Window {
+                            name: name.clone(),
+                            from,
+                            to,
+                        },
+                    );
                 }
                 (f, t) => {
                     if let Err(m) = f {
@@ -248,7 +305,9 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
             Some(n) => cx.name(file, n, "job"),
             None if !NAME.is_match(&name) => cx.diags.push(Diagnostic::file(
                 file,
-                format!("the file name gives the bad job name `{name}`; rename the file or set `name:`"),
+                format!(
+                    "the file name gives the bad job name `{name}`; rename the file or set `name:`"
+                ),
             )),
             None => {}
         }
@@ -286,14 +345,26 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
                 &raw_jobs,
             ) {
                 if !schedule_names.insert(sch.name.clone()) {
-                    cx.err(file, s, format!("schedule name `{}` is used twice; set `name:` to tell them apart", sch.name));
+                    cx.err(
+                        file,
+                        s,
+                        format!(
+                            "schedule name `{}` is used twice; set `name:` to tell them apart",
+                            sch.name
+                        ),
+                    );
                 }
                 schedules.push(sch);
             }
         }
     }
 
-    let digest = cx.hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let digest = cx
+        .hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let mut diags = cx.diags;
     if !diags.is_empty() {
         diags.sort();
@@ -319,12 +390,17 @@ fn job(
     let file = &src.display;
     let errors_before = cx.diags.len();
     if spec.steps.is_empty() {
-        cx.diags.push(Diagnostic::file(file, format!("job `{name}` has no steps")));
+        cx.diags
+            .push(Diagnostic::file(file, format!("job `{name}` has no steps")));
     }
     let mut params = IndexMap::new();
     for (pname, p) in &spec.params {
         if !IDENT.is_match(pname) {
-            cx.err(file, p, format!("bad parameter name `{pname}` (letters, digits and `_`)"));
+            cx.err(
+                file,
+                p,
+                format!("bad parameter name `{pname}` (letters, digits and `_`)"),
+            );
         }
         let default = p.value.default.as_ref().map(|d| d.value.0.clone());
         if let (Some(d), Some(at)) = (&default, &p.value.default)
@@ -333,7 +409,11 @@ fn job(
             cx.err(file, at, format!("default of parameter `{pname}`: {m}"));
         }
         if p.value.required && default.is_some() {
-            cx.err(file, p, format!("parameter `{pname}` is required and has a default; choose one"));
+            cx.err(
+                file,
+                p,
+                format!("parameter `{pname}` is required and has a default; choose one"),
+            );
         }
         params.insert(
             pname.clone(),
@@ -364,7 +444,17 @@ fn job(
     for (sname, s) in &spec.steps {
         let at = Spanned::new(sname.clone(), s.referenced, s.defined);
         cx.name(file, &at, "step");
-        steps.push(step(cx, file, sname, s, spec, &index, job_timeout, &job_env, runbooks));
+        steps.push(step(
+            cx,
+            file,
+            sname,
+            s,
+            spec,
+            &index,
+            job_timeout,
+            &job_env,
+            runbooks,
+        ));
     }
     check_cycles(cx, file, spec, &steps);
     if cx.diags.len() > errors_before {
@@ -391,9 +481,17 @@ fn env_entry(
     out: &mut Vec<(String, String)>,
 ) {
     if !IDENT.is_match(key) {
-        cx.err(file, value, format!("bad environment variable name `{key}`"));
+        cx.err(
+            file,
+            value,
+            format!("bad environment variable name `{key}`"),
+        );
     } else if key.starts_with("UNYO_") {
-        cx.err(file, value, format!("`{key}`: names starting with `UNYO_` are set by unyo"));
+        cx.err(
+            file,
+            value,
+            format!("`{key}`: names starting with `UNYO_` are set by unyo"),
+        );
     }
     cx.template(file, value, &value.value, params, false);
     out.retain(|(k, _)| k != key);
@@ -431,7 +529,11 @@ fn step(
             Action::Shell(run.value.clone())
         }
         (Some(argv), Some(_)) => {
-            cx.err(file, argv, format!("step `{name}` has both `argv` and `run`; give one"));
+            cx.err(
+                file,
+                argv,
+                format!("step `{name}` has both `argv` and `run`; give one"),
+            );
             Action::Argv(Vec::new())
         }
         (None, None) => {
@@ -448,7 +550,11 @@ fn step(
             }
             Some(&i) => {
                 if needs.contains(&i) {
-                    cx.err(file, n, format!("step `{name}` lists `{}` twice in `needs`", n.value));
+                    cx.err(
+                        file,
+                        n,
+                        format!("step `{name}` lists `{}` twice in `needs`", n.value),
+                    );
                 } else {
                     needs.push(i);
                 }
@@ -458,7 +564,10 @@ fn step(
                 cx.err(
                     file,
                     n,
-                    format!("step `{name}` needs `{}`, which is not a step of this job{hint}", n.value),
+                    format!(
+                        "step `{name}` needs `{}`, which is not a step of this job{hint}",
+                        n.value
+                    ),
                 );
             }
         }
@@ -526,7 +635,11 @@ fn check_cycles(cx: &mut Ctx<'_>, file: &Path, spec: &JobSpec, steps: &[Step]) {
         };
         let names: Vec<&str> = cycle.iter().map(|&i| steps[i].name.as_str()).collect();
         let first = &spec.steps[cycle[0]];
-        cx.err(file, first, format!("dependency cycle: {}", names.join(" -> ")));
+        cx.err(
+            file,
+            first,
+            format!("dependency cycle: {}", names.join(" -> ")),
+        );
     }
 }
 
@@ -534,10 +647,16 @@ fn runbook(cx: &mut Ctx<'_>, src: &SourceFile, name: &str, spec: &RunbookSpec) -
     let file = &src.display;
     let before = cx.diags.len();
     if !NAME.is_match(name) {
-        cx.diags.push(Diagnostic::file(file, format!("the file name gives the bad runbook name `{name}`")));
+        cx.diags.push(Diagnostic::file(
+            file,
+            format!("the file name gives the bad runbook name `{name}`"),
+        ));
     }
     if spec.rules.is_empty() {
-        cx.diags.push(Diagnostic::file(file, format!("runbook `{name}` has no rules")));
+        cx.diags.push(Diagnostic::file(
+            file,
+            format!("runbook `{name}` has no rules"),
+        ));
     }
     let mut rules = Vec::new();
     for r in &spec.rules {
@@ -555,7 +674,11 @@ fn runbook(cx: &mut Ctx<'_>, src: &SourceFile, name: &str, spec: &RunbookSpec) -
                 for s in m.signal.iter().flatten() {
                     match signal_number(&s.value) {
                         Some(n) => out.signals.push(n),
-                        None => cx.err(file, s, format!("unknown signal `{}` (e.g. `TERM`, `KILL`, `9`)", s.value)),
+                        None => cx.err(
+                            file,
+                            s,
+                            format!("unknown signal `{}` (e.g. `TERM`, `KILL`, `9`)", s.value),
+                        ),
                     }
                 }
                 out.timeout = m.timeout;
@@ -565,7 +688,10 @@ fn runbook(cx: &mut Ctx<'_>, src: &SourceFile, name: &str, spec: &RunbookSpec) -
                     (&mut out.output, &m.output),
                 ] {
                     if let Some(re) = re {
-                        match regex::RegexBuilder::new(&re.value).size_limit(1 << 20).build() {
+                        match regex::RegexBuilder::new(&re.value)
+                            .size_limit(1 << 20)
+                            .build()
+                        {
                             Ok(r) => *slot = Some(r),
                             Err(e) => cx.err(file, re, format!("bad regular expression: {e}")),
                         }
@@ -579,7 +705,9 @@ fn runbook(cx: &mut Ctx<'_>, src: &SourceFile, name: &str, spec: &RunbookSpec) -
             }
         };
         let retry = rs.retry.as_ref().map(|rt| {
-            let initial = cx.duration(file, &rt.initial, "initial").unwrap_or(Duration::from_secs(30));
+            let initial = cx
+                .duration(file, &rt.initial, "initial")
+                .unwrap_or(Duration::from_secs(30));
             let max_delay = cx
                 .duration(file, &rt.max_delay, "max_delay")
                 .unwrap_or(Duration::from_secs(3600));
@@ -600,12 +728,18 @@ fn runbook(cx: &mut Ctx<'_>, src: &SourceFile, name: &str, spec: &RunbookSpec) -
                 timeout: Duration::from_secs(300),
             }),
             RemediateSpec::Command(c) => {
-                let timeout = cx.duration(file, &c.timeout, "timeout").unwrap_or(Duration::from_secs(300));
+                let timeout = cx
+                    .duration(file, &c.timeout, "timeout")
+                    .unwrap_or(Duration::from_secs(300));
                 let action = match (&c.run, &c.argv) {
                     (Some(r), None) => Action::Shell(r.clone()),
                     (None, Some(a)) if !a.is_empty() => Action::Argv(a.clone()),
                     _ => {
-                        cx.err(file, rm, "`remediate` needs exactly one of `run` or a non-empty `argv`");
+                        cx.err(
+                            file,
+                            rm,
+                            "`remediate` needs exactly one of `run` or a non-empty `argv`",
+                        );
                         return None;
                     }
                 };
@@ -613,7 +747,11 @@ fn runbook(cx: &mut Ctx<'_>, src: &SourceFile, name: &str, spec: &RunbookSpec) -
             }
         });
         if retry.is_none() && remediate.is_none() && rs.escalate.is_none() && !rs.keep_going {
-            cx.err(file, r, "rule does nothing: give `retry`, `remediate`, `escalate` or `continue`");
+            cx.err(
+                file,
+                r,
+                "rule does nothing: give `retry`, `remediate`, `escalate` or `continue`",
+            );
         }
         rules.push(Rule {
             matcher,
@@ -659,8 +797,14 @@ fn signal_number(s: &str) -> Option<i32> {
         return nix::sys::signal::Signal::try_from(n).ok().map(|s| s as i32);
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
-    name.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|s| s as i32)
 }
 
 fn calendar(cx: &mut Ctx<'_>, file: &Path, name: &str, spec: &CalendarSpec) -> Calendar {
@@ -692,7 +836,11 @@ fn calendar(cx: &mut Ctx<'_>, file: &Path, name: &str, spec: &CalendarSpec) -> C
     for o in &spec.open {
         match NaiveDate::parse_from_str(o.value.trim(), "%Y-%m-%d") {
             Ok(d) => open.push(d),
-            Err(_) => cx.err(file, o, format!("bad date `{}` (expected `YYYY-MM-DD`)", o.value)),
+            Err(_) => cx.err(
+                file,
+                o,
+                format!("bad date `{}` (expected `YYYY-MM-DD`)", o.value),
+            ),
         }
     }
     Calendar {
@@ -706,7 +854,9 @@ fn calendar(cx: &mut Ctx<'_>, file: &Path, name: &str, spec: &CalendarSpec) -> C
 
 fn day_rule(text: &str) -> Result<DayRule, String> {
     let bad = || {
-        format!("bad closed day `{text}` (expected `MM-DD`, `MM-DD..MM-DD`, `YYYY-MM-DD` or `YYYY-MM-DD..YYYY-MM-DD`)")
+        format!(
+            "bad closed day `{text}` (expected `MM-DD`, `MM-DD..MM-DD`, `YYYY-MM-DD` or `YYYY-MM-DD..YYYY-MM-DD`)"
+        )
     };
     let (a, b) = match text.split_once("..") {
         Some((a, b)) => (a.trim(), b.trim()),
@@ -749,12 +899,19 @@ fn schedule(
         cx.err(
             file,
             &spec.cron,
-            format!("invalid cron expression `{cron}`: {}", m.trim_end_matches('.')),
+            format!(
+                "invalid cron expression `{cron}`: {}",
+                m.trim_end_matches('.')
+            ),
         );
     }
     let timezone = match &spec.timezone {
         Some(tz) => tz.value.parse::<Tz>().unwrap_or_else(|_| {
-            cx.err(file, tz, format!("unknown time zone `{}` (e.g. `Asia/Tokyo`)", tz.value));
+            cx.err(
+                file,
+                tz,
+                format!("unknown time zone `{}` (e.g. `Asia/Tokyo`)", tz.value),
+            );
             default_tz
         }),
         None => default_tz,
@@ -764,10 +921,18 @@ fn schedule(
     }
     let closed_day = spec.closed_day.unwrap_or_default();
     if closed_day != ClosedDay::Run && spec.calendar.is_none() {
-        cx.err(file, &spec.job, "`closed_day` needs a `calendar` to know which days are closed");
+        cx.err(
+            file,
+            &spec.job,
+            "`closed_day` needs a `calendar` to know which days are closed",
+        );
     }
     let (misfire, misfire_within, misfire_max) = match &spec.misfire {
-        Some(m) => (m.policy, cx.duration(file, &m.within, "within"), m.max.unwrap_or(10)),
+        Some(m) => (
+            m.policy,
+            cx.duration(file, &m.within, "within"),
+            m.max.unwrap_or(10),
+        ),
         None => (MisfirePolicy::Skip, None, 10),
     };
     let declared = raw_jobs
@@ -780,7 +945,11 @@ fn schedule(
             && !declared.contains_key(k)
         {
             let hint = diag::hint(k, declared.keys().map(String::as_str));
-            cx.err(file, v, format!("job `{}` has no parameter `{k}`{hint}", spec.job.value));
+            cx.err(
+                file,
+                v,
+                format!("job `{}` has no parameter `{k}`{hint}", spec.job.value),
+            );
         }
         params.insert(k.clone(), v.value.0.clone());
     }

@@ -40,7 +40,13 @@ mod tests {
         ] {
             assert!(parse_cron(ok).is_ok(), "{ok}: {:?}", parse_cron(ok).err());
         }
-        for bad in ["61 * * * *", "* * *", "0 0 0 * * * 2030", "@sometimes", "x y z a b"] {
+        for bad in [
+            "61 * * * *",
+            "* * *",
+            "0 0 0 * * * 2030",
+            "@sometimes",
+            "x y z a b",
+        ] {
             assert!(parse_cron(bad).is_err(), "{bad} accepted");
         }
     }

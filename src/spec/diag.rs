@@ -107,7 +107,10 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count().div_ceil(3)).max(1);
     candidates
         .into_iter()
@@ -134,13 +137,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -157,7 +162,10 @@ mod tests {
     #[test]
     fn suggests_close_words_only() {
         let keys = ["retry", "runbook", "timeout", "needs"];
-        assert_eq!(did_you_mean("retires", ["retries", "needs"]), Some("retries"));
+        assert_eq!(
+            did_you_mean("retires", ["retries", "needs"]),
+            Some("retries")
+        );
         assert_eq!(did_you_mean("retyr", keys), Some("retry"));
         assert_eq!(did_you_mean("timout", keys), Some("timeout"));
         assert_eq!(did_you_mean("need", keys), Some("needs"));

@@ -19,8 +19,8 @@ use serde::de::DeserializeOwned;
 pub use diag::{Diagnostic, Diagnostics};
 pub use job::{JobSpec, ParamSpec, ParamType, StepSpec};
 pub use runbook::{
-    Backoff, CodeSpec, EscalateSpec, MatchMapSpec, MatchSpec, RemediateSpec, RetrySpec,
-    RuleSpec, RunbookSpec, Severity,
+    Backoff, CodeSpec, EscalateSpec, MatchMapSpec, MatchSpec, RemediateSpec, RetrySpec, RuleSpec,
+    RunbookSpec, Severity,
 };
 pub use schedule::{
     CalendarSpec, ClosedDay, HolidaySet, MisfirePolicy, MisfireSpec, Overlap, ScheduleFileSpec,

@@ -30,7 +30,7 @@ pub struct RuleSpec {
 #[derive(Debug)]
 pub enum MatchSpec {
     Any,
-    Conditions(MatchMapSpec),
+    Conditions(Box<MatchMapSpec>),
 }
 
 impl<'de> Deserialize<'de> for MatchSpec {
@@ -48,9 +48,12 @@ impl<'de> Deserialize<'de> for MatchSpec {
                     Err(E::unknown_variant(v, &["any"]))
                 }
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<MatchSpec, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<MatchSpec, A::Error> {
                 MatchMapSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(MatchSpec::Conditions)
+                    .map(|m| MatchSpec::Conditions(Box::new(m)))
             }
         }
         d.deserialize_any(V)

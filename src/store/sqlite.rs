@@ -249,7 +249,9 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(q("updating a step"))?;
-        tx.commit().await.map_err(q("committing the end of an attempt"))
+        tx.commit()
+            .await
+            .map_err(q("committing the end of an attempt"))
     }
 
     async fn end_step(

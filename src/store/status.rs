@@ -115,7 +115,9 @@ mod tests {
         }
         assert!("done".parse::<RunStatus>().is_err());
         assert_eq!(
-            serde_json::to_string(&AttemptStatus::TimedOut).ok().as_deref(),
+            serde_json::to_string(&AttemptStatus::TimedOut)
+                .ok()
+                .as_deref(),
             Some("\"timed_out\"")
         );
     }

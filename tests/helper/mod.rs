@@ -1,0 +1,141 @@
+//! Shared test helpers: a definition tree in a temp dir, the real `unyo` binary pointed at it,
+//! and checks on processes and the recorded database.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+/// Upper bound for anything a test waits for; only catches hangs.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A definition root in a temp dir.
+pub struct Tree {
+    pub dir: tempfile::TempDir,
+}
+
+impl Tree {
+    pub fn new() -> Tree {
+        Tree {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file under the root, creating folders.
+    pub fn file(&self, rel: &str, text: &str) -> &Tree {
+        let path = self.root().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+        self
+    }
+
+    /// `jobs/NAME.yaml`.
+    pub fn job(&self, name: &str, text: &str) -> &Tree {
+        self.file(&format!("jobs/{name}.yaml"), text)
+    }
+
+    /// The `unyo` binary with `--root` set to this tree.
+    pub fn unyo(&self) -> Command {
+        let mut c = Command::cargo_bin("unyo").expect("binary");
+        c.env_remove("UNYO_ROOT")
+            .env("NO_COLOR", "1")
+            .arg("--root")
+            .arg(self.root())
+            .timeout(PATIENCE);
+        c
+    }
+
+    /// Runs `unyo ARGS` and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.unyo().args(args).output().expect("run unyo")
+    }
+
+    /// `unyo show RUN --json` parsed.
+    pub fn show(&self, run: i64) -> serde_json::Value {
+        let out = self.run(&["show", &run.to_string(), "--json"]);
+        assert!(out.status.success(), "show failed: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("show json")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root().join(rel)
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// stdout and stderr together, for assertion messages.
+pub fn both(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// The step of a `show --json` document by name.
+pub fn step<'a>(run: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    run["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {run:#}"))
+}
+
+/// The attempts of a step in a `show --json` document.
+pub fn attempts<'a>(run: &'a serde_json::Value, name: &str) -> Vec<&'a serde_json::Value> {
+    run["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .filter(|a| a["step"] == name)
+        .collect()
+}
+
+/// Polls `check` until it returns Some, or panics after PATIENCE.
+pub fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Live (non-zombie) processes whose process group is `pgid`.
+pub fn live_group_members(pgid: i64) -> Vec<i64> {
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for e in entries.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i64>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...; comm may hold spaces, so split after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[0] != "Z" && fields[2].parse::<i64>().ok() == Some(pgid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}

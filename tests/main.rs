@@ -1,0 +1,10 @@
+//! Integration tests: the real `unyo` binary on definition trees in temp dirs, real processes
+//! and a real SQLite file.
+
+mod helper;
+
+mod records;
+mod run;
+mod shipped;
+mod store_story;
+mod validate;

@@ -1,0 +1,1 @@
+//! Running jobs: filled in by the next commit.

@@ -1,0 +1,121 @@
+//! Every definition that ships (jobs/, runbooks/, schedules/ and each tree under examples/)
+//! loads and validates; the shipped jobs that are safe anywhere run green on a copy.
+
+use std::path::{Path, PathBuf};
+
+use crate::helper::{Tree, both, text};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn validate(root: &Path) -> String {
+    let out = assert_cmd::Command::cargo_bin("unyo")
+        .expect("binary")
+        .arg("--root")
+        .arg(root)
+        .arg("validate")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}: {}", root.display(), both(&out));
+    text(&out.stdout)
+}
+
+#[test]
+fn shipped_definitions_validate() {
+    let summary = validate(&repo());
+    assert!(summary.ends_with(": ok\n"), "{summary}");
+    // Every YAML file in the shipped folders was counted (none silently ignored).
+    let count = |dir: &str| {
+        std::fs::read_dir(repo().join(dir))
+            .expect("dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+            })
+            .count()
+    };
+    let jobs = count("jobs");
+    let runbooks = count("runbooks");
+    assert!(jobs >= 3 && runbooks >= 1);
+    assert!(summary.starts_with(&format!("{jobs} jobs, ")), "{summary}");
+    assert!(
+        summary.contains(&format!("{runbooks} runbooks")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn every_example_tree_validates() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(repo().join("examples")).expect("examples") {
+        let path = entry.expect("entry").path();
+        if path.join("jobs").is_dir() {
+            validate(&path);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 2, "expected example trees under examples/");
+}
+
+/// Copies the shipped definitions into a temp root.
+fn shipped_copy() -> Tree {
+    let t = Tree::new();
+    for dir in ["jobs", "runbooks", "schedules"] {
+        for e in std::fs::read_dir(repo().join(dir)).expect("dir") {
+            let p = e.expect("entry").path();
+            let name = p.file_name().expect("name").to_string_lossy().into_owned();
+            t.file(
+                &format!("{dir}/{name}"),
+                &std::fs::read_to_string(&p).expect("read"),
+            );
+        }
+    }
+    t
+}
+
+#[test]
+fn shipped_jobs_run_green() {
+    let t = shipped_copy();
+    for job in ["health-check", "disk-report", "log-cleanup"] {
+        let out = t.run(&["run", job]);
+        assert!(out.status.success(), "{job}: {}", both(&out));
+    }
+    let report = std::fs::read_dir(t.path("var/reports"))
+        .expect("reports folder")
+        .count();
+    assert_eq!(report, 1, "disk-report writes one report per business date");
+}
+
+#[test]
+fn example_extract_keeps_hostile_department_names_inert() {
+    let t = Tree::new();
+    t.file(
+        "jobs/resident-extract.yaml",
+        &std::fs::read_to_string(repo().join("examples/euc/jobs/resident-extract.yaml"))
+            .expect("read"),
+    );
+    let out = t.run(&[
+        "run",
+        "resident-extract",
+        "-p",
+        "department=tax",
+        "-p",
+        "month=2026-10-01",
+    ]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(
+        t.path("var/extracts/tax/residents-2026-10-01.csv")
+            .is_file()
+    );
+    let out = t.run(&[
+        "run",
+        "resident-extract",
+        "-p",
+        "department=tax",
+        "-p",
+        "month=October",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(text(&out.stderr).contains("parameter `month`: `October` is not a date"));
+}

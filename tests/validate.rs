@@ -1,0 +1,188 @@
+//! `unyo validate` and definition diagnostics: every problem at once, each with its place.
+
+use crate::helper::{Tree, both, text};
+
+const GOOD_JOB: &str = "steps:\n  a:\n    run: echo a\n  b:\n    needs: [a]\n    argv: [echo, b]\n";
+
+#[test]
+fn summary_line_for_a_valid_tree() {
+    let t = Tree::new();
+    t.job("one", GOOD_JOB)
+        .job("two", GOOD_JOB)
+        .file(
+            "runbooks/rb.yaml",
+            "rules:\n  - match: any\n    escalate: { severity: low }\n",
+        )
+        .file(
+            "schedules/s.yaml",
+            "schedules:\n  - job: one\n    cron: \"0 1 * * *\"\n",
+        );
+    let out = t.run(&["validate"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert_eq!(text(&out.stdout), "2 jobs, 1 schedule, 1 runbook: ok\n");
+}
+
+#[test]
+fn root_from_environment() {
+    let t = Tree::new();
+    t.job("one", GOOD_JOB);
+    let mut cmd = assert_cmd::Command::cargo_bin("unyo").expect("binary");
+    let out = cmd
+        .env("UNYO_ROOT", t.root())
+        .arg("validate")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", both(&out));
+    assert_eq!(text(&out.stdout), "1 job, 0 schedules, 0 runbooks: ok\n");
+}
+
+/// One tree with one of every kind of problem: all are reported in one go, exit 2.
+#[test]
+fn reports_every_problem_at_once_with_positions() {
+    let t = Tree::new();
+    t.job("typo", "steps:\n  a:\n    run: echo\n    timout: 5s\n")
+        .job("dup", "steps:\n  a:\n    run: echo\n  a:\n    run: echo\n")
+        .job("wrongtype", "steps:\n  a:\n    run: [1, 2]\n")
+        .job("nosteps", "description: nothing to do\n")
+        .job(
+            "graph",
+            "params:\n  day: { type: date }\nsteps:\n  a:\n    run: echo {{params.dya}}\n    needs: [c]\n  b:\n    argv: [x]\n    needs: [a, zz]\n    timeout: 5x\n  c:\n    run: echo\n    needs: [b]\n    runbook: retyr\n",
+        )
+        .job("win", "window: nigth\nsteps:\n  a:\n    run: echo\n")
+        .file(
+            "runbooks/retry.yaml",
+            "rules:\n  - match: { exit_codes: [75] }\n    retry: { max: 2 }\n",
+        )
+        .file(
+            "schedules/s.yaml",
+            "calendars:\n  city: { holidays: japan }\nwindows:\n  night: { from: \"22:00\", to: \"06:00\" }\nschedules:\n  - job: typo\n    cron: \"61 * * * *\"\n  - job: nojob\n    cron: \"0 1 * * *\"\n  - job: win\n    cron: \"0 1 * * *\"\n    calendar: cty\n    closed_day: next_business_day\n",
+        );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(out.stdout.is_empty(), "{}", both(&out));
+    let err = text(&out.stderr);
+    let expected = [
+        "error: jobs/dup.yaml:4:3: duplicate key `a`",
+        "error: jobs/graph.yaml:5:5: dependency cycle: a -> c -> b -> a",
+        "error: jobs/graph.yaml:5:10: template reads unknown parameter `dya` (did you mean `day`?)",
+        "error: jobs/graph.yaml:9:16: step `b` needs `zz`, which is not a step of this job",
+        "error: jobs/graph.yaml:10:14: `timeout`: bad duration `5x`",
+        "error: jobs/graph.yaml:14:14: unknown runbook `retyr` (did you mean `retry`?)",
+        "error: jobs/nosteps.yaml:1:1: missing required key `steps`",
+        "error: jobs/typo.yaml:4:5: unknown key `timout` (did you mean `timeout`?)",
+        "error: jobs/win.yaml:1:9: unknown window `nigth` (did you mean `night`?)",
+        "error: jobs/wrongtype.yaml:3:10: wrong type",
+        "error: schedules/s.yaml:7:11: invalid cron expression `61 * * * *`",
+        "error: schedules/s.yaml:8:10: unknown job `nojob`",
+        "error: schedules/s.yaml:12:15: unknown calendar `cty` (did you mean `city`?)",
+    ];
+    for e in expected {
+        assert!(err.contains(e), "missing {e:?} in:\n{err}");
+    }
+    assert!(
+        !err.contains("unknown job `typo`"),
+        "a job whose file did not parse is not reported again as unknown: {err}"
+    );
+    assert!(err.trim_end().ends_with("13 problems"), "{err}");
+}
+
+#[test]
+fn runbook_problems_are_reported() {
+    let t = Tree::new();
+    t.job("a", GOOD_JOB).file(
+        "runbooks/bad.yaml",
+        "rules:\n  - match: { exit_codes: [\"78-64\", 300], signal: [TREM], stderr: \"(\" }\n    retry: { max: 1, initial: 1x }\n  - match: any\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = text(&out.stderr);
+    for e in [
+        "bad exit code range `78-64`",
+        "exit code 300 is out of range 0-255",
+        "unknown signal `TREM`",
+        "bad regular expression",
+        "`initial`: bad duration `1x`",
+        "rule does nothing",
+    ] {
+        assert!(err.contains(e), "missing {e:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn settings_problems_name_the_settings_file() {
+    let t = Tree::new();
+    t.job("a", GOOD_JOB)
+        .file("unyo.yaml", "timezone: Asia/Tokio\nlog_limt: 1MiB\n");
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        text(&out.stderr)
+            .contains("error: unyo.yaml:2:1: unknown key `log_limt` (did you mean `log_limit`?)"),
+        "{}",
+        both(&out)
+    );
+}
+
+/// Hostile files end in an error quickly: never a hang, never a panic.
+#[test]
+fn hostile_input_is_refused() {
+    let t = Tree::new();
+    // A billion-laughs alias bomb in a place that accepts nested data.
+    let mut bomb = String::from(
+        "steps:\n  a:\n    run: echo\n    env:\n      X: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for i in 1..10u8 {
+        let (prev, cur) = ((b'a' + i - 1) as char, (b'a' + i) as char);
+        bomb.push_str(&format!(
+            "      {cur}{cur}: &{cur} [{}]\n",
+            vec![format!("*{prev}"); 9].join(",")
+        ));
+    }
+    t.job("bomb", &bomb)
+        .job(
+            "deep",
+            &format!("steps: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+        )
+        .job(
+            "deepmap",
+            &(0..300)
+                .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+                .collect::<String>(),
+        )
+        .job(
+            "huge",
+            &format!("description: \"{}\"\nsteps: {{}}\n", "x".repeat(2_000_000)),
+        )
+        .job("binary", "\u{0}\u{1}\u{2}steps")
+        .job("empty", "");
+    std::fs::write(
+        t.path("jobs/latin1.yaml"),
+        b"description: \xff\xfe\nsteps: {}\n",
+    )
+    .expect("write");
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = text(&out.stderr);
+    for file in [
+        "bomb", "deep", "deepmap", "huge", "binary", "empty", "latin1",
+    ] {
+        assert!(
+            err.contains(&format!("jobs/{file}.yaml")),
+            "no error for {file}:\n{err}"
+        );
+    }
+    assert!(err.contains("definition files are limited to"), "{err}");
+    assert!(err.contains("jobs/empty.yaml: file is empty"), "{err}");
+    assert!(err.contains("not valid UTF-8"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    let t = Tree::new();
+    let out = t.run(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(64), "{}", both(&out));
+    let out = t.run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(text(&out.stdout).contains("validate"));
+}
