@@ -3,6 +3,7 @@
 
 mod helper;
 
+mod readme;
 mod records;
 mod run;
 mod shipped;

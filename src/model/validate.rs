@@ -941,15 +941,18 @@ fn schedule(
         .map(|(_, j)| &j.params);
     let mut params = IndexMap::new();
     for (k, v) in &spec.params {
-        if let Some(declared) = declared
-            && !declared.contains_key(k)
-        {
-            let hint = diag::hint(k, declared.keys().map(String::as_str));
-            cx.err(
-                file,
-                v,
-                format!("job `{}` has no parameter `{k}`{hint}", spec.job.value),
-            );
+        match declared.map(|d| (d, d.get(k))) {
+            Some((d, None)) => {
+                let hint = diag::hint(k, d.keys().map(String::as_str));
+                let msg = format!("job `{}` has no parameter `{k}`{hint}", spec.job.value);
+                cx.err(file, v, msg);
+            }
+            Some((_, Some(p))) => {
+                if let Err(m) = crate::engine::params::check_value(p.value.kind, &v.value.0) {
+                    cx.err(file, v, format!("parameter `{k}`: {m}"));
+                }
+            }
+            None => {}
         }
         params.insert(k.clone(), v.value.0.clone());
     }

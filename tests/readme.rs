@@ -1,0 +1,96 @@
+//! The README tells the truth: its YAML reference validates as one tree, and every command of
+//! its tour runs on a copy of the shipped definitions.
+
+use std::path::PathBuf;
+
+use crate::helper::{Tree, both};
+
+fn readme() -> String {
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md")
+}
+
+/// The fenced blocks of one language, in order.
+fn blocks(text: &str, lang: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in text.lines() {
+        match &mut cur {
+            None if line.trim() == format!("```{lang}") => cur = Some(String::new()),
+            Some(b) if line.trim() == "```" => {
+                out.push(std::mem::take(b));
+                cur = None;
+            }
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn yaml_reference_validates() {
+    let yaml = blocks(&readme(), "yaml");
+    let find = |start: &str| {
+        yaml.iter()
+            .find(|b| b.starts_with(start))
+            .unwrap_or_else(|| panic!("no yaml block starting with {start:?}"))
+            .clone()
+    };
+    let t = Tree::new();
+    t.file(
+        "jobs/monthly-close.yaml",
+        &find("description: Data extract"),
+    )
+    .file(
+        "runbooks/transient.yaml",
+        &find("description: Retry passing"),
+    )
+    .file("schedules/city.yaml", &find("calendars:"));
+    let out = t.run(&["validate"]);
+    assert!(out.status.success(), "{}", both(&out));
+}
+
+#[test]
+fn tour_commands_run() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let t = Tree::new();
+    for dir in ["jobs", "runbooks", "schedules", "examples/euc/jobs"] {
+        for e in std::fs::read_dir(repo.join(dir)).expect("dir") {
+            let p = e.expect("entry").path();
+            let name = p.file_name().expect("name").to_string_lossy().into_owned();
+            t.file(
+                &format!("{dir}/{name}"),
+                &std::fs::read_to_string(&p).expect("read"),
+            );
+        }
+    }
+    let sh = blocks(&readme(), "sh");
+    let tour = sh
+        .iter()
+        .find(|b| b.contains("alias unyo="))
+        .expect("tour block");
+    let mut ran = 0;
+    for line in tour.lines() {
+        let cmd = line.split('#').next().unwrap_or("").trim();
+        let Some(args) = cmd.strip_prefix("unyo ") else {
+            continue;
+        };
+        let mut args: Vec<String> = args.split_whitespace().map(str::to_owned).collect();
+        let mut unyo = t.unyo();
+        if args.first().is_some_and(|a| a == "--root") {
+            // A tour line with its own root: the same folder inside the copy.
+            let sub = t.path(&args[1]);
+            args.drain(..2);
+            unyo = assert_cmd::Command::cargo_bin("unyo").expect("binary");
+            unyo.arg("--root").arg(sub);
+        }
+        let out = unyo.args(&args).output().expect("run");
+        assert!(out.status.success(), "`{cmd}`: {}", both(&out));
+        ran += 1;
+    }
+    assert!(ran >= 8, "the tour has {ran} commands");
+}
