@@ -25,15 +25,8 @@ fn main() {
         match &e {
             Error::Failed(_) => {}
             Error::Definitions(d) => eprintln!("{d}"),
-            other => {
-                eprint!("error: {other}");
-                let mut source = std::error::Error::source(other);
-                while let Some(s) = source {
-                    eprint!(": {s}");
-                    source = s.source();
-                }
-                eprintln!();
-            }
+            // Every message carries its cause already.
+            other => eprintln!("error: {other}"),
         }
         std::process::exit(e.exit_code());
     }

@@ -97,7 +97,7 @@ async fn story(store: &dyn Store) {
             "notify",
             StepStatus::Skipped,
             t2,
-            "needs `verify`, which skipped",
+            "needs `verify`, which was skipped",
         )
         .await
         .expect("skip");

@@ -203,7 +203,9 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
             }
         };
         state[i] = State::Done(status);
-        if status == StepStatus::Succeeded {
+        if status == StepStatus::Cancelled || cancelled {
+            // Steps waiting on it stay waiting and are recorded cancelled below.
+        } else if status == StepStatus::Succeeded {
             for &d in &dependents[i] {
                 missing[d] -= 1;
                 if missing[d] == 0 && state[d] == State::Waiting {
@@ -256,7 +258,12 @@ async fn skip_dependents(
             continue;
         }
         state[d] = State::Done(StepStatus::Skipped);
-        let reason = format!("needs `{}`, which {}", steps[because].name, why);
+        let what = match why {
+            StepStatus::Skipped => "was skipped",
+            StepStatus::Cancelled => "was cancelled",
+            _ => "failed",
+        };
+        let reason = format!("needs `{}`, which {what}", steps[because].name);
         ctx.store
             .end_step(
                 ctx.run_id,
@@ -313,17 +320,24 @@ async fn run_step(ctx: &StepContext, i: usize) -> Result<StepStatus, StoreError>
 
     let result = match prepared {
         Ok(cmd) => {
-            let store = ctx.store.clone();
-            let on_spawn = move |pid: u32| {
-                tokio::spawn(async move {
-                    if let Err(e) = store.set_attempt_pid(attempt_id, pid).await {
-                        tracing::warn!("cannot record process id {pid}: {e}");
-                    }
-                });
+            // The pid is written while the process runs, and before its end is recorded.
+            let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<u32>();
+            let record_pid = async {
+                if let Ok(pid) = pid_rx.await {
+                    ctx.store.set_attempt_pid(attempt_id, pid).await
+                } else {
+                    Ok(())
+                }
             };
-            exec::execute(&cmd, ctx.cancel.clone(), on_spawn)
-                .await
-                .map_err(|e| e.to_string())
+            let on_spawn = move |pid: u32| {
+                let _ = pid_tx.send(pid);
+            };
+            let (outcome, recorded) = tokio::join!(
+                exec::execute(&cmd, ctx.cancel.clone(), on_spawn),
+                record_pid
+            );
+            recorded?;
+            outcome.map_err(|e| e.to_string())
         }
         Err(e) => Err(e),
     };

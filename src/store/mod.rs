@@ -27,7 +27,7 @@ pub enum StoreError {
         source: sqlx::Error,
     },
     #[error("cannot update the database schema: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("database error while {action}: {source}")]
     Query {
         action: &'static str,

@@ -54,7 +54,25 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(open_err)?;
-        MIGRATOR.run(&pool).await?;
+        // Two processes opening a new database at once would both create its tables: the
+        // migration runs under an exclusive lock on a file beside the database.
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock = tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)?;
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+                .map_err(|(_, errno)| std::io::Error::from(errno))
+        })
+        .await
+        .map_err(|e| open_err(sqlx::Error::Io(std::io::Error::other(e))))?
+        .map_err(|e| open_err(sqlx::Error::Io(e)))?;
+        let migrated = MIGRATOR.run(&pool).await;
+        drop(lock);
+        migrated.map_err(StoreError::Migrate)?;
         Ok(SqliteStore { pool })
     }
 
