@@ -17,25 +17,23 @@ pub use status::{AttemptStatus, RunStatus, StepStatus, Trigger};
 
 use crate::model::{Database, Settings};
 
-/// A failed database operation, with what was being done.
-#[derive(Debug, thiserror::Error)]
+/// A failed database operation, with what was being done. Causes are kept as text so that
+/// every store implementation reports the same way.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open database {database}: {source}")]
-    Open {
-        database: String,
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error("cannot open database {database}: {message}")]
+    Open { database: String, message: String },
     #[error("cannot update the database schema: {0}")]
-    Migrate(#[source] sqlx::migrate::MigrateError),
-    #[error("database error while {action}: {source}")]
+    Migrate(String),
+    #[error("database error while {action}: {message}")]
     Query {
         action: &'static str,
-        #[source]
-        source: sqlx::Error,
+        message: String,
     },
     #[error("database holds an unexpected value: {0}")]
     Corrupt(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
     #[error("{0} is not supported yet")]
     Unsupported(String),
 }

@@ -1,166 +1,390 @@
-//! The SQLite store: one file, WAL journal, `BEGIN IMMEDIATE` for every write so that
-//! concurrent writers wait on the busy timeout instead of failing on a lock upgrade.
+//! The SQLite store: one file, WAL journal, one writer thread that owns the only write
+//! connection and commits in groups, and a read connection for queries.
 //!
-//! `synchronous = NORMAL` in WAL mode: a commit survives a crash of unyo or of a step, and
-//! the last commits may be lost only if the machine itself loses power.
+//! Every write call is sent to the writer thread and answered only after the transaction
+//! holding it has committed, so "recorded" always means "on disk". Calls that arrive while a
+//! transaction is being written are committed together in the next one (group commit), each
+//! inside its own savepoint so one failing call never undoes another. Transactions start
+//! with `BEGIN IMMEDIATE`, so another process writing the same file makes us wait on the busy
+//! timeout instead of failing on a lock upgrade.
+//!
+//! `synchronous = NORMAL` in WAL mode: a commit survives a crash of unyo or of a step; the
+//! last commits may be lost only if the machine itself loses power.
+//!
+//! This store uses rusqlite in-process rather than an async driver: a run of many short
+//! steps makes several writes per step, and a driver that hands every statement to another
+//! thread spent more time switching threads than SQLite spent writing (see BENCHMARKS.md).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, Transaction};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use tokio::sync::oneshot;
 
 use super::*;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// Migrations, applied in order; a version once released never changes (forward-only).
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "runs",
+    include_str!("../../migrations/sqlite/0001_runs.sql"),
+)];
+
+/// How long a write waits for another process holding the database.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most calls committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// A write: runs its statements (or learns the batch could not start) and returns whether
+/// they worked and how to answer once the batch's commit is known.
+type Op = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> (bool, Completion) + Send>;
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    path: PathBuf,
+    writer: mpsc::Sender<Op>,
+    reader: Arc<Mutex<Connection>>,
 }
 
-fn q(action: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { action, source }
+fn query_err(action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::Query {
+        action,
+        message: e.to_string(),
+    }
+}
+
+/// Times are stored as RFC 3339 UTC text with microseconds, which sorts as it reads.
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Switching a new file to WAL needs a lock that SQLite does not wait for: when another
+    // process is opening the same new file at this moment, try again.
+    let start = std::time::Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => break,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Applies pending migrations inside one `BEGIN IMMEDIATE` transaction, so two processes
+/// opening a new database at once apply each migration exactly once.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let err = |e: rusqlite::Error| StoreError::Migrate(e.to_string());
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(err)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .map_err(err)?;
+    let current: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > newest {
+        return Err(StoreError::Migrate(format!(
+            "the database is at schema version {current}, newer than this unyo knows ({newest}); \
+             use a newer unyo"
+        )));
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Migrate(format!("migration {version} ({name}): {e}")))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            params![version, name, ts(Utc::now())],
+        )
+        .map_err(err)?;
+    }
+    tx.commit().map_err(err)
+}
+
+/// The writer thread: takes every call waiting, runs each in a savepoint, commits once.
+fn write_loop(conn: Connection, ops: mpsc::Receiver<Op>) {
+    while let Ok(first) = ops.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match ops.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let e = query_err("starting a write transaction")(e);
+            for op in batch {
+                let (_, done) = op(Err(&e));
+                done(Err(e.clone()));
+            }
+            continue;
+        }
+        let mut completions = Vec::with_capacity(batch.len());
+        for op in batch {
+            let _ = conn.execute_batch("SAVEPOINT op");
+            let (ok, done) = op(Ok(&conn));
+            let _ = if ok {
+                conn.execute_batch("RELEASE op")
+            } else {
+                conn.execute_batch("ROLLBACK TO op; RELEASE op")
+            };
+            completions.push(done);
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            query_err("committing")(e)
+        });
+        for done in completions {
+            done(committed.clone());
+        }
+    }
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let open_err = |source| StoreError::Open {
-            database: format!("sqlite:{}", path.display()),
-            source,
-        };
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(sqlx::Error::Io(e)))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || SqliteStore::open_blocking(path))
             .await
-            .map_err(open_err)?;
-        // Two processes opening a new database at once would both create its tables: the
-        // migration runs under an exclusive lock on a file beside the database.
-        let mut lock_path = path.as_os_str().to_owned();
-        lock_path.push(".lock");
-        let lock = tokio::task::spawn_blocking(move || {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&lock_path)?;
-            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-                .map_err(|(_, errno)| std::io::Error::from(errno))
+            .map_err(|e| StoreError::Migrate(e.to_string()))?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<SqliteStore, StoreError> {
+        let open_err = |message: String| StoreError::Open {
+            database: format!("sqlite:{}", path.display()),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut write = connect(&path).map_err(|e| open_err(e.to_string()))?;
+        migrate(&mut write)?;
+        let read = connect(&path).map_err(|e| open_err(e.to_string()))?;
+        let (tx, rx) = mpsc::channel::<Op>();
+        std::thread::Builder::new()
+            .name("unyo-sqlite-writer".to_owned())
+            .spawn(move || write_loop(write, rx))
+            .map_err(|e| open_err(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            path,
+            writer: tx,
+            reader: Arc::new(Mutex::new(read)),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the writer thread in its own savepoint; returns once it is committed.
+    async fn write<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
+        let op: Op = Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => f(conn).map_err(query_err(action)),
+                Err(e) => Err(e.clone()),
+            };
+            let ok = result.is_ok();
+            let done: Completion = Box::new(move |committed| {
+                let _ = tx.send(committed.and(result));
+            });
+            (ok, done)
+        });
+        self.writer.send(op).map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Runs `f` on the read connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader
+                .lock()
+                .map_err(|_| StoreError::Corrupt("the read connection was poisoned".into()))?;
+            f(&conn)
         })
         .await
-        .map_err(|e| open_err(sqlx::Error::Io(std::io::Error::other(e))))?
-        .map_err(|e| open_err(sqlx::Error::Io(e)))?;
-        let migrated = MIGRATOR.run(&pool).await;
-        drop(lock);
-        migrated.map_err(StoreError::Migrate)?;
-        Ok(SqliteStore { pool })
-    }
-
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("starting a write transaction"))
+        .map_err(|e| StoreError::Query {
+            action: "reading",
+            message: e.to_string(),
+        })?
     }
 }
 
-fn parse<T: FromStr<Err = String>>(row: &SqliteRow, col: &str) -> Result<T, StoreError> {
-    let text: String = row.try_get(col).map_err(q("reading a row"))?;
-    text.parse().map_err(StoreError::Corrupt)
+fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, name: &str) -> Result<T, StoreError> {
+    row.get(name)
+        .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
 
-fn json(row: &SqliteRow, col: &str) -> Result<serde_json::Value, StoreError> {
-    let text: String = row.try_get(col).map_err(q("reading a row"))?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+fn token<T: FromStr<Err = String>>(row: &Row<'_>, name: &str) -> Result<T, StoreError> {
+    col::<String>(row, name)?
+        .parse()
+        .map_err(StoreError::Corrupt)
 }
 
-fn get<'r, T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>>(
-    row: &'r SqliteRow,
-    col: &str,
-) -> Result<T, StoreError> {
-    row.try_get(col).map_err(q("reading a row"))
+fn time(row: &Row<'_>, name: &str) -> Result<DateTime<Utc>, StoreError> {
+    let text: String = col(row, name)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("{name} `{text}`: {e}")))
 }
 
-fn run_row(row: &SqliteRow) -> Result<RunRow, StoreError> {
-    let date: String = get(row, "business_date")?;
+fn opt_time(row: &Row<'_>, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    match col::<Option<String>>(row, name)? {
+        None => Ok(None),
+        Some(_) => time(row, name).map(Some),
+    }
+}
+
+fn json(row: &Row<'_>, name: &str) -> Result<serde_json::Value, StoreError> {
+    let text: String = col(row, name)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+fn run_row(row: &Row<'_>) -> Result<RunRow, StoreError> {
+    let date: String = col(row, "business_date")?;
     Ok(RunRow {
-        id: get(row, "id")?,
-        job: get(row, "job")?,
-        trigger: parse(row, "trigger")?,
+        id: col(row, "id")?,
+        job: col(row, "job")?,
+        trigger: token(row, "trigger")?,
         params: json(row, "params")?,
-        status: parse(row, "status")?,
-        reason: get(row, "reason")?,
+        status: token(row, "status")?,
+        reason: col(row, "reason")?,
         business_date: NaiveDate::parse_from_str(&date, "%Y-%m-%d")
             .map_err(|e| StoreError::Corrupt(format!("business_date `{date}`: {e}")))?,
-        fiscal_year: get(row, "fiscal_year")?,
-        queued_at: get(row, "queued_at")?,
-        started_at: get(row, "started_at")?,
-        ended_at: get(row, "ended_at")?,
-        requested_by: get(row, "requested_by")?,
-        host: get(row, "host")?,
-        job_digest: get(row, "job_digest")?,
-        catalog_digest: get(row, "catalog_digest")?,
+        fiscal_year: col(row, "fiscal_year")?,
+        queued_at: time(row, "queued_at")?,
+        started_at: opt_time(row, "started_at")?,
+        ended_at: opt_time(row, "ended_at")?,
+        requested_by: col(row, "requested_by")?,
+        host: col(row, "host")?,
+        job_digest: col(row, "job_digest")?,
+        catalog_digest: col(row, "catalog_digest")?,
     })
+}
+
+fn step_row(row: &Row<'_>) -> Result<StepRow, StoreError> {
+    Ok(StepRow {
+        name: col(row, "name")?,
+        position: col(row, "position")?,
+        status: token(row, "status")?,
+        reason: col(row, "reason")?,
+        attempts: col(row, "attempts")?,
+        started_at: opt_time(row, "started_at")?,
+        ended_at: opt_time(row, "ended_at")?,
+    })
+}
+
+fn attempt_row(row: &Row<'_>) -> Result<AttemptRow, StoreError> {
+    Ok(AttemptRow {
+        id: col(row, "id")?,
+        step: col(row, "step")?,
+        attempt: col(row, "attempt")?,
+        status: token(row, "status")?,
+        command: json(row, "command")?,
+        log_path: col(row, "log_path")?,
+        pid: col(row, "pid")?,
+        started_at: time(row, "started_at")?,
+        ended_at: opt_time(row, "ended_at")?,
+        exit_code: col(row, "exit_code")?,
+        signal: col(row, "signal")?,
+        error: col(row, "error")?,
+        stdout_tail: col(row, "stdout_tail")?,
+        stderr_tail: col(row, "stderr_tail")?,
+        log_bytes: col(row, "log_bytes")?,
+        log_dropped: col(row, "log_dropped")?,
+    })
+}
+
+/// Collects mapped rows of a query.
+fn all<T>(
+    conn: &Connection,
+    action: &'static str,
+    sql: &str,
+    args: impl rusqlite::Params,
+    map: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(query_err(action))?;
+    let mut rows = stmt.query(args).map_err(query_err(action))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(query_err(action))? {
+        out.push(map(row)?);
+    }
+    Ok(out)
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_run(&self, run: &NewRun) -> Result<i64, StoreError> {
-        let mut tx = self.write().await?;
-        let started = (run.status == RunStatus::Running).then_some(run.at);
-        let id: i64 = sqlx::query(
-            "INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year, \
-             queued_at, started_at, requested_by, host, job_digest, catalog_digest) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(&run.job)
-        .bind(run.trigger.as_str())
-        .bind(run.params.to_string())
-        .bind(run.status.as_str())
-        .bind(run.business_date.format("%Y-%m-%d").to_string())
-        .bind(run.fiscal_year)
-        .bind(run.at)
-        .bind(started)
-        .bind(&run.requested_by)
-        .bind(&run.host)
-        .bind(&run.job_digest)
-        .bind(&run.catalog_digest)
-        .fetch_one(&mut *tx)
+        let run = run.clone();
+        self.write("recording a run", move |c| {
+            let started = (run.status == RunStatus::Running).then(|| ts(run.at));
+            let id: i64 = c
+                .prepare_cached(
+                    "INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year, \
+                     queued_at, started_at, requested_by, host, job_digest, catalog_digest) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        run.job,
+                        run.trigger.as_str(),
+                        run.params.to_string(),
+                        run.status.as_str(),
+                        run.business_date.format("%Y-%m-%d").to_string(),
+                        run.fiscal_year,
+                        ts(run.at),
+                        started,
+                        run.requested_by,
+                        run.host,
+                        run.job_digest,
+                        run.catalog_digest,
+                    ],
+                    |r| r.get(0),
+                )?;
+            let mut step = c.prepare_cached(
+                "INSERT INTO steps (run_id, name, position, status) VALUES (?, ?, ?, 'pending')",
+            )?;
+            for (i, name) in run.steps.iter().enumerate() {
+                step.execute(params![id, name, i as i64])?;
+            }
+            Ok(id)
+        })
         .await
-        .and_then(|r| r.try_get(0))
-        .map_err(q("recording a run"))?;
-        for (i, step) in run.steps.iter().enumerate() {
-            sqlx::query("INSERT INTO steps (run_id, name, position, status) VALUES (?, ?, ?, ?)")
-                .bind(id)
-                .bind(step)
-                .bind(i as i64)
-                .bind(StepStatus::Pending.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(q("recording the steps of a run"))?;
-        }
-        tx.commit().await.map_err(q("committing a new run"))?;
-        Ok(id)
     }
 
     async fn set_run_status(
@@ -170,106 +394,101 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query(
-            "UPDATE runs SET status = ?, reason = COALESCE(?, reason), \
-             started_at = CASE WHEN ? = 'running' THEN COALESCE(started_at, ?) ELSE started_at END, \
-             ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE id = ?",
-        )
-        .bind(status.as_str())
-        .bind(reason)
-        .bind(status.as_str())
-        .bind(at)
-        .bind(status.is_final())
-        .bind(at)
-        .bind(run_id)
-        .execute(&mut *tx)
+        let reason = reason.map(str::to_owned);
+        self.write("updating a run", move |c| {
+            let at = ts(at);
+            let started = (status == RunStatus::Running).then(|| at.clone());
+            let ended = status.is_final().then(|| at.clone());
+            c.prepare_cached(
+                "UPDATE runs SET status = ?, reason = COALESCE(?, reason), \
+                 started_at = COALESCE(started_at, ?), ended_at = COALESCE(?, ended_at) \
+                 WHERE id = ?",
+            )?
+            .execute(params![status.as_str(), reason, started, ended, run_id])?;
+            Ok(())
+        })
         .await
-        .map_err(q("updating a run"))?;
-        tx.commit().await.map_err(q("committing a run update"))
     }
 
     async fn start_attempt(&self, a: &NewAttempt) -> Result<i64, StoreError> {
-        let mut tx = self.write().await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO attempts (run_id, step, attempt, status, command, log_path, started_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(a.run_id)
-        .bind(&a.step)
-        .bind(a.attempt)
-        .bind(AttemptStatus::Running.as_str())
-        .bind(a.command.to_string())
-        .bind(&a.log_path)
-        .bind(a.started_at)
-        .fetch_one(&mut *tx)
+        let a = a.clone();
+        self.write("recording an attempt", move |c| {
+            let started = ts(a.started_at);
+            let id: i64 = c
+                .prepare_cached(
+                    "INSERT INTO attempts (run_id, step, attempt, status, command, log_path, \
+                     started_at) VALUES (?, ?, ?, 'running', ?, ?, ?) RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        a.run_id,
+                        a.step,
+                        a.attempt,
+                        a.command.to_string(),
+                        a.log_path,
+                        started
+                    ],
+                    |r| r.get(0),
+                )?;
+            c.prepare_cached(
+                "UPDATE steps SET status = 'running', attempts = ?, \
+                 started_at = COALESCE(started_at, ?) WHERE run_id = ? AND name = ?",
+            )?
+            .execute(params![a.attempt, started, a.run_id, a.step])?;
+            Ok(id)
+        })
         .await
-        .and_then(|r| r.try_get(0))
-        .map_err(q("recording an attempt"))?;
-        sqlx::query(
-            "UPDATE steps SET status = ?, attempts = ?, started_at = COALESCE(started_at, ?) \
-             WHERE run_id = ? AND name = ?",
-        )
-        .bind(StepStatus::Running.as_str())
-        .bind(a.attempt)
-        .bind(a.started_at)
-        .bind(a.run_id)
-        .bind(&a.step)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("marking a step running"))?;
-        tx.commit().await.map_err(q("committing an attempt"))?;
-        Ok(id)
     }
 
     async fn set_attempt_pid(&self, attempt_id: i64, pid: u32) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query("UPDATE attempts SET pid = ? WHERE id = ?")
-            .bind(i64::from(pid))
-            .bind(attempt_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("recording a process id"))?;
-        tx.commit().await.map_err(q("committing a process id"))
+        self.write("recording a process id", move |c| {
+            c.prepare_cached("UPDATE attempts SET pid = ? WHERE id = ?")?
+                .execute(params![i64::from(pid), attempt_id])?;
+            Ok(())
+        })
+        .await
     }
 
     async fn finish_attempt(&self, attempt_id: i64, e: &AttemptEnd) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        let row = sqlx::query(
-            "UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, signal = ?, error = ?, \
-             stdout_tail = ?, stderr_tail = ?, log_bytes = ?, log_dropped = ? WHERE id = ? \
-             RETURNING run_id, step",
-        )
-        .bind(e.status.as_str())
-        .bind(e.ended_at)
-        .bind(e.exit_code)
-        .bind(e.signal)
-        .bind(&e.error)
-        .bind(&e.stdout_tail)
-        .bind(&e.stderr_tail)
-        .bind(e.log_bytes)
-        .bind(e.log_dropped)
-        .bind(attempt_id)
-        .fetch_one(&mut *tx)
+        let e = e.clone();
+        self.write("recording the end of an attempt", move |c| {
+            let ended = ts(e.ended_at);
+            let (run_id, step): (i64, String) = c
+                .prepare_cached(
+                    "UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, signal = ?, \
+                     error = ?, stdout_tail = ?, stderr_tail = ?, log_bytes = ?, \
+                     log_dropped = ? WHERE id = ? RETURNING run_id, step",
+                )?
+                .query_row(
+                    params![
+                        e.status.as_str(),
+                        ended,
+                        e.exit_code,
+                        e.signal,
+                        e.error,
+                        e.stdout_tail,
+                        e.stderr_tail,
+                        e.log_bytes,
+                        e.log_dropped,
+                        attempt_id
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+            let step_ended = (e.step_status != StepStatus::Running).then_some(ended);
+            c.prepare_cached(
+                "UPDATE steps SET status = ?, reason = ?, ended_at = ? \
+                 WHERE run_id = ? AND name = ?",
+            )?
+            .execute(params![
+                e.step_status.as_str(),
+                e.step_reason,
+                step_ended,
+                run_id,
+                step
+            ])?;
+            Ok(())
+        })
         .await
-        .map_err(q("recording the end of an attempt"))?;
-        let run_id: i64 = get(&row, "run_id")?;
-        let step: String = get(&row, "step")?;
-        let ended = (e.step_status != StepStatus::Running).then_some(e.ended_at);
-        sqlx::query(
-            "UPDATE steps SET status = ?, reason = ?, ended_at = ? WHERE run_id = ? AND name = ?",
-        )
-        .bind(e.step_status.as_str())
-        .bind(&e.step_reason)
-        .bind(ended)
-        .bind(run_id)
-        .bind(&step)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("updating a step"))?;
-        tx.commit()
-            .await
-            .map_err(q("committing the end of an attempt"))
     }
 
     async fn end_step(
@@ -280,96 +499,91 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        sqlx::query(
-            "UPDATE steps SET status = ?, reason = ?, ended_at = ? WHERE run_id = ? AND name = ?",
-        )
-        .bind(status.as_str())
-        .bind(reason)
-        .bind(at)
-        .bind(run_id)
-        .bind(step)
-        .execute(&mut *tx)
+        let (step, reason) = (step.to_owned(), reason.to_owned());
+        self.write("ending a step", move |c| {
+            c.prepare_cached(
+                "UPDATE steps SET status = ?, reason = ?, ended_at = ? \
+                 WHERE run_id = ? AND name = ?",
+            )?
+            .execute(params![status.as_str(), reason, ts(at), run_id, step])?;
+            Ok(())
+        })
         .await
-        .map_err(q("ending a step"))?;
-        tx.commit().await.map_err(q("committing a step"))
     }
 
     async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM runs WHERE (? IS NULL OR job = ?) AND (? IS NULL OR status = ?) \
-             ORDER BY id DESC LIMIT ?",
-        )
-        .bind(&f.job)
-        .bind(&f.job)
-        .bind(f.status.map(RunStatus::as_str))
-        .bind(f.status.map(RunStatus::as_str))
-        .bind(f.limit)
-        .fetch_all(&self.pool)
+        let f = f.clone();
+        self.read(move |c| {
+            all(
+                c,
+                "listing runs",
+                "SELECT * FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR status = ?2) \
+                 ORDER BY id DESC LIMIT ?3",
+                params![f.job, f.status.map(RunStatus::as_str), f.limit],
+                run_row,
+            )
+        })
         .await
-        .map_err(q("listing runs"))?;
-        rows.iter().map(run_row).collect()
     }
 
     async fn get_run(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError> {
-        let Some(row) = sqlx::query("SELECT * FROM runs WHERE id = ?")
-            .bind(run_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(q("reading a run"))?
-        else {
-            return Ok(None);
-        };
-        let run = run_row(&row)?;
-        let steps = sqlx::query("SELECT * FROM steps WHERE run_id = ? ORDER BY position")
-            .bind(run_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading steps"))?
-            .iter()
-            .map(|r| {
-                Ok(StepRow {
-                    name: get(r, "name")?,
-                    position: get(r, "position")?,
-                    status: parse(r, "status")?,
-                    reason: get(r, "reason")?,
-                    attempts: get(r, "attempts")?,
-                    started_at: get(r, "started_at")?,
-                    ended_at: get(r, "ended_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let attempts = sqlx::query("SELECT * FROM attempts WHERE run_id = ? ORDER BY id")
-            .bind(run_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading attempts"))?
-            .iter()
-            .map(|r| {
-                Ok(AttemptRow {
-                    id: get(r, "id")?,
-                    step: get(r, "step")?,
-                    attempt: get(r, "attempt")?,
-                    status: parse(r, "status")?,
-                    command: json(r, "command")?,
-                    log_path: get(r, "log_path")?,
-                    pid: get(r, "pid")?,
-                    started_at: get(r, "started_at")?,
-                    ended_at: get(r, "ended_at")?,
-                    exit_code: get(r, "exit_code")?,
-                    signal: get(r, "signal")?,
-                    error: get(r, "error")?,
-                    stdout_tail: get(r, "stdout_tail")?,
-                    stderr_tail: get(r, "stderr_tail")?,
-                    log_bytes: get(r, "log_bytes")?,
-                    log_dropped: get(r, "log_dropped")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(RunDetail {
-            run,
-            steps,
-            attempts,
-        }))
+        self.read(move |c| {
+            let run = c
+                .prepare_cached("SELECT * FROM runs WHERE id = ?")
+                .and_then(|mut s| s.query_row([run_id], |r| Ok(run_row(r))).optional())
+                .map_err(query_err("reading a run"))?
+                .transpose()?;
+            let Some(run) = run else {
+                return Ok(None);
+            };
+            let steps = all(
+                c,
+                "reading steps",
+                "SELECT * FROM steps WHERE run_id = ? ORDER BY position",
+                [run_id],
+                step_row,
+            )?;
+            let attempts = all(
+                c,
+                "reading attempts",
+                "SELECT * FROM attempts WHERE run_id = ? ORDER BY id",
+                [run_id],
+                attempt_row,
+            )?;
+            Ok(Some(RunDetail {
+                run,
+                steps,
+                attempts,
+            }))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_database_newer_than_itself() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("unyo.db");
+        let mut conn = connect(&path).expect("connect");
+        migrate(&mut conn).expect("migrate");
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (999, 'future', '2030-01-01T00:00:00Z')",
+            [],
+        )
+        .expect("insert");
+        let err = migrate(&mut conn).expect_err("newer schema");
+        assert!(err.to_string().contains("schema version 999"), "{err}");
+    }
+
+    #[test]
+    fn times_sort_as_text() {
+        let a = ts(DateTime::from_timestamp(1_700_000_000, 5_000).expect("t"));
+        let b = ts(DateTime::from_timestamp(1_700_000_000, 60_000).expect("t"));
+        assert!(a < b, "{a} {b}");
+        assert!(a.ends_with('Z'));
     }
 }
