@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use indexmap::IndexMap;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::exec::{self, Exit, Program};
@@ -99,6 +99,11 @@ pub async fn run(
             steps: job.steps.iter().map(|s| s.name.clone()).collect(),
         })
         .await?;
+    // One folder per run for the step logs; made here once rather than by every step.
+    let run_logs = settings.log_dir.join(&job.name).join(run_id.to_string());
+    if let Err(e) = tokio::fs::create_dir_all(&run_logs).await {
+        tracing::warn!("cannot create {}: {e}", run_logs.display());
+    }
     on_event(Event::RunStarted {
         run_id,
         business_date,
@@ -159,6 +164,10 @@ enum State {
 }
 
 /// Schedules the step DAG; returns the run's final status.
+///
+/// Every step whose needs are met gets a task at once; a semaphore with `parallel` permits
+/// decides which of them have a process running. A permit is returned as soon as the process
+/// ends, so the next step starts while the previous one's end is being recorded.
 async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, StoreError> {
     let steps = &ctx.job.steps;
     let mut state = vec![State::Waiting; steps.len()];
@@ -170,20 +179,17 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
                 .collect()
         })
         .collect();
-    let mut ready: VecDeque<usize> = (0..steps.len()).filter(|&i| missing[i] == 0).collect();
-    let mut running: JoinSet<Result<(usize, StepStatus), StoreError>> = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(parallel));
+    let mut running: JoinSet<Result<(usize, Option<StepStatus>), StoreError>> = JoinSet::new();
     let mut cancel = ctx.cancel.clone();
     let mut cancelled = *cancel.borrow();
+    let mut ready: Vec<usize> = (0..steps.len()).filter(|&i| missing[i] == 0).collect();
 
     loop {
-        while !cancelled && running.len() < parallel {
-            let Some(i) = ready.pop_front() else { break };
+        for i in ready.drain(..) {
             state[i] = State::Running;
-            let ctx = ctx.clone();
-            running.spawn(async move { run_step(&ctx, i).await.map(|s| (i, s)) });
-        }
-        if running.is_empty() {
-            break;
+            let (ctx, slots) = (ctx.clone(), slots.clone());
+            running.spawn(async move { run_step(&ctx, i, slots).await.map(|s| (i, s)) });
         }
         let joined = tokio::select! {
             j = running.join_next() => j,
@@ -202,6 +208,11 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
                 continue;
             }
         };
+        let Some(status) = status else {
+            // Cancelled before it started: recorded with the other waiting steps below.
+            state[i] = State::Waiting;
+            continue;
+        };
         state[i] = State::Done(status);
         if status == StepStatus::Cancelled || cancelled {
             // Steps waiting on it stay waiting and are recorded cancelled below.
@@ -209,7 +220,7 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
             for &d in &dependents[i] {
                 missing[d] -= 1;
                 if missing[d] == 0 && state[d] == State::Waiting {
-                    ready.push_back(d);
+                    ready.push(d);
                 }
             }
         } else {
@@ -283,8 +294,13 @@ async fn skip_dependents(
     Ok(())
 }
 
-/// Runs one step (one attempt; runbooks add more) and records it.
-async fn run_step(ctx: &StepContext, i: usize) -> Result<StepStatus, StoreError> {
+/// Runs one step (one attempt; runbooks add more) and records it. `None` when the run was
+/// cancelled before the step got a slot.
+async fn run_step(
+    ctx: &StepContext,
+    i: usize,
+    slots: Arc<Semaphore>,
+) -> Result<Option<StepStatus>, StoreError> {
     let step = &ctx.job.steps[i];
     let attempt = 1;
     let log_path = ctx
@@ -294,6 +310,14 @@ async fn run_step(ctx: &StepContext, i: usize) -> Result<StepStatus, StoreError>
         .join(ctx.run_id.to_string())
         .join(format!("{}.{attempt}.log", step.name));
     let prepared = prepare(ctx, step, attempt, log_path.clone());
+    let mut cancel = ctx.cancel.clone();
+    let permit = tokio::select! {
+        permit = slots.acquire_owned() => permit.ok(),
+        () = async { let _ = cancel.wait_for(|c| *c).await; } => None,
+    };
+    let Some(permit) = permit.filter(|_| !*ctx.cancel.borrow()) else {
+        return Ok(None);
+    };
     let command_record = match &prepared {
         Ok(cmd) => match &cmd.program {
             Program::Argv(argv) => serde_json::json!({ "argv": argv }),
@@ -336,6 +360,7 @@ async fn run_step(ctx: &StepContext, i: usize) -> Result<StepStatus, StoreError>
                 exec::execute(&cmd, ctx.cancel.clone(), on_spawn),
                 record_pid
             );
+            drop(permit);
             recorded?;
             outcome.map_err(|e| e.to_string())
         }
@@ -412,7 +437,7 @@ async fn run_step(ctx: &StepContext, i: usize) -> Result<StepStatus, StoreError>
         status: end.step_status,
         detail,
     });
-    Ok(end.step_status)
+    Ok(Some(end.step_status))
 }
 
 /// `exit 3` or `killed by SIGKILL`.

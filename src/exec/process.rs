@@ -62,7 +62,11 @@ pub async fn execute(
     };
     // The file itself is opened on the first output byte; its directory is made here so
     // that a bad log location is reported before anything runs.
-    if let Some(parent) = cmd.log_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = cmd
+        .log_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
+    {
         tokio::fs::create_dir_all(parent)
             .await
             .map_err(|source| ExecError::Log {
