@@ -31,7 +31,7 @@ CREATE TABLE steps (
     started_at TEXT,
     ended_at   TEXT,
     PRIMARY KEY (run_id, name)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE attempts (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -51,6 +51,5 @@ CREATE TABLE attempts (
     stderr_tail TEXT    NOT NULL DEFAULT '',
     log_bytes   INTEGER NOT NULL DEFAULT 0,
     log_dropped INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (run_id, step, attempt)
+    UNIQUE (run_id, step, attempt)                -- also the index for reading a run's attempts
 );
-CREATE INDEX attempts_run ON attempts (run_id, step, attempt);
