@@ -56,18 +56,7 @@ fn yaml_reference_validates() {
 
 #[test]
 fn tour_commands_run() {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let t = Tree::new();
-    for dir in ["jobs", "runbooks", "schedules", "examples/euc/jobs"] {
-        for e in std::fs::read_dir(repo.join(dir)).expect("dir") {
-            let p = e.expect("entry").path();
-            let name = p.file_name().expect("name").to_string_lossy().into_owned();
-            t.file(
-                &format!("{dir}/{name}"),
-                &std::fs::read_to_string(&p).expect("read"),
-            );
-        }
-    }
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules", "examples/euc/jobs"]);
     let sh = blocks(&readme(), "sh");
     let tour = sh
         .iter()

@@ -64,6 +64,23 @@ impl Tree {
         serde_json::from_slice(&out.stdout).expect("show json")
     }
 
+    /// A tree holding copies of these folders of the repository (their YAML files).
+    pub fn from_repo(dirs: &[&str]) -> Tree {
+        let t = Tree::new();
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        for dir in dirs {
+            for e in std::fs::read_dir(repo.join(dir)).expect("dir") {
+                let p = e.expect("entry").path();
+                let name = p.file_name().expect("name").to_string_lossy().into_owned();
+                t.file(
+                    &format!("{dir}/{name}"),
+                    &std::fs::read_to_string(&p).expect("read"),
+                );
+            }
+        }
+        t
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root().join(rel)
     }
