@@ -66,6 +66,7 @@ async fn story(store: &dyn Store) {
         .finish_attempt(
             attempt,
             &AttemptEnd {
+                pid: None,
                 status: AttemptStatus::Failed,
                 ended_at: t2,
                 exit_code: Some(3),

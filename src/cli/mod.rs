@@ -50,8 +50,7 @@ pub enum Command {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|source| Error::Io {

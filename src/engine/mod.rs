@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use indexmap::IndexMap;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::exec::{self, Exit, Program};
@@ -26,6 +26,11 @@ use crate::store::{
     Trigger,
 };
 use template::Renderer;
+
+/// How long a step runs before its process id is recorded on its own; a step that ends
+/// sooner has it recorded with its end. Should unyo die within this time, the step's
+/// processes are still found by the `UNYO_RUN_ID` and `UNYO_STEP` in their environment.
+pub const PID_RECORD_DELAY: Duration = Duration::from_millis(20);
 
 /// Bytes of each output stream kept in the database.
 pub const TAIL_BYTES: usize = 4096;
@@ -172,15 +177,17 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
     let steps = &ctx.job.steps;
     let mut state = vec![State::Waiting; steps.len()];
     let mut missing: Vec<usize> = steps.iter().map(|s| s.needs.len()).collect();
-    let dependents: Vec<Vec<usize>> = (0..steps.len())
-        .map(|i| {
-            (0..steps.len())
-                .filter(|&j| steps[j].needs.contains(&i))
-                .collect()
-        })
-        .collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    for (j, s) in steps.iter().enumerate() {
+        for &n in &s.needs {
+            dependents[n].push(j);
+        }
+    }
     let slots = Arc::new(Semaphore::new(parallel));
-    let mut running: JoinSet<Result<(usize, Option<StepStatus>), StoreError>> = JoinSet::new();
+    // A step reports its outcome here as soon as the record of its end is issued, and its
+    // task ends once that record is committed.
+    let (outcome_tx, mut outcomes) = mpsc::unbounded_channel::<(usize, Option<StepStatus>)>();
+    let mut running: JoinSet<Result<(), StoreError>> = JoinSet::new();
     let mut cancel = ctx.cancel.clone();
     let mut cancelled = *cancel.borrow();
     let mut ready: Vec<usize> = (0..steps.len()).filter(|&i| missing[i] == 0).collect();
@@ -188,23 +195,26 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
     loop {
         for i in ready.drain(..) {
             state[i] = State::Running;
-            let (ctx, slots) = (ctx.clone(), slots.clone());
-            running.spawn(async move { run_step(&ctx, i, slots).await.map(|s| (i, s)) });
+            let (ctx, slots, tx) = (ctx.clone(), slots.clone(), outcome_tx.clone());
+            running.spawn(async move { run_step(&ctx, i, slots, tx).await });
         }
-        let joined = tokio::select! {
-            j = running.join_next() => j,
+        if running.is_empty() && outcomes.is_empty() {
+            break;
+        }
+        let (i, status) = tokio::select! {
+            biased;
+            Some(outcome) = outcomes.recv() => outcome,
+            Some(joined) = running.join_next() => {
+                match joined {
+                    Ok(result) => result?,
+                    // A step task panicked: a bug, but the run must still end with a record.
+                    Err(e) => tracing::error!("step task failed: {e}"),
+                }
+                continue;
+            }
             changed = cancel.changed(), if !cancelled => {
                 // A closed channel means nobody can cancel any more: keep going.
                 cancelled = changed.is_ok() && *cancel.borrow();
-                continue;
-            }
-        };
-        let Some(joined) = joined else { break };
-        let (i, status) = match joined {
-            Ok(r) => r?,
-            Err(e) => {
-                // A step task panicked: a bug, but the run must still end with a record.
-                tracing::error!("step task failed: {e}");
                 continue;
             }
         };
@@ -300,7 +310,8 @@ async fn run_step(
     ctx: &StepContext,
     i: usize,
     slots: Arc<Semaphore>,
-) -> Result<Option<StepStatus>, StoreError> {
+    outcome: mpsc::UnboundedSender<(usize, Option<StepStatus>)>,
+) -> Result<(), StoreError> {
     let step = &ctx.job.steps[i];
     let attempt = 1;
     let log_path = ctx
@@ -316,7 +327,8 @@ async fn run_step(
         () = async { let _ = cancel.wait_for(|c| *c).await; } => None,
     };
     let Some(permit) = permit.filter(|_| !*ctx.cancel.borrow()) else {
-        return Ok(None);
+        let _ = outcome.send((i, None));
+        return Ok(());
     };
     let command_record = match &prepared {
         Ok(cmd) => match &cmd.program {
@@ -344,24 +356,33 @@ async fn run_step(
 
     let result = match prepared {
         Ok(cmd) => {
-            // The pid is written while the process runs, and before its end is recorded.
+            // A step that is still running after PID_RECORD_DELAY gets its pid recorded
+            // then; a shorter one has it recorded with its end, one transaction fewer.
             let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<u32>();
             let record_pid = async {
                 if let Ok(pid) = pid_rx.await {
+                    tokio::time::sleep(PID_RECORD_DELAY).await;
                     ctx.store.set_attempt_pid(attempt_id, pid).await
                 } else {
-                    Ok(())
+                    std::future::pending().await
                 }
             };
             let on_spawn = move |pid: u32| {
                 let _ = pid_tx.send(pid);
             };
-            let (outcome, recorded) = tokio::join!(
-                exec::execute(&cmd, ctx.cancel.clone(), on_spawn),
-                record_pid
-            );
+            let running = exec::execute(&cmd, ctx.cancel.clone(), on_spawn);
+            tokio::pin!(running, record_pid);
+            let mut pid_recorded = false;
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut running => break outcome,
+                    recorded = &mut record_pid, if !pid_recorded => {
+                        recorded?;
+                        pid_recorded = true;
+                    }
+                }
+            };
             drop(permit);
-            recorded?;
             outcome.map_err(|e| e.to_string())
         }
         Err(e) => Err(e),
@@ -400,6 +421,7 @@ async fn run_step(
             };
             AttemptEnd {
                 status,
+                pid: Some(out.pid),
                 ended_at: out.ended_at,
                 exit_code,
                 signal,
@@ -414,6 +436,7 @@ async fn run_step(
         }
         Err(message) => AttemptEnd {
             status: AttemptStatus::Error,
+            pid: None,
             ended_at: Utc::now(),
             exit_code: None,
             signal: None,
@@ -426,7 +449,11 @@ async fn run_step(
             step_reason: Some(message),
         },
     };
-    ctx.store.finish_attempt(attempt_id, &end).await?;
+    // Issued before the engine hears of the outcome, so a dependent's start is never
+    // committed before this end (see `Store`).
+    let finishing = ctx.store.finish_attempt(attempt_id, &end);
+    let _ = outcome.send((i, Some(end.step_status)));
+    finishing.await?;
     let took = (end.ended_at - started_at).to_std().unwrap_or_default();
     let mut detail = crate::model::values::format_duration(took);
     if let Some(r) = &end.step_reason {
@@ -437,7 +464,7 @@ async fn run_step(
         status: end.step_status,
         detail,
     });
-    Ok(Some(end.step_status))
+    Ok(())
 }
 
 /// `exit 3` or `killed by SIGKILL`.

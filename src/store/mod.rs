@@ -8,7 +8,9 @@
 mod sqlite;
 mod status;
 
-use async_trait::async_trait;
+use std::future::Future;
+use std::pin::Pin;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -71,6 +73,8 @@ pub struct NewAttempt {
 #[derive(Debug, Clone)]
 pub struct AttemptEnd {
     pub status: AttemptStatus,
+    /// The process id, when it was not recorded while the attempt ran.
+    pub pid: Option<u32>,
     pub ended_at: DateTime<Utc>,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
@@ -154,36 +158,44 @@ pub struct RunDetail {
     pub attempts: Vec<AttemptRow>,
 }
 
-/// Where runs are recorded. Implementations commit every call before returning.
-#[async_trait]
+/// The answer to a store call: awaiting it waits for the commit (or the read).
+pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+
+/// Where runs are recorded.
+///
+/// Write methods *issue* their write when called, before the returned future is first
+/// polled, and a store commits writes in the order they were issued; awaiting the future
+/// waits until the write is committed. The engine relies on this: it issues the end of a
+/// step, then lets the steps that need it start, whose start records are therefore never
+/// committed before that end.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records a run and its steps (all `pending`); returns the run id.
-    async fn create_run(&self, run: &NewRun) -> Result<i64, StoreError>;
+    fn create_run(&self, run: &NewRun) -> Pending<i64>;
     /// Moves a run to `status`; sets `started_at` when it starts and `ended_at` when it ends.
-    async fn set_run_status(
+    fn set_run_status(
         &self,
         run_id: i64,
         status: RunStatus,
         at: DateTime<Utc>,
         reason: Option<&str>,
-    ) -> Result<(), StoreError>;
+    ) -> Pending<()>;
     /// Records an attempt as running (and its step as running); returns the attempt id.
-    async fn start_attempt(&self, attempt: &NewAttempt) -> Result<i64, StoreError>;
+    fn start_attempt(&self, attempt: &NewAttempt) -> Pending<i64>;
     /// Records the process id of a started attempt.
-    async fn set_attempt_pid(&self, attempt_id: i64, pid: u32) -> Result<(), StoreError>;
+    fn set_attempt_pid(&self, attempt_id: i64, pid: u32) -> Pending<()>;
     /// Records how an attempt ended and the step's resulting status.
-    async fn finish_attempt(&self, attempt_id: i64, end: &AttemptEnd) -> Result<(), StoreError>;
+    fn finish_attempt(&self, attempt_id: i64, end: &AttemptEnd) -> Pending<()>;
     /// Ends a step that never ran (skipped or cancelled), with the reason.
-    async fn end_step(
+    fn end_step(
         &self,
         run_id: i64,
         step: &str,
         status: StepStatus,
         at: DateTime<Utc>,
         reason: &str,
-    ) -> Result<(), StoreError>;
-    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError>;
-    async fn get_run(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError>;
+    ) -> Pending<()>;
+    fn list_runs(&self, filter: &RunFilter) -> Pending<Vec<RunRow>>;
+    fn get_run(&self, run_id: i64) -> Pending<Option<RunDetail>>;
 }
 
 /// Opens the configured database and brings its schema up to date.

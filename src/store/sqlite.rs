@@ -20,7 +20,6 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::oneshot;
@@ -136,7 +135,7 @@ fn write_loop(conn: Connection, ops: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = run_cached(&conn, "BEGIN IMMEDIATE") {
             let e = query_err("starting a write transaction")(e);
             for op in batch {
                 let (_, done) = op(Err(&e));
@@ -144,25 +143,45 @@ fn write_loop(conn: Connection, ops: mpsc::Receiver<Op>) {
             }
             continue;
         }
+        // A lone call needs no savepoint: if it fails, the whole transaction is rolled back.
+        let alone = batch.len() == 1;
+        let mut failed_alone = false;
         let mut completions = Vec::with_capacity(batch.len());
         for op in batch {
-            let _ = conn.execute_batch("SAVEPOINT op");
+            if alone {
+                let (ok, done) = op(Ok(&conn));
+                failed_alone = !ok;
+                completions.push(done);
+                continue;
+            }
+            let _ = run_cached(&conn, "SAVEPOINT op");
             let (ok, done) = op(Ok(&conn));
             let _ = if ok {
-                conn.execute_batch("RELEASE op")
+                run_cached(&conn, "RELEASE op")
             } else {
-                conn.execute_batch("ROLLBACK TO op; RELEASE op")
+                run_cached(&conn, "ROLLBACK TO op").and_then(|()| run_cached(&conn, "RELEASE op"))
             };
             completions.push(done);
         }
-        let committed = conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            query_err("committing")(e)
-        });
+        let committed = if failed_alone {
+            // The call's own error is what its caller gets; nothing else was in this batch.
+            let _ = run_cached(&conn, "ROLLBACK");
+            Ok(())
+        } else {
+            run_cached(&conn, "COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                query_err("committing")(e)
+            })
+        };
         for done in completions {
             done(committed.clone());
         }
     }
+}
+
+/// Runs a statement without parameters through the statement cache.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 impl SqliteStore {
@@ -203,12 +222,13 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` on the writer thread in its own savepoint; returns once it is committed.
-    async fn write<T: Send + 'static>(
+    /// Hands `f` to the writer thread now (to run in its own savepoint); the answer comes
+    /// once the transaction holding it has committed.
+    fn write<T: Send + 'static>(
         &self,
         action: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
+    ) -> Pending<T> {
         let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
         let op: Op = Box::new(move |conn| {
             let result = match conn {
@@ -221,27 +241,31 @@ impl SqliteStore {
             });
             (ok, done)
         });
-        self.writer.send(op).map_err(|_| StoreError::WriterGone)?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        if self.writer.send(op).is_err() {
+            return Box::pin(std::future::ready(Err(StoreError::WriterGone)));
+        }
+        Box::pin(async move { rx.await.map_err(|_| StoreError::WriterGone)? })
     }
 
     /// Runs `f` on the read connection on a blocking thread.
-    async fn read<T: Send + 'static>(
+    fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
+    ) -> Pending<T> {
         let reader = self.reader.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = reader
-                .lock()
-                .map_err(|_| StoreError::Corrupt("the read connection was poisoned".into()))?;
-            f(&conn)
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let conn = reader
+                    .lock()
+                    .map_err(|_| StoreError::Corrupt("the read connection was poisoned".into()))?;
+                f(&conn)
+            })
+            .await
+            .map_err(|e| StoreError::Query {
+                action: "reading",
+                message: e.to_string(),
+            })?
         })
-        .await
-        .map_err(|e| StoreError::Query {
-            action: "reading",
-            message: e.to_string(),
-        })?
     }
 }
 
@@ -347,9 +371,8 @@ fn all<T>(
     Ok(out)
 }
 
-#[async_trait]
 impl Store for SqliteStore {
-    async fn create_run(&self, run: &NewRun) -> Result<i64, StoreError> {
+    fn create_run(&self, run: &NewRun) -> Pending<i64> {
         let run = run.clone();
         self.write("recording a run", move |c| {
             let started = (run.status == RunStatus::Running).then(|| ts(run.at));
@@ -384,16 +407,15 @@ impl Store for SqliteStore {
             }
             Ok(id)
         })
-        .await
     }
 
-    async fn set_run_status(
+    fn set_run_status(
         &self,
         run_id: i64,
         status: RunStatus,
         at: DateTime<Utc>,
         reason: Option<&str>,
-    ) -> Result<(), StoreError> {
+    ) -> Pending<()> {
         let reason = reason.map(str::to_owned);
         self.write("updating a run", move |c| {
             let at = ts(at);
@@ -407,10 +429,9 @@ impl Store for SqliteStore {
             .execute(params![status.as_str(), reason, started, ended, run_id])?;
             Ok(())
         })
-        .await
     }
 
-    async fn start_attempt(&self, a: &NewAttempt) -> Result<i64, StoreError> {
+    fn start_attempt(&self, a: &NewAttempt) -> Pending<i64> {
         let a = a.clone();
         self.write("recording an attempt", move |c| {
             let started = ts(a.started_at);
@@ -437,19 +458,17 @@ impl Store for SqliteStore {
             .execute(params![a.attempt, started, a.run_id, a.step])?;
             Ok(id)
         })
-        .await
     }
 
-    async fn set_attempt_pid(&self, attempt_id: i64, pid: u32) -> Result<(), StoreError> {
+    fn set_attempt_pid(&self, attempt_id: i64, pid: u32) -> Pending<()> {
         self.write("recording a process id", move |c| {
             c.prepare_cached("UPDATE attempts SET pid = ? WHERE id = ?")?
                 .execute(params![i64::from(pid), attempt_id])?;
             Ok(())
         })
-        .await
     }
 
-    async fn finish_attempt(&self, attempt_id: i64, e: &AttemptEnd) -> Result<(), StoreError> {
+    fn finish_attempt(&self, attempt_id: i64, e: &AttemptEnd) -> Pending<()> {
         let e = e.clone();
         self.write("recording the end of an attempt", move |c| {
             let ended = ts(e.ended_at);
@@ -457,7 +476,7 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, signal = ?, \
                      error = ?, stdout_tail = ?, stderr_tail = ?, log_bytes = ?, \
-                     log_dropped = ? WHERE id = ? RETURNING run_id, step",
+                     log_dropped = ?, pid = COALESCE(pid, ?) WHERE id = ? RETURNING run_id, step",
                 )?
                 .query_row(
                     params![
@@ -470,6 +489,7 @@ impl Store for SqliteStore {
                         e.stderr_tail,
                         e.log_bytes,
                         e.log_dropped,
+                        e.pid.map(i64::from),
                         attempt_id
                     ],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -488,17 +508,16 @@ impl Store for SqliteStore {
             ])?;
             Ok(())
         })
-        .await
     }
 
-    async fn end_step(
+    fn end_step(
         &self,
         run_id: i64,
         step: &str,
         status: StepStatus,
         at: DateTime<Utc>,
         reason: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Pending<()> {
         let (step, reason) = (step.to_owned(), reason.to_owned());
         self.write("ending a step", move |c| {
             c.prepare_cached(
@@ -508,10 +527,9 @@ impl Store for SqliteStore {
             .execute(params![status.as_str(), reason, ts(at), run_id, step])?;
             Ok(())
         })
-        .await
     }
 
-    async fn list_runs(&self, f: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+    fn list_runs(&self, f: &RunFilter) -> Pending<Vec<RunRow>> {
         let f = f.clone();
         self.read(move |c| {
             all(
@@ -523,10 +541,9 @@ impl Store for SqliteStore {
                 run_row,
             )
         })
-        .await
     }
 
-    async fn get_run(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError> {
+    fn get_run(&self, run_id: i64) -> Pending<Option<RunDetail>> {
         self.read(move |c| {
             let run = c
                 .prepare_cached("SELECT * FROM runs WHERE id = ?")
@@ -556,7 +573,6 @@ impl Store for SqliteStore {
                 attempts,
             }))
         })
-        .await
     }
 }
 
