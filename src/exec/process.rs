@@ -26,7 +26,7 @@ use super::output::{LogSink, Tail};
 use super::{Command, ExecError, Exit, Outcome, Program};
 
 /// Bytes read from a pipe at once.
-const READ_CHUNK: usize = 32 * 1024;
+const READ_CHUNK: usize = 8 * 1024;
 /// How long pipes are still read once the process group is gone; only a process that left
 /// the group can keep them open that long.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
