@@ -114,6 +114,9 @@ pub async fn run(
         business_date,
     });
 
+    // Steps watch `stop`, which the engine sets when the operator cancels or when the
+    // database fails: either way running process groups are stopped, never abandoned.
+    let (stop_tx, stop_rx) = watch::channel(*cancel.borrow());
     let ctx = Arc::new(StepContext {
         settings: settings.clone(),
         job: job.clone(),
@@ -131,11 +134,11 @@ pub async fn run(
         params: req.params.clone(),
         renderer: Renderer::new(),
         store: store.clone(),
-        cancel: cancel.clone(),
+        cancel: stop_rx,
         on_event: on_event.clone(),
     });
 
-    let status = drive(&ctx, req.parallel.max(1)).await?;
+    let status = drive(&ctx, req.parallel.max(1), cancel, stop_tx).await?;
     let reason = match status {
         RunStatus::Cancelled => Some("cancelled by the operator"),
         _ => None,
@@ -173,7 +176,12 @@ enum State {
 /// Every step whose needs are met gets a task at once; a semaphore with `parallel` permits
 /// decides which of them have a process running. A permit is returned as soon as the process
 /// ends, so the next step starts while the previous one's end is being recorded.
-async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, StoreError> {
+async fn drive(
+    ctx: &Arc<StepContext>,
+    parallel: usize,
+    mut cancel: watch::Receiver<bool>,
+    stop: watch::Sender<bool>,
+) -> Result<RunStatus, StoreError> {
     let steps = &ctx.job.steps;
     let mut state = vec![State::Waiting; steps.len()];
     let mut missing: Vec<usize> = steps.iter().map(|s| s.needs.len()).collect();
@@ -188,11 +196,16 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
     // task ends once that record is committed.
     let (outcome_tx, mut outcomes) = mpsc::unbounded_channel::<(usize, Option<StepStatus>)>();
     let mut running: JoinSet<Result<(), StoreError>> = JoinSet::new();
-    let mut cancel = ctx.cancel.clone();
     let mut cancelled = *cancel.borrow();
+    // The first database error: no new step starts, running ones are stopped, and the run
+    // ends with this error once every step task has ended.
+    let mut broken: Option<StoreError> = None;
     let mut ready: Vec<usize> = (0..steps.len()).filter(|&i| missing[i] == 0).collect();
 
     loop {
+        if cancelled || broken.is_some() {
+            ready.clear();
+        }
         for i in ready.drain(..) {
             state[i] = State::Running;
             let (ctx, slots, tx) = (ctx.clone(), slots.clone(), outcome_tx.clone());
@@ -206,7 +219,12 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
             Some(outcome) = outcomes.recv() => outcome,
             Some(joined) = running.join_next() => {
                 match joined {
-                    Ok(result) => result?,
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!("stopping the run: {e}");
+                        broken.get_or_insert(e);
+                        let _ = stop.send(true);
+                    }
                     // A step task panicked: a bug, but the run must still end with a record.
                     Err(e) => tracing::error!("step task failed: {e}"),
                 }
@@ -215,6 +233,9 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
             changed = cancel.changed(), if !cancelled => {
                 // A closed channel means nobody can cancel any more: keep going.
                 cancelled = changed.is_ok() && *cancel.borrow();
+                if cancelled {
+                    let _ = stop.send(true);
+                }
                 continue;
             }
         };
@@ -224,7 +245,7 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
             continue;
         };
         state[i] = State::Done(status);
-        if status == StepStatus::Cancelled || cancelled {
+        if status == StepStatus::Cancelled || cancelled || broken.is_some() {
             // Steps waiting on it stay waiting and are recorded cancelled below.
         } else if status == StepStatus::Succeeded {
             for &d in &dependents[i] {
@@ -233,9 +254,13 @@ async fn drive(ctx: &Arc<StepContext>, parallel: usize) -> Result<RunStatus, Sto
                     ready.push(d);
                 }
             }
-        } else {
-            skip_dependents(ctx, i, status, &dependents, &mut state).await?;
+        } else if let Err(e) = skip_dependents(ctx, i, status, &dependents, &mut state).await {
+            broken.get_or_insert(e);
+            let _ = stop.send(true);
         }
+    }
+    if let Some(e) = broken {
+        return Err(e);
     }
 
     let now = Utc::now();
