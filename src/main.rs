@@ -1,6 +1,8 @@
 //! The `unyo` binary: parse arguments, set up logging, call the library, map errors to exit
 //! codes.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use unyo::cli::Cli;
 use unyo::error::{EXIT_USAGE, Error};
@@ -20,6 +22,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     if let Err(e) = unyo::cli::run(cli) {
         match &e {

@@ -221,7 +221,9 @@ async fn drive(
                 match joined {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => {
-                        tracing::error!("stopping the run: {e}");
+                        if broken.is_none() {
+                            tracing::error!("stopping the run: {e}");
+                        }
                         broken.get_or_insert(e);
                         let _ = stop.send(true);
                     }
