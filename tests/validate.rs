@@ -186,3 +186,39 @@ fn usage_errors_exit_64() {
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     assert!(text(&out.stdout).contains("validate"));
 }
+
+/// Several mistyped keys in one file, at every level, are all reported in one run.
+#[test]
+fn every_unknown_key_of_a_file_at_once() {
+    let t = Tree::new();
+    t.job(
+        "many",
+        "descripton: x\nparams:\n  day: { typ: date }\nsteps:\n  a:\n    rnu: echo\n    neds: []\n  b:\n    run: echo\n    timeout: 1s\n    timeout: 2s\n",
+    )
+    .file(
+        "runbooks/rb.yaml",
+        "rules:\n  - match: { exit_code: [1] }\n    retry: { maximum: 2 }\n    escalate: { severity: high, who: me }\n",
+    )
+    .file(
+        "schedules/s.yaml",
+        "calendars:\n  city: { weekend: [sat] }\nschedules:\n  - job: many\n    cron: \"0 1 * * *\"\n    misfire: { policy: skip, whithin: 1h }\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = text(&out.stderr);
+    for e in [
+        "jobs/many.yaml:1:1: unknown key `descripton` (did you mean `description`?)",
+        "jobs/many.yaml:3:10: unknown key `typ` (did you mean `type`?)",
+        "jobs/many.yaml:6:5: unknown key `rnu` (did you mean `run`?)",
+        "jobs/many.yaml:7:5: unknown key `neds` (did you mean `needs`?)",
+        "jobs/many.yaml:11:5: duplicate key `timeout`",
+        "runbooks/rb.yaml:2:14: unknown key `exit_code` (did you mean `exit_codes`?)",
+        "runbooks/rb.yaml:3:14: unknown key `maximum`",
+        "runbooks/rb.yaml:4:33: unknown key `who`; expected one of: severity",
+        "schedules/s.yaml:2:11: unknown key `weekend` (did you mean `weekends`?)",
+        "schedules/s.yaml:6:30: unknown key `whithin` (did you mean `within`?)",
+    ] {
+        assert!(err.contains(e), "missing {e:?} in:\n{err}");
+    }
+    assert!(err.trim_end().ends_with("10 problems"), "{err}");
+}

@@ -111,7 +111,7 @@ impl Settings {
         }
         let mut diags = Diagnostics::default();
         let src = spec::read_source(&root, &path).map_err(|d| Diagnostics(vec![d]))?;
-        let raw: SettingsSpec = spec::parse(&src).map_err(|d| Diagnostics(vec![d]))?;
+        let raw: SettingsSpec = spec::parse(&src).map_err(Diagnostics)?;
         settings.file = Some(path);
         settings.apply(&raw, &src.display, &mut diags);
         if diags.is_empty() {

@@ -13,15 +13,14 @@ use chrono_tz::Tz;
 use indexmap::IndexMap;
 use petgraph::graph::DiGraph;
 use regex::Regex;
-use serde::de::DeserializeOwned;
 use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
 
 use super::values::{parse_clock, parse_duration};
 use super::*;
 use crate::spec::{
-    self, CalendarSpec, CodeSpec, Diagnostic, Diagnostics, JobSpec, MatchSpec, RemediateSpec,
-    RunbookSpec, ScheduleFileSpec, SourceFile, StepSpec, WeekdaySpec, diag,
+    self, CalendarSpec, CodeSpec, Diagnostic, Diagnostics, FileSpec, JobSpec, MatchSpec,
+    RemediateSpec, RunbookSpec, ScheduleFileSpec, SourceFile, StepSpec, WeekdaySpec, diag,
 };
 
 /// Names of jobs, steps, runbooks, calendars, windows and schedules.
@@ -59,11 +58,7 @@ impl Ctx<'_> {
     }
 
     /// Reads and parses every YAML file of one folder.
-    fn read_dir<T: DeserializeOwned>(
-        &mut self,
-        dir: &str,
-        kinds: &[&'static str],
-    ) -> Vec<(SourceFile, T)> {
+    fn read_dir<T: FileSpec>(&mut self, dir: &str, kinds: &[&'static str]) -> Vec<(SourceFile, T)> {
         let path = self.root.join(dir);
         let files = match spec::yaml_files(&path) {
             Ok(f) => f,
@@ -91,7 +86,7 @@ impl Ctx<'_> {
             match spec::parse::<T>(&src) {
                 Ok(v) => out.push((src, v)),
                 Err(d) => {
-                    self.diags.push(d);
+                    self.diags.0.extend(d);
                     match kinds {
                         [kind @ ("job" | "runbook")] => {
                             let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());

@@ -4,7 +4,26 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::Scalar;
+use std::sync::LazyLock;
+
+use super::keys::{Child, Shape, fields_of};
+use super::{FileSpec, Scalar, leaf};
+
+static PARAM: LazyLock<Shape> = LazyLock::new(leaf::<ParamSpec>);
+static STEP: LazyLock<Shape> = LazyLock::new(leaf::<StepSpec>);
+static JOB: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<JobSpec>(),
+    children: vec![
+        ("params", Child::MapOf(&PARAM)),
+        ("steps", Child::MapOf(&STEP)),
+    ],
+});
+
+impl FileSpec for JobSpec {
+    fn shape() -> &'static Shape {
+        &JOB
+    }
+}
 
 /// A job as written. The file name is the job name unless `name:` says otherwise.
 #[derive(Debug, Deserialize)]

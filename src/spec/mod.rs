@@ -8,6 +8,7 @@
 
 pub mod diag;
 mod job;
+mod keys;
 mod runbook;
 mod schedule;
 mod settings;
@@ -116,7 +117,7 @@ pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
     Ok(files)
 }
 
-fn options() -> serde_saphyr::Options {
+pub(crate) fn options() -> serde_saphyr::Options {
     let mut o = serde_saphyr::Options::default();
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = 32;
@@ -133,13 +134,31 @@ fn options() -> serde_saphyr::Options {
     o
 }
 
-/// Parses one file into its raw type; a problem becomes one diagnostic with its position.
-pub fn parse<T: DeserializeOwned>(src: &SourceFile) -> Result<T, Diagnostic> {
+/// A raw type that is the whole of one file, and the keys it accepts at every level.
+pub trait FileSpec: DeserializeOwned {
+    fn shape() -> &'static keys::Shape;
+}
+
+/// Parses one file into its raw type. Every unknown or duplicate key is reported at once;
+/// past those, the first problem of the file (a wrong type, a missing key) is reported.
+pub fn parse<T: FileSpec>(src: &SourceFile) -> Result<T, Vec<Diagnostic>> {
     if src.text.trim().is_empty() {
-        return Err(Diagnostic::file(&src.display, "file is empty"));
+        return Err(vec![Diagnostic::file(&src.display, "file is empty")]);
+    }
+    let key_problems = keys::check(&src.display, &src.text, T::shape());
+    if !key_problems.is_empty() {
+        return Err(key_problems);
     }
     serde_saphyr::from_str_with_options(&src.text, options())
-        .map_err(|e| to_diagnostic(&src.display, &e))
+        .map_err(|e| vec![to_diagnostic(&src.display, &e)])
+}
+
+/// A shape with no nested structs.
+fn leaf<'de, T: serde::Deserialize<'de>>() -> keys::Shape {
+    keys::Shape {
+        fields: keys::fields_of::<T>(),
+        children: Vec::new(),
+    }
 }
 
 /// Rewrites a YAML error in the house style (lowercase, names in backticks, a hint).

@@ -1,8 +1,37 @@
 //! Raw runbook files (`runbooks/*.yaml`): ordered rules that match a failed attempt and say
 //! what to do about it.
 
+use std::sync::LazyLock;
+
 use serde::Deserialize;
 use serde_saphyr::Spanned;
+
+use super::keys::{Child, Shape, fields_of};
+use super::{FileSpec, leaf};
+
+static MATCH: LazyLock<Shape> = LazyLock::new(leaf::<MatchMapSpec>);
+static RETRY: LazyLock<Shape> = LazyLock::new(leaf::<RetrySpec>);
+static REMEDIATE: LazyLock<Shape> = LazyLock::new(leaf::<RemediateCommandSpec>);
+static ESCALATE: LazyLock<Shape> = LazyLock::new(leaf::<EscalateSpec>);
+static RULE: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<RuleSpec>(),
+    children: vec![
+        ("match", Child::Struct(&MATCH)),
+        ("retry", Child::Struct(&RETRY)),
+        ("remediate", Child::Struct(&REMEDIATE)),
+        ("escalate", Child::Struct(&ESCALATE)),
+    ],
+});
+static RUNBOOK: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<RunbookSpec>(),
+    children: vec![("rules", Child::SeqOf(&RULE))],
+});
+
+impl FileSpec for RunbookSpec {
+    fn shape() -> &'static Shape {
+        &RUNBOOK
+    }
+}
 
 /// A runbook as written.
 #[derive(Debug, Deserialize)]

@@ -5,7 +5,32 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::Scalar;
+use std::sync::LazyLock;
+
+use super::keys::{Child, Shape, fields_of};
+use super::{FileSpec, Scalar, leaf};
+
+static CALENDAR: LazyLock<Shape> = LazyLock::new(leaf::<CalendarSpec>);
+static WINDOW: LazyLock<Shape> = LazyLock::new(leaf::<WindowSpec>);
+static MISFIRE: LazyLock<Shape> = LazyLock::new(leaf::<MisfireSpec>);
+static SCHEDULE: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<ScheduleSpec>(),
+    children: vec![("misfire", Child::Struct(&MISFIRE))],
+});
+static FILE: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<ScheduleFileSpec>(),
+    children: vec![
+        ("calendars", Child::MapOf(&CALENDAR)),
+        ("windows", Child::MapOf(&WINDOW)),
+        ("schedules", Child::SeqOf(&SCHEDULE)),
+    ],
+});
+
+impl FileSpec for ScheduleFileSpec {
+    fn shape() -> &'static Shape {
+        &FILE
+    }
+}
 
 /// One schedule file; every section is optional and files are merged.
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,18 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::Scalar;
+use std::sync::LazyLock;
+
+use super::keys::Shape;
+use super::{FileSpec, Scalar, leaf};
+
+static SETTINGS: LazyLock<Shape> = LazyLock::new(leaf::<SettingsSpec>);
+
+impl FileSpec for SettingsSpec {
+    fn shape() -> &'static Shape {
+        &SETTINGS
+    }
+}
 
 /// `unyo.yaml` as written.
 #[derive(Debug, Deserialize, Default)]
