@@ -86,7 +86,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     for a in d
         .attempts
         .iter()
-        .filter(|a| a.error.is_some() || !a.stderr_tail.is_empty() && a.exit_code != Some(0))
+        .filter(|a| a.error.is_some() || (!a.stderr_tail.is_empty() && a.exit_code != Some(0)))
     {
         out.push_str(&format!("\n{} attempt {}:\n", a.step, a.attempt));
         if let Some(e) = &a.error {
