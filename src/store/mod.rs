@@ -34,8 +34,6 @@ pub enum StoreError {
     },
     #[error("database holds an unexpected value: {0}")]
     Corrupt(String),
-    #[error("the database writer has stopped")]
-    WriterGone,
     #[error("{0} is not supported yet")]
     Unsupported(String),
 }

@@ -1,28 +1,25 @@
-//! The SQLite store: one file, WAL journal, one writer thread that owns the only write
-//! connection and commits in groups, and a read connection for queries.
+//! The SQLite store: one file, WAL journal, one write connection used in the calling thread
+//! and a read connection for queries.
 //!
-//! Every write call is sent to the writer thread and answered only after the transaction
-//! holding it has committed, so "recorded" always means "on disk". Calls that arrive while a
-//! transaction is being written are committed together in the next one (group commit), each
-//! inside its own savepoint so one failing call never undoes another. Transactions start
-//! with `BEGIN IMMEDIATE`, so another process writing the same file makes us wait on the busy
-//! timeout instead of failing on a lock upgrade.
+//! A write call runs its statements and commits before it returns, so "recorded" always
+//! means "on disk" and writes are committed in the order they are called. A write takes a
+//! few tens of microseconds, less than handing it to another thread and waiting for that
+//! thread to be scheduled on a busy machine (BENCHMARKS.md measured both). Transactions
+//! start with `BEGIN IMMEDIATE`, so another process writing the same file makes us wait on
+//! the busy timeout (other writers hold the lock for milliseconds) instead of failing on a
+//! lock upgrade. The write connection copies the WAL back into the database file whenever
+//! the WAL reaches 1,000 pages (SQLite's default): one `fsync` every few hundred writes.
 //!
 //! `synchronous = NORMAL` in WAL mode: a commit survives a crash of unyo or of a step; the
 //! last commits may be lost only if the machine itself loses power.
-//!
-//! This store uses rusqlite in-process rather than an async driver: a run of many short
-//! steps makes several writes per step, and a driver that hands every statement to another
-//! thread spent more time switching threads than SQLite spent writing (see BENCHMARKS.md).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use tokio::sync::oneshot;
 
 use super::*;
 
@@ -36,19 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
 /// How long a write waits for another process holding the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Most calls committed in one transaction.
-const MAX_BATCH: usize = 512;
-
-type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// A write: runs its statements (or learns the batch could not start) and returns whether
-/// they worked and how to answer once the batch's commit is known.
-type Op = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> (bool, Completion) + Send>;
-
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     path: PathBuf,
-    writer: mpsc::Sender<Op>,
+    writer: Arc<Mutex<Connection>>,
     reader: Arc<Mutex<Connection>>,
 }
 
@@ -125,60 +114,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit().map_err(err)
 }
 
-/// The writer thread: takes every call waiting, runs each in a savepoint, commits once.
-fn write_loop(conn: Connection, ops: mpsc::Receiver<Op>) {
-    while let Ok(first) = ops.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match ops.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = run_cached(&conn, "BEGIN IMMEDIATE") {
-            let e = query_err("starting a write transaction")(e);
-            for op in batch {
-                let (_, done) = op(Err(&e));
-                done(Err(e.clone()));
-            }
-            continue;
-        }
-        // A lone call needs no savepoint: if it fails, the whole transaction is rolled back.
-        let alone = batch.len() == 1;
-        let mut failed_alone = false;
-        let mut completions = Vec::with_capacity(batch.len());
-        for op in batch {
-            if alone {
-                let (ok, done) = op(Ok(&conn));
-                failed_alone = !ok;
-                completions.push(done);
-                continue;
-            }
-            let _ = run_cached(&conn, "SAVEPOINT op");
-            let (ok, done) = op(Ok(&conn));
-            let _ = if ok {
-                run_cached(&conn, "RELEASE op")
-            } else {
-                run_cached(&conn, "ROLLBACK TO op").and_then(|()| run_cached(&conn, "RELEASE op"))
-            };
-            completions.push(done);
-        }
-        let committed = if failed_alone {
-            // The call's own error is what its caller gets; nothing else was in this batch.
-            let _ = run_cached(&conn, "ROLLBACK");
-            Ok(())
-        } else {
-            run_cached(&conn, "COMMIT").map_err(|e| {
-                let _ = conn.execute_batch("ROLLBACK");
-                query_err("committing")(e)
-            })
-        };
-        for done in completions {
-            done(committed.clone());
-        }
-    }
-}
-
 /// Runs a statement without parameters through the statement cache.
 fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
@@ -205,14 +140,9 @@ impl SqliteStore {
         let mut write = connect(&path).map_err(|e| open_err(e.to_string()))?;
         migrate(&mut write)?;
         let read = connect(&path).map_err(|e| open_err(e.to_string()))?;
-        let (tx, rx) = mpsc::channel::<Op>();
-        std::thread::Builder::new()
-            .name("unyo-sqlite-writer".to_owned())
-            .spawn(move || write_loop(write, rx))
-            .map_err(|e| open_err(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             path,
-            writer: tx,
+            writer: Arc::new(Mutex::new(write)),
             reader: Arc::new(Mutex::new(read)),
         })
     }
@@ -222,29 +152,39 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Hands `f` to the writer thread now (to run in its own savepoint); the answer comes
-    /// once the transaction holding it has committed.
+    /// Runs `f` in its own `BEGIN IMMEDIATE` transaction and commits, before returning.
     fn write<T: Send + 'static>(
         &self,
         action: &'static str,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Pending<T> {
-        let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
-        let op: Op = Box::new(move |conn| {
-            let result = match conn {
-                Ok(conn) => f(conn).map_err(query_err(action)),
-                Err(e) => Err(e.clone()),
-            };
-            let ok = result.is_ok();
-            let done: Completion = Box::new(move |committed| {
-                let _ = tx.send(committed.and(result));
-            });
-            (ok, done)
-        });
-        if self.writer.send(op).is_err() {
-            return Box::pin(std::future::ready(Err(StoreError::WriterGone)));
+        let result = self.write_now(action, f);
+        Box::pin(std::future::ready(result))
+    }
+
+    fn write_now<T>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the write connection was poisoned".into()))?;
+        let conn = &*conn;
+        run_cached(conn, "BEGIN IMMEDIATE").map_err(query_err("starting a write transaction"))?;
+        let value = match f(conn) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = run_cached(conn, "ROLLBACK");
+                return Err(query_err(action)(e));
+            }
+        };
+        if let Err(e) = run_cached(conn, "COMMIT") {
+            let _ = run_cached(conn, "ROLLBACK");
+            return Err(query_err("committing")(e));
         }
-        Box::pin(async move { rx.await.map_err(|_| StoreError::WriterGone)? })
+        Ok(value)
     }
 
     /// Runs `f` on the read connection on a blocking thread.
