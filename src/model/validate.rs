@@ -162,6 +162,9 @@ impl Ctx<'_> {
         params: &IndexMap<String, Spanned<crate::spec::ParamSpec>>,
         shell: bool,
     ) {
+        if !text.contains("{{") {
+            return;
+        }
         if let Err(e) = handlebars::Template::compile(text) {
             self.err(file, at, format!("bad template `{text}`: {}", e.reason()));
             return;

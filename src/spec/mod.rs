@@ -145,12 +145,15 @@ pub fn parse<T: FileSpec>(src: &SourceFile) -> Result<T, Vec<Diagnostic>> {
     if src.text.trim().is_empty() {
         return Err(vec![Diagnostic::file(&src.display, "file is empty")]);
     }
-    let key_problems = keys::check(&src.display, &src.text, T::shape());
-    if !key_problems.is_empty() {
-        return Err(key_problems);
-    }
-    serde_saphyr::from_str_with_options(&src.text, options())
-        .map_err(|e| vec![to_diagnostic(&src.display, &e)])
+    serde_saphyr::from_str_with_options(&src.text, options()).map_err(|e| {
+        // Only a file with a problem pays for the key pass.
+        let key_problems = keys::check(&src.display, &src.text, T::shape());
+        if key_problems.is_empty() {
+            vec![to_diagnostic(&src.display, &e)]
+        } else {
+            key_problems
+        }
+    })
 }
 
 /// A shape with no nested structs.
