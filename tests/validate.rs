@@ -65,7 +65,7 @@ fn reports_every_problem_at_once_with_positions() {
         "error: jobs/dup.yaml:4:3: duplicate key `a`",
         "error: jobs/graph.yaml:5:5: dependency cycle: a -> c -> b -> a",
         "error: jobs/graph.yaml:5:10: template reads unknown parameter `dya` (did you mean `day`?)",
-        "error: jobs/graph.yaml:9:16: step `b` needs `zz`, which is not a step of this job",
+        "error: jobs/graph.yaml:9:12: step `b` needs `zz`, which is not a step of this job",
         "error: jobs/graph.yaml:10:14: `timeout`: bad duration `5x`",
         "error: jobs/graph.yaml:14:14: unknown runbook `retyr` (did you mean `retry`?)",
         "error: jobs/nosteps.yaml:1:1: missing required key `steps`",

@@ -540,33 +540,28 @@ fn step(
         }
     };
     let mut needs = Vec::new();
-    for n in &spec.needs {
-        match index.get(n.value.as_str()) {
-            Some(&i) if n.value == name => {
-                let _ = i;
-                cx.err(file, n, format!("step `{name}` needs itself"));
-            }
-            Some(&i) => {
-                if needs.contains(&i) {
+    if let Some(list) = &spec.needs {
+        for n in &list.value {
+            match index.get(n.as_str()) {
+                Some(_) if n == name => {
+                    cx.err(file, list, format!("step `{name}` needs itself"));
+                }
+                Some(&i) if needs.contains(&i) => {
                     cx.err(
                         file,
-                        n,
-                        format!("step `{name}` lists `{}` twice in `needs`", n.value),
+                        list,
+                        format!("step `{name}` lists `{n}` twice in `needs`"),
                     );
-                } else {
-                    needs.push(i);
                 }
-            }
-            None => {
-                let hint = diag::hint(&n.value, index.keys().copied());
-                cx.err(
-                    file,
-                    n,
-                    format!(
-                        "step `{name}` needs `{}`, which is not a step of this job{hint}",
-                        n.value
-                    ),
-                );
+                Some(&i) => needs.push(i),
+                None => {
+                    let hint = diag::hint(n, index.keys().copied());
+                    cx.err(
+                        file,
+                        list,
+                        format!("step `{name}` needs `{n}`, which is not a step of this job{hint}"),
+                    );
+                }
             }
         }
     }

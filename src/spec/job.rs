@@ -56,8 +56,8 @@ pub struct StepSpec {
     pub description: Option<String>,
     pub argv: Option<Spanned<Vec<String>>>,
     pub run: Option<Spanned<String>>,
-    #[serde(default)]
-    pub needs: Vec<Spanned<String>>,
+    /// One position for the whole list: a span per item made big DAGs slow to load.
+    pub needs: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     pub env: IndexMap<String, Spanned<String>>,
     pub workdir: Option<Spanned<String>>,
