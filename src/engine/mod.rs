@@ -409,7 +409,10 @@ async fn run_step(
                     }
                 }
             };
+            // Free the slot and let the step waiting for it start before this end is
+            // recorded: writes run in this thread, and the end is not on anyone's way.
             drop(permit);
+            tokio::task::yield_now().await;
             outcome.map_err(|e| e.to_string())
         }
         Err(e) => Err(e),
