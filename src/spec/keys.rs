@@ -14,49 +14,15 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use super::Scalar;
 use super::diag::{self, Diagnostic};
 
 /// A document as nested mappings and sequences, keeping where each key was written.
 #[derive(Debug)]
 enum Node {
-    Map(Vec<(Spanned<Key>, Node)>),
+    Map(Vec<(Spanned<Scalar>, Node)>),
     Seq(Vec<Node>),
     Scalar,
-}
-
-/// A mapping key of any scalar type, as text.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key(String);
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Key;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
-                Ok(Key(v.to_owned()))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Key, E> {
-                Ok(Key(v.to_string()))
-            }
-            fn visit_unit<E>(self) -> Result<Key, E> {
-                Ok(Key("null".to_owned()))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }
 
 impl<'de> Deserialize<'de> for Node {
@@ -69,7 +35,7 @@ impl<'de> Deserialize<'de> for Node {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
                 let mut entries = Vec::new();
-                while let Some(k) = map.next_key::<Spanned<Key>>()? {
+                while let Some(k) = map.next_key::<Spanned<Scalar>>()? {
                     entries.push((k, map.next_value::<Node>()?));
                 }
                 Ok(Node::Map(entries))
