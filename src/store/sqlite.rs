@@ -102,9 +102,30 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
              use a newer unyo"
         )));
     }
+    if current == 0 {
+        let foreign: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT IN ('schema_migrations', 'sqlite_sequence')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        if foreign > 0 {
+            return Err(StoreError::Migrate(
+                "the file holds tables that unyo did not create; point `database:` in \
+                 unyo.yaml at a new file, or move this one away"
+                    .to_owned(),
+            ));
+        }
+    }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        tx.execute_batch(sql)
-            .map_err(|e| StoreError::Migrate(format!("migration {version} ({name}): {e}")))?;
+        tx.execute_batch(sql).map_err(|e| {
+            // SQLite's message quotes the whole script; its first line is the problem.
+            let text = e.to_string();
+            let first = text.split(" in ").next().unwrap_or(&text).to_owned();
+            StoreError::Migrate(format!("migration {version} ({name}): {first}"))
+        })?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
             params![version, name, ts(Utc::now())],
@@ -533,6 +554,20 @@ mod tests {
         .expect("insert");
         let err = migrate(&mut conn).expect_err("newer schema");
         assert!(err.to_string().contains("schema version 999"), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_database_it_did_not_create() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("other.db");
+        let mut conn = connect(&path).expect("connect");
+        conn.execute_batch("CREATE TABLE runs (id INTEGER)")
+            .expect("create");
+        let err = migrate(&mut conn).expect_err("foreign tables");
+        assert!(
+            err.to_string().contains("tables that unyo did not create"),
+            "{err}"
+        );
     }
 
     #[test]
