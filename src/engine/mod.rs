@@ -331,8 +331,9 @@ async fn skip_dependents(
     Ok(())
 }
 
-/// Runs one step (one attempt; runbooks add more) and records it. `None` when the run was
-/// cancelled before the step got a slot.
+/// Runs one step (one attempt; runbooks add more) and records it. Reports the step's
+/// status on `outcome` as soon as its end is recorded (`None` when the run was cancelled
+/// before the step got a slot).
 async fn run_step(
     ctx: &StepContext,
     i: usize,

@@ -152,42 +152,40 @@ impl Settings {
         if let Some(d) = &raw.log_dir {
             self.log_dir = root.join(&d.value);
         }
-        let mut push = |v: &dyn Fn() -> (serde_saphyr::Location, String)| {
-            let (loc, m) = v();
-            diags.push(Diagnostic::at(file, loc, m));
-        };
         if let Some(tz) = &raw.timezone {
             match tz.value.parse::<Tz>() {
                 Ok(t) => self.timezone = t,
-                Err(_) => push(&|| {
-                    (
-                        tz.referenced,
-                        format!("unknown time zone `{}` (e.g. `Asia/Tokyo`)", tz.value),
-                    )
-                }),
+                Err(_) => diags.push(Diagnostic::spanned(
+                    file,
+                    tz,
+                    format!("unknown time zone `{}` (e.g. `Asia/Tokyo`)", tz.value),
+                )),
             }
         }
         if let Some(ds) = &raw.day_start {
             match parse_clock(&ds.value) {
                 Ok(t) => self.day_start = t,
-                Err(m) => push(&|| (ds.referenced, format!("`day_start`: {m}"))),
+                Err(m) => diags.push(Diagnostic::spanned(file, ds, format!("`day_start`: {m}"))),
             }
         }
         if let Some(m) = &raw.fiscal_year_start {
             if (1..=12).contains(&m.value) {
                 self.fiscal_year_start = m.value;
             } else {
-                push(&|| {
-                    (
-                        m.referenced,
-                        format!("`fiscal_year_start` must be a month 1-12, not {}", m.value),
-                    )
-                });
+                diags.push(Diagnostic::spanned(
+                    file,
+                    m,
+                    format!("`fiscal_year_start` must be a month 1-12, not {}", m.value),
+                ));
             }
         }
         if let Some(p) = &raw.parallel {
             if p.value == 0 {
-                push(&|| (p.referenced, "`parallel` must be at least 1".to_owned()));
+                diags.push(Diagnostic::spanned(
+                    file,
+                    p,
+                    "`parallel` must be at least 1".to_owned(),
+                ));
             } else {
                 self.parallel = p.value as usize;
             }
@@ -195,13 +193,13 @@ impl Settings {
         if let Some(l) = &raw.log_limit {
             match parse_size(&l.value) {
                 Ok(n) => self.log_limit = n,
-                Err(m) => push(&|| (l.referenced, format!("`log_limit`: {m}"))),
+                Err(m) => diags.push(Diagnostic::spanned(file, l, format!("`log_limit`: {m}"))),
             }
         }
         if let Some(g) = &raw.kill_grace {
             match parse_duration(&g.value) {
                 Ok(d) => self.kill_grace = d,
-                Err(m) => push(&|| (g.referenced, format!("`kill_grace`: {m}"))),
+                Err(m) => diags.push(Diagnostic::spanned(file, g, format!("`kill_grace`: {m}"))),
             }
         }
         self.default_runbook = raw.default_runbook.clone();

@@ -203,8 +203,7 @@ fn name_of(src: &SourceFile, explicit: &Option<Spanned<String>>) -> String {
     )
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -357,12 +356,7 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         }
     }
 
-    let digest = cx
-        .hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = hex(&cx.hasher.finalize());
     let mut diags = cx.diags;
     if !diags.is_empty() {
         diags.sort();
@@ -461,7 +455,7 @@ fn job(
     Some(Job {
         name: name.to_owned(),
         file: file.clone(),
-        digest: sha256_hex(src.text.as_bytes()),
+        digest: hex(&Sha256::digest(src.text.as_bytes())),
         description: spec.description.clone(),
         params,
         window: spec.window.as_ref().map(|w| w.value.clone()),

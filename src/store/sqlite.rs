@@ -36,7 +36,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    path: PathBuf,
     writer: Arc<Mutex<Connection>>,
     reader: Arc<Mutex<Connection>>,
 }
@@ -135,6 +134,16 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit().map_err(err)
 }
 
+/// A connection left unusable by an earlier failure in this process.
+fn poisoned() -> StoreError {
+    StoreError::Query {
+        action: "using the database",
+        message: "an earlier failure in this process left the connection unusable; \
+                  run the command again"
+            .to_owned(),
+    }
+}
+
 /// Runs a statement without parameters through the statement cache.
 fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
@@ -162,15 +171,9 @@ impl SqliteStore {
         migrate(&mut write)?;
         let read = connect(&path).map_err(|e| open_err(e.to_string()))?;
         Ok(SqliteStore {
-            path,
             writer: Arc::new(Mutex::new(write)),
             reader: Arc::new(Mutex::new(read)),
         })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Runs `f` in its own `BEGIN IMMEDIATE` transaction and commits, before returning.
@@ -179,8 +182,7 @@ impl SqliteStore {
         action: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Pending<T> {
-        let result = self.write_now(action, f);
-        Box::pin(std::future::ready(result))
+        Box::pin(std::future::ready(self.write_now(action, f)))
     }
 
     fn write_now<T>(
@@ -188,10 +190,7 @@ impl SqliteStore {
         action: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Corrupt("the write connection was poisoned".into()))?;
+        let conn = self.writer.lock().map_err(|_| poisoned())?;
         let conn = &*conn;
         run_cached(conn, "BEGIN IMMEDIATE").map_err(query_err("starting a write transaction"))?;
         let value = match f(conn) {
@@ -216,9 +215,7 @@ impl SqliteStore {
         let reader = self.reader.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let conn = reader
-                    .lock()
-                    .map_err(|_| StoreError::Corrupt("the read connection was poisoned".into()))?;
+                let conn = reader.lock().map_err(|_| poisoned())?;
                 f(&conn)
             })
             .await
