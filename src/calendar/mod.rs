@@ -1,8 +1,12 @@
 //! Dates that belong to operations: the business date of an instant (the operating day starts
 //! at a configurable hour) and the fiscal year of a date (April to March by default).
 //!
-//! Business-day calendars and Japanese public holidays grow here; nothing in this module reads
-//! the clock or the database.
+//! `holidays` computes Japanese public holidays from the rules of the holiday law; business-day
+//! calendars grow here. Nothing in this module reads the clock or the database.
+
+pub mod holidays;
+
+pub use holidays::{Holiday, holiday, holidays_in_year};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
