@@ -1,11 +1,15 @@
 //! Dates that belong to operations: the business date of an instant (the operating day starts
 //! at a configurable hour) and the fiscal year of a date (April to March by default).
 //!
-//! `holidays` computes Japanese public holidays from the rules of the holiday law; business-day
-//! calendars grow here. Nothing in this module reads the clock or the database.
+//! `holidays` computes Japanese public holidays from the rules of the holiday law; `business`
+//! gives a [`crate::model::Calendar`] its behaviour (which days are closed and why, the n-th
+//! business day of a month or fiscal year). Nothing in this module reads the clock or the
+//! database.
 
+mod business;
 pub mod holidays;
 
+pub use business::{BusinessDay, Closed};
 pub use holidays::{Holiday, holiday, holidays_in_year};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
