@@ -3,6 +3,7 @@
 
 mod helper;
 
+mod calendar;
 mod readme;
 mod records;
 mod run;

@@ -2,6 +2,7 @@
 //! Commands print for people on stdout (tables, summaries), progress and errors on stderr,
 //! and `--json` where a listing is read by programs.
 
+mod calendar;
 mod logs;
 mod run;
 mod runs;
@@ -38,6 +39,8 @@ pub struct Cli {
 pub enum Command {
     /// Check every definition file and report all problems at once.
     Validate,
+    /// List the days of a year in a calendar: business or closed, and why.
+    Calendar(calendar::Args),
     /// Run a job now, in the foreground, and record every step.
     Run(run::Args),
     /// List recorded runs, newest first.
@@ -64,6 +67,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
     let settings = Settings::load(&cli.root)?;
     match cli.command {
         Command::Validate => validate::run(&settings),
+        Command::Calendar(args) => calendar::run(&settings, args),
         Command::Run(args) => run::run(&settings, args).await,
         Command::Runs(args) => runs::run(&settings, args).await,
         Command::Show(args) => show::run(&settings, args).await,
