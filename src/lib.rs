@@ -8,6 +8,7 @@
 
 pub mod calendar;
 pub mod cli;
+pub mod daemon;
 pub mod engine;
 pub mod error;
 pub mod exec;

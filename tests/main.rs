@@ -4,6 +4,7 @@
 mod helper;
 
 mod calendar;
+mod daemon;
 mod readme;
 mod records;
 mod run;

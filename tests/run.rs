@@ -379,6 +379,7 @@ fn steps_see_unyo_variables_env_workdir_and_templates() {
             ("SHARED", "from-step".to_owned()),
             ("JOB_ONLY", "job-value".to_owned()),
             ("STEP_ONLY", format!("{region}/{id}")),
+            ("UNYO_ROOT", t.root().display().to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

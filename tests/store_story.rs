@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use unyo::store::{
-    AttemptEnd, AttemptStatus, NewAttempt, NewRun, RunFilter, RunStatus, SqliteStore, StepStatus,
-    Store, Trigger,
+    AttemptEnd, AttemptStatus, NewAttempt, NewRun, NewSlot, RunFilter, RunStatus, SlotOutcome,
+    SqliteStore, StepStatus, Store, Trigger,
 };
 
 fn new_run(job: &str, steps: &[&str]) -> NewRun {
@@ -26,6 +26,10 @@ fn new_run(job: &str, steps: &[&str]) -> NewRun {
         job_digest: "j".repeat(64),
         catalog_digest: "c".repeat(64),
         steps: steps.iter().map(|s| (*s).to_owned()).collect(),
+        owner: Some("ops1:4242:99".to_owned()),
+        not_before: None,
+        schedule: None,
+        rerun_of: None,
     }
 }
 
@@ -160,6 +164,130 @@ async fn story(store: &dyn Store) {
         .expect("list");
     assert_eq!(by_job.len(), 1);
     assert!(store.get_run(other + 100).await.expect("get").is_none());
+    scheduler_story(store).await;
+}
+
+/// Slots, watermarks, the queue and interruption.
+async fn scheduler_story(store: &dyn Store) {
+    let t = Utc
+        .with_ymd_and_hms(2026, 11, 25, 15, 30, 0)
+        .single()
+        .expect("time");
+    let mut queued = new_run("backup", &["dump"]);
+    queued.status = RunStatus::Queued;
+    queued.owner = None;
+    queued.schedule = Some("nightly".into());
+    let slot = |fire: chrono::DateTime<Utc>, outcome: SlotOutcome, run: Option<NewRun>| NewSlot {
+        schedule: "nightly".into(),
+        job: "backup".into(),
+        fire_time: fire,
+        due_at: fire,
+        outcome,
+        reason: None,
+        run,
+        decided_at: t,
+    };
+    let earlier = t - chrono::Duration::hours(1);
+    let made = store
+        .record_slots(
+            &[
+                slot(earlier, SlotOutcome::Missed, None),
+                slot(t, SlotOutcome::Queued, Some(queued.clone())),
+            ],
+            &[("nightly".to_owned(), t)],
+        )
+        .await
+        .expect("slots");
+    assert_eq!(made[0], None);
+    let run_id = made[1].expect("a run for the queued slot");
+    // The same slot again (a second daemon, a replay): no second run, no second row.
+    let again = store
+        .record_slots(
+            &[slot(t, SlotOutcome::Started, Some(queued))],
+            &[("nightly".to_owned(), earlier)],
+        )
+        .await
+        .expect("slots");
+    assert_eq!(again, vec![None]);
+    let slots = store.list_slots(Some("nightly"), 10).await.expect("list");
+    assert_eq!(slots.len(), 2);
+    assert_eq!(slots[0].outcome, SlotOutcome::Queued);
+    assert_eq!(slots[0].run_id, Some(run_id));
+    // A watermark never moves back.
+    assert_eq!(
+        store.watermarks().await.expect("marks"),
+        vec![("nightly".to_owned(), t)]
+    );
+    // The queue: one claim wins.
+    let active = store.active_runs().await.expect("active");
+    assert!(
+        active
+            .iter()
+            .any(|r| r.id == run_id && r.status == RunStatus::Queued)
+    );
+    let later = t + chrono::Duration::minutes(5);
+    store
+        .defer_run(run_id, later, "waiting for window `backup`")
+        .await
+        .expect("defer");
+    let r = store.get_run(run_id).await.expect("get").expect("run");
+    assert_eq!(r.run.not_before, Some(later));
+    assert_eq!(r.run.reason.as_deref(), Some("waiting for window `backup`"));
+    assert!(
+        store
+            .claim_run(run_id, "ops1:1:1", later)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !store
+            .claim_run(run_id, "ops2:2:2", later)
+            .await
+            .expect("claim")
+    );
+    let r = store.get_run(run_id).await.expect("get").expect("run");
+    assert_eq!(r.run.owner.as_deref(), Some("ops1:1:1"));
+    assert_eq!(r.run.started_at, Some(later));
+    assert_eq!(r.run.reason, None);
+    // Interrupted: the running attempt and step are ended with it.
+    let a = store
+        .start_attempt(&NewAttempt {
+            run_id,
+            step: "dump".into(),
+            attempt: 1,
+            command: serde_json::json!({"run": "dump"}),
+            log_path: "x".into(),
+            started_at: later,
+        })
+        .await
+        .expect("attempt");
+    store
+        .set_run_status(
+            run_id,
+            RunStatus::Interrupted,
+            later,
+            Some("the daemon died"),
+        )
+        .await
+        .expect("interrupt");
+    let r = store.get_run(run_id).await.expect("get").expect("run");
+    assert_eq!(r.run.status, RunStatus::Interrupted);
+    assert_eq!(r.steps[0].status, StepStatus::Interrupted);
+    assert_eq!(r.attempts[0].id, a);
+    assert_eq!(r.attempts[0].status, AttemptStatus::Interrupted);
+    assert!(store.succeeded("backup", r.run.business_date).await.is_ok());
+    let day = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
+    assert!(!store.succeeded("extract", day).await.expect("read"));
+    // The daemon's heartbeat.
+    let d = store
+        .register_daemon("ops1", 77, "0.1.0", t)
+        .await
+        .expect("register");
+    store.heartbeat(d, later, true).await.expect("beat");
+    let ds = store.daemons(5).await.expect("daemons");
+    assert_eq!(ds[0].id, d);
+    assert_eq!(ds[0].heartbeat_at, later);
+    assert_eq!(ds[0].stopped_at, Some(later));
 }
 
 #[tokio::test]
@@ -178,7 +306,7 @@ async fn sqlite_story() {
         })
         .await
         .expect("list");
-    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.len(), 3);
 }
 
 /// Two processes' worth of writers on one file: every write lands, none fails on a lock.

@@ -4,9 +4,11 @@
 
 mod calendar;
 mod logs;
+mod next;
 mod run;
 mod runs;
 mod show;
+mod slots;
 mod table;
 mod validate;
 
@@ -37,6 +39,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the scheduler in the foreground: fire schedules, start queued runs, recover
+    /// interrupted ones. Stops on SIGTERM or SIGINT; SIGHUP reloads the definitions.
+    Daemon,
     /// Check every definition file and report all problems at once.
     Validate,
     /// List the days of a year in a calendar: business or closed, and why.
@@ -49,29 +54,45 @@ pub enum Command {
     Show(show::Args),
     /// Print the output of a run's steps.
     Logs(logs::Args),
+    /// List the coming slots of the schedules, with what the calendar and windows make of
+    /// each.
+    Next(next::Args),
+    /// List what became of each slot of the schedules, newest first.
+    Slots(slots::Args),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            action: "cannot start the async runtime".to_owned(),
-            source,
-        })?;
+    // The daemon drives many runs at once and spawns their processes from two threads; a
+    // command serves one request and is lighter on one.
+    let runtime = match cli.command {
+        Command::Daemon => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    }
+    .map_err(|source| Error::Io {
+        action: "cannot start the async runtime".to_owned(),
+        source,
+    })?;
     runtime.block_on(dispatch(cli))
 }
 
 async fn dispatch(cli: Cli) -> Result<(), Error> {
     let settings = Settings::load(&cli.root)?;
     match cli.command {
+        Command::Daemon => crate::daemon::run(settings).await,
         Command::Validate => validate::run(&settings),
         Command::Calendar(args) => calendar::run(&settings, args),
         Command::Run(args) => run::run(&settings, args).await,
         Command::Runs(args) => runs::run(&settings, args).await,
         Command::Show(args) => show::run(&settings, args).await,
         Command::Logs(args) => logs::run(&settings, args).await,
+        Command::Next(args) => next::run(&settings, args),
+        Command::Slots(args) => slots::run(&settings, args).await,
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Args {
     /// Steps run at once (default: `parallel` in unyo.yaml, else the number of cores).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub parallel: Option<u32>,
+    /// Queue the run for the daemon and print its id instead of running it here.
+    #[arg(long, conflicts_with = "parallel")]
+    pub detach: bool,
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
@@ -51,8 +54,27 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         .map_err(Error::Request)?;
     let values = params::resolve(&job, &given).map_err(Error::Request)?;
     let store = super::open_store(settings).await?;
+    if args.detach {
+        let record = engine::new_run(
+            settings,
+            &catalog,
+            &job,
+            &values,
+            Trigger::Manual,
+            RunStatus::Queued,
+            chrono::Utc::now(),
+            &engine::os_user(),
+        );
+        let run_id = store.create_run(&record).await?;
+        eprintln!(
+            "run {run_id} of `{}` queued; the daemon starts it (follow it with `unyo show {run_id}`)",
+            job.name
+        );
+        super::out(&format!("{run_id}\n"));
+        return Ok(());
+    }
 
-    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let (cancel_tx, cancel_rx) = watch::channel(None);
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -69,7 +91,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             () = terminated => {}
         }
         eprintln!("unyo: stopping the run (steps get SIGTERM, then SIGKILL)");
-        let _ = cancel_tx.send(true);
+        let _ = cancel_tx.send(Some(engine::Stop::Operator));
     });
 
     let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(|e| match e {

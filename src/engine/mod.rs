@@ -6,6 +6,7 @@
 //! reason) while independent branches finish. Cancellation stops launching new steps, stops the
 //! running ones through their process groups and records `cancelled`.
 
+pub mod owner;
 pub mod params;
 pub mod template;
 
@@ -47,6 +48,48 @@ pub struct RunRequest {
     pub requested_by: String,
 }
 
+/// A run that is recorded as running and about to be driven.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub run_id: i64,
+    pub job: Arc<Job>,
+    pub params: IndexMap<String, String>,
+    pub business_date: NaiveDate,
+    pub fiscal_year: i32,
+    /// Steps run at once.
+    pub parallel: usize,
+}
+
+/// Why a run is stopped before its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// An operator cancelled it (Ctrl-C of `unyo run`, `unyo cancel`).
+    Operator,
+    /// The daemon is shutting down and the grace period is over.
+    Shutdown,
+    /// A new slot of the job replaced it (`overlap: replace`).
+    Replaced { by: i64 },
+}
+
+impl Stop {
+    /// The status the run ends with.
+    pub fn run_status(self) -> RunStatus {
+        match self {
+            Stop::Shutdown => RunStatus::Interrupted,
+            Stop::Operator | Stop::Replaced { .. } => RunStatus::Cancelled,
+        }
+    }
+
+    /// The reason recorded on the run and its stopped steps.
+    pub fn reason(self) -> String {
+        match self {
+            Stop::Operator => "cancelled by the operator".to_owned(),
+            Stop::Shutdown => "the daemon was stopped before the run ended".to_owned(),
+            Stop::Replaced { by } => format!("replaced by run {by} (overlap: replace)"),
+        }
+    }
+}
+
 /// Something that happened during a run, for live display.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -72,6 +115,46 @@ pub struct RunResult {
     pub status: RunStatus,
 }
 
+/// The business date and fiscal year of an instant under the settings.
+pub fn dates(settings: &Settings, at: DateTime<Utc>) -> (NaiveDate, i32) {
+    let business_date = crate::calendar::business_date(at, settings.timezone, settings.day_start);
+    let fiscal_year = crate::calendar::fiscal_year(business_date, settings.fiscal_year_start);
+    (business_date, fiscal_year)
+}
+
+/// The record of a new run of `job` at `at` (business date and fiscal year of `at`).
+#[allow(clippy::too_many_arguments)]
+pub fn new_run(
+    settings: &Settings,
+    catalog: &Catalog,
+    job: &Job,
+    params: &IndexMap<String, String>,
+    trigger: Trigger,
+    status: RunStatus,
+    at: DateTime<Utc>,
+    requested_by: &str,
+) -> NewRun {
+    let (business_date, fiscal_year) = dates(settings, at);
+    NewRun {
+        job: job.name.clone(),
+        trigger,
+        params: serde_json::to_value(params).unwrap_or_default(),
+        status,
+        business_date,
+        fiscal_year,
+        at,
+        requested_by: requested_by.to_owned(),
+        host: hostname(),
+        job_digest: job.digest.clone(),
+        catalog_digest: catalog.digest.clone(),
+        steps: job.steps.iter().map(|s| s.name.clone()).collect(),
+        owner: (status == RunStatus::Running).then(owner::me),
+        not_before: None,
+        schedule: None,
+        rerun_of: None,
+    }
+}
+
 /// Runs a job to its end in this process.
 ///
 /// Only database errors end it early (the run is then left `running` and recovered later as
@@ -81,32 +164,51 @@ pub async fn run(
     catalog: &Catalog,
     store: Arc<dyn Store>,
     req: RunRequest,
-    cancel: watch::Receiver<bool>,
+    stop: watch::Receiver<Option<Stop>>,
     on_event: Arc<dyn Fn(Event) + Send + Sync>,
 ) -> Result<RunResult, StoreError> {
-    let now = Utc::now();
-    let business_date = crate::calendar::business_date(now, settings.timezone, settings.day_start);
-    let fiscal_year = crate::calendar::fiscal_year(business_date, settings.fiscal_year_start);
-    let job = req.job.clone();
-    let run_id = store
-        .create_run(&NewRun {
-            job: job.name.clone(),
-            trigger: req.trigger,
-            params: serde_json::to_value(&req.params).unwrap_or_default(),
-            status: RunStatus::Running,
-            business_date,
-            fiscal_year,
-            at: now,
-            requested_by: req.requested_by.clone(),
-            host: hostname(),
-            job_digest: job.digest.clone(),
-            catalog_digest: catalog.digest.clone(),
-            steps: job.steps.iter().map(|s| s.name.clone()).collect(),
-        })
-        .await?;
+    let record = new_run(
+        settings,
+        catalog,
+        &req.job,
+        &req.params,
+        req.trigger,
+        RunStatus::Running,
+        Utc::now(),
+        &req.requested_by,
+    );
+    let run_id = store.create_run(&record).await?;
+    let started = Started {
+        run_id,
+        job: req.job,
+        params: req.params,
+        business_date: record.business_date,
+        fiscal_year: record.fiscal_year,
+        parallel: req.parallel,
+    };
+    execute(settings, store, started, stop, on_event).await
+}
+
+/// Drives a run already recorded as running (by [`run`], or claimed from the queue) to its
+/// end.
+pub async fn execute(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    started: Started,
+    stop: watch::Receiver<Option<Stop>>,
+    on_event: Arc<dyn Fn(Event) + Send + Sync>,
+) -> Result<RunResult, StoreError> {
+    let Started {
+        run_id,
+        job,
+        params,
+        business_date,
+        fiscal_year,
+        parallel,
+    } = started;
     // One folder per run for the step logs; made here once rather than by every step.
     let run_logs = settings.log_dir.join(&job.name).join(run_id.to_string());
-    if let Err(e) = tokio::fs::create_dir_all(&run_logs).await {
+    if let Err(e) = std::fs::create_dir_all(&run_logs) {
         tracing::warn!("cannot create {}: {e}", run_logs.display());
     }
     on_event(Event::RunStarted {
@@ -114,9 +216,10 @@ pub async fn run(
         business_date,
     });
 
-    // Steps watch `stop`, which the engine sets when the operator cancels or when the
+    // Steps watch `halt`, which the engine sets when the run is stopped or when the
     // database fails: either way running process groups are stopped, never abandoned.
-    let (stop_tx, stop_rx) = watch::channel(*cancel.borrow());
+    let first_stop = *stop.borrow();
+    let (halt_tx, halt_rx) = watch::channel(first_stop.is_some());
     let ctx = Arc::new(StepContext {
         settings: settings.clone(),
         job: job.clone(),
@@ -124,27 +227,31 @@ pub async fn run(
         business_date,
         fiscal_year,
         data: serde_json::json!({
-            "params": req.params,
+            "params": params,
             "settings": settings.template_value(),
             "run_id": run_id,
             "job": job.name,
             "business_date": business_date.format("%Y-%m-%d").to_string(),
             "fiscal_year": fiscal_year,
         }),
-        params: req.params.clone(),
-        renderer: Renderer::new(),
+        params,
+        renderer: Renderer::shared(),
         store: store.clone(),
-        cancel: stop_rx,
+        cancel: halt_rx,
+        stopped: std::sync::OnceLock::new(),
         on_event: on_event.clone(),
     });
+    if let Some(s) = first_stop {
+        let _ = ctx.stopped.set(s);
+    }
 
-    let status = drive(&ctx, req.parallel.max(1), cancel, stop_tx).await?;
-    let reason = match status {
-        RunStatus::Cancelled => Some("cancelled by the operator"),
+    let status = drive(&ctx, parallel.max(1), stop, halt_tx).await?;
+    let reason = match (status, ctx.stopped.get()) {
+        (RunStatus::Cancelled | RunStatus::Interrupted, Some(s)) => Some(s.reason()),
         _ => None,
     };
     store
-        .set_run_status(run_id, status, Utc::now(), reason)
+        .set_run_status(run_id, status, Utc::now(), reason.as_deref())
         .await?;
     Ok(RunResult { run_id, status })
 }
@@ -158,9 +265,12 @@ struct StepContext {
     fiscal_year: i32,
     data: serde_json::Value,
     params: IndexMap<String, String>,
-    renderer: Renderer,
+    renderer: &'static Renderer,
     store: Arc<dyn Store>,
+    /// Set when the run must stop (see `stopped` for why) or the database failed.
     cancel: watch::Receiver<bool>,
+    /// Why the run was stopped, once it was.
+    stopped: std::sync::OnceLock<Stop>,
     on_event: Arc<dyn Fn(Event) + Send + Sync>,
 }
 
@@ -179,7 +289,7 @@ enum State {
 async fn drive(
     ctx: &Arc<StepContext>,
     parallel: usize,
-    mut cancel: watch::Receiver<bool>,
+    mut cancel: watch::Receiver<Option<Stop>>,
     stop: watch::Sender<bool>,
 ) -> Result<RunStatus, StoreError> {
     let steps = &ctx.job.steps;
@@ -196,7 +306,7 @@ async fn drive(
     // task ends once that record is committed.
     let (outcome_tx, mut outcomes) = mpsc::unbounded_channel::<(usize, Option<StepStatus>)>();
     let mut running: JoinSet<Result<(), StoreError>> = JoinSet::new();
-    let mut cancelled = *cancel.borrow();
+    let mut cancelled = cancel.borrow().is_some();
     // The first database error: no new step starts, running ones are stopped, and the run
     // ends with this error once every step task has ended.
     let mut broken: Option<StoreError> = None;
@@ -234,8 +344,10 @@ async fn drive(
             }
             changed = cancel.changed(), if !cancelled => {
                 // A closed channel means nobody can cancel any more: keep going.
-                cancelled = changed.is_ok() && *cancel.borrow();
-                if cancelled {
+                let why = if changed.is_ok() { *cancel.borrow() } else { None };
+                if let Some(why) = why {
+                    cancelled = true;
+                    let _ = ctx.stopped.set(why);
                     let _ = stop.send(true);
                 }
                 continue;
@@ -266,6 +378,10 @@ async fn drive(
     }
 
     let now = Utc::now();
+    let never = match ctx.stopped.get() {
+        None | Some(Stop::Operator) => "the run was cancelled before this step started".to_owned(),
+        Some(s) => format!("not started: {}", s.reason()),
+    };
     for (i, s) in state.iter_mut().enumerate() {
         if *s == State::Waiting {
             ctx.store
@@ -274,7 +390,7 @@ async fn drive(
                     &steps[i].name,
                     StepStatus::Cancelled,
                     now,
-                    "the run was cancelled before this step started",
+                    &never,
                 )
                 .await?;
             *s = State::Done(StepStatus::Cancelled);
@@ -284,7 +400,9 @@ async fn drive(
     Ok(if any(StepStatus::Failed) {
         RunStatus::Failed
     } else if cancelled || any(StepStatus::Cancelled) {
-        RunStatus::Cancelled
+        ctx.stopped
+            .get()
+            .map_or(RunStatus::Cancelled, |s| s.run_status())
     } else {
         RunStatus::Succeeded
     })
@@ -429,7 +547,11 @@ async fn run_step(
                 (
                     AttemptStatus::Cancelled,
                     StepStatus::Cancelled,
-                    Some("cancelled by the operator".to_owned()),
+                    Some(
+                        ctx.stopped
+                            .get()
+                            .map_or_else(|| "the run was stopped".to_owned(), |s| s.reason()),
+                    ),
                 )
             } else if out.timed_out {
                 let t = step.timeout.unwrap_or_default();
@@ -516,7 +638,7 @@ fn prepare(
     attempt: i64,
     log_path: PathBuf,
 ) -> Result<exec::Command, String> {
-    let r = &ctx.renderer;
+    let r = ctx.renderer;
     let step_err = |m: String| format!("step `{}`: {m}", step.name);
     let program = match &step.action {
         Action::Argv(argv) => Program::Argv(
@@ -537,6 +659,10 @@ fn prepare(
             ctx.business_date.format("%Y-%m-%d").to_string(),
         ),
         ("UNYO_FISCAL_YEAR".to_owned(), ctx.fiscal_year.to_string()),
+        (
+            "UNYO_ROOT".to_owned(),
+            ctx.settings.root.display().to_string(),
+        ),
     ];
     for (k, v) in &ctx.params {
         env.push((format!("UNYO_PARAM_{}", k.to_ascii_uppercase()), v.clone()));

@@ -21,6 +21,13 @@ impl Default for Renderer {
 }
 
 impl Renderer {
+    /// One renderer for the whole process: building one registers every built-in helper,
+    /// which is not free when a hundred runs start at once.
+    pub fn shared() -> &'static Renderer {
+        static SHARED: std::sync::LazyLock<Renderer> = std::sync::LazyLock::new(Renderer::new);
+        &SHARED
+    }
+
     pub fn new() -> Renderer {
         let mut plain = Handlebars::new();
         plain.set_strict_mode(true);

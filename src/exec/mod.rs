@@ -9,6 +9,7 @@
 //! It must not touch the database or know about jobs, runs or retries: it gets a [`Command`]
 //! and hands back an [`Outcome`]; the engine decides what the outcome means.
 
+pub mod orphans;
 mod output;
 mod process;
 

@@ -23,7 +23,8 @@ pub use settings::{Database, SETTINGS_FILE, Settings, absolute, redact_url};
 pub use validate::shell_line_is_safe;
 
 pub use crate::spec::{
-    Backoff, ClosedDay, HolidaySet, MisfirePolicy, Overlap, ParamType, Severity,
+    Backoff, ClosedDay, HolidaySet, MisfirePolicy, OnInterrupt, Overlap, ParamType, Severity,
+    WindowPolicy,
 };
 
 /// Everything defined under one root.
@@ -50,6 +51,11 @@ pub struct Job {
     pub params: IndexMap<String, Param>,
     pub window: Option<String>,
     pub avoid: Option<String>,
+    pub outside_window: WindowPolicy,
+    /// Jobs whose run for the same business date must succeed first.
+    pub after: Vec<String>,
+    pub wait_timeout: Duration,
+    pub on_interrupt: OnInterrupt,
     /// Steps in declaration order; `needs` are indexes into this list.
     pub steps: Vec<Step>,
 }
@@ -162,6 +168,9 @@ pub enum DayRule {
     Dates { from: NaiveDate, to: NaiveDate },
 }
 
+/// How long a run waits for its `after` jobs when the job does not say.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+
 /// A named span of clock time; `from > to` crosses midnight.
 #[derive(Debug, Clone)]
 pub struct Window {
@@ -179,6 +188,8 @@ pub struct Schedule {
     pub timezone: Tz,
     pub calendar: Option<String>,
     pub closed_day: ClosedDay,
+    /// Only slots on this business day of the month or fiscal year (needs `calendar`).
+    pub business_day: Option<crate::calendar::BusinessDay>,
     pub misfire: MisfirePolicy,
     pub misfire_within: Option<Duration>,
     pub misfire_max: u32,

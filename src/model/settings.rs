@@ -77,6 +77,7 @@ pub struct Settings {
     pub parallel: usize,
     pub log_limit: u64,
     pub kill_grace: Duration,
+    pub shutdown_grace: Duration,
     pub default_runbook: Option<Spanned<String>>,
     pub vars: IndexMap<String, String>,
 }
@@ -96,6 +97,7 @@ impl Settings {
             parallel: std::thread::available_parallelism().map_or(2, usize::from),
             log_limit: 10 << 20,
             kill_grace: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
             default_runbook: None,
             vars: IndexMap::new(),
         }
@@ -200,6 +202,16 @@ impl Settings {
             match parse_duration(&g.value) {
                 Ok(d) => self.kill_grace = d,
                 Err(m) => diags.push(Diagnostic::spanned(file, g, format!("`kill_grace`: {m}"))),
+            }
+        }
+        if let Some(g) = &raw.shutdown_grace {
+            match parse_duration(&g.value) {
+                Ok(d) => self.shutdown_grace = d,
+                Err(m) => diags.push(Diagnostic::spanned(
+                    file,
+                    g,
+                    format!("`shutdown_grace`: {m}"),
+                )),
             }
         }
         self.default_runbook = raw.default_runbook.clone();

@@ -326,6 +326,22 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         }
     }
     let job_names: Vec<String> = job_files.keys().cloned().collect();
+    for (src, spec) in &raw_jobs {
+        let Some(after) = &spec.after else { continue };
+        let me = name_of(src, &spec.name);
+        for other in &after.value {
+            let at = Spanned::new(other.clone(), after.referenced, after.defined);
+            if *other == me {
+                cx.err(
+                    &src.display,
+                    &at,
+                    format!("job `{me}` cannot wait for itself"),
+                );
+            } else {
+                cx.reference(&src.display, &at, "job", &job_names);
+            }
+        }
+    }
 
     let mut schedules = Vec::new();
     let mut schedule_names: HashSet<String> = HashSet::new();
@@ -418,6 +434,22 @@ fn job(
         );
     }
     let job_timeout = cx.duration(file, &spec.timeout, "timeout");
+    let wait_timeout = cx.duration(file, &spec.wait_timeout, "wait_timeout");
+    if let Some(w) = &spec.wait_timeout
+        && spec.after.is_none()
+    {
+        cx.err(
+            file,
+            w,
+            "`wait_timeout` needs `after` (the jobs to wait for)",
+        );
+    }
+    if spec.outside_window.is_some() && spec.window.is_none() && spec.avoid.is_none() {
+        cx.diags.push(Diagnostic::file(
+            file,
+            "`outside_window` needs `window` or `avoid`",
+        ));
+    }
     let mut job_env = Vec::new();
     for (k, v) in &spec.env {
         env_entry(cx, file, k, v, &spec.params, &mut job_env);
@@ -460,6 +492,14 @@ fn job(
         params,
         window: spec.window.as_ref().map(|w| w.value.clone()),
         avoid: spec.avoid.as_ref().map(|w| w.value.clone()),
+        outside_window: spec.outside_window.unwrap_or_default(),
+        after: spec
+            .after
+            .as_ref()
+            .map(|a| a.value.clone())
+            .unwrap_or_default(),
+        wait_timeout: wait_timeout.unwrap_or(super::DEFAULT_WAIT_TIMEOUT),
+        on_interrupt: spec.on_interrupt.unwrap_or_default(),
         steps,
     })
 }
@@ -907,6 +947,22 @@ fn schedule(
         cx.reference(file, c, "calendar", calendars);
     }
     let closed_day = spec.closed_day.unwrap_or_default();
+    let business_day = spec.business_day.as_ref().and_then(|b| {
+        if spec.calendar.is_none() {
+            cx.err(
+                file,
+                b,
+                "`business_day` needs a `calendar` to know which days are business days",
+            );
+        }
+        match b.value.0.parse::<crate::calendar::BusinessDay>() {
+            Ok(d) => Some(d),
+            Err(m) => {
+                cx.err(file, b, format!("`business_day`: {m}"));
+                None
+            }
+        }
+    });
     if closed_day != ClosedDay::Run && spec.calendar.is_none() {
         cx.err(
             file,
@@ -943,6 +999,20 @@ fn schedule(
         }
         params.insert(k.clone(), v.value.0.clone());
     }
+    if let Some(declared) = declared {
+        for (k, p) in declared {
+            if p.value.required && !spec.params.contains_key(k) {
+                cx.err(
+                    file,
+                    &spec.job,
+                    format!(
+                        "job `{}` needs parameter `{k}`; give it under `params:`",
+                        spec.job.value
+                    ),
+                );
+            }
+        }
+    }
     let name = spec
         .name
         .as_ref()
@@ -954,6 +1024,7 @@ fn schedule(
         timezone,
         calendar: spec.calendar.as_ref().map(|c| c.value.clone()),
         closed_day,
+        business_day,
         misfire,
         misfire_within,
         misfire_max,

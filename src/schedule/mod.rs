@@ -1,8 +1,12 @@
 //! The pure planner: when schedules fire. Functions here take `now` as an argument and never
 //! read the clock, so every calendar, misfire and DST case is a plain unit test.
 //!
-//! For now this module owns cron parsing (5 or 6 fields, `L W #`, `@daily`-style aliases);
-//! the daemon's planner grows here.
+//! It owns cron parsing (5 or 6 fields, `L W #`, `@daily`-style aliases), windows
+//! ([`window`]) and the planner ([`plan`]): which slots a schedule has and what becomes of
+//! each.
+
+pub mod plan;
+pub mod window;
 
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};

@@ -46,7 +46,37 @@ pub struct JobSpec {
     pub window: Option<Spanned<String>>,
     /// Window the job must keep out of.
     pub avoid: Option<Spanned<String>>,
+    /// What a run that becomes due outside its window (or inside its `avoid` window) does.
+    pub outside_window: Option<WindowPolicy>,
+    /// Jobs whose run for the same business date must have succeeded before this job starts.
+    pub after: Option<Spanned<Vec<String>>>,
+    /// How long a run waits for its `after` jobs before it fails.
+    pub wait_timeout: Option<Spanned<String>>,
+    /// What the daemon does with a run that a crash or a shutdown interrupted.
+    pub on_interrupt: Option<OnInterrupt>,
     pub steps: IndexMap<String, Spanned<StepSpec>>,
+}
+
+/// What a run due outside its window does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowPolicy {
+    /// Wait for the window to open (recorded as waiting).
+    #[default]
+    Wait,
+    /// Skip the slot (recorded as skipped).
+    Skip,
+}
+
+/// What happens to a run that was interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInterrupt {
+    /// Leave it interrupted for an operator to look at.
+    #[default]
+    Leave,
+    /// Queue a new run with the same parameters and business date.
+    Rerun,
 }
 
 /// One step: exactly one of `argv` or `run`.

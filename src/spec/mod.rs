@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 pub use diag::{Diagnostic, Diagnostics};
-pub use job::{JobSpec, ParamSpec, ParamType, StepSpec};
+pub use job::{JobSpec, OnInterrupt, ParamSpec, ParamType, StepSpec, WindowPolicy};
 pub use runbook::{
     Backoff, CodeSpec, EscalateSpec, MatchMapSpec, MatchSpec, RemediateSpec, RetrySpec, RuleSpec,
     RunbookSpec, Severity,

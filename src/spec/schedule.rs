@@ -142,6 +142,9 @@ pub struct ScheduleSpec {
     pub timezone: Option<Spanned<String>>,
     pub calendar: Option<Spanned<String>>,
     pub closed_day: Option<ClosedDay>,
+    /// Only the slots on this business day: `1`..`23` of the month, `-1` (last) .. `-23`,
+    /// `first`, `last`, `first_of_fiscal_year`, `last_of_fiscal_year`.
+    pub business_day: Option<Spanned<Scalar>>,
     pub misfire: Option<MisfireSpec>,
     pub overlap: Option<Overlap>,
     #[serde(default)]

@@ -36,6 +36,8 @@ pub struct SettingsSpec {
     pub log_limit: Option<Spanned<String>>,
     /// Time between SIGTERM and SIGKILL when a step is stopped.
     pub kill_grace: Option<Spanned<String>>,
+    /// How long a stopping daemon lets running steps finish before it stops them.
+    pub shutdown_grace: Option<Spanned<String>>,
     /// Runbook for steps and jobs that name none.
     pub default_runbook: Option<Spanned<String>>,
     /// Free values for templates, as `settings.vars.NAME`.

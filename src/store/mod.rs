@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 pub use sqlite::SqliteStore;
-pub use status::{AttemptStatus, RunStatus, StepStatus, Trigger};
+pub use status::{AttemptStatus, RunStatus, SlotOutcome, StepStatus, Trigger};
 
 use crate::model::{Database, Settings};
 
@@ -54,6 +54,54 @@ pub struct NewRun {
     pub catalog_digest: String,
     /// Step names in declaration order.
     pub steps: Vec<String>,
+    /// The process running it (see `engine::owner`); `None` while queued.
+    pub owner: Option<String>,
+    /// A queued run does not start before this time.
+    pub not_before: Option<DateTime<Utc>>,
+    /// The schedule whose slot made the run.
+    pub schedule: Option<String>,
+    /// The run this one repeats.
+    pub rerun_of: Option<i64>,
+}
+
+/// One slot of a schedule, decided; `run` is created with it when the slot starts or queues
+/// a run.
+#[derive(Debug, Clone)]
+pub struct NewSlot {
+    pub schedule: String,
+    pub job: String,
+    pub fire_time: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub outcome: SlotOutcome,
+    pub reason: Option<String>,
+    pub run: Option<NewRun>,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// A recorded slot.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SlotRow {
+    pub id: i64,
+    pub schedule: String,
+    pub job: String,
+    pub fire_time: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub outcome: SlotOutcome,
+    pub reason: Option<String>,
+    pub run_id: Option<i64>,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// A daemon as it registered itself.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DaemonRow {
+    pub id: i64,
+    pub host: String,
+    pub pid: i64,
+    pub version: String,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    pub stopped_at: Option<DateTime<Utc>>,
 }
 
 /// An attempt about to start; recorded before its process is spawned.
@@ -112,6 +160,10 @@ pub struct RunRow {
     pub host: String,
     pub job_digest: String,
     pub catalog_digest: String,
+    pub owner: Option<String>,
+    pub not_before: Option<DateTime<Utc>>,
+    pub schedule: Option<String>,
+    pub rerun_of: Option<i64>,
 }
 
 /// A step of a run.
@@ -170,6 +222,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records a run and its steps (all `pending`); returns the run id.
     fn create_run(&self, run: &NewRun) -> Pending<i64>;
     /// Moves a run to `status`; sets `started_at` when it starts and `ended_at` when it ends.
+    /// A final status also ends the steps that never started (`cancelled`, with `reason`);
+    /// `interrupted` also ends the running steps and attempts as `interrupted`.
     fn set_run_status(
         &self,
         run_id: i64,
@@ -194,6 +248,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Pending<()>;
     fn list_runs(&self, filter: &RunFilter) -> Pending<Vec<RunRow>>;
     fn get_run(&self, run_id: i64) -> Pending<Option<RunDetail>>;
+
+    /// Records decided slots (with the runs they make) and moves the watermarks, in one
+    /// transaction. A slot already recorded for the same schedule and fire time is left as it
+    /// is and makes no run. Returns, per slot, the id of the run it made.
+    fn record_slots(
+        &self,
+        slots: &[NewSlot],
+        watermarks: &[(String, DateTime<Utc>)],
+    ) -> Pending<Vec<Option<i64>>>;
+    /// Every schedule's watermark.
+    fn watermarks(&self) -> Pending<Vec<(String, DateTime<Utc>)>>;
+    /// Slots, newest first.
+    fn list_slots(&self, schedule: Option<&str>, limit: i64) -> Pending<Vec<SlotRow>>;
+    /// Runs that are queued or running, oldest first.
+    fn active_runs(&self) -> Pending<Vec<RunRow>>;
+    /// Takes a queued run: it becomes `running` under `owner`. False when it was no longer
+    /// queued (another daemon took it, or it was cancelled).
+    fn claim_run(&self, run_id: i64, owner: &str, at: DateTime<Utc>) -> Pending<bool>;
+    /// Sets when a queued run may start, and why it waits.
+    fn defer_run(&self, run_id: i64, not_before: DateTime<Utc>, reason: &str) -> Pending<()>;
+    /// True when a run of `job` for `business_date` has succeeded.
+    fn succeeded(&self, job: &str, business_date: NaiveDate) -> Pending<bool>;
+    /// Registers a starting daemon; returns its id.
+    fn register_daemon(
+        &self,
+        host: &str,
+        pid: u32,
+        version: &str,
+        at: DateTime<Utc>,
+    ) -> Pending<i64>;
+    /// Records that a daemon is alive (`stopped` false) or has stopped.
+    fn heartbeat(&self, daemon_id: i64, at: DateTime<Utc>, stopped: bool) -> Pending<()>;
+    /// Daemons, newest first.
+    fn daemons(&self, limit: i64) -> Pending<Vec<DaemonRow>>;
 }
 
 /// Opens the configured database and brings its schema up to date.

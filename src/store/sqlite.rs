@@ -24,11 +24,18 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::*;
 
 /// Migrations, applied in order; a version once released never changes (forward-only).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "runs",
-    include_str!("../../migrations/sqlite/0001_runs.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "runs",
+        include_str!("../../migrations/sqlite/0001_runs.sql"),
+    ),
+    (
+        2,
+        "scheduler",
+        include_str!("../../migrations/sqlite/0002_scheduler.sql"),
+    ),
+];
 
 /// How long a write waits for another process holding the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -276,7 +283,77 @@ fn run_row(row: &Row<'_>) -> Result<RunRow, StoreError> {
         host: col(row, "host")?,
         job_digest: col(row, "job_digest")?,
         catalog_digest: col(row, "catalog_digest")?,
+        owner: col(row, "owner")?,
+        not_before: opt_time(row, "not_before")?,
+        schedule: col(row, "schedule")?,
+        rerun_of: col(row, "rerun_of")?,
     })
+}
+
+fn slot_row(row: &Row<'_>) -> Result<SlotRow, StoreError> {
+    Ok(SlotRow {
+        id: col(row, "id")?,
+        schedule: col(row, "schedule")?,
+        job: col(row, "job")?,
+        fire_time: time(row, "fire_time")?,
+        due_at: time(row, "due_at")?,
+        outcome: token(row, "outcome")?,
+        reason: col(row, "reason")?,
+        run_id: col(row, "run_id")?,
+        decided_at: time(row, "decided_at")?,
+    })
+}
+
+fn daemon_row(row: &Row<'_>) -> Result<DaemonRow, StoreError> {
+    Ok(DaemonRow {
+        id: col(row, "id")?,
+        host: col(row, "host")?,
+        pid: col(row, "pid")?,
+        version: col(row, "version")?,
+        started_at: time(row, "started_at")?,
+        heartbeat_at: time(row, "heartbeat_at")?,
+        stopped_at: opt_time(row, "stopped_at")?,
+    })
+}
+
+/// Inserts a run and its pending steps inside the caller's transaction.
+fn insert_run(c: &Connection, run: &NewRun) -> rusqlite::Result<i64> {
+    let started = (run.status == RunStatus::Running).then(|| ts(run.at));
+    let id: i64 = c
+        .prepare_cached(
+            "INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year, \
+             queued_at, started_at, requested_by, host, job_digest, catalog_digest, owner, \
+             not_before, schedule, rerun_of) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )?
+        .query_row(
+            params![
+                run.job,
+                run.trigger.as_str(),
+                run.params.to_string(),
+                run.status.as_str(),
+                run.business_date.format("%Y-%m-%d").to_string(),
+                run.fiscal_year,
+                ts(run.at),
+                started,
+                run.requested_by,
+                run.host,
+                run.job_digest,
+                run.catalog_digest,
+                run.owner,
+                run.not_before.map(ts),
+                run.schedule,
+                run.rerun_of,
+            ],
+            |r| r.get(0),
+        )?;
+    let mut step = c.prepare_cached(
+        "INSERT INTO steps (run_id, name, position, status) VALUES (?, ?, ?, 'pending')",
+    )?;
+    for (i, name) in run.steps.iter().enumerate() {
+        step.execute(params![id, name, i as i64])?;
+    }
+    Ok(id)
 }
 
 fn step_row(row: &Row<'_>) -> Result<StepRow, StoreError> {
@@ -332,39 +409,7 @@ fn all<T>(
 impl Store for SqliteStore {
     fn create_run(&self, run: &NewRun) -> Pending<i64> {
         let run = run.clone();
-        self.write("recording a run", move |c| {
-            let started = (run.status == RunStatus::Running).then(|| ts(run.at));
-            let id: i64 = c
-                .prepare_cached(
-                    "INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year, \
-                     queued_at, started_at, requested_by, host, job_digest, catalog_digest) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                )?
-                .query_row(
-                    params![
-                        run.job,
-                        run.trigger.as_str(),
-                        run.params.to_string(),
-                        run.status.as_str(),
-                        run.business_date.format("%Y-%m-%d").to_string(),
-                        run.fiscal_year,
-                        ts(run.at),
-                        started,
-                        run.requested_by,
-                        run.host,
-                        run.job_digest,
-                        run.catalog_digest,
-                    ],
-                    |r| r.get(0),
-                )?;
-            let mut step = c.prepare_cached(
-                "INSERT INTO steps (run_id, name, position, status) VALUES (?, ?, ?, 'pending')",
-            )?;
-            for (i, name) in run.steps.iter().enumerate() {
-                step.execute(params![id, name, i as i64])?;
-            }
-            Ok(id)
-        })
+        self.write("recording a run", move |c| insert_run(c, &run))
     }
 
     fn set_run_status(
@@ -385,6 +430,25 @@ impl Store for SqliteStore {
                  WHERE id = ?",
             )?
             .execute(params![status.as_str(), reason, started, ended, run_id])?;
+            if status == RunStatus::Interrupted {
+                c.prepare_cached(
+                    "UPDATE attempts SET status = 'interrupted', ended_at = ? \
+                     WHERE run_id = ? AND status = 'running'",
+                )?
+                .execute(params![at, run_id])?;
+                c.prepare_cached(
+                    "UPDATE steps SET status = 'interrupted', reason = COALESCE(?, reason), \
+                     ended_at = ? WHERE run_id = ? AND status = 'running'",
+                )?
+                .execute(params![reason, at, run_id])?;
+            }
+            if status.is_final() {
+                c.prepare_cached(
+                    "UPDATE steps SET status = 'cancelled', reason = COALESCE(?, reason), \
+                     ended_at = ? WHERE run_id = ? AND status = 'pending'",
+                )?
+                .execute(params![reason, at, run_id])?;
+            }
             Ok(())
         })
     }
@@ -530,6 +594,180 @@ impl Store for SqliteStore {
                 steps,
                 attempts,
             }))
+        })
+    }
+
+    fn record_slots(
+        &self,
+        slots: &[NewSlot],
+        watermarks: &[(String, DateTime<Utc>)],
+    ) -> Pending<Vec<Option<i64>>> {
+        let (slots, watermarks) = (slots.to_vec(), watermarks.to_vec());
+        self.write("recording slots", move |c| {
+            let mut made = Vec::with_capacity(slots.len());
+            for s in &slots {
+                let slot_id: Option<i64> = c
+                    .prepare_cached(
+                        "INSERT INTO slots (schedule, job, fire_time, due_at, outcome, reason, \
+                         decided_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                         ON CONFLICT (schedule, fire_time) DO NOTHING RETURNING id",
+                    )?
+                    .query_row(
+                        params![
+                            s.schedule,
+                            s.job,
+                            ts(s.fire_time),
+                            ts(s.due_at),
+                            s.outcome.as_str(),
+                            s.reason,
+                            ts(s.decided_at)
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let run_id = match (slot_id, &s.run) {
+                    (Some(slot_id), Some(run)) => {
+                        let run_id = insert_run(c, run)?;
+                        c.prepare_cached("UPDATE slots SET run_id = ? WHERE id = ?")?
+                            .execute(params![run_id, slot_id])?;
+                        Some(run_id)
+                    }
+                    _ => None,
+                };
+                made.push(run_id);
+            }
+            let mut mark = c.prepare_cached(
+                "INSERT INTO watermarks (schedule, through) VALUES (?, ?) \
+                 ON CONFLICT (schedule) DO UPDATE SET through = excluded.through \
+                 WHERE excluded.through > watermarks.through",
+            )?;
+            for (schedule, through) in &watermarks {
+                mark.execute(params![schedule, ts(*through)])?;
+            }
+            Ok(made)
+        })
+    }
+
+    fn watermarks(&self) -> Pending<Vec<(String, DateTime<Utc>)>> {
+        self.read(|c| {
+            all(
+                c,
+                "reading watermarks",
+                "SELECT schedule, through FROM watermarks",
+                [],
+                |r| Ok((col(r, "schedule")?, time(r, "through")?)),
+            )
+        })
+    }
+
+    fn list_slots(&self, schedule: Option<&str>, limit: i64) -> Pending<Vec<SlotRow>> {
+        let schedule = schedule.map(str::to_owned);
+        self.read(move |c| {
+            all(
+                c,
+                "listing slots",
+                "SELECT * FROM slots WHERE (?1 IS NULL OR schedule = ?1) \
+                 ORDER BY fire_time DESC, id DESC LIMIT ?2",
+                params![schedule, limit],
+                slot_row,
+            )
+        })
+    }
+
+    fn active_runs(&self) -> Pending<Vec<RunRow>> {
+        self.read(|c| {
+            all(
+                c,
+                "listing active runs",
+                "SELECT * FROM runs WHERE status IN ('queued', 'running') ORDER BY id",
+                [],
+                run_row,
+            )
+        })
+    }
+
+    fn claim_run(&self, run_id: i64, owner: &str, at: DateTime<Utc>) -> Pending<bool> {
+        let owner = owner.to_owned();
+        self.write("claiming a queued run", move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE runs SET status = 'running', owner = ?, started_at = ?, \
+                     reason = NULL WHERE id = ? AND status = 'queued'",
+                )?
+                .execute(params![owner, ts(at), run_id])?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn defer_run(&self, run_id: i64, not_before: DateTime<Utc>, reason: &str) -> Pending<()> {
+        let reason = reason.to_owned();
+        self.write("deferring a queued run", move |c| {
+            c.prepare_cached(
+                "UPDATE runs SET not_before = ?, reason = ? WHERE id = ? AND status = 'queued'",
+            )?
+            .execute(params![ts(not_before), reason, run_id])?;
+            Ok(())
+        })
+    }
+
+    fn succeeded(&self, job: &str, business_date: NaiveDate) -> Pending<bool> {
+        let job = job.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE job = ? AND business_date = ? \
+                 AND status = 'succeeded')",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![job, business_date.format("%Y-%m-%d").to_string()],
+                    |r| r.get(0),
+                )
+            })
+            .map_err(query_err("reading runs"))
+        })
+    }
+
+    fn register_daemon(
+        &self,
+        host: &str,
+        pid: u32,
+        version: &str,
+        at: DateTime<Utc>,
+    ) -> Pending<i64> {
+        let (host, version) = (host.to_owned(), version.to_owned());
+        self.write("registering the daemon", move |c| {
+            c.prepare_cached(
+                "INSERT INTO daemons (host, pid, version, started_at, heartbeat_at) \
+                 VALUES (?, ?, ?, ?, ?) RETURNING id",
+            )?
+            .query_row(
+                params![host, i64::from(pid), version, ts(at), ts(at)],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    fn heartbeat(&self, daemon_id: i64, at: DateTime<Utc>, stopped: bool) -> Pending<()> {
+        self.write("recording the daemon's heartbeat", move |c| {
+            let stopped_at = stopped.then(|| ts(at));
+            c.prepare_cached(
+                "UPDATE daemons SET heartbeat_at = ?, stopped_at = COALESCE(?, stopped_at) \
+                 WHERE id = ?",
+            )?
+            .execute(params![ts(at), stopped_at, daemon_id])?;
+            Ok(())
+        })
+    }
+
+    fn daemons(&self, limit: i64) -> Pending<Vec<DaemonRow>> {
+        self.read(move |c| {
+            all(
+                c,
+                "listing daemons",
+                "SELECT * FROM daemons ORDER BY id DESC LIMIT ?",
+                [limit],
+                daemon_row,
+            )
         })
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Run states: `queued → running → succeeded | failed | cancelled`, and `running →
 //! interrupted` when the process that ran it died. Step states: `pending → running →
-//! succeeded | failed | cancelled`, or `pending → skipped | cancelled` without running.
+//! succeeded | failed | cancelled | interrupted`, or `pending → skipped | cancelled` without
+//! running.
 
 use serde::Serialize;
 
@@ -67,6 +68,7 @@ token_enum! {
         Failed = "failed",
         Skipped = "skipped",
         Cancelled = "cancelled",
+        Interrupted = "interrupted",
     }
 }
 
@@ -79,6 +81,7 @@ token_enum! {
         TimedOut = "timed_out",
         Cancelled = "cancelled",
         Error = "error",
+        Interrupted = "interrupted",
     }
 }
 
@@ -91,6 +94,21 @@ token_enum! {
         CatchUp = "catch_up",
         Retry = "retry",
         Dependency = "dependency",
+        Recovery = "recovery",
+    }
+}
+
+token_enum! {
+    /// What became of one slot of a schedule.
+    SlotOutcome {
+        Started = "started",
+        Shifted = "shifted",
+        Queued = "queued",
+        WaitingWindow = "waiting_window",
+        SkippedClosedDay = "skipped_closed_day",
+        SkippedOverlap = "skipped_overlap",
+        SkippedWindow = "skipped_window",
+        Missed = "missed",
     }
 }
 

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Benchmark: the daemon's fire latency, definition load time and idle memory.
+#
+#   fire latency : 100 schedules firing every second for BENCH_SECONDS (default 60) seconds;
+#                  the delay from each slot's scheduled instant to its step's recorded start
+#                  (attempts.started_at, written just before the process is spawned):
+#                  p50, p99, max. Target p99 <= 10 ms.
+#   load         : `unyo validate` on 1,000 jobs with 1,000 schedules (hyperfine), beside
+#                  `cat` of the same files as the floor of reading them. Target <= 300 ms.
+#   idle RSS     : the daemon on those 1,000 jobs, idle (no slot due for a year), after 5 s.
+#                  Target <= 30 MiB; the same daemon on an empty root is the baseline.
+#
+# Usage: bash bench/daemon.sh
+# Environment: BENCH_SECONDS (default 60), BENCH_RUNS (hyperfine runs, default 10).
+set -euo pipefail
+
+SECONDS_TO_RUN="${BENCH_SECONDS:-60}"
+RUNS="${BENCH_RUNS:-10}"
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$script_dir/.." && pwd)"
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+need=()
+command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+if ((${#need[@]})); then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing ${need[*]} with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    else
+        die "missing tools: ${need[*]}"
+    fi
+fi
+
+log "building unyo (release)"
+(cd "$repo_root" && cargo build --release --locked --quiet)
+UNYO="$repo_root/target/release/unyo"
+work="$(mktemp -d "${TMPDIR:-/tmp}/unyo-bench-daemon.XXXXXX")"
+daemon_pid=""
+cleanup() {
+    [[ -n $daemon_pid ]] && kill -9 "$daemon_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+start_daemon() { # root, log
+    "$UNYO" --root "$1" daemon 2>"$2" &
+    daemon_pid=$!
+    for _ in $(seq 100); do
+        grep -q "unyo daemon" "$2" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    die "the daemon did not start: $(cat "$2")"
+}
+stop_daemon() {
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid" || die "the daemon exited with $?"
+    daemon_pid=""
+}
+
+# --- fire latency -------------------------------------------------------------------------
+fire="$work/fire"
+mkdir -p "$fire/jobs" "$fire/schedules"
+{
+    echo "schedules:"
+    for i in $(seq -w 1 100); do
+        printf 'steps:\n  tick:\n    argv: [/bin/true]\n' >"$fire/jobs/tick-$i.yaml"
+        printf '  - job: tick-%s\n    cron: "* * * * * *"\n    overlap: allow\n' "$i"
+    done
+} >"$fire/schedules/ticks.yaml"
+log "fire latency: 100 schedules every second for ${SECONDS_TO_RUN}s"
+start_daemon "$fire" "$work/fire.log"
+sleep "$SECONDS_TO_RUN"
+stop_daemon
+db="$fire/var/unyo.db"
+# Delay in microseconds, from the recorded texts (RFC 3339 with microseconds, UTC).
+sqlite3 "$db" "SELECT CAST(round((julianday(a.started_at) - julianday(s.fire_time)) * 86400000000) AS INTEGER)
+               FROM slots s JOIN attempts a ON a.run_id = s.run_id ORDER BY 1" >"$work/delays.txt"
+slots=$(sqlite3 "$db" "SELECT count(*) FROM slots")
+started=$(sqlite3 "$db" "SELECT count(*) FROM slots WHERE outcome = 'started'")
+failed=$(sqlite3 "$db" "SELECT count(*) FROM runs WHERE status <> 'succeeded'")
+read -r p50 p99 max n < <(python3 - "$work/delays.txt" <<'EOF'
+import sys
+d = [int(x) for x in open(sys.argv[1]) if x.strip()]
+q = lambda p: d[min(len(d) - 1, int(round(p * (len(d) - 1))))]
+print(f"{q(0.5)/1000:.2f} {q(0.99)/1000:.2f} {d[-1]/1000:.2f} {len(d)}")
+EOF
+)
+
+# --- load and validate 1,000 jobs -----------------------------------------------------------
+big="$work/big"
+mkdir -p "$big/jobs" "$big/schedules"
+{
+    echo "calendars:"
+    echo "  city: { weekends: [sat, sun], holidays: japan, closed: [\"12-29..01-03\"] }"
+    echo "schedules:"
+    for i in $(seq -w 1 1000); do
+        cat >"$big/jobs/job-$i.yaml" <<EOF
+description: Generated job $i
+params:
+  month: { type: string, default: "2026-11" }
+steps:
+  extract:
+    argv: [/bin/echo, "{{params.month}}"]
+    timeout: 10m
+  load:
+    needs: [extract]
+    run: echo load {{params.month}}
+  report:
+    needs: [load]
+    argv: [/bin/true]
+EOF
+        printf '  - job: job-%s\n    cron: "0 3 1 1 *"\n    calendar: city\n    closed_day: next_business_day\n' "$i"
+    done
+} >"$big/schedules/all.yaml"
+log "load: unyo validate on 1,000 jobs"
+hyperfine --style basic --warmup 2 --runs "$RUNS" --export-json "$work/load.json" \
+    -n cat "cat $big/jobs/*.yaml $big/schedules/all.yaml" \
+    -n validate "$UNYO --root $big validate" >&2
+read -r cat_ms validate_ms < <(python3 - "$work/load.json" <<'EOF'
+import json, sys
+r = {x["command"]: x["mean"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
+print(f"{r['cat']:.1f} {r['validate']:.1f}")
+EOF
+)
+
+# --- idle RSS -----------------------------------------------------------------------------
+rss_of() { # root
+    start_daemon "$1" "$work/idle.log"
+    sleep 5
+    local rss
+    rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$daemon_pid/status")
+    stop_daemon
+    echo "$rss"
+}
+log "idle RSS"
+empty="$work/empty"
+mkdir -p "$empty"
+rss_empty=$(rss_of "$empty")
+rss_big=$(rss_of "$big")
+
+load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
+verdict() { python3 -c "import sys; print('PASS' if float(sys.argv[1]) <= float(sys.argv[2]) else 'FAIL')" "$1" "$2"; }
+cat <<EOF
+
+unyo daemon benchmark ($(nproc) cores, $(uname -r), unyo $("$UNYO" --version | cut -d' ' -f2))
+fire latency, 100 schedules x ${SECONDS_TO_RUN}s: $n starts of $slots slots ($started started, $failed runs not succeeded)
+  p50 ${p50} ms   p99 ${p99} ms   max ${max} ms      target p99 <= 10 ms: $(verdict "$p99" 10)
+load + validate, 1,000 jobs + 1,000 schedules: ${validate_ms} ms (cat of the same files: ${cat_ms} ms)
+                                                  target <= 300 ms: $(verdict "$validate_ms" 300)
+idle daemon RSS: $((rss_big / 1024)) MiB with 1,000 jobs ($((rss_empty / 1024)) MiB with none)
+                                                  target <= 30 MiB: $(verdict "$((rss_big / 1024))" 30)
+load average (1/5/15 min) before: $load_start, after: $load_end
+EOF

@@ -1,0 +1,617 @@
+//! `unyo daemon`: the long-running loop. It fires schedules on time, starts queued runs,
+//! recovers runs left behind by a crash, reloads definitions on SIGHUP and stops cleanly on
+//! SIGTERM or SIGINT.
+//!
+//! The daemon owns no state that is not in the database: slots, watermarks, queued runs and
+//! running runs are all recorded, so a restart (or `kill -9`) neither loses nor repeats work.
+//! What to do with each slot is decided by the pure planner in `schedule`; the daemon only
+//! supplies the clock and the facts (which runs are active) and carries the decisions out.
+
+mod recover;
+mod slots;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::engine::{self, Event, RunResult, Started, Stop};
+use crate::error::Error;
+use crate::model::{Catalog, Database, Job, OnInterrupt, Settings};
+use crate::store::{NewRun, RunRow, RunStatus, Store, StoreError, Trigger};
+
+/// How often queued runs are looked for (the CLI's requests start within this time).
+const QUEUE_POLL: Duration = Duration::from_millis(500);
+/// How often the daemon records that it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// The longest sleep: the wall clock is read again at least this often, so a clock step or
+/// a suspended machine is noticed.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// How often a run waiting for its `after` jobs looks again.
+const AFTER_RECHECK: Duration = Duration::from_secs(1);
+
+/// Where the daemon's time comes from; tests of the planner inject their own `now`.
+pub type Clock = fn() -> DateTime<Utc>;
+
+/// A run this daemon is driving.
+struct Active {
+    job: String,
+    stop: watch::Sender<Option<Stop>>,
+}
+
+/// The daemon's state.
+struct Daemon {
+    settings: Settings,
+    catalog: Arc<Catalog>,
+    store: Arc<dyn Store>,
+    clock: Clock,
+    id: i64,
+    running: HashMap<i64, Active>,
+    tasks: JoinSet<()>,
+    done_tx: mpsc::UnboundedSender<(i64, Result<RunResult, StoreError>)>,
+    done_rx: mpsc::UnboundedReceiver<(i64, Result<RunResult, StoreError>)>,
+    /// Queued runs whose wait was already recorded, so it is written once.
+    announced: HashSet<i64>,
+    planner: slots::Planner,
+    /// Held for the daemon's life: a second daemon on the same database is refused.
+    _lock: File,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(settings: Settings) -> Result<(), Error> {
+    let lock = lock(&settings)?;
+    let catalog = Arc::new(Catalog::load(&settings)?);
+    let store: Arc<dyn Store> = Arc::from(crate::store::open(&settings).await?);
+    let clock: Clock = Utc::now;
+    let now = clock();
+    let id = store
+        .register_daemon(
+            &engine::hostname(),
+            std::process::id(),
+            env!("CARGO_PKG_VERSION"),
+            now,
+        )
+        .await?;
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let planner = slots::Planner::new(&settings, &catalog, store.watermarks().await?, now);
+    let mut daemon = Daemon {
+        settings,
+        catalog,
+        store,
+        clock,
+        id,
+        running: HashMap::new(),
+        tasks: JoinSet::new(),
+        done_tx,
+        done_rx,
+        announced: HashSet::new(),
+        planner,
+        _lock: lock,
+    };
+    tracing::info!(
+        daemon = id,
+        root = %daemon.settings.root.display(),
+        database = %daemon.settings.database,
+        "unyo daemon started: {}",
+        daemon.catalog.summary()
+    );
+    eprintln!(
+        "unyo daemon {} started (pid {}): {}; database {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        daemon.catalog.summary(),
+        daemon.settings.database
+    );
+    daemon.recover().await?;
+    let result = daemon.main_loop().await;
+    let stopped = daemon
+        .store
+        .heartbeat(daemon.id, (daemon.clock)(), true)
+        .await;
+    result?;
+    stopped?;
+    eprintln!("unyo daemon stopped");
+    Ok(())
+}
+
+/// Takes the daemon lock beside the database file.
+fn lock(settings: &Settings) -> Result<File, Error> {
+    let path: PathBuf = match &settings.database {
+        Database::Sqlite(db) => {
+            let mut p = db.clone().into_os_string();
+            p.push(".daemon.lock");
+            p.into()
+        }
+        Database::Postgres(_) => {
+            return Err(Error::Request(
+                "the daemon needs a SQLite database for now (`database: sqlite:PATH`)".to_owned(),
+            ));
+        }
+    };
+    let io = |action: String| move |source| Error::Io { action, source };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io(format!("cannot open {}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            return Err(Error::Request(format!(
+                "another unyo daemon is running on {}{}",
+                settings.database,
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                }
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(io(format!("cannot lock {}", path.display()))(e));
+        }
+    }
+    let _ = file.set_len(0);
+    let _ = std::io::Write::write_all(&mut &file, std::process::id().to_string().as_bytes());
+    Ok(file)
+}
+
+impl Daemon {
+    async fn main_loop(&mut self) -> Result<(), Error> {
+        let sig = |kind: SignalKind| {
+            signal(kind).map_err(|source| Error::Io {
+                action: "cannot listen for signals".to_owned(),
+                source,
+            })
+        };
+        let (mut term, mut int, mut hup) = (
+            sig(SignalKind::terminate())?,
+            sig(SignalKind::interrupt())?,
+            sig(SignalKind::hangup())?,
+        );
+        let mut last_heartbeat = tokio::time::Instant::now();
+        let mut next_queue_poll = tokio::time::Instant::now();
+        loop {
+            let now = (self.clock)();
+            self.plan(now).await?;
+            if tokio::time::Instant::now() >= next_queue_poll {
+                self.pump(now).await?;
+                next_queue_poll = tokio::time::Instant::now() + QUEUE_POLL;
+            }
+            if last_heartbeat.elapsed() >= HEARTBEAT {
+                self.store.heartbeat(self.id, now, false).await?;
+                last_heartbeat = tokio::time::Instant::now();
+            }
+            // Sleep until the next slot is due, the next queue poll, or at most MAX_SLEEP.
+            let mut wake = next_queue_poll.min(tokio::time::Instant::now() + MAX_SLEEP);
+            if let Some(due) = self.planner.next_due() {
+                let until = (due - (self.clock)()).to_std().unwrap_or_default();
+                wake = wake.min(tokio::time::Instant::now() + until);
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(wake) => {}
+                Some((run_id, result)) = self.done_rx.recv() => self.finished(run_id, result).await?,
+                Some(()) = term.recv() => return self.shutdown("SIGTERM", &mut term, &mut int).await,
+                Some(()) = int.recv() => return self.shutdown("SIGINT", &mut term, &mut int).await,
+                Some(()) = hup.recv() => self.reload(),
+            }
+        }
+    }
+
+    /// Records the slots due by `now` and starts the runs they make.
+    async fn plan(&mut self, now: DateTime<Utc>) -> Result<(), Error> {
+        if !self.planner.anything_due(now) {
+            return Ok(());
+        }
+        let active = self.store.active_runs().await?;
+        let decided = self
+            .planner
+            .decide(&self.settings, &self.catalog, &active, now);
+        let made = self
+            .store
+            .record_slots(&decided.slots, &decided.watermarks)
+            .await?;
+        self.planner
+            .committed(&self.settings, &self.catalog, &decided);
+        for (slot, run_id) in decided.slots.iter().zip(made) {
+            let (Some(run_id), Some(run)) = (run_id, &slot.run) else {
+                continue;
+            };
+            tracing::info!(
+                schedule = %slot.schedule,
+                run = run_id,
+                "slot {} of `{}`: {}",
+                slot.fire_time.with_timezone(&self.settings.timezone).format("%Y-%m-%d %H:%M:%S"),
+                slot.job,
+                slot.outcome
+            );
+            if run.status == RunStatus::Running {
+                if let Some(old) = decided.replace.get(&slot.schedule) {
+                    for id in old {
+                        if let Some(a) = self.running.get(id) {
+                            let _ = a.stop.send(Some(Stop::Replaced { by: run_id }));
+                        }
+                    }
+                }
+                self.spawn(run_id, run);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the queued runs that may start now.
+    async fn pump(&mut self, now: DateTime<Utc>) -> Result<(), Error> {
+        let active = self.store.active_runs().await?;
+        let running_jobs: HashMap<&str, Vec<i64>> = active
+            .iter()
+            .filter(|r| r.status == RunStatus::Running)
+            .fold(HashMap::new(), |mut m, r| {
+                m.entry(r.job.as_str()).or_default().push(r.id);
+                m
+            });
+        let mut starting: Vec<RunRow> = Vec::new();
+        for run in active.iter().filter(|r| r.status == RunStatus::Queued) {
+            if run.not_before.is_some_and(|t| t > now) {
+                continue;
+            }
+            let Some(job) = self.catalog.jobs.get(&run.job).cloned() else {
+                self.store
+                    .set_run_status(
+                        run.id,
+                        RunStatus::Failed,
+                        now,
+                        Some(&format!("job `{}` is no longer defined", run.job)),
+                    )
+                    .await?;
+                continue;
+            };
+            if let Some(wait) = self.window_wait(&job, now) {
+                let (until, why) = wait;
+                match until {
+                    Some(t) => self.store.defer_run(run.id, t, &why).await?,
+                    None => {
+                        self.store
+                            .set_run_status(run.id, RunStatus::Cancelled, now, Some(&why))
+                            .await?
+                    }
+                }
+                continue;
+            }
+            if !self.after_met(run, &job, now).await? {
+                continue;
+            }
+            // A run queued by an `overlap: queue` slot waits for the job's running run.
+            let queued_behind = run
+                .schedule
+                .as_ref()
+                .and_then(|s| self.catalog.schedules.iter().find(|x| x.name == *s))
+                .is_some_and(|s| s.overlap == crate::model::Overlap::Queue)
+                && running_jobs.contains_key(run.job.as_str())
+                || starting
+                    .iter()
+                    .any(|s| s.job == run.job && run.schedule.is_some());
+            if queued_behind {
+                continue;
+            }
+            if self
+                .store
+                .claim_run(run.id, &engine::owner::me(), now)
+                .await?
+            {
+                starting.push(run.clone());
+            }
+        }
+        for run in starting {
+            self.announced.remove(&run.id);
+            let record = NewRun {
+                job: run.job.clone(),
+                trigger: run.trigger,
+                params: run.params.clone(),
+                status: RunStatus::Running,
+                business_date: run.business_date,
+                fiscal_year: run.fiscal_year,
+                at: now,
+                requested_by: run.requested_by.clone(),
+                host: run.host.clone(),
+                job_digest: run.job_digest.clone(),
+                catalog_digest: run.catalog_digest.clone(),
+                steps: Vec::new(),
+                owner: None,
+                not_before: None,
+                schedule: run.schedule.clone(),
+                rerun_of: run.rerun_of,
+            };
+            tracing::info!(run = run.id, "starting queued run of `{}`", run.job);
+            self.spawn(run.id, &record);
+        }
+        Ok(())
+    }
+
+    /// When a job's window keeps it from starting now: until when it waits (or `None` when
+    /// its policy is to skip), and why.
+    fn window_wait(
+        &self,
+        job: &Job,
+        now: DateTime<Utc>,
+    ) -> Option<(Option<DateTime<Utc>>, String)> {
+        let facts = crate::schedule::plan::Facts {
+            now,
+            active: &[],
+            windows: &self.catalog.windows,
+            window_tz: self.settings.timezone,
+            display_tz: self.settings.timezone,
+        };
+        let (until, why) = crate::schedule::plan::window_wait(job, now, &facts)?;
+        let skip = job.outside_window == crate::model::WindowPolicy::Skip;
+        Some((until.filter(|_| !skip), why))
+    }
+
+    /// Whether the jobs a run waits for have succeeded for its business date; fails the run
+    /// when it has waited longer than the job's `wait_timeout`.
+    async fn after_met(
+        &mut self,
+        run: &RunRow,
+        job: &Job,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let mut missing = Vec::new();
+        for other in &job.after {
+            if !self.store.succeeded(other, run.business_date).await? {
+                missing.push(format!("`{other}`"));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(true);
+        }
+        let waited = (now - run.queued_at).to_std().unwrap_or_default();
+        let took = crate::model::values::format_duration(job.wait_timeout);
+        if waited >= job.wait_timeout {
+            let why = format!(
+                "{} did not succeed for business date {} within {took} (wait_timeout)",
+                missing.join(", "),
+                run.business_date
+            );
+            tracing::warn!(run = run.id, "{why}");
+            self.store
+                .set_run_status(run.id, RunStatus::Failed, now, Some(&why))
+                .await?;
+            return Ok(false);
+        }
+        let why = format!(
+            "waiting for {} to succeed for business date {} (up to {took})",
+            missing.join(", "),
+            run.business_date
+        );
+        let recheck = now + chrono::Duration::from_std(AFTER_RECHECK).unwrap_or_default();
+        if self.announced.insert(run.id) {
+            tracing::info!(run = run.id, "{why}");
+        }
+        self.store.defer_run(run.id, recheck, &why).await?;
+        Ok(false)
+    }
+
+    /// Drives a run recorded as running under this daemon, in its own task.
+    fn spawn(&mut self, run_id: i64, run: &NewRun) {
+        let Some(job) = self.catalog.jobs.get(&run.job).cloned() else {
+            return;
+        };
+        let params: IndexMap<String, String> = run
+            .params
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| {
+                        let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                        (k.clone(), v)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (stop_tx, stop_rx) = watch::channel(None);
+        self.running.insert(
+            run_id,
+            Active {
+                job: job.name.clone(),
+                stop: stop_tx,
+            },
+        );
+        let started = Started {
+            run_id,
+            job: job.clone(),
+            params,
+            business_date: run.business_date,
+            fiscal_year: run.fiscal_year,
+            parallel: self.settings.parallel,
+        };
+        let (settings, store, done) = (
+            self.settings.clone(),
+            self.store.clone(),
+            self.done_tx.clone(),
+        );
+        let name = job.name.clone();
+        let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| match e {
+            Event::RunStarted {
+                run_id,
+                business_date,
+            } => {
+                tracing::info!(
+                    run = run_id,
+                    "run of `{name}` started (business date {business_date})"
+                )
+            }
+            Event::StepStarted { step, attempt } => {
+                tracing::debug!(run = run_id, step, attempt, "step started")
+            }
+            Event::StepEnded {
+                step,
+                status,
+                detail,
+            } => {
+                tracing::debug!(run = run_id, step, %status, "step ended: {detail}")
+            }
+        });
+        self.tasks.spawn(async move {
+            let result = engine::execute(&settings, store, started, stop_rx, on_event).await;
+            let _ = done.send((run_id, result));
+        });
+    }
+
+    /// A run this daemon drove has ended.
+    async fn finished(
+        &mut self,
+        run_id: i64,
+        result: Result<RunResult, StoreError>,
+    ) -> Result<(), Error> {
+        let active = self.running.remove(&run_id);
+        match result {
+            Ok(r) => {
+                tracing::info!(run = run_id, status = %r.status, "run ended");
+                if r.status == RunStatus::Interrupted
+                    && let Some(a) = active
+                {
+                    self.after_interrupt(run_id, &a.job).await?;
+                }
+            }
+            Err(e) => {
+                // The run stays `running` in the database; the next start recovers it.
+                tracing::error!(run = run_id, "run stopped by a database error: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a job's `on_interrupt` policy to an interrupted run.
+    async fn after_interrupt(&mut self, run_id: i64, job: &str) -> Result<(), Error> {
+        let policy = self.catalog.jobs.get(job).map(|j| j.on_interrupt);
+        if policy != Some(OnInterrupt::Rerun) {
+            return Ok(());
+        }
+        let Some(old) = self.store.get_run(run_id).await? else {
+            return Ok(());
+        };
+        let Some(job) = self.catalog.jobs.get(job).cloned() else {
+            return Ok(());
+        };
+        let mut record = engine::new_run(
+            &self.settings,
+            &self.catalog,
+            &job,
+            &IndexMap::new(),
+            Trigger::Recovery,
+            RunStatus::Queued,
+            (self.clock)(),
+            &old.run.requested_by,
+        );
+        record.params = old.run.params.clone();
+        record.business_date = old.run.business_date;
+        record.fiscal_year = old.run.fiscal_year;
+        record.schedule = old.run.schedule.clone();
+        record.rerun_of = Some(run_id);
+        let new_id = self.store.create_run(&record).await?;
+        tracing::warn!(
+            run = run_id,
+            rerun = new_id,
+            "interrupted run of `{}` queued again (on_interrupt: rerun)",
+            job.name
+        );
+        Ok(())
+    }
+
+    /// SIGHUP: reads the definitions again; an invalid set is logged and the old one kept.
+    fn reload(&mut self) {
+        let settings = match Settings::load(&self.settings.root) {
+            Ok(s) => s,
+            Err(d) => {
+                tracing::error!(
+                    "reload refused, unyo.yaml is invalid; keeping the running definitions:\n{d}"
+                );
+                return;
+            }
+        };
+        if settings.database != self.settings.database {
+            tracing::warn!(
+                "`database` changed in unyo.yaml; restart the daemon to use {}",
+                settings.database
+            );
+        }
+        match Catalog::load(&settings) {
+            Ok(catalog) => {
+                let database = self.settings.database.clone();
+                self.settings = Settings {
+                    database,
+                    ..settings
+                };
+                self.catalog = Arc::new(catalog);
+                self.planner
+                    .reload(&self.settings, &self.catalog, (self.clock)());
+                tracing::info!("definitions reloaded: {}", self.catalog.summary());
+                eprintln!(
+                    "unyo daemon: definitions reloaded: {}",
+                    self.catalog.summary()
+                );
+            }
+            Err(d) => {
+                tracing::error!("reload refused, keeping the running definitions:\n{d}");
+                eprintln!("unyo daemon: reload refused, keeping the running definitions:\n{d}");
+            }
+        }
+    }
+
+    /// SIGTERM/SIGINT: start nothing new, let running runs finish within the grace period,
+    /// then stop them (recorded interrupted); a second signal stops them at once.
+    async fn shutdown(
+        &mut self,
+        signal: &str,
+        term: &mut tokio::signal::unix::Signal,
+        int: &mut tokio::signal::unix::Signal,
+    ) -> Result<(), Error> {
+        let grace = self.settings.shutdown_grace;
+        if !self.running.is_empty() {
+            eprintln!(
+                "unyo daemon: {signal}: waiting up to {} for {} running run(s); send it again to stop them now",
+                crate::model::values::format_duration(grace),
+                self.running.len()
+            );
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        let mut stopped = false;
+        while !self.running.is_empty() {
+            tokio::select! {
+                Some((run_id, result)) = self.done_rx.recv() => self.finished(run_id, result).await?,
+                () = tokio::time::sleep_until(deadline), if !stopped => {
+                    self.stop_all();
+                    stopped = true;
+                }
+                Some(()) = term.recv(), if !stopped => { self.stop_all(); stopped = true; }
+                Some(()) = int.recv(), if !stopped => { self.stop_all(); stopped = true; }
+            }
+        }
+        while self.tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+
+    fn stop_all(&self) {
+        for (id, a) in &self.running {
+            tracing::warn!(
+                run = id,
+                "stopping run of `{}`: the daemon is shutting down",
+                a.job
+            );
+            let _ = a.stop.send(Some(Stop::Shutdown));
+        }
+    }
+}

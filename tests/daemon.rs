@@ -1,0 +1,550 @@
+//! The daemon with the real binary: firing schedules, queue pickup, SIGTERM, SIGHUP, a
+//! second daemon refused, `kill -9` recovery, restarts that neither lose nor repeat a slot,
+//! cross-job waits and windows.
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::helper::{Tree, live_group_members, text, wait_for};
+
+/// A `unyo daemon` process on a tree; killed when dropped.
+struct Daemon {
+    child: Option<Child>,
+    log: std::path::PathBuf,
+}
+
+impl Daemon {
+    fn start(t: &Tree) -> Daemon {
+        let log = t.path(&format!("daemon-{}.log", unique()));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+            .env_remove("UNYO_ROOT")
+            .env("NO_COLOR", "1")
+            .env("UNYO_LOG", "unyo=info")
+            .arg("--root")
+            .arg(t.root())
+            .arg("daemon")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(t.path("daemon.out")).expect("out"))
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start daemon");
+        let d = Daemon {
+            child: Some(child),
+            log,
+        };
+        wait_for("the daemon to start", || {
+            d.log().contains("unyo daemon").then_some(())
+        });
+        d
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.as_ref().expect("child").id() as i32)
+    }
+
+    fn signal(&self, s: Signal) {
+        kill(self.pid(), s).expect("signal");
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the daemon to exit and returns its exit code.
+    fn wait(mut self) -> Option<i32> {
+        let mut child = self.child.take().expect("child");
+        let status = wait_for("the daemon to exit", || child.try_wait().expect("wait"));
+        status.code()
+    }
+
+    /// SIGKILL, as a crash would.
+    fn crash(mut self) {
+        let mut child = self.child.take().expect("child");
+        child.kill().expect("kill -9");
+        child.wait().expect("reap");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn db(t: &Tree) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(t.path("var/unyo.db")).expect("open db");
+    c.busy_timeout(Duration::from_secs(10)).expect("busy");
+    c
+}
+
+fn query<T: rusqlite::types::FromSql>(t: &Tree, sql: &str) -> Vec<T> {
+    let c = db(t);
+    let mut s = c.prepare(sql).expect("prepare");
+    s.query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+fn one<T: rusqlite::types::FromSql>(t: &Tree, sql: &str) -> T {
+    db(t).query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
+fn detach(t: &Tree, job: &str) -> i64 {
+    let out = t.run(&["run", job, "--detach"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().parse().expect("run id")
+}
+
+fn run_status(t: &Tree, id: i64) -> String {
+    one(t, &format!("SELECT status FROM runs WHERE id = {id}"))
+}
+
+fn wait_status(t: &Tree, id: i64, status: &str) {
+    wait_for(&format!("run {id} to be {status}"), || {
+        (run_status(t, id) == status).then_some(())
+    });
+}
+
+fn every_second(t: &Tree) {
+    t.job("tick", "steps:\n  a:\n    run: echo tick\n");
+    t.file(
+        "schedules/tick.yaml",
+        "schedules:\n  - job: tick\n    cron: \"* * * * * *\"\n    overlap: allow\n",
+    );
+}
+
+#[test]
+fn fires_schedules_on_time_and_records_every_slot() {
+    let t = Tree::new();
+    every_second(&t);
+    let d = Daemon::start(&t);
+    wait_for("three scheduled runs to succeed", || {
+        let n: i64 = one(
+            &t,
+            "SELECT count(*) FROM runs WHERE trigger = 'schedule' AND status = 'succeeded'",
+        );
+        (n >= 3).then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    // Every slot has a row that names its run, and every run came from a slot.
+    let orphans: i64 = one(
+        &t,
+        "SELECT count(*) FROM slots WHERE outcome = 'started' AND run_id IS NULL",
+    );
+    assert_eq!(orphans, 0);
+    let unslotted: i64 = one(
+        &t,
+        "SELECT count(*) FROM runs r WHERE NOT EXISTS (SELECT 1 FROM slots s WHERE s.run_id = r.id)",
+    );
+    assert_eq!(unslotted, 0);
+    // Fire times are whole seconds, one second apart, none twice.
+    let fires: Vec<String> = query(&t, "SELECT fire_time FROM slots ORDER BY fire_time");
+    assert!(fires.len() >= 3);
+    assert!(fires.iter().all(|f| f.ends_with(".000000Z")), "{fires:?}");
+    let secs: Vec<i64> = fires
+        .iter()
+        .map(|f| {
+            chrono::DateTime::parse_from_rfc3339(f)
+                .expect("time")
+                .timestamp()
+        })
+        .collect();
+    assert!(secs.windows(2).all(|w| w[1] - w[0] == 1), "{fires:?}");
+    // The step started after its slot's instant, not before.
+    let early: i64 = one(
+        &t,
+        "SELECT count(*) FROM slots s JOIN attempts a ON a.run_id = s.run_id \
+         WHERE a.started_at < s.fire_time",
+    );
+    assert_eq!(early, 0);
+    // A clean stop is recorded.
+    let stopped: Option<String> = one(&t, "SELECT stopped_at FROM daemons ORDER BY id DESC");
+    assert!(stopped.is_some());
+}
+
+#[test]
+fn a_restart_neither_loses_nor_repeats_a_slot() {
+    let t = Tree::new();
+    every_second(&t);
+    let d = Daemon::start(&t);
+    wait_for("two slots", || {
+        (one::<i64>(&t, "SELECT count(*) FROM slots") >= 2).then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    // Down for two seconds, then back.
+    std::thread::sleep(Duration::from_secs(2));
+    let before: i64 = one(&t, "SELECT count(*) FROM slots");
+    let d = Daemon::start(&t);
+    wait_for("slots after the restart", || {
+        (one::<i64>(&t, "SELECT count(*) FROM slots") >= before + 4).then_some(())
+    });
+    d.crash();
+    let d = Daemon::start(&t);
+    let after_crash: i64 = one(&t, "SELECT count(*) FROM slots");
+    wait_for("slots after the crash", || {
+        (one::<i64>(&t, "SELECT count(*) FROM slots") >= after_crash + 2).then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let secs: Vec<i64> = query::<String>(&t, "SELECT fire_time FROM slots ORDER BY fire_time")
+        .iter()
+        .map(|f| {
+            chrono::DateTime::parse_from_rfc3339(f)
+                .expect("time")
+                .timestamp()
+        })
+        .collect();
+    // Contiguous: the seconds while the daemon was down have their slots too (a few
+    // seconds late is still on time, so they ran); and no second twice.
+    assert!(
+        secs.windows(2).all(|w| w[1] - w[0] == 1),
+        "gap or repeat in {secs:?}"
+    );
+    let runs_per_slot: i64 = one(
+        &t,
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM slots WHERE run_id IS NOT NULL GROUP BY run_id)",
+    );
+    assert_eq!(runs_per_slot, 1);
+}
+
+#[test]
+fn slots_missed_during_downtime_follow_the_misfire_policy() {
+    let t = Tree::new();
+    t.job("hourly", "steps:\n  a:\n    run: echo caught up\n");
+    t.file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: hourly\n    cron: \"0 * * * *\"\n    misfire: { policy: run_once, within: 3h }\n",
+    );
+    // The daemon last decided slots five and a half hours ago.
+    let d = Daemon::start(&t);
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let past = chrono::Utc::now() - chrono::Duration::minutes(330);
+    db(&t)
+        .execute(
+            "UPDATE watermarks SET through = ?",
+            [past.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)],
+        )
+        .expect("rewind");
+    let d = Daemon::start(&t);
+    let id: i64 = wait_for("the caught-up run", || {
+        query::<i64>(&t, "SELECT id FROM runs WHERE trigger = 'catch_up'")
+            .first()
+            .copied()
+    });
+    wait_status(&t, id, "succeeded");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let outcomes: Vec<String> = query(&t, "SELECT outcome FROM slots ORDER BY fire_time");
+    // Five or six hourly slots fell in the downtime: all missed but the latest.
+    assert!(matches!(outcomes.len(), 5 | 6), "{outcomes:?}");
+    assert_eq!(outcomes.last().map(String::as_str), Some("started"));
+    assert!(
+        outcomes[..outcomes.len() - 1].iter().all(|o| o == "missed"),
+        "{outcomes:?}"
+    );
+    let reasons: Vec<String> = query(
+        &t,
+        "SELECT reason FROM slots WHERE outcome = 'missed' ORDER BY fire_time",
+    );
+    assert!(
+        reasons.iter().all(|r| r.contains("missed: due")),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn queued_runs_start_within_a_second_and_wait_for_a_stopped_daemon() {
+    let t = Tree::new();
+    t.job("extract", "steps:\n  a:\n    run: echo extracted\n");
+    // Queued while no daemon runs: it waits.
+    let early = detach(&t, "extract");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(run_status(&t, early), "queued");
+    let d = Daemon::start(&t);
+    wait_status(&t, early, "succeeded");
+    // Queued while it runs: started within a second of being queued.
+    let id = detach(&t, "extract");
+    wait_status(&t, id, "succeeded");
+    let lag: f64 = one(
+        &t,
+        &format!(
+            "SELECT (julianday(started_at) - julianday(queued_at)) * 86400 FROM runs WHERE id = {id}"
+        ),
+    );
+    assert!(lag < 1.0, "started {lag:.3}s after it was queued");
+    let owner: String = one(&t, &format!("SELECT owner FROM runs WHERE id = {id}"));
+    assert!(owner.contains(&format!(":{}:", d.pid())), "{owner}");
+    d.signal(Signal::SIGINT);
+    assert_eq!(d.wait(), Some(0));
+}
+
+#[test]
+fn sigterm_lets_short_steps_finish_and_stops_long_ones() {
+    let t = Tree::new();
+    t.file("unyo.yaml", "shutdown_grace: 1s\nkill_grace: 1s\n");
+    t.job("short", "steps:\n  a:\n    run: sleep 0.3; echo done\n");
+    t.job(
+        "long",
+        "on_interrupt: rerun\nsteps:\n  a:\n    run: sleep 300 & sleep 300\n",
+    );
+    let d = Daemon::start(&t);
+    let short = detach(&t, "short");
+    let long = detach(&t, "long");
+    let pid: i64 = wait_for("the long step's pid", || {
+        query::<Option<i64>>(
+            &t,
+            &format!("SELECT pid FROM attempts WHERE run_id = {long}"),
+        )
+        .first()
+        .copied()
+        .flatten()
+    });
+    wait_status(&t, short, "running");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0), "a clean stop exits 0");
+    assert_eq!(run_status(&t, short), "succeeded");
+    assert_eq!(run_status(&t, long), "interrupted");
+    let reason: String = one(&t, &format!("SELECT reason FROM runs WHERE id = {long}"));
+    assert!(reason.contains("daemon was stopped"), "{reason}");
+    assert!(
+        live_group_members(pid).is_empty(),
+        "the step's group is gone"
+    );
+    // on_interrupt: rerun queued it again for the next start.
+    let rerun: i64 = one(
+        &t,
+        &format!("SELECT id FROM runs WHERE rerun_of = {long} AND status = 'queued'"),
+    );
+    assert!(rerun > long);
+}
+
+#[test]
+fn kill_9_is_recovered_on_the_next_start() {
+    let t = Tree::new();
+    t.job(
+        "long",
+        "on_interrupt: rerun\nsteps:\n  a:\n    run: sleep 300 & sleep 300\n",
+    );
+    t.file("unyo.yaml", "kill_grace: 1s\nshutdown_grace: 1s\n");
+    let d = Daemon::start(&t);
+    let id = detach(&t, "long");
+    let pid: i64 = wait_for("the step's pid", || {
+        query::<Option<i64>>(&t, &format!("SELECT pid FROM attempts WHERE run_id = {id}"))
+            .first()
+            .copied()
+            .flatten()
+    });
+    d.crash();
+    // The step outlived the daemon.
+    assert!(!live_group_members(pid).is_empty());
+    assert_eq!(run_status(&t, id), "running");
+    let d = Daemon::start(&t);
+    wait_status(&t, id, "interrupted");
+    assert!(
+        wait_for("the left-over group to end", || live_group_members(pid)
+            .is_empty()
+            .then_some(true)),
+        "left-over processes were stopped"
+    );
+    let step: String = one(&t, &format!("SELECT status FROM steps WHERE run_id = {id}"));
+    assert_eq!(step, "interrupted");
+    let attempt: String = one(
+        &t,
+        &format!("SELECT status FROM attempts WHERE run_id = {id}"),
+    );
+    assert_eq!(attempt, "interrupted");
+    let rerun: i64 = wait_for("the rerun", || {
+        query::<i64>(&t, &format!("SELECT id FROM runs WHERE rerun_of = {id}"))
+            .first()
+            .copied()
+    });
+    wait_status(&t, rerun, "running");
+    let trigger: String = one(&t, &format!("SELECT trigger FROM runs WHERE id = {rerun}"));
+    assert_eq!(trigger, "recovery");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}
+
+#[test]
+fn a_foreground_run_of_a_live_process_is_not_recovered() {
+    let t = Tree::new();
+    t.job("slow", "steps:\n  a:\n    run: sleep 2\n");
+    let mut fg = t.unyo();
+    fg.args(["run", "slow"]);
+    let handle = std::thread::spawn(move || fg.output().expect("run"));
+    let id: i64 = wait_for("the foreground run", || {
+        std::fs::metadata(t.path("var/unyo.db")).ok()?;
+        query::<i64>(&t, "SELECT id FROM runs WHERE status = 'running'")
+            .first()
+            .copied()
+    });
+    let d = Daemon::start(&t);
+    let out = handle.join().expect("join");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(run_status(&t, id), "succeeded");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}
+
+#[test]
+fn a_second_daemon_on_the_same_database_is_refused() {
+    let t = Tree::new();
+    every_second(&t);
+    let d = Daemon::start(&t);
+    let out = t.run(&["daemon"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("another unyo daemon is running"),
+        "{}",
+        text(&out.stderr)
+    );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}
+
+#[test]
+fn sighup_reloads_and_keeps_the_old_set_when_the_new_one_is_invalid() {
+    let t = Tree::new();
+    every_second(&t);
+    let d = Daemon::start(&t);
+    let ticks = || one::<i64>(&t, "SELECT count(*) FROM runs WHERE job = 'tick'");
+    // A broken file: the daemon keeps running on what it had.
+    t.job("broken", "steps:\n  a:\n    rnu: echo\n");
+    d.signal(Signal::SIGHUP);
+    wait_for("the refusal", || {
+        d.log().contains("reload refused").then_some(())
+    });
+    assert!(d.log().contains("broken.yaml:3:5"), "{}", d.log());
+    let before = ticks();
+    wait_for("ticks after the refusal", || {
+        (ticks() > before + 1).then_some(())
+    });
+    // Fixed, plus a new schedule: it fires after the reload.
+    std::fs::remove_file(t.path("jobs/broken.yaml")).expect("rm");
+    t.job("tock", "steps:\n  a:\n    run: echo tock\n");
+    t.file(
+        "schedules/tock.yaml",
+        "schedules:\n  - job: tock\n    cron: \"* * * * * *\"\n",
+    );
+    d.signal(Signal::SIGHUP);
+    wait_for("the reload", || {
+        d.log()
+            .contains("definitions reloaded: 2 jobs, 2 schedules")
+            .then_some(())
+    });
+    wait_for("a run of the new schedule", || {
+        (one::<i64>(
+            &t,
+            "SELECT count(*) FROM runs WHERE job = 'tock' AND status = 'succeeded'",
+        ) > 0)
+            .then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}
+
+#[test]
+fn after_waits_for_the_other_job_and_gives_up_at_wait_timeout() {
+    let t = Tree::new();
+    t.job("load", "steps:\n  a:\n    run: sleep 0.5\n");
+    t.job("archive", "steps:\n  a:\n    run: echo archived\n");
+    t.job(
+        "report",
+        "after: [load]\nwait_timeout: 30s\nsteps:\n  a:\n    run: echo report\n",
+    );
+    t.job(
+        "cleanup",
+        "after: [archive]\nwait_timeout: 1s\nsteps:\n  a:\n    run: echo never\n",
+    );
+    let d = Daemon::start(&t);
+    let report = detach(&t, "report");
+    let cleanup = detach(&t, "cleanup");
+    wait_for("report to wait", || {
+        query::<Option<String>>(&t, &format!("SELECT reason FROM runs WHERE id = {report}"))
+            .first()
+            .cloned()
+            .flatten()
+            .filter(|r| r.contains("waiting for `load`"))
+    });
+    assert_eq!(run_status(&t, report), "queued");
+    let load = detach(&t, "load");
+    wait_status(&t, load, "succeeded");
+    wait_status(&t, report, "succeeded");
+    let load_end: String = one(&t, &format!("SELECT ended_at FROM runs WHERE id = {load}"));
+    let report_start: String = one(
+        &t,
+        &format!("SELECT started_at FROM runs WHERE id = {report}"),
+    );
+    assert!(report_start > load_end, "{report_start} <= {load_end}");
+    // `archive` never runs: `cleanup` fails after its wait_timeout, with the reason.
+    wait_status(&t, cleanup, "failed");
+    let reason: String = one(&t, &format!("SELECT reason FROM runs WHERE id = {cleanup}"));
+    assert!(
+        reason.contains("`archive` did not succeed for business date") && reason.contains("1.0s"),
+        "{reason}"
+    );
+    let step: String = one(
+        &t,
+        &format!("SELECT status FROM steps WHERE run_id = {cleanup}"),
+    );
+    assert_eq!(step, "cancelled");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}
+
+#[test]
+fn a_job_outside_its_window_waits_for_it() {
+    let t = Tree::new();
+    // A window that is closed now: it opens two hours from now (local time of the settings).
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Tokyo);
+    let from = (now + chrono::Duration::hours(2)).format("%H:00");
+    let to = (now + chrono::Duration::hours(3)).format("%H:00");
+    t.file(
+        "schedules/w.yaml",
+        &format!("windows:\n  night:\n    from: \"{from}\"\n    to: \"{to}\"\n"),
+    );
+    t.job("extract", "window: night\nsteps:\n  a:\n    run: echo x\n");
+    t.job(
+        "optional",
+        "window: night\noutside_window: skip\nsteps:\n  a:\n    run: echo x\n",
+    );
+    let d = Daemon::start(&t);
+    let waits = detach(&t, "extract");
+    let skipped = detach(&t, "optional");
+    let reason = wait_for("the run to wait", || {
+        query::<Option<String>>(&t, &format!("SELECT reason FROM runs WHERE id = {waits}"))
+            .first()
+            .cloned()
+            .flatten()
+    });
+    assert!(
+        reason.contains("waiting for window `night` (opens"),
+        "{reason}"
+    );
+    assert_eq!(run_status(&t, waits), "queued");
+    let not_before: String = one(
+        &t,
+        &format!("SELECT not_before FROM runs WHERE id = {waits}"),
+    );
+    assert!(not_before > chrono::Utc::now().to_rfc3339(), "{not_before}");
+    wait_status(&t, skipped, "cancelled");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}
