@@ -11,6 +11,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod import;
 pub mod model;
 pub mod schedule;
 pub mod spec;

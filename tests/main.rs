@@ -3,6 +3,7 @@
 
 mod helper;
 
+mod import;
 mod readme;
 mod records;
 mod run;

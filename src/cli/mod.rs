@@ -2,6 +2,7 @@
 //! Commands print for people on stdout (tables, summaries), progress and errors on stderr,
 //! and `--json` where a listing is read by programs.
 
+mod import;
 mod logs;
 mod run;
 mod runs;
@@ -46,6 +47,8 @@ pub enum Command {
     Show(show::Args),
     /// Print the output of a run's steps.
     Logs(logs::Args),
+    /// Turn definitions written in another format (a crontab) into jobs and schedules.
+    Import(import::Args),
 }
 
 /// Runs the parsed command line.
@@ -68,6 +71,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Runs(args) => runs::run(&settings, args).await,
         Command::Show(args) => show::run(&settings, args).await,
         Command::Logs(args) => logs::run(&settings, args).await,
+        Command::Import(args) => import::run(&settings, args),
     }
 }
 
