@@ -134,6 +134,15 @@ pub fn parse_line(line: &str, system: bool) -> Line<'_> {
         if fields.len() < 5 {
             return Line::Invalid(expected(system));
         }
+        // A day field starting with `*` (such as `*/2`) makes cron fire on days matching both
+        // day fields rather than either; unyo's parser says so with `+` before the weekdays.
+        let both_days = fields[2] != "*"
+            && fields[4] != "*"
+            && (fields[2].starts_with('*') || fields[4].starts_with('*'));
+        let weekdays = format!("+{}", fields[4]);
+        if both_days {
+            fields[4] = &weekdays;
+        }
         let cron = fields.join(" ");
         if let Err(m) = parse_cron(&cron) {
             return Line::Invalid(format!(
@@ -467,6 +476,14 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
                 if run.contains("\\{{") {
                     note(n, format!("`{name}`: in `run:`, {ESCAPED_BRACES}"));
                 }
+                if entry.cron.split(' ').nth(4).is_some_and(|d| d.starts_with('+')) {
+                    note(
+                        n,
+                        format!(
+                            "`{name}`: a day field starting with `*` means cron fired on days matching both day fields; the weekday field is written with `+`, unyo's way to say so"
+                        ),
+                    );
+                }
                 if !input.is_empty() {
                     note(
                         n,
@@ -652,6 +669,33 @@ mod tests {
         assert_eq!(e.cron, "*/15 8-17 * * mon-fri");
         assert_eq!(e.command, "echo  two  spaces");
         assert_eq!(entry("0 0 1,15 jan,jul 0-7 x").cron, "0 0 1,15 jan,jul 0-7");
+    }
+
+    #[test]
+    fn a_starred_day_field_means_both_day_fields() {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-05-31T00:00:00+09:00")
+            .expect("time")
+            .with_timezone(&chrono_tz::Asia::Tokyo);
+        let days = |cron: &str| -> Vec<String> {
+            let c = parse_cron(cron).unwrap_or_else(|e| panic!("{cron}: {e}"));
+            c.iter_after(start)
+                .take(4)
+                .map(|t| t.format("%d %a").to_string())
+                .collect()
+        };
+        // Odd days that are Mondays, not odd days or Mondays.
+        let e = entry("0 0 */2 * 1 x");
+        assert_eq!(e.cron, "0 0 */2 * +1");
+        assert_eq!(days(&e.cron), ["01 Mon", "15 Mon", "29 Mon", "13 Mon"]);
+        assert_eq!(entry("0 0 1-7 * */2 x").cron, "0 0 1-7 * +*/2");
+        // Either field a plain `*`, or neither starting with `*`: as written.
+        for plain in ["0 0 */2 * *", "0 0 * * */2", "0 0 1,15 * 1", "0 0 * * 1"] {
+            assert_eq!(entry(&format!("{plain} x")).cron, plain);
+        }
+        assert_eq!(
+            days("0 0 1,15 * 1"),
+            ["01 Mon", "08 Mon", "15 Mon", "22 Mon"]
+        );
     }
 
     #[test]
@@ -856,7 +900,7 @@ mod tests {
     fn report_lines() {
         let text = "MAILTO=ops@example.org\nMAILTO=\"\"\nSHELL=/bin/bash\nSHELL=/bin/sh\nCRON_TZ=Mars/Base\nBAD-NAME=1\nUNYO_X=1\n@reboot start\n0 * * *\n";
         let mut bytes = text.as_bytes().to_vec();
-        bytes.extend_from_slice(b"\xff\xfe\n0 1 * * * x\n");
+        bytes.extend_from_slice(b"\xff\xfe\n0 1 * * * x\n0 5 */2 * 1 y\n");
         let imp = import(&bytes, &opts(false));
         let lines: Vec<(Option<usize>, &str)> = imp
             .notes
@@ -890,7 +934,12 @@ mod tests {
         has(8, "@reboot not carried over");
         has(9, "expected five time fields");
         has(10, "not UTF-8");
-        assert_eq!(imp.entries, 1);
+        has(
+            12,
+            "`y`: a day field starting with `*` means cron fired on days matching both",
+        );
+        assert!(!lines.iter().any(|(l, _)| *l == Some(11)));
+        assert_eq!(imp.entries, 2);
         assert!(
             lines
                 .iter()
