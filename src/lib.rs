@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod import;
 pub mod model;
 pub mod schedule;
 pub mod spec;

@@ -5,6 +5,7 @@ mod helper;
 
 mod calendar;
 mod daemon;
+mod import;
 mod readme;
 mod records;
 mod run;

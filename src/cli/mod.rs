@@ -3,6 +3,7 @@
 //! and `--json` where a listing is read by programs.
 
 mod calendar;
+mod import;
 mod logs;
 mod next;
 mod run;
@@ -59,6 +60,8 @@ pub enum Command {
     Next(next::Args),
     /// List what became of each slot of the schedules, newest first.
     Slots(slots::Args),
+    /// Turn definitions written in another format (a crontab) into jobs and schedules.
+    Import(import::Args),
 }
 
 /// Runs the parsed command line.
@@ -93,6 +96,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Logs(args) => logs::run(&settings, args).await,
         Command::Next(args) => next::run(&settings, args),
         Command::Slots(args) => slots::run(&settings, args).await,
+        Command::Import(args) => import::run(&settings, args),
     }
 }
 
