@@ -10,9 +10,6 @@ pub mod crontab;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 use crate::engine::template::Renderer;
 use crate::model::shell_line_is_safe;
@@ -182,17 +179,12 @@ pub fn slug(s: &str, max: usize) -> String {
     out
 }
 
-/// `params.NAME` as the validator looks for it in any template text.
-static PARAM_REF: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bparams\.[A-Za-z0-9_-]+").expect("static regex"));
-
 /// Writes `text` as a template that renders to exactly `text`: a `run:` line (`shell`) or an
 /// `env` value. Each `{{` becomes `\{{`, the template engine's escape for a literal `{{`.
 ///
 /// Refused, with the reason: a backslash right before `{{` (the engine reads `\{{` as the
 /// escape itself and there is no way to write a literal backslash there), `{{{` or `{{&` in a
-/// `run:` line (refused there whatever their form), and `params.NAME` in a text holding `{{`
-/// (the validator reads it as a parameter reference). The result is checked by rendering it.
+/// `run:` line (refused there whatever their form). The result is checked by rendering it.
 pub fn literal_template(text: &str, shell: bool) -> Result<String, String> {
     if !text.contains("{{") {
         return Ok(text.to_owned());
@@ -213,12 +205,6 @@ pub fn literal_template(text: &str, shell: bool) -> Result<String, String> {
     out.push_str(rest);
     if shell && !shell_line_is_safe(&out) {
         return Err("`{{{` and `{{&` cannot stay literal in a unyo `run:` line".to_owned());
-    }
-    if let Some(m) = PARAM_REF.find(&out) {
-        return Err(format!(
-            "unyo would read `{}` in a line holding `{{{{` as a parameter reference",
-            m.as_str()
-        ));
     }
     let renderer = Renderer::new();
     let data = serde_json::json!({});
@@ -309,7 +295,11 @@ mod tests {
         assert!(literal_template("x{{{y}}}", true).is_err());
         assert!(literal_template("echo {{&y}}", true).is_err());
         assert!(literal_template(r"echo \{{y}}", true).is_err());
-        assert!(literal_template("{{x}} ./params.sh", true).is_err());
+        // Text outside `{{ }}` is not a parameter reference.
+        assert_eq!(
+            literal_template("{{x}} ./params.sh", true).as_deref(),
+            Ok(r"\{{x}} ./params.sh")
+        );
         assert_eq!(
             literal_template("./params.sh", true).as_deref(),
             Ok("./params.sh")

@@ -176,7 +176,7 @@ impl Ctx<'_> {
                 "`{{{...}}}` and `{{&...}}` are not allowed in `run:` lines: values are always shell-quoted there",
             );
         }
-        for cap in PARAM_REF.captures_iter(text) {
+        for cap in expressions(text).flat_map(|e| PARAM_REF.captures_iter(e)) {
             let name = &cap[1];
             if !params.contains_key(name) {
                 let hint = diag::hint(name, params.keys().map(String::as_str));
@@ -188,6 +188,27 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// The `{{ ... }}` expressions of a template, without the literal text around them and
+/// without escaped `\{{` (which handlebars prints as it is).
+fn expressions(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        loop {
+            let open = rest.find("{{")?;
+            let escaped = rest[..open].ends_with('\\');
+            let after = &rest[open + 2..];
+            let (expr, next) = match after.find("}}") {
+                Some(c) => (&after[..c], &after[c + 2..]),
+                None => (after, ""),
+            };
+            rest = next;
+            if !escaped {
+                return Some(expr);
+            }
+        }
+    })
 }
 
 /// The name of a definition: `name:` if given, else the file stem.
@@ -1031,4 +1052,17 @@ fn schedule(
         overlap: spec.overlap.unwrap_or_default(),
         params,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expressions;
+
+    #[test]
+    fn only_template_expressions_are_read_for_parameters() {
+        let e: Vec<&str> = expressions("./params.sh {{params.a}} \\{{params.b}} {{x}}").collect();
+        assert_eq!(e, ["params.a", "x"]);
+        let e: Vec<&str> = expressions("{{unclosed").collect();
+        assert_eq!(e, ["unclosed"]);
+    }
 }

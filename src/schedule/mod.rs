@@ -14,6 +14,12 @@ use croner::parser::{CronParser, Seconds, Year};
 /// Parses a cron expression of 5 fields (minute first) or 6 (second first), or an alias
 /// such as `@daily`.
 pub fn parse_cron(expr: &str) -> Result<Cron, String> {
+    // The one alias the parser lacks.
+    let expr = if expr.trim() == "@midnight" {
+        "0 0 * * *"
+    } else {
+        expr
+    };
     let fields = expr.split_whitespace().count();
     if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
         return Err(format!(
@@ -40,6 +46,12 @@ mod tests {
             "0 9 1W * *",
             "0 9 * * 1#2",
             "@daily",
+            "@midnight",
+            "@hourly",
+            "@weekly",
+            "@monthly",
+            "@yearly",
+            "@annually",
             "*/15 8-17 * * mon-fri",
         ] {
             assert!(parse_cron(ok).is_ok(), "{ok}: {:?}", parse_cron(ok).err());
