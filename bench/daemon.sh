@@ -62,33 +62,70 @@ stop_daemon() {
 }
 
 # --- fire latency -------------------------------------------------------------------------
+# delays ROOT OUT: the delay of every start in microseconds (from the recorded texts, RFC 3339
+# with microseconds), sorted.
+delays() {
+    sqlite3 "$1/var/unyo.db" "SELECT s.fire_time, a.started_at FROM slots s JOIN attempts a ON a.run_id = s.run_id" |
+        python3 -c '
+import sys
+from datetime import datetime
+p = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))
+d = sorted(int((p(b) - p(a)).total_seconds() * 1e6) for a, b in (l.strip().split("|") for l in sys.stdin if l.strip()))
+print("\n".join(map(str, d)))' >"$2"
+}
+# quantiles FILE: p50 p99 max (ms) and the count.
+quantiles() {
+    python3 - "$1" <<'EOF2'
+import sys
+d = [int(x) for x in open(sys.argv[1]) if x.strip()]
+q = lambda p: d[min(len(d) - 1, int(round(p * (len(d) - 1))))]
+print(f"{q(0.5)/1000:.2f} {q(0.99)/1000:.2f} {d[-1]/1000:.2f} {len(d)}")
+EOF2
+}
+fire_root() { # root, schedules
+    mkdir -p "$1/jobs" "$1/schedules"
+    {
+        echo "schedules:"
+        for i in $(seq -w 1 "$2"); do
+            printf 'steps:\n  tick:\n    argv: [/bin/true]\n' >"$1/jobs/tick-$i.yaml"
+            printf '  - job: tick-%s\n    cron: "* * * * * *"\n    overlap: allow\n' "$i"
+        done
+    } >"$1/schedules/ticks.yaml"
+}
 fire="$work/fire"
-mkdir -p "$fire/jobs" "$fire/schedules"
-{
-    echo "schedules:"
-    for i in $(seq -w 1 100); do
-        printf 'steps:\n  tick:\n    argv: [/bin/true]\n' >"$fire/jobs/tick-$i.yaml"
-        printf '  - job: tick-%s\n    cron: "* * * * * *"\n    overlap: allow\n' "$i"
-    done
-} >"$fire/schedules/ticks.yaml"
+fire_root "$fire" 100
 log "fire latency: 100 schedules every second for ${SECONDS_TO_RUN}s"
 start_daemon "$fire" "$work/fire.log"
 sleep "$SECONDS_TO_RUN"
 stop_daemon
 db="$fire/var/unyo.db"
-# Delay in microseconds, from the recorded texts (RFC 3339 with microseconds, UTC).
-sqlite3 "$db" "SELECT CAST(round((julianday(a.started_at) - julianday(s.fire_time)) * 86400000000) AS INTEGER)
-               FROM slots s JOIN attempts a ON a.run_id = s.run_id ORDER BY 1" >"$work/delays.txt"
+delays "$fire" "$work/delays.txt"
 slots=$(sqlite3 "$db" "SELECT count(*) FROM slots")
 started=$(sqlite3 "$db" "SELECT count(*) FROM slots WHERE outcome = 'started'")
 failed=$(sqlite3 "$db" "SELECT count(*) FROM runs WHERE status <> 'succeeded'")
-read -r p50 p99 max n < <(python3 - "$work/delays.txt" <<'EOF'
-import sys
-d = [int(x) for x in open(sys.argv[1]) if x.strip()]
-q = lambda p: d[min(len(d) - 1, int(round(p * (len(d) - 1))))]
-print(f"{q(0.5)/1000:.2f} {q(0.99)/1000:.2f} {d[-1]/1000:.2f} {len(d)}")
-EOF
-)
+read -r p50 p99 max n < <(quantiles "$work/delays.txt")
+
+# The same with one schedule: the timer's own precision, without a queue of 100 spawns.
+single="$work/single"
+fire_root "$single" 1
+log "fire latency: 1 schedule every second for 20s"
+start_daemon "$single" "$work/single.log"
+sleep 20
+stop_daemon
+delays "$single" "$work/single.txt"
+read -r s50 s99 smax sn < <(quantiles "$work/single.txt")
+
+# Baseline: the machine's own cost of starting 100 processes back to back (posix_spawn of
+# /bin/true from one thread, then waiting for them): the floor under the 100th start.
+floor_ms=$(python3 -c '
+import os, time
+ts = []
+for _ in range(5):
+    t = time.perf_counter()
+    pids = [os.posix_spawn("/bin/true", ["/bin/true"], os.environ) for _ in range(100)]
+    ts.append((time.perf_counter() - t) * 1000)
+    for p in pids: os.waitpid(p, 0)
+print(f"{sorted(ts)[2]:.1f}")')
 
 # --- load and validate 1,000 jobs -----------------------------------------------------------
 big="$work/big"
@@ -149,6 +186,9 @@ cat <<EOF
 unyo daemon benchmark ($(nproc) cores, $(uname -r), unyo $("$UNYO" --version | cut -d' ' -f2))
 fire latency, 100 schedules x ${SECONDS_TO_RUN}s: $n starts of $slots slots ($started started, $failed runs not succeeded)
   p50 ${p50} ms   p99 ${p99} ms   max ${max} ms      target p99 <= 10 ms: $(verdict "$p99" 10)
+  baseline: 100 back-to-back posix_spawn of /bin/true take ${floor_ms} ms on this machine
+fire latency, 1 schedule x 20s: $sn starts
+  p50 ${s50} ms   p99 ${s99} ms   max ${smax} ms
 load + validate, 1,000 jobs + 1,000 schedules: ${validate_ms} ms (cat of the same files: ${cat_ms} ms)
                                                   target <= 300 ms: $(verdict "$validate_ms" 300)
 idle daemon RSS: $((rss_big / 1024)) MiB with 1,000 jobs ($((rss_empty / 1024)) MiB with none)

@@ -19,7 +19,7 @@ fn records_go_to_var_by_default() {
     assert!(out.status.success(), "{}", both(&out));
     assert!(t.path("var/unyo.db").is_file());
     assert_eq!(
-        std::fs::read_to_string(t.path("var/log/fine/1/only.1.log")).expect("log"),
+        std::fs::read_to_string(t.path("var/log/fine/1.only.1.log")).expect("log"),
         "fine\n"
     );
 }
@@ -35,7 +35,7 @@ fn settings_move_database_and_logs() {
     assert!(out.status.success(), "{}", both(&out));
     assert!(t.path("state/ops.db").is_file());
     assert!(!t.path("var/unyo.db").exists());
-    assert!(t.path("logs/fine/1/only.1.log").is_file());
+    assert!(t.path("logs/fine/1.only.1.log").is_file());
     let run = t.show(1);
     assert_eq!(run["status"], "succeeded");
 }
@@ -161,7 +161,7 @@ fn logs_prints_step_output() {
     assert!(text(&out.stderr).contains("run 1 has no step `helo` (did you mean `hello`?)"));
 
     // The file is gone: the database still has the tail.
-    std::fs::remove_file(t.path("var/log/mixed/1/broken.1.log")).expect("rm");
+    std::fs::remove_file(t.path("var/log/mixed/1.broken.1.log")).expect("rm");
     let out = t.run(&["logs", "1", "--step", "broken"]);
     assert!(out.status.success(), "{}", both(&out));
     let s = text(&out.stdout);

@@ -495,7 +495,7 @@ fn log_is_capped_with_a_note_and_tails_are_bounded() {
     let run = t.show(id);
 
     let big = only_attempt(&run, "big");
-    let log_path = t.path(&format!("logs/noisy/{id}/big.1.log"));
+    let log_path = t.path(&format!("logs/noisy/{id}.big.1.log"));
     assert_eq!(big["log_path"], log_path.display().to_string().as_str());
     let dropped = 1_000_000 + "late-err\n".len() - 10_240;
     assert_eq!(big["log_bytes"], 10_240);
@@ -517,7 +517,7 @@ fn log_is_capped_with_a_note_and_tails_are_bounded() {
 
     let mixed = only_attempt(&run, "mixed");
     assert_eq!(
-        read(&t, &format!("logs/noisy/{id}/mixed.1.log")),
+        read(&t, &format!("logs/noisy/{id}.mixed.1.log")),
         "out1\nerr1\nout2\n"
     );
     assert_eq!(mixed["stdout_tail"], "out1\nout2\n");
@@ -527,7 +527,7 @@ fn log_is_capped_with_a_note_and_tails_are_bounded() {
 
     let quiet = only_attempt(&run, "quiet");
     assert_eq!(quiet["log_bytes"], 0);
-    assert!(!t.path(&format!("logs/noisy/{id}/quiet.1.log")).exists());
+    assert!(!t.path(&format!("logs/noisy/{id}.quiet.1.log")).exists());
 }
 
 // ---------------------------------------------------------------------------------------

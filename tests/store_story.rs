@@ -52,7 +52,7 @@ async fn story(store: &dyn Store) {
             step: "dump".into(),
             attempt: 1,
             command: serde_json::json!({"argv": ["pg_dump", "city"]}),
-            log_path: "/var/log/unyo/backup/1/dump.1.log".into(),
+            log_path: "/var/log/unyo/backup/1.dump.1.log".into(),
             started_at: t1,
         })
         .await

@@ -206,10 +206,13 @@ pub async fn execute(
         fiscal_year,
         parallel,
     } = started;
-    // One folder per run for the step logs; made here once rather than by every step.
-    let run_logs = settings.log_dir.join(&job.name).join(run_id.to_string());
-    if let Err(e) = std::fs::create_dir_all(&run_logs) {
-        tracing::warn!("cannot create {}: {e}", run_logs.display());
+    // One folder per job for the step logs (`RUN.STEP.ATTEMPT.log`): it exists after the
+    // job's first run, so starting a run creates no directory.
+    let job_logs = settings.log_dir.join(&job.name);
+    if !job_logs.is_dir()
+        && let Err(e) = std::fs::create_dir_all(&job_logs)
+    {
+        tracing::warn!("cannot create {}: {e}", job_logs.display());
     }
     on_event(Event::RunStarted {
         run_id,
@@ -464,8 +467,7 @@ async fn run_step(
         .settings
         .log_dir
         .join(&ctx.job.name)
-        .join(ctx.run_id.to_string())
-        .join(format!("{}.{attempt}.log", step.name));
+        .join(format!("{}.{}.{attempt}.log", ctx.run_id, step.name));
     let prepared = prepare(ctx, step, attempt, log_path.clone());
     let mut cancel = ctx.cancel.clone();
     let permit = tokio::select! {
