@@ -548,3 +548,73 @@ fn a_job_outside_its_window_waits_for_it() {
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait(), Some(0));
 }
+
+#[test]
+fn overlap_replace_stops_the_old_run_and_queue_runs_them_one_after_another() {
+    let t = Tree::new();
+    t.file("unyo.yaml", "kill_grace: 1s\nshutdown_grace: 1s\n");
+    t.job("stuck", "steps:\n  a:\n    run: sleep 300 & sleep 300\n");
+    t.job("slow", "steps:\n  a:\n    run: sleep 1.2\n");
+    t.file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: stuck\n    cron: \"*/2 * * * * *\"\n    overlap: replace\n  - job: slow\n    cron: \"* * * * * *\"\n    overlap: queue\n",
+    );
+    let d = Daemon::start(&t);
+    let first: i64 = wait_for("a replaced run", || {
+        query::<i64>(
+            &t,
+            "SELECT id FROM runs WHERE job = 'stuck' AND status = 'cancelled'",
+        )
+        .first()
+        .copied()
+    });
+    let reason: String = one(&t, &format!("SELECT reason FROM runs WHERE id = {first}"));
+    assert!(reason.starts_with("replaced by run "), "{reason}");
+    let by: i64 = reason
+        .trim_start_matches("replaced by run ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("run id in the reason");
+    assert!(by > first);
+    let pid: i64 = one(
+        &t,
+        &format!("SELECT pid FROM attempts WHERE run_id = {first}"),
+    );
+    assert!(
+        live_group_members(pid).is_empty(),
+        "the replaced run's group is gone"
+    );
+    wait_for("queued slots of `slow`", || {
+        (one::<i64>(
+            &t,
+            "SELECT count(*) FROM runs WHERE job = 'slow' AND status = 'succeeded'",
+        ) >= 2)
+            .then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let queued: i64 = one(
+        &t,
+        "SELECT count(*) FROM slots WHERE schedule = 'slow' AND outcome = 'queued'",
+    );
+    assert!(queued >= 1);
+    // Never two runs of `slow` at once.
+    let spans: Vec<(String, String)> = {
+        let c = db(&t);
+        let mut s = c
+            .prepare(
+                "SELECT started_at, ended_at FROM runs WHERE job = 'slow' \
+                 AND started_at IS NOT NULL AND ended_at IS NOT NULL ORDER BY started_at",
+            )
+            .expect("prepare");
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    assert!(spans.len() >= 2);
+    for w in spans.windows(2) {
+        assert!(w[1].0 >= w[0].1, "overlapping runs: {w:?}");
+    }
+}

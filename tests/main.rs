@@ -5,6 +5,7 @@ mod helper;
 
 mod calendar;
 mod daemon;
+mod forecast;
 mod import;
 mod readme;
 mod records;

@@ -142,27 +142,17 @@ pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         ));
         return Ok(());
     }
-    let mut t = Table::new(&["DUE", "JOB", "DECISION"], &[16, 22, 60]);
+    // The decision is the last column and is never cut.
+    let mut t = Table::new(&["DUE", "JOB", "DECISION"], &[16, 22, 400]);
     let show = |x: DateTime<Utc>| x.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
     for c in &coming {
+        let why = c.reason.as_deref().unwrap_or("");
         let decision = match c.decision {
-            "moved" => format!(
-                "{} -> {} ({})",
-                show(c.fire_time),
-                show(c.due_at),
-                c.reason.as_deref().unwrap_or("")
-            ),
-            _ => match &c.reason {
-                Some(r) => format!("{} ({r})", c.decision),
-                None => c.decision.to_owned(),
-            },
+            "moved" => format!("moved from {}, {why}", show(c.fire_time)),
+            "run" if why.is_empty() => "run".to_owned(),
+            other => format!("{other}: {why}"),
         };
-        let when = if c.decision == "skipped" {
-            c.fire_time
-        } else {
-            c.due_at
-        };
-        t.row(vec![show(when), c.job.clone(), decision]);
+        t.row(vec![show(c.due_at), c.job.clone(), decision]);
     }
     let mut text = t.render();
     if more > 0 {
@@ -181,8 +171,8 @@ fn describe(
 ) -> Coming {
     let (mut decision, mut reason) = match &o.shift {
         Shift::None => ("run", None),
-        Shift::Moved { closed } => ("moved", Some(format!("closed: {closed}"))),
-        Shift::Skipped { closed } => ("skipped", Some(format!("closed: {closed}"))),
+        Shift::Moved { closed } => ("moved", Some(format!("closed ({closed})"))),
+        Shift::Skipped { closed } => ("skipped", Some(format!("closed ({closed})"))),
     };
     if decision != "skipped" {
         let facts = Facts {
