@@ -294,17 +294,16 @@ impl Daemon {
             if !self.after_met(run, &job, now).await? {
                 continue;
             }
-            // A run queued by an `overlap: queue` slot waits for the job's running run.
-            let queued_behind = run
+            // A scheduled run waits while another run of its job runs, unless its schedule
+            // allows overlapping runs; runs queued by hand do not wait.
+            let serial = run
                 .schedule
                 .as_ref()
                 .and_then(|s| self.catalog.schedules.iter().find(|x| x.name == *s))
-                .is_some_and(|s| s.overlap == crate::model::Overlap::Queue)
-                && running_jobs.contains_key(run.job.as_str())
-                || starting
-                    .iter()
-                    .any(|s| s.job == run.job && run.schedule.is_some());
-            if queued_behind {
+                .is_some_and(|s| s.overlap != crate::model::Overlap::Allow);
+            let busy = running_jobs.contains_key(run.job.as_str())
+                || starting.iter().any(|s| s.job == run.job);
+            if serial && busy {
                 continue;
             }
             if self
