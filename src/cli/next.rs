@@ -93,6 +93,8 @@ pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     }
     let limit = args.limit as usize;
     let mut coming: Vec<Coming> = Vec::new();
+    // Some schedule had more slots in the range than were gathered.
+    let mut cut = false;
     for s in &catalog.schedules {
         if args.job.as_ref().is_some_and(|j| *j != s.job) {
             continue;
@@ -117,6 +119,7 @@ pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             let until = (after + step).min(to);
             for o in p.occurrences(after, until) {
                 if mine >= limit {
+                    cut = true;
                     break;
                 }
                 coming.push(describe(s, job, &o, &catalog, settings));
@@ -125,9 +128,12 @@ pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             after = until;
             step = (step * 4).min(Duration::days(40));
         }
+        if mine >= limit && after < to {
+            cut = true;
+        }
     }
     coming.sort_by(|a, b| (a.due_at, &a.schedule).cmp(&(b.due_at, &b.schedule)));
-    let more = coming.len().saturating_sub(limit);
+    let more = cut || coming.len() > limit;
     coming.truncate(limit);
     if args.json {
         let text = serde_json::to_string_pretty(&coming).unwrap_or_default();
@@ -155,8 +161,11 @@ pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         t.row(vec![show(c.due_at), c.job.clone(), decision]);
     }
     let mut text = t.render();
-    if more > 0 {
-        text.push_str(&format!("... {more} more; use --limit or --to\n"));
+    if more {
+        text.push_str(&format!(
+            "... more slots follow before {}; raise --limit or narrow --to\n",
+            super::local_time(settings, to)
+        ));
     }
     super::out(&text);
     Ok(())

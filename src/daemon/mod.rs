@@ -10,7 +10,7 @@
 mod recover;
 mod slots;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,7 +35,9 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// a suspended machine is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// How often a run waiting for its `after` jobs looks again.
-const AFTER_RECHECK: Duration = Duration::from_secs(1);
+const AFTER_RECHECK: Duration = Duration::from_secs(2);
+/// How often runs left behind by a dead unyo process are looked for.
+const RECOVER_EVERY: Duration = Duration::from_secs(30);
 
 /// Where the daemon's time comes from; tests of the planner inject their own `now`.
 pub type Clock = fn() -> DateTime<Utc>;
@@ -57,8 +59,9 @@ struct Daemon {
     tasks: JoinSet<()>,
     done_tx: mpsc::UnboundedSender<(i64, Result<RunResult, StoreError>)>,
     done_rx: mpsc::UnboundedReceiver<(i64, Result<RunResult, StoreError>)>,
-    /// Queued runs whose wait was already recorded, so it is written once.
-    announced: HashSet<i64>,
+    /// Queued runs waiting for their `after` jobs: when to look again (the reason is
+    /// written once, when the wait starts).
+    waiting: HashMap<i64, tokio::time::Instant>,
     planner: slots::Planner,
     /// Held for the daemon's life: a second daemon on the same database is refused.
     _lock: File,
@@ -91,7 +94,7 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         tasks: JoinSet::new(),
         done_tx,
         done_rx,
-        announced: HashSet::new(),
+        waiting: HashMap::new(),
         planner,
         _lock: lock,
     };
@@ -111,6 +114,17 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
     );
     daemon.recover().await?;
     let result = daemon.main_loop().await;
+    if let Err(e) = &result {
+        // The loop is broken (the database failed): stop the steps rather than abandon them;
+        // the next start records what it can.
+        tracing::error!("the daemon stops: {e}");
+        daemon.stop_all();
+        let deadline = daemon.settings.kill_grace + Duration::from_secs(5);
+        let _ = tokio::time::timeout(deadline, async {
+            while daemon.tasks.join_next().await.is_some() {}
+        })
+        .await;
+    }
     let stopped = daemon
         .store
         .heartbeat(daemon.id, (daemon.clock)(), true)
@@ -184,6 +198,7 @@ impl Daemon {
             sig(SignalKind::hangup())?,
         );
         let mut last_heartbeat = tokio::time::Instant::now();
+        let mut last_recover = tokio::time::Instant::now();
         let mut next_queue_poll = tokio::time::Instant::now();
         loop {
             let now = (self.clock)();
@@ -191,6 +206,10 @@ impl Daemon {
             if tokio::time::Instant::now() >= next_queue_poll {
                 self.pump(now).await?;
                 next_queue_poll = tokio::time::Instant::now() + QUEUE_POLL;
+            }
+            if last_recover.elapsed() >= RECOVER_EVERY {
+                self.recover().await?;
+                last_recover = tokio::time::Instant::now();
             }
             if last_heartbeat.elapsed() >= HEARTBEAT {
                 self.store.heartbeat(self.id, now, false).await?;
@@ -315,7 +334,7 @@ impl Daemon {
             }
         }
         for run in starting {
-            self.announced.remove(&run.id);
+            self.waiting.remove(&run.id);
             let record = NewRun {
                 job: run.job.clone(),
                 trigger: run.trigger,
@@ -367,6 +386,16 @@ impl Daemon {
         job: &Job,
         now: DateTime<Utc>,
     ) -> Result<bool, Error> {
+        if job.after.is_empty() {
+            return Ok(true);
+        }
+        if self
+            .waiting
+            .get(&run.id)
+            .is_some_and(|t| *t > tokio::time::Instant::now())
+        {
+            return Ok(false);
+        }
         let mut missing = Vec::new();
         for other in &job.after {
             if !self.store.succeeded(other, run.business_date).await? {
@@ -385,21 +414,23 @@ impl Daemon {
                 run.business_date
             );
             tracing::warn!(run = run.id, "{why}");
+            self.waiting.remove(&run.id);
             self.store
                 .set_run_status(run.id, RunStatus::Failed, now, Some(&why))
                 .await?;
             return Ok(false);
         }
-        let why = format!(
-            "waiting for {} to succeed for business date {} (up to {took})",
-            missing.join(", "),
-            run.business_date
-        );
-        let recheck = now + chrono::Duration::from_std(AFTER_RECHECK).unwrap_or_default();
-        if self.announced.insert(run.id) {
+        let recheck = tokio::time::Instant::now() + AFTER_RECHECK;
+        if self.waiting.insert(run.id, recheck).is_none() {
+            // Written once: the reason, and no deferral (the wait is kept here).
+            let why = format!(
+                "waiting for {} to succeed for business date {} (up to {took})",
+                missing.join(", "),
+                run.business_date
+            );
             tracing::info!(run = run.id, "{why}");
+            self.store.defer_run(run.id, now, &why).await?;
         }
-        self.store.defer_run(run.id, recheck, &why).await?;
         Ok(false)
     }
 
@@ -557,7 +588,6 @@ impl Daemon {
                 self.catalog = Arc::new(catalog);
                 self.planner
                     .reload(&self.settings, &self.catalog, (self.clock)());
-                tracing::info!("definitions reloaded: {}", self.catalog.summary());
                 eprintln!(
                     "unyo daemon: definitions reloaded: {}",
                     self.catalog.summary()
@@ -565,7 +595,6 @@ impl Daemon {
             }
             Err(d) => {
                 tracing::error!("reload refused, keeping the running definitions:\n{d}");
-                eprintln!("unyo daemon: reload refused, keeping the running definitions:\n{d}");
             }
         }
     }

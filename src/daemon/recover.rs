@@ -11,6 +11,8 @@ use crate::store::RunStatus;
 use super::Daemon;
 
 impl Daemon {
+    /// Runs at start and every half minute: a foreground `unyo run` killed while the daemon
+    /// runs is found here too, so its job is not held up until the next restart.
     pub(super) async fn recover(&mut self) -> Result<(), Error> {
         let active = self.store.active_runs().await?;
         for run in active.iter().filter(|r| r.status == RunStatus::Running) {
@@ -29,13 +31,17 @@ impl Daemon {
                 ("UNYO_JOB", run.job.as_str()),
                 ("UNYO_ROOT", root.as_str()),
             ]);
-            let killed = orphans::terminate(&left, self.settings.kill_grace).await;
             let mut reason = format!(
                 "the unyo process running it ({}) ended before the run did",
                 run.owner.as_deref().unwrap_or("unknown")
             );
-            if killed > 0 {
-                reason.push_str(&format!("; {killed} left-over process(es) stopped"));
+            if !left.is_empty() {
+                reason.push_str(&format!("; {} left-over process(es) stopped", left.len()));
+                // SIGTERM now, SIGKILL after the grace period, without holding up the loop.
+                let grace = self.settings.kill_grace;
+                tokio::spawn(async move {
+                    orphans::terminate(&left, grace).await;
+                });
             }
             tracing::warn!(run = run.id, "run of `{}` interrupted: {reason}", run.job);
             eprintln!(

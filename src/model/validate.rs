@@ -967,7 +967,12 @@ fn schedule(
     if let Some(c) = &spec.calendar {
         cx.reference(file, c, "calendar", calendars);
     }
-    let closed_day = spec.closed_day.unwrap_or_default();
+    // Naming a calendar means closed days do not run, unless `closed_day` says otherwise.
+    let closed_day = spec.closed_day.unwrap_or(if spec.calendar.is_some() {
+        ClosedDay::Skip
+    } else {
+        ClosedDay::Run
+    });
     let business_day = spec.business_day.as_ref().and_then(|b| {
         if spec.calendar.is_none() {
             cx.err(

@@ -299,13 +299,27 @@ pub fn decide(
     let mut out: Vec<Decision> = Vec::with_capacity(slots.len());
     // Which slots may run: on-time ones always, late ones per the misfire policy.
     let mut runnable: Vec<(usize, bool)> = Vec::new();
-    let mut seen_due: BTreeMap<DateTime<Utc>, DateTime<Utc>> = BTreeMap::new();
+    // Slots due at the same instant make one run: the first is the primary, the others
+    // follow its fate. The misfire policy counts primaries only.
+    let mut first_due: BTreeMap<DateTime<Utc>, usize> = BTreeMap::new();
+    let primary: Vec<Option<usize>> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            if matches!(o.shift, Shift::Skipped { .. }) {
+                return None;
+            }
+            Some(*first_due.entry(o.due_at).or_insert(i))
+        })
+        .collect();
     let late_idx: Vec<usize> = slots
         .iter()
         .enumerate()
-        .filter(|(_, o)| now - o.due_at > late_after && !matches!(o.shift, Shift::Skipped { .. }))
+        .filter(|(i, o)| now - o.due_at > late_after && primary[*i] == Some(*i))
         .map(|(i, _)| i)
         .collect();
+    // Merged slots (their index in `out`, and their primary's).
+    let mut merged: Vec<(usize, usize)> = Vec::new();
     let keep_late: Vec<usize> = match schedule.misfire {
         MisfirePolicy::Skip => Vec::new(),
         MisfirePolicy::RunOnce => late_idx.last().copied().into_iter().collect(),
@@ -328,20 +342,11 @@ pub fn decide(
             out.push(d);
             continue;
         }
-        if let Some(first) = seen_due.get(&o.due_at) {
-            d.outcome = SlotOutcome::Shifted;
-            d.reason = Some(format!(
-                "{}merged with the slot of {} due at the same time",
-                match &o.shift {
-                    Shift::Moved { closed } => format!("closed: {closed}; "),
-                    _ => String::new(),
-                },
-                show(*first, tz)
-            ));
+        if let Some(p) = primary[i].filter(|p| *p != i) {
+            merged.push((out.len(), p));
             out.push(d);
             continue;
         }
-        seen_due.insert(o.due_at, o.fire_time);
         let late = late_idx.contains(&i);
         if late {
             let lateness = now - o.due_at;
@@ -414,12 +419,14 @@ pub fn decide(
             });
         };
         let mut queue = false;
+        let mut caught_up = false;
         let mut replace = Vec::new();
         if let Some(other) = busy {
             match schedule.overlap {
                 // Several caught-up slots of one schedule run one after the other.
                 _ if late && schedule.misfire == MisfirePolicy::RunAll && ours => {
                     queue = true;
+                    caught_up = true;
                 }
                 Overlap::Forbid => {
                     d.outcome = SlotOutcome::SkippedOverlap;
@@ -457,7 +464,13 @@ pub fn decide(
             continue;
         }
         if queue || !job.after.is_empty() {
-            if queue {
+            if caught_up {
+                d.outcome = SlotOutcome::Queued;
+                add_reason(
+                    d,
+                    "caught up after the slot before it (misfire: run_all)".to_owned(),
+                );
+            } else if queue {
                 d.outcome = SlotOutcome::Queued;
                 add_reason(
                     d,
@@ -484,6 +497,33 @@ pub fn decide(
             d.start = Some(Start::Now { trigger, replace });
         }
         busy = busy.or(Some(0));
+    }
+    // A merged slot shares its primary's run, or its fate.
+    for (m, p) in merged {
+        let (primary_fire, primary_outcome, primary_started) =
+            (out[p].fire_time, out[p].outcome, out[p].start.is_some());
+        let moved = slots
+            .iter()
+            .find(|o| o.fire_time == out[m].fire_time)
+            .and_then(|o| match &o.shift {
+                Shift::Moved { closed } => Some(format!("closed: {closed}; ")),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let d = &mut out[m];
+        if primary_started {
+            d.outcome = SlotOutcome::Shifted;
+            d.reason = Some(format!(
+                "{moved}merged into the slot of {} (due at the same time, one run)",
+                show(primary_fire, tz)
+            ));
+        } else {
+            d.outcome = primary_outcome;
+            d.reason = Some(format!(
+                "{moved}merged into the slot of {}, which was {primary_outcome}",
+                show(primary_fire, tz)
+            ));
+        }
     }
     out
 }
@@ -987,6 +1027,44 @@ mod tests {
             d[0].reason
         );
         assert!(d[1].reason.as_deref().is_some_and(|r| r.contains("merged")));
+    }
+
+    #[test]
+    fn a_caught_up_slot_runs_once_with_the_slots_merged_into_it() {
+        let cal = office();
+        let mut s = schedule("0 9 * * *", TOKYO);
+        s.calendar = Some("office".into());
+        s.closed_day = ClosedDay::NextBusinessDay;
+        s.misfire = MisfirePolicy::RunOnce;
+        // Down from Friday 10:00 to Monday 10:00: Saturday's and Sunday's slots moved to
+        // Monday 09:00, which is an hour late.
+        let now = at(TOKYO, 2026, 11, 30, 10, 0);
+        let v = slots(&s, Some(&cal), at(TOKYO, 2026, 11, 27, 10, 0), now);
+        assert_eq!(v.len(), 3);
+        let d = decide(&s, &job(), &v, facts(now, &[], &BTreeMap::new()));
+        let started: Vec<&Decision> = d.iter().filter(|d| d.start.is_some()).collect();
+        assert_eq!(started.len(), 1, "{d:#?}");
+        assert_eq!(
+            started[0].start,
+            Some(Start::Now {
+                trigger: Trigger::CatchUp,
+                replace: vec![]
+            })
+        );
+        assert!(
+            d.iter()
+                .all(|d| d.outcome == SlotOutcome::Shifted || d.outcome == SlotOutcome::Started),
+            "{d:#?}"
+        );
+        // With `skip`, the merged slots are missed with their primary.
+        s.misfire = MisfirePolicy::Skip;
+        let d = decide(&s, &job(), &v, facts(now, &[], &BTreeMap::new()));
+        assert!(d.iter().all(|d| d.outcome == SlotOutcome::Missed), "{d:#?}");
+        assert!(
+            d[1].reason
+                .as_deref()
+                .is_some_and(|r| r.contains("which was missed"))
+        );
     }
 
     #[test]

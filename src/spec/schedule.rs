@@ -89,12 +89,12 @@ pub struct WindowSpec {
     pub to: Spanned<String>,
 }
 
-/// What a slot on a closed day does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+/// What a slot on a closed day does. The default is `skip` when the schedule names a
+/// calendar (and `run`, which never asks a calendar, when it names none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClosedDay {
-    /// Run anyway (the default when no calendar is named).
-    #[default]
+    /// Run anyway.
     Run,
     Skip,
     NextBusinessDay,
