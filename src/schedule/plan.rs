@@ -318,16 +318,24 @@ pub fn decide(
         .filter(|(i, o)| now - o.due_at > late_after && primary[*i] == Some(*i))
         .map(|(i, _)| i)
         .collect();
-    // Merged slots (their index in `out`, and their primary's).
+    // Merged slots: their index in `slots` (and in `out`, the same), and their primary's.
     let mut merged: Vec<(usize, usize)> = Vec::new();
-    let keep_late: Vec<usize> = match schedule.misfire {
-        MisfirePolicy::Skip => Vec::new(),
-        MisfirePolicy::RunOnce => late_idx.last().copied().into_iter().collect(),
+    // Flags by slot index (a long downtime of an every-second schedule has many slots).
+    let mut late = vec![false; slots.len()];
+    for &i in &late_idx {
+        late[i] = true;
+    }
+    let mut keep_late = vec![false; slots.len()];
+    let kept: &[usize] = match schedule.misfire {
+        MisfirePolicy::Skip => &[],
+        MisfirePolicy::RunOnce => &late_idx[late_idx.len().saturating_sub(1)..],
         MisfirePolicy::RunAll => {
-            let n = late_idx.len().saturating_sub(schedule.misfire_max as usize);
-            late_idx[n..].to_vec()
+            &late_idx[late_idx.len().saturating_sub(schedule.misfire_max as usize)..]
         }
     };
+    for &i in kept {
+        keep_late[i] = true;
+    }
     for (i, o) in slots.iter().enumerate() {
         let mut d = Decision {
             fire_time: o.fire_time,
@@ -343,12 +351,12 @@ pub fn decide(
             continue;
         }
         if let Some(p) = primary[i].filter(|p| *p != i) {
-            merged.push((out.len(), p));
+            merged.push((i, p));
             out.push(d);
             continue;
         }
-        let late = late_idx.contains(&i);
-        if late {
+        let is_late = late[i];
+        if is_late {
             let lateness = now - o.due_at;
             let policy = match schedule.misfire {
                 MisfirePolicy::Skip => "skip",
@@ -356,7 +364,7 @@ pub fn decide(
                 MisfirePolicy::RunAll => "run_all",
             };
             let too_late = within.is_some_and(|w| lateness > w);
-            if !keep_late.contains(&i) || too_late {
+            if !keep_late[i] || too_late {
                 d.outcome = SlotOutcome::Missed;
                 let mins = lateness.num_minutes();
                 d.reason = Some(if too_late {
@@ -385,7 +393,7 @@ pub fn decide(
                 continue;
             }
         }
-        runnable.push((out.len(), late));
+        runnable.push((out.len(), is_late));
         if let Shift::Moved { closed } = &o.shift {
             d.outcome = SlotOutcome::Shifted;
             d.reason = Some(format!(
@@ -502,14 +510,10 @@ pub fn decide(
     for (m, p) in merged {
         let (primary_fire, primary_outcome, primary_started) =
             (out[p].fire_time, out[p].outcome, out[p].start.is_some());
-        let moved = slots
-            .iter()
-            .find(|o| o.fire_time == out[m].fire_time)
-            .and_then(|o| match &o.shift {
-                Shift::Moved { closed } => Some(format!("closed: {closed}; ")),
-                _ => None,
-            })
-            .unwrap_or_default();
+        let moved = match &slots[m].shift {
+            Shift::Moved { closed } => format!("closed: {closed}; "),
+            _ => String::new(),
+        };
         let d = &mut out[m];
         if primary_started {
             d.outcome = SlotOutcome::Shifted;
@@ -1065,6 +1069,25 @@ mod tests {
                 .as_deref()
                 .is_some_and(|r| r.contains("which was missed"))
         );
+    }
+
+    #[test]
+    fn a_day_of_downtime_of_an_every_second_schedule_is_decided_at_once() {
+        let mut s = schedule("* * * * * *", TOKYO);
+        s.misfire = MisfirePolicy::RunOnce;
+        let now = at(TOKYO, 2026, 11, 26, 12, 0);
+        let v = slots(&s, None, now - chrono::Duration::days(1), now);
+        assert_eq!(v.len(), 86_400);
+        let d = decide(&s, &job(), &v, facts(now, &[], &BTreeMap::new()));
+        let started = d.iter().filter(|d| d.start.is_some()).count();
+        // The last 60 s are on time: the first of them starts, the rest overlap it; the
+        // late ones are missed but for the latest (run_once), which overlaps too.
+        assert_eq!(started, 1);
+        let missed = d
+            .iter()
+            .filter(|d| d.outcome == SlotOutcome::Missed)
+            .count();
+        assert!(missed > 86_000, "{missed}");
     }
 
     #[test]
