@@ -378,6 +378,15 @@ fn kill_9_is_recovered_on_the_next_start() {
     wait_status(&t, rerun, "running");
     let trigger: String = one(&t, &format!("SELECT trigger FROM runs WHERE id = {rerun}"));
     assert_eq!(trigger, "recovery");
+    // The crash opened an incident for the job.
+    let (class, run): (String, i64) = db(&t)
+        .query_row(
+            "SELECT failure_class, run_id FROM incidents WHERE job = 'long'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("incident");
+    assert_eq!((class.as_str(), run), ("interrupted", id));
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait(), Some(0));
 }

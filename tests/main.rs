@@ -10,6 +10,7 @@ mod import;
 mod readme;
 mod records;
 mod run;
+mod runbook;
 mod shipped;
 mod store_story;
 mod validate;

@@ -100,3 +100,48 @@ fn example_extract_runs_and_checks_its_date() {
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     assert!(text(&out.stderr).contains("parameter `month`: `October` is not a date"));
 }
+
+/// The shipped runbook gives each failure the operations manual names its own first aid.
+#[test]
+fn shipped_runbook_rules_fit_the_failures_they_are_for() {
+    use std::time::Duration;
+    use unyo::exec::Exit;
+    use unyo::runbook::{Failure, find};
+    let t = crate::helper::Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    let settings = unyo::model::Settings::load(t.root()).expect("settings");
+    let catalog = unyo::model::Catalog::load(&settings).expect("catalog");
+    let rule = |exit: Option<Exit>, timed_out: bool, stderr: &str| {
+        let f = Failure {
+            exit,
+            timed_out,
+            stdout: "",
+            stderr,
+            elapsed: Duration::from_secs(3),
+        };
+        find(&catalog, Some("transient"), None, &f)
+            .map(|m| m.number)
+            .expect("a rule fits every failure")
+    };
+    let code = |c| Some(Exit::Code(c));
+    assert_eq!(rule(code(75), false, "Error: database is locked"), 1);
+    assert_eq!(
+        rule(
+            code(7),
+            false,
+            "curl: (7) Failed to connect: Connection refused"
+        ),
+        2
+    );
+    assert_eq!(rule(code(1), false, "write: No space left on device"), 3);
+    assert_eq!(rule(Some(Exit::Signal(15)), true, ""), 4);
+    assert_eq!(rule(Some(Exit::Signal(9)), false, ""), 5);
+    assert_eq!(rule(code(2), false, "unexpected"), 6);
+    // Every shipped job names a runbook.
+    for job in catalog.jobs.values() {
+        assert!(
+            job.steps.iter().all(|s| s.runbook.is_some()),
+            "job `{}` has a step without a runbook",
+            job.name
+        );
+    }
+}

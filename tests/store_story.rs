@@ -82,6 +82,11 @@ async fn story(store: &dyn Store) {
                 log_dropped: 0,
                 step_status: StepStatus::Failed,
                 step_reason: Some("exit 3".into()),
+                rule: Some("transient#3".into()),
+                action: Some("no retry left (2 used)".into()),
+                remediation: None,
+                retry_at: None,
+                continued: false,
             },
         )
         .await

@@ -4,6 +4,7 @@
 
 mod calendar;
 mod import;
+mod incident;
 mod logs;
 mod next;
 mod run;
@@ -55,6 +56,11 @@ pub enum Command {
     Show(show::Args),
     /// Print the output of a run's steps.
     Logs(logs::Args),
+    /// List incidents, newest first (`!` marks one past its report deadline).
+    Incidents(incident::ListArgs),
+    /// Show, acknowledge or resolve one incident.
+    #[command(subcommand)]
+    Incident(incident::Command),
     /// List the coming slots of the schedules, with what the calendar and windows make of
     /// each.
     Next(next::Args),
@@ -95,6 +101,8 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Show(args) => show::run(&settings, args).await,
         Command::Logs(args) => logs::run(&settings, args).await,
         Command::Next(args) => next::run(&settings, args),
+        Command::Incidents(args) => incident::list(&settings, args).await,
+        Command::Incident(cmd) => incident::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args),
     }

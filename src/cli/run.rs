@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
-    let catalog = Catalog::load(settings)?;
+    let catalog = Arc::new(Catalog::load(settings)?);
     let Some(job) = catalog.jobs.get(&args.job).cloned() else {
         let hint = diag::hint(&args.job, catalog.jobs.keys().map(String::as_str));
         let known = if catalog.jobs.is_empty() {

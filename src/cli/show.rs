@@ -83,14 +83,27 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         ]);
     }
     out.push_str(&t.render());
-    for a in d
-        .attempts
-        .iter()
-        .filter(|a| a.error.is_some() || (!a.stderr_tail.is_empty() && a.exit_code != Some(0)))
-    {
+    for a in d.attempts.iter().filter(|a| {
+        a.error.is_some()
+            || a.rule.is_some()
+            || (!a.stderr_tail.is_empty() && a.exit_code != Some(0))
+    }) {
         out.push_str(&format!("\n{} attempt {}:\n", a.step, a.attempt));
         if let Some(e) = &a.error {
             out.push_str(&format!("  error: {e}\n"));
+        }
+        if let Some(rule) = &a.rule {
+            out.push_str(&format!("  runbook rule: {rule}\n"));
+            out.push_str(&format!(
+                "  done:         {}\n",
+                a.action.as_deref().unwrap_or("-")
+            ));
+        }
+        if let Some(rem) = &a.remediation {
+            out.push_str(&format!(
+                "  remediation:  {}\n",
+                rem["result"].as_str().unwrap_or("-")
+            ));
         }
         if !a.stderr_tail.is_empty() {
             out.push_str("  stderr (last lines):\n");

@@ -467,8 +467,9 @@ impl Daemon {
             fiscal_year: run.fiscal_year,
             parallel: self.settings.parallel,
         };
-        let (settings, store, done) = (
+        let (settings, catalog, store, done) = (
             self.settings.clone(),
+            self.catalog.clone(),
             self.store.clone(),
             self.done_tx.clone(),
         );
@@ -495,7 +496,8 @@ impl Daemon {
             }
         });
         self.tasks.spawn(async move {
-            let result = engine::execute(&settings, store, started, stop_rx, on_event).await;
+            let result =
+                engine::execute(&settings, catalog, store, started, stop_rx, on_event).await;
             let _ = done.send((run_id, result));
         });
     }

@@ -56,6 +56,21 @@ impl Daemon {
                     Some(&reason),
                 )
                 .await?;
+            crate::incident::raise(
+                self.store.as_ref(),
+                &self.settings,
+                crate::incident::Raise {
+                    severity: self.settings.incidents.severity,
+                    job: &run.job,
+                    run_id: Some(run.id),
+                    step: None,
+                    failure_class: "interrupted",
+                    summary: format!("run {} of `{}` was interrupted: {reason}", run.id, run.job),
+                    log_excerpt: String::new(),
+                    rule: None,
+                },
+            )
+            .await?;
             self.after_interrupt(run.id, &run.job).await?;
         }
         Ok(())

@@ -161,7 +161,7 @@ pub fn new_run(
 /// interrupted); every problem of a step is recorded on that step.
 pub async fn run(
     settings: &Settings,
-    catalog: &Catalog,
+    catalog: &Arc<Catalog>,
     store: Arc<dyn Store>,
     req: RunRequest,
     stop: watch::Receiver<Option<Stop>>,
@@ -186,13 +186,14 @@ pub async fn run(
         fiscal_year: record.fiscal_year,
         parallel: req.parallel,
     };
-    execute(settings, store, started, stop, on_event).await
+    execute(settings, catalog.clone(), store, started, stop, on_event).await
 }
 
 /// Drives a run already recorded as running (by [`run`], or claimed from the queue) to its
 /// end.
 pub async fn execute(
     settings: &Settings,
+    catalog: Arc<Catalog>,
     store: Arc<dyn Store>,
     started: Started,
     stop: watch::Receiver<Option<Stop>>,
@@ -243,6 +244,8 @@ pub async fn execute(
         cancel: halt_rx,
         stopped: std::sync::OnceLock::new(),
         on_event: on_event.clone(),
+        catalog,
+        failures: std::sync::Mutex::new(Vec::new()),
     });
     if let Some(s) = first_stop {
         let _ = ctx.stopped.set(s);
@@ -256,7 +259,85 @@ pub async fn execute(
     store
         .set_run_status(run_id, status, Utc::now(), reason.as_deref())
         .await?;
+    after_run(&ctx, status).await?;
     Ok(RunResult { run_id, status })
+}
+
+/// A run's end reaches the incidents: a failed or interrupted run opens one (or adds an
+/// occurrence), a successful run notes the recovery on the job's open ones.
+async fn after_run(ctx: &StepContext, status: RunStatus) -> Result<(), StoreError> {
+    let job = &ctx.job.name;
+    match status {
+        RunStatus::Failed => {
+            let first = ctx.failures.lock().ok().and_then(|f| f.first().cloned());
+            let f = first.unwrap_or(StepFailure {
+                step: String::new(),
+                class: "failed".to_owned(),
+                detail: "failed".to_owned(),
+                excerpt: String::new(),
+                rule: None,
+                severity: None,
+                incident: None,
+            });
+            if f.incident.is_some() {
+                // Its runbook rule opened the incident for this failure already.
+                return Ok(());
+            }
+            crate::incident::raise(
+                ctx.store.as_ref(),
+                &ctx.settings,
+                crate::incident::Raise {
+                    severity: f.severity.unwrap_or(ctx.settings.incidents.severity),
+                    job,
+                    run_id: Some(ctx.run_id),
+                    step: (!f.step.is_empty()).then_some(f.step.as_str()),
+                    failure_class: &f.class,
+                    summary: format!(
+                        "run {} of `{job}` failed: step `{}`: {}",
+                        ctx.run_id, f.step, f.detail
+                    ),
+                    log_excerpt: f.excerpt,
+                    rule: f.rule,
+                },
+            )
+            .await?;
+        }
+        RunStatus::Interrupted => {
+            crate::incident::raise(
+                ctx.store.as_ref(),
+                &ctx.settings,
+                crate::incident::Raise {
+                    severity: ctx.settings.incidents.severity,
+                    job,
+                    run_id: Some(ctx.run_id),
+                    step: None,
+                    failure_class: "interrupted",
+                    summary: format!(
+                        "run {} of `{job}` was interrupted: {}",
+                        ctx.run_id,
+                        ctx.stopped
+                            .get()
+                            .map_or_else(|| "stopped".to_owned(), |s| s.reason())
+                    ),
+                    log_excerpt: String::new(),
+                    rule: None,
+                },
+            )
+            .await?;
+        }
+        RunStatus::Succeeded => {
+            ctx.store
+                .job_recovered(
+                    job,
+                    ctx.run_id,
+                    Utc::now(),
+                    ctx.settings.incidents.auto_resolve,
+                )
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Everything a step task needs, shared by all steps of a run.
@@ -275,6 +356,23 @@ struct StepContext {
     /// Why the run was stopped, once it was.
     stopped: std::sync::OnceLock<Stop>,
     on_event: Arc<dyn Fn(Event) + Send + Sync>,
+    /// Runbooks, for failed attempts.
+    catalog: Arc<Catalog>,
+    /// Steps that failed for good, in the order they did: for the run's incident.
+    failures: std::sync::Mutex<Vec<StepFailure>>,
+}
+
+/// How a step failed for good, for the incident its run opens.
+#[derive(Debug, Clone)]
+struct StepFailure {
+    step: String,
+    class: String,
+    detail: String,
+    excerpt: String,
+    rule: Option<String>,
+    severity: Option<crate::model::Severity>,
+    /// The incident its runbook rule opened already, at once.
+    incident: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,7 +380,12 @@ enum State {
     Waiting,
     Running,
     Done(StepStatus),
+    /// Failed, but its runbook says the steps that need it run (`continue`).
+    Continued,
 }
+
+/// A step's end as its task reports it: the status, and whether dependents run anyway.
+type StepEnd = Option<(StepStatus, bool)>;
 
 /// Schedules the step DAG; returns the run's final status.
 ///
@@ -307,7 +410,7 @@ async fn drive(
     let slots = Arc::new(Semaphore::new(parallel));
     // A step reports its outcome here as soon as the record of its end is issued, and its
     // task ends once that record is committed.
-    let (outcome_tx, mut outcomes) = mpsc::unbounded_channel::<(usize, Option<StepStatus>)>();
+    let (outcome_tx, mut outcomes) = mpsc::unbounded_channel::<(usize, StepEnd)>();
     let mut running: JoinSet<Result<(), StoreError>> = JoinSet::new();
     let mut cancelled = cancel.borrow().is_some();
     // The first database error: no new step starts, running ones are stopped, and the run
@@ -356,15 +459,19 @@ async fn drive(
                 continue;
             }
         };
-        let Some(status) = status else {
+        let Some((status, continued)) = status else {
             // Cancelled before it started: recorded with the other waiting steps below.
             state[i] = State::Waiting;
             continue;
         };
-        state[i] = State::Done(status);
+        state[i] = if continued {
+            State::Continued
+        } else {
+            State::Done(status)
+        };
         if status == StepStatus::Cancelled || cancelled || broken.is_some() {
             // Steps waiting on it stay waiting and are recorded cancelled below.
-        } else if status == StepStatus::Succeeded {
+        } else if status == StepStatus::Succeeded || continued {
             for &d in &dependents[i] {
                 missing[d] -= 1;
                 if missing[d] == 0 && state[d] == State::Waiting {
@@ -399,6 +506,7 @@ async fn drive(
             *s = State::Done(StepStatus::Cancelled);
         }
     }
+    // A failed step whose runbook said `continue` does not fail the run.
     let any = |st: StepStatus| state.contains(&State::Done(st));
     Ok(if any(StepStatus::Failed) {
         RunStatus::Failed
@@ -452,94 +560,215 @@ async fn skip_dependents(
     Ok(())
 }
 
-/// Runs one step (one attempt; runbooks add more) and records it. Reports the step's
-/// status on `outcome` as soon as its end is recorded (`None` when the run was cancelled
-/// before the step got a slot).
+/// Runs one step and records every attempt: a failed attempt goes to the step's runbook,
+/// which may retry it (after a delay, running a remediation first), open an incident at once,
+/// or let the steps that need it run. Reports the step's end on `outcome` as soon as the
+/// record of that end is issued (`None` when the run was stopped before the step got a slot).
 async fn run_step(
     ctx: &StepContext,
     i: usize,
     slots: Arc<Semaphore>,
-    outcome: mpsc::UnboundedSender<(usize, Option<StepStatus>)>,
+    outcome: mpsc::UnboundedSender<(usize, StepEnd)>,
 ) -> Result<(), StoreError> {
     let step = &ctx.job.steps[i];
-    let attempt = 1;
-    let log_path = ctx
-        .settings
-        .log_dir
-        .join(&ctx.job.name)
-        .join(format!("{}.{}.{attempt}.log", ctx.run_id, step.name));
-    let prepared = prepare(ctx, step, attempt, log_path.clone());
-    let mut cancel = ctx.cancel.clone();
-    let permit = tokio::select! {
-        permit = slots.acquire_owned() => permit.ok(),
-        () = async { let _ = cancel.wait_for(|c| *c).await; } => None,
-    };
-    let Some(permit) = permit.filter(|_| !*ctx.cancel.borrow()) else {
-        let _ = outcome.send((i, None));
-        return Ok(());
-    };
-    let command_record = match &prepared {
-        Ok(cmd) => match &cmd.program {
-            Program::Argv(argv) => serde_json::json!({ "argv": argv }),
-            Program::Shell(line) => serde_json::json!({ "run": line }),
-        },
-        Err(_) => serde_json::json!(null),
-    };
-    let started_at = Utc::now();
-    let attempt_id = ctx
-        .store
-        .start_attempt(&NewAttempt {
-            run_id: ctx.run_id,
+    let mut attempt: i64 = 1;
+    loop {
+        let log_path = ctx
+            .settings
+            .log_dir
+            .join(&ctx.job.name)
+            .join(format!("{}.{}.{attempt}.log", ctx.run_id, step.name));
+        let prepared = prepare(ctx, step, attempt, log_path.clone());
+        let mut cancel = ctx.cancel.clone();
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.ok(),
+            () = async { let _ = cancel.wait_for(|c| *c).await; } => None,
+        };
+        let Some(permit) = permit.filter(|_| !*ctx.cancel.borrow()) else {
+            if attempt == 1 {
+                let _ = outcome.send((i, None));
+            } else {
+                stopped_while_waiting(ctx, i, &outcome).await?;
+            }
+            return Ok(());
+        };
+        let command_record = match &prepared {
+            Ok(cmd) => program_record(&cmd.program),
+            Err(_) => serde_json::json!(null),
+        };
+        let started_at = Utc::now();
+        let attempt_id = ctx
+            .store
+            .start_attempt(&NewAttempt {
+                run_id: ctx.run_id,
+                step: step.name.clone(),
+                attempt,
+                command: command_record,
+                log_path: log_path.display().to_string(),
+                started_at,
+            })
+            .await?;
+        (ctx.on_event)(Event::StepStarted {
             step: step.name.clone(),
             attempt,
-            command: command_record,
-            log_path: log_path.display().to_string(),
-            started_at,
-        })
-        .await?;
-    (ctx.on_event)(Event::StepStarted {
-        step: step.name.clone(),
-        attempt,
-    });
+        });
 
-    let result = match prepared {
-        Ok(cmd) => {
-            // A step that is still running after PID_RECORD_DELAY gets its pid recorded
-            // then; a shorter one has it recorded with its end, one transaction fewer.
-            let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<u32>();
-            let record_pid = async {
-                if let Ok(pid) = pid_rx.await {
-                    tokio::time::sleep(PID_RECORD_DELAY).await;
-                    ctx.store.set_attempt_pid(attempt_id, pid).await
-                } else {
-                    std::future::pending().await
-                }
-            };
-            let on_spawn = move |pid: u32| {
-                let _ = pid_tx.send(pid);
-            };
-            let running = exec::execute(&cmd, ctx.cancel.clone(), on_spawn);
-            tokio::pin!(running, record_pid);
-            let mut pid_recorded = false;
-            let outcome = loop {
-                tokio::select! {
-                    outcome = &mut running => break outcome,
-                    recorded = &mut record_pid, if !pid_recorded => {
-                        recorded?;
-                        pid_recorded = true;
+        let result = match prepared {
+            Ok(cmd) => {
+                // A step that is still running after PID_RECORD_DELAY gets its pid recorded
+                // then; a shorter one has it recorded with its end, one transaction fewer.
+                let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<u32>();
+                let record_pid = async {
+                    if let Ok(pid) = pid_rx.await {
+                        tokio::time::sleep(PID_RECORD_DELAY).await;
+                        ctx.store.set_attempt_pid(attempt_id, pid).await
+                    } else {
+                        std::future::pending().await
                     }
-                }
-            };
-            // Free the slot and let the step waiting for it start before this end is
-            // recorded: writes run in this thread, and the end is not on anyone's way.
-            drop(permit);
-            tokio::task::yield_now().await;
-            outcome.map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e),
-    };
+                };
+                let on_spawn = move |pid: u32| {
+                    let _ = pid_tx.send(pid);
+                };
+                let running = exec::execute(&cmd, ctx.cancel.clone(), on_spawn);
+                tokio::pin!(running, record_pid);
+                let mut pid_recorded = false;
+                let outcome = loop {
+                    tokio::select! {
+                        outcome = &mut running => break outcome,
+                        recorded = &mut record_pid, if !pid_recorded => {
+                            recorded?;
+                            pid_recorded = true;
+                        }
+                    }
+                };
+                // Free the slot and let the step waiting for it start before this end is
+                // recorded: writes run in this thread, and the end is not on anyone's way.
+                drop(permit);
+                tokio::task::yield_now().await;
+                outcome.map_err(|e| e.to_string())
+            }
+            Err(e) => {
+                drop(permit);
+                Err(e)
+            }
+        };
 
-    let end = match result {
+        let mut end = attempt_end(ctx, step, result);
+        let elapsed = (end.ended_at - started_at).to_std().unwrap_or_default();
+        let failed = matches!(
+            end.status,
+            AttemptStatus::Failed | AttemptStatus::TimedOut | AttemptStatus::Error
+        );
+        let (mut severity, mut incident) = (None, None);
+        if failed && !*ctx.cancel.borrow() {
+            (severity, incident) = apply_runbook(ctx, step, attempt, elapsed, &mut end).await?;
+        }
+        // Issued before the engine hears of the outcome, so a dependent's start is never
+        // committed before this end (see `Store`).
+        let finishing = ctx.store.finish_attempt(attempt_id, &end);
+        let mut detail = crate::model::values::format_duration(elapsed);
+        if let Some(r) = &end.step_reason {
+            detail = format!("{detail}, {r}");
+        }
+        if end.step_status == StepStatus::WaitingRetry {
+            finishing.await?;
+            (ctx.on_event)(Event::StepEnded {
+                step: step.name.clone(),
+                status: end.step_status,
+                detail,
+            });
+            let wait = end
+                .retry_at
+                .and_then(|t| (t - Utc::now()).to_std().ok())
+                .unwrap_or_default();
+            let mut cancel = ctx.cancel.clone();
+            let stopped = tokio::select! {
+                () = tokio::time::sleep(wait) => false,
+                _ = cancel.wait_for(|c| *c) => true,
+            };
+            if stopped {
+                stopped_while_waiting(ctx, i, &outcome).await?;
+                return Ok(());
+            }
+            attempt += 1;
+            continue;
+        }
+        if end.step_status == StepStatus::Failed && !end.continued {
+            record_failure(ctx, step, &end, severity, incident);
+        }
+        let _ = outcome.send((i, Some((end.step_status, end.continued))));
+        finishing.await?;
+        (ctx.on_event)(Event::StepEnded {
+            step: step.name.clone(),
+            status: end.step_status,
+            detail,
+        });
+        return Ok(());
+    }
+}
+
+/// The command as recorded with an attempt.
+fn program_record(program: &Program) -> serde_json::Value {
+    match program {
+        Program::Argv(argv) => serde_json::json!({ "argv": argv }),
+        Program::Shell(line) => serde_json::json!({ "run": line }),
+    }
+}
+
+/// A step stopped while it waited for its next attempt: recorded cancelled.
+async fn stopped_while_waiting(
+    ctx: &StepContext,
+    i: usize,
+    outcome: &mpsc::UnboundedSender<(usize, StepEnd)>,
+) -> Result<(), StoreError> {
+    let why = ctx
+        .stopped
+        .get()
+        .map_or_else(|| "the run was stopped".to_owned(), |s| s.reason());
+    let reason = format!("stopped while waiting to retry: {why}");
+    let finishing = ctx.store.end_step(
+        ctx.run_id,
+        &ctx.job.steps[i].name,
+        StepStatus::Cancelled,
+        Utc::now(),
+        &reason,
+    );
+    let _ = outcome.send((i, Some((StepStatus::Cancelled, false))));
+    finishing.await?;
+    (ctx.on_event)(Event::StepEnded {
+        step: ctx.job.steps[i].name.clone(),
+        status: StepStatus::Cancelled,
+        detail: reason,
+    });
+    Ok(())
+}
+
+/// How an attempt ended, before any runbook looked at it.
+fn attempt_end(
+    ctx: &StepContext,
+    step: &Step,
+    result: Result<exec::Outcome, String>,
+) -> AttemptEnd {
+    let blank = AttemptEnd {
+        status: AttemptStatus::Error,
+        pid: None,
+        ended_at: Utc::now(),
+        exit_code: None,
+        signal: None,
+        error: None,
+        stdout_tail: String::new(),
+        stderr_tail: String::new(),
+        log_bytes: 0,
+        log_dropped: 0,
+        step_status: StepStatus::Failed,
+        step_reason: None,
+        rule: None,
+        action: None,
+        remediation: None,
+        retry_at: None,
+        continued: false,
+    };
+    match result {
         Ok(out) => {
             let (exit_code, signal) = match out.exit {
                 Exit::Code(c) => (Some(c), None),
@@ -580,46 +809,219 @@ async fn run_step(
                 ended_at: out.ended_at,
                 exit_code,
                 signal,
-                error: None,
                 stdout_tail: out.stdout_tail,
                 stderr_tail: out.stderr_tail,
                 log_bytes: i64::try_from(out.log_written).unwrap_or(i64::MAX),
                 log_dropped: i64::try_from(out.log_dropped).unwrap_or(i64::MAX),
                 step_status,
                 step_reason: reason,
+                ..blank
             }
         }
         Err(message) => AttemptEnd {
-            status: AttemptStatus::Error,
-            pid: None,
-            ended_at: Utc::now(),
-            exit_code: None,
-            signal: None,
             error: Some(message.clone()),
-            stdout_tail: String::new(),
-            stderr_tail: String::new(),
-            log_bytes: 0,
-            log_dropped: 0,
-            step_status: StepStatus::Failed,
             step_reason: Some(message),
+            ..blank
         },
-    };
-    // Issued before the engine hears of the outcome, so a dependent's start is never
-    // committed before this end (see `Store`).
-    let finishing = ctx.store.finish_attempt(attempt_id, &end);
-    let _ = outcome.send((i, Some(end.step_status)));
-    finishing.await?;
-    let took = (end.ended_at - started_at).to_std().unwrap_or_default();
-    let mut detail = crate::model::values::format_duration(took);
-    if let Some(r) = &end.step_reason {
-        detail = format!("{detail}, {r}");
     }
-    (ctx.on_event)(Event::StepEnded {
-        step: step.name.clone(),
-        status: end.step_status,
-        detail,
-    });
-    Ok(())
+}
+
+/// Asks the step's runbook about a failed attempt and carries out what its matching rule
+/// says, writing what was done into `end`.
+async fn apply_runbook(
+    ctx: &StepContext,
+    step: &Step,
+    attempt: i64,
+    elapsed: Duration,
+    end: &mut AttemptEnd,
+) -> Result<(Option<crate::model::Severity>, Option<i64>), StoreError> {
+    let exit = match (end.exit_code, end.signal) {
+        (Some(c), _) => Some(Exit::Code(c)),
+        (_, Some(s)) => Some(Exit::Signal(s)),
+        _ => None,
+    };
+    let failure = crate::runbook::Failure {
+        exit,
+        timed_out: end.status == AttemptStatus::TimedOut,
+        stdout: &end.stdout_tail,
+        stderr: &end.stderr_tail,
+        elapsed,
+    };
+    let default = ctx
+        .settings
+        .default_runbook
+        .as_ref()
+        .map(|r| r.value.as_str());
+    let Some(matched) =
+        crate::runbook::find(&ctx.catalog, step.runbook.as_deref(), default, &failure)
+    else {
+        return Ok((None, None));
+    };
+    let mut incident = None;
+    let plan = crate::runbook::plan(matched.rule, attempt, crate::runbook::jitter_fraction());
+    let mut done: Vec<String> = Vec::new();
+    if let Some(rem) = plan.remediate {
+        let record = remediate(ctx, step, attempt, rem).await;
+        done.push(format!(
+            "remediation {}",
+            record["result"].as_str().unwrap_or("ran")
+        ));
+        end.remediation = Some(record);
+    }
+    let class = crate::runbook::failure_class(exit, failure.timed_out, false);
+    if let Some(severity) = plan.escalate {
+        let opened = crate::incident::raise(
+            ctx.store.as_ref(),
+            &ctx.settings,
+            crate::incident::Raise {
+                severity,
+                job: &ctx.job.name,
+                run_id: Some(ctx.run_id),
+                step: Some(&step.name),
+                failure_class: &class,
+                summary: format!(
+                    "step `{}` of `{}` (run {}) failed: {}",
+                    step.name,
+                    ctx.job.name,
+                    ctx.run_id,
+                    end.step_reason.as_deref().unwrap_or("failed")
+                ),
+                log_excerpt: crate::incident::excerpt(&end.stdout_tail, &end.stderr_tail),
+                rule: Some(matched.label()),
+            },
+        )
+        .await?;
+        incident = Some(opened.id);
+        done.push(format!(
+            "incident #{} ({severity}{})",
+            opened.id,
+            if opened.new {
+                ""
+            } else {
+                ", one more occurrence"
+            }
+        ));
+    }
+    let max = matched.rule.retry.as_ref().map_or(0, |r| r.max);
+    if let Some((n, delay)) = plan.retry {
+        let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        end.retry_at = Some(at);
+        end.step_status = StepStatus::WaitingRetry;
+        let when = crate::model::values::format_duration(delay);
+        done.push(format!("retry {n} of {max} in {when}"));
+        end.step_reason = Some(format!(
+            "{}; retry {n} of {max} in {when}",
+            end.step_reason.as_deref().unwrap_or("failed")
+        ));
+    } else {
+        if plan.exhausted {
+            done.push(format!("no retry left ({max} used)"));
+        }
+        if plan.keep_going {
+            end.continued = true;
+            done.push("continue: the steps that need it run".to_owned());
+            end.step_reason = Some(format!(
+                "{}; continue: the steps that need it run",
+                end.step_reason.as_deref().unwrap_or("failed")
+            ));
+        }
+    }
+    end.rule = Some(matched.label());
+    end.action = Some(done.join("; "));
+    Ok((matched.rule.escalate, incident))
+}
+
+/// Runs a rule's remediation command for a failed attempt; returns its record.
+async fn remediate(
+    ctx: &StepContext,
+    step: &Step,
+    attempt: i64,
+    rem: &crate::model::Remediation,
+) -> serde_json::Value {
+    let log_path = ctx.settings.log_dir.join(&ctx.job.name).join(format!(
+        "{}.{}.{attempt}.remediation.log",
+        ctx.run_id, step.name
+    ));
+    let remedy = Step {
+        action: rem.action.clone(),
+        timeout: Some(rem.timeout),
+        ..step.clone()
+    };
+    let cmd = match prepare(ctx, &remedy, attempt, log_path.clone()) {
+        Ok(mut cmd) => {
+            cmd.env
+                .push(("UNYO_REMEDIATION".to_owned(), "1".to_owned()));
+            cmd
+        }
+        Err(e) => {
+            return serde_json::json!({ "result": format!("not started: {e}"), "error": e });
+        }
+    };
+    let command = program_record(&cmd.program);
+    let started = Utc::now();
+    match exec::execute(&cmd, ctx.cancel.clone(), |_| {}).await {
+        Ok(out) => {
+            let result = if out.timed_out {
+                format!(
+                    "timed out after {}",
+                    crate::model::values::format_duration(rem.timeout)
+                )
+            } else if out.success() {
+                "succeeded".to_owned()
+            } else {
+                format!("failed ({})", describe_exit(out.exit))
+            };
+            serde_json::json!({
+                "command": command,
+                "result": result,
+                "started_at": started,
+                "ended_at": out.ended_at,
+                "exit_code": match out.exit { Exit::Code(c) => Some(c), Exit::Signal(_) => None },
+                "signal": match out.exit { Exit::Signal(s) => Some(s), Exit::Code(_) => None },
+                "stdout_tail": out.stdout_tail,
+                "stderr_tail": out.stderr_tail,
+                "log_path": log_path.display().to_string(),
+            })
+        }
+        Err(e) => serde_json::json!({
+            "command": command,
+            "result": format!("not started: {e}"),
+            "error": e.to_string(),
+        }),
+    }
+}
+
+/// Remembers a step's final failure for the run's incident.
+fn record_failure(
+    ctx: &StepContext,
+    step: &Step,
+    end: &AttemptEnd,
+    severity: Option<crate::model::Severity>,
+    incident: Option<i64>,
+) {
+    let exit = match (end.exit_code, end.signal) {
+        (Some(c), _) => Some(Exit::Code(c)),
+        (_, Some(s)) => Some(Exit::Signal(s)),
+        _ => None,
+    };
+    if let Ok(mut f) = ctx.failures.lock() {
+        f.push(StepFailure {
+            step: step.name.clone(),
+            class: crate::runbook::failure_class(
+                exit,
+                end.status == AttemptStatus::TimedOut,
+                false,
+            ),
+            detail: end
+                .step_reason
+                .clone()
+                .unwrap_or_else(|| "failed".to_owned()),
+            excerpt: crate::incident::excerpt(&end.stdout_tail, &end.stderr_tail),
+            rule: end.rule.clone(),
+            severity,
+            incident,
+        });
+    }
 }
 
 /// `exit 3` or `killed by SIGKILL`.

@@ -19,7 +19,7 @@ use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use indexmap::IndexMap;
 
-pub use settings::{Database, SETTINGS_FILE, Settings, absolute, redact_url};
+pub use settings::{Database, IncidentSettings, SETTINGS_FILE, Settings, absolute, redact_url};
 pub use validate::shell_line_is_safe;
 
 pub use crate::spec::{
@@ -112,6 +112,7 @@ pub struct Runbook {
 /// One runbook rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    pub description: Option<String>,
     pub matcher: Match,
     pub retry: Option<Retry>,
     pub remediate: Option<Remediation>,

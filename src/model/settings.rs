@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
+use super::Severity;
 use super::values::{parse_clock, parse_duration, parse_size};
 use crate::spec::{self, Diagnostic, Diagnostics, SettingsSpec};
 
@@ -61,6 +62,43 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// How incidents are opened, and when their reports are due.
+#[derive(Debug, Clone)]
+pub struct IncidentSettings {
+    /// Severity for a failed run whose runbook rule names none.
+    pub severity: Severity,
+    /// Resolve a job's open incidents when it next succeeds.
+    pub auto_resolve: bool,
+    /// Time allowed for the report, per severity.
+    pub deadlines: Vec<(Severity, Duration)>,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        let h = |n: u64| Duration::from_secs(n * 3600);
+        IncidentSettings {
+            severity: Severity::Medium,
+            auto_resolve: false,
+            deadlines: vec![
+                (Severity::Critical, h(2)),
+                (Severity::High, h(24)),
+                (Severity::Medium, h(72)),
+                (Severity::Low, h(168)),
+            ],
+        }
+    }
+}
+
+impl IncidentSettings {
+    /// Time allowed for the report on an incident of this severity.
+    pub fn report_deadline(&self, severity: Severity) -> Option<Duration> {
+        self.deadlines
+            .iter()
+            .find(|(s, _)| *s == severity)
+            .map(|(_, d)| *d)
+    }
+}
+
 /// Settings with every default applied.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -80,6 +118,7 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub default_runbook: Option<Spanned<String>>,
     pub vars: IndexMap<String, String>,
+    pub incidents: IncidentSettings,
 }
 
 impl Settings {
@@ -100,6 +139,7 @@ impl Settings {
             shutdown_grace: Duration::from_secs(30),
             default_runbook: None,
             vars: IndexMap::new(),
+            incidents: IncidentSettings::default(),
         }
     }
 
@@ -212,6 +252,38 @@ impl Settings {
                     g,
                     format!("`shutdown_grace`: {m}"),
                 )),
+            }
+        }
+        if let Some(i) = &raw.incidents {
+            if let Some(s) = i.severity {
+                self.incidents.severity = s;
+            }
+            if let Some(a) = i.auto_resolve {
+                self.incidents.auto_resolve = a;
+            }
+            for (name, d) in &i.report_deadline {
+                let sev = match name.parse::<Severity>() {
+                    Ok(s) => s,
+                    Err(m) => {
+                        diags.push(Diagnostic::spanned(
+                            file,
+                            d,
+                            format!("`incidents.report_deadline`: {m}"),
+                        ));
+                        continue;
+                    }
+                };
+                match parse_duration(&d.value) {
+                    Ok(v) => {
+                        self.incidents.deadlines.retain(|(s, _)| *s != sev);
+                        self.incidents.deadlines.push((sev, v));
+                    }
+                    Err(m) => diags.push(Diagnostic::spanned(
+                        file,
+                        d,
+                        format!("`incidents.report_deadline.{name}`: {m}"),
+                    )),
+                }
             }
         }
         self.default_runbook = raw.default_runbook.clone();

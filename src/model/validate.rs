@@ -802,6 +802,7 @@ fn runbook(cx: &mut Ctx<'_>, src: &SourceFile, name: &str, spec: &RunbookSpec) -
             );
         }
         rules.push(Rule {
+            description: rs.description.clone(),
             matcher,
             retry,
             remediate,

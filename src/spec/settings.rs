@@ -6,10 +6,14 @@ use serde_saphyr::Spanned;
 
 use std::sync::LazyLock;
 
-use super::keys::Shape;
+use super::keys::{Child, Shape, fields_of};
 use super::{FileSpec, Scalar, leaf};
 
-static SETTINGS: LazyLock<Shape> = LazyLock::new(leaf::<SettingsSpec>);
+static INCIDENTS: LazyLock<Shape> = LazyLock::new(leaf::<IncidentsSpec>);
+static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<SettingsSpec>(),
+    children: vec![("incidents", Child::Struct(&INCIDENTS))],
+});
 
 impl FileSpec for SettingsSpec {
     fn shape() -> &'static Shape {
@@ -21,6 +25,8 @@ impl FileSpec for SettingsSpec {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsSpec {
+    /// How incidents are opened and when their reports are due.
+    pub incidents: Option<IncidentsSpec>,
     /// `sqlite:PATH` (relative to the root) or a `postgres://` URL.
     pub database: Option<Spanned<String>>,
     pub data_dir: Option<Spanned<String>>,
@@ -43,4 +49,17 @@ pub struct SettingsSpec {
     /// Free values for templates, as `settings.vars.NAME`.
     #[serde(default)]
     pub vars: IndexMap<String, Spanned<Scalar>>,
+}
+
+/// `incidents:` in unyo.yaml.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsSpec {
+    /// Severity of an incident for a failed run whose runbook rule names none.
+    pub severity: Option<super::Severity>,
+    /// Resolve a job's open incidents when it next succeeds (a note is added either way).
+    pub auto_resolve: Option<bool>,
+    /// Time allowed for the report on an incident, per severity (`high: 1d`).
+    #[serde(default)]
+    pub report_deadline: IndexMap<String, Spanned<String>>,
 }

@@ -15,9 +15,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 pub use sqlite::SqliteStore;
-pub use status::{AttemptStatus, RunStatus, SlotOutcome, StepStatus, Trigger};
+pub use status::{AttemptStatus, IncidentStatus, RunStatus, SlotOutcome, StepStatus, Trigger};
 
-use crate::model::{Database, Settings};
+use crate::model::{Database, Settings, Severity};
 
 /// A failed database operation, with what was being done. Causes are kept as text so that
 /// every store implementation reports the same way.
@@ -129,9 +129,19 @@ pub struct AttemptEnd {
     pub stderr_tail: String,
     pub log_bytes: i64,
     pub log_dropped: i64,
-    /// The step's status after this attempt (a retry would leave it running).
+    /// The step's status after this attempt (`waiting_retry` when a runbook retries it).
     pub step_status: StepStatus,
     pub step_reason: Option<String>,
+    /// The runbook rule that matched this attempt's failure (`runbook#N: description`).
+    pub rule: Option<String>,
+    /// What was done about it (`retry 2 of 3 in 1m`, `incident #4 (high)`, `continue`).
+    pub action: Option<String>,
+    /// The remediation command run for it: command, status, exit, output tails.
+    pub remediation: Option<serde_json::Value>,
+    /// When the next attempt starts, while the step waits for it.
+    pub retry_at: Option<DateTime<Utc>>,
+    /// The step failed but its dependents run (`continue`).
+    pub continued: bool,
 }
 
 /// Which runs `list_runs` returns, newest first.
@@ -176,6 +186,8 @@ pub struct StepRow {
     pub attempts: i64,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    pub retry_at: Option<DateTime<Utc>>,
+    pub continued: bool,
 }
 
 /// One attempt of a step.
@@ -197,6 +209,9 @@ pub struct AttemptRow {
     pub stderr_tail: String,
     pub log_bytes: i64,
     pub log_dropped: i64,
+    pub rule: Option<String>,
+    pub action: Option<String>,
+    pub remediation: Option<serde_json::Value>,
 }
 
 /// A run with its steps and attempts.
@@ -206,6 +221,81 @@ pub struct RunDetail {
     pub run: RunRow,
     pub steps: Vec<StepRow>,
     pub attempts: Vec<AttemptRow>,
+}
+
+/// An incident to open (or, while one for the same job and failure class is not resolved,
+/// a new occurrence of that one).
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub at: DateTime<Utc>,
+    pub severity: Severity,
+    pub job: String,
+    pub run_id: Option<i64>,
+    pub step: Option<String>,
+    pub failure_class: String,
+    pub summary: String,
+    pub log_excerpt: String,
+    pub rule: Option<String>,
+    /// When the report on it is due (from the settings' deadline for its severity).
+    pub report_deadline: Option<DateTime<Utc>>,
+    /// Who opens it: `unyo`, or the operating-system user.
+    pub actor: String,
+}
+
+/// What `open_incident` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncidentOpened {
+    pub id: i64,
+    /// False when an open incident got one more occurrence instead.
+    pub new: bool,
+}
+
+/// An incident as recorded.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub opened_at: DateTime<Utc>,
+    pub severity: Severity,
+    pub job: String,
+    pub run_id: Option<i64>,
+    pub step: Option<String>,
+    pub failure_class: String,
+    pub summary: String,
+    pub log_excerpt: String,
+    pub rule: Option<String>,
+    pub status: IncidentStatus,
+    pub occurrences: i64,
+    pub last_seen_at: DateTime<Utc>,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub cause: Option<String>,
+    pub countermeasure: Option<String>,
+    pub report_deadline: Option<DateTime<Utc>>,
+    pub escalation_level: i64,
+    pub next_escalation_at: Option<DateTime<Utc>>,
+}
+
+/// One entry of an incident's history.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IncidentEvent {
+    pub at: DateTime<Utc>,
+    /// `opened`, `occurrence`, `acknowledged`, `resolved`, `note`.
+    pub kind: String,
+    pub actor: String,
+    pub run_id: Option<i64>,
+    pub text: String,
+}
+
+/// An operator's change to an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentChange {
+    Acknowledge,
+    Resolve {
+        cause: String,
+        countermeasure: String,
+    },
 }
 
 /// The answer to a store call: awaiting it waits for the commit (or the read).
@@ -282,6 +372,36 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn heartbeat(&self, daemon_id: i64, at: DateTime<Utc>, stopped: bool) -> Pending<()>;
     /// Daemons, newest first.
     fn daemons(&self, limit: i64) -> Pending<Vec<DaemonRow>>;
+
+    /// Opens an incident, or adds an occurrence to the unresolved one for the same job and
+    /// failure class (raising its severity when the new one is higher).
+    fn open_incident(&self, incident: &NewIncident) -> Pending<IncidentOpened>;
+    /// Incidents, newest first.
+    fn list_incidents(
+        &self,
+        status: Option<IncidentStatus>,
+        limit: i64,
+    ) -> Pending<Vec<IncidentRow>>;
+    /// One incident and its history.
+    fn get_incident(&self, id: i64) -> Pending<Option<(IncidentRow, Vec<IncidentEvent>)>>;
+    /// Applies an operator's change; `Err` says why it does not apply (unknown incident,
+    /// already resolved ...), and nothing is written then.
+    fn change_incident(
+        &self,
+        id: i64,
+        change: &IncidentChange,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Pending<Result<IncidentRow, String>>;
+    /// A run of `job` succeeded: every unresolved incident of the job gets a note, and is
+    /// resolved by unyo when `resolve` is set. Returns the incidents touched.
+    fn job_recovered(
+        &self,
+        job: &str,
+        run_id: i64,
+        at: DateTime<Utc>,
+        resolve: bool,
+    ) -> Pending<Vec<i64>>;
 }
 
 /// Opens the configured database and brings its schema up to date.

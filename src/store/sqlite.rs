@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scheduler",
         include_str!("../../migrations/sqlite/0002_scheduler.sql"),
     ),
+    (
+        3,
+        "incidents",
+        include_str!("../../migrations/sqlite/0003_incidents.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -365,6 +370,8 @@ fn step_row(row: &Row<'_>) -> Result<StepRow, StoreError> {
         attempts: col(row, "attempts")?,
         started_at: opt_time(row, "started_at")?,
         ended_at: opt_time(row, "ended_at")?,
+        retry_at: opt_time(row, "retry_at")?,
+        continued: col::<i64>(row, "continued")? != 0,
     })
 }
 
@@ -386,7 +393,80 @@ fn attempt_row(row: &Row<'_>) -> Result<AttemptRow, StoreError> {
         stderr_tail: col(row, "stderr_tail")?,
         log_bytes: col(row, "log_bytes")?,
         log_dropped: col(row, "log_dropped")?,
+        rule: col(row, "rule")?,
+        action: col(row, "action")?,
+        remediation: match col::<Option<String>>(row, "remediation")? {
+            Some(_) => Some(json(row, "remediation")?),
+            None => None,
+        },
     })
+}
+
+fn incident_row(row: &Row<'_>) -> Result<IncidentRow, StoreError> {
+    Ok(IncidentRow {
+        id: col(row, "id")?,
+        opened_at: time(row, "opened_at")?,
+        severity: col::<String>(row, "severity")?
+            .parse()
+            .map_err(StoreError::Corrupt)?,
+        job: col(row, "job")?,
+        run_id: col(row, "run_id")?,
+        step: col(row, "step")?,
+        failure_class: col(row, "failure_class")?,
+        summary: col(row, "summary")?,
+        log_excerpt: col(row, "log_excerpt")?,
+        rule: col(row, "rule")?,
+        status: token(row, "status")?,
+        occurrences: col(row, "occurrences")?,
+        last_seen_at: time(row, "last_seen_at")?,
+        acknowledged_by: col(row, "acknowledged_by")?,
+        acknowledged_at: opt_time(row, "acknowledged_at")?,
+        resolved_by: col(row, "resolved_by")?,
+        resolved_at: opt_time(row, "resolved_at")?,
+        cause: col(row, "cause")?,
+        countermeasure: col(row, "countermeasure")?,
+        report_deadline: opt_time(row, "report_deadline")?,
+        escalation_level: col(row, "escalation_level")?,
+        next_escalation_at: opt_time(row, "next_escalation_at")?,
+    })
+}
+
+fn incident_event(row: &Row<'_>) -> Result<IncidentEvent, StoreError> {
+    Ok(IncidentEvent {
+        at: time(row, "at")?,
+        kind: col(row, "kind")?,
+        actor: col(row, "actor")?,
+        run_id: col(row, "run_id")?,
+        text: col(row, "text")?,
+    })
+}
+
+/// Adds an entry to an incident's history inside the caller's transaction.
+fn incident_log(
+    c: &Connection,
+    id: i64,
+    at: &str,
+    kind: &str,
+    actor: &str,
+    run_id: Option<i64>,
+    text: &str,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO incident_events (incident_id, at, kind, actor, run_id, text) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![id, at, kind, actor, run_id, text])?;
+    Ok(())
+}
+
+/// Reads one incident inside the caller's transaction.
+fn incident_by_id(
+    c: &Connection,
+    id: i64,
+) -> rusqlite::Result<Option<Result<IncidentRow, StoreError>>> {
+    c.prepare_cached("SELECT * FROM incidents WHERE id = ?")?
+        .query_row([id], |r| Ok(incident_row(r)))
+        .optional()
 }
 
 /// Collects mapped rows of a query.
@@ -438,7 +518,8 @@ impl Store for SqliteStore {
                 .execute(params![at, run_id])?;
                 c.prepare_cached(
                     "UPDATE steps SET status = 'interrupted', reason = COALESCE(?, reason), \
-                     ended_at = ? WHERE run_id = ? AND status = 'running'",
+                     ended_at = ?, retry_at = NULL \
+                     WHERE run_id = ? AND status IN ('running', 'waiting_retry')",
                 )?
                 .execute(params![reason, at, run_id])?;
             }
@@ -474,7 +555,7 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )?;
             c.prepare_cached(
-                "UPDATE steps SET status = 'running', attempts = ?, \
+                "UPDATE steps SET status = 'running', attempts = ?, retry_at = NULL, \
                  started_at = COALESCE(started_at, ?) WHERE run_id = ? AND name = ?",
             )?
             .execute(params![a.attempt, started, a.run_id, a.step])?;
@@ -498,7 +579,8 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, signal = ?, \
                      error = ?, stdout_tail = ?, stderr_tail = ?, log_bytes = ?, \
-                     log_dropped = ?, pid = COALESCE(pid, ?) WHERE id = ? RETURNING run_id, step",
+                     log_dropped = ?, pid = COALESCE(pid, ?), rule = ?, action = ?, \
+                     remediation = ? WHERE id = ? RETURNING run_id, step",
                 )?
                 .query_row(
                     params![
@@ -512,19 +594,28 @@ impl Store for SqliteStore {
                         e.log_bytes,
                         e.log_dropped,
                         e.pid.map(i64::from),
+                        e.rule,
+                        e.action,
+                        e.remediation.as_ref().map(|r| r.to_string()),
                         attempt_id
                     ],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
-            let step_ended = (e.step_status != StepStatus::Running).then_some(ended);
+            let step_ended = (!matches!(
+                e.step_status,
+                StepStatus::Running | StepStatus::WaitingRetry
+            ))
+            .then_some(ended);
             c.prepare_cached(
-                "UPDATE steps SET status = ?, reason = ?, ended_at = ? \
-                 WHERE run_id = ? AND name = ?",
+                "UPDATE steps SET status = ?, reason = ?, ended_at = ?, retry_at = ?, \
+                 continued = ? WHERE run_id = ? AND name = ?",
             )?
             .execute(params![
                 e.step_status.as_str(),
                 e.step_reason,
                 step_ended,
+                e.retry_at.map(ts),
+                i64::from(e.continued),
                 run_id,
                 step
             ])?;
@@ -756,6 +847,212 @@ impl Store for SqliteStore {
             )?
             .execute(params![ts(at), stopped_at, daemon_id])?;
             Ok(())
+        })
+    }
+
+    fn open_incident(&self, n: &NewIncident) -> Pending<IncidentOpened> {
+        let n = n.clone();
+        self.write("recording an incident", move |c| {
+            let at = ts(n.at);
+            let existing: Option<(i64, String)> = c
+                .prepare_cached(
+                    "SELECT id, severity FROM incidents WHERE job = ? AND failure_class = ? \
+                     AND status <> 'resolved'",
+                )?
+                .query_row(params![n.job, n.failure_class], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            if let Some((id, severity)) = existing {
+                let higher = severity
+                    .parse::<Severity>()
+                    .map_or(true, |s| n.severity > s);
+                c.prepare_cached(
+                    "UPDATE incidents SET occurrences = occurrences + 1, last_seen_at = ?, \
+                     severity = CASE WHEN ? THEN ? ELSE severity END WHERE id = ?",
+                )?
+                .execute(params![at, higher, n.severity.as_str(), id])?;
+                let text = if higher {
+                    format!("{} (severity raised to {})", n.summary, n.severity)
+                } else {
+                    n.summary.clone()
+                };
+                incident_log(c, id, &at, "occurrence", &n.actor, n.run_id, &text)?;
+                return Ok(IncidentOpened { id, new: false });
+            }
+            let id: i64 = c
+                .prepare_cached(
+                    "INSERT INTO incidents (opened_at, severity, job, run_id, step, \
+                     failure_class, summary, log_excerpt, rule, status, last_seen_at, \
+                     report_deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) \
+                     RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        at,
+                        n.severity.as_str(),
+                        n.job,
+                        n.run_id,
+                        n.step,
+                        n.failure_class,
+                        n.summary,
+                        n.log_excerpt,
+                        n.rule,
+                        at,
+                        n.report_deadline.map(ts),
+                    ],
+                    |r| r.get(0),
+                )?;
+            incident_log(c, id, &at, "opened", &n.actor, n.run_id, &n.summary)?;
+            Ok(IncidentOpened { id, new: true })
+        })
+    }
+
+    fn list_incidents(
+        &self,
+        status: Option<IncidentStatus>,
+        limit: i64,
+    ) -> Pending<Vec<IncidentRow>> {
+        self.read(move |c| {
+            all(
+                c,
+                "listing incidents",
+                "SELECT * FROM incidents WHERE (?1 IS NULL OR status = ?1) \
+                 ORDER BY id DESC LIMIT ?2",
+                params![status.map(IncidentStatus::as_str), limit],
+                incident_row,
+            )
+        })
+    }
+
+    fn get_incident(&self, id: i64) -> Pending<Option<(IncidentRow, Vec<IncidentEvent>)>> {
+        self.read(move |c| {
+            let Some(row) = incident_by_id(c, id)
+                .map_err(query_err("reading an incident"))?
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            let events = all(
+                c,
+                "reading an incident's history",
+                "SELECT * FROM incident_events WHERE incident_id = ? ORDER BY id",
+                [id],
+                incident_event,
+            )?;
+            Ok(Some((row, events)))
+        })
+    }
+
+    fn change_incident(
+        &self,
+        id: i64,
+        change: &IncidentChange,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Pending<Result<IncidentRow, String>> {
+        let (change, actor) = (change.clone(), actor.to_owned());
+        let result = self.write_now("changing an incident", move |c| {
+            let Some(row) = incident_by_id(c, id)? else {
+                return Ok(Err(format!("no incident {id}")));
+            };
+            let Ok(row) = row else {
+                return Ok(Err(format!("incident {id} cannot be read")));
+            };
+            let at = ts(at);
+            match &change {
+                IncidentChange::Acknowledge => {
+                    if row.status != IncidentStatus::Open {
+                        return Ok(Err(format!(
+                            "incident {id} is {} already (by {})",
+                            row.status,
+                            row.acknowledged_by
+                                .as_deref()
+                                .or(row.resolved_by.as_deref())
+                                .unwrap_or("unknown")
+                        )));
+                    }
+                    c.prepare_cached(
+                        "UPDATE incidents SET status = 'acknowledged', acknowledged_by = ?, \
+                         acknowledged_at = ?, next_escalation_at = NULL WHERE id = ?",
+                    )?
+                    .execute(params![actor, at, id])?;
+                    incident_log(c, id, &at, "acknowledged", &actor, None, "")?;
+                }
+                IncidentChange::Resolve {
+                    cause,
+                    countermeasure,
+                } => {
+                    if row.status == IncidentStatus::Resolved {
+                        return Ok(Err(format!(
+                            "incident {id} is resolved already (by {})",
+                            row.resolved_by.as_deref().unwrap_or("unknown")
+                        )));
+                    }
+                    c.prepare_cached(
+                        "UPDATE incidents SET status = 'resolved', resolved_by = ?, \
+                         resolved_at = ?, cause = ?, countermeasure = ?, \
+                         acknowledged_by = COALESCE(acknowledged_by, ?), \
+                         acknowledged_at = COALESCE(acknowledged_at, ?), \
+                         next_escalation_at = NULL WHERE id = ?",
+                    )?
+                    .execute(params![
+                        actor,
+                        at,
+                        cause,
+                        countermeasure,
+                        actor,
+                        at,
+                        id
+                    ])?;
+                    incident_log(
+                        c,
+                        id,
+                        &at,
+                        "resolved",
+                        &actor,
+                        None,
+                        &format!("cause: {cause}; countermeasure: {countermeasure}"),
+                    )?;
+                }
+            }
+            Ok(incident_by_id(c, id)?
+                .and_then(Result::ok)
+                .ok_or_else(|| format!("incident {id} vanished")))
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn job_recovered(
+        &self,
+        job: &str,
+        run_id: i64,
+        at: DateTime<Utc>,
+        resolve: bool,
+    ) -> Pending<Vec<i64>> {
+        let job = job.to_owned();
+        self.write("noting a recovery on incidents", move |c| {
+            let ids: Vec<i64> = c
+                .prepare_cached(
+                    "SELECT id FROM incidents WHERE job = ? AND status <> 'resolved' ORDER BY id",
+                )?
+                .query_map([&job], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let at = ts(at);
+            for id in &ids {
+                let text = format!("`{job}` succeeded again in run {run_id}");
+                if resolve {
+                    c.prepare_cached(
+                        "UPDATE incidents SET status = 'resolved', resolved_by = 'unyo', \
+                         resolved_at = ?, next_escalation_at = NULL WHERE id = ?",
+                    )?
+                    .execute(params![at, id])?;
+                    incident_log(c, *id, &at, "resolved", "unyo", Some(run_id), &text)?;
+                } else {
+                    incident_log(c, *id, &at, "note", "unyo", Some(run_id), &text)?;
+                }
+            }
+            Ok(ids)
         })
     }
 

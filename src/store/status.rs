@@ -69,6 +69,7 @@ token_enum! {
         Skipped = "skipped",
         Cancelled = "cancelled",
         Interrupted = "interrupted",
+        WaitingRetry = "waiting_retry",
     }
 }
 
@@ -95,6 +96,16 @@ token_enum! {
         Retry = "retry",
         Dependency = "dependency",
         Recovery = "recovery",
+    }
+}
+
+token_enum! {
+    /// Where an incident is in its life: `open → acknowledged → resolved` (or straight to
+    /// resolved).
+    IncidentStatus {
+        Open = "open",
+        Acknowledged = "acknowledged",
+        Resolved = "resolved",
     }
 }
 
