@@ -627,3 +627,58 @@ fn overlap_replace_stops_the_old_run_and_queue_runs_them_one_after_another() {
         assert!(w[1].0 >= w[0].1, "overlapping runs: {w:?}");
     }
 }
+
+#[test]
+fn a_retry_waiting_at_shutdown_goes_on_after_the_restart() {
+    let t = Tree::new();
+    t.file("unyo.yaml", "shutdown_grace: 1s\n");
+    t.file(
+        "runbooks/again.yaml",
+        "rules:\n  - match: { exit_codes: [75] }\n    retry: { max: 2, initial: 3s }\n",
+    );
+    t.job(
+        "load",
+        "runbook: again\nsteps:\n  load:\n    run: |\n      n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count\n      [ $n -ge 2 ] || exit 75\n  after:\n    needs: [load]\n    run: echo done > done.txt\n",
+    );
+    let d = Daemon::start(&t);
+    let id = detach(&t, "load");
+    wait_for("the step to wait for its retry", || {
+        let s: String = one(
+            &t,
+            &format!("SELECT status FROM steps WHERE run_id = {id} AND name = 'load'"),
+        );
+        (s == "waiting_retry").then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    // Left as it was: running, the step waiting, its retry time recorded, no incident.
+    assert_eq!(run_status(&t, id), "running");
+    let retry_at: String = one(
+        &t,
+        &format!("SELECT retry_at FROM steps WHERE run_id = {id} AND name = 'load'"),
+    );
+    let later: String = one(
+        &t,
+        &format!("SELECT status FROM steps WHERE run_id = {id} AND name = 'after'"),
+    );
+    assert_eq!(later, "pending");
+    assert_eq!(one::<i64>(&t, "SELECT count(*) FROM incidents"), 0);
+    let d = Daemon::start(&t);
+    wait_status(&t, id, "succeeded");
+    let second: String = one(
+        &t,
+        &format!(
+            "SELECT started_at FROM attempts WHERE run_id = {id} AND step = 'load' AND attempt = 2"
+        ),
+    );
+    assert!(second >= retry_at, "{second} < {retry_at}");
+    assert!(t.path("done.txt").exists());
+    assert!(
+        d.log()
+            .contains(&format!("run {id} of `load` was waiting to retry")),
+        "{}",
+        d.log()
+    );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}

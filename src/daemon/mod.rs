@@ -266,7 +266,7 @@ impl Daemon {
                         }
                     }
                 }
-                self.spawn(run_id, run);
+                self.spawn(run_id, run, Vec::new());
             }
         }
         Ok(())
@@ -354,7 +354,7 @@ impl Daemon {
                 rerun_of: run.rerun_of,
             };
             tracing::info!(run = run.id, "starting queued run of `{}`", run.job);
-            self.spawn(run.id, &record);
+            self.spawn(run.id, &record, Vec::new());
         }
         Ok(())
     }
@@ -435,7 +435,7 @@ impl Daemon {
     }
 
     /// Drives a run recorded as running under this daemon, in its own task.
-    fn spawn(&mut self, run_id: i64, run: &NewRun) {
+    fn spawn(&mut self, run_id: i64, run: &NewRun, resume: Vec<engine::Resume>) {
         let Some(job) = self.catalog.jobs.get(&run.job).cloned() else {
             return;
         };
@@ -466,6 +466,7 @@ impl Daemon {
             business_date: run.business_date,
             fiscal_year: run.fiscal_year,
             parallel: self.settings.parallel,
+            resume,
         };
         let (settings, catalog, store, done) = (
             self.settings.clone(),
@@ -510,6 +511,12 @@ impl Daemon {
     ) -> Result<(), Error> {
         let active = self.running.remove(&run_id);
         match result {
+            Ok(r) if r.status == RunStatus::Running => {
+                tracing::info!(
+                    run = run_id,
+                    "run suspended while waiting to retry; the next start takes it up again"
+                );
+            }
             Ok(r) => {
                 tracing::info!(run = run_id, status = %r.status, "run ended");
                 if r.status == RunStatus::Interrupted

@@ -3,10 +3,11 @@
 //! behind are ended, and the runs are recorded `interrupted`; then the job's `on_interrupt`
 //! policy applies.
 
-use crate::engine::owner;
+use crate::engine::{Resume, owner};
 use crate::error::Error;
 use crate::exec::orphans;
 use crate::store::RunStatus;
+use crate::store::{AttemptStatus, NewRun, RunRow, StepStatus};
 
 use super::Daemon;
 
@@ -22,6 +23,9 @@ impl Daemon {
                 None => true,
             };
             if !gone {
+                continue;
+            }
+            if self.resume(run).await? {
                 continue;
             }
             let id = run.id.to_string();
@@ -74,5 +78,82 @@ impl Daemon {
             self.after_interrupt(run.id, &run.job).await?;
         }
         Ok(())
+    }
+
+    /// Takes up a run whose process died while it only waited for retries: nothing of it
+    /// was running, so it goes on where it was (the next attempt at its recorded time).
+    async fn resume(&mut self, run: &RunRow) -> Result<bool, Error> {
+        let Some(detail) = self.store.get_run(run.id).await? else {
+            return Ok(false);
+        };
+        let Some(job) = self.catalog.jobs.get(&run.job).cloned() else {
+            return Ok(false);
+        };
+        let running = detail
+            .attempts
+            .iter()
+            .any(|a| a.status == AttemptStatus::Running)
+            || detail.steps.iter().any(|s| s.status == StepStatus::Running);
+        let waiting = detail
+            .steps
+            .iter()
+            .any(|s| s.status == StepStatus::WaitingRetry);
+        if running || !waiting {
+            return Ok(false);
+        }
+        let mut resume = Vec::with_capacity(job.steps.len());
+        for step in &job.steps {
+            let Some(row) = detail.steps.iter().find(|s| s.name == step.name) else {
+                // The job changed since: this run cannot be taken up as it was.
+                return Ok(false);
+            };
+            resume.push(match row.status {
+                StepStatus::Pending => Resume::Pending,
+                StepStatus::WaitingRetry => Resume::Retry {
+                    attempt: row.attempts + 1,
+                    at: row.retry_at.unwrap_or_else(|| (self.clock)()),
+                },
+                status => Resume::Done {
+                    status,
+                    continued: row.continued,
+                },
+            });
+        }
+        if !self
+            .store
+            .take_over(run.id, run.owner.as_deref(), &owner::me())
+            .await?
+        {
+            return Ok(false);
+        }
+        tracing::warn!(
+            run = run.id,
+            "taking up run of `{}` again: it was waiting to retry",
+            run.job
+        );
+        eprintln!(
+            "unyo daemon: run {} of `{}` was waiting to retry when its daemon stopped; it goes on",
+            run.id, run.job
+        );
+        let record = NewRun {
+            job: run.job.clone(),
+            trigger: run.trigger,
+            params: run.params.clone(),
+            status: run.status,
+            business_date: run.business_date,
+            fiscal_year: run.fiscal_year,
+            at: (self.clock)(),
+            requested_by: run.requested_by.clone(),
+            host: run.host.clone(),
+            job_digest: run.job_digest.clone(),
+            catalog_digest: run.catalog_digest.clone(),
+            steps: Vec::new(),
+            owner: None,
+            not_before: None,
+            schedule: run.schedule.clone(),
+            rerun_of: run.rerun_of,
+        };
+        self.spawn(run.id, &record, resume);
+        Ok(true)
     }
 }

@@ -58,6 +58,20 @@ pub struct Started {
     pub fiscal_year: i32,
     /// Steps run at once.
     pub parallel: usize,
+    /// Where each step stands when a run is taken up again after a restart (one entry per
+    /// step, in declaration order); empty for a new run.
+    pub resume: Vec<Resume>,
+}
+
+/// Where a step stands when its run is taken up again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Not started yet.
+    Pending,
+    /// Ended (`continued`: failed, but the steps that need it run).
+    Done { status: StepStatus, continued: bool },
+    /// Waiting for attempt number `attempt`, due at `at`.
+    Retry { attempt: i64, at: DateTime<Utc> },
 }
 
 /// Why a run is stopped before its end.
@@ -185,6 +199,7 @@ pub async fn run(
         business_date: record.business_date,
         fiscal_year: record.fiscal_year,
         parallel: req.parallel,
+        resume: Vec::new(),
     };
     execute(settings, catalog.clone(), store, started, stop, on_event).await
 }
@@ -206,6 +221,7 @@ pub async fn execute(
         business_date,
         fiscal_year,
         parallel,
+        resume,
     } = started;
     // One folder per job for the step logs (`RUN.STEP.ATTEMPT.log`): it exists after the
     // job's first run, so starting a run creates no directory.
@@ -246,12 +262,17 @@ pub async fn execute(
         on_event: on_event.clone(),
         catalog,
         failures: std::sync::Mutex::new(Vec::new()),
+        resume,
     });
     if let Some(s) = first_stop {
         let _ = ctx.stopped.set(s);
     }
 
     let status = drive(&ctx, parallel.max(1), stop, halt_tx).await?;
+    if status == RunStatus::Running {
+        // Suspended by a daemon shutdown while only retries were pending.
+        return Ok(RunResult { run_id, status });
+    }
     let reason = match (status, ctx.stopped.get()) {
         (RunStatus::Cancelled | RunStatus::Interrupted, Some(s)) => Some(s.reason()),
         _ => None,
@@ -360,6 +381,8 @@ struct StepContext {
     catalog: Arc<Catalog>,
     /// Steps that failed for good, in the order they did: for the run's incident.
     failures: std::sync::Mutex<Vec<StepFailure>>,
+    /// Where each step stood, for a run taken up again.
+    resume: Vec<Resume>,
 }
 
 /// How a step failed for good, for the incident its run opens.
@@ -382,10 +405,21 @@ enum State {
     Done(StepStatus),
     /// Failed, but its runbook says the steps that need it run (`continue`).
     Continued,
+    /// Left waiting for a retry while the daemon stops.
+    Suspended,
 }
 
-/// A step's end as its task reports it: the status, and whether dependents run anyway.
-type StepEnd = Option<(StepStatus, bool)>;
+/// A step's end as its task reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepEnd {
+    /// The run was stopped before the step got a slot.
+    NotStarted,
+    /// Ended; `true` when the steps that need it run anyway (`continue`).
+    Ended(StepStatus, bool),
+    /// The daemon stopped while the step waited for a retry: it stays `waiting_retry` and
+    /// the run is taken up again at the next start.
+    Suspended,
+}
 
 /// Schedules the step DAG; returns the run's final status.
 ///
@@ -400,7 +434,26 @@ async fn drive(
 ) -> Result<RunStatus, StoreError> {
     let steps = &ctx.job.steps;
     let mut state = vec![State::Waiting; steps.len()];
-    let mut missing: Vec<usize> = steps.iter().map(|s| s.needs.len()).collect();
+    // A resumed run: steps that ended stay ended, steps waiting for a retry go on waiting.
+    let mut retries: Vec<(usize, i64, DateTime<Utc>)> = Vec::new();
+    for (i, r) in ctx.resume.iter().enumerate().take(steps.len()) {
+        match *r {
+            Resume::Pending => {}
+            Resume::Done {
+                continued: true, ..
+            } => state[i] = State::Continued,
+            Resume::Done { status, .. } => state[i] = State::Done(status),
+            Resume::Retry { attempt, at } => {
+                state[i] = State::Running;
+                retries.push((i, attempt, at));
+            }
+        }
+    }
+    let satisfied = |s: State| matches!(s, State::Done(StepStatus::Succeeded) | State::Continued);
+    let mut missing: Vec<usize> = steps
+        .iter()
+        .map(|s| s.needs.iter().filter(|&&n| !satisfied(state[n])).count())
+        .collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     for (j, s) in steps.iter().enumerate() {
         for &n in &s.needs {
@@ -416,7 +469,13 @@ async fn drive(
     // The first database error: no new step starts, running ones are stopped, and the run
     // ends with this error once every step task has ended.
     let mut broken: Option<StoreError> = None;
-    let mut ready: Vec<usize> = (0..steps.len()).filter(|&i| missing[i] == 0).collect();
+    let mut ready: Vec<usize> = (0..steps.len())
+        .filter(|&i| missing[i] == 0 && state[i] == State::Waiting)
+        .collect();
+    for (i, attempt, at) in retries {
+        let (ctx, slots, tx) = (ctx.clone(), slots.clone(), outcome_tx.clone());
+        running.spawn(async move { run_step(&ctx, i, slots, tx, Some((attempt, at))).await });
+    }
 
     loop {
         if cancelled || broken.is_some() {
@@ -425,7 +484,7 @@ async fn drive(
         for i in ready.drain(..) {
             state[i] = State::Running;
             let (ctx, slots, tx) = (ctx.clone(), slots.clone(), outcome_tx.clone());
-            running.spawn(async move { run_step(&ctx, i, slots, tx).await });
+            running.spawn(async move { run_step(&ctx, i, slots, tx, None).await });
         }
         if running.is_empty() && outcomes.is_empty() {
             break;
@@ -459,10 +518,17 @@ async fn drive(
                 continue;
             }
         };
-        let Some((status, continued)) = status else {
+        let (status, continued) = match status {
+            StepEnd::Ended(status, continued) => (status, continued),
             // Cancelled before it started: recorded with the other waiting steps below.
-            state[i] = State::Waiting;
-            continue;
+            StepEnd::NotStarted => {
+                state[i] = State::Waiting;
+                continue;
+            }
+            StepEnd::Suspended => {
+                state[i] = State::Suspended;
+                continue;
+            }
         };
         state[i] = if continued {
             State::Continued
@@ -488,6 +554,34 @@ async fn drive(
     }
 
     let now = Utc::now();
+    if state.contains(&State::Suspended) {
+        if !state.contains(&State::Done(StepStatus::Cancelled)) {
+            // Nothing was running when the daemon stopped: the run waits, as it is, for
+            // the next start to take it up again.
+            return Ok(RunStatus::Running);
+        }
+        // Other steps were stopped mid-run: the run is interrupted, waits included.
+        let reason = format!(
+            "stopped while waiting to retry: {}",
+            ctx.stopped
+                .get()
+                .map_or_else(|| "the run was stopped".to_owned(), |s| s.reason())
+        );
+        for (i, s) in state.iter_mut().enumerate() {
+            if *s == State::Suspended {
+                ctx.store
+                    .end_step(
+                        ctx.run_id,
+                        &steps[i].name,
+                        StepStatus::Cancelled,
+                        now,
+                        &reason,
+                    )
+                    .await?;
+                *s = State::Done(StepStatus::Cancelled);
+            }
+        }
+    }
     let never = match ctx.stopped.get() {
         None | Some(Stop::Operator) => "the run was cancelled before this step started".to_owned(),
         Some(s) => format!("not started: {}", s.reason()),
@@ -569,9 +663,16 @@ async fn run_step(
     i: usize,
     slots: Arc<Semaphore>,
     outcome: mpsc::UnboundedSender<(usize, StepEnd)>,
+    resume: Option<(i64, DateTime<Utc>)>,
 ) -> Result<(), StoreError> {
     let step = &ctx.job.steps[i];
     let mut attempt: i64 = 1;
+    if let Some((next, at)) = resume {
+        attempt = next;
+        if !wait_for_retry(ctx, i, at, &outcome).await? {
+            return Ok(());
+        }
+    }
     loop {
         let log_path = ctx
             .settings
@@ -586,7 +687,7 @@ async fn run_step(
         };
         let Some(permit) = permit.filter(|_| !*ctx.cancel.borrow()) else {
             if attempt == 1 {
-                let _ = outcome.send((i, None));
+                let _ = outcome.send((i, StepEnd::NotStarted));
             } else {
                 stopped_while_waiting(ctx, i, &outcome).await?;
             }
@@ -677,17 +778,8 @@ async fn run_step(
                 status: end.step_status,
                 detail,
             });
-            let wait = end
-                .retry_at
-                .and_then(|t| (t - Utc::now()).to_std().ok())
-                .unwrap_or_default();
-            let mut cancel = ctx.cancel.clone();
-            let stopped = tokio::select! {
-                () = tokio::time::sleep(wait) => false,
-                _ = cancel.wait_for(|c| *c) => true,
-            };
-            if stopped {
-                stopped_while_waiting(ctx, i, &outcome).await?;
+            let at = end.retry_at.unwrap_or_else(Utc::now);
+            if !wait_for_retry(ctx, i, at, &outcome).await? {
                 return Ok(());
             }
             attempt += 1;
@@ -696,7 +788,7 @@ async fn run_step(
         if end.step_status == StepStatus::Failed && !end.continued {
             record_failure(ctx, step, &end, severity, incident);
         }
-        let _ = outcome.send((i, Some((end.step_status, end.continued))));
+        let _ = outcome.send((i, StepEnd::Ended(end.step_status, end.continued)));
         finishing.await?;
         (ctx.on_event)(Event::StepEnded {
             step: step.name.clone(),
@@ -713,6 +805,32 @@ fn program_record(program: &Program) -> serde_json::Value {
         Program::Argv(argv) => serde_json::json!({ "argv": argv }),
         Program::Shell(line) => serde_json::json!({ "run": line }),
     }
+}
+
+/// Waits until a step's next attempt is due. False when the run was stopped meanwhile: a
+/// daemon shutdown leaves the step waiting for the next start, anything else ends it
+/// cancelled.
+async fn wait_for_retry(
+    ctx: &StepContext,
+    i: usize,
+    at: DateTime<Utc>,
+    outcome: &mpsc::UnboundedSender<(usize, StepEnd)>,
+) -> Result<bool, StoreError> {
+    let wait = (at - Utc::now()).to_std().unwrap_or_default();
+    let mut cancel = ctx.cancel.clone();
+    let stopped = tokio::select! {
+        () = tokio::time::sleep(wait) => false,
+        _ = cancel.wait_for(|c| *c) => true,
+    };
+    if !stopped {
+        return Ok(true);
+    }
+    if ctx.stopped.get() == Some(&Stop::Shutdown) {
+        let _ = outcome.send((i, StepEnd::Suspended));
+    } else {
+        stopped_while_waiting(ctx, i, outcome).await?;
+    }
+    Ok(false)
 }
 
 /// A step stopped while it waited for its next attempt: recorded cancelled.
@@ -733,7 +851,7 @@ async fn stopped_while_waiting(
         Utc::now(),
         &reason,
     );
-    let _ = outcome.send((i, Some((StepStatus::Cancelled, false))));
+    let _ = outcome.send((i, StepEnd::Ended(StepStatus::Cancelled, false)));
     finishing.await?;
     (ctx.on_event)(Event::StepEnded {
         step: ctx.job.steps[i].name.clone(),

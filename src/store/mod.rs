@@ -356,6 +356,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Takes a queued run: it becomes `running` under `owner`. False when it was no longer
     /// queued (another daemon took it, or it was cancelled).
     fn claim_run(&self, run_id: i64, owner: &str, at: DateTime<Utc>) -> Pending<bool>;
+    /// Takes a running run over from an owner that is gone (to resume it). False when the
+    /// run is no longer running under `old_owner`.
+    fn take_over(&self, run_id: i64, old_owner: Option<&str>, new_owner: &str) -> Pending<bool>;
     /// Sets when a queued run may start, and why it waits.
     fn defer_run(&self, run_id: i64, not_before: DateTime<Utc>, reason: &str) -> Pending<()>;
     /// True when a run of `job` for `business_date` has succeeded.

@@ -790,6 +790,19 @@ impl Store for SqliteStore {
         })
     }
 
+    fn take_over(&self, run_id: i64, old_owner: Option<&str>, new_owner: &str) -> Pending<bool> {
+        let (old, new) = (old_owner.map(str::to_owned), new_owner.to_owned());
+        self.write("taking over a run", move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE runs SET owner = ? WHERE id = ? AND status = 'running' \
+                     AND owner IS ?",
+                )?
+                .execute(params![new, run_id, old])?;
+            Ok(changed == 1)
+        })
+    }
+
     fn defer_run(&self, run_id: i64, not_before: DateTime<Utc>, reason: &str) -> Pending<()> {
         let reason = reason.to_owned();
         self.write("deferring a queued run", move |c| {
