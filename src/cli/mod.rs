@@ -7,6 +7,7 @@ mod import;
 mod incident;
 mod logs;
 mod next;
+mod notifications;
 mod run;
 mod runs;
 mod show;
@@ -61,6 +62,8 @@ pub enum Command {
     /// Show, acknowledge or resolve one incident.
     #[command(subcommand)]
     Incident(incident::Command),
+    /// List the notifications sent about incidents (`--failed`: those never delivered).
+    Notifications(notifications::Args),
     /// List the coming slots of the schedules, with what the calendar and windows make of
     /// each.
     Next(next::Args),
@@ -102,6 +105,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Logs(args) => logs::run(&settings, args).await,
         Command::Next(args) => next::run(&settings, args),
         Command::Incidents(args) => incident::list(&settings, args).await,
+        Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args),

@@ -15,7 +15,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 pub use sqlite::SqliteStore;
-pub use status::{AttemptStatus, IncidentStatus, RunStatus, SlotOutcome, StepStatus, Trigger};
+pub use status::{
+    AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
+};
 
 use crate::model::{Database, Settings, Severity};
 
@@ -275,6 +277,63 @@ pub struct IncidentRow {
     pub report_deadline: Option<DateTime<Utc>>,
     pub escalation_level: i64,
     pub next_escalation_at: Option<DateTime<Utc>>,
+    /// The contact route chosen when it was first notified (`desk`, `emergency`,
+    /// `after_hours`); `None` until then.
+    pub route: Option<String>,
+}
+
+/// A message to write to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotification {
+    /// `opened`, `recurred` or `escalated`.
+    pub event: String,
+    pub level: i64,
+    pub channel: String,
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub incident_id: i64,
+    pub event: String,
+    pub route: String,
+    pub level: i64,
+    pub channel: String,
+    pub created_at: DateTime<Utc>,
+    pub status: NotificationStatus,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub receipt: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// What the notifier has to do.
+#[derive(Debug, Clone, Default)]
+pub struct NotificationWork {
+    /// Incidents nobody was told of yet.
+    pub unrouted: Vec<IncidentRow>,
+    /// New occurrences of routed incidents (the event id, and the incident).
+    pub recurred: Vec<(i64, IncidentRow)>,
+    /// Open incidents whose next contact level is due.
+    pub escalations: Vec<IncidentRow>,
+}
+
+/// Notifications to add for one incident, and where its route then stands.
+#[derive(Debug, Clone)]
+pub struct NotificationPlan {
+    pub incident_id: i64,
+    pub route: String,
+    /// The contact level reached (1 = the first).
+    pub level: i64,
+    pub next_escalation_at: Option<DateTime<Utc>>,
+    /// The occurrence event these notifications are for, marked notified with them.
+    pub event_id: Option<i64>,
+    /// Only if the incident is still open (an escalation must not outrun an acknowledgement).
+    pub only_if_open: bool,
+    pub messages: Vec<NewNotification>,
+    pub at: DateTime<Utc>,
 }
 
 /// One entry of an incident's history.
@@ -396,6 +455,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Pending<Result<IncidentRow, String>>;
+    /// What the notifier has to do at `now`.
+    fn notification_work(&self, now: DateTime<Utc>, limit: i64) -> Pending<NotificationWork>;
+    /// Writes notifications to the outbox and moves the incident's route, in one
+    /// transaction. False when `only_if_open` and the incident is no longer open.
+    fn plan_notifications(&self, plan: &NotificationPlan) -> Pending<bool>;
+    /// Outbox messages due for (another) try.
+    fn due_notifications(&self, now: DateTime<Utc>, limit: i64) -> Pending<Vec<NotificationRow>>;
+    /// Records a try: `Ok(receipt)` sent, `Err(why)` failed, to be tried again at `retry_at`
+    /// or given up when that is `None`.
+    fn notification_tried(
+        &self,
+        id: i64,
+        result: Result<String, String>,
+        at: DateTime<Utc>,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Pending<()>;
+    /// Outbox messages, newest first; `failed` only those given up.
+    fn list_notifications(&self, failed: bool, limit: i64) -> Pending<Vec<NotificationRow>>;
     /// A run of `job` succeeded: every unresolved incident of the job gets a note, and is
     /// resolved by unyo when `resolve` is set. Returns the incidents touched.
     fn job_recovered(

@@ -110,6 +110,15 @@ token_enum! {
 }
 
 token_enum! {
+    /// Where a notification is: waiting to be sent (or retried), sent, or given up.
+    NotificationStatus {
+        Pending = "pending",
+        Sent = "sent",
+        Failed = "failed",
+    }
+}
+
+token_enum! {
     /// What became of one slot of a schedule.
     SlotOutcome {
         Started = "started",
