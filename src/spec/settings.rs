@@ -6,10 +6,14 @@ use serde_saphyr::Spanned;
 
 use std::sync::LazyLock;
 
-use super::keys::Shape;
-use super::{FileSpec, Scalar, leaf};
+use super::keys::{Child, Shape, fields_of};
+use super::notify::{NOTIFY, NotifySpec};
+use super::{FileSpec, Scalar};
 
-static SETTINGS: LazyLock<Shape> = LazyLock::new(leaf::<SettingsSpec>);
+static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<SettingsSpec>(),
+    children: vec![("notify", Child::Struct(&NOTIFY))],
+});
 
 impl FileSpec for SettingsSpec {
     fn shape() -> &'static Shape {
@@ -43,4 +47,6 @@ pub struct SettingsSpec {
     /// Free values for templates, as `settings.vars.NAME`.
     #[serde(default)]
     pub vars: IndexMap<String, Spanned<Scalar>>,
+    /// How incidents reach people: channels, desk hours, routes.
+    pub notify: Option<Spanned<NotifySpec>>,
 }
