@@ -14,6 +14,7 @@ pub mod error;
 pub mod exec;
 pub mod import;
 pub mod model;
+pub mod notify;
 pub mod schedule;
 pub mod spec;
 pub mod store;

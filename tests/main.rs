@@ -7,6 +7,7 @@ mod calendar;
 mod daemon;
 mod forecast;
 mod import;
+mod notify;
 mod readme;
 mod records;
 mod run;
