@@ -15,6 +15,7 @@ pub mod exec;
 pub mod import;
 pub mod incident;
 pub mod model;
+pub mod notify;
 pub mod runbook;
 pub mod schedule;
 pub mod spec;

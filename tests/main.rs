@@ -7,6 +7,8 @@ mod calendar;
 mod daemon;
 mod forecast;
 mod import;
+mod notify;
+mod outbox;
 mod readme;
 mod records;
 mod run;

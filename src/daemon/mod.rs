@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 
 use crate::engine::{self, Event, RunResult, Started, Stop};
 use crate::error::Error;
+use crate::incident::notifier::Notifier;
 use crate::model::{Catalog, Database, Job, OnInterrupt, Settings};
 use crate::store::{NewRun, RunRow, RunStatus, Store, StoreError, Trigger};
 
@@ -38,6 +39,33 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 const AFTER_RECHECK: Duration = Duration::from_secs(2);
 /// How often runs left behind by a dead unyo process are looked for.
 const RECOVER_EVERY: Duration = Duration::from_secs(30);
+
+/// How often the notifier looks for incidents to tell people about and messages to send.
+const NOTIFY_EVERY: Duration = Duration::from_secs(1);
+/// How long a stopping daemon gives the notifier for its last pass.
+const NOTIFIER_LAST_PASS: Duration = Duration::from_secs(5);
+
+/// The notifier's task: a pass every second until the daemon stops, then one more. It runs
+/// apart from the main loop, so a slow mail server or a dead webhook never holds up a run.
+async fn notify_loop(
+    mut notifier: watch::Receiver<Arc<Notifier>>,
+    mut stop: watch::Receiver<bool>,
+    clock: Clock,
+) {
+    loop {
+        let current = notifier.borrow_and_update().clone();
+        if let Err(e) = current.tick(clock()).await {
+            tracing::error!("notifier: {e}");
+        }
+        if *stop.borrow() {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(NOTIFY_EVERY) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
 
 /// Where the daemon's time comes from; tests of the planner inject their own `now`.
 pub type Clock = fn() -> DateTime<Utc>;
@@ -63,6 +91,8 @@ struct Daemon {
     /// written once, when the wait starts).
     waiting: HashMap<i64, tokio::time::Instant>,
     planner: slots::Planner,
+    /// The notifier task's current settings and catalog (replaced on reload).
+    notifier: watch::Sender<Arc<Notifier>>,
     /// Held for the daemon's life: a second daemon on the same database is refused.
     _lock: File,
 }
@@ -84,6 +114,13 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         .await?;
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let planner = slots::Planner::new(&settings, &catalog, store.watermarks().await?, now);
+    let (notifier, notifier_rx) = watch::channel(Arc::new(Notifier::new(
+        settings.clone(),
+        catalog.clone(),
+        store.clone(),
+    )));
+    let (notifier_stop, notifier_stop_rx) = watch::channel(false);
+    let notifier_task = tokio::spawn(notify_loop(notifier_rx, notifier_stop_rx, clock));
     let mut daemon = Daemon {
         settings,
         catalog,
@@ -96,6 +133,7 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         done_rx,
         waiting: HashMap::new(),
         planner,
+        notifier,
         _lock: lock,
     };
     tracing::info!(
@@ -125,6 +163,9 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         })
         .await;
     }
+    // The notifier gets a last pass (incidents of runs the stop interrupted), then stops.
+    let _ = notifier_stop.send(true);
+    let _ = tokio::time::timeout(NOTIFIER_LAST_PASS, notifier_task).await;
     let stopped = daemon
         .store
         .heartbeat(daemon.id, (daemon.clock)(), true)
@@ -597,6 +638,11 @@ impl Daemon {
                 self.catalog = Arc::new(catalog);
                 self.planner
                     .reload(&self.settings, &self.catalog, (self.clock)());
+                let _ = self.notifier.send(Arc::new(Notifier::new(
+                    self.settings.clone(),
+                    self.catalog.clone(),
+                    self.store.clone(),
+                )));
                 eprintln!(
                     "unyo daemon: definitions reloaded: {}",
                     self.catalog.summary()

@@ -6,6 +6,8 @@
 //!
 //! This module decides nothing about runs and sends nothing itself.
 
+pub mod notifier;
+
 use chrono::Utc;
 
 use crate::model::{Settings, Severity};

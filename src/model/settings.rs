@@ -9,9 +9,10 @@ use chrono_tz::Tz;
 use indexmap::IndexMap;
 use serde_saphyr::Spanned;
 
-use super::Severity;
 use super::values::{parse_clock, parse_duration, parse_size};
-use crate::spec::{self, Diagnostic, Diagnostics, SettingsSpec};
+use crate::spec::{
+    self, ChannelSpec, Diagnostic, Diagnostics, LevelSpec, NotifySpec, SettingsSpec, Severity, diag,
+};
 
 /// The name of the settings file inside the root.
 pub const SETTINGS_FILE: &str = "unyo.yaml";
@@ -119,6 +120,8 @@ pub struct Settings {
     pub default_runbook: Option<Spanned<String>>,
     pub vars: IndexMap<String, String>,
     pub incidents: IncidentSettings,
+    /// How incidents reach people; `None` when `unyo.yaml` has no `notify:`.
+    pub notify: Option<Notify>,
 }
 
 impl Settings {
@@ -140,6 +143,7 @@ impl Settings {
             default_runbook: None,
             vars: IndexMap::new(),
             incidents: IncidentSettings::default(),
+            notify: None,
         }
     }
 
@@ -292,6 +296,9 @@ impl Settings {
             .iter()
             .map(|(k, v)| (k.clone(), v.value.0.clone()))
             .collect();
+        if let Some(n) = &raw.notify {
+            self.notify = notify(n, &root, file, diags);
+        }
     }
 
     /// The settings as templates see them (`{{settings.data_dir}}` ...).
@@ -304,6 +311,741 @@ impl Settings {
             "vars": self.vars,
         })
     }
+}
+
+/// The language of the shipped notification templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Language {
+    /// `ja` or `en`, as written in `unyo.yaml`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Ja => "ja",
+            Language::En => "en",
+        }
+    }
+}
+
+/// The files a `notify.templates` folder may hold; each one present replaces the shipped
+/// template of the same name in the configured language.
+pub const NOTIFY_TEMPLATE_FILES: [&str; 6] = [
+    "opened.subject.hbs",
+    "opened.text.hbs",
+    "escalated.subject.hbs",
+    "escalated.text.hbs",
+    "recurred.subject.hbs",
+    "recurred.text.hbs",
+];
+
+/// How incidents reach people: `notify:` of `unyo.yaml`, validated. Every channel named by a
+/// level exists, and every route has at least one level.
+#[derive(Debug, Clone)]
+pub struct Notify {
+    pub language: Language,
+    /// A folder (absolute) whose templates replace the shipped ones.
+    pub templates: Option<PathBuf>,
+    pub desk_hours: DeskHours,
+    /// Out of desk hours, incidents of this severity and above take the `emergency` route.
+    pub wake: Severity,
+    /// Channels by name, in the order written.
+    pub channels: IndexMap<String, Channel>,
+    /// The route in desk hours.
+    pub desk: Vec<Level>,
+    /// The route out of desk hours for severity `wake` and above (default: `desk`).
+    pub emergency: Vec<Level>,
+    /// The route out of desk hours below `wake` (default: the first level of `desk`, with no
+    /// escalation).
+    pub after_hours: Vec<Level>,
+}
+
+impl Notify {
+    /// The problem with `desk_hours.calendar`, when it names no calendar of `schedules/`.
+    /// Calendars are defined in schedule files, so the settings cannot check this name; the
+    /// catalog loader calls this with the names it found and reports the message at
+    /// `desk_hours.calendar`'s position.
+    pub fn check_calendar(&self, calendars: &[String]) -> Option<String> {
+        let name = &self.desk_hours.calendar.as_ref()?.value;
+        if calendars.iter().any(|c| c == name) {
+            return None;
+        }
+        let hint = diag::hint(name, calendars.iter().map(String::as_str));
+        Some(format!(
+            "`notify.desk_hours`: unknown calendar `{name}`{hint}"
+        ))
+    }
+
+    /// A channel by name.
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.get(name)
+    }
+}
+
+/// When the service desk is staffed: business days of a calendar, `from` ≤ local time < `to`.
+#[derive(Debug, Clone)]
+pub struct DeskHours {
+    /// A calendar of `schedules/` with its place in `unyo.yaml`; `None`: Monday to Friday.
+    pub calendar: Option<Spanned<String>>,
+    pub from: NaiveTime,
+    pub to: NaiveTime,
+}
+
+/// One escalation level: the channels notified together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Level {
+    /// How long after the previous level this one is notified if nobody acknowledged; zero for
+    /// the first level, which is notified at once.
+    pub after: Duration,
+    /// Channel names, each one a key of [`Notify::channels`].
+    pub notify: Vec<String>,
+}
+
+/// A named way of reaching people.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+}
+
+/// What a channel sends through.
+#[derive(Debug, Clone)]
+pub enum ChannelKind {
+    Email(EmailChannel),
+    Webhook(WebhookUrl),
+    Command(CommandChannel),
+}
+
+/// Mail through an SMTP server.
+#[derive(Debug, Clone)]
+pub struct EmailChannel {
+    pub to: Vec<lettre::message::Mailbox>,
+    pub from: lettre::message::Mailbox,
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub auth: Option<SmtpAuth>,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP; accepted for loopback servers only (a local relay).
+    None,
+    /// STARTTLS is required; a server that does not offer it is a failure.
+    Starttls,
+}
+
+/// SMTP login. The password is never held: it is read from `password_env` at send time.
+#[derive(Debug, Clone)]
+pub struct SmtpAuth {
+    pub username: String,
+    pub password_env: String,
+}
+
+/// Where a webhook posts to. The URL usually holds a token, so it is a secret: `Debug` shows
+/// the scheme and host only, and the environment form is preferred.
+#[derive(Clone, PartialEq, Eq)]
+pub enum WebhookUrl {
+    /// Written in `unyo.yaml` (`url:`).
+    Url(String),
+    /// Read from this environment variable at send time (`url_env:`).
+    Env(String),
+}
+
+impl fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebhookUrl::Url(url) => write!(f, "Url({})", url_origin(url)),
+            WebhookUrl::Env(name) => write!(f, "Env({name})"),
+        }
+    }
+}
+
+/// A program run without a shell; the incident is its stdin as JSON.
+#[derive(Debug, Clone)]
+pub struct CommandChannel {
+    pub argv: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// Default time a command channel may take.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `https://hooks.example/services/T0/B1/secret` → `https://hooks.example`: what may be shown
+/// of a URL that can hold a token (scheme, host and port, never path, query or user info).
+pub fn url_origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+            (Some(h), None) => format!("{}://{h}", u.scheme()),
+            (None, _) => format!("{}://", u.scheme()),
+        },
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+/// `No such file or directory (os error 2)` → `no such file or directory`.
+fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = text.split(" (os error ").next().unwrap_or(&text);
+    lower(text)
+}
+
+fn lower(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// True for `NAME` of an environment variable: letters, digits and `_`, not starting with a digit.
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `host`, `host:port`, `[v6]:port` → host and port.
+fn parse_server(text: &str) -> Result<(String, Option<u16>), String> {
+    let bad = || format!("bad server `{text}` (expected `host` or `host:port`)");
+    let t = text.trim();
+    let (host, port) = if let Some(rest) = t.strip_prefix('[') {
+        let (h, after) = rest.split_once(']').ok_or_else(bad)?;
+        match after {
+            "" => (h, None),
+            p => (h, Some(p.strip_prefix(':').ok_or_else(bad)?)),
+        }
+    } else if t.matches(':').count() == 1 {
+        let (h, p) = t.split_once(':').ok_or_else(bad)?;
+        (h, Some(p))
+    } else {
+        (t, None)
+    };
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/' || c == '@') {
+        return Err(bad());
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(bad()),
+        },
+    };
+    Ok((host.to_owned(), port))
+}
+
+/// A host that is this machine: `localhost` or a loopback address.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn parse_severity(text: &str) -> Result<Severity, String> {
+    const NAMES: [&str; 4] = ["low", "medium", "high", "critical"];
+    match text {
+        "low" => Ok(Severity::Low),
+        "medium" => Ok(Severity::Medium),
+        "high" => Ok(Severity::High),
+        "critical" => Ok(Severity::Critical),
+        other => Err(format!(
+            "unknown severity `{other}`{}; expected one of: {}",
+            diag::hint(other, NAMES),
+            NAMES.join(", ")
+        )),
+    }
+}
+
+/// Validates `notify:`. Returns `None` when something is wrong; every problem is in `diags`.
+fn notify(
+    raw: &Spanned<NotifySpec>,
+    root: &Path,
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> Option<Notify> {
+    let before = diags.len();
+    let spec = &raw.value;
+    let mut err =
+        |at: &Spanned<String>, msg: String| diags.push(Diagnostic::spanned(file, at, msg));
+
+    let mut language = Language::Ja;
+    if let Some(l) = &spec.language {
+        match l.value.as_str() {
+            "ja" => language = Language::Ja,
+            "en" => language = Language::En,
+            other => err(
+                l,
+                format!(
+                    "`notify.language`: unknown language `{other}`{}; expected `ja` or `en`",
+                    diag::hint(other, ["ja", "en"])
+                ),
+            ),
+        }
+    }
+
+    let mut templates = None;
+    if let Some(t) = &spec.templates {
+        let dir = root.join(&t.value);
+        for problem in check_template_folder(&dir, &t.value) {
+            err(t, format!("`notify.templates`: {problem}"));
+        }
+        templates = Some(dir);
+    }
+
+    let mut wake = Severity::High;
+    if let Some(w) = &spec.wake {
+        match parse_severity(w.value.trim()) {
+            Ok(s) => wake = s,
+            Err(m) => err(w, format!("`notify.wake`: {m}")),
+        }
+    }
+
+    let mut desk_hours = DeskHours {
+        calendar: None,
+        from: NaiveTime::from_hms_opt(8, 30, 0).unwrap_or(NaiveTime::MIN),
+        to: NaiveTime::from_hms_opt(17, 30, 0).unwrap_or(NaiveTime::MIN),
+    };
+    if let Some(dh) = &spec.desk_hours {
+        desk_hours.calendar = dh.value.calendar.clone();
+        let mut clock = |v: &Option<Spanned<String>>, key: &str, into: &mut NaiveTime| {
+            if let Some(v) = v {
+                match parse_clock(&v.value) {
+                    Ok(t) => *into = t,
+                    Err(m) => err(v, format!("`notify.desk_hours.{key}`: {m}")),
+                }
+            }
+        };
+        clock(&dh.value.from, "from", &mut desk_hours.from);
+        clock(&dh.value.to, "to", &mut desk_hours.to);
+        if desk_hours.from >= desk_hours.to {
+            diags.push(Diagnostic::spanned(
+                file,
+                dh,
+                "`notify.desk_hours`: `from` must be before `to` (desk hours end on the day they begin)",
+            ));
+        }
+    }
+
+    let mut channels = IndexMap::new();
+    for (name, ch) in &spec.channels {
+        if let Some(kind) = channel(name, ch, file, diags) {
+            channels.insert(
+                name.clone(),
+                Channel {
+                    name: name.clone(),
+                    kind,
+                },
+            );
+        }
+    }
+
+    let names: Vec<&str> = spec.channels.keys().map(String::as_str).collect();
+    let desk = match &spec.desk {
+        Some(d) => levels("desk", d, &names, file, diags),
+        None => {
+            diags.push(Diagnostic::spanned(
+                file,
+                raw,
+                "`notify`: missing required key `desk` (the levels notified in desk hours)",
+            ));
+            Vec::new()
+        }
+    };
+    let emergency = match &spec.emergency {
+        Some(e) => levels("emergency", e, &names, file, diags),
+        None => desk.clone(),
+    };
+    let after_hours = match &spec.after_hours {
+        Some(a) => levels("after_hours", a, &names, file, diags),
+        None => desk
+            .first()
+            .map(|l| Level {
+                after: Duration::ZERO,
+                notify: l.notify.clone(),
+            })
+            .into_iter()
+            .collect(),
+    };
+
+    (diags.len() == before).then_some(Notify {
+        language,
+        templates,
+        desk_hours,
+        wake,
+        channels,
+        desk,
+        emergency,
+        after_hours,
+    })
+}
+
+/// The problems of a template folder: it must exist, hold only known template names, and
+/// each template must compile.
+fn check_template_folder(dir: &Path, shown: &str) -> Vec<String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => return vec![format!("cannot read folder `{shown}`: {}", io_reason(&e))],
+    };
+    let mut problems = Vec::new();
+    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    files.sort();
+    for path in files {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !name.ends_with(".hbs") {
+            continue;
+        }
+        if !NOTIFY_TEMPLATE_FILES.contains(&name) {
+            problems.push(format!(
+                "unknown template file `{name}`{}; expected one of: {}",
+                diag::hint(name, NOTIFY_TEMPLATE_FILES),
+                NOTIFY_TEMPLATE_FILES.join(", ")
+            ));
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                if let Err(e) = handlebars::Template::compile(&text) {
+                    let reason = e.reason().to_string();
+                    problems.push(format!(
+                        "`{name}` does not compile: {}",
+                        reason.to_lowercase()
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!("cannot read `{name}`: {}", io_reason(&e))),
+        }
+    }
+    problems
+}
+
+/// Validates one channel; `None` when it has problems (reported into `diags`).
+fn channel(
+    name: &str,
+    raw: &Spanned<ChannelSpec>,
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> Option<ChannelKind> {
+    let before = diags.len();
+    let spec = &raw.value;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        diags.push(Diagnostic::spanned(
+            file,
+            raw,
+            format!("channel name `{name}` may hold only letters, digits, `-`, `_` and `.`"),
+        ));
+    }
+    let kinds = usize::from(spec.email.is_some())
+        + usize::from(spec.webhook.is_some())
+        + usize::from(spec.command.is_some());
+    if kinds != 1 {
+        diags.push(Diagnostic::spanned(
+            file,
+            raw,
+            format!(
+                "channel `{name}` must have exactly one of `email`, `webhook`, `command` (it has {kinds})"
+            ),
+        ));
+        return None;
+    }
+    let mut err = |at: &Spanned<String>, msg: String| {
+        diags.push(Diagnostic::spanned(
+            file,
+            at,
+            format!("channel `{name}`: {msg}"),
+        ));
+    };
+    let kind = if let Some(e) = &spec.email {
+        let e = &e.value;
+        let mut to = Vec::new();
+        if e.to.value.is_empty() {
+            diags.push(Diagnostic::spanned(
+                file,
+                &e.to,
+                format!("channel `{name}`: `to` names no address"),
+            ));
+        }
+        let mut err = |at: &Spanned<String>, msg: String| {
+            diags.push(Diagnostic::spanned(
+                file,
+                at,
+                format!("channel `{name}`: {msg}"),
+            ));
+        };
+        for addr in &e.to.value {
+            match addr.value.trim().parse::<lettre::message::Mailbox>() {
+                Ok(m) => to.push(m),
+                Err(x) => err(
+                    addr,
+                    format!(
+                        "`to`: bad address `{}`: {}",
+                        addr.value,
+                        lower(&x.to_string())
+                    ),
+                ),
+            }
+        }
+        let from = match e.from.value.trim().parse::<lettre::message::Mailbox>() {
+            Ok(m) => Some(m),
+            Err(x) => {
+                err(
+                    &e.from,
+                    format!("`from`: bad address `{}`: {x}", e.from.value),
+                );
+                None
+            }
+        };
+        let tls = match e.tls.as_ref().map(|t| t.value.as_str()) {
+            None | Some("starttls") => SmtpTls::Starttls,
+            Some("none") => SmtpTls::None,
+            Some(other) => {
+                if let Some(t) = &e.tls {
+                    err(
+                        t,
+                        format!(
+                            "`tls`: unknown value `{other}`{}; expected `starttls` or `none`",
+                            diag::hint(other, ["starttls", "none"])
+                        ),
+                    );
+                }
+                SmtpTls::Starttls
+            }
+        };
+        let server = match parse_server(&e.server.value) {
+            Ok((host, port)) => {
+                if tls == SmtpTls::None && !is_loopback(&host) {
+                    err(
+                        &e.server,
+                        format!(
+                            "`tls: none` sends mail unencrypted, so it is allowed only to a server on this machine (`127.0.0.1`, `::1`, `localhost`), not `{host}`; use `tls: starttls`"
+                        ),
+                    );
+                }
+                let default_port = match tls {
+                    SmtpTls::None => 25,
+                    SmtpTls::Starttls => 587,
+                };
+                Some((host, port.unwrap_or(default_port)))
+            }
+            Err(m) => {
+                err(&e.server, format!("`server`: {m}"));
+                None
+            }
+        };
+        let auth = match (&e.username, &e.password_env) {
+            (None, None) => None,
+            (Some(u), Some(p)) => {
+                if !is_env_name(&p.value) {
+                    err(
+                        p,
+                        format!(
+                            "`password_env` must name an environment variable (letters, digits, `_`), not `{}`",
+                            p.value
+                        ),
+                    );
+                }
+                if u.value.trim().is_empty() {
+                    err(u, "`username` is empty".to_owned());
+                }
+                Some(SmtpAuth {
+                    username: u.value.clone(),
+                    password_env: p.value.clone(),
+                })
+            }
+            (Some(u), None) => {
+                err(u, "`username` needs `password_env` (the environment variable holding the password)".to_owned());
+                None
+            }
+            (None, Some(p)) => {
+                err(p, "`password_env` needs `username`".to_owned());
+                None
+            }
+        };
+        match (from, server) {
+            (Some(from), Some((host, port))) => Some(ChannelKind::Email(EmailChannel {
+                to,
+                from,
+                host,
+                port,
+                tls,
+                auth,
+            })),
+            _ => None,
+        }
+    } else if let Some(w) = &spec.webhook {
+        match (&w.value.url, &w.value.url_env) {
+            (Some(u), None) => {
+                // The URL is not repeated in messages: it usually holds a token.
+                match reqwest::Url::parse(u.value.trim()) {
+                    Ok(parsed)
+                        if matches!(parsed.scheme(), "http" | "https")
+                            && parsed.host_str().is_some() =>
+                    {
+                        Some(ChannelKind::Webhook(WebhookUrl::Url(
+                            u.value.trim().to_owned(),
+                        )))
+                    }
+                    _ => {
+                        err(u, "`url` must be an `http://` or `https://` URL".to_owned());
+                        None
+                    }
+                }
+            }
+            (None, Some(v)) => {
+                if is_env_name(&v.value) {
+                    Some(ChannelKind::Webhook(WebhookUrl::Env(v.value.clone())))
+                } else {
+                    err(
+                        v,
+                        format!(
+                            "`url_env` must name an environment variable (letters, digits, `_`), not `{}`",
+                            v.value
+                        ),
+                    );
+                    None
+                }
+            }
+            _ => {
+                diags.push(Diagnostic::spanned(
+                    file,
+                    w,
+                    format!("channel `{name}`: a webhook needs exactly one of `url` and `url_env`"),
+                ));
+                None
+            }
+        }
+    } else if let Some(c) = &spec.command {
+        let c = &c.value;
+        let mut timeout = DEFAULT_COMMAND_TIMEOUT;
+        if let Some(t) = &c.timeout {
+            match parse_duration(&t.value) {
+                Ok(d) if !d.is_zero() => timeout = d,
+                Ok(_) => err(t, "`timeout` must be longer than zero".to_owned()),
+                Err(m) => err(t, format!("`timeout`: {m}")),
+            }
+        }
+        match c.argv.value.first() {
+            None => {
+                diags.push(Diagnostic::spanned(
+                    file,
+                    &c.argv,
+                    format!("channel `{name}`: `argv` is empty"),
+                ));
+                None
+            }
+            Some(program) if program.value.trim().is_empty() => {
+                err(program, "`argv`: the program is empty".to_owned());
+                None
+            }
+            Some(_) => Some(ChannelKind::Command(CommandChannel {
+                argv: c.argv.value.iter().map(|a| a.value.clone()).collect(),
+                timeout,
+            })),
+        }
+    } else {
+        None
+    };
+    if diags.len() == before { kind } else { None }
+}
+
+/// Validates the levels of one route.
+fn levels(
+    route: &str,
+    raw: &Spanned<Vec<Spanned<LevelSpec>>>,
+    channels: &[&str],
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> Vec<Level> {
+    if raw.value.is_empty() {
+        diags.push(Diagnostic::spanned(
+            file,
+            raw,
+            format!("`notify.{route}` has no levels; give at least one"),
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, level) in raw.value.iter().enumerate() {
+        let n = i + 1;
+        let spec = &level.value;
+        let mut after = Duration::ZERO;
+        match (&spec.after, i) {
+            (Some(a), 0) => diags.push(Diagnostic::spanned(
+                file,
+                a,
+                format!(
+                    "`notify.{route}`: the first level is notified at once; `after` belongs on the levels that follow"
+                ),
+            )),
+            (None, 0) => {}
+            (None, _) => diags.push(Diagnostic::spanned(
+                file,
+                level,
+                format!(
+                    "`notify.{route}`: level {n} needs `after` (how long to wait for an acknowledgement after level {i})"
+                ),
+            )),
+            (Some(a), _) => match parse_duration(&a.value) {
+                Ok(d) if !d.is_zero() => after = d,
+                Ok(_) => diags.push(Diagnostic::spanned(
+                    file,
+                    a,
+                    format!("`notify.{route}`: `after` must be longer than zero"),
+                )),
+                Err(m) => diags.push(Diagnostic::spanned(
+                    file,
+                    a,
+                    format!("`notify.{route}`: `after`: {m}"),
+                )),
+            },
+        }
+        if spec.notify.value.is_empty() {
+            diags.push(Diagnostic::spanned(
+                file,
+                &spec.notify,
+                format!("`notify.{route}`: level {n} notifies nobody (`notify` is empty)"),
+            ));
+        }
+        let mut notify: Vec<String> = Vec::new();
+        for ch in &spec.notify.value {
+            if !channels.contains(&ch.value.as_str()) {
+                diags.push(Diagnostic::spanned(
+                    file,
+                    ch,
+                    format!(
+                        "`notify.{route}`: unknown channel `{}`{}",
+                        ch.value,
+                        diag::hint(&ch.value, channels.iter().copied())
+                    ),
+                ));
+            } else if notify.contains(&ch.value) {
+                diags.push(Diagnostic::spanned(
+                    file,
+                    ch,
+                    format!(
+                        "`notify.{route}`: channel `{}` is listed twice in level {n}",
+                        ch.value
+                    ),
+                ));
+            } else {
+                notify.push(ch.value.clone());
+            }
+        }
+        out.push(Level { after, notify });
+    }
+    out
 }
 
 /// Makes a path absolute against the current directory without touching the filesystem.
@@ -333,6 +1075,122 @@ mod tests {
         assert_eq!(s.database, Database::Sqlite(dir.path().join("var/unyo.db")));
         assert_eq!(s.timezone, chrono_tz::Asia::Tokyo);
         assert_eq!(s.log_dir, dir.path().join("var/log"));
+    }
+
+    fn load_notify(yaml: &str) -> Result<Notify, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(SETTINGS_FILE), yaml).expect("write");
+        match Settings::load(dir.path()) {
+            Ok(s) => s.notify.ok_or_else(|| "no notify".to_owned()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    const CHANNELS: &str = "notify:\n  channels:\n    mail:\n      email: { to: [desk@city.example.jp, \"Duty <duty@city.example.jp>\"], from: unyo@ops.example.jp, server: smtp.city.example.jp, username: ops, password_env: UNYO_SMTP_PASSWORD }\n    chat:\n      webhook: { url: \"https://hooks.example.jp/services/T0/B0/tOkEn\" }\n    phone:\n      command: { argv: [/usr/local/bin/page, --to, duty] }\n";
+
+    #[test]
+    fn notify_defaults_fill_the_other_routes() {
+        let n = load_notify(&format!(
+            "{CHANNELS}  desk:\n    - notify: [mail, chat]\n    - after: 30m\n      notify: [phone]\n"
+        ))
+        .expect("valid");
+        assert_eq!(n.language, Language::Ja);
+        assert_eq!(n.wake, Severity::High);
+        assert_eq!(n.desk_hours.from.to_string(), "08:30:00");
+        assert_eq!(n.desk_hours.to.to_string(), "17:30:00");
+        assert!(n.desk_hours.calendar.is_none());
+        assert_eq!(n.desk.len(), 2);
+        assert_eq!(n.desk[1].after, Duration::from_secs(1800));
+        assert_eq!(n.emergency, n.desk);
+        assert_eq!(
+            n.after_hours,
+            vec![Level {
+                after: Duration::ZERO,
+                notify: vec!["mail".into(), "chat".into()]
+            }]
+        );
+        let Some(ChannelKind::Email(mail)) = n.channel("mail").map(|c| &c.kind) else {
+            panic!("mail is an email channel");
+        };
+        assert_eq!(mail.to.len(), 2);
+        assert_eq!(
+            (mail.host.as_str(), mail.port),
+            ("smtp.city.example.jp", 587)
+        );
+        assert_eq!(mail.tls, SmtpTls::Starttls);
+        let Some(ChannelKind::Command(cmd)) = n.channel("phone").map(|c| &c.kind) else {
+            panic!("phone is a command channel");
+        };
+        assert_eq!(cmd.timeout, DEFAULT_COMMAND_TIMEOUT);
+        assert_eq!(cmd.argv, ["/usr/local/bin/page", "--to", "duty"]);
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let n = load_notify(&format!("{CHANNELS}  desk:\n    - notify: [chat]\n")).expect("valid");
+        let shown = format!("{n:?}");
+        assert!(!shown.contains("tOkEn"), "{shown}");
+        assert!(!shown.contains("/services"), "{shown}");
+        assert!(shown.contains("Url(https://hooks.example.jp)"), "{shown}");
+        assert!(shown.contains("UNYO_SMTP_PASSWORD"), "{shown}");
+        assert_eq!(
+            url_origin("https://user:pw@hooks.example.jp:8443/x/y?token=z"),
+            "https://hooks.example.jp:8443"
+        );
+        assert_eq!(url_origin("not a url"), "(not a URL)");
+    }
+
+    #[test]
+    fn desk_hours_calendar_is_checked_against_schedules() {
+        let n = load_notify(&format!(
+            "{CHANNELS}  desk_hours: {{ calendar: ctiy }}\n  desk:\n    - notify: [mail]\n"
+        ))
+        .expect("valid");
+        assert_eq!(n.check_calendar(&["ctiy".into()]), None);
+        assert_eq!(
+            n.check_calendar(&["city".into(), "office".into()])
+                .as_deref(),
+            Some("`notify.desk_hours`: unknown calendar `ctiy` (did you mean `city`?)")
+        );
+        let none =
+            load_notify(&format!("{CHANNELS}  desk:\n    - notify: [mail]\n")).expect("valid");
+        assert_eq!(none.check_calendar(&[]), None);
+    }
+
+    #[test]
+    fn notify_needs_desk_levels_and_sane_hours() {
+        let e = load_notify(&format!(
+            "{CHANNELS}  desk_hours: {{ from: \"18:00\", to: \"09:00\" }}\n"
+        ))
+        .expect_err("invalid");
+        assert!(
+            e.contains("unyo.yaml:2:3: `notify`: missing required key `desk`"),
+            "{e}"
+        );
+        assert!(e.contains("`from` must be before `to`"), "{e}");
+        assert!(e.contains("2 problems"), "{e}");
+    }
+
+    #[test]
+    fn plain_smtp_only_to_this_machine() {
+        for (server, ok) in [
+            ("127.0.0.1:2525", true),
+            ("[::1]:25", true),
+            ("localhost", true),
+            ("smtp.example.jp:25", false),
+            ("10.0.0.5", false),
+        ] {
+            let yaml = format!(
+                "notify:\n  channels:\n    m:\n      email: {{ to: [a@b.jp], from: c@d.jp, server: \"{server}\", tls: none }}\n  desk:\n    - notify: [m]\n"
+            );
+            assert_eq!(load_notify(&yaml).is_ok(), ok, "{server}");
+        }
+        assert_eq!(parse_server("[::1]:25"), Ok(("::1".into(), Some(25))));
+        assert_eq!(parse_server("::1"), Ok(("::1".into(), None)));
+        assert!(parse_server("host:0").is_err());
+        assert!(parse_server("host:port").is_err());
+        assert!(parse_server("").is_err());
+        assert!(is_env_name("UNYO_SMTP_PASSWORD") && !is_env_name("1X") && !is_env_name("A-B"));
     }
 
     #[test]

@@ -312,6 +312,17 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         }
     }
     let calendar_names: Vec<String> = calendars.keys().cloned().collect();
+    if let (Some(n), Some(file)) = (&settings.notify, &settings.file)
+        && let Some(at) = &n.desk_hours.calendar
+        && !cx.incomplete.contains("calendar")
+        && let Some(msg) = n.check_calendar(&calendar_names)
+    {
+        let file = file
+            .strip_prefix(&settings.root)
+            .unwrap_or(file)
+            .to_path_buf();
+        cx.err(&file, at, msg);
+    }
     let window_names: Vec<String> = windows.keys().cloned().collect();
 
     let mut jobs = BTreeMap::new();

@@ -9,6 +9,7 @@
 pub mod diag;
 mod job;
 mod keys;
+mod notify;
 mod runbook;
 mod schedule;
 mod settings;
@@ -19,6 +20,9 @@ use serde::de::DeserializeOwned;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use job::{JobSpec, OnInterrupt, ParamSpec, ParamType, StepSpec, WindowPolicy};
+pub use notify::{
+    ChannelSpec, CommandSpec, DeskHoursSpec, EmailSpec, LevelSpec, NotifySpec, WebhookSpec,
+};
 pub use runbook::{
     Backoff, CodeSpec, EscalateSpec, MatchMapSpec, MatchSpec, RemediateSpec, RetrySpec, RuleSpec,
     RunbookSpec, Severity,

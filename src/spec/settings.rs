@@ -7,12 +7,16 @@ use serde_saphyr::Spanned;
 use std::sync::LazyLock;
 
 use super::keys::{Child, Shape, fields_of};
+use super::notify::{NOTIFY, NotifySpec};
 use super::{FileSpec, Scalar, leaf};
 
 static INCIDENTS: LazyLock<Shape> = LazyLock::new(leaf::<IncidentsSpec>);
 static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<SettingsSpec>(),
-    children: vec![("incidents", Child::Struct(&INCIDENTS))],
+    children: vec![
+        ("incidents", Child::Struct(&INCIDENTS)),
+        ("notify", Child::Struct(&NOTIFY)),
+    ],
 });
 
 impl FileSpec for SettingsSpec {
@@ -49,6 +53,8 @@ pub struct SettingsSpec {
     /// Free values for templates, as `settings.vars.NAME`.
     #[serde(default)]
     pub vars: IndexMap<String, Spanned<Scalar>>,
+    /// How incidents reach people: channels, desk hours, routes.
+    pub notify: Option<Spanned<NotifySpec>>,
 }
 
 /// `incidents:` in unyo.yaml.

@@ -1,0 +1,379 @@
+//! The notifier and its outbox, with an injected clock (routing by desk hours and holidays,
+//! escalation after no acknowledgement, retries and giving up), and with the real daemon
+//! (an unreachable webhook does not delay the next job).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use unyo::incident::notifier::{MAX_TRIES, Notifier};
+use unyo::model::{Catalog, Settings, Severity};
+use unyo::store::{
+    IncidentChange, NewIncident, NotificationStatus, SqliteStore, Store, StoreError,
+};
+
+use crate::helper::{Tree, both, text, wait_for};
+
+fn tokyo(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    chrono_tz::Asia::Tokyo
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .single()
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+/// A root whose channels are commands appending the incident JSON to files.
+fn tree() -> Tree {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    let dir = t.root().display().to_string();
+    let channel = |name: &str| {
+        format!(
+            "    {name}:\n      command: {{ argv: [sh, -c, \"mkdir -p {dir}/got-{name}; cat > {dir}/got-{name}/$$.json\"] }}\n"
+        )
+    };
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "notify:\n  language: en\n  desk_hours: {{ calendar: city, from: \"08:30\", to: \"17:30\" }}\n  wake: high\n  channels:\n{}{}{}{}    flaky:\n      command: {{ argv: [sh, -c, \"n=$(cat {dir}/tries 2>/dev/null || echo 0); echo $((n+1)) > {dir}/tries; [ $n -ge 1 ] || {{ echo modem busy >&2; exit 3; }}\"] }}\n    dead:\n      command: {{ argv: [sh, -c, \"echo no line >&2; exit 1\"] }}\n  desk:\n    - notify: [desk]\n    - after: 30m\n      notify: [duty]\n  emergency:\n    - notify: [emergency]\n  after_hours:\n    - notify: [night]\n",
+            channel("desk"),
+            channel("duty"),
+            channel("emergency"),
+            channel("night")
+        ),
+    );
+    t
+}
+
+struct Env {
+    notifier: Notifier,
+    store: Arc<dyn Store>,
+}
+
+async fn env(t: &Tree) -> Env {
+    let settings = Settings::load(t.root()).expect("settings");
+    let catalog = Arc::new(Catalog::load(&settings).expect("catalog"));
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&t.path("var/unyo.db"))
+            .await
+            .expect("store"),
+    );
+    Env {
+        notifier: Notifier::new(settings, catalog, store.clone()),
+        store,
+    }
+}
+
+async fn open(
+    store: &dyn Store,
+    job: &str,
+    severity: Severity,
+    at: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    Ok(store
+        .open_incident(&NewIncident {
+            at,
+            severity,
+            job: job.to_owned(),
+            run_id: None,
+            step: None,
+            failure_class: "exit 1".to_owned(),
+            summary: format!("`{job}` failed"),
+            log_excerpt: "boom".to_owned(),
+            rule: None,
+            report_deadline: None,
+            actor: "unyo".to_owned(),
+        })
+        .await?
+        .id)
+}
+
+/// The `event`, `level` and incident of every message a channel received, in the order of
+/// incident id and level (deliveries run at once, so their order is not fixed).
+fn received(t: &Tree, channel: &str) -> Vec<(String, u64, i64)> {
+    let Ok(dir) = std::fs::read_dir(t.path(&format!("got-{channel}"))) else {
+        return Vec::new();
+    };
+    let mut got: Vec<(String, u64, i64)> = dir
+        .map(|e| {
+            let text = std::fs::read_to_string(e.expect("entry").path()).expect("read");
+            let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+            (
+                v["event"].as_str().expect("event").to_owned(),
+                v["level"].as_u64().expect("level"),
+                v["id"].as_i64().expect("id"),
+            )
+        })
+        .collect();
+    got.sort_by_key(|(event, level, id)| (*id, *level, event.clone()));
+    got
+}
+
+#[tokio::test]
+async fn desk_hours_route_and_escalation_stops_at_acknowledgement() {
+    let t = tree();
+    let e = env(&t).await;
+    // Wednesday 2026-11-25 10:00 in Tokyo: desk hours.
+    let t0 = tokyo(2026, 11, 25, 10, 0);
+    let a = open(&*e.store, "backup", Severity::Medium, t0)
+        .await
+        .expect("open");
+    let b = open(&*e.store, "extract", Severity::Medium, t0)
+        .await
+        .expect("open");
+    let sec = chrono::Duration::seconds;
+    assert_eq!(e.notifier.tick(t0 + sec(1)).await.expect("tick"), 2);
+    assert_eq!(
+        received(&t, "desk"),
+        [("opened".into(), 1, a), ("opened".into(), 1, b)]
+    );
+    // Nobody acknowledged `a` in 30 minutes; `b` was acknowledged after 5.
+    e.store
+        .change_incident(b, &IncidentChange::Acknowledge, "operator", t0 + sec(300))
+        .await
+        .expect("ack")
+        .expect("acked");
+    assert_eq!(e.notifier.tick(t0 + sec(29 * 60)).await.expect("tick"), 0);
+    assert!(received(&t, "duty").is_empty());
+    assert_eq!(
+        e.notifier.tick(t0 + sec(30 * 60 + 1)).await.expect("tick"),
+        1
+    );
+    assert_eq!(received(&t, "duty"), [("escalated".into(), 2, a)]);
+    // The route has no third level: nothing more, ever.
+    assert_eq!(e.notifier.tick(t0 + sec(5 * 3600)).await.expect("tick"), 0);
+    let (row, _) = e.store.get_incident(a).await.expect("get").expect("row");
+    assert_eq!(row.escalation_level, 2);
+    assert_eq!(row.route.as_deref(), Some("desk"));
+    assert_eq!(row.next_escalation_at, None);
+    // A new occurrence of `a` tells the level it reached.
+    open(&*e.store, "backup", Severity::Medium, t0 + sec(6 * 3600))
+        .await
+        .expect("again");
+    e.notifier.tick(t0 + sec(6 * 3600 + 1)).await.expect("tick");
+    assert_eq!(
+        received(&t, "duty"),
+        [("escalated".into(), 2, a), ("recurred".into(), 2, a)]
+    );
+}
+
+#[tokio::test]
+async fn out_of_hours_and_holidays_wake_only_severe_incidents() {
+    let t = tree();
+    let e = env(&t).await;
+    // 2026-11-23 is Labour Thanksgiving Day: 10:00 is out of desk hours.
+    let holiday = tokyo(2026, 11, 23, 10, 0);
+    let high = open(&*e.store, "backup", Severity::High, holiday)
+        .await
+        .expect("open");
+    let low = open(&*e.store, "report", Severity::Low, holiday)
+        .await
+        .expect("open");
+    // A weekday evening.
+    let evening = tokyo(2026, 11, 25, 20, 0);
+    let critical = open(&*e.store, "rollover", Severity::Critical, evening)
+        .await
+        .expect("open");
+    e.notifier
+        .tick(evening + chrono::Duration::seconds(1))
+        .await
+        .expect("tick");
+    assert_eq!(
+        received(&t, "emergency"),
+        [("opened".into(), 1, high), ("opened".into(), 1, critical)]
+    );
+    assert_eq!(received(&t, "night"), [("opened".into(), 1, low)]);
+    assert!(received(&t, "desk").is_empty());
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_retried_then_given_up() {
+    let t = tree();
+    std::fs::write(
+        t.path("unyo.yaml"),
+        std::fs::read_to_string(t.path("unyo.yaml"))
+            .expect("read")
+            .replace("    - notify: [desk]\n", "    - notify: [flaky, dead]\n"),
+    )
+    .expect("write");
+    let e = env(&t).await;
+    let t0 = tokyo(2026, 11, 25, 10, 0);
+    open(&*e.store, "backup", Severity::Medium, t0)
+        .await
+        .expect("open");
+    e.notifier.tick(t0).await.expect("tick");
+    let rows = e.store.list_notifications(false, 10).await.expect("list");
+    assert!(
+        rows.iter()
+            .all(|n| n.status == NotificationStatus::Pending && n.attempts == 1)
+    );
+    let flaky = rows.iter().find(|n| n.channel == "flaky").expect("flaky");
+    assert_eq!(
+        flaky.last_error.as_deref(),
+        Some("command flaky: exit 3: modem busy")
+    );
+    assert_eq!((flaky.next_attempt_at - t0).num_seconds(), 30);
+    // Not yet due: nothing is tried.
+    assert_eq!(
+        e.notifier
+            .tick(t0 + chrono::Duration::seconds(10))
+            .await
+            .expect("tick"),
+        0
+    );
+    // The retry works for `flaky`; `dead` keeps failing until it is given up.
+    let mut now = t0;
+    for _ in 0..MAX_TRIES {
+        now += chrono::Duration::hours(1);
+        e.notifier.tick(now).await.expect("tick");
+    }
+    let rows = e.store.list_notifications(false, 10).await.expect("list");
+    let flaky = rows.iter().find(|n| n.channel == "flaky").expect("flaky");
+    assert_eq!(flaky.status, NotificationStatus::Sent);
+    assert_eq!(flaky.attempts, 2);
+    let dead = rows.iter().find(|n| n.channel == "dead").expect("dead");
+    assert_eq!(dead.status, NotificationStatus::Failed);
+    assert_eq!(dead.attempts, MAX_TRIES);
+    drop(e);
+    let out = t.run(&["notifications", "--failed"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let listed = text(&out.stdout);
+    assert!(
+        listed.contains("dead") && !listed.contains("flaky"),
+        "{listed}"
+    );
+    assert!(listed.contains("command dead: exit 1: no line"), "{listed}");
+}
+
+#[test]
+fn an_unreachable_webhook_does_not_delay_the_next_job() {
+    // A peer that accepts the connection and never answers: each try waits for the
+    // network timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = silent.local_addr().expect("addr").port();
+    let t = Tree::new();
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "notify:\n  channels:\n    chat:\n      webhook: {{ url: \"http://127.0.0.1:{port}/hooks/secret-token\" }}\n  desk:\n    - notify: [chat]\n  after_hours:\n    - notify: [chat]\n  emergency:\n    - notify: [chat]\n"
+        ),
+    );
+    t.job("broken", "steps:\n  a:\n    run: exit 2\n");
+    t.job("tick", "steps:\n  a:\n    run: echo tick\n");
+    t.file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: tick\n    cron: \"* * * * * *\"\n    overlap: allow\n",
+    );
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .args(["--root"])
+        .arg(t.root())
+        .arg("daemon")
+        .stderr(std::fs::File::create(t.path("daemon.log")).expect("log"))
+        .spawn()
+        .expect("daemon");
+    let out = t.run(&["run", "broken", "--detach"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let db = || rusqlite::Connection::open(t.path("var/unyo.db")).expect("db");
+    // The notifier is stuck on the silent webhook for its timeout...
+    wait_for("a delivery in progress", || {
+        let (accepted, _) = silent.accept().ok()?;
+        Some(accepted)
+    });
+    let stuck_at = Utc::now();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    // ...while every slot of `tick` started on time.
+    let late: i64 = db()
+        .query_row(
+            "SELECT count(*) FROM slots s JOIN attempts a ON a.run_id = s.run_id \
+             WHERE s.fire_time >= ? AND (julianday(a.started_at) - julianday(s.fire_time)) * 86400 > 0.5",
+            [stuck_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)],
+            |r| r.get(0),
+        )
+        .expect("query");
+    let slots: i64 = db()
+        .query_row(
+            "SELECT count(*) FROM slots WHERE fire_time >= ?",
+            [stuck_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)],
+            |r| r.get(0),
+        )
+        .expect("query");
+    assert!(slots >= 3, "slots fired while the webhook hung: {slots}");
+    assert_eq!(
+        late, 0,
+        "slots started more than 0.5 s late while the webhook hung"
+    );
+    // The try ends as a failure to be retried, without the URL's secret.
+    let error: String = wait_for("the failed try", || {
+        db().query_row(
+            "SELECT last_error FROM notifications WHERE last_error IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .ok()
+    });
+    assert!(error.starts_with("webhook chat:"), "{error}");
+    assert!(!error.contains("secret-token"), "{error}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("term");
+    let status = daemon.wait().expect("wait");
+    assert!(status.success(), "daemon exit: {status}");
+}
+
+#[test]
+fn a_failed_run_reaches_the_contact_through_the_daemon() {
+    let t = Tree::new();
+    let dir = t.root().display().to_string();
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "notify:\n  language: ja\n  channels:\n    pager:\n      command: {{ argv: [sh, -c, \"cat > {dir}/page.json; printf '%s' \\\"$UNYO_NOTIFY_SUBJECT\\\" > {dir}/subject.txt\"] }}\n  desk:\n    - notify: [pager]\n  after_hours:\n    - notify: [pager]\n  emergency:\n    - notify: [pager]\n"
+        ),
+    );
+    t.job(
+        "nightly-backup",
+        "steps:\n  dump:\n    run: echo 'disk full' >&2; exit 5\n",
+    );
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .args(["--root"])
+        .arg(t.root())
+        .arg("daemon")
+        .stderr(std::fs::File::create(t.path("daemon.log")).expect("log"))
+        .spawn()
+        .expect("daemon");
+    let out = t.run(&["run", "nightly-backup"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let page: serde_json::Value = wait_for("the page", || {
+        let text = std::fs::read_to_string(t.path("page.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    });
+    assert_eq!(page["job"], "nightly-backup");
+    assert_eq!(page["event"], "opened");
+    assert_eq!(page["failure_class"], "exit 5");
+    assert!(
+        page["log_excerpt"]
+            .as_str()
+            .is_some_and(|e| e.contains("disk full"))
+    );
+    let subject = wait_for("the subject", || {
+        std::fs::read_to_string(t.path("subject.txt"))
+            .ok()
+            .filter(|s| !s.is_empty())
+    });
+    assert!(
+        subject.contains("nightly-backup") && subject.contains("インシデント #1"),
+        "{subject}"
+    );
+    let out = t.run(&["notifications", "--json"]);
+    let sent: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(sent[0]["status"], "sent");
+    assert_eq!(sent[0]["channel"], "pager");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("term");
+    assert!(daemon.wait().expect("wait").success());
+}
