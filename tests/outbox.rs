@@ -172,16 +172,35 @@ async fn out_of_hours_and_holidays_wake_only_severe_incidents() {
     let critical = open(&*e.store, "rollover", Severity::Critical, evening)
         .await
         .expect("open");
-    e.notifier
-        .tick(evening + chrono::Duration::seconds(1))
-        .await
-        .expect("tick");
+    // Opened days ago (no daemon ran since): recorded as routed, nobody is woken for it.
+    let stale = open(
+        &*e.store,
+        "archive",
+        Severity::Critical,
+        evening - chrono::Duration::days(5),
+    )
+    .await
+    .expect("open");
+    for at in [holiday, evening] {
+        e.notifier
+            .tick(at + chrono::Duration::seconds(1))
+            .await
+            .expect("tick");
+    }
     assert_eq!(
         received(&t, "emergency"),
         [("opened".into(), 1, high), ("opened".into(), 1, critical)]
     );
     assert_eq!(received(&t, "night"), [("opened".into(), 1, low)]);
     assert!(received(&t, "desk").is_empty());
+    let (row, _) = e
+        .store
+        .get_incident(stale)
+        .await
+        .expect("get")
+        .expect("row");
+    assert!(row.route.is_some());
+    assert_eq!(row.next_escalation_at, None);
 }
 
 #[tokio::test]

@@ -25,6 +25,10 @@ use crate::store::{
 /// Tries before a message is given up (about an hour and a half of retrying).
 pub const MAX_TRIES: i64 = 8;
 
+/// An incident older than this when it is first routed (notifications were not configured,
+/// or no daemon ran for a day) is recorded as routed without waking anyone.
+const STALE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// Messages tried at once.
 const PARALLEL_DELIVERIES: usize = 8;
 
@@ -109,7 +113,8 @@ impl Notifier {
             let next = r
                 .due(1)
                 .and_then(|d| chrono::Duration::from_std(d).ok())
-                .map(|d| i.opened_at + d);
+                .map(|d| i.opened_at + d)
+                .filter(|_| now - i.opened_at <= STALE);
             self.store
                 .plan_notifications(&NotificationPlan {
                     incident_id: i.id,
@@ -118,7 +123,11 @@ impl Notifier {
                     next_escalation_at: next,
                     event_id: None,
                     only_if_open: false,
-                    messages: messages(&r, 0, Event::Opened),
+                    messages: if now - i.opened_at > STALE {
+                        Vec::new()
+                    } else {
+                        messages(&r, 0, Event::Opened)
+                    },
                     at: now,
                 })
                 .await?;
