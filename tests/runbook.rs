@@ -270,6 +270,50 @@ fn operators_acknowledge_and_resolve_and_a_success_is_noted() {
     assert_eq!(shown["resolved_by"], shown["acknowledged_by"]);
     assert_eq!(t.run(&["incident", "show", "9"]).status.code(), Some(3));
 
+    // Every action is on the audit trail, refusals included, and the trail cannot change.
+    let out = t.run(&["audit", "--json"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let trail: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let actions: Vec<(String, String, String)> = trail
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().expect("action").to_owned(),
+                e["target"].as_str().expect("target").to_owned(),
+                e["outcome"].as_str().expect("outcome").to_owned(),
+            )
+        })
+        .collect();
+    let expect = |a: &str, t: &str, o: &str| (a.to_owned(), t.to_owned(), o.to_owned());
+    assert_eq!(
+        actions,
+        [
+            expect("run", "job load", "done"),
+            expect("incident.ack", "incident 1", "done"),
+            expect("incident.ack", "incident 1", "refused"),
+            expect("run", "job load", "done"),
+            expect("incident.resolve", "incident 1", "done"),
+        ]
+    );
+    assert_eq!(
+        trail[4]["args"]["cause"],
+        "a batch held a lock on the tax table"
+    );
+    assert!(
+        trail
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|e| e["user"] == trail[0]["user"])
+    );
+    let db = rusqlite::Connection::open(t.path("var/unyo.db")).expect("db");
+    let err = db
+        .execute("DELETE FROM audit", [])
+        .expect_err("the trail is append-only");
+    assert!(err.to_string().contains("append-only"), "{err}");
+
     // After a resolution the same failure opens a new incident.
     std::fs::remove_file(t.path("count")).expect("reset");
     assert_eq!(t.run(&["run", "load"]).status.code(), Some(1));

@@ -130,10 +130,25 @@ pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
             )
         }
     };
-    match store
+    let (action, args) = match &change {
+        IncidentChange::Acknowledge => ("incident.ack", serde_json::json!({})),
+        IncidentChange::Resolve {
+            cause,
+            countermeasure,
+        } => (
+            "incident.resolve",
+            serde_json::json!({ "cause": cause, "countermeasure": countermeasure }),
+        ),
+    };
+    let result = store
         .change_incident(id, &change, &user, Utc::now())
-        .await?
-    {
+        .await?;
+    let outcome = match &result {
+        Ok(row) => Ok(format!("now {}", row.status)),
+        Err(why) => Err(why.clone()),
+    };
+    super::audit::record(&*store, action, format!("incident {id}"), args, outcome).await?;
+    match result {
         Ok(row) => {
             super::out(&format!("incident {} {} by {user}\n", row.id, row.status));
             Ok(())

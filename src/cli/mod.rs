@@ -2,6 +2,7 @@
 //! Commands print for people on stdout (tables, summaries), progress and errors on stderr,
 //! and `--json` where a listing is read by programs.
 
+mod audit;
 mod calendar;
 mod import;
 mod incident;
@@ -57,6 +58,8 @@ pub enum Command {
     Show(show::Args),
     /// Print the output of a run's steps.
     Logs(logs::Args),
+    /// List the operator actions on record (oldest first).
+    Audit(audit::Args),
     /// List incidents, newest first (`!` marks one past its report deadline).
     Incidents(incident::ListArgs),
     /// Show, acknowledge or resolve one incident.
@@ -105,6 +108,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Logs(args) => logs::run(&settings, args).await,
         Command::Next(args) => next::run(&settings, args),
         Command::Incidents(args) => incident::list(&settings, args).await,
+        Command::Audit(args) => audit::run(&settings, args).await,
         Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,

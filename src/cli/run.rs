@@ -66,6 +66,14 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             &engine::os_user(),
         );
         let run_id = store.create_run(&record).await?;
+        super::audit::record(
+            &*store,
+            "run.detach",
+            format!("job {}", job.name),
+            serde_json::json!({ "params": values }),
+            Ok(format!("run {run_id} queued")),
+        )
+        .await?;
         eprintln!(
             "run {run_id} of `{}` queued; the daemon starts it (follow it with `unyo show {run_id}`)",
             job.name
@@ -110,6 +118,14 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         } => eprintln!("  {step}: {status} ({detail})"),
     });
     let parallel = args.parallel.map_or(settings.parallel, |p| p as usize);
+    super::audit::record(
+        &*store,
+        "run",
+        format!("job {}", job.name),
+        serde_json::json!({ "params": values, "parallel": parallel }),
+        Ok("started in the foreground".to_owned()),
+    )
+    .await?;
     let result = engine::run(
         settings,
         &catalog,

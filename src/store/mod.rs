@@ -347,6 +347,23 @@ pub struct IncidentEvent {
     pub text: String,
 }
 
+/// One operator action for the audit trail.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub user: String,
+    pub host: String,
+    /// `run`, `submit`, `cancel`, `incident.ack`, `incident.resolve` ...
+    pub action: String,
+    /// What it acted on: `job nightly-backup`, `run 12`, `incident 3`.
+    pub target: String,
+    /// The arguments, secrets already redacted.
+    pub args: serde_json::Value,
+    /// `done` or `refused`.
+    pub outcome: String,
+    pub detail: String,
+}
+
 /// An operator's change to an incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IncidentChange {
@@ -455,6 +472,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Pending<Result<IncidentRow, String>>;
+    /// Appends an operator action to the audit trail.
+    fn audit(&self, entry: &AuditEntry) -> Pending<()>;
+    /// The audit trail, oldest first, from `since`, of `user` when given.
+    fn list_audit(
+        &self,
+        since: Option<DateTime<Utc>>,
+        user: Option<&str>,
+        limit: i64,
+    ) -> Pending<Vec<AuditEntry>>;
     /// What the notifier has to do at `now`.
     fn notification_work(&self, now: DateTime<Utc>, limit: i64) -> Pending<NotificationWork>;
     /// Writes notifications to the outbox and moves the incident's route, in one

@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notifications",
         include_str!("../../migrations/sqlite/0004_notifications.sql"),
     ),
+    (
+        5,
+        "audit",
+        include_str!("../../migrations/sqlite/0005_audit.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -1058,6 +1063,57 @@ impl Store for SqliteStore {
                 .ok_or_else(|| format!("incident {id} vanished")))
         });
         Box::pin(std::future::ready(result))
+    }
+
+    fn audit(&self, e: &AuditEntry) -> Pending<()> {
+        let e = e.clone();
+        self.write("recording an operator action", move |c| {
+            c.prepare_cached(
+                "INSERT INTO audit (at, user, host, action, target, args, outcome, detail) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                ts(e.at),
+                e.user,
+                e.host,
+                e.action,
+                e.target,
+                e.args.to_string(),
+                e.outcome,
+                e.detail
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn list_audit(
+        &self,
+        since: Option<DateTime<Utc>>,
+        user: Option<&str>,
+        limit: i64,
+    ) -> Pending<Vec<AuditEntry>> {
+        let user = user.map(str::to_owned);
+        self.read(move |c| {
+            all(
+                c,
+                "reading the audit trail",
+                "SELECT * FROM (SELECT * FROM audit WHERE (?1 IS NULL OR at >= ?1) \
+                 AND (?2 IS NULL OR user = ?2) ORDER BY id DESC LIMIT ?3) ORDER BY id",
+                params![since.map(ts), user, limit],
+                |r| {
+                    Ok(AuditEntry {
+                        at: time(r, "at")?,
+                        user: col(r, "user")?,
+                        host: col(r, "host")?,
+                        action: col(r, "action")?,
+                        target: col(r, "target")?,
+                        args: json(r, "args")?,
+                        outcome: col(r, "outcome")?,
+                        detail: col(r, "detail")?,
+                    })
+                },
+            )
+        })
     }
 
     fn notification_work(&self, now: DateTime<Utc>, limit: i64) -> Pending<NotificationWork> {
