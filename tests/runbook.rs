@@ -354,3 +354,78 @@ fn bad_incident_settings_are_reported_with_their_place() {
         "{err}"
     );
 }
+
+#[test]
+fn an_escalating_rule_opens_one_incident_per_run_and_its_own_retry_does_not_close_it() {
+    let t = Tree::new();
+    t.file(
+        "runbooks/loud.yaml",
+        "rules:\n  - match: any\n    retry: { max: 2, initial: 50ms }\n    escalate: { severity: high }\n",
+    )
+    .file("unyo.yaml", "incidents:\n  auto_resolve: true\n")
+    .job("always", "runbook: loud\nsteps:\n  a:\n    run: exit 9\n")
+    .job(
+        "second-try",
+        "runbook: loud\nsteps:\n  a:\n    run: |\n      [ -f tried ] && exit 0; touch tried; exit 9\n",
+    );
+    assert_eq!(t.run(&["run", "always"]).status.code(), Some(1));
+    let list = incidents(&t);
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        list[0]["occurrences"], 1,
+        "three attempts, one run: {list:?}"
+    );
+    let run = t.show(1);
+    let a = attempts(&run, "a");
+    assert_eq!(a.len(), 3);
+    assert!(
+        a[1]["action"]
+            .as_str()
+            .is_some_and(|s| s.contains("open already")),
+        "{a:?}"
+    );
+
+    // The retry works: the incident its first attempt opened stays open (auto_resolve only
+    // closes incidents of earlier runs).
+    assert!(t.run(&["run", "second-try"]).status.success());
+    let list = incidents(&t);
+    let second = list
+        .iter()
+        .find(|i| i["job"] == "second-try")
+        .expect("incident");
+    assert_eq!(second["status"], "open");
+    // A later success closes it, and a person can still record the cause afterwards.
+    assert!(t.run(&["run", "second-try"]).status.success());
+    let id = second["id"].as_i64().expect("id");
+    let shown = incident(&t, id);
+    assert_eq!(shown["status"], "resolved");
+    assert_eq!(shown["resolved_by"], "unyo");
+    let out = t.run(&[
+        "incident",
+        "resolve",
+        &id.to_string(),
+        "--cause",
+        "a flaky mount",
+        "--countermeasure",
+        "mount moved to local disk",
+    ]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert_eq!(incident(&t, id)["cause"], "a flaky mount");
+}
+
+#[test]
+fn remediation_templates_are_checked_by_validate() {
+    let t = Tree::new();
+    t.file(
+        "runbooks/bad.yaml",
+        "rules:\n  - match: any\n    remediate: { run: \"rm {{{settings.log_dir}}}/x\" }\n  - match: any\n    remediate: { argv: [echo, \"{{#if}}\"] }\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = text(&out.stderr);
+    assert!(err.contains("runbooks/bad.yaml:3:16: `{{{...}}}`"), "{err}");
+    assert!(
+        err.contains("runbooks/bad.yaml:5:16: bad template `{{#if}}`"),
+        "{err}"
+    );
+}

@@ -123,19 +123,23 @@ fn shipped_runbook_rules_fit_the_failures_they_are_for() {
             .expect("a rule fits every failure")
     };
     let code = |c| Some(Exit::Code(c));
-    assert_eq!(rule(code(75), false, "Error: database is locked"), 1);
+    assert_eq!(
+        rule(Some(Exit::Signal(15)), true, "curl: operation timed out"),
+        1
+    );
+    assert_eq!(rule(code(1), false, "Error: database is locked"), 2);
+    assert_eq!(rule(code(75), false, ""), 3);
     assert_eq!(
         rule(
             code(7),
             false,
             "curl: (7) Failed to connect: Connection refused"
         ),
-        2
+        4
     );
-    assert_eq!(rule(code(1), false, "write: No space left on device"), 3);
-    assert_eq!(rule(Some(Exit::Signal(15)), true, ""), 4);
-    assert_eq!(rule(Some(Exit::Signal(9)), false, ""), 5);
-    assert_eq!(rule(code(2), false, "unexpected"), 6);
+    assert_eq!(rule(code(1), false, "write: No space left on device"), 5);
+    assert_eq!(rule(Some(Exit::Signal(9)), false, ""), 6);
+    assert_eq!(rule(code(2), false, "unexpected"), 7);
     // Every shipped job names a runbook.
     for job in catalog.jobs.values() {
         assert!(

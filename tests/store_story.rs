@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
+use unyo::model::Severity;
 use unyo::store::{
-    AttemptEnd, AttemptStatus, NewAttempt, NewRun, NewSlot, RunFilter, RunStatus, SlotOutcome,
-    SqliteStore, StepStatus, Store, Trigger,
+    AttemptEnd, AttemptStatus, IncidentOpened, NewAttempt, NewIncident, NewRun, NewSlot, RunFilter,
+    RunStatus, SlotOutcome, SqliteStore, StepStatus, Store, Trigger,
 };
 
 fn new_run(job: &str, steps: &[&str]) -> NewRun {
@@ -283,6 +284,45 @@ async fn scheduler_story(store: &dyn Store) {
     assert!(store.succeeded("backup", r.run.business_date).await.is_ok());
     let day = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
     assert!(!store.succeeded("extract", day).await.expect("read"));
+    // An occurrence of a higher severity brings its shorter report deadline.
+    let incident = |severity, hours| NewIncident {
+        at: t,
+        severity,
+        job: "backup".into(),
+        run_id: None,
+        step: None,
+        failure_class: "exit 3".into(),
+        summary: "failed".into(),
+        log_excerpt: String::new(),
+        rule: None,
+        report_deadline: Some(t + chrono::Duration::hours(hours)),
+        actor: "unyo".into(),
+    };
+    let first = store
+        .open_incident(&incident(Severity::Medium, 72))
+        .await
+        .expect("open");
+    assert!(first.new);
+    let again = store
+        .open_incident(&incident(Severity::High, 24))
+        .await
+        .expect("occurrence");
+    assert_eq!(
+        again,
+        IncidentOpened {
+            id: first.id,
+            new: false
+        }
+    );
+    let (row, events) = store
+        .get_incident(first.id)
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(row.severity, Severity::High);
+    assert_eq!(row.occurrences, 2);
+    assert_eq!(row.report_deadline, Some(t + chrono::Duration::hours(24)));
+    assert_eq!(events.len(), 2);
     // The daemon's heartbeat.
     let d = store
         .register_daemon("ops1", 77, "0.1.0", t)

@@ -164,7 +164,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
 
 /// STEP, STATUS, DURATION, EXIT for every step of a run.
 pub fn summary_table(detail: &crate::store::RunDetail) -> String {
-    let mut t = Table::new(&["STEP", "STATUS", "DURATION", "EXIT"], &[24, 10, 9, 30]);
+    let mut t = Table::new(&["STEP", "STATUS", "DURATION", "EXIT"], &[24, 13, 9, 30]);
     for s in &detail.steps {
         let last = detail.attempts.iter().rev().find(|a| a.step == s.name);
         let exit = match last {

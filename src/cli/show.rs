@@ -61,6 +61,13 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             s.name,
             s.reason.as_deref().unwrap_or_default()
         ));
+        if let Some(at) = s.retry_at {
+            out.push_str(&format!(
+                "  {}: next attempt at {}\n",
+                s.name,
+                super::local_time(settings, at)
+            ));
+        }
     }
     out.push_str("\nattempts:\n");
     let mut t = Table::new(

@@ -101,6 +101,14 @@ impl Daemon {
         if running || !waiting {
             return Ok(false);
         }
+        // Every recorded step must still be in the job (a reload may have removed one).
+        if detail
+            .steps
+            .iter()
+            .any(|r| job.steps.iter().all(|s| s.name != r.name))
+        {
+            return Ok(false);
+        }
         let mut resume = Vec::with_capacity(job.steps.len());
         for step in &job.steps {
             let Some(row) = detail.steps.iter().find(|s| s.name == step.name) else {
@@ -132,7 +140,7 @@ impl Daemon {
             run.job
         );
         eprintln!(
-            "unyo daemon: run {} of `{}` was waiting to retry when its daemon stopped; it goes on",
+            "unyo daemon: run {} of `{}` was waiting to retry when the unyo process running it stopped; it goes on",
             run.id, run.job
         );
         let record = NewRun {

@@ -263,6 +263,7 @@ pub async fn execute(
         catalog,
         failures: std::sync::Mutex::new(Vec::new()),
         resume,
+        escalated: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
     if let Some(s) = first_stop {
         let _ = ctx.stopped.set(s);
@@ -284,13 +285,59 @@ pub async fn execute(
     Ok(RunResult { run_id, status })
 }
 
+/// The first step of the run that failed for good, from the database (for a run taken up
+/// again after a restart, whose earlier failures this process did not see).
+async fn recorded_failure(ctx: &StepContext) -> Result<Option<StepFailure>, StoreError> {
+    let Some(detail) = ctx.store.get_run(ctx.run_id).await? else {
+        return Ok(None);
+    };
+    let Some(step) = detail
+        .steps
+        .iter()
+        .find(|s| s.status == StepStatus::Failed && !s.continued)
+    else {
+        return Ok(None);
+    };
+    let Some(a) = detail.attempts.iter().rev().find(|a| a.step == step.name) else {
+        return Ok(None);
+    };
+    let exit = match (a.exit_code, a.signal) {
+        (Some(c), _) => Some(Exit::Code(c)),
+        (_, Some(s)) => Some(Exit::Signal(s)),
+        _ => None,
+    };
+    let severity = a.rule.as_ref().and_then(|label| {
+        let (name, rest) = label.split_once('#')?;
+        let number: usize = rest.split(' ').next()?.parse().ok()?;
+        ctx.catalog
+            .runbooks
+            .get(name)?
+            .rules
+            .get(number.checked_sub(1)?)?
+            .escalate
+    });
+    Ok(Some(StepFailure {
+        step: step.name.clone(),
+        class: crate::runbook::failure_class(exit, a.status == AttemptStatus::TimedOut, false),
+        detail: step.reason.clone().unwrap_or_else(|| "failed".to_owned()),
+        excerpt: crate::incident::excerpt(&a.stdout_tail, &a.stderr_tail),
+        rule: a.rule.clone(),
+        severity,
+        incident: None,
+    }))
+}
+
 /// A run's end reaches the incidents: a failed or interrupted run opens one (or adds an
 /// occurrence), a successful run notes the recovery on the job's open ones.
 async fn after_run(ctx: &StepContext, status: RunStatus) -> Result<(), StoreError> {
     let job = &ctx.job.name;
     match status {
         RunStatus::Failed => {
-            let first = ctx.failures.lock().ok().and_then(|f| f.first().cloned());
+            let mut first = ctx.failures.lock().ok().and_then(|f| f.first().cloned());
+            if first.is_none() {
+                // A resumed run: the step failed before the restart; read it back.
+                first = recorded_failure(ctx).await?;
+            }
             let f = first.unwrap_or(StepFailure {
                 step: String::new(),
                 class: "failed".to_owned(),
@@ -383,6 +430,8 @@ struct StepContext {
     failures: std::sync::Mutex<Vec<StepFailure>>,
     /// Where each step stood, for a run taken up again.
     resume: Vec<Resume>,
+    /// Incidents this run's runbook rules opened, by step and failure class.
+    escalated: std::sync::Mutex<std::collections::HashMap<(String, String), i64>>,
 }
 
 /// How a step failed for good, for the incident its run opens.
@@ -987,7 +1036,16 @@ async fn apply_runbook(
         end.remediation = Some(record);
     }
     let class = crate::runbook::failure_class(exit, failure.timed_out, false);
-    if let Some(severity) = plan.escalate {
+    let already = ctx
+        .escalated
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&(step.name.clone(), class.clone())).copied());
+    if let (Some(severity), Some(id)) = (plan.escalate, already) {
+        // This step's earlier attempt opened it: one run, one occurrence.
+        incident = Some(id);
+        done.push(format!("incident #{id} ({severity}, open already)"));
+    } else if let Some(severity) = plan.escalate {
         let opened = crate::incident::raise(
             ctx.store.as_ref(),
             &ctx.settings,
@@ -1010,6 +1068,9 @@ async fn apply_runbook(
         )
         .await?;
         incident = Some(opened.id);
+        if let Ok(mut m) = ctx.escalated.lock() {
+            m.insert((step.name.clone(), class.clone()), opened.id);
+        }
         done.push(format!(
             "incident #{} ({severity}{})",
             opened.id,

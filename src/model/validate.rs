@@ -805,6 +805,25 @@ fn runbook(cx: &mut Ctx<'_>, src: &SourceFile, name: &str, spec: &RunbookSpec) -
                 Some(Remediation { action, timeout })
             }
         });
+        // Remediation commands are templates too: they must compile, and a `run:` line must
+        // not hold a raw expression. (Parameters are the job's, unknown to a runbook.)
+        if let (Some(rem), Some(at)) = (&remediate, &rs.remediate) {
+            let (texts, shell): (Vec<&str>, bool) = match &rem.action {
+                Action::Shell(l) => (vec![l.as_str()], true),
+                Action::Argv(a) => (a.iter().map(String::as_str).collect(), false),
+            };
+            for text in texts.into_iter().filter(|t| t.contains("{{")) {
+                if let Err(e) = handlebars::Template::compile(text) {
+                    cx.err(file, at, format!("bad template `{text}`: {}", e.reason()));
+                } else if shell && !shell_line_is_safe(text) {
+                    cx.err(
+                        file,
+                        at,
+                        "`{{{...}}}` and `{{&...}}` are not allowed in a remediation `run:` line: values are always shell-quoted there",
+                    );
+                }
+            }
+        }
         if retry.is_none() && remediate.is_none() && rs.escalate.is_none() && !rs.keep_going {
             cx.err(
                 file,

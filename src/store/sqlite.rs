@@ -909,11 +909,24 @@ impl Store for SqliteStore {
                 let higher = severity
                     .parse::<Severity>()
                     .map_or(true, |s| n.severity > s);
+                // A higher severity brings its (shorter) report deadline with it.
                 c.prepare_cached(
                     "UPDATE incidents SET occurrences = occurrences + 1, last_seen_at = ?, \
-                     severity = CASE WHEN ? THEN ? ELSE severity END WHERE id = ?",
+                     severity = CASE WHEN ? THEN ? ELSE severity END, \
+                     report_deadline = CASE WHEN ? AND ? IS NOT NULL \
+                       THEN min(COALESCE(report_deadline, ?), ?) ELSE report_deadline END \
+                     WHERE id = ?",
                 )?
-                .execute(params![at, higher, n.severity.as_str(), id])?;
+                .execute(params![
+                    at,
+                    higher,
+                    n.severity.as_str(),
+                    higher,
+                    n.report_deadline.map(ts),
+                    n.report_deadline.map(ts),
+                    n.report_deadline.map(ts),
+                    id
+                ])?;
                 let text = if higher {
                     format!("{} (severity raised to {})", n.summary, n.severity)
                 } else {
@@ -1005,13 +1018,14 @@ impl Store for SqliteStore {
             match &change {
                 IncidentChange::Acknowledge => {
                     if row.status != IncidentStatus::Open {
+                        let by = match row.status {
+                            IncidentStatus::Resolved => row.resolved_by.as_deref(),
+                            _ => row.acknowledged_by.as_deref(),
+                        };
                         return Ok(Err(format!(
                             "incident {id} is {} already (by {})",
                             row.status,
-                            row.acknowledged_by
-                                .as_deref()
-                                .or(row.resolved_by.as_deref())
-                                .unwrap_or("unknown")
+                            by.unwrap_or("unknown")
                         )));
                     }
                     c.prepare_cached(
@@ -1025,7 +1039,11 @@ impl Store for SqliteStore {
                     cause,
                     countermeasure,
                 } => {
-                    if row.status == IncidentStatus::Resolved {
+                    // One that unyo closed when the job recovered can still be given its
+                    // cause and countermeasure by a person.
+                    if row.status == IncidentStatus::Resolved
+                        && row.resolved_by.as_deref() != Some("unyo")
+                    {
                         return Ok(Err(format!(
                             "incident {id} is resolved already (by {})",
                             row.resolved_by.as_deref().unwrap_or("unknown")
@@ -1256,24 +1274,33 @@ impl Store for SqliteStore {
     ) -> Pending<Vec<i64>> {
         let job = job.to_owned();
         self.write("noting a recovery on incidents", move |c| {
-            let ids: Vec<i64> = c
+            let rows: Vec<(i64, String, Option<i64>)> = c
                 .prepare_cached(
-                    "SELECT id FROM incidents WHERE job = ? AND status <> 'resolved' ORDER BY id",
+                    "SELECT id, status, run_id FROM incidents WHERE job = ? \
+                     AND status <> 'resolved' ORDER BY id",
                 )?
-                .query_map([&job], |r| r.get(0))?
+                .query_map([&job], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             let at = ts(at);
-            for id in &ids {
+            let mut ids = Vec::with_capacity(rows.len());
+            for (id, status, opened_by_run) in &rows {
+                ids.push(*id);
+                let id = *id;
                 let text = format!("`{job}` succeeded again in run {run_id}");
-                if resolve {
+                // Only an incident nobody took on, opened by an earlier run: one a person
+                // acknowledged is theirs to close, and a run's own retry that worked does
+                // not close the incident it opened.
+                if resolve && status == "open" && *opened_by_run != Some(run_id) {
                     c.prepare_cached(
                         "UPDATE incidents SET status = 'resolved', resolved_by = 'unyo', \
-                         resolved_at = ?, next_escalation_at = NULL WHERE id = ?",
+                         resolved_at = ?, next_escalation_at = NULL, \
+                         cause = COALESCE(cause, 'not recorded: unyo closed it when the job succeeded again'), \
+                         countermeasure = COALESCE(countermeasure, 'not recorded') WHERE id = ?",
                     )?
                     .execute(params![at, id])?;
-                    incident_log(c, *id, &at, "resolved", "unyo", Some(run_id), &text)?;
+                    incident_log(c, id, &at, "resolved", "unyo", Some(run_id), &text)?;
                 } else {
-                    incident_log(c, *id, &at, "note", "unyo", Some(run_id), &text)?;
+                    incident_log(c, id, &at, "note", "unyo", Some(run_id), &text)?;
                 }
             }
             Ok(ids)
