@@ -675,10 +675,45 @@ fn a_retry_waiting_at_shutdown_goes_on_after_the_restart() {
     assert!(t.path("done.txt").exists());
     assert!(
         d.log()
-            .contains(&format!("run {id} of `load` was waiting to retry")),
+            .contains(&format!("run {id} of `load` had steps left")),
         "{}",
         d.log()
     );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}
+
+#[test]
+fn sigterm_lets_the_running_step_finish_and_the_next_one_waits_for_the_restart() {
+    let t = Tree::new();
+    t.file("unyo.yaml", "shutdown_grace: 10s\n");
+    t.job(
+        "two",
+        "steps:\n  first:\n    run: sleep 1; echo one > one.txt\n  second:\n    needs: [first]\n    run: echo two > two.txt\n",
+    );
+    let d = Daemon::start(&t);
+    let id = detach(&t, "two");
+    wait_for("the first step to run", || {
+        let s: String = one(
+            &t,
+            &format!("SELECT status FROM steps WHERE run_id = {id} AND name = 'first'"),
+        );
+        (s == "running").then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    // The first step finished; the second did not start and the run waits.
+    assert!(t.path("one.txt").exists());
+    assert!(!t.path("two.txt").exists());
+    assert_eq!(run_status(&t, id), "running");
+    let second: String = one(
+        &t,
+        &format!("SELECT status FROM steps WHERE run_id = {id} AND name = 'second'"),
+    );
+    assert_eq!(second, "pending");
+    let d = Daemon::start(&t);
+    wait_status(&t, id, "succeeded");
+    assert!(t.path("two.txt").exists());
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait(), Some(0));
 }

@@ -670,6 +670,11 @@ impl Daemon {
                 self.running.len()
             );
         }
+        // Running steps may finish; nothing new starts, and a run waiting for a retry or
+        // with steps still to start is left to be taken up at the next start.
+        for a in self.running.values() {
+            let _ = a.stop.send(Some(Stop::Drain));
+        }
         let deadline = tokio::time::Instant::now() + grace;
         let mut stopped = false;
         while !self.running.is_empty() {

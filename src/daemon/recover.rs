@@ -80,8 +80,9 @@ impl Daemon {
         Ok(())
     }
 
-    /// Takes up a run whose process died while it only waited for retries: nothing of it
-    /// was running, so it goes on where it was (the next attempt at its recorded time).
+    /// Takes up a run whose process ended while nothing of it was running (it waited for a
+    /// retry, or had steps still to start): it goes on where it was, a waiting step at its
+    /// recorded time.
     async fn resume(&mut self, run: &RunRow) -> Result<bool, Error> {
         let Some(detail) = self.store.get_run(run.id).await? else {
             return Ok(false);
@@ -97,7 +98,7 @@ impl Daemon {
         let waiting = detail
             .steps
             .iter()
-            .any(|s| s.status == StepStatus::WaitingRetry);
+            .any(|s| matches!(s.status, StepStatus::WaitingRetry | StepStatus::Pending));
         if running || !waiting {
             return Ok(false);
         }
@@ -136,11 +137,11 @@ impl Daemon {
         }
         tracing::warn!(
             run = run.id,
-            "taking up run of `{}` again: it was waiting to retry",
+            "taking up run of `{}` again: nothing of it was running",
             run.job
         );
         eprintln!(
-            "unyo daemon: run {} of `{}` was waiting to retry when the unyo process running it stopped; it goes on",
+            "unyo daemon: run {} of `{}` had steps left when the unyo process running it stopped; it goes on",
             run.id, run.job
         );
         let record = NewRun {

@@ -83,13 +83,16 @@ pub enum Stop {
     Shutdown,
     /// A new slot of the job replaced it (`overlap: replace`).
     Replaced { by: i64 },
+    /// The daemon is stopping: running steps may finish, nothing new starts, and a run
+    /// left with steps to do is taken up again at the next start. Not an end by itself.
+    Drain,
 }
 
 impl Stop {
     /// The status the run ends with.
     pub fn run_status(self) -> RunStatus {
         match self {
-            Stop::Shutdown => RunStatus::Interrupted,
+            Stop::Shutdown | Stop::Drain => RunStatus::Interrupted,
             Stop::Operator | Stop::Replaced { .. } => RunStatus::Cancelled,
         }
     }
@@ -100,6 +103,7 @@ impl Stop {
             Stop::Operator => "cancelled by the operator".to_owned(),
             Stop::Shutdown => "the daemon was stopped before the run ended".to_owned(),
             Stop::Replaced { by } => format!("replaced by run {by} (overlap: replace)"),
+            Stop::Drain => "the daemon is stopping".to_owned(),
         }
     }
 }
@@ -238,8 +242,9 @@ pub async fn execute(
 
     // Steps watch `halt`, which the engine sets when the run is stopped or when the
     // database fails: either way running process groups are stopped, never abandoned.
-    let first_stop = *stop.borrow();
+    let first_stop = (*stop.borrow()).filter(|s| *s != Stop::Drain);
     let (halt_tx, halt_rx) = watch::channel(first_stop.is_some());
+    let (drain_tx, drain_rx) = watch::channel(*stop.borrow() == Some(Stop::Drain));
     let ctx = Arc::new(StepContext {
         settings: settings.clone(),
         job: job.clone(),
@@ -264,12 +269,13 @@ pub async fn execute(
         failures: std::sync::Mutex::new(Vec::new()),
         resume,
         escalated: std::sync::Mutex::new(std::collections::HashMap::new()),
+        drain: drain_rx,
     });
     if let Some(s) = first_stop {
         let _ = ctx.stopped.set(s);
     }
 
-    let status = drive(&ctx, parallel.max(1), stop, halt_tx).await?;
+    let status = drive(&ctx, parallel.max(1), stop, halt_tx, drain_tx).await?;
     if status == RunStatus::Running {
         // Suspended by a daemon shutdown while only retries were pending.
         return Ok(RunResult { run_id, status });
@@ -430,6 +436,8 @@ struct StepContext {
     failures: std::sync::Mutex<Vec<StepFailure>>,
     /// Where each step stood, for a run taken up again.
     resume: Vec<Resume>,
+    /// Set when the daemon starts stopping (see `Stop::Drain`).
+    drain: watch::Receiver<bool>,
     /// Incidents this run's runbook rules opened, by step and failure class.
     escalated: std::sync::Mutex<std::collections::HashMap<(String, String), i64>>,
 }
@@ -480,6 +488,7 @@ async fn drive(
     parallel: usize,
     mut cancel: watch::Receiver<Option<Stop>>,
     stop: watch::Sender<bool>,
+    drain: watch::Sender<bool>,
 ) -> Result<RunStatus, StoreError> {
     let steps = &ctx.job.steps;
     let mut state = vec![State::Waiting; steps.len()];
@@ -514,7 +523,8 @@ async fn drive(
     // task ends once that record is committed.
     let (outcome_tx, mut outcomes) = mpsc::unbounded_channel::<(usize, StepEnd)>();
     let mut running: JoinSet<Result<(), StoreError>> = JoinSet::new();
-    let mut cancelled = cancel.borrow().is_some();
+    let mut cancelled = cancel.borrow().is_some_and(|s| s != Stop::Drain);
+    let mut draining = *drain.borrow();
     // The first database error: no new step starts, running ones are stopped, and the run
     // ends with this error once every step task has ended.
     let mut broken: Option<StoreError> = None;
@@ -527,7 +537,7 @@ async fn drive(
     }
 
     loop {
-        if cancelled || broken.is_some() {
+        if cancelled || draining || broken.is_some() {
             ready.clear();
         }
         for i in ready.drain(..) {
@@ -559,7 +569,10 @@ async fn drive(
             changed = cancel.changed(), if !cancelled => {
                 // A closed channel means nobody can cancel any more: keep going.
                 let why = if changed.is_ok() { *cancel.borrow() } else { None };
-                if let Some(why) = why {
+                if why == Some(Stop::Drain) {
+                    draining = true;
+                    let _ = drain.send(true);
+                } else if let Some(why) = why {
                     cancelled = true;
                     let _ = ctx.stopped.set(why);
                     let _ = stop.send(true);
@@ -603,6 +616,16 @@ async fn drive(
     }
 
     let now = Utc::now();
+    if draining
+        && !cancelled
+        && state
+            .iter()
+            .any(|s| matches!(s, State::Waiting | State::Suspended))
+    {
+        // The daemon stopped before the run could go on: it waits, as it is, for the next
+        // start to take it up again.
+        return Ok(RunStatus::Running);
+    }
     if state.contains(&State::Suspended) {
         if !state.contains(&State::Done(StepStatus::Cancelled)) {
             // Nothing was running when the daemon stopped: the run waits, as it is, for
@@ -730,10 +753,24 @@ async fn run_step(
             .join(format!("{}.{}.{attempt}.log", ctx.run_id, step.name));
         let prepared = prepare(ctx, step, attempt, log_path.clone());
         let mut cancel = ctx.cancel.clone();
+        let mut drain = ctx.drain.clone();
         let permit = tokio::select! {
             permit = slots.clone().acquire_owned() => permit.ok(),
             () = async { let _ = cancel.wait_for(|c| *c).await; } => None,
+            () = async { let _ = drain.wait_for(|d| *d).await; } => None,
         };
+        if permit.is_none() && *ctx.drain.borrow() && !*ctx.cancel.borrow() {
+            // The daemon is stopping: this attempt starts after the next start.
+            let _ = outcome.send((
+                i,
+                if attempt == 1 {
+                    StepEnd::NotStarted
+                } else {
+                    StepEnd::Suspended
+                },
+            ));
+            return Ok(());
+        }
         let Some(permit) = permit.filter(|_| !*ctx.cancel.borrow()) else {
             if attempt == 1 {
                 let _ = outcome.send((i, StepEnd::NotStarted));
@@ -867,14 +904,18 @@ async fn wait_for_retry(
 ) -> Result<bool, StoreError> {
     let wait = (at - Utc::now()).to_std().unwrap_or_default();
     let mut cancel = ctx.cancel.clone();
+    let mut drain = ctx.drain.clone();
     let stopped = tokio::select! {
         () = tokio::time::sleep(wait) => false,
         _ = cancel.wait_for(|c| *c) => true,
+        _ = drain.wait_for(|d| *d) => true,
     };
     if !stopped {
         return Ok(true);
     }
-    if ctx.stopped.get() == Some(&Stop::Shutdown) {
+    let shutdown = ctx.stopped.get() == Some(&Stop::Shutdown)
+        || (*ctx.drain.borrow() && !*ctx.cancel.borrow());
+    if shutdown {
         let _ = outcome.send((i, StepEnd::Suspended));
     } else {
         stopped_while_waiting(ctx, i, outcome).await?;
