@@ -717,3 +717,26 @@ fn sigterm_lets_the_running_step_finish_and_the_next_one_waits_for_the_restart()
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait(), Some(0));
 }
+
+#[test]
+fn cancel_stops_a_run_the_daemon_drives() {
+    let t = Tree::new();
+    t.file("unyo.yaml", "kill_grace: 1s\n");
+    t.job("long", "steps:\n  a:\n    run: sleep 300 & sleep 300\n");
+    let d = Daemon::start(&t);
+    let id = detach(&t, "long");
+    let pid: i64 = wait_for("the step's pid", || {
+        query::<Option<i64>>(&t, &format!("SELECT pid FROM attempts WHERE run_id = {id}"))
+            .first()
+            .copied()
+            .flatten()
+    });
+    let out = t.run(&["cancel", &id.to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("run {id} cancelled\n"));
+    assert!(live_group_members(pid).is_empty());
+    // No incident for a run an operator cancelled.
+    assert_eq!(one::<i64>(&t, "SELECT count(*) FROM incidents"), 0);
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}

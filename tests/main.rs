@@ -8,6 +8,7 @@ mod daemon;
 mod forecast;
 mod import;
 mod notify;
+mod operator;
 mod outbox;
 mod readme;
 mod records;

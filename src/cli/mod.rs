@@ -4,6 +4,7 @@
 
 mod audit;
 mod calendar;
+mod cancel;
 mod import;
 mod incident;
 mod logs;
@@ -58,6 +59,9 @@ pub enum Command {
     Show(show::Args),
     /// Print the output of a run's steps.
     Logs(logs::Args),
+    /// Cancel a run: a queued one at once, a running one within a second (its steps' process
+    /// groups are stopped).
+    Cancel(cancel::Args),
     /// List the operator actions on record (oldest first).
     Audit(audit::Args),
     /// List incidents, newest first (`!` marks one past its report deadline).
@@ -109,6 +113,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Next(args) => next::run(&settings, args),
         Command::Incidents(args) => incident::list(&settings, args).await,
         Command::Audit(args) => audit::run(&settings, args).await,
+        Command::Cancel(args) => cancel::run(&settings, args).await,
         Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,

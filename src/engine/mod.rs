@@ -33,6 +33,9 @@ use template::Renderer;
 /// processes are still found by the `UNYO_RUN_ID` and `UNYO_STEP` in their environment.
 pub const PID_RECORD_DELAY: Duration = Duration::from_millis(20);
 
+/// How often a run looks for an operator's cancel request in the database.
+pub const CANCEL_POLL: Duration = Duration::from_secs(1);
+
 /// Bytes of each output stream kept in the database.
 pub const TAIL_BYTES: usize = 4096;
 
@@ -525,6 +528,9 @@ async fn drive(
     let mut running: JoinSet<Result<(), StoreError>> = JoinSet::new();
     let mut cancelled = cancel.borrow().is_some_and(|s| s != Stop::Drain);
     let mut draining = *drain.borrow();
+    let mut cancel_poll =
+        tokio::time::interval_at(tokio::time::Instant::now() + CANCEL_POLL, CANCEL_POLL);
+    cancel_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first database error: no new step starts, running ones are stopped, and the run
     // ends with this error once every step task has ended.
     let mut broken: Option<StoreError> = None;
@@ -563,6 +569,20 @@ async fn drive(
                     }
                     // A step task panicked: a bug, but the run must still end with a record.
                     Err(e) => tracing::error!("step task failed: {e}"),
+                }
+                continue;
+            }
+            _ = cancel_poll.tick(), if !cancelled => {
+                // `unyo cancel` from another process writes its request to the database.
+                match ctx.store.cancel_requested(ctx.run_id).await {
+                    Ok(Some(user)) => {
+                        tracing::warn!(run = ctx.run_id, "cancelled by {user}");
+                        cancelled = true;
+                        let _ = ctx.stopped.set(Stop::Operator);
+                        let _ = stop.send(true);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(run = ctx.run_id, "cannot read cancel requests: {e}"),
                 }
                 continue;
             }

@@ -364,6 +364,19 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// What a cancel request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The run was queued: it is cancelled now.
+    Cancelled,
+    /// The run is running: the process running it stops it (its owner).
+    Requested { owner: Option<String> },
+    /// Nothing to cancel: the run ended already, with this status.
+    Ended(RunStatus),
+    /// No such run.
+    Unknown,
+}
+
 /// An operator's change to an incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IncidentChange {
@@ -472,6 +485,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Pending<Result<IncidentRow, String>>;
+    /// An operator asks to cancel a run (see [`CancelOutcome`]).
+    fn request_cancel(&self, run_id: i64, user: &str, at: DateTime<Utc>) -> Pending<CancelOutcome>;
+    /// Who asked to cancel a run, if anyone did.
+    fn cancel_requested(&self, run_id: i64) -> Pending<Option<String>>;
     /// Appends an operator action to the audit trail.
     fn audit(&self, entry: &AuditEntry) -> Pending<()>;
     /// The audit trail, oldest first, from `since`, of `user` when given.

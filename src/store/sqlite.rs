@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit",
         include_str!("../../migrations/sqlite/0005_audit.sql"),
     ),
+    (
+        6,
+        "cancel",
+        include_str!("../../migrations/sqlite/0006_cancel.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -1081,6 +1086,56 @@ impl Store for SqliteStore {
                 .ok_or_else(|| format!("incident {id} vanished")))
         });
         Box::pin(std::future::ready(result))
+    }
+
+    fn request_cancel(&self, run_id: i64, user: &str, at: DateTime<Utc>) -> Pending<CancelOutcome> {
+        let user = user.to_owned();
+        self.write("requesting a cancel", move |c| {
+            let row: Option<(String, Option<String>)> = c
+                .prepare_cached("SELECT status, owner FROM runs WHERE id = ?")?
+                .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((status, owner)) = row else {
+                return Ok(CancelOutcome::Unknown);
+            };
+            let at = ts(at);
+            match status.as_str() {
+                "queued" => {
+                    let reason = format!("cancelled by {user} before it started");
+                    c.prepare_cached(
+                        "UPDATE runs SET status = 'cancelled', reason = ?, ended_at = ?, \
+                         cancel_requested_by = ?, cancel_requested_at = ? WHERE id = ?",
+                    )?
+                    .execute(params![reason, at, user, at, run_id])?;
+                    c.prepare_cached(
+                        "UPDATE steps SET status = 'cancelled', reason = ?, ended_at = ? \
+                         WHERE run_id = ? AND status = 'pending'",
+                    )?
+                    .execute(params![reason, at, run_id])?;
+                    Ok(CancelOutcome::Cancelled)
+                }
+                "running" => {
+                    c.prepare_cached(
+                        "UPDATE runs SET cancel_requested_by = ?, cancel_requested_at = ? \
+                         WHERE id = ?",
+                    )?
+                    .execute(params![user, at, run_id])?;
+                    Ok(CancelOutcome::Requested { owner })
+                }
+                other => Ok(CancelOutcome::Ended(
+                    other.parse().unwrap_or(RunStatus::Failed),
+                )),
+            }
+        })
+    }
+
+    fn cancel_requested(&self, run_id: i64) -> Pending<Option<String>> {
+        self.read(move |c| {
+            c.prepare_cached("SELECT cancel_requested_by FROM runs WHERE id = ?")
+                .and_then(|mut s| s.query_row([run_id], |r| r.get(0)).optional())
+                .map(Option::flatten)
+                .map_err(query_err("reading a cancel request"))
+        })
     }
 
     fn audit(&self, e: &AuditEntry) -> Pending<()> {
