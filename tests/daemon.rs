@@ -740,3 +740,47 @@ fn cancel_stops_a_run_the_daemon_drives() {
     d.signal(Signal::SIGTERM);
     assert_eq!(d.wait(), Some(0));
 }
+
+#[test]
+fn status_shows_the_daemon_the_runs_and_the_incidents() {
+    let t = Tree::new();
+    t.file("unyo.yaml", "kill_grace: 1s\nshutdown_grace: 1s\n");
+    t.job("long", "steps:\n  a:\n    run: sleep 300\n");
+    t.job("broken", "steps:\n  a:\n    run: exit 3\n");
+    let status = |t: &Tree| -> serde_json::Value {
+        let out = t.run(&["status", "--json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    assert_eq!(status(&t)["daemon"]["alive"], false);
+    assert_eq!(t.run(&["run", "broken"]).status.code(), Some(1));
+    let d = Daemon::start(&t);
+    let id = detach(&t, "long");
+    wait_status(&t, id, "running");
+    let s = status(&t);
+    assert_eq!(s["daemon"]["alive"], true);
+    assert_eq!(s["daemon"]["pid"], d.pid().as_raw());
+    assert_eq!(s["running"][0]["id"], id);
+    assert_eq!(s["open_incidents"][0]["job"], "broken");
+    let shown = text(&t.run(&["status"]).stdout);
+    assert!(shown.starts_with("daemon:     running (pid "), "{shown}");
+    assert!(
+        shown.contains("runs:       1 running, 0 waiting to retry, 0 queued"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("incidents:  1 open or acknowledged"),
+        "{shown}"
+    );
+    assert!(
+        shown.lines().all(|l| l.chars().count() <= 80),
+        "fits 80 columns:\n{shown}"
+    );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let shown = text(&t.run(&["status"]).stdout);
+    assert!(
+        shown.starts_with("daemon:     NOT RUNNING (last seen "),
+        "{shown}"
+    );
+}

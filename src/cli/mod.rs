@@ -6,7 +6,7 @@ mod audit;
 mod calendar;
 mod cancel;
 mod import;
-mod incident;
+pub(crate) mod incident;
 mod logs;
 mod next;
 mod notifications;
@@ -14,6 +14,7 @@ mod run;
 mod runs;
 mod show;
 mod slots;
+mod status;
 mod table;
 mod validate;
 
@@ -59,6 +60,8 @@ pub enum Command {
     Show(show::Args),
     /// Print the output of a run's steps.
     Logs(logs::Args),
+    /// How operations stand: the daemon, running and waiting runs, open incidents, next slots.
+    Status(status::Args),
     /// Cancel a run: a queued one at once, a running one within a second (its steps' process
     /// groups are stopped).
     Cancel(cancel::Args),
@@ -114,6 +117,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Incidents(args) => incident::list(&settings, args).await,
         Command::Audit(args) => audit::run(&settings, args).await,
         Command::Cancel(args) => cancel::run(&settings, args).await,
+        Command::Status(args) => status::run(&settings, args).await,
         Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,

@@ -33,14 +33,14 @@ pub struct Args {
 
 /// One coming slot and what will become of it.
 #[derive(Debug, Serialize)]
-struct Coming {
-    schedule: String,
-    job: String,
-    fire_time: DateTime<Utc>,
-    due_at: DateTime<Utc>,
+pub(crate) struct Coming {
+    pub schedule: String,
+    pub job: String,
+    pub fire_time: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
     /// `run`, `moved`, `skipped` or `waits` (for a window).
-    decision: &'static str,
-    reason: Option<String>,
+    pub decision: &'static str,
+    pub reason: Option<String>,
 }
 
 /// Reads a time argument in the configured zone.
@@ -91,50 +91,14 @@ pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     if to <= from {
         return Err(Error::Request("--to must be after --from".to_owned()));
     }
-    let limit = args.limit as usize;
-    let mut coming: Vec<Coming> = Vec::new();
-    // Some schedule had more slots in the range than were gathered.
-    let mut cut = false;
-    for s in &catalog.schedules {
-        if args.job.as_ref().is_some_and(|j| *j != s.job) {
-            continue;
-        }
-        let (Ok(cron), Some(job)) = (
-            crate::schedule::parse_cron(&s.cron),
-            catalog.jobs.get(&s.job),
-        ) else {
-            continue;
-        };
-        let p = Plan {
-            schedule: s,
-            cron: &cron,
-            calendar: s.calendar.as_ref().and_then(|c| catalog.calendars.get(c)),
-            fiscal_year_start: settings.fiscal_year_start,
-        };
-        // Walk forward in pieces so an every-second schedule stops at the limit.
-        let mut after = from - Duration::nanoseconds(1);
-        let mut step = Duration::hours(1);
-        let mut mine = 0;
-        while after < to && mine < limit {
-            let until = (after + step).min(to);
-            for o in p.occurrences(after, until) {
-                if mine >= limit {
-                    cut = true;
-                    break;
-                }
-                coming.push(describe(s, job, &o, &catalog, settings));
-                mine += 1;
-            }
-            after = until;
-            step = (step * 4).min(Duration::days(40));
-        }
-        if mine >= limit && after < to {
-            cut = true;
-        }
-    }
-    coming.sort_by(|a, b| (a.due_at, &a.schedule).cmp(&(b.due_at, &b.schedule)));
-    let more = cut || coming.len() > limit;
-    coming.truncate(limit);
+    let (coming, more) = forecast(
+        settings,
+        &catalog,
+        args.job.as_deref(),
+        from,
+        to,
+        args.limit as usize,
+    );
     if args.json {
         let text = serde_json::to_string_pretty(&coming).unwrap_or_default();
         super::out(&format!("{text}\n"));
@@ -169,6 +133,61 @@ pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     }
     super::out(&text);
     Ok(())
+}
+
+/// The slots due in `(from, to]`, soonest first, at most `limit`; true when more follow.
+pub(crate) fn forecast(
+    settings: &Settings,
+    catalog: &Catalog,
+    job_filter: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: usize,
+) -> (Vec<Coming>, bool) {
+    let mut coming: Vec<Coming> = Vec::new();
+    // Some schedule had more slots in the range than were gathered.
+    let mut cut = false;
+    for s in &catalog.schedules {
+        if job_filter.is_some_and(|j| j != s.job) {
+            continue;
+        }
+        let (Ok(cron), Some(job)) = (
+            crate::schedule::parse_cron(&s.cron),
+            catalog.jobs.get(&s.job),
+        ) else {
+            continue;
+        };
+        let p = Plan {
+            schedule: s,
+            cron: &cron,
+            calendar: s.calendar.as_ref().and_then(|c| catalog.calendars.get(c)),
+            fiscal_year_start: settings.fiscal_year_start,
+        };
+        // Walk forward in pieces so an every-second schedule stops at the limit.
+        let mut after = from - Duration::nanoseconds(1);
+        let mut step = Duration::hours(1);
+        let mut mine = 0;
+        while after < to && mine < limit {
+            let until = (after + step).min(to);
+            for o in p.occurrences(after, until) {
+                if mine >= limit {
+                    cut = true;
+                    break;
+                }
+                coming.push(describe(s, job, &o, catalog, settings));
+                mine += 1;
+            }
+            after = until;
+            step = (step * 4).min(Duration::days(40));
+        }
+        if mine >= limit && after < to {
+            cut = true;
+        }
+    }
+    coming.sort_by(|a, b| (a.due_at, &a.schedule).cmp(&(b.due_at, &b.schedule)));
+    let more = cut || coming.len() > limit;
+    coming.truncate(limit);
+    (coming, more)
 }
 
 fn describe(

@@ -1,0 +1,228 @@
+//! `unyo status`: one screen on how operations stand: whether the daemon is alive (its
+//! heartbeat), what runs, what waits (retries, queued and deferred runs), the open
+//! incidents and the next slots. Works with no daemon running; `--json` for programs.
+
+use chrono::{Duration, Utc};
+use serde::Serialize;
+
+use super::table::Table;
+use crate::cli::incident::overdue;
+use crate::error::Error;
+use crate::model::{Catalog, Settings};
+use crate::store::{IncidentStatus, RunRow, RunStatus, StepStatus};
+
+/// A daemon counts as alive when its last heartbeat is younger than this.
+const ALIVE: Duration = Duration::seconds(30);
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Status {
+    daemon: Daemon,
+    running: Vec<RunRow>,
+    waiting_retry: Vec<Waiting>,
+    queued: Vec<RunRow>,
+    open_incidents: Vec<crate::store::IncidentRow>,
+    next_slots: Vec<super::next::Coming>,
+}
+
+#[derive(Debug, Serialize)]
+struct Daemon {
+    alive: bool,
+    pid: Option<i64>,
+    host: Option<String>,
+    started_at: Option<chrono::DateTime<Utc>>,
+    heartbeat_at: Option<chrono::DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Waiting {
+    run_id: i64,
+    job: String,
+    step: String,
+    retry_at: Option<chrono::DateTime<Utc>>,
+    reason: Option<String>,
+}
+
+pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
+    let store = super::open_store(settings).await?;
+    let now = Utc::now();
+    let last = store.daemons(1).await?.into_iter().next();
+    let daemon = Daemon {
+        alive: last
+            .as_ref()
+            .is_some_and(|d| d.stopped_at.is_none() && now - d.heartbeat_at < ALIVE),
+        pid: last.as_ref().map(|d| d.pid),
+        host: last.as_ref().map(|d| d.host.clone()),
+        started_at: last.as_ref().map(|d| d.started_at),
+        heartbeat_at: last.as_ref().map(|d| d.heartbeat_at),
+    };
+    let active = store.active_runs().await?;
+    let (running, queued): (Vec<RunRow>, Vec<RunRow>) = active
+        .into_iter()
+        .partition(|r| r.status == RunStatus::Running);
+    let mut waiting_retry = Vec::new();
+    for r in &running {
+        if let Some(d) = store.get_run(r.id).await? {
+            for s in d
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::WaitingRetry)
+            {
+                waiting_retry.push(Waiting {
+                    run_id: r.id,
+                    job: r.job.clone(),
+                    step: s.name.clone(),
+                    retry_at: s.retry_at,
+                    reason: s.reason.clone(),
+                });
+            }
+        }
+    }
+    let mut open_incidents = store.list_incidents(Some(IncidentStatus::Open), 50).await?;
+    open_incidents.extend(
+        store
+            .list_incidents(Some(IncidentStatus::Acknowledged), 50)
+            .await?,
+    );
+    open_incidents.sort_by_key(|i| -i.id);
+    let next_slots = match Catalog::load(settings) {
+        Ok(catalog) => {
+            super::next::forecast(settings, &catalog, None, now, now + Duration::days(7), 5).0
+        }
+        Err(_) => Vec::new(),
+    };
+    let status = Status {
+        daemon,
+        running,
+        waiting_retry,
+        queued,
+        open_incidents,
+        next_slots,
+    };
+    if args.json {
+        let text = serde_json::to_string_pretty(&status).unwrap_or_default();
+        super::out(&format!("{text}\n"));
+        return Ok(());
+    }
+    super::out(&render(settings, &status, now));
+    Ok(())
+}
+
+fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String {
+    let time = |t: chrono::DateTime<Utc>| {
+        t.with_timezone(&settings.timezone)
+            .format("%m-%d %H:%M")
+            .to_string()
+    };
+    let mut out = String::new();
+    match (&s.daemon, s.daemon.alive) {
+        (d, true) => out.push_str(&format!(
+            "daemon:     running (pid {} on {}, since {})\n",
+            d.pid.unwrap_or_default(),
+            d.host.as_deref().unwrap_or("?"),
+            d.started_at.map(time).unwrap_or_default()
+        )),
+        (d, false) => out.push_str(&format!(
+            "daemon:     NOT RUNNING{}\n",
+            d.heartbeat_at
+                .map(|t| format!(" (last seen {})", time(t)))
+                .unwrap_or_else(|| " (never started on this database)".to_owned())
+        )),
+    }
+    let overdue_n = s.open_incidents.iter().filter(|i| overdue(i, now)).count();
+    out.push_str(&format!(
+        "runs:       {} running, {} waiting to retry, {} queued\n",
+        s.running.len(),
+        s.waiting_retry.len(),
+        s.queued.len()
+    ));
+    out.push_str(&format!(
+        "incidents:  {} open or acknowledged{}\n",
+        s.open_incidents.len(),
+        if overdue_n > 0 {
+            format!(", {overdue_n} past their report deadline")
+        } else {
+            String::new()
+        }
+    ));
+    if !s.running.is_empty() || !s.queued.is_empty() {
+        out.push('\n');
+        let mut t = Table::new(
+            &["RUN", "JOB", "STATUS", "SINCE", "NOTE"],
+            &[6, 20, 8, 11, 30],
+        );
+        for r in s.running.iter().chain(&s.queued) {
+            let since = r.started_at.unwrap_or(r.queued_at);
+            let note = if r.status == RunStatus::Queued {
+                match (r.not_before, &r.reason) {
+                    (_, Some(reason)) => reason.clone(),
+                    (Some(nb), None) => format!("not before {}", time(nb)),
+                    _ => String::new(),
+                }
+            } else {
+                s.waiting_retry
+                    .iter()
+                    .find(|w| w.run_id == r.id)
+                    .map(|w| {
+                        format!(
+                            "{}: retry at {}",
+                            w.step,
+                            w.retry_at.map(time).unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default()
+            };
+            t.row(vec![
+                r.id.to_string(),
+                r.job.clone(),
+                r.status.to_string(),
+                time(since),
+                note,
+            ]);
+        }
+        out.push_str(&t.render());
+    }
+    if !s.open_incidents.is_empty() {
+        out.push('\n');
+        let mut t = Table::new(
+            &["INC", "SEV", "STATUS", "JOB", "SUMMARY"],
+            &[5, 8, 13, 18, 30],
+        );
+        for i in &s.open_incidents {
+            let mut status = i.status.to_string();
+            if overdue(i, now) {
+                status.push('!');
+            }
+            t.row(vec![
+                i.id.to_string(),
+                i.severity.to_string(),
+                status,
+                i.job.clone(),
+                i.summary.clone(),
+            ]);
+        }
+        out.push_str(&t.render());
+    }
+    if !s.next_slots.is_empty() {
+        out.push_str("\nnext:\n");
+        let mut t = Table::new(&["DUE", "JOB", "DECISION"], &[11, 22, 40]);
+        for c in &s.next_slots {
+            t.row(vec![
+                time(c.due_at),
+                c.job.clone(),
+                match &c.reason {
+                    Some(r) => format!("{} ({r})", c.decision),
+                    None => c.decision.to_owned(),
+                },
+            ]);
+        }
+        out.push_str(&t.render());
+    }
+    out
+}
