@@ -95,3 +95,30 @@ fn cancel_stops_a_foreground_run_and_leaves_no_process() {
     assert_eq!(run["steps"][1]["status"], "cancelled");
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn completions_and_the_manual_page_come_from_the_command_line() {
+    let t = Tree::new();
+    // A broken unyo.yaml does not matter to them.
+    t.file("unyo.yaml", "timezone: Nowhere/Else\n");
+    for (shell, marker) in [
+        ("bash", "_unyo()"),
+        ("zsh", "#compdef unyo"),
+        ("fish", "complete -c unyo"),
+    ] {
+        let out = t.run(&["completions", shell]);
+        assert!(out.status.success(), "{}", both(&out));
+        let script = text(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("incidents") && script.contains("daemon"),
+            "{shell}"
+        );
+    }
+    let out = t.run(&["man"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let page = text(&out.stdout);
+    assert!(page.contains(".TH unyo 1"), "{page}");
+    assert!(page.contains("daemon") && page.contains("cancel"), "{page}");
+    assert_eq!(t.run(&["completions", "tcsh"]).status.code(), Some(64));
+}

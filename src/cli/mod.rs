@@ -5,6 +5,7 @@
 mod audit;
 mod calendar;
 mod cancel;
+mod completions;
 mod import;
 pub(crate) mod incident;
 mod logs;
@@ -60,6 +61,10 @@ pub enum Command {
     Show(show::Args),
     /// Print the output of a run's steps.
     Logs(logs::Args),
+    /// Print a shell completion script: `unyo completions bash > /etc/bash_completion.d/unyo`.
+    Completions(completions::Args),
+    /// Print the manual page (roff): `unyo man > /usr/local/share/man/man1/unyo.1`.
+    Man,
     /// How operations stand: the daemon, running and waiting runs, open incidents, next slots.
     Status(status::Args),
     /// Cancel a run: a queued one at once, a running one within a second (its steps' process
@@ -104,6 +109,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 }
 
 async fn dispatch(cli: Cli) -> Result<(), Error> {
+    // These need no settings: they work anywhere.
+    match cli.command {
+        Command::Completions(args) => return completions::completions(args),
+        Command::Man => return completions::man(),
+        _ => {}
+    }
     let settings = Settings::load(&cli.root)?;
     match cli.command {
         Command::Daemon => crate::daemon::run(settings).await,
@@ -118,6 +129,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Audit(args) => audit::run(&settings, args).await,
         Command::Cancel(args) => cancel::run(&settings, args).await,
         Command::Status(args) => status::run(&settings, args).await,
+        Command::Completions(_) | Command::Man => Ok(()),
         Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,
