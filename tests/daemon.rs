@@ -784,3 +784,58 @@ fn status_shows_the_daemon_the_runs_and_the_incidents() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_held_job_records_its_slots_held_until_it_is_released() {
+    let t = Tree::new();
+    every_second(&t);
+    let out = t.run(&["hold", "tick", "--reason", "disk maintenance"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        t.run(&["hold", "tick"]).status.code(),
+        Some(3),
+        "held already"
+    );
+    assert_eq!(
+        t.run(&["hold", "tock"]).status.code(),
+        Some(3),
+        "unknown job"
+    );
+    let shown = text(&t.run(&["status"]).stdout);
+    assert!(shown.contains("held:       `tick` by "), "{shown}");
+    let d = Daemon::start(&t);
+    wait_for("held slots", || {
+        (one::<i64>(&t, "SELECT count(*) FROM slots WHERE outcome = 'held'") >= 2).then_some(())
+    });
+    assert_eq!(one::<i64>(&t, "SELECT count(*) FROM runs"), 0);
+    let reason: String = one(
+        &t,
+        "SELECT reason FROM slots WHERE outcome = 'held' LIMIT 1",
+    );
+    assert!(
+        reason.contains("held by") && reason.ends_with(": disk maintenance"),
+        "{reason}"
+    );
+    let out = t.run(&["release", "tick"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_for("a run after the release", || {
+        (one::<i64>(&t, "SELECT count(*) FROM runs WHERE status = 'succeeded'") > 0).then_some(())
+    });
+    assert_eq!(
+        t.run(&["release", "tick"]).status.code(),
+        Some(3),
+        "not held"
+    );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let actions: Vec<String> = query(&t, "SELECT action || ':' || outcome FROM audit ORDER BY id");
+    assert_eq!(
+        actions,
+        [
+            "hold:done",
+            "hold:refused",
+            "release:done",
+            "release:refused"
+        ]
+    );
+}

@@ -6,6 +6,7 @@ mod audit;
 mod calendar;
 mod cancel;
 mod completions;
+mod hold;
 mod import;
 pub(crate) mod incident;
 mod logs;
@@ -65,6 +66,10 @@ pub enum Command {
     Completions(completions::Args),
     /// Print the manual page (roff): `unyo man > /usr/local/share/man/man1/unyo.1`.
     Man,
+    /// Pause a job's schedules: its slots are recorded `held` and start nothing.
+    Hold(hold::HoldArgs),
+    /// Resume a held job's schedules.
+    Release(hold::ReleaseArgs),
     /// How operations stand: the daemon, running and waiting runs, open incidents, next slots.
     Status(status::Args),
     /// Cancel a run: a queued one at once, a running one within a second (its steps' process
@@ -129,6 +134,8 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Audit(args) => audit::run(&settings, args).await,
         Command::Cancel(args) => cancel::run(&settings, args).await,
         Command::Status(args) => status::run(&settings, args).await,
+        Command::Hold(args) => hold::hold(&settings, args).await,
+        Command::Release(args) => hold::release(&settings, args).await,
         Command::Completions(_) | Command::Man => Ok(()),
         Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,

@@ -28,6 +28,7 @@ struct Status {
     waiting_retry: Vec<Waiting>,
     queued: Vec<RunRow>,
     open_incidents: Vec<crate::store::IncidentRow>,
+    held: Vec<crate::store::HoldRow>,
     next_slots: Vec<super::next::Coming>,
 }
 
@@ -97,12 +98,14 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         }
         Err(_) => Vec::new(),
     };
+    let held = store.holds().await?;
     let status = Status {
         daemon,
         running,
         waiting_retry,
         queued,
         open_incidents,
+        held,
         next_slots,
     };
     if args.json {
@@ -151,6 +154,19 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
             String::new()
         }
     ));
+    for h in &s.held {
+        out.push_str(&format!(
+            "held:       `{}` by {} since {}{}\n",
+            h.job,
+            h.held_by,
+            time(h.held_at),
+            if h.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", h.reason)
+            }
+        ));
+    }
     if !s.running.is_empty() || !s.queued.is_empty() {
         out.push('\n');
         let mut t = Table::new(

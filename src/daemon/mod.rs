@@ -278,9 +278,16 @@ impl Daemon {
             return Ok(());
         }
         let active = self.store.active_runs().await?;
+        let held: HashMap<String, crate::store::HoldRow> = self
+            .store
+            .holds()
+            .await?
+            .into_iter()
+            .map(|h| (h.job.clone(), h))
+            .collect();
         let decided = self
             .planner
-            .decide(&self.settings, &self.catalog, &active, now);
+            .decide(&self.settings, &self.catalog, &active, &held, now);
         let made = self
             .store
             .record_slots(&decided.slots, &decided.watermarks)

@@ -10,7 +10,7 @@ use croner::Cron;
 use crate::engine;
 use crate::model::{Catalog, Settings};
 use crate::schedule::plan::{self, ActiveRun, Facts, Plan, Start};
-use crate::store::{NewSlot, RunRow, RunStatus};
+use crate::store::{HoldRow, NewSlot, RunRow, RunStatus, SlotOutcome};
 
 /// One schedule's planning state.
 struct Entry {
@@ -114,6 +114,7 @@ impl Planner {
         settings: &Settings,
         catalog: &Catalog,
         active: &[RunRow],
+        held: &HashMap<String, HoldRow>,
         now: DateTime<Utc>,
     ) -> Decided {
         let mut out = Decided {
@@ -150,7 +151,31 @@ impl Planner {
                 window_tz: settings.timezone,
                 display_tz: s.timezone,
             };
-            for d in plan::decide(s, job, &occurrences, facts) {
+            let mut decisions = plan::decide(s, job, &occurrences, facts);
+            if let Some(h) = held.get(&s.job) {
+                // A held job's slots are recorded, and start nothing.
+                for d in decisions
+                    .iter_mut()
+                    .filter(|d| d.outcome != SlotOutcome::SkippedClosedDay)
+                {
+                    d.outcome = SlotOutcome::Held;
+                    d.start = None;
+                    d.reason = Some(format!(
+                        "`{}` held by {} since {}{}",
+                        s.job,
+                        h.held_by,
+                        h.held_at
+                            .with_timezone(&settings.timezone)
+                            .format("%Y-%m-%d %H:%M"),
+                        if h.reason.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", h.reason)
+                        }
+                    ));
+                }
+            }
+            for d in decisions {
                 let run = d.start.as_ref().map(|start| {
                     let (trigger, status, not_before) = match start {
                         Start::Now { trigger, .. } => (*trigger, RunStatus::Running, None),

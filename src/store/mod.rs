@@ -364,6 +364,15 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A held job.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HoldRow {
+    pub job: String,
+    pub held_by: String,
+    pub held_at: DateTime<Utc>,
+    pub reason: String,
+}
+
 /// What a cancel request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -487,6 +496,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Pending<Result<IncidentRow, String>>;
     /// An operator asks to cancel a run (see [`CancelOutcome`]).
     fn request_cancel(&self, run_id: i64, user: &str, at: DateTime<Utc>) -> Pending<CancelOutcome>;
+    /// Holds a job's schedules; false when it was held already.
+    fn hold(&self, job: &str, user: &str, at: DateTime<Utc>, reason: &str) -> Pending<bool>;
+    /// Releases a held job; false when it was not held.
+    fn release(&self, job: &str) -> Pending<bool>;
+    /// Every held job.
+    fn holds(&self) -> Pending<Vec<HoldRow>>;
     /// Who asked to cancel a run, if anyone did.
     fn cancel_requested(&self, run_id: i64) -> Pending<Option<String>>;
     /// Appends an operator action to the audit trail.

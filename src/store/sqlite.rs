@@ -55,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cancel",
         include_str!("../../migrations/sqlite/0006_cancel.sql"),
     ),
+    (
+        7,
+        "holds",
+        include_str!("../../migrations/sqlite/0007_holds.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -1126,6 +1131,48 @@ impl Store for SqliteStore {
                     other.parse().unwrap_or(RunStatus::Failed),
                 )),
             }
+        })
+    }
+
+    fn hold(&self, job: &str, user: &str, at: DateTime<Utc>, reason: &str) -> Pending<bool> {
+        let (job, user, reason) = (job.to_owned(), user.to_owned(), reason.to_owned());
+        self.write("holding a job", move |c| {
+            let n = c
+                .prepare_cached(
+                    "INSERT INTO holds (job, held_by, held_at, reason) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (job) DO NOTHING",
+                )?
+                .execute(params![job, user, ts(at), reason])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn release(&self, job: &str) -> Pending<bool> {
+        let job = job.to_owned();
+        self.write("releasing a job", move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM holds WHERE job = ?")?
+                .execute([job])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn holds(&self) -> Pending<Vec<HoldRow>> {
+        self.read(|c| {
+            all(
+                c,
+                "reading holds",
+                "SELECT * FROM holds ORDER BY job",
+                [],
+                |r| {
+                    Ok(HoldRow {
+                        job: col(r, "job")?,
+                        held_by: col(r, "held_by")?,
+                        held_at: time(r, "held_at")?,
+                        reason: col(r, "reason")?,
+                    })
+                },
+            )
         })
     }
 

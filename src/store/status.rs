@@ -129,6 +129,7 @@ token_enum! {
         SkippedOverlap = "skipped_overlap",
         SkippedWindow = "skipped_window",
         Missed = "missed",
+        Held = "held",
     }
 }
 
