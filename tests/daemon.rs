@@ -839,3 +839,74 @@ fn a_held_job_records_its_slots_held_until_it_is_released() {
         ]
     );
 }
+
+#[test]
+fn rerun_from_failed_keeps_what_succeeded_and_runs_the_rest() {
+    let t = Tree::new();
+    t.job(
+        "load",
+        "steps:\n  extract:\n    run: echo x >> extracted.txt\n  transform:\n    needs: [extract]\n    run: test -f fixed\n  publish:\n    needs: [transform]\n    run: echo done > published.txt\n",
+    );
+    // The first run fails at `transform`; `publish` is skipped.
+    assert_eq!(t.run(&["run", "load"]).status.code(), Some(1));
+    assert_eq!(
+        t.run(&["rerun", "1"]).status.code(),
+        Some(0),
+        "a whole rerun is fine"
+    );
+    assert_eq!(
+        t.run(&["cancel", "2"]).status.code(),
+        Some(0),
+        "queued, not wanted here"
+    );
+    std::fs::write(t.path("fixed"), "").expect("fix");
+    let out = t.run(&["rerun", "1", "--from-failed"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id: i64 = text(&out.stdout).trim().parse().expect("id");
+    assert!(
+        text(&out.stderr).contains("keeping extract"),
+        "{}",
+        text(&out.stderr)
+    );
+    let d = Daemon::start(&t);
+    wait_status(&t, id, "succeeded");
+    // `extract` ran once, in run 1: the rerun kept it.
+    assert_eq!(
+        std::fs::read_to_string(t.path("extracted.txt")).expect("read"),
+        "x\n"
+    );
+    assert!(t.path("published.txt").exists());
+    let kept: String = one(
+        &t,
+        &format!("SELECT reason FROM steps WHERE run_id = {id} AND name = 'extract'"),
+    );
+    assert_eq!(kept, "kept from run 1");
+    let (trigger, of): (String, i64) = db(&t)
+        .query_row(
+            &format!("SELECT trigger, rerun_of FROM runs WHERE id = {id}"),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row");
+    assert_eq!((trigger.as_str(), of), ("rerun", 1));
+    let attempts: i64 = one(
+        &t,
+        &format!("SELECT count(*) FROM attempts WHERE run_id = {id}"),
+    );
+    assert_eq!(attempts, 2, "transform and publish only");
+    // Refusals: a succeeded run from its failed step, a run still going, no such run.
+    assert_eq!(
+        t.run(&["rerun", &id.to_string(), "--from-failed"])
+            .status
+            .code(),
+        Some(3)
+    );
+    assert_eq!(t.run(&["rerun", "77"]).status.code(), Some(3));
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let reruns: Vec<String> = query(
+        &t,
+        "SELECT outcome FROM audit WHERE action = 'rerun' ORDER BY id",
+    );
+    assert_eq!(reruns, ["done", "done", "refused", "refused"]);
+}

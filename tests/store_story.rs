@@ -31,6 +31,7 @@ fn new_run(job: &str, steps: &[&str]) -> NewRun {
         not_before: None,
         schedule: None,
         rerun_of: None,
+        kept_steps: Vec::new(),
     }
 }
 

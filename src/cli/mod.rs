@@ -12,6 +12,7 @@ pub(crate) mod incident;
 mod logs;
 mod next;
 mod notifications;
+mod rerun;
 mod run;
 mod runs;
 mod show;
@@ -66,6 +67,8 @@ pub enum Command {
     Completions(completions::Args),
     /// Print the manual page (roff): `unyo man > /usr/local/share/man/man1/unyo.1`.
     Man,
+    /// Run an ended run again (`--from-failed`: keep the steps that succeeded).
+    Rerun(rerun::Args),
     /// Pause a job's schedules: its slots are recorded `held` and start nothing.
     Hold(hold::HoldArgs),
     /// Resume a held job's schedules.
@@ -135,6 +138,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Cancel(args) => cancel::run(&settings, args).await,
         Command::Status(args) => status::run(&settings, args).await,
         Command::Hold(args) => hold::hold(&settings, args).await,
+        Command::Rerun(args) => rerun::run(&settings, args).await,
         Command::Release(args) => hold::release(&settings, args).await,
         Command::Completions(_) | Command::Man => Ok(()),
         Command::Notifications(args) => notifications::run(&settings, args).await,

@@ -26,7 +26,7 @@ use crate::engine::{self, Event, RunResult, Started, Stop};
 use crate::error::Error;
 use crate::incident::notifier::Notifier;
 use crate::model::{Catalog, Database, Job, OnInterrupt, Settings};
-use crate::store::{NewRun, RunRow, RunStatus, Store, StoreError, Trigger};
+use crate::store::{NewRun, RunRow, RunStatus, StepStatus, Store, StoreError, Trigger};
 
 /// How often queued runs are looked for (the CLI's requests start within this time).
 const QUEUE_POLL: Duration = Duration::from_millis(500);
@@ -400,9 +400,21 @@ impl Daemon {
                 not_before: None,
                 schedule: run.schedule.clone(),
                 rerun_of: run.rerun_of,
+                kept_steps: Vec::new(),
             };
+            // A rerun from its failed step starts with the steps it keeps already done.
+            let mut resume = Vec::new();
+            if run.rerun_of.is_some()
+                && let (Some(detail), Some(job)) = (
+                    self.store.get_run(run.id).await?,
+                    self.catalog.jobs.get(&run.job),
+                )
+                && detail.steps.iter().any(|s| s.status != StepStatus::Pending)
+            {
+                resume = recover::resume_state(&detail, job, now).unwrap_or_default();
+            }
             tracing::info!(run = run.id, "starting queued run of `{}`", run.job);
-            self.spawn(run.id, &record, Vec::new());
+            self.spawn(run.id, &record, resume);
         }
         Ok(())
     }

@@ -6,8 +6,9 @@
 use crate::engine::{Resume, owner};
 use crate::error::Error;
 use crate::exec::orphans;
+use crate::model::Job;
 use crate::store::RunStatus;
-use crate::store::{AttemptStatus, NewRun, RunRow, StepStatus};
+use crate::store::{AttemptStatus, NewRun, RunDetail, RunRow, StepStatus};
 
 use super::Daemon;
 
@@ -102,32 +103,9 @@ impl Daemon {
         if running || !waiting {
             return Ok(false);
         }
-        // Every recorded step must still be in the job (a reload may have removed one).
-        if detail
-            .steps
-            .iter()
-            .any(|r| job.steps.iter().all(|s| s.name != r.name))
-        {
+        let Some(resume) = resume_state(&detail, &job, (self.clock)()) else {
             return Ok(false);
-        }
-        let mut resume = Vec::with_capacity(job.steps.len());
-        for step in &job.steps {
-            let Some(row) = detail.steps.iter().find(|s| s.name == step.name) else {
-                // The job changed since: this run cannot be taken up as it was.
-                return Ok(false);
-            };
-            resume.push(match row.status {
-                StepStatus::Pending => Resume::Pending,
-                StepStatus::WaitingRetry => Resume::Retry {
-                    attempt: row.attempts + 1,
-                    at: row.retry_at.unwrap_or_else(|| (self.clock)()),
-                },
-                status => Resume::Done {
-                    status,
-                    continued: row.continued,
-                },
-            });
-        }
+        };
         if !self
             .store
             .take_over(run.id, run.owner.as_deref(), &owner::me())
@@ -161,8 +139,42 @@ impl Daemon {
             not_before: None,
             schedule: run.schedule.clone(),
             rerun_of: run.rerun_of,
+            kept_steps: Vec::new(),
         };
         self.spawn(run.id, &record, resume);
         Ok(true)
     }
+}
+
+/// Where each step of `job` stands in a recorded run, to take the run up from there; `None`
+/// when the run's steps and the job's no longer match (a reload renamed or removed one).
+pub(super) fn resume_state(
+    detail: &RunDetail,
+    job: &Job,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Vec<Resume>> {
+    if detail
+        .steps
+        .iter()
+        .any(|r| job.steps.iter().all(|s| s.name != r.name))
+    {
+        return None;
+    }
+    job.steps
+        .iter()
+        .map(|step| {
+            let row = detail.steps.iter().find(|s| s.name == step.name)?;
+            Some(match row.status {
+                StepStatus::Pending => Resume::Pending,
+                StepStatus::WaitingRetry => Resume::Retry {
+                    attempt: row.attempts + 1,
+                    at: row.retry_at.unwrap_or(now),
+                },
+                status => Resume::Done {
+                    status,
+                    continued: row.continued,
+                },
+            })
+        })
+        .collect()
 }

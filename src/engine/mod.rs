@@ -173,6 +173,7 @@ pub fn new_run(
         not_before: None,
         schedule: None,
         rerun_of: None,
+        kept_steps: Vec::new(),
     }
 }
 

@@ -64,6 +64,8 @@ pub struct NewRun {
     pub schedule: Option<String>,
     /// The run this one repeats.
     pub rerun_of: Option<i64>,
+    /// Steps recorded `succeeded` from the start, kept from `rerun_of` (`--from-failed`).
+    pub kept_steps: Vec<String>,
 }
 
 /// One slot of a schedule, decided; `run` is created with it when the slot starts or queues

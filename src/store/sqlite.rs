@@ -378,6 +378,18 @@ fn insert_run(c: &Connection, run: &NewRun) -> rusqlite::Result<i64> {
     for (i, name) in run.steps.iter().enumerate() {
         step.execute(params![id, name, i as i64])?;
     }
+    if !run.kept_steps.is_empty() {
+        let reason = match run.rerun_of {
+            Some(old) => format!("kept from run {old}"),
+            None => "kept".to_owned(),
+        };
+        let mut keep = c.prepare_cached(
+            "UPDATE steps SET status = 'succeeded', reason = ? WHERE run_id = ? AND name = ?",
+        )?;
+        for name in &run.kept_steps {
+            keep.execute(params![reason, id, name])?;
+        }
+    }
     Ok(id)
 }
 

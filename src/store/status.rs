@@ -96,6 +96,7 @@ token_enum! {
         Retry = "retry",
         Dependency = "dependency",
         Recovery = "recovery",
+        Rerun = "rerun",
     }
 }
 
