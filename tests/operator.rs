@@ -122,3 +122,142 @@ fn completions_and_the_manual_page_come_from_the_command_line() {
     assert!(page.contains("daemon") && page.contains("cancel"), "{page}");
     assert_eq!(t.run(&["completions", "tcsh"]).status.code(), Some(64));
 }
+
+const EXTRACT: &str = r#"description: Data extract for a department
+params:
+  department: { type: string, pattern: "[a-z-]+", max_len: 20, required: true }
+  rows:       { type: int, min: 1, max: 1000, default: 100 }
+  mode:       { type: enum, values: [full, diff], default: diff }
+  month:      { type: month, default: previous }
+  out:        { type: path, roots: [exports], default: exports/extract.csv }
+steps:
+  show:
+    run: |
+      printf '%s|%s|%s|%s|%s' "$UNYO_PARAM_DEPARTMENT" "$UNYO_PARAM_ROWS" "$UNYO_PARAM_MODE" "$UNYO_PARAM_MONTH" "$UNYO_PARAM_OUT" > seen.txt
+      echo {{params.department}} > quoted.txt
+"#;
+
+#[test]
+fn typed_parameters_are_checked_and_normalised() {
+    let t = Tree::new();
+    t.job("extract", EXTRACT);
+    let out = t.run(&[
+        "run",
+        "extract",
+        "-p",
+        "department=tax-office",
+        "-p",
+        "month=current",
+    ]);
+    assert!(out.status.success(), "{}", both(&out));
+    let seen = std::fs::read_to_string(t.path("seen.txt")).expect("seen");
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Tokyo);
+    let root = t.root().display().to_string();
+    assert_eq!(
+        seen,
+        format!(
+            "tax-office|100|diff|{}|{root}/exports/extract.csv",
+            today.format("%Y-%m")
+        )
+    );
+    for (arg, wanted) in [
+        (
+            "department=Tax",
+            "parameter `department`: `Tax` does not match the pattern `[a-z-]+`",
+        ),
+        (
+            "department=a-very-long-department-name",
+            "at most 20 are allowed (max_len)",
+        ),
+        ("rows=0", "parameter `rows`: 0 is less than the minimum 1"),
+        ("rows=5000", "5000 is more than the maximum 1000"),
+        (
+            "mode=ful",
+            "parameter `mode`: `ful` is not one of: full, diff (did you mean `full`?)",
+        ),
+        (
+            "month=2026-13",
+            "`2026-13` is not a month (`YYYY-MM`, `previous` or `current`)",
+        ),
+        (
+            "out=../etc/passwd",
+            "parameter `out`: `../etc/passwd` must not contain `..`",
+        ),
+        (
+            "out=/etc/passwd",
+            "`/etc/passwd` is outside the allowed folders",
+        ),
+        ("out=exports/../../x", "must not contain `..`"),
+        ("colour=red", "unknown parameter `colour`"),
+    ] {
+        let out = t.run(&["run", "extract", "-p", "department=tax", "-p", arg]);
+        assert_eq!(out.status.code(), Some(3), "{arg}: {}", both(&out));
+        assert!(
+            text(&out.stderr).contains(wanted),
+            "{arg}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = t.run(&["run", "extract"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("parameter `department` is required"));
+}
+
+#[test]
+fn hostile_parameter_values_never_execute() {
+    let t = Tree::new();
+    t.job(
+        "echo",
+        "params:\n  text: { type: string }\nsteps:\n  a:\n    run: |\n      echo {{params.text}} > line.txt\n      printf '%s' \"$UNYO_PARAM_TEXT\" > env.txt\n",
+    );
+    for hostile in [
+        "; touch pwned",
+        "$(touch pwned)",
+        "`touch pwned`",
+        "' ; touch pwned ; '",
+        "\" ; touch pwned ; \"",
+        "a\ntouch pwned",
+        "|| touch pwned",
+        "${IFS}touch${IFS}pwned",
+        "*",
+    ] {
+        let out = t.run(&["run", "echo", "-p", &format!("text={hostile}")]);
+        assert!(out.status.success(), "{hostile:?}: {}", both(&out));
+        assert!(!t.path("pwned").exists(), "{hostile:?} executed");
+        assert_eq!(
+            std::fs::read_to_string(t.path("env.txt")).expect("env"),
+            hostile,
+            "the value reaches the step as it was given"
+        );
+        assert_eq!(
+            std::fs::read_to_string(t.path("line.txt")).expect("line"),
+            format!("{hostile}\n")
+        );
+    }
+    // Control characters are refused outright.
+    let out = t.run(&["run", "echo", "-p", "text=a\u{7}b"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("control character U+0007"));
+}
+
+#[test]
+fn parameter_declarations_are_validated() {
+    let t = Tree::new();
+    t.job(
+        "bad",
+        "params:\n  a: { type: enum }\n  b: { type: int, pattern: x }\n  c: { type: string, pattern: \"(\" }\n  d: { type: int, min: 5, max: 1 }\n  e: { type: path }\n  f: { type: enum, values: [x, y], default: z }\nsteps:\n  s:\n    run: echo\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = text(&out.stderr);
+    for wanted in [
+        "jobs/bad.yaml:2:6: enum parameter `a` needs `values`",
+        "jobs/bad.yaml:3:28: `pattern` applies to string parameters; `b` is `int`",
+        "bad `pattern` for `c`",
+        "`max` 1 is less than `min` 5",
+        "path parameter `e` needs `roots`",
+        "default of parameter `f`: `z` is not one of: x, y",
+    ] {
+        assert!(err.contains(wanted), "missing {wanted:?} in:\n{err}");
+    }
+}

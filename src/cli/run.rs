@@ -52,7 +52,8 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         .map(|p| params::parse_assignment(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Error::Request)?;
-    let values = params::resolve(&job, &given).map_err(Error::Request)?;
+    let today = engine::dates(settings, chrono::Utc::now()).0;
+    let values = params::resolve(&job, &given, today, &settings.root).map_err(Error::Request)?;
     let store = super::open_store(settings).await?;
     if args.detach {
         let record = engine::new_run(

@@ -190,7 +190,9 @@ impl Planner {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
                     // Validation checked the schedule's parameters against the job.
-                    let values = engine::params::resolve(job, &given).unwrap_or_default();
+                    let today = engine::dates(settings, d.due_at).0;
+                    let values = engine::params::resolve(job, &given, today, &settings.root)
+                        .unwrap_or_default();
                     let mut r = engine::new_run(
                         settings,
                         catalog,

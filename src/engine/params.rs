@@ -2,38 +2,149 @@
 //! filling in defaults. Values are data, never code: they reach commands as argv elements,
 //! environment variables or shell-quoted words.
 
+use std::path::{Component, Path, PathBuf};
+
+use chrono::{Datelike, NaiveDate};
 use indexmap::IndexMap;
 
-use crate::model::{Job, ParamType};
+use crate::model::{Job, Param, ParamType};
 use crate::spec::diag;
 
-/// Checks one value against a parameter type.
-pub fn check_value(kind: ParamType, value: &str) -> Result<(), String> {
+/// Checks one value against its parameter's declaration and returns it as the run gets
+/// it: `previous` and `current` months become `YYYY-MM` (of `today`, the business date), a
+/// path becomes absolute under `root`. The error names the rule that was broken.
+pub fn check_value(
+    p: &Param,
+    value: &str,
+    today: NaiveDate,
+    root: &Path,
+) -> Result<String, String> {
     if let Some(c) = value
         .chars()
         .find(|c| *c == '\0' || (c.is_control() && *c != '\n' && *c != '\t'))
     {
         return Err(format!("contains the control character U+{:04X}", c as u32));
     }
-    match kind {
-        ParamType::String => Ok(()),
-        ParamType::Int => value
-            .parse::<i64>()
-            .map(|_| ())
-            .map_err(|_| format!("`{value}` is not an integer")),
+    match p.kind {
+        ParamType::String => {
+            if let Some(max) = p.max_len
+                && value.chars().count() > max
+            {
+                return Err(format!(
+                    "is {} characters long; at most {max} are allowed (max_len)",
+                    value.chars().count()
+                ));
+            }
+            if let Some(re) = &p.pattern
+                && !full_match(re, value)
+            {
+                return Err(format!(
+                    "`{value}` does not match the pattern `{}`",
+                    re.as_str()
+                ));
+            }
+            Ok(value.to_owned())
+        }
+        ParamType::Int => {
+            let n = value
+                .parse::<i64>()
+                .map_err(|_| format!("`{value}` is not an integer"))?;
+            if let Some(min) = p.min
+                && n < min
+            {
+                return Err(format!("{n} is less than the minimum {min}"));
+            }
+            if let Some(max) = p.max
+                && n > max
+            {
+                return Err(format!("{n} is more than the maximum {max}"));
+            }
+            Ok(n.to_string())
+        }
         ParamType::Bool => match value {
-            "true" | "false" => Ok(()),
+            "true" | "false" => Ok(value.to_owned()),
             _ => Err(format!("`{value}` is not `true` or `false`")),
         },
-        ParamType::Date => chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
-            .map(|_| ())
+        ParamType::Date => NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .map(|d| d.format("%Y-%m-%d").to_string())
             .map_err(|_| format!("`{value}` is not a date (`YYYY-MM-DD`)")),
+        ParamType::Month => month(value, today),
+        ParamType::Enum => {
+            if p.values.iter().any(|v| v == value) {
+                Ok(value.to_owned())
+            } else {
+                Err(format!(
+                    "`{value}` is not one of: {}{}",
+                    p.values.join(", "),
+                    diag::hint(value, p.values.iter().map(String::as_str))
+                ))
+            }
+        }
+        ParamType::Path => path(value, &p.roots, root),
+    }
+}
+
+fn full_match(re: &regex::Regex, value: &str) -> bool {
+    re.find(value)
+        .is_some_and(|m| m.start() == 0 && m.end() == value.len())
+}
+
+/// `YYYY-MM`, `previous` or `current` (relative to `today`).
+fn month(value: &str, today: NaiveDate) -> Result<String, String> {
+    let first = today.with_day(1).unwrap_or(today);
+    let m = match value {
+        "current" => first,
+        "previous" => first
+            .pred_opt()
+            .unwrap_or(first)
+            .with_day(1)
+            .unwrap_or(first),
+        _ => NaiveDate::parse_from_str(&format!("{value}-01"), "%Y-%m-%d")
+            .ok()
+            .filter(|_| value.len() == 7)
+            .ok_or_else(|| {
+                format!("`{value}` is not a month (`YYYY-MM`, `previous` or `current`)")
+            })?,
+    };
+    Ok(m.format("%Y-%m").to_string())
+}
+
+/// A path inside one of `roots`: no `..`, relative ones taken from `root`.
+fn path(value: &str, roots: &[PathBuf], root: &Path) -> Result<String, String> {
+    if value.is_empty() {
+        return Err("is empty".to_owned());
+    }
+    let given = Path::new(value);
+    if given
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
+        return Err(format!("`{value}` must not contain `..`"));
+    }
+    let full: PathBuf = if given.is_absolute() {
+        given.components().collect()
+    } else {
+        root.join(given).components().collect()
+    };
+    if roots.iter().any(|r| full.starts_with(r)) {
+        Ok(full.display().to_string())
+    } else {
+        let allowed: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+        Err(format!(
+            "`{value}` is outside the allowed folders: {}",
+            allowed.join(", ")
+        ))
     }
 }
 
 /// Resolves the values of a run: `given` pairs (from `--param k=v` or a schedule) checked
 /// against the job, defaults filled in, optional parameters without a default set to "".
-pub fn resolve(job: &Job, given: &[(String, String)]) -> Result<IndexMap<String, String>, String> {
+pub fn resolve(
+    job: &Job,
+    given: &[(String, String)],
+    today: NaiveDate,
+    root: &Path,
+) -> Result<IndexMap<String, String>, String> {
     let mut problems = Vec::new();
     let mut values = IndexMap::new();
     for (k, v) in given {
@@ -51,9 +162,9 @@ pub fn resolve(job: &Job, given: &[(String, String)]) -> Result<IndexMap<String,
                 };
                 problems.push(format!("unknown parameter `{k}`{hint}; {known}"));
             }
-            Some(p) => match check_value(p.kind, v) {
-                Ok(()) => {
-                    if values.insert(k.clone(), v.clone()).is_some() {
+            Some(p) => match check_value(p, v, today, root) {
+                Ok(v) => {
+                    if values.insert(k.clone(), v).is_some() {
                         problems.push(format!("parameter `{k}` is given twice"));
                     }
                 }
@@ -66,9 +177,12 @@ pub fn resolve(job: &Job, given: &[(String, String)]) -> Result<IndexMap<String,
             continue;
         }
         match (&p.default, p.required) {
-            (Some(d), _) => {
-                values.insert(k.clone(), d.clone());
-            }
+            (Some(d), _) => match check_value(p, d, today, root) {
+                Ok(v) => {
+                    values.insert(k.clone(), v);
+                }
+                Err(m) => problems.push(format!("default of parameter `{k}`: {m}")),
+            },
             (None, true) => problems.push(format!("parameter `{k}` is required")),
             (None, false) => {
                 values.insert(k.clone(), String::new());

@@ -71,12 +71,22 @@ impl Job {
 }
 
 /// A job parameter.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Param {
     pub kind: ParamType,
     pub description: Option<String>,
     pub required: bool,
     pub default: Option<String>,
+    /// `string`: the whole value must match.
+    pub pattern: Option<regex::Regex>,
+    pub max_len: Option<usize>,
+    /// `int` bounds.
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    /// `enum`: the values allowed.
+    pub values: Vec<String>,
+    /// `path`: absolute folders the value must stay inside.
+    pub roots: Vec<PathBuf>,
 }
 
 /// What a step runs. Strings are handlebars templates rendered per run.

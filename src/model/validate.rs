@@ -387,7 +387,7 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
                 settings.timezone,
                 &job_names,
                 &calendar_names,
-                &raw_jobs,
+                &jobs,
             ) {
                 if !schedule_names.insert(sch.name.clone()) {
                     cx.err(
@@ -443,11 +443,6 @@ fn job(
             );
         }
         let default = p.value.default.as_ref().map(|d| d.value.0.clone());
-        if let (Some(d), Some(at)) = (&default, &p.value.default)
-            && let Err(m) = crate::engine::params::check_value(p.value.kind, d)
-        {
-            cx.err(file, at, format!("default of parameter `{pname}`: {m}"));
-        }
         if p.value.required && default.is_some() {
             cx.err(
                 file,
@@ -455,15 +450,18 @@ fn job(
                 format!("parameter `{pname}` is required and has a default; choose one"),
             );
         }
-        params.insert(
-            pname.clone(),
-            Param {
-                kind: p.value.kind,
-                description: p.value.description.clone(),
-                required: p.value.required,
-                default,
-            },
-        );
+        let param = param(cx, file, pname, p, default);
+        if let (Some(d), Some(at)) = (&param.default, &p.value.default)
+            && let Err(m) = crate::engine::params::check_value(
+                &param,
+                d,
+                chrono::Utc::now().date_naive(),
+                cx.root,
+            )
+        {
+            cx.err(file, at, format!("default of parameter `{pname}`: {m}"));
+        }
+        params.insert(pname.clone(), param);
     }
     let job_timeout = cx.duration(file, &spec.timeout, "timeout");
     let wait_timeout = cx.duration(file, &spec.wait_timeout, "wait_timeout");
@@ -534,6 +532,149 @@ fn job(
         on_interrupt: spec.on_interrupt.unwrap_or_default(),
         steps,
     })
+}
+
+/// A parameter's declaration: the rules that fit its type, each checked.
+fn param(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    name: &str,
+    at: &Spanned<crate::spec::ParamSpec>,
+    default: Option<String>,
+) -> Param {
+    let spec = &at.value;
+    let kind = spec.kind;
+    let mut out = Param {
+        kind,
+        description: spec.description.clone(),
+        required: spec.required,
+        default,
+        ..Param::default()
+    };
+    if let Some(p) = &spec.pattern {
+        if kind != ParamType::String {
+            cx.err(
+                file,
+                p,
+                format!(
+                    "`pattern` applies to string parameters; `{name}` is `{}`",
+                    type_name(kind)
+                ),
+            );
+        }
+        match regex::RegexBuilder::new(&p.value)
+            .size_limit(1 << 20)
+            .build()
+        {
+            Ok(re) => out.pattern = Some(re),
+            Err(e) => cx.err(file, p, format!("bad `pattern` for `{name}`: {e}")),
+        }
+    }
+    if let Some(m) = &spec.max_len {
+        if kind != ParamType::String {
+            cx.err(
+                file,
+                m,
+                format!(
+                    "`max_len` applies to string parameters; `{name}` is `{}`",
+                    type_name(kind)
+                ),
+            );
+        }
+        out.max_len = Some(m.value as usize);
+    }
+    for (key, v, slot) in [
+        ("min", &spec.min, &mut out.min),
+        ("max", &spec.max, &mut out.max),
+    ] {
+        if let Some(v) = v {
+            if kind != ParamType::Int {
+                cx.err(
+                    file,
+                    v,
+                    format!(
+                        "`{key}` applies to int parameters; `{name}` is `{}`",
+                        type_name(kind)
+                    ),
+                );
+            }
+            *slot = Some(v.value);
+        }
+    }
+    if let (Some(lo), Some(hi), Some(at)) = (out.min, out.max, &spec.max)
+        && lo > hi
+    {
+        cx.err(file, at, format!("`max` {hi} is less than `min` {lo}"));
+    }
+    match (&spec.values, kind) {
+        (Some(v), ParamType::Enum) if v.value.is_empty() => {
+            cx.err(
+                file,
+                v,
+                format!("enum parameter `{name}` needs at least one of `values`"),
+            );
+        }
+        (Some(v), ParamType::Enum) => out.values = v.value.clone(),
+        (Some(v), _) => cx.err(
+            file,
+            v,
+            format!(
+                "`values` applies to enum parameters; `{name}` is `{}`",
+                type_name(kind)
+            ),
+        ),
+        (None, ParamType::Enum) => {
+            cx.err(file, at, format!("enum parameter `{name}` needs `values`"))
+        }
+        (None, _) => {}
+    }
+    match (&spec.roots, kind) {
+        (Some(r), ParamType::Path) if r.value.is_empty() => {
+            cx.err(
+                file,
+                r,
+                format!("path parameter `{name}` needs at least one of `roots`"),
+            );
+        }
+        (Some(r), ParamType::Path) => {
+            for root in &r.value {
+                let p = std::path::Path::new(root);
+                if p.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    cx.err(file, r, format!("root `{root}` must not contain `..`"));
+                }
+                out.roots.push(cx.root.join(p).components().collect());
+            }
+        }
+        (Some(r), _) => cx.err(
+            file,
+            r,
+            format!(
+                "`roots` applies to path parameters; `{name}` is `{}`",
+                type_name(kind)
+            ),
+        ),
+        (None, ParamType::Path) => cx.err(
+            file,
+            at,
+            format!("path parameter `{name}` needs `roots` (the folders it must stay inside)"),
+        ),
+        (None, _) => {}
+    }
+    out
+}
+
+fn type_name(kind: ParamType) -> &'static str {
+    match kind {
+        ParamType::String => "string",
+        ParamType::Int => "int",
+        ParamType::Bool => "bool",
+        ParamType::Date => "date",
+        ParamType::Month => "month",
+        ParamType::Enum => "enum",
+        ParamType::Path => "path",
+    }
 }
 
 fn env_entry(
@@ -966,7 +1107,7 @@ fn schedule(
     default_tz: Tz,
     jobs: &[String],
     calendars: &[String],
-    raw_jobs: &[(SourceFile, JobSpec)],
+    jobs_model: &BTreeMap<String, Arc<Job>>,
 ) -> Option<Schedule> {
     let before = cx.diags.len();
     cx.reference(file, &spec.job, "job", jobs);
@@ -1035,10 +1176,8 @@ fn schedule(
         ),
         None => (MisfirePolicy::Skip, None, 10),
     };
-    let declared = raw_jobs
-        .iter()
-        .find(|(src, j)| name_of(src, &j.name) == spec.job.value)
-        .map(|(_, j)| &j.params);
+    // The job's declared parameters (a job that did not validate is not checked against).
+    let declared = jobs_model.get(&spec.job.value).map(|j| &j.params);
     let mut params = IndexMap::new();
     for (k, v) in &spec.params {
         match declared.map(|d| (d, d.get(k))) {
@@ -1047,8 +1186,17 @@ fn schedule(
                 let msg = format!("job `{}` has no parameter `{k}`{hint}", spec.job.value);
                 cx.err(file, v, msg);
             }
-            Some((_, Some(p))) => {
-                if let Err(m) = crate::engine::params::check_value(p.value.kind, &v.value.0) {
+            Some((_, Some(_))) => {
+                if let Some(p) = jobs_model
+                    .get(&spec.job.value)
+                    .and_then(|j| j.params.get(k))
+                    && let Err(m) = crate::engine::params::check_value(
+                        p,
+                        &v.value.0,
+                        chrono::Utc::now().date_naive(),
+                        cx.root,
+                    )
+                {
                     cx.err(file, v, format!("parameter `{k}`: {m}"));
                 }
             }
@@ -1058,7 +1206,7 @@ fn schedule(
     }
     if let Some(declared) = declared {
         for (k, p) in declared {
-            if p.value.required && !spec.params.contains_key(k) {
+            if p.required && !spec.params.contains_key(k) {
                 cx.err(
                     file,
                     &spec.job,

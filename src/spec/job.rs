@@ -104,6 +104,12 @@ pub enum ParamType {
     Int,
     Bool,
     Date,
+    /// `YYYY-MM`, or `previous` / `current` (months of the business date).
+    Month,
+    /// One of `values`.
+    Enum,
+    /// A file or folder that must stay inside one of `roots`.
+    Path,
 }
 
 /// A job parameter.
@@ -116,4 +122,16 @@ pub struct ParamSpec {
     #[serde(default)]
     pub required: bool,
     pub default: Option<Spanned<Scalar>>,
+    /// `string`: a regular expression the whole value must match.
+    pub pattern: Option<Spanned<String>>,
+    /// `string`: the longest value, in characters.
+    pub max_len: Option<Spanned<u32>>,
+    /// `int`: the smallest value.
+    pub min: Option<Spanned<i64>>,
+    /// `int`: the largest value.
+    pub max: Option<Spanned<i64>>,
+    /// `enum`: the values allowed.
+    pub values: Option<Spanned<Vec<String>>>,
+    /// `path`: folders the value must stay inside (relative to the root, or absolute).
+    pub roots: Option<Spanned<Vec<String>>>,
 }
