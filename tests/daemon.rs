@@ -910,3 +910,102 @@ fn rerun_from_failed_keeps_what_succeeded_and_runs_the_rest() {
     );
     assert_eq!(reruns, ["done", "done", "refused", "refused"]);
 }
+
+#[test]
+fn submit_queues_ad_hoc_runs_for_the_daemon_with_checks_and_audit() {
+    let t = Tree::new();
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Tokyo);
+    // A window that opens in two hours.
+    let from = (now + chrono::Duration::hours(2)).format("%H:00");
+    let to = (now + chrono::Duration::hours(3)).format("%H:00");
+    t.file(
+        "schedules/w.yaml",
+        &format!("windows:\n  night:\n    from: \"{from}\"\n    to: \"{to}\"\n"),
+    );
+    t.job(
+        "extract",
+        "adhoc: true\nparams:\n  department: { type: enum, values: [tax, welfare], required: true }\nsteps:\n  a:\n    run: echo \"$UNYO_PARAM_DEPARTMENT\" > extract.txt\n",
+    );
+    t.job("nightly", "steps:\n  a:\n    run: echo\n");
+    t.job(
+        "guarded",
+        "adhoc: true\nallowed_users: [nobody-here]\nsteps:\n  a:\n    run: echo\n",
+    );
+    // While no daemon runs: queued, with the requester's reason.
+    let out = t.run(&[
+        "submit",
+        "extract",
+        "-p",
+        "department=tax",
+        "--reason",
+        "tax office, ticket 4711",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first: i64 = text(&out.stdout).trim().parse().expect("id");
+    assert_eq!(run_status(&t, first), "queued");
+    let comment: String = one(&t, &format!("SELECT comment FROM runs WHERE id = {first}"));
+    assert_eq!(comment, "tax office, ticket 4711");
+    // Deferred to the window's next opening.
+    let out = t.run(&[
+        "submit",
+        "extract",
+        "-p",
+        "department=welfare",
+        "--window",
+        "night",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let later: i64 = text(&out.stdout).trim().parse().expect("id");
+    let not_before: String = one(
+        &t,
+        &format!("SELECT not_before FROM runs WHERE id = {later}"),
+    );
+    assert!(not_before > chrono::Utc::now().to_rfc3339(), "{not_before}");
+    // Refusals: not ad hoc, a bad value, a user not allowed.
+    let out = t.run(&["submit", "nightly"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("is not for ad-hoc submission"));
+    let out = t.run(&["submit", "extract", "-p", "department=finance"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("`finance` is not one of: tax, welfare"));
+    let out = t.run(&["submit", "guarded"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("may not submit `guarded`: only users nobody-here may"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The daemon comes: the first runs; the deferred one waits for its window.
+    let d = Daemon::start(&t);
+    wait_status(&t, first, "succeeded");
+    assert_eq!(
+        std::fs::read_to_string(t.path("extract.txt")).expect("out"),
+        "tax\n"
+    );
+    assert_eq!(run_status(&t, later), "queued");
+    // --wait follows a run to its end.
+    let out = t.run(&["submit", "extract", "-p", "department=welfare", "--wait"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with("succeeded\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("  a: succeeded"),
+        "{}",
+        text(&out.stderr)
+    );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let submits: Vec<String> = query(
+        &t,
+        "SELECT outcome FROM audit WHERE action = 'submit' ORDER BY id",
+    );
+    assert_eq!(
+        submits,
+        ["done", "done", "refused", "refused", "refused", "done"]
+    );
+    let trigger: String = one(&t, &format!("SELECT trigger FROM runs WHERE id = {first}"));
+    assert_eq!(trigger, "submit");
+}

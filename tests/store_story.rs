@@ -32,6 +32,7 @@ fn new_run(job: &str, steps: &[&str]) -> NewRun {
         schedule: None,
         rerun_of: None,
         kept_steps: Vec::new(),
+        comment: None,
     }
 }
 

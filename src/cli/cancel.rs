@@ -24,8 +24,24 @@ pub struct Args {
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let store = super::open_store(settings).await?;
     let user = engine::os_user();
-    let outcome = store.request_cancel(args.run, &user, Utc::now()).await?;
     let target = format!("run {}", args.run);
+    // The job's allowed users and groups decide who may cancel its runs.
+    if let Some(d) = store.get_run(args.run).await?
+        && let Ok(catalog) = crate::model::Catalog::load(settings)
+        && let Some(job) = catalog.jobs.get(&d.run.job)
+        && let Err(why) = super::auth::check(job, "cancel")
+    {
+        super::audit::record(
+            &*store,
+            "cancel",
+            target,
+            serde_json::json!({}),
+            Err(why.clone()),
+        )
+        .await?;
+        return Err(Error::Request(why));
+    }
+    let outcome = store.request_cancel(args.run, &user, Utc::now()).await?;
     let recorded = match &outcome {
         CancelOutcome::Cancelled => Ok("cancelled before it started".to_owned()),
         CancelOutcome::Requested { .. } => Ok("stop requested".to_owned()),

@@ -24,18 +24,29 @@ pub struct ReleaseArgs {
     pub job: String,
 }
 
-fn known(settings: &Settings, job: &str) -> Result<(), Error> {
+fn known(settings: &Settings, job: &str) -> Result<std::sync::Arc<crate::model::Job>, Error> {
     let catalog = Catalog::load(settings)?;
-    if catalog.jobs.contains_key(job) {
-        return Ok(());
+    if let Some(j) = catalog.jobs.get(job) {
+        return Ok(j.clone());
     }
     let hint = diag::hint(job, catalog.jobs.keys().map(String::as_str));
     Err(Error::Request(format!("unknown job `{job}`{hint}")))
 }
 
 pub async fn hold(settings: &Settings, args: HoldArgs) -> Result<(), Error> {
-    known(settings, &args.job)?;
+    let job = known(settings, &args.job)?;
     let store = super::open_store(settings).await?;
+    if let Err(why) = super::auth::check(&job, "hold") {
+        super::audit::record(
+            &*store,
+            "hold",
+            format!("job {}", args.job),
+            serde_json::json!({ "reason": args.reason }),
+            Err(why.clone()),
+        )
+        .await?;
+        return Err(Error::Request(why));
+    }
     let user = engine::os_user();
     let held = store
         .hold(&args.job, &user, Utc::now(), args.reason.trim())
@@ -67,6 +78,21 @@ pub async fn hold(settings: &Settings, args: HoldArgs) -> Result<(), Error> {
 
 pub async fn release(settings: &Settings, args: ReleaseArgs) -> Result<(), Error> {
     let store = super::open_store(settings).await?;
+    // A job no longer defined can still be released; a defined one checks who asks.
+    if let Ok(catalog) = Catalog::load(settings)
+        && let Some(job) = catalog.jobs.get(&args.job)
+        && let Err(why) = super::auth::check(job, "release")
+    {
+        super::audit::record(
+            &*store,
+            "release",
+            format!("job {}", args.job),
+            serde_json::json!({}),
+            Err(why.clone()),
+        )
+        .await?;
+        return Err(Error::Request(why));
+    }
     let released = store.release(&args.job).await?;
     let outcome = if released {
         Ok("released".to_owned())

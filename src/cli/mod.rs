@@ -3,6 +3,7 @@
 //! and `--json` where a listing is read by programs.
 
 mod audit;
+mod auth;
 mod calendar;
 mod cancel;
 mod completions;
@@ -18,6 +19,7 @@ mod runs;
 mod show;
 mod slots;
 mod status;
+mod submit;
 mod table;
 mod validate;
 
@@ -67,6 +69,9 @@ pub enum Command {
     Completions(completions::Args),
     /// Print the manual page (roff): `unyo man > /usr/local/share/man/man1/unyo.1`.
     Man,
+    /// Queue an ad-hoc run of a job marked `adhoc: true` (now, `--at` a time, or in a
+    /// `--window`), with typed parameters and the requester's `--reason`.
+    Submit(submit::Args),
     /// Run an ended run again (`--from-failed`: keep the steps that succeeded).
     Rerun(rerun::Args),
     /// Pause a job's schedules: its slots are recorded `held` and start nothing.
@@ -139,6 +144,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Status(args) => status::run(&settings, args).await,
         Command::Hold(args) => hold::hold(&settings, args).await,
         Command::Rerun(args) => rerun::run(&settings, args).await,
+        Command::Submit(args) => submit::run(&settings, args).await,
         Command::Release(args) => hold::release(&settings, args).await,
         Command::Completions(_) | Command::Man => Ok(()),
         Command::Notifications(args) => notifications::run(&settings, args).await,

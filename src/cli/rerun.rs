@@ -50,6 +50,9 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let Some(job) = catalog.jobs.get(&old.run.job).cloned() else {
         return refuse(format!("job `{}` is no longer defined", old.run.job)).await;
     };
+    if let Err(why) = super::auth::check(&job, "rerun") {
+        return refuse(why).await;
+    }
     let kept: Vec<String> = if args.from_failed {
         if old.run.status == RunStatus::Succeeded {
             return refuse(format!(

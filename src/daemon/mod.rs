@@ -401,6 +401,7 @@ impl Daemon {
                 schedule: run.schedule.clone(),
                 rerun_of: run.rerun_of,
                 kept_steps: Vec::new(),
+                comment: None,
             };
             // A rerun from its failed step starts with the steps it keeps already done.
             let mut resume = Vec::new();

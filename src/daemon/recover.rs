@@ -140,6 +140,7 @@ impl Daemon {
             schedule: run.schedule.clone(),
             rerun_of: run.rerun_of,
             kept_steps: Vec::new(),
+            comment: None,
         };
         self.spawn(run.id, &record, resume);
         Ok(true)

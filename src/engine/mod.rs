@@ -174,6 +174,7 @@ pub fn new_run(
         schedule: None,
         rerun_of: None,
         kept_steps: Vec::new(),
+        comment: None,
     }
 }
 

@@ -60,6 +60,11 @@ pub struct Job {
     pub after: Vec<String>,
     pub wait_timeout: Duration,
     pub on_interrupt: OnInterrupt,
+    /// May be submitted with `unyo submit`.
+    pub adhoc: bool,
+    /// Who may act on it (submit, cancel, rerun, hold, release); both empty: everyone.
+    pub allowed_users: Vec<String>,
+    pub allowed_groups: Vec<String>,
     /// Steps in declaration order; `needs` are indexes into this list.
     pub steps: Vec<Step>,
 }

@@ -530,6 +530,9 @@ fn job(
             .unwrap_or_default(),
         wait_timeout: wait_timeout.unwrap_or(super::DEFAULT_WAIT_TIMEOUT),
         on_interrupt: spec.on_interrupt.unwrap_or_default(),
+        adhoc: spec.adhoc,
+        allowed_users: spec.allowed_users.clone().unwrap_or_default(),
+        allowed_groups: spec.allowed_groups.clone().unwrap_or_default(),
         steps,
     })
 }

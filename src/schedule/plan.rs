@@ -643,6 +643,9 @@ mod tests {
             after: vec![],
             wait_timeout: Duration::from_secs(3600),
             on_interrupt: crate::model::OnInterrupt::Leave,
+            adhoc: false,
+            allowed_users: vec![],
+            allowed_groups: vec![],
             steps: vec![],
         }
     }

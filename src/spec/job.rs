@@ -54,6 +54,13 @@ pub struct JobSpec {
     pub wait_timeout: Option<Spanned<String>>,
     /// What the daemon does with a run that a crash or a shutdown interrupted.
     pub on_interrupt: Option<OnInterrupt>,
+    /// May be submitted by operators with `unyo submit`.
+    #[serde(default)]
+    pub adhoc: bool,
+    /// Operating-system users who may submit, cancel, rerun, hold and release it.
+    pub allowed_users: Option<Vec<String>>,
+    /// Operating-system groups whose members may do so.
+    pub allowed_groups: Option<Vec<String>>,
     pub steps: IndexMap<String, Spanned<StepSpec>>,
 }
 

@@ -66,6 +66,8 @@ pub struct NewRun {
     pub rerun_of: Option<i64>,
     /// Steps recorded `succeeded` from the start, kept from `rerun_of` (`--from-failed`).
     pub kept_steps: Vec<String>,
+    /// The requester's words (`unyo submit --reason`).
+    pub comment: Option<String>,
 }
 
 /// One slot of a schedule, decided; `run` is created with it when the slot starts or queues
@@ -178,6 +180,7 @@ pub struct RunRow {
     pub not_before: Option<DateTime<Utc>>,
     pub schedule: Option<String>,
     pub rerun_of: Option<i64>,
+    pub comment: Option<String>,
 }
 
 /// A step of a run.

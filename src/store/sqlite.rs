@@ -60,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "holds",
         include_str!("../../migrations/sqlite/0007_holds.sql"),
     ),
+    (
+        8,
+        "submit",
+        include_str!("../../migrations/sqlite/0008_submit.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -312,6 +317,7 @@ fn run_row(row: &Row<'_>) -> Result<RunRow, StoreError> {
         not_before: opt_time(row, "not_before")?,
         schedule: col(row, "schedule")?,
         rerun_of: col(row, "rerun_of")?,
+        comment: col(row, "comment")?,
     })
 }
 
@@ -348,8 +354,8 @@ fn insert_run(c: &Connection, run: &NewRun) -> rusqlite::Result<i64> {
         .prepare_cached(
             "INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year, \
              queued_at, started_at, requested_by, host, job_digest, catalog_digest, owner, \
-             not_before, schedule, rerun_of) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             not_before, schedule, rerun_of, comment) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )?
         .query_row(
             params![
@@ -369,6 +375,7 @@ fn insert_run(c: &Connection, run: &NewRun) -> rusqlite::Result<i64> {
                 run.not_before.map(ts),
                 run.schedule,
                 run.rerun_of,
+                run.comment,
             ],
             |r| r.get(0),
         )?;
