@@ -72,7 +72,7 @@ fn shipped_jobs_run_green() {
 }
 
 #[test]
-fn example_extract_runs_and_checks_its_date() {
+fn example_extract_runs_and_checks_its_parameters() {
     let t = Tree::new();
     let job = repo().join("examples/euc/jobs/resident-extract.yaml");
     t.job(
@@ -90,15 +90,16 @@ fn example_extract_runs_and_checks_its_date() {
             &month,
         ])
     };
-    let out = run("2026-10-01");
+    let out = run("2026-10");
     assert!(out.status.success(), "{}", both(&out));
-    assert!(
-        t.path("var/extracts/tax/residents-2026-10-01.csv")
-            .is_file()
-    );
+    assert!(t.path("var/extracts/tax/residents-2026-10.csv").is_file());
     let out = run("October");
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
-    assert!(text(&out.stderr).contains("parameter `month`: `October` is not a date"));
+    assert!(text(&out.stderr).contains("parameter `month`: `October` is not a month"));
+    // A department that would name another folder is refused.
+    let out = t.run(&["run", "resident-extract", "-p", "department=../etc"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(text(&out.stderr).contains("does not match the pattern"));
 }
 
 /// The shipped runbook gives each failure the operations manual names its own first aid.
