@@ -765,7 +765,7 @@ fn status_shows_the_daemon_the_runs_and_the_incidents() {
     let shown = text(&t.run(&["status"]).stdout);
     assert!(shown.starts_with("daemon:     running (pid "), "{shown}");
     assert!(
-        shown.contains("runs:       1 running, 0 waiting to retry, 0 queued"),
+        shown.contains("runs:       1 running (0 waiting to retry, 0 for approval), 0 queued"),
         "{shown}"
     );
     assert!(

@@ -261,3 +261,164 @@ fn parameter_declarations_are_validated() {
         assert!(err.contains(wanted), "missing {wanted:?} in:\n{err}");
     }
 }
+
+const ROLLOVER: &str = r#"description: Fiscal-year rollover, after a person's approval
+separate_approver: true
+adhoc: true
+steps:
+  prepare:
+    run: echo prepared > prepared.txt
+  confirm:
+    needs: [prepare]
+    approval: { message: "switch the fiscal year?" }
+    timeout: 1h
+  switch:
+    needs: [confirm]
+    run: echo switched > switched.txt
+"#;
+
+/// `unyo run JOB` in a thread; returns its output when it ends.
+fn background_run(t: &Tree, job: &str) -> std::thread::JoinHandle<std::process::Output> {
+    let mut cmd = t.unyo();
+    cmd.args(["run", job]);
+    std::thread::spawn(move || cmd.output().expect("run"))
+}
+
+fn wait_for_gate(t: &Tree, run: i64, step: &str) {
+    wait_for("the approval step to wait", || {
+        std::fs::metadata(t.path("var/unyo.db")).ok()?;
+        let r = t.show(run);
+        (crate::helper::step(&r, step)["status"] == "waiting_approval").then_some(())
+    });
+}
+
+#[test]
+fn an_approval_step_waits_for_another_operator() {
+    let t = Tree::new();
+    t.job("rollover", ROLLOVER);
+    let handle = background_run(&t, "rollover");
+    wait_for_gate(&t, 1, "confirm");
+    assert!(t.path("prepared.txt").exists() && !t.path("switched.txt").exists());
+    let shown = text(&t.run(&["status"]).stdout);
+    assert!(shown.contains("confirm: waiting for approval"), "{shown}");
+    // The operator who started it may not approve it (separate_approver).
+    let out = t.run(&["approve", "1", "confirm"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(text(&out.stderr).contains("another operator must approve it"));
+    // Another operating-system user may.
+    for p in [t.path("var"), t.root().to_path_buf()] {
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .expect("chmod");
+    }
+    for f in std::fs::read_dir(t.path("var")).expect("var") {
+        let f = f.expect("entry").path();
+        if f.is_file() {
+            std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+                .expect("chmod");
+        }
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .arg("--root")
+        .arg(t.root())
+        .args(["approve", "1", "confirm", "--comment", "budget closed"])
+        .output()
+        .expect("setpriv");
+    assert!(out.status.success(), "{}", both(&out));
+    let run = handle.join().expect("join");
+    assert!(run.status.success(), "{}", both(&run));
+    assert!(t.path("switched.txt").exists());
+    let r = t.show(1);
+    let confirm = crate::helper::step(&r, "confirm");
+    assert_eq!(confirm["status"], "succeeded");
+    assert_eq!(confirm["reason"], "approved by nobody: budget closed");
+    let trail = audit(&t);
+    let decisions: Vec<(String, String, String)> = trail
+        .iter()
+        .filter(|e| e["action"] == "approve")
+        .map(|e| {
+            (
+                e["user"].as_str().expect("user").to_owned(),
+                e["outcome"].as_str().expect("outcome").to_owned(),
+                e["target"].as_str().expect("target").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(decisions.len(), 2);
+    assert_eq!(decisions[0].1, "refused");
+    assert_eq!(
+        (
+            decisions[1].0.as_str(),
+            decisions[1].1.as_str(),
+            decisions[1].2.as_str()
+        ),
+        ("nobody", "done", "run 1 step confirm")
+    );
+}
+
+#[test]
+fn a_rejected_or_unanswered_gate_fails_the_run() {
+    let t = Tree::new();
+    t.job(
+        "rollover",
+        &ROLLOVER.replace("separate_approver: true\n", ""),
+    );
+    t.job(
+        "quick",
+        "steps:\n  ask:\n    approval: {}\n    timeout: 1s\n  after:\n    needs: [ask]\n    run: echo never\n",
+    );
+    let handle = background_run(&t, "rollover");
+    wait_for_gate(&t, 1, "confirm");
+    let out = t.run(&[
+        "reject",
+        "1",
+        "confirm",
+        "--reason",
+        "the budget is not closed",
+    ]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert_eq!(handle.join().expect("join").status.code(), Some(1));
+    let r = t.show(1);
+    assert_eq!(r["status"], "failed");
+    assert_eq!(
+        crate::helper::step(&r, "confirm")["reason"],
+        format!(
+            "rejected by {}: the budget is not closed",
+            r["requested_by"].as_str().expect("user")
+        )
+    );
+    assert_eq!(crate::helper::step(&r, "switch")["status"], "skipped");
+    // A decision is not an incident; a second decision is refused.
+    let out = t.run(&["incidents", "--json"]);
+    assert_eq!(text(&out.stdout).trim(), "[]");
+    assert_eq!(t.run(&["approve", "1", "confirm"]).status.code(), Some(3));
+    // No answer in time: the step fails and the run opens an incident.
+    let out = t.run(&["run", "quick"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let r = t.show(2);
+    assert_eq!(
+        crate::helper::step(&r, "ask")["reason"],
+        "no approval within 1.0s"
+    );
+    let out = t.run(&["incidents", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(list[0]["failure_class"], "approval timeout");
+}
+
+#[test]
+fn an_approval_step_runs_no_command() {
+    let t = Tree::new();
+    t.job(
+        "bad",
+        "steps:\n  ask:\n    approval: { mesage: hi }\n    run: echo\n  none:\n    description: nothing to do\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("unknown key `mesage` (did you mean `message`?)"),
+        "{err}"
+    );
+}

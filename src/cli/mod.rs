@@ -2,6 +2,7 @@
 //! Commands print for people on stdout (tables, summaries), progress and errors on stderr,
 //! and `--json` where a listing is read by programs.
 
+mod approve;
 mod audit;
 mod auth;
 mod calendar;
@@ -72,6 +73,10 @@ pub enum Command {
     /// Queue an ad-hoc run of a job marked `adhoc: true` (now, `--at` a time, or in a
     /// `--window`), with typed parameters and the requester's `--reason`.
     Submit(submit::Args),
+    /// Approve a waiting approval step of a run.
+    Approve(approve::ApproveArgs),
+    /// Reject a waiting approval step of a run (the step and the run fail).
+    Reject(approve::RejectArgs),
     /// Run an ended run again (`--from-failed`: keep the steps that succeeded).
     Rerun(rerun::Args),
     /// Pause a job's schedules: its slots are recorded `held` and start nothing.
@@ -145,6 +150,8 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Hold(args) => hold::hold(&settings, args).await,
         Command::Rerun(args) => rerun::run(&settings, args).await,
         Command::Submit(args) => submit::run(&settings, args).await,
+        Command::Approve(args) => approve::approve(&settings, args).await,
+        Command::Reject(args) => approve::reject(&settings, args).await,
         Command::Release(args) => hold::release(&settings, args).await,
         Command::Completions(_) | Command::Man => Ok(()),
         Command::Notifications(args) => notifications::run(&settings, args).await,

@@ -70,11 +70,12 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let mut waiting_retry = Vec::new();
     for r in &running {
         if let Some(d) = store.get_run(r.id).await? {
-            for s in d
-                .steps
-                .iter()
-                .filter(|s| s.status == StepStatus::WaitingRetry)
-            {
+            for s in d.steps.iter().filter(|s| {
+                matches!(
+                    s.status,
+                    StepStatus::WaitingRetry | StepStatus::WaitingApproval
+                )
+            }) {
                 waiting_retry.push(Waiting {
                     run_id: r.id,
                     job: r.job.clone(),
@@ -140,9 +141,16 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
     }
     let overdue_n = s.open_incidents.iter().filter(|i| overdue(i, now)).count();
     out.push_str(&format!(
-        "runs:       {} running, {} waiting to retry, {} queued\n",
+        "runs:       {} running ({} waiting to retry, {} for approval), {} queued\n",
         s.running.len(),
-        s.waiting_retry.len(),
+        s.waiting_retry
+            .iter()
+            .filter(|w| w.retry_at.is_some())
+            .count(),
+        s.waiting_retry
+            .iter()
+            .filter(|w| w.retry_at.is_none())
+            .count(),
         s.queued.len()
     ));
     out.push_str(&format!(
@@ -185,12 +193,9 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
                 s.waiting_retry
                     .iter()
                     .find(|w| w.run_id == r.id)
-                    .map(|w| {
-                        format!(
-                            "{}: retry at {}",
-                            w.step,
-                            w.retry_at.map(time).unwrap_or_default()
-                        )
+                    .map(|w| match w.retry_at {
+                        Some(at) => format!("{}: retry at {}", w.step, time(at)),
+                        None => format!("{}: waiting for approval", w.step),
                     })
                     .unwrap_or_default()
             };

@@ -96,10 +96,12 @@ impl Daemon {
             .iter()
             .any(|a| a.status == AttemptStatus::Running)
             || detail.steps.iter().any(|s| s.status == StepStatus::Running);
-        let waiting = detail
-            .steps
-            .iter()
-            .any(|s| matches!(s.status, StepStatus::WaitingRetry | StepStatus::Pending));
+        let waiting = detail.steps.iter().any(|s| {
+            matches!(
+                s.status,
+                StepStatus::WaitingRetry | StepStatus::Pending | StepStatus::WaitingApproval
+            )
+        });
         if running || !waiting {
             return Ok(false);
         }
@@ -166,7 +168,8 @@ pub(super) fn resume_state(
         .map(|step| {
             let row = detail.steps.iter().find(|s| s.name == step.name)?;
             Some(match row.status {
-                StepStatus::Pending => Resume::Pending,
+                // A waiting approval opens its gate again and finds its decision there.
+                StepStatus::Pending | StepStatus::WaitingApproval => Resume::Pending,
                 StepStatus::WaitingRetry => Resume::Retry {
                     attempt: row.attempts + 1,
                     at: row.retry_at.unwrap_or(now),

@@ -275,6 +275,7 @@ pub async fn execute(
         resume,
         escalated: std::sync::Mutex::new(std::collections::HashMap::new()),
         drain: drain_rx,
+        rejected: std::sync::Mutex::new(false),
     });
     if let Some(s) = first_stop {
         let _ = ctx.stopped.set(s);
@@ -345,6 +346,11 @@ async fn after_run(ctx: &StepContext, status: RunStatus) -> Result<(), StoreErro
     match status {
         RunStatus::Failed => {
             let mut first = ctx.failures.lock().ok().and_then(|f| f.first().cloned());
+            let rejected = ctx.rejected.lock().map(|r| *r).unwrap_or(false);
+            if first.is_none() && rejected {
+                // An operator rejected a gate: a decision, not something to report.
+                return Ok(());
+            }
             if first.is_none() {
                 // A resumed run: the step failed before the restart; read it back.
                 first = recorded_failure(ctx).await?;
@@ -443,6 +449,8 @@ struct StepContext {
     resume: Vec<Resume>,
     /// Set when the daemon starts stopping (see `Stop::Drain`).
     drain: watch::Receiver<bool>,
+    /// An approval step was rejected: the run's failure is a decision, not an incident.
+    rejected: std::sync::Mutex<bool>,
     /// Incidents this run's runbook rules opened, by step and failure class.
     escalated: std::sync::Mutex<std::collections::HashMap<(String, String), i64>>,
 }
@@ -760,6 +768,9 @@ async fn run_step(
     resume: Option<(i64, DateTime<Utc>)>,
 ) -> Result<(), StoreError> {
     let step = &ctx.job.steps[i];
+    if let Action::Approval { message } = &step.action {
+        return gate(ctx, i, step, message.as_deref(), &outcome).await;
+    }
     let mut attempt: i64 = 1;
     if let Some((next, at)) = resume {
         attempt = next;
@@ -906,6 +917,120 @@ async fn run_step(
         return Ok(());
     }
 }
+
+/// An approval step: its gate is opened (or found again, for a resumed run) and the step
+/// waits, `waiting_approval`, for `unyo approve` or `unyo reject`, up to its timeout. A
+/// rejection fails the step (and opens no incident: it is a decision); no answer in time
+/// fails it as an abnormal end.
+async fn gate(
+    ctx: &StepContext,
+    i: usize,
+    step: &Step,
+    message: Option<&str>,
+    outcome: &mpsc::UnboundedSender<(usize, StepEnd)>,
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let existing = ctx.store.gate(ctx.run_id, &step.name).await?;
+    let timeout_at = match &existing {
+        Some(g) => g.timeout_at,
+        None => step
+            .timeout
+            .and_then(|t| chrono::Duration::from_std(t).ok())
+            .map(|d| now + d),
+    };
+    let reason = format!(
+        "waiting for approval{}: unyo approve {} {}",
+        message.map(|m| format!(" ({m})")).unwrap_or_default(),
+        ctx.run_id,
+        step.name
+    );
+    ctx.store
+        .open_gate(ctx.run_id, &step.name, now, timeout_at, &reason)
+        .await?;
+    (ctx.on_event)(Event::StepEnded {
+        step: step.name.clone(),
+        status: StepStatus::WaitingApproval,
+        detail: reason,
+    });
+    let finish = |status: StepStatus, why: String| async move {
+        let finishing = ctx
+            .store
+            .end_step(ctx.run_id, &step.name, status, Utc::now(), &why);
+        let _ = outcome.send((i, StepEnd::Ended(status, false)));
+        finishing.await?;
+        (ctx.on_event)(Event::StepEnded {
+            step: step.name.clone(),
+            status,
+            detail: why,
+        });
+        Ok::<(), StoreError>(())
+    };
+    loop {
+        if let Some(g) = ctx.store.gate(ctx.run_id, &step.name).await?
+            && let Some(decision) = &g.decision
+        {
+            let by = g.decided_by.clone().unwrap_or_default();
+            let comment = g.comment.clone().filter(|c| !c.is_empty());
+            if decision == "approved" {
+                let why = match comment {
+                    Some(c) => format!("approved by {by}: {c}"),
+                    None => format!("approved by {by}"),
+                };
+                return finish(StepStatus::Succeeded, why).await;
+            }
+            if let Ok(mut r) = ctx.rejected.lock() {
+                *r = true;
+            }
+            let why = format!("rejected by {by}: {}", comment.unwrap_or_default());
+            return finish(StepStatus::Failed, why).await;
+        }
+        if let Some(t) = timeout_at
+            && Utc::now() >= t
+        {
+            let why = format!(
+                "no approval within {}",
+                crate::model::values::format_duration(step.timeout.unwrap_or_default())
+            );
+            if let Ok(mut f) = ctx.failures.lock() {
+                f.push(StepFailure {
+                    step: step.name.clone(),
+                    class: "approval timeout".to_owned(),
+                    detail: why.clone(),
+                    excerpt: String::new(),
+                    rule: None,
+                    severity: None,
+                    incident: None,
+                });
+            }
+            return finish(StepStatus::Failed, why).await;
+        }
+        let mut cancel = ctx.cancel.clone();
+        let mut drain = ctx.drain.clone();
+        // 0: look again, 1: stopped, 2: the daemon is stopping.
+        let woke = tokio::select! {
+            () = tokio::time::sleep(GATE_POLL) => 0,
+            () = async { let _ = cancel.wait_for(|c| *c).await; } => 1,
+            () = async { let _ = drain.wait_for(|d| *d).await; } => 2,
+        };
+        if woke == 1 {
+            let why = format!(
+                "stopped while waiting for approval: {}",
+                ctx.stopped
+                    .get()
+                    .map_or_else(|| "the run was stopped".to_owned(), |s| s.reason())
+            );
+            return finish(StepStatus::Cancelled, why).await;
+        }
+        if woke == 2 && !*ctx.cancel.borrow() {
+            // The daemon is stopping: the gate stays open for the next start.
+            let _ = outcome.send((i, StepEnd::Suspended));
+            return Ok(());
+        }
+    }
+}
+
+/// How often a waiting approval step looks for its decision.
+const GATE_POLL: Duration = Duration::from_millis(500);
 
 /// The command as recorded with an attempt.
 fn program_record(program: &Program) -> serde_json::Value {
@@ -1294,6 +1419,7 @@ fn prepare(
                 .map_err(step_err)?,
         ),
         Action::Shell(line) => Program::Shell(r.shell(line, &ctx.data).map_err(step_err)?),
+        Action::Approval { .. } => return Err(step_err("an approval runs no command".to_owned())),
     };
     let mut env = vec![
         ("UNYO_RUN_ID".to_owned(), ctx.run_id.to_string()),

@@ -62,6 +62,8 @@ pub struct Job {
     pub on_interrupt: OnInterrupt,
     /// May be submitted with `unyo submit`.
     pub adhoc: bool,
+    /// The submitter of a run may not approve its gates.
+    pub separate_approver: bool,
     /// Who may act on it (submit, cancel, rerun, hold, release); both empty: everyone.
     pub allowed_users: Vec<String>,
     pub allowed_groups: Vec<String>,
@@ -101,6 +103,8 @@ pub enum Action {
     Argv(Vec<String>),
     /// A line for `/bin/sh -c`; values rendered into it are always shell-quoted.
     Shell(String),
+    /// Wait for an operator's `unyo approve` (or `reject`), up to the step's timeout.
+    Approval { message: Option<String> },
 }
 
 /// One step of a job, with the job's defaults already applied.

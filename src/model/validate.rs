@@ -531,6 +531,7 @@ fn job(
         wait_timeout: wait_timeout.unwrap_or(super::DEFAULT_WAIT_TIMEOUT),
         on_interrupt: spec.on_interrupt.unwrap_or_default(),
         adhoc: spec.adhoc,
+        separate_approver: spec.separate_approver,
         allowed_users: spec.allowed_users.clone().unwrap_or_default(),
         allowed_groups: spec.allowed_groups.clone().unwrap_or_default(),
         steps,
@@ -706,49 +707,14 @@ fn env_entry(
     out.push((key.to_owned(), value.value.clone()));
 }
 
-#[allow(clippy::too_many_arguments)]
-fn step(
+/// A step's `needs` as indexes into the job's steps, each checked.
+fn step_needs(
     cx: &mut Ctx<'_>,
     file: &Path,
     name: &str,
-    s: &Spanned<StepSpec>,
-    job: &JobSpec,
+    spec: &StepSpec,
     index: &HashMap<&str, usize>,
-    job_timeout: Option<Duration>,
-    job_env: &[(String, String)],
-    runbooks: &[String],
-) -> Step {
-    let spec = &s.value;
-    let action = match (&spec.argv, &spec.run) {
-        (Some(argv), None) => {
-            if argv.value.is_empty() {
-                cx.err(file, argv, format!("step `{name}`: `argv` is empty"));
-            }
-            for a in &argv.value {
-                cx.template(file, argv, a, &job.params, false);
-            }
-            Action::Argv(argv.value.clone())
-        }
-        (None, Some(run)) => {
-            if run.value.trim().is_empty() {
-                cx.err(file, run, format!("step `{name}`: `run` is empty"));
-            }
-            cx.template(file, run, &run.value, &job.params, true);
-            Action::Shell(run.value.clone())
-        }
-        (Some(argv), Some(_)) => {
-            cx.err(
-                file,
-                argv,
-                format!("step `{name}` has both `argv` and `run`; give one"),
-            );
-            Action::Argv(Vec::new())
-        }
-        (None, None) => {
-            cx.err(file, s, format!("step `{name}` needs `argv` or `run`"));
-            Action::Argv(Vec::new())
-        }
-    };
+) -> Vec<usize> {
     let mut needs = Vec::new();
     if let Some(list) = &spec.needs {
         for n in &list.value {
@@ -775,6 +741,88 @@ fn step(
             }
         }
     }
+    needs
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    name: &str,
+    s: &Spanned<StepSpec>,
+    job: &JobSpec,
+    index: &HashMap<&str, usize>,
+    job_timeout: Option<Duration>,
+    job_env: &[(String, String)],
+    runbooks: &[String],
+) -> Step {
+    let spec = &s.value;
+    let kinds = [
+        spec.argv.is_some(),
+        spec.run.is_some(),
+        spec.approval.is_some(),
+    ]
+    .iter()
+    .filter(|k| **k)
+    .count();
+    if let (Some(a), 1) = (&spec.approval, kinds) {
+        return Step {
+            name: name.to_owned(),
+            description: spec.description.clone(),
+            action: Action::Approval {
+                message: a.value.message.clone(),
+            },
+            needs: step_needs(cx, file, name, spec, index),
+            env: Vec::new(),
+            workdir: None,
+            timeout: cx.duration(file, &spec.timeout, "timeout"),
+            runbook: None,
+        };
+    }
+    if let (Some(a), 2..) = (&spec.approval, kinds) {
+        cx.err(
+            file,
+            a,
+            format!("step `{name}` is an approval: it has no `argv` or `run`"),
+        );
+    }
+    let action = match (&spec.argv, &spec.run) {
+        (Some(argv), None) => {
+            if argv.value.is_empty() {
+                cx.err(file, argv, format!("step `{name}`: `argv` is empty"));
+            }
+            for a in &argv.value {
+                cx.template(file, argv, a, &job.params, false);
+            }
+            Action::Argv(argv.value.clone())
+        }
+        (None, Some(run)) => {
+            if run.value.trim().is_empty() {
+                cx.err(file, run, format!("step `{name}`: `run` is empty"));
+            }
+            cx.template(file, run, &run.value, &job.params, true);
+            Action::Shell(run.value.clone())
+        }
+        (Some(argv), Some(_)) => {
+            cx.err(
+                file,
+                argv,
+                format!("step `{name}` has both `argv` and `run`; give one"),
+            );
+            Action::Argv(Vec::new())
+        }
+        (None, None) => {
+            if spec.approval.is_none() {
+                cx.err(
+                    file,
+                    s,
+                    format!("step `{name}` needs `argv`, `run` or `approval`"),
+                );
+            }
+            Action::Argv(Vec::new())
+        }
+    };
+    let needs = step_needs(cx, file, name, spec, index);
     let mut env = job_env.to_vec();
     for (k, v) in &spec.env {
         env_entry(cx, file, k, v, &job.params, &mut env);
@@ -955,6 +1003,7 @@ fn runbook(cx: &mut Ctx<'_>, src: &SourceFile, name: &str, spec: &RunbookSpec) -
             let (texts, shell): (Vec<&str>, bool) = match &rem.action {
                 Action::Shell(l) => (vec![l.as_str()], true),
                 Action::Argv(a) => (a.iter().map(String::as_str).collect(), false),
+                Action::Approval { .. } => (Vec::new(), false),
             };
             for text in texts.into_iter().filter(|t| t.contains("{{")) {
                 if let Err(e) = handlebars::Template::compile(text) {

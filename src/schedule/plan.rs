@@ -644,6 +644,7 @@ mod tests {
             wait_timeout: Duration::from_secs(3600),
             on_interrupt: crate::model::OnInterrupt::Leave,
             adhoc: false,
+            separate_approver: false,
             allowed_users: vec![],
             allowed_groups: vec![],
             steps: vec![],

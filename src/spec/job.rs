@@ -10,7 +10,11 @@ use super::keys::{Child, Shape, fields_of};
 use super::{FileSpec, Scalar, leaf};
 
 static PARAM: LazyLock<Shape> = LazyLock::new(leaf::<ParamSpec>);
-static STEP: LazyLock<Shape> = LazyLock::new(leaf::<StepSpec>);
+static APPROVAL: LazyLock<Shape> = LazyLock::new(leaf::<ApprovalSpec>);
+static STEP: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<StepSpec>(),
+    children: vec![("approval", Child::Struct(&APPROVAL))],
+});
 static JOB: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<JobSpec>(),
     children: vec![
@@ -54,6 +58,9 @@ pub struct JobSpec {
     pub wait_timeout: Option<Spanned<String>>,
     /// What the daemon does with a run that a crash or a shutdown interrupted.
     pub on_interrupt: Option<OnInterrupt>,
+    /// The operator who submitted a run may not approve its gates.
+    #[serde(default)]
+    pub separate_approver: bool,
     /// May be submitted by operators with `unyo submit`.
     #[serde(default)]
     pub adhoc: bool,
@@ -86,13 +93,23 @@ pub enum OnInterrupt {
     Rerun,
 }
 
-/// One step: exactly one of `argv` or `run`.
+/// An approval gate: the step waits for `unyo approve` or `unyo reject`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSpec {
+    /// What the approver is asked, shown by `unyo status` and `unyo show`.
+    pub message: Option<String>,
+}
+
+/// One step: exactly one of `argv`, `run` or `approval`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
     pub description: Option<String>,
     pub argv: Option<Spanned<Vec<String>>>,
     pub run: Option<Spanned<String>>,
+    /// Wait for an operator's approval (its `timeout` is the step's).
+    pub approval: Option<Spanned<ApprovalSpec>>,
     /// One position for the whole list: a span per item made big DAGs slow to load.
     pub needs: Option<Spanned<Vec<String>>>,
     #[serde(default)]

@@ -369,6 +369,20 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// An approval gate of a run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GateRow {
+    pub run_id: i64,
+    pub step: String,
+    pub requested_at: DateTime<Utc>,
+    pub timeout_at: Option<DateTime<Utc>>,
+    /// `approved` or `rejected`; `None` while it waits.
+    pub decision: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub comment: Option<String>,
+}
+
 /// A held job.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HoldRow {
@@ -501,6 +515,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Pending<Result<IncidentRow, String>>;
     /// An operator asks to cancel a run (see [`CancelOutcome`]).
     fn request_cancel(&self, run_id: i64, user: &str, at: DateTime<Utc>) -> Pending<CancelOutcome>;
+    /// Opens a step's approval gate (kept when it exists, so a resumed run finds its
+    /// decision) and marks the step `waiting_approval` with `reason`.
+    fn open_gate(
+        &self,
+        run_id: i64,
+        step: &str,
+        at: DateTime<Utc>,
+        timeout_at: Option<DateTime<Utc>>,
+        reason: &str,
+    ) -> Pending<()>;
+    /// A step's approval gate.
+    fn gate(&self, run_id: i64, step: &str) -> Pending<Option<GateRow>>;
+    /// An operator's decision; `Err` says why it cannot be taken (none waiting, decided).
+    fn decide_gate(
+        &self,
+        run_id: i64,
+        step: &str,
+        approve: bool,
+        user: &str,
+        comment: &str,
+        at: DateTime<Utc>,
+    ) -> Pending<Result<(), String>>;
     /// Holds a job's schedules; false when it was held already.
     fn hold(&self, job: &str, user: &str, at: DateTime<Utc>, reason: &str) -> Pending<bool>;
     /// Releases a held job; false when it was not held.

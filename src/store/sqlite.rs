@@ -65,6 +65,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "submit",
         include_str!("../../migrations/sqlite/0008_submit.sql"),
     ),
+    (
+        9,
+        "gates",
+        include_str!("../../migrations/sqlite/0009_gates.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -332,6 +337,19 @@ fn slot_row(row: &Row<'_>) -> Result<SlotRow, StoreError> {
         reason: col(row, "reason")?,
         run_id: col(row, "run_id")?,
         decided_at: time(row, "decided_at")?,
+    })
+}
+
+fn gate_row(row: &Row<'_>) -> Result<GateRow, StoreError> {
+    Ok(GateRow {
+        run_id: col(row, "run_id")?,
+        step: col(row, "step")?,
+        requested_at: time(row, "requested_at")?,
+        timeout_at: opt_time(row, "timeout_at")?,
+        decision: col(row, "decision")?,
+        decided_by: col(row, "decided_by")?,
+        decided_at: opt_time(row, "decided_at")?,
+        comment: col(row, "comment")?,
     })
 }
 
@@ -1151,6 +1169,97 @@ impl Store for SqliteStore {
                 )),
             }
         })
+    }
+
+    fn open_gate(
+        &self,
+        run_id: i64,
+        step: &str,
+        at: DateTime<Utc>,
+        timeout_at: Option<DateTime<Utc>>,
+        reason: &str,
+    ) -> Pending<()> {
+        let (step, reason) = (step.to_owned(), reason.to_owned());
+        self.write("opening an approval gate", move |c| {
+            let at = ts(at);
+            c.prepare_cached(
+                "INSERT INTO gates (run_id, step, requested_at, timeout_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (run_id, step) DO NOTHING",
+            )?
+            .execute(params![run_id, step, at, timeout_at.map(ts)])?;
+            c.prepare_cached(
+                "UPDATE steps SET status = 'waiting_approval', reason = ?, \
+                 started_at = COALESCE(started_at, ?) WHERE run_id = ? AND name = ?",
+            )?
+            .execute(params![reason, at, run_id, step])?;
+            Ok(())
+        })
+    }
+
+    fn gate(&self, run_id: i64, step: &str) -> Pending<Option<GateRow>> {
+        let step = step.to_owned();
+        self.read(move |c| {
+            let row = c
+                .prepare_cached("SELECT * FROM gates WHERE run_id = ? AND step = ?")
+                .and_then(|mut s| {
+                    s.query_row(params![run_id, step], |r| Ok(gate_row(r)))
+                        .optional()
+                })
+                .map_err(query_err("reading an approval gate"))?;
+            row.transpose()
+        })
+    }
+
+    fn decide_gate(
+        &self,
+        run_id: i64,
+        step: &str,
+        approve: bool,
+        user: &str,
+        comment: &str,
+        at: DateTime<Utc>,
+    ) -> Pending<Result<(), String>> {
+        let (step, user, comment) = (step.to_owned(), user.to_owned(), comment.to_owned());
+        let result = self.write_now("deciding an approval gate", move |c| {
+            let current: Option<(Option<String>, Option<String>, String)> = c
+                .prepare_cached(
+                    "SELECT g.decision, g.decided_by, s.status FROM gates g \
+                     JOIN steps s ON s.run_id = g.run_id AND s.name = g.step \
+                     WHERE g.run_id = ? AND g.step = ?",
+                )?
+                .query_row(params![run_id, step], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            match current {
+                None => Ok(Err(format!(
+                    "run {run_id} has no approval step `{step}` waiting"
+                ))),
+                Some((Some(d), by, _)) => Ok(Err(format!(
+                    "step `{step}` of run {run_id} was {d} already by {}",
+                    by.unwrap_or_default()
+                ))),
+                Some((None, _, status)) if status != "waiting_approval" => Ok(Err(format!(
+                    "step `{step}` of run {run_id} is not waiting for approval ({status})"
+                ))),
+                Some(_) => {
+                    c.prepare_cached(
+                        "UPDATE gates SET decision = ?, decided_by = ?, decided_at = ?, \
+                         comment = ? WHERE run_id = ? AND step = ?",
+                    )?
+                    .execute(params![
+                        if approve { "approved" } else { "rejected" },
+                        user,
+                        ts(at),
+                        comment,
+                        run_id,
+                        step
+                    ])?;
+                    Ok(Ok(()))
+                }
+            }
+        });
+        Box::pin(std::future::ready(result))
     }
 
     fn hold(&self, job: &str, user: &str, at: DateTime<Utc>, reason: &str) -> Pending<bool> {

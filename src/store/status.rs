@@ -70,6 +70,7 @@ token_enum! {
         Cancelled = "cancelled",
         Interrupted = "interrupted",
         WaitingRetry = "waiting_retry",
+        WaitingApproval = "waiting_approval",
     }
 }
 

@@ -1,0 +1,91 @@
+//! `unyo approve RUN STEP [--comment TEXT]` and `unyo reject RUN STEP --reason TEXT`: the
+//! decision an approval step waits for. The job's allowed users and groups decide who may
+//! decide; with `separate_approver: true` the operator who submitted the run may not. Who
+//! decided is recorded with the step, and every decision (and refusal) is audited.
+
+use chrono::Utc;
+
+use crate::engine;
+use crate::error::Error;
+use crate::model::{Catalog, Settings};
+
+#[derive(Debug, clap::Args)]
+pub struct ApproveArgs {
+    pub run: i64,
+    /// The approval step.
+    pub step: String,
+    /// A note for the record.
+    #[arg(long, default_value = "")]
+    pub comment: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RejectArgs {
+    pub run: i64,
+    /// The approval step.
+    pub step: String,
+    /// Why (recorded with the step; the run fails).
+    #[arg(long)]
+    pub reason: String,
+}
+
+pub async fn approve(settings: &Settings, args: ApproveArgs) -> Result<(), Error> {
+    decide(settings, args.run, &args.step, true, &args.comment).await
+}
+
+pub async fn reject(settings: &Settings, args: RejectArgs) -> Result<(), Error> {
+    if args.reason.trim().is_empty() {
+        return Err(Error::Request("--reason must not be empty".to_owned()));
+    }
+    decide(settings, args.run, &args.step, false, &args.reason).await
+}
+
+async fn decide(
+    settings: &Settings,
+    run: i64,
+    step: &str,
+    approve: bool,
+    text: &str,
+) -> Result<(), Error> {
+    let store = super::open_store(settings).await?;
+    let user = engine::os_user();
+    let action = if approve { "approve" } else { "reject" };
+    let target = format!("run {run} step {step}");
+    let audit_args = serde_json::json!({ if approve { "comment" } else { "reason" }: text });
+    let refuse = |why: String| {
+        let (store, target, audit_args) = (store.clone(), target.clone(), audit_args.clone());
+        async move {
+            super::audit::record(&*store, action, target, audit_args, Err(why.clone())).await?;
+            Err::<(), Error>(Error::Request(why))
+        }
+    };
+    let Some(detail) = store.get_run(run).await? else {
+        return refuse(format!("no run {run} is recorded")).await;
+    };
+    let catalog = Catalog::load(settings)?;
+    if let Some(job) = catalog.jobs.get(&detail.run.job) {
+        if let Err(why) = super::auth::check(job, action) {
+            return refuse(why).await;
+        }
+        if job.separate_approver && approve && detail.run.requested_by == user {
+            return refuse(format!(
+                "{user} submitted run {run}: another operator must approve it (separate_approver)"
+            ))
+            .await;
+        }
+    }
+    match store
+        .decide_gate(run, step, approve, &user, text, Utc::now())
+        .await?
+    {
+        Ok(()) => {
+            let done = if approve { "approved" } else { "rejected" };
+            super::audit::record(&*store, action, target, audit_args, Ok(done.to_owned())).await?;
+            super::out(&format!(
+                "step `{step}` of run {run} {done} by {user}; the run goes on within a second\n"
+            ));
+            Ok(())
+        }
+        Err(why) => refuse(why).await,
+    }
+}
