@@ -259,7 +259,10 @@ async fn failed_deliveries_are_retried_then_given_up() {
         listed.contains("dead") && !listed.contains("flaky"),
         "{listed}"
     );
-    assert!(listed.contains("command dead: exit 1: no line"), "{listed}");
+    assert!(listed.contains("command dead: exit 1: no"), "{listed}");
+    let out = t.run(&["notifications", "--failed", "--json"]);
+    let failed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(failed[0]["last_error"], "command dead: exit 1: no line");
 }
 
 #[test]
