@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::helper::{Tree, attempts, both, live_group_members, step, text, wait_for};
+use crate::helper::{Tree, attempts, both, live_group_members, step, text, unyo_bin, wait_for};
 
 /// The run id from the summary line `run ID of `JOB`: STATUS in DURATION`.
 fn summary_run_id(out: &Output) -> i64 {
@@ -302,7 +302,7 @@ steps:
   outer:
     run: pwd -P > pwd.txt; printf '%s' "$SHARED" > shared.txt
   render:
-    argv: [printf, "%s|", "{{settings.root}}", "{{settings.data_dir}}", "{{settings.log_dir}}", "{{settings.timezone}}", "{{settings.vars.k}}", "{{business_date}}", "{{fiscal_year}}", "{{run_id}}", "{{job}}", "{{params.region}}", "{{params.batchSize}}"]
+    argv: [printf, "%s|", "{{settings.root}}", "{{settings.data_dir}}", "{{settings.log_dir}}", "{{settings.timezone}}", "{{settings.vars.k}}", "{{business_date}}", "{{fiscal_year}}", "{{run_id}}", "{{job}}", "{{params.region}}", "{{params.batchSize}}", "{{unyo}}"]
   quoted:
     run: printf '%s' {{settings.vars.k}} {{business_date}} > vars.txt
 "#;
@@ -380,6 +380,7 @@ fn steps_see_unyo_variables_env_workdir_and_templates() {
             ("JOB_ONLY", "job-value".to_owned()),
             ("STEP_ONLY", format!("{region}/{id}")),
             ("UNYO_ROOT", t.root().display().to_string()),
+            ("UNYO_BIN", unyo_bin()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -399,7 +400,8 @@ fn steps_see_unyo_variables_env_workdir_and_templates() {
 
         let rendered = only_attempt(&run, "render")["stdout_tail"].clone();
         let expected = format!(
-            "{root}|{root}/data|{root}/logs|Asia/Tokyo|v a l|{bd_text}|{fy}|{id}|envjob|{region}|42|"
+            "{root}|{root}/data|{root}/logs|Asia/Tokyo|v a l|{bd_text}|{fy}|{id}|envjob|{region}|42|{}|",
+            unyo_bin()
         );
         assert_eq!(rendered, expected.as_str());
         assert_eq!(read(&t, "jobdir/vars.txt"), format!("v a l{bd_text}"));

@@ -263,6 +263,7 @@ pub async fn execute(
             "job": job.name,
             "business_date": business_date.format("%Y-%m-%d").to_string(),
             "fiscal_year": fiscal_year,
+            "unyo": unyo_bin(),
         }),
         params,
         renderer: Renderer::shared(),
@@ -1402,6 +1403,20 @@ pub fn describe_exit(exit: Exit) -> String {
     }
 }
 
+/// The absolute path of the running unyo binary, which steps reach as `UNYO_BIN` and
+/// `{{unyo}}` to call its built-in actions (`unyo act ...`). Looked up once: the path of a
+/// binary replaced on disk while the daemon runs stays the one that started.
+pub fn unyo_bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| match std::env::current_exe() {
+        Ok(p) => p.display().to_string(),
+        Err(e) => {
+            tracing::warn!("cannot find the running binary ({e}); steps call `unyo` from PATH");
+            "unyo".to_owned()
+        }
+    })
+}
+
 /// Renders a step into a command; an error names what could not be rendered.
 fn prepare(
     ctx: &StepContext,
@@ -1435,6 +1450,7 @@ fn prepare(
             "UNYO_ROOT".to_owned(),
             ctx.settings.root.display().to_string(),
         ),
+        ("UNYO_BIN".to_owned(), unyo_bin().to_owned()),
     ];
     for (k, v) in &ctx.params {
         env.push((format!("UNYO_PARAM_{}", k.to_ascii_uppercase()), v.clone()));
