@@ -618,6 +618,59 @@ fn failed_step_skips_its_dependents_and_independent_branches_finish() {
     assert_eq!(listed[0]["status"], "failed");
 }
 
+#[test]
+fn an_always_step_runs_after_a_failed_or_skipped_need_and_the_run_stays_failed() {
+    let t = Tree::new();
+    t.job(
+        "cleanup",
+        "steps:
+  first:
+    run: touch first-ran
+  middle:
+    needs: [first]
+    run: echo broken >&2; exit 4
+  after:
+    needs: [middle]
+    run: touch after-ran
+  lift:
+    needs: [after, first]
+    always: true
+    run: touch lift-ran
+  tail:
+    needs: [lift]
+    run: touch tail-ran
+",
+    );
+    let out = t.run(&["run", "cleanup"]);
+    assert_exit(&out, 1);
+    let run = t.show(summary_run_id(&out));
+    assert_eq!(run["status"], "failed");
+    assert_eq!(step(&run, "middle")["status"], "failed");
+    assert_eq!(step(&run, "after")["status"], "skipped");
+    // `lift` needs a skipped step and a succeeded one: both ended, so it runs; what needs
+    // `lift` (an ordinary step) runs after it as usual.
+    assert_eq!(step(&run, "lift")["status"], "succeeded", "{run:#}");
+    assert_eq!(step(&run, "tail")["status"], "succeeded", "{run:#}");
+    assert!(t.path("lift-ran").exists() && t.path("tail-ran").exists());
+    assert!(!t.path("after-ran").exists());
+
+    // On success an always step is an ordinary one.
+    t.job(
+        "cleanup",
+        "steps:
+  work:
+    run: 'true'
+  lift:
+    needs: [work]
+    always: true
+    run: touch lift-ok
+",
+    );
+    let out = t.run(&["run", "cleanup"]);
+    assert_exit(&out, 0);
+    assert!(t.path("lift-ok").exists());
+}
+
 // ---------------------------------------------------------------------------------------
 // 9. A program that does not exist
 
