@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod cli;
 pub mod daemon;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod exec;

@@ -8,6 +8,7 @@ mod auth;
 mod calendar;
 mod cancel;
 mod completions;
+mod demo;
 mod hold;
 mod import;
 pub(crate) mod incident;
@@ -104,6 +105,9 @@ pub enum Command {
     Slots(slots::Args),
     /// Turn definitions written in another format (a crontab) into jobs and schedules.
     Import(import::Args),
+    /// The demo environment the shipped jobs work on.
+    #[command(subcommand)]
+    Demo(demo::Command),
 }
 
 /// Runs the parsed command line.
@@ -158,6 +162,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args),
+        Command::Demo(cmd) => demo::run(&settings, cmd),
     }
 }
 
