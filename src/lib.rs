@@ -6,6 +6,7 @@
 //! `exec` (one process) while `store` records everything. `cli` is the operator's surface.
 //! ARCHITECTURE.md has the code map and the invariants.
 
+pub mod act;
 pub mod calendar;
 pub mod cli;
 pub mod daemon;

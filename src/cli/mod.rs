@@ -2,6 +2,7 @@
 //! Commands print for people on stdout (tables, summaries), progress and errors on stderr,
 //! and `--json` where a listing is read by programs.
 
+mod act;
 mod approve;
 mod audit;
 mod auth;
@@ -105,6 +106,9 @@ pub enum Command {
     Slots(slots::Args),
     /// Turn definitions written in another format (a crontab) into jobs and schedules.
     Import(import::Args),
+    /// Built-in actions that jobs call as steps: backup, restore, maintenance.
+    #[command(subcommand)]
+    Act(act::Command),
     /// The demo environment the shipped jobs work on.
     #[command(subcommand)]
     Demo(demo::Command),
@@ -135,6 +139,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Completions(args) => return completions::completions(args),
         Command::Man => return completions::man(),
+        Command::Act(cmd) => return act::run(cmd),
         _ => {}
     }
     let settings = Settings::load(&cli.root)?;
@@ -157,7 +162,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Approve(args) => approve::approve(&settings, args).await,
         Command::Reject(args) => approve::reject(&settings, args).await,
         Command::Release(args) => hold::release(&settings, args).await,
-        Command::Completions(_) | Command::Man => Ok(()),
+        Command::Completions(_) | Command::Man | Command::Act(_) => Ok(()),
         Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,
