@@ -102,3 +102,239 @@ fn table_hash(db: &Path, table: &str) -> String {
     }
     format!("{:x}", h.finalize())
 }
+/// A demo environment in a fresh tree.
+fn demo() -> Tree {
+    let t = Tree::new();
+    assert_exit(&t.run(&["demo", "init"]), 0);
+    t
+}
+
+fn db_hash(db: &Path) -> Vec<String> {
+    ["departments", "residents", "staff", "tax_records"]
+        .iter()
+        .map(|t| table_hash(db, t))
+        .collect()
+}
+
+/// `unyo act backup` of the demo into `backups/`; returns the backup folder.
+fn backup(t: &Tree) -> std::path::PathBuf {
+    let out = t.run(&[
+        "act",
+        "backup",
+        "--db",
+        &t.path("var/city/business.db").display().to_string(),
+        "--dir",
+        &t.path("var/city/share").display().to_string(),
+        "--dest",
+        &t.path("backups").display().to_string(),
+    ]);
+    assert_exit(&out, 0);
+    let folders: Vec<_> = std::fs::read_dir(t.path("backups"))
+        .expect("backups")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    folders[0].clone()
+}
+
+fn restore(t: &Tree, folder: &Path) -> Output {
+    t.run(&[
+        "act",
+        "restore",
+        "--backup",
+        &folder.display().to_string(),
+        "--db",
+        &t.path("var/city/business.db").display().to_string(),
+        "--dir",
+        &t.path("var/city/share").display().to_string(),
+    ])
+}
+
+#[test]
+fn a_backup_verifies_and_restores_to_an_identical_database_and_share() {
+    let t = demo();
+    let db = t.path("var/city/business.db");
+    let before = db_hash(&db);
+    let memo = t.path("var/city/share/tax/memo-tax.txt");
+    let memo_text = std::fs::read_to_string(&memo).expect("memo");
+
+    let folder = backup(&t);
+    for f in ["business.db", "share.tar.gz", "MANIFEST.sha256", "VERIFIED"] {
+        assert!(folder.join(f).is_file(), "{f}");
+    }
+    let manifest = std::fs::read_to_string(folder.join("MANIFEST.sha256")).expect("manifest");
+    assert!(manifest.lines().any(|l| l.ends_with("  business.db")));
+    assert!(
+        manifest
+            .lines()
+            .any(|l| l.ends_with("  share/tax/memo-tax.txt"))
+    );
+    assert_eq!(manifest.lines().count(), 1 + 15, "{manifest}");
+
+    // The city works on: rows change, a file changes, one is added, one is removed.
+    let conn = Connection::open(&db).expect("open");
+    conn.execute_batch(
+        "UPDATE residents SET address = 'moved' WHERE id < 100;
+         DELETE FROM tax_records WHERE id % 7 = 0;
+         INSERT INTO staff (id, name, department) VALUES ('S9999', '新人', 'it');",
+    )
+    .expect("change");
+    drop(conn);
+    std::fs::write(&memo, "overwritten").expect("write");
+    std::fs::write(t.path("var/city/share/tax/new.txt"), "new").expect("write");
+    std::fs::remove_file(t.path("var/city/share/it/README.txt")).expect("rm");
+    assert_ne!(db_hash(&db), before);
+
+    let out = restore(&t, &folder);
+    assert_exit(&out, 0);
+    assert_eq!(db_hash(&db), before);
+    assert_eq!(std::fs::read_to_string(&memo).expect("memo"), memo_text);
+    assert!(!t.path("var/city/share/tax/new.txt").exists());
+    assert!(t.path("var/city/share/it/README.txt").is_file());
+    // Nothing is left beside them.
+    let left: Vec<_> = std::fs::read_dir(t.path("var/city"))
+        .expect("city")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_corrupted_archive_or_an_unverified_backup_is_refused_by_restore() {
+    let t = demo();
+    let folder = backup(&t);
+    let archive = folder.join("share.tar.gz");
+    let mut bytes = std::fs::read(&archive).expect("archive");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&archive, bytes).expect("write");
+    std::fs::write(t.path("var/city/share/tax/memo-tax.txt"), "changed").expect("write");
+
+    let out = restore(&t, &folder);
+    assert_exit(&out, 1);
+    let msg = both(&out);
+    assert!(
+        msg.contains("does not verify") && msg.contains("share.tar.gz"),
+        "{msg}"
+    );
+    assert!(msg.contains("refusing to restore"), "{msg}");
+    // Nothing was touched.
+    assert_eq!(
+        std::fs::read_to_string(t.path("var/city/share/tax/memo-tax.txt")).expect("memo"),
+        "changed"
+    );
+
+    std::fs::remove_file(folder.join("VERIFIED")).expect("rm");
+    let out = restore(&t, &folder);
+    assert_exit(&out, 1);
+    assert!(both(&out).contains("never verified"), "{}", both(&out));
+}
+
+#[test]
+fn rotation_keeps_the_newest_daily_backups_and_the_newest_of_each_month() {
+    let dir = tempfile::tempdir().expect("temp");
+    let make = |name: &str, verified: bool| {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(&p).expect("mkdir");
+        if verified {
+            std::fs::write(p.join("VERIFIED"), "").expect("write");
+        }
+    };
+    for day in 10..=20 {
+        make(&format!("202605{day}-003000"), true);
+    }
+    for name in [
+        "20260415-003000",
+        "20260401-003000",
+        "20260301-003000",
+        "20250601-003000",
+        "20250501-003000",
+    ] {
+        make(name, true);
+    }
+    make("20260520-020000", false); // newer than every verified one: may still be written
+    make("20260511-120000", false); // an old failed backup
+    make("notes", true); // not a backup folder
+    let now = chrono::NaiveDate::from_ymd_opt(2026, 5, 20)
+        .and_then(|d| d.and_hms_opt(3, 0, 0))
+        .expect("now");
+    let deleted = unyo::act::backup::rotate(dir.path(), now, 7, 12).expect("rotate");
+    let names = |v: Vec<std::path::PathBuf>| -> Vec<String> {
+        let mut n: Vec<String> = v
+            .iter()
+            .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        names(deleted),
+        [
+            "20250501-003000",
+            "20260401-003000",
+            "20260510-003000",
+            "20260511-003000",
+            "20260511-120000",
+            "20260512-003000",
+            "20260513-003000",
+        ]
+    );
+    let left = names(
+        std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+            .collect(),
+    );
+    assert_eq!(
+        left,
+        [
+            "20250601-003000",
+            "20260301-003000",
+            "20260415-003000",
+            "20260514-003000",
+            "20260515-003000",
+            "20260516-003000",
+            "20260517-003000",
+            "20260518-003000",
+            "20260519-003000",
+            "20260520-003000",
+            "20260520-020000",
+            "notes",
+        ]
+    );
+}
+
+#[test]
+fn nightly_backup_runs_on_a_fresh_demo_and_lifts_maintenance() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    assert_exit(&t.run(&["demo", "init"]), 0);
+    let out = t.run(&["run", "nightly-backup"]);
+    assert_exit(&out, 0);
+    let params = std::fs::read_to_string(t.path("var/city/online/params.yaml")).expect("params");
+    assert!(
+        params.lines().any(|l| l == "maintenance: false"),
+        "{params}"
+    );
+    let folders: Vec<_> = std::fs::read_dir(t.path("var/backups/city"))
+        .expect("backups")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(folders.len(), 1);
+    assert!(folders[0].join("VERIFIED").is_file());
+
+    // A backup that fails (the database is gone) still lifts maintenance; the run fails.
+    std::fs::remove_file(t.path("var/city/business.db")).expect("rm");
+    let out = t.run(&["run", "nightly-backup"]);
+    assert_exit(&out, 1);
+    let params = std::fs::read_to_string(t.path("var/city/online/params.yaml")).expect("params");
+    assert!(
+        params.lines().any(|l| l == "maintenance: false"),
+        "{params}"
+    );
+    assert!(
+        both(&out).contains("lift-maintenance  succeeded"),
+        "{}",
+        both(&out)
+    );
+}
