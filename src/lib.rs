@@ -6,9 +6,11 @@
 //! `exec` (one process) while `store` records everything. `cli` is the operator's surface.
 //! ARCHITECTURE.md has the code map and the invariants.
 
+pub mod act;
 pub mod calendar;
 pub mod cli;
 pub mod daemon;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod exec;

@@ -5,6 +5,7 @@ mod helper;
 
 mod calendar;
 mod daemon;
+mod demo;
 mod forecast;
 mod import;
 mod notify;

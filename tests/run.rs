@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::helper::{Tree, attempts, both, live_group_members, step, text, wait_for};
+use crate::helper::{Tree, attempts, both, live_group_members, step, text, unyo_bin, wait_for};
 
 /// The run id from the summary line `run ID of `JOB`: STATUS in DURATION`.
 fn summary_run_id(out: &Output) -> i64 {
@@ -302,7 +302,7 @@ steps:
   outer:
     run: pwd -P > pwd.txt; printf '%s' "$SHARED" > shared.txt
   render:
-    argv: [printf, "%s|", "{{settings.root}}", "{{settings.data_dir}}", "{{settings.log_dir}}", "{{settings.timezone}}", "{{settings.vars.k}}", "{{business_date}}", "{{fiscal_year}}", "{{run_id}}", "{{job}}", "{{params.region}}", "{{params.batchSize}}"]
+    argv: [printf, "%s|", "{{settings.root}}", "{{settings.data_dir}}", "{{settings.log_dir}}", "{{settings.timezone}}", "{{settings.vars.k}}", "{{business_date}}", "{{fiscal_year}}", "{{run_id}}", "{{job}}", "{{params.region}}", "{{params.batchSize}}", "{{unyo}}"]
   quoted:
     run: printf '%s' {{settings.vars.k}} {{business_date}} > vars.txt
 "#;
@@ -380,6 +380,7 @@ fn steps_see_unyo_variables_env_workdir_and_templates() {
             ("JOB_ONLY", "job-value".to_owned()),
             ("STEP_ONLY", format!("{region}/{id}")),
             ("UNYO_ROOT", t.root().display().to_string()),
+            ("UNYO_BIN", unyo_bin()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -399,7 +400,8 @@ fn steps_see_unyo_variables_env_workdir_and_templates() {
 
         let rendered = only_attempt(&run, "render")["stdout_tail"].clone();
         let expected = format!(
-            "{root}|{root}/data|{root}/logs|Asia/Tokyo|v a l|{bd_text}|{fy}|{id}|envjob|{region}|42|"
+            "{root}|{root}/data|{root}/logs|Asia/Tokyo|v a l|{bd_text}|{fy}|{id}|envjob|{region}|42|{}|",
+            unyo_bin()
         );
         assert_eq!(rendered, expected.as_str());
         assert_eq!(read(&t, "jobdir/vars.txt"), format!("v a l{bd_text}"));
@@ -614,6 +616,59 @@ fn failed_step_skips_its_dependents_and_independent_branches_finish() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], id);
     assert_eq!(listed[0]["status"], "failed");
+}
+
+#[test]
+fn an_always_step_runs_after_a_failed_or_skipped_need_and_the_run_stays_failed() {
+    let t = Tree::new();
+    t.job(
+        "cleanup",
+        "steps:
+  first:
+    run: touch first-ran
+  middle:
+    needs: [first]
+    run: echo broken >&2; exit 4
+  after:
+    needs: [middle]
+    run: touch after-ran
+  lift:
+    needs: [after, first]
+    always: true
+    run: touch lift-ran
+  tail:
+    needs: [lift]
+    run: touch tail-ran
+",
+    );
+    let out = t.run(&["run", "cleanup"]);
+    assert_exit(&out, 1);
+    let run = t.show(summary_run_id(&out));
+    assert_eq!(run["status"], "failed");
+    assert_eq!(step(&run, "middle")["status"], "failed");
+    assert_eq!(step(&run, "after")["status"], "skipped");
+    // `lift` needs a skipped step and a succeeded one: both ended, so it runs; what needs
+    // `lift` (an ordinary step) runs after it as usual.
+    assert_eq!(step(&run, "lift")["status"], "succeeded", "{run:#}");
+    assert_eq!(step(&run, "tail")["status"], "succeeded", "{run:#}");
+    assert!(t.path("lift-ran").exists() && t.path("tail-ran").exists());
+    assert!(!t.path("after-ran").exists());
+
+    // On success an always step is an ordinary one.
+    t.job(
+        "cleanup",
+        "steps:
+  work:
+    run: 'true'
+  lift:
+    needs: [work]
+    always: true
+    run: touch lift-ok
+",
+    );
+    let out = t.run(&["run", "cleanup"]);
+    assert_exit(&out, 0);
+    assert!(t.path("lift-ok").exists());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 //! Commands print for people on stdout (tables, summaries), progress and errors on stderr,
 //! and `--json` where a listing is read by programs.
 
+mod act;
 mod approve;
 mod audit;
 mod auth;
 mod calendar;
 mod cancel;
 mod completions;
+mod demo;
 mod hold;
 mod import;
 pub(crate) mod incident;
@@ -104,6 +106,12 @@ pub enum Command {
     Slots(slots::Args),
     /// Turn definitions written in another format (a crontab) into jobs and schedules.
     Import(import::Args),
+    /// Built-in actions that jobs call as steps: backup, restore, maintenance.
+    #[command(subcommand)]
+    Act(act::Command),
+    /// The demo environment the shipped jobs work on.
+    #[command(subcommand)]
+    Demo(demo::Command),
 }
 
 /// Runs the parsed command line.
@@ -131,6 +139,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Completions(args) => return completions::completions(args),
         Command::Man => return completions::man(),
+        Command::Act(cmd) => return act::run(cmd),
         _ => {}
     }
     let settings = Settings::load(&cli.root)?;
@@ -153,11 +162,12 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Approve(args) => approve::approve(&settings, args).await,
         Command::Reject(args) => approve::reject(&settings, args).await,
         Command::Release(args) => hold::release(&settings, args).await,
-        Command::Completions(_) | Command::Man => Ok(()),
+        Command::Completions(_) | Command::Man | Command::Act(_) => Ok(()),
         Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args),
+        Command::Demo(cmd) => demo::run(&settings, cmd),
     }
 }
 

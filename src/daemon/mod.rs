@@ -97,10 +97,26 @@ struct Daemon {
     _lock: File,
 }
 
+/// The first start creates the demo environment the shipped jobs work on when it is missing
+/// (`unyo demo init` does the same on demand). A failure is logged: the daemon runs on.
+async fn demo_environment(settings: &Settings) {
+    let data_dir = settings.data_dir.clone();
+    match tokio::task::spawn_blocking(move || crate::demo::ensure(&data_dir)).await {
+        Ok(Ok(true)) => tracing::info!(
+            "created the demo environment in {}",
+            crate::demo::city_dir(&settings.data_dir).display()
+        ),
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => tracing::warn!("cannot create the demo environment: {e}"),
+        Err(e) => tracing::warn!("cannot create the demo environment: {e}"),
+    }
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> Result<(), Error> {
     let lock = lock(&settings)?;
     let catalog = Arc::new(Catalog::load(&settings)?);
+    demo_environment(&settings).await;
     let store: Arc<dyn Store> = Arc::from(crate::store::open(&settings).await?);
     let clock: Clock = Utc::now;
     let now = clock();

@@ -263,6 +263,7 @@ pub async fn execute(
             "job": job.name,
             "business_date": business_date.format("%Y-%m-%d").to_string(),
             "fiscal_year": fiscal_year,
+            "unyo": unyo_bin(),
         }),
         params,
         renderer: Renderer::shared(),
@@ -521,9 +522,22 @@ async fn drive(
         }
     }
     let satisfied = |s: State| matches!(s, State::Done(StepStatus::Succeeded) | State::Continued);
+    let ended = |s: State| matches!(s, State::Done(_) | State::Continued);
+    // How many needs each step still waits for: to succeed, or only to end (`always`).
     let mut missing: Vec<usize> = steps
         .iter()
-        .map(|s| s.needs.iter().filter(|&&n| !satisfied(state[n])).count())
+        .map(|s| {
+            s.needs
+                .iter()
+                .filter(|&&n| {
+                    if s.always {
+                        !ended(state[n])
+                    } else {
+                        !satisfied(state[n])
+                    }
+                })
+                .count()
+        })
         .collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     for (j, s) in steps.iter().enumerate() {
@@ -636,7 +650,17 @@ async fn drive(
                     ready.push(d);
                 }
             }
-        } else if let Err(e) = skip_dependents(ctx, i, status, &dependents, &mut state).await {
+        } else if let Err(e) = skip_dependents(
+            ctx,
+            i,
+            status,
+            &dependents,
+            &mut state,
+            &mut missing,
+            &mut ready,
+        )
+        .await
+        {
             broken.get_or_insert(e);
             let _ = stop.send(true);
         }
@@ -715,18 +739,29 @@ async fn drive(
     })
 }
 
-/// Records every step that (transitively) needs step `i` as skipped.
+/// Records every step that (transitively) needs step `i` as skipped, except `always` steps:
+/// for them the need has ended, and once all theirs have they are `ready` to start.
 async fn skip_dependents(
     ctx: &StepContext,
     i: usize,
     status: StepStatus,
     dependents: &[Vec<usize>],
     state: &mut [State],
+    missing: &mut [usize],
+    ready: &mut Vec<usize>,
 ) -> Result<(), StoreError> {
     let steps = &ctx.job.steps;
     let mut queue: VecDeque<(usize, usize, StepStatus)> =
         dependents[i].iter().map(|&d| (d, i, status)).collect();
     while let Some((d, because, why)) = queue.pop_front() {
+        if steps[d].always {
+            // Each edge is queued once: by the one end (failed or skipped) of its need.
+            missing[d] = missing[d].saturating_sub(1);
+            if missing[d] == 0 && state[d] == State::Waiting {
+                ready.push(d);
+            }
+            continue;
+        }
         if state[d] != State::Waiting {
             continue;
         }
@@ -1402,6 +1437,20 @@ pub fn describe_exit(exit: Exit) -> String {
     }
 }
 
+/// The absolute path of the running unyo binary, which steps reach as `UNYO_BIN` and
+/// `{{unyo}}` to call its built-in actions (`unyo act ...`). Looked up once: the path of a
+/// binary replaced on disk while the daemon runs stays the one that started.
+pub fn unyo_bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| match std::env::current_exe() {
+        Ok(p) => p.display().to_string(),
+        Err(e) => {
+            tracing::warn!("cannot find the running binary ({e}); steps call `unyo` from PATH");
+            "unyo".to_owned()
+        }
+    })
+}
+
 /// Renders a step into a command; an error names what could not be rendered.
 fn prepare(
     ctx: &StepContext,
@@ -1435,6 +1484,7 @@ fn prepare(
             "UNYO_ROOT".to_owned(),
             ctx.settings.root.display().to_string(),
         ),
+        ("UNYO_BIN".to_owned(), unyo_bin().to_owned()),
     ];
     for (k, v) in &ctx.params {
         env.push((format!("UNYO_PARAM_{}", k.to_ascii_uppercase()), v.clone()));

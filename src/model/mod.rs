@@ -121,6 +121,9 @@ pub struct Step {
     pub workdir: Option<String>,
     pub timeout: Option<Duration>,
     pub runbook: Option<String>,
+    /// Runs once all its needs have ended, whatever their status (`always: true`); a need
+    /// that failed or was skipped does not skip it.
+    pub always: bool,
 }
 
 /// A runbook: ordered rules, the first match wins.

@@ -777,6 +777,7 @@ fn step(
             workdir: None,
             timeout: cx.duration(file, &spec.timeout, "timeout"),
             runbook: None,
+            always: spec.always,
         };
     }
     if let (Some(a), 2..) = (&spec.approval, kinds) {
@@ -851,6 +852,7 @@ fn step(
             .as_ref()
             .or(job.runbook.as_ref())
             .map(|r| r.value.clone()),
+        always: spec.always,
     }
 }
 

@@ -117,6 +117,9 @@ pub struct StepSpec {
     pub workdir: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
     pub runbook: Option<Spanned<String>>,
+    /// Run once every need has ended, whatever its status (a clean-up that must happen).
+    #[serde(default)]
+    pub always: bool,
 }
 
 /// The declared type of a parameter.

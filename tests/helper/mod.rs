@@ -156,3 +156,9 @@ pub fn live_group_members(pgid: i64) -> Vec<i64> {
     }
     pids
 }
+
+/// The unyo binary under test as steps see it (`UNYO_BIN`, `{{unyo}}`): its resolved path.
+pub fn unyo_bin() -> String {
+    let bin = assert_cmd::cargo::cargo_bin("unyo");
+    bin.canonicalize().unwrap_or(bin).display().to_string()
+}
