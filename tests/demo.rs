@@ -338,3 +338,39 @@ fn nightly_backup_runs_on_a_fresh_demo_and_lifts_maintenance() {
         both(&out)
     );
 }
+
+/// The daemon creates the demo only where `unyo.yaml` asks for it.
+#[test]
+fn the_daemon_creates_the_demo_only_when_asked() {
+    use std::process::Stdio;
+    let start_and_stop = |t: &Tree| {
+        let mut d = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+            .env_remove("UNYO_ROOT")
+            .arg("--root")
+            .arg(t.root())
+            .arg("daemon")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("daemon");
+        crate::helper::wait_for("the daemon's database", || {
+            t.path("var/unyo.db").exists().then_some(())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(d.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("term");
+        assert!(d.wait().expect("wait").success());
+    };
+    let plain = Tree::new();
+    start_and_stop(&plain);
+    assert!(
+        !plain.path("var/city").exists(),
+        "no demo without `demo: true`"
+    );
+    let demo = Tree::new();
+    demo.file("unyo.yaml", "demo: true\n");
+    start_and_stop(&demo);
+    assert!(demo.path("var/city/business.db").is_file());
+}

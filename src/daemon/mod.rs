@@ -97,8 +97,9 @@ struct Daemon {
     _lock: File,
 }
 
-/// The first start creates the demo environment the shipped jobs work on when it is missing
-/// (`unyo demo init` does the same on demand). A failure is logged: the daemon runs on.
+/// With `demo: true` (the shipped `unyo.yaml`), the first start creates the demo environment
+/// the shipped jobs work on when it is missing (`unyo demo init` does the same on demand). A
+/// failure is logged: the daemon runs on.
 async fn demo_environment(settings: &Settings) {
     let data_dir = settings.data_dir.clone();
     match tokio::task::spawn_blocking(move || crate::demo::ensure(&data_dir)).await {
@@ -116,7 +117,9 @@ async fn demo_environment(settings: &Settings) {
 pub async fn run(settings: Settings) -> Result<(), Error> {
     let lock = lock(&settings)?;
     let catalog = Arc::new(Catalog::load(&settings)?);
-    demo_environment(&settings).await;
+    if settings.demo {
+        demo_environment(&settings).await;
+    }
     let store: Arc<dyn Store> = Arc::from(crate::store::open(&settings).await?);
     let clock: Clock = Utc::now;
     let now = clock();

@@ -120,6 +120,9 @@ pub struct Settings {
     pub default_runbook: Option<Spanned<String>>,
     pub vars: IndexMap<String, String>,
     pub incidents: IncidentSettings,
+    /// The daemon creates the demo environment when it is missing (the shipped `unyo.yaml`
+    /// says so; a real installation does not).
+    pub demo: bool,
     /// How incidents reach people; `None` when `unyo.yaml` has no `notify:`.
     pub notify: Option<Notify>,
 }
@@ -143,6 +146,7 @@ impl Settings {
             default_runbook: None,
             vars: IndexMap::new(),
             incidents: IncidentSettings::default(),
+            demo: false,
             notify: None,
         }
     }
@@ -290,6 +294,7 @@ impl Settings {
                 }
             }
         }
+        self.demo = raw.demo.unwrap_or(false);
         self.default_runbook = raw.default_runbook.clone();
         self.vars = raw
             .vars

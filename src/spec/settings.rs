@@ -29,6 +29,8 @@ impl FileSpec for SettingsSpec {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsSpec {
+    /// Create the demo environment (`<data_dir>/city`) at the daemon's first start.
+    pub demo: Option<bool>,
     /// How incidents are opened and when their reports are due.
     pub incidents: Option<IncidentsSpec>,
     /// `sqlite:PATH` (relative to the root) or a `postgres://` URL.
