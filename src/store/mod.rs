@@ -369,6 +369,38 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A change to a parameter file, to be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewParamChange {
+    pub at: DateTime<Utc>,
+    pub file: String,
+    /// Key path: `counters.max_sessions`.
+    pub key: String,
+    /// `None`: the key was absent.
+    pub before: Option<serde_json::Value>,
+    /// `None`: the key was removed (a rollback of a change that added it).
+    pub after: Option<serde_json::Value>,
+    pub reason: String,
+    pub run_id: Option<i64>,
+    pub user: String,
+}
+
+/// A recorded change to a parameter file.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ParamChange {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub file: String,
+    pub key: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub reason: String,
+    pub run_id: Option<i64>,
+    pub user: String,
+    /// The change that undid this one.
+    pub rolled_back_by: Option<i64>,
+}
+
 /// An approval gate of a run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GateRow {
@@ -554,6 +586,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         user: Option<&str>,
         limit: i64,
     ) -> Pending<Vec<AuditEntry>>;
+    /// Records a change to a parameter file; returns its id.
+    fn record_param_change(&self, change: &NewParamChange) -> Pending<i64>;
+    /// Parameter changes, newest first, of `key` when given.
+    fn list_param_changes(&self, key: Option<&str>, limit: i64) -> Pending<Vec<ParamChange>>;
+    /// One parameter change.
+    fn get_param_change(&self, id: i64) -> Pending<Option<ParamChange>>;
+    /// Marks change `id` undone by change `by`; false when it was rolled back already.
+    fn mark_rolled_back(&self, id: i64, by: i64) -> Pending<bool>;
     /// What the notifier has to do at `now`.
     fn notification_work(&self, now: DateTime<Utc>, limit: i64) -> Pending<NotificationWork>;
     /// Writes notifications to the outbox and moves the incident's route, in one

@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "gates",
         include_str!("../../migrations/sqlite/0009_gates.sql"),
     ),
+    (
+        10,
+        "param_changes",
+        include_str!("../../migrations/sqlite/0010_param_changes.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -297,6 +302,28 @@ fn opt_time(row: &Row<'_>, name: &str) -> Result<Option<DateTime<Utc>>, StoreErr
 fn json(row: &Row<'_>, name: &str) -> Result<serde_json::Value, StoreError> {
     let text: String = col(row, name)?;
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+fn opt_json(row: &Row<'_>, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    match col::<Option<String>>(row, name)? {
+        None => Ok(None),
+        Some(_) => json(row, name).map(Some),
+    }
+}
+
+fn param_change_row(row: &Row<'_>) -> Result<ParamChange, StoreError> {
+    Ok(ParamChange {
+        id: col(row, "id")?,
+        at: time(row, "at")?,
+        file: col(row, "file")?,
+        key: col(row, "key")?,
+        before: opt_json(row, "before")?,
+        after: opt_json(row, "after")?,
+        reason: col(row, "reason")?,
+        run_id: col(row, "run_id")?,
+        user: col(row, "user")?,
+        rolled_back_by: col(row, "rolled_back_by")?,
+    })
 }
 
 fn run_row(row: &Row<'_>) -> Result<RunRow, StoreError> {
@@ -1361,6 +1388,67 @@ impl Store for SqliteStore {
                     })
                 },
             )
+        })
+    }
+
+    fn record_param_change(&self, change: &NewParamChange) -> Pending<i64> {
+        let ch = change.clone();
+        self.write("recording a parameter change", move |c| {
+            c.prepare_cached(
+                "INSERT INTO param_changes (at, file, key, before, after, reason, run_id, user) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                ts(ch.at),
+                ch.file,
+                ch.key,
+                ch.before.as_ref().map(ToString::to_string),
+                ch.after.as_ref().map(ToString::to_string),
+                ch.reason,
+                ch.run_id,
+                ch.user
+            ])?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn list_param_changes(&self, key: Option<&str>, limit: i64) -> Pending<Vec<ParamChange>> {
+        let key = key.map(str::to_owned);
+        self.read(move |c| {
+            all(
+                c,
+                "reading parameter changes",
+                "SELECT * FROM param_changes WHERE (?1 IS NULL OR key = ?1) \
+                 ORDER BY id DESC LIMIT ?2",
+                params![key, limit],
+                param_change_row,
+            )
+        })
+    }
+
+    fn get_param_change(&self, id: i64) -> Pending<Option<ParamChange>> {
+        self.read(move |c| {
+            Ok(all(
+                c,
+                "reading a parameter change",
+                "SELECT * FROM param_changes WHERE id = ?",
+                [id],
+                param_change_row,
+            )?
+            .into_iter()
+            .next())
+        })
+    }
+
+    fn mark_rolled_back(&self, id: i64, by: i64) -> Pending<bool> {
+        self.write("marking a parameter change rolled back", move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE param_changes SET rolled_back_by = ? \
+                     WHERE id = ? AND rolled_back_by IS NULL",
+                )?
+                .execute([by, id])?;
+            Ok(n == 1)
         })
     }
 
