@@ -5,6 +5,7 @@
 
 pub mod backup;
 pub mod maintenance;
+pub mod params;
 pub mod restore;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,205 @@
+//! `unyo act param-set`: sets one value of a structured parameter file by key path
+//! (`counters.max_sessions`). YAML (`.yaml`, `.yml`) and JSON (`.json`) files; the file is read
+//! whole, changed and written back beside itself and renamed into place, keeping its
+//! permissions. Key order is kept; comments of a YAML file are not (it is written anew).
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use super::maintenance::write_atomic;
+use super::{ActError, io};
+
+/// A value of a parameter file, keys in file order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Node {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(IndexMap<String, Node>),
+}
+
+impl Node {
+    /// The value as JSON, as it is recorded.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A recorded JSON value as a node.
+    pub fn from_json(v: &serde_json::Value) -> Node {
+        serde_json::from_value(v.clone()).unwrap_or(Node::Null)
+    }
+
+    /// A command-line value read as a YAML scalar: `10` a number, `true` a bool, anything
+    /// else (including what would read as a list or a map) the string as given.
+    pub fn scalar(text: &str) -> Node {
+        if text.trim().is_empty() {
+            return Node::Str(text.to_owned());
+        }
+        match serde_saphyr::from_str::<Node>(text) {
+            Ok(Node::Seq(_) | Node::Map(_)) | Err(_) => Node::Str(text.to_owned()),
+            Ok(n) => n,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+fn format(path: &Path) -> Result<Format, ActError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("yaml" | "yml") => Ok(Format::Yaml),
+        Some("json") => Ok(Format::Json),
+        other => Err(ActError::Failed(format!(
+            "{}: parameter files must be YAML (.yaml, .yml) or JSON (.json){}",
+            path.display(),
+            match other {
+                Some("toml" | "ini") => "; TOML and INI are not supported yet",
+                _ => "",
+            }
+        ))),
+    }
+}
+
+/// Reads a parameter file.
+pub fn load(path: &Path) -> Result<Node, ActError> {
+    let fmt = format(path)?;
+    let text = std::fs::read_to_string(path).map_err(io("read", path))?;
+    let parsed = match fmt {
+        Format::Yaml => serde_saphyr::from_str::<Node>(&text).map_err(|e| e.to_string()),
+        Format::Json => serde_json::from_str::<Node>(&text).map_err(|e| e.to_string()),
+    };
+    parsed.map_err(|e| ActError::Failed(format!("{}: {e}", path.display())))
+}
+
+fn save(path: &Path, root: &Node) -> Result<(), ActError> {
+    let text = match format(path)? {
+        Format::Yaml => serde_saphyr::to_string(root).map_err(|e| e.to_string()),
+        Format::Json => serde_json::to_string_pretty(root)
+            .map(|t| t + "\n")
+            .map_err(|e| e.to_string()),
+    };
+    let text = text.map_err(|e| ActError::Failed(format!("{}: {e}", path.display())))?;
+    write_atomic(path, text.as_bytes())
+}
+
+fn segments(key: &str) -> Result<Vec<&str>, ActError> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ActError::Failed(format!(
+            "key `{key}`: write a key path as names joined by dots (`counters.max_sessions`)"
+        )));
+    }
+    Ok(parts)
+}
+
+fn child<'a>(node: &'a Node, seg: &str) -> Option<&'a Node> {
+    match node {
+        Node::Map(m) => m.get(seg),
+        Node::Seq(s) => seg.parse::<usize>().ok().and_then(|i| s.get(i)),
+        _ => None,
+    }
+}
+
+fn child_mut<'a>(node: &'a mut Node, seg: &str) -> Option<&'a mut Node> {
+    match node {
+        Node::Map(m) => m.get_mut(seg),
+        Node::Seq(s) => seg.parse::<usize>().ok().and_then(|i| s.get_mut(i)),
+        _ => None,
+    }
+}
+
+/// The value at `key`, `None` when absent.
+pub fn get(root: &Node, key: &str) -> Result<Option<Node>, ActError> {
+    let mut node = root;
+    for seg in segments(key)? {
+        match child(node, seg) {
+            Some(n) => node = n,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(node.clone()))
+}
+
+/// Sets (`Some`) or removes (`None`) the value at `key`; returns what was there.
+fn put(root: &mut Node, key: &str, value: Option<Node>) -> Result<Option<Node>, ActError> {
+    let segs = segments(key)?;
+    let Some((last, parents)) = segs.split_last() else {
+        return Err(ActError::Failed(format!("key `{key}` is empty")));
+    };
+    let mut node = root;
+    for (i, seg) in parents.iter().enumerate() {
+        node = child_mut(node, seg).ok_or_else(|| {
+            ActError::Failed(format!(
+                "key `{key}`: `{}` does not exist (only the last part of a key path is created)",
+                segs[..=i].join(".")
+            ))
+        })?;
+    }
+    match (node, value) {
+        (Node::Map(m), Some(v)) => Ok(m.insert((*last).to_owned(), v)),
+        (Node::Map(m), None) => Ok(m.shift_remove(*last)),
+        (Node::Seq(s), v) => {
+            let slot = last.parse::<usize>().ok().and_then(|i| s.get_mut(i));
+            match (slot, v) {
+                (Some(slot), Some(v)) => Ok(Some(std::mem::replace(slot, v))),
+                _ => Err(ActError::Failed(format!(
+                    "key `{key}`: `{last}` is not an item of the list (lists are changed \
+                     item by item)"
+                ))),
+            }
+        }
+        _ => Err(ActError::Failed(format!(
+            "key `{key}`: `{}` is not a map",
+            parents.join(".")
+        ))),
+    }
+}
+
+/// Sets (`Some`) or removes (`None`) the value at `key` of the file at `path`, written
+/// atomically; returns the value before (`None`: absent).
+pub fn set(path: &Path, key: &str, value: Option<Node>) -> Result<Option<Node>, ActError> {
+    let mut root = load(path)?;
+    let before = put(&mut root, key, value)?;
+    save(path, &root)?;
+    Ok(before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_keep_their_type() {
+        assert_eq!(Node::scalar("10"), Node::Int(10));
+        assert_eq!(Node::scalar("true"), Node::Bool(true));
+        assert_eq!(Node::scalar("8.5"), Node::Float(8.5));
+        assert_eq!(Node::scalar("abc"), Node::Str("abc".into()));
+        assert_eq!(Node::scalar("[1, 2]"), Node::Str("[1, 2]".into()));
+        assert_eq!(Node::scalar(""), Node::Str(String::new()));
+    }
+
+    #[test]
+    fn a_missing_parent_is_an_error_naming_the_key() {
+        let mut root: Node = serde_saphyr::from_str("a:\n  b: 1\n").expect("yaml");
+        assert_eq!(
+            put(&mut root, "a.c", Some(Node::Int(2))).expect("put"),
+            None
+        );
+        let e = put(&mut root, "x.y.z", Some(Node::Int(2))).expect_err("missing");
+        assert!(
+            e.to_string().contains("x.y.z") && e.to_string().contains("`x`"),
+            "{e}"
+        );
+        let e = put(&mut root, "a.b.c", Some(Node::Int(2))).expect_err("scalar");
+        assert!(e.to_string().contains("a.b.c"), "{e}");
+    }
+}
