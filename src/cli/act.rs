@@ -1,10 +1,14 @@
 //! `unyo act ACTION`: the built-in actions jobs call as steps (`argv: ["{{unyo}}", act, ...]`).
-//! They take paths, not settings: a step passes what it works on.
+//! They take paths, not settings: a step passes what it works on. `param-set` also records
+//! the change in the database of the settings (`--root`, or `UNYO_ROOT` in a step).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::act::{ActError, backup, maintenance, restore};
+use crate::act::params::Node;
+use crate::act::{ActError, backup, maintenance, params, restore};
 use crate::error::Error;
+use crate::model::Settings;
+use crate::store::NewParamChange;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -43,10 +47,33 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         params: PathBuf,
     },
+    /// Set one value of a YAML or JSON parameter file by key path, and record the change
+    /// (`unyo params history`, `unyo params rollback`).
+    ParamSet {
+        /// The parameter file (`.yaml`, `.yml` or `.json`).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// Key path, names joined by dots: `counters.max_sessions`. Only its last part is
+        /// created when missing.
+        #[arg(long, value_name = "KEY")]
+        key: String,
+        /// The value, read as a YAML scalar: `10` a number, `true` a bool, else a string.
+        #[arg(long, value_name = "V", allow_hyphen_values = true)]
+        value: String,
+        /// Why, for the record.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        reason: String,
+    },
 }
 
-pub fn run(cmd: Command) -> Result<(), Error> {
+pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
     match cmd {
+        Command::ParamSet {
+            file,
+            key,
+            value,
+            reason,
+        } => param_set(root, &file, &key, &value, &reason).await?,
         Command::Backup {
             db,
             dir,
@@ -88,6 +115,58 @@ pub fn run(cmd: Command) -> Result<(), Error> {
             println!("{}: maintenance {before} -> {on}", params.display());
         }
     }
+    Ok(())
+}
+
+async fn param_set(
+    root: &Path,
+    file: &Path,
+    key: &str,
+    value: &str,
+    reason: &str,
+) -> Result<(), Error> {
+    let settings = Settings::load(root)?;
+    let store = super::open_store(&settings).await?;
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
+    let args = serde_json::json!({
+        "file": file.display().to_string(),
+        "key": key,
+        "value": value,
+        "reason": reason,
+    });
+    let target = format!("param {key}");
+    let node = Node::scalar(value);
+    let before = match params::set(&file, key, Some(node.clone())) {
+        Ok(b) => b,
+        Err(e) => {
+            super::audit::record(&*store, "param.set", target, args, Err(e.to_string())).await?;
+            return Err(failed(e));
+        }
+    };
+    let change = NewParamChange {
+        at: chrono::Utc::now(),
+        file: file.display().to_string(),
+        key: key.to_owned(),
+        before: before.as_ref().map(Node::to_json),
+        after: Some(node.to_json()),
+        reason: reason.to_owned(),
+        run_id: std::env::var("UNYO_RUN_ID")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+        user: crate::engine::os_user(),
+    };
+    let id = store.record_param_change(&change).await?;
+    let shown = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .map_or("(absent)".to_owned(), ToString::to_string)
+    };
+    let detail = format!(
+        "change {id}: {} -> {}",
+        shown(&change.before),
+        shown(&change.after)
+    );
+    super::audit::record(&*store, "param.set", target, args, Ok(detail.clone())).await?;
+    println!("{}: {key}: {detail}", file.display());
     Ok(())
 }
 

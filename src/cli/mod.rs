@@ -16,6 +16,7 @@ pub(crate) mod incident;
 mod logs;
 mod next;
 mod notifications;
+mod params;
 mod rerun;
 mod run;
 mod runs;
@@ -106,9 +107,12 @@ pub enum Command {
     Slots(slots::Args),
     /// Turn definitions written in another format (a crontab) into jobs and schedules.
     Import(import::Args),
-    /// Built-in actions that jobs call as steps: backup, restore, maintenance.
+    /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set.
     #[command(subcommand)]
     Act(act::Command),
+    /// Parameter changes made by `unyo act param-set`: history, rollback.
+    #[command(subcommand)]
+    Params(params::Command),
     /// The demo environment the shipped jobs work on.
     #[command(subcommand)]
     Demo(demo::Command),
@@ -139,7 +143,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Completions(args) => return completions::completions(args),
         Command::Man => return completions::man(),
-        Command::Act(cmd) => return act::run(cmd),
+        Command::Act(cmd) => return act::run(cmd, &cli.root).await,
         _ => {}
     }
     let settings = Settings::load(&cli.root)?;
@@ -168,6 +172,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Slots(args) => slots::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args),
         Command::Demo(cmd) => demo::run(&settings, cmd),
+        Command::Params(cmd) => params::run(&settings, cmd).await,
     }
 }
 
