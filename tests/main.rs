@@ -11,6 +11,7 @@ mod import;
 mod notify;
 mod operator;
 mod outbox;
+mod params;
 mod readme;
 mod records;
 mod run;
