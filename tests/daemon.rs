@@ -113,6 +113,13 @@ fn run_status(t: &Tree, id: i64) -> String {
     one(t, &format!("SELECT status FROM runs WHERE id = {id}"))
 }
 
+fn step_status(t: &Tree, run: i64, step: &str) -> String {
+    one(
+        t,
+        &format!("SELECT status FROM steps WHERE run_id = {run} AND name = '{step}'"),
+    )
+}
+
 fn wait_status(t: &Tree, id: i64, status: &str) {
     wait_for(&format!("run {id} to be {status}"), || {
         (run_status(t, id) == status).then_some(())
@@ -643,10 +650,7 @@ fn a_retry_waiting_at_shutdown_goes_on_after_the_restart() {
     let d = Daemon::start(&t);
     let id = detach(&t, "load");
     wait_for("the step to wait for its retry", || {
-        let s: String = one(
-            &t,
-            &format!("SELECT status FROM steps WHERE run_id = {id} AND name = 'load'"),
-        );
+        let s: String = step_status(&t, id, "load");
         (s == "waiting_retry").then_some(())
     });
     d.signal(Signal::SIGTERM);
@@ -657,10 +661,7 @@ fn a_retry_waiting_at_shutdown_goes_on_after_the_restart() {
         &t,
         &format!("SELECT retry_at FROM steps WHERE run_id = {id} AND name = 'load'"),
     );
-    let later: String = one(
-        &t,
-        &format!("SELECT status FROM steps WHERE run_id = {id} AND name = 'after'"),
-    );
+    let later: String = step_status(&t, id, "after");
     assert_eq!(later, "pending");
     assert_eq!(one::<i64>(&t, "SELECT count(*) FROM incidents"), 0);
     let d = Daemon::start(&t);
@@ -694,10 +695,7 @@ fn sigterm_lets_the_running_step_finish_and_the_next_one_waits_for_the_restart()
     let d = Daemon::start(&t);
     let id = detach(&t, "two");
     wait_for("the first step to run", || {
-        let s: String = one(
-            &t,
-            &format!("SELECT status FROM steps WHERE run_id = {id} AND name = 'first'"),
-        );
+        let s: String = step_status(&t, id, "first");
         (s == "running").then_some(())
     });
     d.signal(Signal::SIGTERM);
@@ -706,10 +704,7 @@ fn sigterm_lets_the_running_step_finish_and_the_next_one_waits_for_the_restart()
     assert!(t.path("one.txt").exists());
     assert!(!t.path("two.txt").exists());
     assert_eq!(run_status(&t, id), "running");
-    let second: String = one(
-        &t,
-        &format!("SELECT status FROM steps WHERE run_id = {id} AND name = 'second'"),
-    );
+    let second: String = step_status(&t, id, "second");
     assert_eq!(second, "pending");
     let d = Daemon::start(&t);
     wait_status(&t, id, "succeeded");

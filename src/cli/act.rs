@@ -2,6 +2,13 @@
 //! They take paths, not settings: a step passes what it works on. `param-set` also records
 //! the change in the database of the settings (`--root`, or `UNYO_ROOT` in a step).
 
+/// `println!` through `super::out`: a closed pipe ends the command quietly.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        super::out(&format!("{}\n", format!($($t)*)))
+    };
+}
+
 use std::path::{Path, PathBuf};
 
 use crate::act::params::Node;
@@ -89,7 +96,7 @@ pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
                 keep_monthly,
             };
             let report = backup::run(&b, chrono::Local::now().naive_local()).map_err(failed)?;
-            println!(
+            outln!(
                 "backup {} verified: {} and {} ({} files)",
                 report.folder.display(),
                 backup::DB_FILE,
@@ -97,12 +104,12 @@ pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
                 report.files
             );
             for d in report.deleted {
-                println!("deleted {}", d.display());
+                outln!("deleted {}", d.display());
             }
         }
         Command::Restore { backup, db, dir } => {
             restore::run(&backup, &db, &dir).map_err(failed)?;
-            println!(
+            outln!(
                 "restored {} to {} and {}",
                 backup.display(),
                 db.display(),
@@ -112,7 +119,7 @@ pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
         Command::Maintenance { state, params } => {
             let on = state == "on";
             let before = maintenance::set(&params, on).map_err(failed)?;
-            println!("{}: maintenance {before} -> {on}", params.display());
+            outln!("{}: maintenance {before} -> {on}", params.display());
         }
     }
     Ok(())
@@ -166,7 +173,7 @@ async fn param_set(
         shown(&change.after)
     );
     super::audit::record(&*store, "param.set", target, args, Ok(detail.clone())).await?;
-    println!("{}: {key}: {detail}", file.display());
+    outln!("{}: {key}: {detail}", file.display());
     Ok(())
 }
 
@@ -178,7 +185,7 @@ fn failed(e: ActError) -> Error {
             Error::Failed(m)
         }
         other => Error::Io {
-            action: "action failed".to_owned(),
+            action: "unyo act".to_owned(),
             source: std::io::Error::other(other.to_string()),
         },
     }

@@ -17,15 +17,22 @@ pub enum Command {
 pub fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
     match cmd {
         Command::Init { force } => {
-            let created = crate::demo::init(&settings.data_dir, force)
-                .map_err(|e| Error::Request(e.to_string()))?;
-            println!(
-                "created the demo environment in {}:",
+            // An existing demo is a refusal (exit 3); a failure to write it is exit 4.
+            let created = crate::demo::init(&settings.data_dir, force).map_err(|e| match e {
+                crate::demo::DemoError::Exists(_) => Error::Request(e.to_string()),
+                other => Error::Io {
+                    action: "unyo demo init".to_owned(),
+                    source: std::io::Error::other(other.to_string()),
+                },
+            })?;
+            let mut text = format!(
+                "created the demo environment in {}:\n",
                 crate::demo::city_dir(&settings.data_dir).display()
             );
             for p in created {
-                println!("  {}", p.display());
+                text.push_str(&format!("  {}\n", p.display()));
             }
+            super::out(&text);
             Ok(())
         }
     }

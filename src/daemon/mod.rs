@@ -70,6 +70,37 @@ async fn notify_loop(
 /// Where the daemon's time comes from; tests of the planner inject their own `now`.
 pub type Clock = fn() -> DateTime<Utc>;
 
+/// What the daemon needs of a run to drive it, whether it was just recorded (`NewRun`) or
+/// read back (`RunRow`: claimed from the queue, or taken up again).
+struct Launch<'a> {
+    job: &'a str,
+    params: &'a serde_json::Value,
+    business_date: chrono::NaiveDate,
+    fiscal_year: i32,
+}
+
+impl<'a> From<&'a NewRun> for Launch<'a> {
+    fn from(r: &'a NewRun) -> Self {
+        Launch {
+            job: &r.job,
+            params: &r.params,
+            business_date: r.business_date,
+            fiscal_year: r.fiscal_year,
+        }
+    }
+}
+
+impl<'a> From<&'a RunRow> for Launch<'a> {
+    fn from(r: &'a RunRow) -> Self {
+        Launch {
+            job: &r.job,
+            params: &r.params,
+            business_date: r.business_date,
+            fiscal_year: r.fiscal_year,
+        }
+    }
+}
+
 /// A run this daemon is driving.
 struct Active {
     job: String,
@@ -333,7 +364,7 @@ impl Daemon {
                         }
                     }
                 }
-                self.spawn(run_id, run, Vec::new());
+                self.spawn(run_id, Launch::from(run), Vec::new());
             }
         }
         Ok(())
@@ -402,26 +433,6 @@ impl Daemon {
         }
         for run in starting {
             self.waiting.remove(&run.id);
-            let record = NewRun {
-                job: run.job.clone(),
-                trigger: run.trigger,
-                params: run.params.clone(),
-                status: RunStatus::Running,
-                business_date: run.business_date,
-                fiscal_year: run.fiscal_year,
-                at: now,
-                requested_by: run.requested_by.clone(),
-                host: run.host.clone(),
-                job_digest: run.job_digest.clone(),
-                catalog_digest: run.catalog_digest.clone(),
-                steps: Vec::new(),
-                owner: None,
-                not_before: None,
-                schedule: run.schedule.clone(),
-                rerun_of: run.rerun_of,
-                kept_steps: Vec::new(),
-                comment: None,
-            };
             // A rerun from its failed step starts with the steps it keeps already done.
             let mut resume = Vec::new();
             if run.rerun_of.is_some()
@@ -434,7 +445,7 @@ impl Daemon {
                 resume = recover::resume_state(&detail, job, now).unwrap_or_default();
             }
             tracing::info!(run = run.id, "starting queued run of `{}`", run.job);
-            self.spawn(run.id, &record, resume);
+            self.spawn(run.id, Launch::from(&run), resume);
         }
         Ok(())
     }
@@ -515,8 +526,8 @@ impl Daemon {
     }
 
     /// Drives a run recorded as running under this daemon, in its own task.
-    fn spawn(&mut self, run_id: i64, run: &NewRun, resume: Vec<engine::Resume>) {
-        let Some(job) = self.catalog.jobs.get(&run.job).cloned() else {
+    fn spawn(&mut self, run_id: i64, run: Launch<'_>, resume: Vec<engine::Resume>) {
+        let Some(job) = self.catalog.jobs.get(run.job).cloned() else {
             return;
         };
         let params: IndexMap<String, String> = run

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::exec::orphans;
 use crate::model::Job;
 use crate::store::RunStatus;
-use crate::store::{AttemptStatus, NewRun, RunDetail, RunRow, StepStatus};
+use crate::store::{AttemptStatus, RunDetail, RunRow, StepStatus};
 
 use super::Daemon;
 
@@ -124,27 +124,7 @@ impl Daemon {
             "unyo daemon: run {} of `{}` had steps left when the unyo process running it stopped; it goes on",
             run.id, run.job
         );
-        let record = NewRun {
-            job: run.job.clone(),
-            trigger: run.trigger,
-            params: run.params.clone(),
-            status: run.status,
-            business_date: run.business_date,
-            fiscal_year: run.fiscal_year,
-            at: (self.clock)(),
-            requested_by: run.requested_by.clone(),
-            host: run.host.clone(),
-            job_digest: run.job_digest.clone(),
-            catalog_digest: run.catalog_digest.clone(),
-            steps: Vec::new(),
-            owner: None,
-            not_before: None,
-            schedule: run.schedule.clone(),
-            rerun_of: run.rerun_of,
-            kept_steps: Vec::new(),
-            comment: None,
-        };
-        self.spawn(run.id, &record, resume);
+        self.spawn(run.id, super::Launch::from(run), resume);
         Ok(true)
     }
 }

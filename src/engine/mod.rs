@@ -314,11 +314,7 @@ async fn recorded_failure(ctx: &StepContext) -> Result<Option<StepFailure>, Stor
     let Some(a) = detail.attempts.iter().rev().find(|a| a.step == step.name) else {
         return Ok(None);
     };
-    let exit = match (a.exit_code, a.signal) {
-        (Some(c), _) => Some(Exit::Code(c)),
-        (_, Some(s)) => Some(Exit::Signal(s)),
-        _ => None,
-    };
+    let exit = exit_of(a.exit_code, a.signal);
     let severity = a.rule.as_ref().and_then(|label| {
         let (name, rest) = label.split_once('#')?;
         let number: usize = rest.split(' ').next()?.parse().ok()?;
@@ -1225,11 +1221,7 @@ async fn apply_runbook(
     elapsed: Duration,
     end: &mut AttemptEnd,
 ) -> Result<(Option<crate::model::Severity>, Option<i64>), StoreError> {
-    let exit = match (end.exit_code, end.signal) {
-        (Some(c), _) => Some(Exit::Code(c)),
-        (_, Some(s)) => Some(Exit::Signal(s)),
-        _ => None,
-    };
+    let exit = exit_of(end.exit_code, end.signal);
     let failure = crate::runbook::Failure {
         exit,
         timed_out: end.status == AttemptStatus::TimedOut,
@@ -1401,11 +1393,7 @@ fn record_failure(
     severity: Option<crate::model::Severity>,
     incident: Option<i64>,
 ) {
-    let exit = match (end.exit_code, end.signal) {
-        (Some(c), _) => Some(Exit::Code(c)),
-        (_, Some(s)) => Some(Exit::Signal(s)),
-        _ => None,
-    };
+    let exit = exit_of(end.exit_code, end.signal);
     if let Ok(mut f) = ctx.failures.lock() {
         f.push(StepFailure {
             step: step.name.clone(),
@@ -1423,6 +1411,15 @@ fn record_failure(
             severity,
             incident,
         });
+    }
+}
+
+/// How a recorded attempt ended, from its exit code or signal (`None`: it never ran).
+fn exit_of(code: Option<i32>, signal: Option<i32>) -> Option<Exit> {
+    match (code, signal) {
+        (Some(c), _) => Some(Exit::Code(c)),
+        (_, Some(s)) => Some(Exit::Signal(s)),
+        _ => None,
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use handlebars::Handlebars;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Language, NOTIFY_TEMPLATE_FILES, Notify};
 use crate::spec::Severity;
@@ -48,7 +48,6 @@ impl Event {
 pub struct IncidentNote {
     pub id: i64,
     /// `low`, `medium`, `high` or `critical`.
-    #[serde(serialize_with = "severity_token")]
     pub severity: Severity,
     pub job: String,
     pub run_id: Option<i64>,
@@ -77,20 +76,6 @@ pub struct IncidentNote {
     pub level: u32,
     /// For `escalated`: how long the incident has gone unacknowledged.
     pub unacknowledged_minutes: Option<u64>,
-}
-
-fn severity_token<S: Serializer>(s: &Severity, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(severity_name(*s))
-}
-
-/// `low`, `medium`, `high`, `critical`.
-pub fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-        Severity::Critical => "critical",
-    }
 }
 
 /// An instant as operators read it in the settings' time zone: `2026-11-24 02:31:05 JST`.
@@ -238,7 +223,7 @@ impl Templates {
     fn plain_subject(&self, note: &IncidentNote) -> String {
         format!(
             "[unyo][{}] {} {} #{}",
-            severity_name(note.severity),
+            note.severity.as_str(),
             note.job,
             note.event.as_str(),
             note.id
@@ -349,7 +334,7 @@ fn severity_label(l: Language, s: Severity) -> &'static str {
         (Language::Ja, Severity::Medium) => "中",
         (Language::Ja, Severity::High) => "高",
         (Language::Ja, Severity::Critical) => "緊急",
-        (Language::En, s) => severity_name(s),
+        (Language::En, s) => s.as_str(),
     }
 }
 

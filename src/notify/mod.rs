@@ -15,5 +15,5 @@ mod message;
 mod route;
 
 pub use deliver::{NETWORK_TIMEOUT, deliver};
-pub use message::{Event, IncidentNote, Message, Templates, local_time, severity_name};
+pub use message::{Event, IncidentNote, Message, Templates, local_time};
 pub use route::{Period, Route, is_desk_hours, route};
