@@ -103,20 +103,25 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         let _ = cancel_tx.send(Some(engine::Stop::Operator));
     });
 
-    let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(|e| match e {
-        Event::RunStarted {
-            run_id,
-            business_date,
-        } => eprintln!("run {run_id} started (business date {business_date})"),
-        Event::StepStarted { step, attempt } if attempt > 1 => {
-            eprintln!("  {step}: started (attempt {attempt})")
-        }
-        Event::StepStarted { step, .. } => eprintln!("  {step}: started"),
-        Event::StepEnded {
-            step,
-            status,
-            detail,
-        } => eprintln!("  {step}: {status} ({detail})"),
+    // One write per line: stderr is unbuffered, and `eprintln!` writes each piece of a
+    // formatted line on its own (seven system calls a step instead of one).
+    let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(|e| {
+        let line = match e {
+            Event::RunStarted {
+                run_id,
+                business_date,
+            } => format!("run {run_id} started (business date {business_date})\n"),
+            Event::StepStarted { step, attempt } if attempt > 1 => {
+                format!("  {step}: started (attempt {attempt})\n")
+            }
+            Event::StepStarted { step, .. } => format!("  {step}: started\n"),
+            Event::StepEnded {
+                step,
+                status,
+                detail,
+            } => format!("  {step}: {status} ({detail})\n"),
+        };
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     });
     let parallel = args.parallel.map_or(settings.parallel, |p| p as usize);
     super::audit::record(
@@ -166,8 +171,14 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
 /// STEP, STATUS, DURATION, EXIT for every step of a run.
 pub fn summary_table(detail: &crate::store::RunDetail) -> String {
     let mut t = Table::new(&["STEP", "STATUS", "DURATION", "EXIT"], &[24, 13, 9, 30]);
+    // The last attempt of each step, in one pass (attempts are in order).
+    let last_of: std::collections::HashMap<&str, &crate::store::AttemptRow> = detail
+        .attempts
+        .iter()
+        .map(|a| (a.step.as_str(), a))
+        .collect();
     for s in &detail.steps {
-        let last = detail.attempts.iter().rev().find(|a| a.step == s.name);
+        let last = last_of.get(s.name.as_str()).copied();
         let exit = match last {
             Some(a) => match (a.exit_code, a.signal, &a.error) {
                 (Some(c), _, _) => c.to_string(),

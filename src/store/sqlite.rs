@@ -1,13 +1,17 @@
 //! The SQLite store: one file, WAL journal, one write connection used in the calling thread
 //! and a read connection for queries.
 //!
-//! A write call runs its statements and commits before it returns, so "recorded" always
-//! means "on disk" and writes are committed in the order they are called. A write takes a
-//! few tens of microseconds, less than handing it to another thread and waiting for that
-//! thread to be scheduled on a busy machine (BENCHMARKS.md measured both). Transactions
-//! start with `BEGIN IMMEDIATE`, so another process writing the same file makes us wait on
-//! the busy timeout (other writers hold the lock for milliseconds) instead of failing on a
-//! lock upgrade. The write connection copies the WAL back into the database file whenever
+//! Writes are queued in the order they are called and committed in the calling thread: a
+//! write's future yields once, so that the other tasks ready in the same turn of the
+//! runtime can queue theirs, then commits everything queued in one transaction (group
+//! commit; each write in its own savepoint, so one failing write fails alone). The future
+//! resolves only after the commit, so "recorded" always means "on disk". When one step ends
+//! and the next starts, the end and the start share one commit. A write takes a few tens of
+//! microseconds, less than handing it to another thread and waiting for that thread to be
+//! scheduled on a busy machine (BENCHMARKS.md measured both). Transactions start with
+//! `BEGIN IMMEDIATE`, so another process writing the same file makes us wait on the busy
+//! timeout (other writers hold the lock for milliseconds) instead of failing on a lock
+//! upgrade. The write connection copies the WAL back into the database file whenever
 //! the WAL reaches 1,000 pages (SQLite's default): one `fsync` every few hundred writes.
 //!
 //! `synchronous = NORMAL` in WAL mode: a commit survives a crash of unyo or of a step; the
@@ -81,11 +85,25 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A store in one SQLite file.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
+    /// Writes called but not yet committed, in call order.
+    queued: Arc<Mutex<Vec<QueuedWrite>>>,
     reader: Arc<Mutex<Connection>>,
 }
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+/// A queued write: given the open transaction (or why it could not begin), it runs its
+/// statements and returns what reports its outcome once the commit is known.
+type QueuedWrite = Box<dyn FnOnce(Result<&Connection, &str>) -> Reply + Send>;
+/// Reports a write's outcome, given the commit's.
+type Reply = Box<dyn FnOnce(Result<(), &str>) + Send>;
 
 fn query_err(action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| StoreError::Query {
@@ -191,6 +209,34 @@ fn poisoned() -> StoreError {
     }
 }
 
+/// A write whose reply was lost: its transaction never ran.
+fn not_committed(action: &'static str) -> StoreError {
+    StoreError::Query {
+        action,
+        message: "the write was not committed".to_owned(),
+    }
+}
+
+/// Runs one queued write inside the shared transaction: its changes are undone alone when
+/// it fails.
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    run_cached(conn, "SAVEPOINT write")?;
+    match f(conn) {
+        Ok(v) => {
+            run_cached(conn, "RELEASE write")?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = run_cached(conn, "ROLLBACK TO write");
+            let _ = run_cached(conn, "RELEASE write");
+            Err(e)
+        }
+    }
+}
+
 /// Runs a statement without parameters through the statement cache.
 fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
@@ -219,39 +265,101 @@ impl SqliteStore {
         let read = connect(&path).map_err(|e| open_err(e.to_string()))?;
         Ok(SqliteStore {
             writer: Arc::new(Mutex::new(write)),
+            queued: Arc::new(Mutex::new(Vec::new())),
             reader: Arc::new(Mutex::new(read)),
         })
     }
 
-    /// Runs `f` in its own `BEGIN IMMEDIATE` transaction and commits, before returning.
+    /// Queues `f` and returns a future that commits it, with whatever else is queued by
+    /// then, and resolves once the commit is done.
     fn write<T: Send + 'static>(
         &self,
         action: &'static str,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Pending<T> {
-        Box::pin(std::future::ready(self.write_now(action, f)))
+        let reply = self.queue(action, f);
+        let store = self.clone();
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            store.commit_queued()?;
+            reply.await.map_err(|_| not_committed(action))?
+        })
     }
 
-    fn write_now<T>(
+    /// Queues `f`, commits at once (with anything queued before it) and returns its result.
+    fn write_now<T: Send + 'static>(
         &self,
         action: &'static str,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
+        let mut reply = self.queue(action, f);
+        self.commit_queued()?;
+        reply.try_recv().map_err(|_| not_committed(action))?
+    }
+
+    fn queue<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> tokio::sync::oneshot::Receiver<Result<T, StoreError>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let write: QueuedWrite = Box::new(move |conn| {
+            let ran = match conn {
+                Ok(c) => in_savepoint(c, f).map_err(query_err(action)),
+                Err(m) => Err(StoreError::Query {
+                    action: "starting a write transaction",
+                    message: m.to_owned(),
+                }),
+            };
+            Box::new(move |committed: Result<(), &str>| {
+                let outcome = match (ran, committed) {
+                    (Err(e), _) => Err(e),
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Ok(_), Err(m)) => Err(StoreError::Query {
+                        action: "committing",
+                        message: m.to_owned(),
+                    }),
+                };
+                let _ = tx.send(outcome);
+            })
+        });
+        match self.queued.lock() {
+            Ok(mut q) => q.push(write),
+            // The reply is dropped with the write: its future reports it not committed.
+            Err(_) => drop(write),
+        }
+        rx
+    }
+
+    /// Commits every queued write in one `BEGIN IMMEDIATE` transaction. Replies are sent
+    /// while the write lock is held, so a write whose commit another caller did is answered
+    /// by the time this returns.
+    fn commit_queued(&self) -> Result<(), StoreError> {
         let conn = self.writer.lock().map_err(|_| poisoned())?;
         let conn = &*conn;
-        run_cached(conn, "BEGIN IMMEDIATE").map_err(query_err("starting a write transaction"))?;
-        let value = match f(conn) {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = run_cached(conn, "ROLLBACK");
-                return Err(query_err(action)(e));
-            }
-        };
-        if let Err(e) = run_cached(conn, "COMMIT") {
-            let _ = run_cached(conn, "ROLLBACK");
-            return Err(query_err("committing")(e));
+        let writes = std::mem::take(&mut *self.queued.lock().map_err(|_| poisoned())?);
+        if writes.is_empty() {
+            return Ok(());
         }
-        Ok(value)
+        if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
+            let message = e.to_string();
+            for w in writes {
+                w(Err(&message))(Err(&message));
+            }
+            return Ok(());
+        }
+        let replies: Vec<Reply> = writes.into_iter().map(|w| w(Ok(conn))).collect();
+        let committed = run_cached(conn, "COMMIT").map_err(|e| {
+            let _ = run_cached(conn, "ROLLBACK");
+            e.to_string()
+        });
+        for reply in replies {
+            reply(match &committed {
+                Ok(()) => Ok(()),
+                Err(m) => Err(m.as_str()),
+            });
+        }
+        Ok(())
     }
 
     /// Runs `f` on the read connection on a blocking thread.
@@ -1669,6 +1777,75 @@ mod tests {
             err.to_string().contains("tables that unyo did not create"),
             "{err}"
         );
+    }
+
+    /// Writes queued in the same turn share a commit; one that fails fails alone, the
+    /// others are committed, and every caller gets its own outcome.
+    #[test]
+    fn queued_writes_commit_together_and_fail_alone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("unyo.db");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let store = SqliteStore::open(&path).await.expect("open");
+            store
+                .write("creating", |c| {
+                    c.execute_batch("CREATE TABLE scratch (x INTEGER UNIQUE)")
+                })
+                .await
+                .expect("create");
+            let insert = |x: i64| {
+                store.write("inserting", move |c| {
+                    c.execute("INSERT INTO scratch (x) VALUES (?)", [x])
+                })
+            };
+            let (a, b, c) = tokio::join!(insert(1), insert(1), insert(2));
+            assert_eq!(a.expect("first insert"), 1);
+            let err = b.expect_err("duplicate");
+            assert!(err.to_string().contains("UNIQUE"), "{err}");
+            assert_eq!(c.expect("third insert"), 1);
+            assert!(store.queued.lock().expect("queue").is_empty());
+        });
+        let conn = Connection::open(&path).expect("reopen");
+        let xs: Vec<i64> = conn
+            .prepare("SELECT x FROM scratch ORDER BY x")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(xs, [1, 2]);
+    }
+
+    /// `write_now` commits what was queued before it, first.
+    #[test]
+    fn write_now_commits_earlier_queued_writes_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("unyo.db");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let store = SqliteStore::open(&path).await.expect("open");
+            store
+                .write("creating", |c| {
+                    c.execute_batch("CREATE TABLE scratch (x INTEGER PRIMARY KEY, y TEXT)")
+                })
+                .await
+                .expect("create");
+            let queued = store.write("inserting", |c| {
+                c.execute("INSERT INTO scratch (x, y) VALUES (1, 'queued')", [])
+            });
+            let seen: String = store
+                .write_now("reading back", |c| {
+                    c.query_row("SELECT y FROM scratch WHERE x = 1", [], |r| r.get(0))
+                })
+                .expect("write_now");
+            assert_eq!(seen, "queued");
+            assert_eq!(queued.await.expect("queued write"), 1);
+        });
     }
 
     #[test]
