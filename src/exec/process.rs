@@ -75,8 +75,6 @@ pub async fn execute(
             })?;
     }
     command
-        .env_clear()
-        .envs(inherited_env().iter().map(|(key, value)| (key, value)))
         .envs(cmd.env.iter().map(|(key, value)| (key, value)))
         .current_dir(&cmd.workdir)
         .process_group(0)
@@ -203,15 +201,6 @@ pub async fn execute(
         log_written: stats.written,
         log_dropped: stats.dropped,
     })
-}
-
-/// unyo's own environment, read once: every step inherits it. unyo never changes its
-/// environment while running, and reading it afresh for every spawn cost a copy of every
-/// variable per step.
-fn inherited_env() -> &'static [(std::ffi::OsString, std::ffi::OsString)] {
-    static ENV: std::sync::LazyLock<Vec<(std::ffi::OsString, std::ffi::OsString)>> =
-        std::sync::LazyLock::new(|| std::env::vars_os().collect());
-    &ENV
 }
 
 /// The termination state machine of one process group.
