@@ -54,17 +54,18 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         params: PathBuf,
     },
-    /// Set one value of a YAML or JSON parameter file by key path, and record the change
-    /// (`unyo params history`, `unyo params rollback`).
+    /// Set one value of a YAML, JSON, TOML or INI parameter file by key path, and record the
+    /// change (`unyo params history`, `unyo params rollback`).
     ParamSet {
-        /// The parameter file (`.yaml`, `.yml` or `.json`).
+        /// The parameter file (`.yaml`, `.yml`, `.json`, `.toml` or `.ini`).
         #[arg(long, value_name = "PATH")]
         file: PathBuf,
         /// Key path, names joined by dots: `counters.max_sessions`. Only its last part is
         /// created when missing.
         #[arg(long, value_name = "KEY")]
         key: String,
-        /// The value, read as a YAML scalar: `10` a number, `true` a bool, else a string.
+        /// The value, read as a YAML scalar: `10` a number, `true` a bool, else a string (in an
+        /// INI file: the text as given).
         #[arg(long, value_name = "V", allow_hyphen_values = true)]
         value: String,
         /// Why, for the record.
@@ -142,14 +143,16 @@ async fn param_set(
         "reason": reason,
     });
     let target = format!("param {key}");
-    let node = Node::scalar(value);
-    let before = match params::set(&file, key, Some(node.clone())) {
+    let before = match params::parse_value(&file, value)
+        .and_then(|node| Ok((params::set(&file, key, Some(node.clone()))?, node)))
+    {
         Ok(b) => b,
         Err(e) => {
             super::audit::record(&*store, "param.set", target, args, Err(e.to_string())).await?;
             return Err(failed(e));
         }
     };
+    let (before, node) = before;
     let change = NewParamChange {
         at: chrono::Utc::now(),
         file: file.display().to_string(),
