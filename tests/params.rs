@@ -346,3 +346,49 @@ fn the_param_change_job_sets_the_value_on_its_effective_date_and_not_before() {
     assert!(read(&t, PARAMS).lines().any(|l| l == "tax_rate_percent: 8"));
     assert_eq!(history(&t).len(), 1);
 }
+
+#[test]
+fn param_set_with_expect_refuses_another_value_and_param_check_names_each_difference() {
+    let t = demo();
+    let file = t.path(PARAMS).display().to_string();
+    let before = read(&t, PARAMS);
+    let set = |expect: &str| {
+        t.run(&[
+            "act",
+            "param-set",
+            "--file",
+            &file,
+            "--key",
+            "fiscal_year",
+            "--value",
+            "2027",
+            "--expect",
+            expect,
+        ])
+    };
+    let out = set("2025");
+    assert_exit(&out, 1);
+    assert!(
+        both(&out).contains("`fiscal_year` is 2026, not 2025 as expected: nothing written"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(read(&t, PARAMS), before);
+    assert!(history(&t).is_empty());
+    assert_exit(&set("2026"), 0);
+    assert!(read(&t, PARAMS).contains("\nfiscal_year: 2027\n"));
+
+    let check = |args: &[&str]| {
+        let mut a = vec!["act", "param-check", "--file", &file];
+        a.extend_from_slice(args);
+        t.run(&a)
+    };
+    assert_exit(&check(&["fiscal_year=2027", "counters.receipt_no=1"]), 0);
+    let out = check(&["fiscal_year=2026", "counters.receipt_no=1", "counters.x=0"]);
+    assert_exit(&out, 1);
+    let msg = both(&out);
+    assert!(
+        msg.contains("`fiscal_year` is 2027, not 2026; `counters.x` is (absent), not 0"),
+        "{msg}"
+    );
+}
