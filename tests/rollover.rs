@@ -82,7 +82,9 @@ fn background_run(t: &Tree) -> std::thread::JoinHandle<Output> {
 fn wait_for_gate(t: &Tree, run: i64) {
     wait_for("the rollover to wait for approval", || {
         std::fs::metadata(t.path("var/unyo.db")).ok()?;
-        let r = t.show(run);
+        // The run is recorded a moment after the database file appears: until then, not yet.
+        let out = t.run(&["show", &run.to_string(), "--json"]);
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
         (step(&r, "attend")["status"] == "waiting_approval").then_some(())
     });
 }
