@@ -407,9 +407,12 @@ fn a_foreground_run_of_a_live_process_is_not_recovered() {
     let handle = std::thread::spawn(move || fg.output().expect("run"));
     let id: i64 = wait_for("the foreground run", || {
         std::fs::metadata(t.path("var/unyo.db")).ok()?;
-        query::<i64>(&t, "SELECT id FROM runs WHERE status = 'running'")
-            .first()
-            .copied()
+        // The file exists a moment before its tables do: until then, not yet.
+        db(&t)
+            .query_row("SELECT id FROM runs WHERE status = 'running'", [], |r| {
+                r.get(0)
+            })
+            .ok()
     });
     let d = Daemon::start(&t);
     let out = handle.join().expect("join");

@@ -14,6 +14,7 @@ mod outbox;
 mod params;
 mod readme;
 mod records;
+mod rollover;
 mod run;
 mod runbook;
 mod shipped;

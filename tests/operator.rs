@@ -287,7 +287,9 @@ fn background_run(t: &Tree, job: &str) -> std::thread::JoinHandle<std::process::
 fn wait_for_gate(t: &Tree, run: i64, step: &str) {
     wait_for("the approval step to wait", || {
         std::fs::metadata(t.path("var/unyo.db")).ok()?;
-        let r = t.show(run);
+        // The run is recorded a moment after the database file appears: until then, not yet.
+        let out = t.run(&["show", &run.to_string(), "--json"]);
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
         (crate::helper::step(&r, step)["status"] == "waiting_approval").then_some(())
     });
 }

@@ -120,10 +120,169 @@ fn a_bad_key_path_is_named_and_nothing_is_written() {
     assert_eq!(read(&t, PARAMS), before);
     assert!(history(&t).is_empty());
 
-    t.file("var/city/online/params.toml", "a = 1\n");
-    let out = param_set(&t, "var/city/online/params.toml", "a", "2");
+    t.file("var/city/online/params.conf", "a = 1\n");
+    let out = param_set(&t, "var/city/online/params.conf", "a", "2");
     assert_exit(&out, 1);
-    assert!(both(&out).contains("TOML"), "{}", both(&out));
+    assert!(both(&out).contains("INI (.ini)"), "{}", both(&out));
+}
+
+const TOML: &str = "# Batch system settings\n\
+    fiscal_year = 2026 # the year being worked in\n\
+    \n\
+    [counters]\n\
+    # the last number issued\n\
+    receipt_no   =   12   # per year\n\
+    \n\
+    [db.pool]\n\
+    size = 4 # connections\n\
+    timeouts = { connect = 5, query = 30 }\n";
+
+const INI: &str = "; Batch system settings\r\n\
+    mode = live\r\n\
+    \r\n\
+    [counters]\r\n\
+    # the last number issued\r\n\
+    receipt_no   =   12   ; per year\r\n\
+    \r\n\
+    [db.pool]\r\n\
+    size: 4\r\n";
+
+/// Sets `key` to `value` in `file`, checks the file is `text` with only `old` replaced by
+/// `new` and kept its mode, then rolls the change back and checks the file is `text` again.
+fn set_and_roll_back(
+    t: &Tree,
+    file: &str,
+    text: &str,
+    key: &str,
+    value: &str,
+    old: &str,
+    new: &str,
+) {
+    t.file(file, text);
+    let path = t.path(file);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o604)).expect("chmod");
+    assert_exit(&param_set(t, file, key, value), 0);
+    assert_eq!(text.matches(old).count(), 1, "{old}");
+    assert_eq!(read(t, file), text.replace(old, new));
+    let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o604);
+    let id = history(t)[0]["id"].as_i64().expect("id").to_string();
+    assert_exit(&t.run(&["params", "rollback", &id]), 0);
+    assert_eq!(read(t, file), text);
+}
+
+#[test]
+fn toml_files_keep_comments_and_layout_and_roll_back() {
+    let t = demo();
+    let f = "var/batch/settings.toml";
+    set_and_roll_back(
+        &t,
+        f,
+        TOML,
+        "counters.receipt_no",
+        "0",
+        "=   12   #",
+        "=   0   #",
+    );
+    set_and_roll_back(&t, f, TOML, "fiscal_year", "2027", "2026 #", "2027 #");
+    set_and_roll_back(&t, f, TOML, "db.pool.size", "8", "size = 4 #", "size = 8 #");
+    set_and_roll_back(
+        &t,
+        f,
+        TOML,
+        "db.pool.timeouts.query",
+        "60",
+        "query = 30",
+        "query = 60",
+    );
+    // The value is typed as in YAML, and recorded as JSON.
+    let h = history(&t);
+    assert_eq!(
+        (h[1]["before"].clone(), h[1]["after"].clone()),
+        (30.into(), 60.into())
+    );
+    assert_exit(&param_set(&t, f, "counters.name", "FY 2027"), 0);
+    assert!(read(&t, f).contains("receipt_no   =   12   # per year\nname = \"FY 2027\"\n"));
+    assert_eq!(history(&t)[0]["before"], serde_json::Value::Null);
+
+    let before = read(&t, f);
+    let out = param_set(&t, f, "limits.max", "5");
+    assert_exit(&out, 1);
+    assert!(
+        both(&out).contains("`limits` does not exist"),
+        "{}",
+        both(&out)
+    );
+    t.file("var/batch/broken.toml", "a = 1\nb = = 2\n");
+    let out = param_set(&t, "var/batch/broken.toml", "a", "5");
+    assert_exit(&out, 1);
+    assert!(both(&out).contains("broken.toml:2:"), "{}", both(&out));
+    assert_eq!(read(&t, f), before);
+}
+
+#[test]
+fn ini_files_change_one_line_and_roll_back() {
+    let t = demo();
+    let f = "var/batch/settings.ini";
+    set_and_roll_back(
+        &t,
+        f,
+        INI,
+        "counters.receipt_no",
+        "0",
+        "=   12   ;",
+        "=   0   ;",
+    );
+    set_and_roll_back(&t, f, INI, "mode", "closed", "mode = live", "mode = closed");
+    set_and_roll_back(&t, f, INI, "db.pool.size", "8", "size: 4", "size: 8");
+    // INI values are text: recorded as JSON strings.
+    let h = history(&t);
+    assert_eq!(
+        (h[1]["before"].clone(), h[1]["after"].clone()),
+        ("4".into(), "8".into())
+    );
+    // A new key is one line at the end of its section; its rollback removes it.
+    assert_exit(&param_set(&t, f, "counters.notice_no", "1"), 0);
+    assert!(read(&t, f).contains("; per year\r\nnotice_no = 1\r\n\r\n[db.pool]"));
+    let id = history(&t)[0]["id"].as_i64().expect("id").to_string();
+    assert_exit(&t.run(&["params", "rollback", &id]), 0);
+    assert_eq!(read(&t, f), INI);
+
+    let out = param_set(&t, f, "limits.max", "5");
+    assert_exit(&out, 1);
+    assert!(
+        both(&out).contains("no section `[limits]`"),
+        "{}",
+        both(&out)
+    );
+    t.file(
+        "var/batch/twice.ini",
+        "[a]\nx = 1\n[b]\ny = 2\n[a]\nz = 3\n",
+    );
+    let out = param_set(&t, "var/batch/twice.ini", "b.y", "5");
+    assert_exit(&out, 1);
+    assert!(
+        both(&out).contains("twice.ini:5: section `[a]` appears again (first at line 1)"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(read(&t, f), INI);
+}
+
+#[test]
+fn yaml_files_keep_their_comments() {
+    let t = demo();
+    let before = read(&t, PARAMS);
+    assert_exit(&param_set(&t, PARAMS, "counters.receipt_no", "0"), 0);
+    let after = read(&t, PARAMS);
+    assert_eq!(
+        after,
+        before.replace("  receipt_no: 1\n", "  receipt_no: 0\n")
+    );
+    assert!(
+        after.starts_with("# The online system's parameters"),
+        "{after}"
+    );
 }
 
 #[test]
@@ -186,4 +345,50 @@ fn the_param_change_job_sets_the_value_on_its_effective_date_and_not_before() {
     );
     assert!(read(&t, PARAMS).lines().any(|l| l == "tax_rate_percent: 8"));
     assert_eq!(history(&t).len(), 1);
+}
+
+#[test]
+fn param_set_with_expect_refuses_another_value_and_param_check_names_each_difference() {
+    let t = demo();
+    let file = t.path(PARAMS).display().to_string();
+    let before = read(&t, PARAMS);
+    let set = |expect: &str| {
+        t.run(&[
+            "act",
+            "param-set",
+            "--file",
+            &file,
+            "--key",
+            "fiscal_year",
+            "--value",
+            "2027",
+            "--expect",
+            expect,
+        ])
+    };
+    let out = set("2025");
+    assert_exit(&out, 1);
+    assert!(
+        both(&out).contains("`fiscal_year` is 2026, not 2025 as expected: nothing written"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(read(&t, PARAMS), before);
+    assert!(history(&t).is_empty());
+    assert_exit(&set("2026"), 0);
+    assert!(read(&t, PARAMS).contains("\nfiscal_year: 2027\n"));
+
+    let check = |args: &[&str]| {
+        let mut a = vec!["act", "param-check", "--file", &file];
+        a.extend_from_slice(args);
+        t.run(&a)
+    };
+    assert_exit(&check(&["fiscal_year=2027", "counters.receipt_no=1"]), 0);
+    let out = check(&["fiscal_year=2026", "counters.receipt_no=1", "counters.x=0"]);
+    assert_exit(&out, 1);
+    let msg = both(&out);
+    assert!(
+        msg.contains("`fiscal_year` is 2027, not 2026; `counters.x` is (absent), not 0"),
+        "{msg}"
+    );
 }

@@ -68,16 +68,7 @@ pub fn run(b: &Backup, now: NaiveDateTime) -> Result<Report, ActError> {
     std::fs::create_dir(&folder).map_err(io("create", &folder))?;
 
     let copy = folder.join(DB_FILE);
-    let conn =
-        Connection::open_with_flags(&b.db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db(&b.db))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(db(&b.db))?;
-    let target = copy.to_str().ok_or_else(|| {
-        ActError::Failed(format!("backup path `{}` is not UTF-8", copy.display()))
-    })?;
-    conn.execute("VACUUM INTO ?1", [target])
-        .map_err(db(&b.db))?;
-    drop(conn);
+    online_copy(&b.db, &copy)?;
 
     let mut manifest = format!("{}  {DB_FILE}\n", hash_file(&copy)?);
     let archive = folder.join(ARCHIVE);
@@ -101,7 +92,21 @@ pub fn run(b: &Backup, now: NaiveDateTime) -> Result<Report, ActError> {
     })
 }
 
-fn hash_file(path: &Path) -> Result<String, ActError> {
+/// A consistent copy of the SQLite database `src` at `copy` (`VACUUM INTO`: one snapshot,
+/// while others go on writing).
+pub(crate) fn online_copy(src: &Path, copy: &Path) -> Result<(), ActError> {
+    let conn =
+        Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db(src))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(db(src))?;
+    let target = copy.to_str().ok_or_else(|| {
+        ActError::Failed(format!("backup path `{}` is not UTF-8", copy.display()))
+    })?;
+    conn.execute("VACUUM INTO ?1", [target]).map_err(db(src))?;
+    Ok(())
+}
+
+pub(crate) fn hash_file(path: &Path) -> Result<String, ActError> {
     let mut f = std::fs::File::open(path).map_err(io("open", path))?;
     hash_reader(&mut f).map_err(io("read", path))
 }

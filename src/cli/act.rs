@@ -12,7 +12,7 @@ macro_rules! outln {
 use std::path::{Path, PathBuf};
 
 use crate::act::params::Node;
-use crate::act::{ActError, backup, maintenance, params, restore};
+use crate::act::{ActError, archive, backup, maintenance, params, restore};
 use crate::error::Error;
 use crate::model::Settings;
 use crate::store::NewParamChange;
@@ -54,22 +54,58 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         params: PathBuf,
     },
-    /// Set one value of a YAML or JSON parameter file by key path, and record the change
-    /// (`unyo params history`, `unyo params rollback`).
+    /// Set one value of a YAML, JSON, TOML or INI parameter file by key path, and record the
+    /// change (`unyo params history`, `unyo params rollback`).
     ParamSet {
-        /// The parameter file (`.yaml`, `.yml` or `.json`).
+        /// The parameter file (`.yaml`, `.yml`, `.json`, `.toml` or `.ini`).
         #[arg(long, value_name = "PATH")]
         file: PathBuf,
         /// Key path, names joined by dots: `counters.max_sessions`. Only its last part is
         /// created when missing.
         #[arg(long, value_name = "KEY")]
         key: String,
-        /// The value, read as a YAML scalar: `10` a number, `true` a bool, else a string.
+        /// The value, read as a YAML scalar: `10` a number, `true` a bool, else a string (in an
+        /// INI file: the text as given).
         #[arg(long, value_name = "V", allow_hyphen_values = true)]
         value: String,
         /// Why, for the record.
         #[arg(long, value_name = "TEXT", default_value = "")]
         reason: String,
+        /// Change the value only if it is this now (read like `--value`); otherwise refuse,
+        /// writing nothing.
+        #[arg(long, value_name = "V", allow_hyphen_values = true)]
+        expect: Option<String>,
+    },
+    /// Check values of a parameter file: exit 1, naming each one, when any differs.
+    ParamCheck {
+        /// The parameter file (`.yaml`, `.yml`, `.json`, `.toml` or `.ini`).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// A key path and the value it must have (read like `param-set --value`).
+        #[arg(value_name = "KEY=VALUE", required = true)]
+        expect: Vec<String>,
+    },
+    /// Archive a closing fiscal year: DEST/FY<YEAR>/ with a copy of the database, each
+    /// table's rows of the year as CSV and a SHA-256 manifest, verified.
+    ArchiveYear {
+        /// The SQLite database (copied online, consistently).
+        #[arg(long, value_name = "PATH")]
+        db: PathBuf,
+        /// Where the years' archives are kept.
+        #[arg(long, value_name = "DIR")]
+        dest: PathBuf,
+        /// The fiscal year to archive.
+        #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i32).range(1900..=9999))]
+        year: i32,
+        /// A table with a `fiscal_year` column whose rows of the year go to TABLE.csv
+        /// (repeatable).
+        #[arg(long = "table", value_name = "TABLE")]
+        tables: Vec<String>,
+    },
+    /// Verify a year's archive (DEST/FY<YEAR>): hashes, the database copy, the CSV rows.
+    VerifyArchive {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
     },
 }
 
@@ -80,7 +116,22 @@ pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
             key,
             value,
             reason,
-        } => param_set(root, &file, &key, &value, &reason).await?,
+            expect,
+        } => param_set(root, &file, &key, &value, &reason, expect.as_deref()).await?,
+        Command::ParamCheck { file, expect } => param_check(&file, &expect).map_err(failed)?,
+        Command::ArchiveYear {
+            db,
+            dest,
+            year,
+            tables,
+        } => {
+            let report = archive::run(&db, &dest, year, &tables).map_err(failed)?;
+            print_archive("archived", &report);
+        }
+        Command::VerifyArchive { dir } => {
+            let report = archive::verify(&dir).map_err(failed)?;
+            print_archive("verified", &report);
+        }
         Command::Backup {
             db,
             dir,
@@ -125,12 +176,65 @@ pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+fn print_archive(what: &str, r: &archive::Report) {
+    let tables: Vec<String> = r
+        .tables
+        .iter()
+        .map(|(t, n)| format!("{t}.csv ({n} rows)"))
+        .collect();
+    let mut files = vec![backup::DB_FILE.to_owned()];
+    files.extend(tables);
+    outln!(
+        "FY{} {what}: {}: {}",
+        r.year,
+        r.folder.display(),
+        files.join(", ")
+    );
+}
+
+/// Each `KEY=VALUE` holds in `file`, or a failure naming every one that does not.
+fn param_check(file: &Path, expect: &[String]) -> Result<(), ActError> {
+    let mut wrong = Vec::new();
+    for e in expect {
+        let Some((key, want)) = e.split_once('=') else {
+            return Err(ActError::Failed(format!(
+                "`{e}`: write KEY=VALUE (`fiscal_year=2027`)"
+            )));
+        };
+        let want = params::parse_value(file, want)?;
+        let now = params::value(file, key)?;
+        let shown = |n: &Option<Node>| {
+            n.as_ref()
+                .map_or("(absent)".to_owned(), |n| n.to_json().to_string())
+        };
+        if now.as_ref() == Some(&want) {
+            outln!("{}: {key} is {}", file.display(), shown(&now));
+        } else {
+            wrong.push(format!(
+                "`{key}` is {}, not {}",
+                shown(&now),
+                want.to_json()
+            ));
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(ActError::Failed(format!(
+            "{}: {}",
+            file.display(),
+            wrong.join("; ")
+        )))
+    }
+}
+
 async fn param_set(
     root: &Path,
     file: &Path,
     key: &str,
     value: &str,
     reason: &str,
+    expect: Option<&str>,
 ) -> Result<(), Error> {
     let settings = Settings::load(root)?;
     let store = super::open_store(&settings).await?;
@@ -140,16 +244,40 @@ async fn param_set(
         "key": key,
         "value": value,
         "reason": reason,
+        "expect": expect,
     });
     let target = format!("param {key}");
-    let node = Node::scalar(value);
-    let before = match params::set(&file, key, Some(node.clone())) {
+    let expected = |now: Option<Node>| -> Result<(), ActError> {
+        let Some(expect) = expect else {
+            return Ok(());
+        };
+        let want = params::parse_value(&file, expect)?;
+        if now.as_ref() == Some(&want) {
+            return Ok(());
+        }
+        Err(ActError::Failed(format!(
+            "{}: `{key}` is {}, not {} as expected: nothing written",
+            file.display(),
+            now.map_or("(absent)".to_owned(), |n| n.to_json().to_string()),
+            want.to_json()
+        )))
+    };
+    let before = match params::parse_value(&file, value)
+        .and_then(|node| {
+            if expect.is_some() {
+                expected(params::value(&file, key)?)?;
+            }
+            Ok(node)
+        })
+        .and_then(|node| Ok((params::set(&file, key, Some(node.clone()))?, node)))
+    {
         Ok(b) => b,
         Err(e) => {
             super::audit::record(&*store, "param.set", target, args, Err(e.to_string())).await?;
             return Err(failed(e));
         }
     };
+    let (before, node) = before;
     let change = NewParamChange {
         at: chrono::Utc::now(),
         file: file.display().to_string(),

@@ -131,8 +131,7 @@ async fn rollback(store: &dyn Store, id: i64, reason: &str) -> Result<String, Re
         )));
     }
     let file = Path::new(&change.file);
-    let root = params::load(file).map_err(|e| Refused(e.to_string()))?;
-    let now = params::get(&root, &change.key)
+    let now = params::value(file, &change.key)
         .map_err(|e| Refused(e.to_string()))?
         .map(|n| n.to_json());
     if now != change.after {

@@ -219,10 +219,14 @@ const PARAMS: &str = "\
 maintenance: false
 fiscal_year: 2026
 tax_rate_percent: 10
+# counters: the last number issued. receipt_no, notice_no and certificate_no count within a
+# fiscal year (令和8年度 第1号), so fiscal-year-rollover sets them to 0 on 1 April;
+# resident_no (宛名番号) is for life and runs on.
 counters:
   receipt_no: 1
   notice_no: 1
   certificate_no: 1
+  resident_no: 20000
 ";
 
 fn write(path: &Path, text: &str) -> Result<(), DemoError> {

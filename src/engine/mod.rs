@@ -263,6 +263,9 @@ pub async fn execute(
             "job": job.name,
             "business_date": business_date.format("%Y-%m-%d").to_string(),
             "fiscal_year": fiscal_year,
+            // Templates do no arithmetic: the year that closed when this one began (on
+            // 1 April, the year a rollover archives).
+            "previous_fiscal_year": fiscal_year - 1,
             "unyo": unyo_bin(),
         }),
         params,

@@ -1,7 +1,15 @@
 //! `unyo act param-set`: sets one value of a structured parameter file by key path
-//! (`counters.max_sessions`). YAML (`.yaml`, `.yml`) and JSON (`.json`) files; the file is read
-//! whole, changed and written back beside itself and renamed into place, keeping its
-//! permissions. Key order is kept; comments of a YAML file are not (it is written anew).
+//! (`counters.max_sessions`). YAML (`.yaml`, `.yml`), JSON (`.json`), TOML (`.toml`, through
+//! `toml_edit`) and INI (`.ini`, edited line by line) files; the file is read whole, changed
+//! and written back beside itself and renamed into place, keeping its permissions. Key order
+//! is kept. TOML and INI files keep every comment and space: only the changed value's text
+//! differs. A YAML file does too when a one-line scalar of a block map is set, added or removed
+//! (`yaml.rs`, checked by reading the result back); otherwise it is written anew and loses its
+//! comments. JSON has none to keep.
+
+mod ini;
+mod toml;
+mod yaml;
 
 use std::path::Path;
 
@@ -48,44 +56,71 @@ impl Node {
     }
 }
 
+/// The kinds of parameter file, by extension.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Format {
+pub enum Format {
     Yaml,
     Json,
+    Toml,
+    Ini,
 }
 
-fn format(path: &Path) -> Result<Format, ActError> {
+/// The format of a parameter file by its extension.
+pub fn format(path: &Path) -> Result<Format, ActError> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("yaml" | "yml") => Ok(Format::Yaml),
         Some("json") => Ok(Format::Json),
-        other => Err(ActError::Failed(format!(
-            "{}: parameter files must be YAML (.yaml, .yml) or JSON (.json){}",
-            path.display(),
-            match other {
-                Some("toml" | "ini") => "; TOML and INI are not supported yet",
-                _ => "",
-            }
+        Some("toml") => Ok(Format::Toml),
+        Some("ini") => Ok(Format::Ini),
+        _ => Err(ActError::Failed(format!(
+            "{}: parameter files must be YAML (.yaml, .yml), JSON (.json), TOML (.toml) or \
+             INI (.ini)",
+            path.display()
         ))),
     }
 }
 
-/// Reads a parameter file.
+/// What a command-line value becomes in a file of this format: in an INI file the text as
+/// given (INI values are text); elsewhere a YAML scalar ([`Node::scalar`]).
+pub fn parse_value(path: &Path, text: &str) -> Result<Node, ActError> {
+    Ok(match format(path)? {
+        Format::Ini => Node::Str(text.to_owned()),
+        Format::Yaml | Format::Json | Format::Toml => Node::scalar(text),
+    })
+}
+
+fn read(path: &Path) -> Result<String, ActError> {
+    std::fs::read_to_string(path).map_err(io("read", path))
+}
+
+/// Reads a YAML, JSON or TOML parameter file as a tree (an INI file: use [`value`]).
 pub fn load(path: &Path) -> Result<Node, ActError> {
     let fmt = format(path)?;
-    let text = std::fs::read_to_string(path).map_err(io("read", path))?;
+    let text = read(path)?;
     let parsed = match fmt {
         Format::Yaml => serde_saphyr::from_str::<Node>(&text).map_err(|e| e.to_string()),
         Format::Json => serde_json::from_str::<Node>(&text).map_err(|e| e.to_string()),
+        Format::Toml => return toml::load(path, &text),
+        Format::Ini => return ini::Ini::parse(path, &text).map(|i| i.tree()),
     };
     parsed.map_err(|e| ActError::Failed(format!("{}: {e}", path.display())))
 }
 
+/// The value at `key` of the file at `path`, `None` when absent.
+pub fn value(path: &Path, key: &str) -> Result<Option<Node>, ActError> {
+    if format(path)? == Format::Ini {
+        let text = read(path)?;
+        return ini::Ini::parse(path, &text)?.get(key);
+    }
+    get(&load(path)?, key)
+}
+
 fn save(path: &Path, root: &Node) -> Result<(), ActError> {
     let text = match format(path)? {
-        Format::Yaml => serde_saphyr::to_string(root).map_err(|e| e.to_string()),
         Format::Json => serde_json::to_string_pretty(root)
             .map(|t| t + "\n")
             .map_err(|e| e.to_string()),
+        _ => serde_saphyr::to_string(root).map_err(|e| e.to_string()),
     };
     let text = text.map_err(|e| ActError::Failed(format!("{}: {e}", path.display())))?;
     write_atomic(path, text.as_bytes())
@@ -165,12 +200,41 @@ fn put(root: &mut Node, key: &str, value: Option<Node>) -> Result<Option<Node>, 
 }
 
 /// Sets (`Some`) or removes (`None`) the value at `key` of the file at `path`, written
-/// atomically; returns the value before (`None`: absent).
+/// atomically; returns the value before (`None`: absent). A YAML file keeps its comments and
+/// layout when only one-line scalars of block maps change (else it is written anew), a TOML or
+/// INI file always: only the changed value's text differs.
 pub fn set(path: &Path, key: &str, value: Option<Node>) -> Result<Option<Node>, ActError> {
-    let mut root = load(path)?;
-    let before = put(&mut root, key, value)?;
-    save(path, &root)?;
-    Ok(before)
+    match format(path)? {
+        Format::Toml => {
+            let text = read(path)?;
+            let (before, out) = toml::set(path, &text, key, value)?;
+            write_atomic(path, out.as_bytes())?;
+            Ok(before)
+        }
+        Format::Ini => {
+            let text = read(path)?;
+            let (before, out) = ini::Ini::parse(path, &text)?.set(key, value)?;
+            write_atomic(path, out.as_bytes())?;
+            Ok(before)
+        }
+        Format::Yaml => {
+            let text = read(path)?;
+            let mut root = serde_saphyr::from_str::<Node>(&text)
+                .map_err(|e| ActError::Failed(format!("{}: {e}", path.display())))?;
+            let before = put(&mut root, key, value.clone())?;
+            match yaml::edit(&text, &segments(key)?, value.as_ref(), &root) {
+                Some(out) => write_atomic(path, out.as_bytes())?,
+                None => save(path, &root)?,
+            }
+            Ok(before)
+        }
+        Format::Json => {
+            let mut root = load(path)?;
+            let before = put(&mut root, key, value)?;
+            save(path, &root)?;
+            Ok(before)
+        }
+    }
 }
 
 #[cfg(test)]
