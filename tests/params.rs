@@ -392,3 +392,52 @@ fn param_set_with_expect_refuses_another_value_and_param_check_names_each_differ
         "{msg}"
     );
 }
+
+/// `unyo --root T` as a plain process, to start several at once.
+fn unyo(t: &Tree) -> std::process::Command {
+    let mut c = std::process::Command::new(crate::helper::unyo_bin());
+    c.env_remove("UNYO_ROOT")
+        .arg("--root")
+        .arg(t.root())
+        .stdout(std::process::Stdio::null());
+    c
+}
+
+/// Parameter changes and the maintenance flag started at the same moment on one file take
+/// turns: none of them is lost, and each is recorded once.
+#[test]
+fn concurrent_changes_to_one_file_are_all_kept() {
+    let t = demo();
+    let file = t.path(PARAMS).display().to_string();
+    let mut children = Vec::new();
+    for i in 0..8 {
+        let mut cmd = unyo(&t);
+        cmd.args([
+            "act",
+            "param-set",
+            "--file",
+            &file,
+            "--key",
+            &format!("counters.parallel_{i}"),
+            "--value",
+            &i.to_string(),
+        ]);
+        children.push(cmd.spawn().expect("spawn param-set"));
+    }
+    let mut cmd = unyo(&t);
+    cmd.args(["act", "maintenance", "on", "--params", &file]);
+    children.push(cmd.spawn().expect("spawn maintenance"));
+    for mut c in children {
+        assert!(c.wait().expect("wait").success());
+    }
+    let text = read(&t, PARAMS);
+    for i in 0..8 {
+        assert!(
+            text.lines()
+                .any(|l| l.trim() == format!("parallel_{i}: {i}")),
+            "parallel_{i} in {text}"
+        );
+    }
+    assert!(text.lines().any(|l| l == "maintenance: true"), "{text}");
+    assert_eq!(history(&t).len(), 8);
+}

@@ -8,6 +8,7 @@ use super::{ActError, io};
 
 /// Sets `maintenance: <on>` in `params`; returns the value it had.
 pub fn set(params: &Path, on: bool) -> Result<bool, ActError> {
+    let _lock = super::edit_lock(params)?;
     let text = std::fs::read_to_string(params).map_err(io("read", params))?;
     let mut before = None;
     let mut out = String::with_capacity(text.len());

@@ -46,3 +46,17 @@ pub(crate) fn db(path: &Path) -> impl FnOnce(rusqlite::Error) -> ActError {
     let path = path.to_owned();
     move |source| ActError::Db { path, source }
 }
+
+/// Holds an exclusive lock on the folder of `path` while a file in it is read, changed and
+/// renamed into place: two unyo processes editing a parameter file there take turns, and
+/// neither loses the other's change. A lock on the file itself would not do, since the
+/// rename replaces it. The lock is released when the returned handle is dropped.
+pub(crate) fn edit_lock(path: &Path) -> Result<std::fs::File, ActError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let handle = std::fs::File::open(dir).map_err(io("open", dir))?;
+    handle.lock().map_err(io("lock", dir))?;
+    Ok(handle)
+}

@@ -262,15 +262,12 @@ async fn param_set(
             want.to_json()
         )))
     };
-    let before = match params::parse_value(&file, value)
-        .and_then(|node| {
-            if expect.is_some() {
-                expected(params::value(&file, key)?)?;
-            }
-            Ok(node)
-        })
-        .and_then(|node| Ok((params::set(&file, key, Some(node.clone()))?, node)))
-    {
+    let before = match params::parse_value(&file, value).and_then(|node| {
+        Ok((
+            params::set_if(&file, key, Some(node.clone()), expected)?,
+            node,
+        ))
+    }) {
         Ok(b) => b,
         Err(e) => {
             super::audit::record(&*store, "param.set", target, args, Err(e.to_string())).await?;

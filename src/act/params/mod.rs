@@ -204,6 +204,19 @@ fn put(root: &mut Node, key: &str, value: Option<Node>) -> Result<Option<Node>, 
 /// layout when only one-line scalars of block maps change (else it is written anew), a TOML or
 /// INI file always: only the changed value's text differs.
 pub fn set(path: &Path, key: &str, value: Option<Node>) -> Result<Option<Node>, ActError> {
+    set_if(path, key, value, |_| Ok(()))
+}
+
+/// [`set`], once `check` accepts the value the key has now; the check and the write are one
+/// step for every other unyo process editing a file in the same folder.
+pub fn set_if(
+    path: &Path,
+    key: &str,
+    value: Option<Node>,
+    check: impl FnOnce(Option<Node>) -> Result<(), ActError>,
+) -> Result<Option<Node>, ActError> {
+    let _lock = super::edit_lock(path)?;
+    check(self::value(path, key)?)?;
     match format(path)? {
         Format::Toml => {
             let text = read(path)?;
