@@ -1,9 +1,10 @@
 //! Built-in actions: work where unyo must understand the data (a consistent database copy,
-//! a verified archive, a parameter flag). Jobs call them as ordinary steps,
+//! a verified archive, a parameter flag, a read-only extract to CSV). Jobs call them as ordinary steps,
 //! `argv: ["{{unyo}}", act, backup, ...]`; each is a plain function on paths, so it runs the
 //! same from a job, from the command line and from a test.
 
 pub mod backup;
+pub mod extract;
 pub mod maintenance;
 pub mod params;
 pub mod restore;
