@@ -123,7 +123,8 @@ pub fn run(x: &Extract) -> Result<Report, ActError> {
     bind(&mut stmt, &x.params, &sql_name.to_string())?;
 
     let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-    let picked = pick(&names, x.columns.as_deref())?;
+    let picked =
+        pick(&names, x.columns.as_deref()).map_err(|e| failed(format!("{sql_name}: {e}")))?;
     let columns: Vec<String> = picked.iter().map(|i| names[*i].clone()).collect();
 
     let dir = match x.out.parent() {

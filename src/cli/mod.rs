@@ -10,6 +10,7 @@ mod calendar;
 mod cancel;
 mod completions;
 mod demo;
+mod extracts;
 mod hold;
 mod import;
 pub(crate) mod incident;
@@ -107,7 +108,10 @@ pub enum Command {
     Slots(slots::Args),
     /// Turn definitions written in another format (a crontab) into jobs and schedules.
     Import(import::Args),
-    /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set.
+    /// List the data extracts `unyo act extract` wrote, newest first.
+    Extracts(extracts::Args),
+    /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set,
+    /// extract.
     #[command(subcommand)]
     Act(act::Command),
     /// Parameter changes made by `unyo act param-set`: history, rollback.
@@ -173,6 +177,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Import(args) => import::run(&settings, args),
         Command::Demo(cmd) => demo::run(&settings, cmd),
         Command::Params(cmd) => params::run(&settings, cmd).await,
+        Command::Extracts(args) => extracts::run(&settings, args).await,
     }
 }
 
