@@ -75,7 +75,8 @@ pub enum Command {
     /// Print the manual page (roff): `unyo man > /usr/local/share/man/man1/unyo.1`.
     Man,
     /// Queue an ad-hoc run of a job marked `adhoc: true` (now, `--at` a time, or in a
-    /// `--window`), with typed parameters and the requester's `--reason`.
+    /// `--window`, by default the job's own), with typed parameters and the requester's
+    /// `--reason`.
     Submit(submit::Args),
     /// Approve a waiting approval step of a run.
     Approve(approve::ApproveArgs),
