@@ -910,6 +910,73 @@ fn rerun_from_failed_keeps_what_succeeded_and_runs_the_rest() {
 }
 
 #[test]
+fn submit_without_at_or_window_defers_to_the_jobs_own_window() {
+    let t = Tree::new();
+    let tz = chrono_tz::Asia::Tokyo;
+    let now = chrono::Utc::now().with_timezone(&tz);
+    // `later` opens in one to two hours; `open` is open now.
+    let opens = (now + chrono::Duration::hours(2))
+        .format("%H:00")
+        .to_string();
+    let closes = (now + chrono::Duration::hours(3)).format("%H:00");
+    let open_from = (now - chrono::Duration::hours(1)).format("%H:00");
+    t.file(
+        "schedules/w.yaml",
+        &format!(
+            "windows:\n  later: {{ from: \"{opens}\", to: \"{closes}\" }}\n  open: {{ from: \"{open_from}\", to: \"{closes}\" }}\n"
+        ),
+    );
+    t.job(
+        "heavy",
+        "adhoc: true\nwindow: later\nsteps:\n  a:\n    run: echo\n",
+    );
+    t.job(
+        "light",
+        "adhoc: true\nwindow: open\nsteps:\n  a:\n    run: echo\n",
+    );
+    let out = t.run(&["submit", "heavy"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id: i64 = text(&out.stdout).trim().parse().expect("id");
+    let not_before: String = one(&t, &format!("SELECT not_before FROM runs WHERE id = {id}"));
+    let not_before = chrono::DateTime::parse_from_rfc3339(&not_before)
+        .expect("time")
+        .with_timezone(&tz);
+    assert_eq!(not_before.format("%H:%M").to_string(), opens);
+    assert!(not_before > now && not_before < now + chrono::Duration::hours(3));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!(
+            "not before {} (when window `later` opens)",
+            not_before.format("%Y-%m-%d %H:%M:%S")
+        )),
+        "{said}"
+    );
+    // A window open now defers nothing.
+    let out = t.run(&["submit", "light"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id: i64 = text(&out.stdout).trim().parse().expect("id");
+    let not_before: Option<String> =
+        one(&t, &format!("SELECT not_before FROM runs WHERE id = {id}"));
+    assert_eq!(not_before, None);
+    assert!(
+        text(&out.stderr).contains("window `open` is open"),
+        "{}",
+        text(&out.stderr)
+    );
+    // --at still wins over the job's window.
+    let at = (now + chrono::Duration::days(2))
+        .format("%Y-%m-%d 09:30")
+        .to_string();
+    let out = t.run(&["submit", "heavy", "--at", &at]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!("not before {at}:00")) && !said.contains("window"),
+        "{said}"
+    );
+}
+
+#[test]
 fn submit_queues_ad_hoc_runs_for_the_daemon_with_checks_and_audit() {
     let t = Tree::new();
     let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Tokyo);

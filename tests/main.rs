@@ -6,6 +6,7 @@ mod helper;
 mod calendar;
 mod daemon;
 mod demo;
+mod extract;
 mod forecast;
 mod import;
 mod notify;

@@ -245,7 +245,7 @@ fn parameter_declarations_are_validated() {
     let t = Tree::new();
     t.job(
         "bad",
-        "params:\n  a: { type: enum }\n  b: { type: int, pattern: x }\n  c: { type: string, pattern: \"(\" }\n  d: { type: int, min: 5, max: 1 }\n  e: { type: path }\n  f: { type: enum, values: [x, y], default: z }\nsteps:\n  s:\n    run: echo\n",
+        "params:\n  a: { type: enum }\n  b: { type: int, pattern: x }\n  c: { type: string, pattern: \"(\" }\n  d: { type: int, min: 5, max: 1 }\n  e: { type: path }\n  f: { type: enum, values: [x, y], default: z }\n  g: { type: list }\n  h: { type: list, values: [a, \"b,c\", a] }\n  i: { type: list, values: [a, b], default: \"a,a\" }\n  j: { type: int, values: [1] }\nsteps:\n  s:\n    run: echo\n",
     );
     let out = t.run(&["validate"]);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
@@ -257,6 +257,11 @@ fn parameter_declarations_are_validated() {
         "`max` 1 is less than `min` 5",
         "path parameter `e` needs `roots`",
         "default of parameter `f`: `z` is not one of: x, y",
+        "list parameter `g` needs `values`",
+        "list parameter `h`: value `b,c` must not be empty, hold a comma",
+        "list parameter `h`: value `a` is listed twice",
+        "default of parameter `i`: `a` is given twice",
+        "`values` applies to enum and list parameters; `j` is `int`",
     ] {
         assert!(err.contains(wanted), "missing {wanted:?} in:\n{err}");
     }

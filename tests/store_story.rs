@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeZone, Utc};
 use unyo::model::Severity;
 use unyo::store::{
-    AttemptEnd, AttemptStatus, IncidentOpened, NewAttempt, NewIncident, NewRun, NewSlot, RunFilter,
-    RunStatus, SlotOutcome, SqliteStore, StepStatus, Store, Trigger,
+    AttemptEnd, AttemptStatus, IncidentOpened, NewAttempt, NewExtract, NewIncident, NewRun,
+    NewSlot, RunFilter, RunStatus, SlotOutcome, SqliteStore, StepStatus, Store, Trigger,
 };
 
 fn new_run(job: &str, steps: &[&str]) -> NewRun {
@@ -173,6 +173,59 @@ async fn story(store: &dyn Store) {
     assert_eq!(by_job.len(), 1);
     assert!(store.get_run(other + 100).await.expect("get").is_none());
     scheduler_story(store).await;
+    extract_story(store, id).await;
+}
+
+/// Extracts are recorded as given and listed newest first.
+async fn extract_story(store: &dyn Store, run: i64) {
+    assert!(store.list_extracts(10).await.expect("list").is_empty());
+    let first = NewExtract {
+        at: Utc
+            .with_ymd_and_hms(2026, 11, 25, 13, 0, 0)
+            .single()
+            .expect("time"),
+        run_id: Some(run),
+        job: Some("euc-extract".into()),
+        db: "/srv/city/business.db".into(),
+        sql_file: "/srv/unyo/queries/residents-by-department.sql".into(),
+        out_file: "/srv/city/extracts/tax/residents-2026-10-1.csv".into(),
+        encoding: "shift_jis".into(),
+        rows: 412,
+        sha256: "a".repeat(64),
+        columns: serde_json::json!(["id", "name"]),
+        params: serde_json::json!({"department": "tax", "month": "10"}),
+        user: "operator".into(),
+        group: Some("dept-tax".into()),
+    };
+    let a = store.record_extract(&first).await.expect("record");
+    let second = NewExtract {
+        run_id: None,
+        job: None,
+        group: None,
+        rows: 0,
+        ..first.clone()
+    };
+    let b = store.record_extract(&second).await.expect("record");
+    let rows = store.list_extracts(10).await.expect("list");
+    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [b, a]);
+    let r = &rows[1];
+    assert_eq!(
+        (r.at, r.run_id, r.job.as_deref(), r.rows, r.group.as_deref()),
+        (
+            first.at,
+            Some(run),
+            Some("euc-extract"),
+            412,
+            Some("dept-tax")
+        )
+    );
+    assert_eq!(
+        (&r.encoding, &r.sha256, &r.out_file),
+        (&first.encoding, &first.sha256, &first.out_file)
+    );
+    assert_eq!((&r.columns, &r.params), (&first.columns, &first.params));
+    assert_eq!((rows[0].run_id, rows[0].group.as_deref()), (None, None));
+    assert_eq!(store.list_extracts(1).await.expect("list").len(), 1);
 }
 
 /// Slots, watermarks, the queue and interruption.

@@ -1,10 +1,12 @@
 //! Built-in actions: work where unyo must understand the data (a consistent database copy,
-//! a verified archive, a parameter flag, a closing fiscal year's archive). Jobs call them as ordinary steps,
-//! `argv: ["{{unyo}}", act, backup, ...]`; each is a plain function on paths, so it runs the
-//! same from a job, from the command line and from a test.
+//! a verified archive, a parameter flag, a closing fiscal year's archive, a read-only extract
+//! to CSV). Jobs call them as ordinary steps, `argv: ["{{unyo}}", act, backup, ...]`; each is a
+//! plain function on paths, so it runs the same from a job, from the command line and from a
+//! test.
 
 pub mod archive;
 pub mod backup;
+pub mod extract;
 pub mod maintenance;
 pub mod params;
 pub mod restore;

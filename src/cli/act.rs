@@ -1,6 +1,7 @@
 //! `unyo act ACTION`: the built-in actions jobs call as steps (`argv: ["{{unyo}}", act, ...]`).
-//! They take paths, not settings: a step passes what it works on. `param-set` also records
-//! the change in the database of the settings (`--root`, or `UNYO_ROOT` in a step).
+//! They take paths, not settings: a step passes what it works on. `param-set` and `extract`
+//! also record what they did in the database of the settings (`--root`, or `UNYO_ROOT` in a
+//! step).
 
 /// `println!` through `super::out`: a closed pipe ends the command quietly.
 macro_rules! outln {
@@ -12,10 +13,10 @@ macro_rules! outln {
 use std::path::{Path, PathBuf};
 
 use crate::act::params::Node;
-use crate::act::{ActError, archive, backup, maintenance, params, restore};
+use crate::act::{ActError, archive, backup, extract, maintenance, params, restore};
 use crate::error::Error;
 use crate::model::Settings;
-use crate::store::NewParamChange;
+use crate::store::{NewExtract, NewParamChange};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -107,10 +108,40 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Run one read-only SQL statement against a SQLite database and write the result as
+    /// CSV (UTF-8 with BOM, or Shift_JIS), mode 0640; recorded (`unyo extracts`).
+    Extract(ExtractArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExtractArgs {
+    /// The SQLite database, opened read-only.
+    #[arg(long, value_name = "PATH")]
+    db: PathBuf,
+    /// The file holding one SELECT statement, with named parameters (`:department`).
+    #[arg(long, value_name = "FILE")]
+    sql: PathBuf,
+    /// The CSV file to write (its folder is created when missing).
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+    /// A value for the statement's parameter `:NAME`, bound as a value (repeatable). Every
+    /// parameter of the statement needs one, and every one given must be used.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// The result's columns to write, in this order, comma-separated (default or empty: all).
+    #[arg(long, value_name = "A,B,C")]
+    columns: Option<String>,
+    /// How the file is encoded.
+    #[arg(long, default_value = "utf-8-bom", value_parser = ["utf-8-bom", "shift_jis"])]
+    encoding: String,
+    /// Give the file to this group (its members may read it); empty: keep the user's.
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
 }
 
 pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
     match cmd {
+        Command::Extract(args) => extract(root, args).await?,
         Command::ParamSet {
             file,
             key,
@@ -300,6 +331,111 @@ async fn param_set(
     super::audit::record(&*store, "param.set", target, args, Ok(detail.clone())).await?;
     outln!("{}: {key}: {detail}", file.display());
     Ok(())
+}
+
+async fn extract(root: &Path, args: ExtractArgs) -> Result<(), Error> {
+    let settings = Settings::load(root)?;
+    let store = super::open_store(&settings).await?;
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    let (db, sql, out) = (abs(&args.db), abs(&args.sql), abs(&args.out));
+    let mut audit_args = serde_json::json!({
+        "db": db.display().to_string(),
+        "sql": sql.display().to_string(),
+        "out": out.display().to_string(),
+        "params": args.params,
+        "columns": args.columns,
+        "encoding": args.encoding,
+        "group": args.group,
+    });
+    let target = format!("extract {}", out.display());
+    let parsed = prepare(&args).map(|(params, columns, encoding)| extract::Extract {
+        db: db.clone(),
+        sql: sql.clone(),
+        out: out.clone(),
+        params,
+        columns,
+        encoding,
+        group: args.group.clone().filter(|g| !g.is_empty()),
+    });
+    let report = match parsed.and_then(|x| extract::run(&x).map(|r| (x, r))) {
+        Ok(r) => r,
+        Err(e) => {
+            super::audit::record(&*store, "extract", target, audit_args, Err(e.to_string()))
+                .await?;
+            return Err(failed(e));
+        }
+    };
+    let (x, report) = report;
+    let params: serde_json::Map<String, serde_json::Value> = x
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+        .collect();
+    audit_args["params"] = serde_json::Value::Object(params.clone());
+    let record = NewExtract {
+        at: chrono::Utc::now(),
+        run_id: std::env::var("UNYO_RUN_ID")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+        job: std::env::var("UNYO_JOB").ok().filter(|j| !j.is_empty()),
+        db: db.display().to_string(),
+        sql_file: sql.display().to_string(),
+        out_file: out.display().to_string(),
+        encoding: x.encoding.token().to_owned(),
+        rows: i64::try_from(report.rows).unwrap_or(i64::MAX),
+        sha256: report.sha256.clone(),
+        columns: serde_json::json!(report.columns),
+        params: serde_json::Value::Object(params),
+        user: crate::engine::os_user(),
+        group: x.group.clone(),
+    };
+    let id = store.record_extract(&record).await?;
+    let line = format!(
+        "{} rows, sha256 {}, {}",
+        report.rows,
+        report.sha256,
+        report.out.display()
+    );
+    super::audit::record(
+        &*store,
+        "extract",
+        target,
+        audit_args,
+        Ok(format!("extract {id}: {line}")),
+    )
+    .await?;
+    outln!("{line}");
+    Ok(())
+}
+
+/// The command line's parameters, columns and encoding, checked.
+type Prepared = (
+    Vec<(String, String)>,
+    Option<Vec<String>>,
+    extract::Encoding,
+);
+
+fn prepare(args: &ExtractArgs) -> Result<Prepared, ActError> {
+    let params = args
+        .params
+        .iter()
+        .map(|p| crate::engine::params::parse_assignment(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| ActError::Failed(format!("--param: {m}")))?;
+    let columns = match args.columns.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(list) => {
+            let items: Vec<String> = list.split(',').map(|c| c.trim().to_owned()).collect();
+            if items.iter().any(String::is_empty) {
+                return Err(ActError::Failed(format!(
+                    "--columns `{list}` has an empty item"
+                )));
+            }
+            Some(items)
+        }
+    };
+    let encoding = args.encoding.parse().map_err(ActError::Failed)?;
+    Ok((params, columns, encoding))
 }
 
 /// A failed action is exit 1 with its message; an I/O or database problem exit 4.

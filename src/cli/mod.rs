@@ -10,6 +10,7 @@ mod calendar;
 mod cancel;
 mod completions;
 mod demo;
+mod extracts;
 mod hold;
 mod import;
 pub(crate) mod incident;
@@ -74,7 +75,8 @@ pub enum Command {
     /// Print the manual page (roff): `unyo man > /usr/local/share/man/man1/unyo.1`.
     Man,
     /// Queue an ad-hoc run of a job marked `adhoc: true` (now, `--at` a time, or in a
-    /// `--window`), with typed parameters and the requester's `--reason`.
+    /// `--window`, by default the job's own), with typed parameters and the requester's
+    /// `--reason`.
     Submit(submit::Args),
     /// Approve a waiting approval step of a run.
     Approve(approve::ApproveArgs),
@@ -107,7 +109,10 @@ pub enum Command {
     Slots(slots::Args),
     /// Turn definitions written in another format (a crontab) into jobs and schedules.
     Import(import::Args),
-    /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set.
+    /// List the data extracts `unyo act extract` wrote, newest first.
+    Extracts(extracts::Args),
+    /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set,
+    /// extract.
     #[command(subcommand)]
     Act(act::Command),
     /// Parameter changes made by `unyo act param-set`: history, rollback.
@@ -173,6 +178,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Import(args) => import::run(&settings, args),
         Command::Demo(cmd) => demo::run(&settings, cmd),
         Command::Params(cmd) => params::run(&settings, cmd).await,
+        Command::Extracts(args) => extracts::run(&settings, args).await,
     }
 }
 

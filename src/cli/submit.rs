@@ -1,7 +1,7 @@
 //! `unyo submit JOB`: an operator's one-off request (a data extract for city staff): the
 //! job must say `adhoc: true` and let the user act on it; its parameters are checked; the run
 //! is queued in the database, now or deferred (`--at`, or `--window` for the next opening of
-//! a window), with the requester's `--reason`. The daemon starts it, also when it was stopped
+//! a window; without either, the job's own `window:`), with the requester's `--reason`. The daemon starts it, also when it was stopped
 //! at the time. `--wait` follows the run to its end and exits with its status.
 
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub struct Args {
     /// Not before this time: `YYYY-MM-DD HH:MM`, `YYYY-MM-DD` or RFC 3339.
     #[arg(long, value_name = "TIME", conflicts_with = "window")]
     pub at: Option<String>,
-    /// Not before the window opens (at once when it is open).
+    /// Not before the window opens (at once when it is open). Default: the job's `window`.
     #[arg(long, value_name = "NAME")]
     pub window: Option<String>,
     /// Why, in the requester's words (kept with the run and in the audit trail).
@@ -82,7 +82,9 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         Ok(v) => v,
         Err(e) => return refuse(e).await,
     };
-    let not_before = match (&args.at, &args.window) {
+    // Without `--at` or `--window`, a job confined to a window is deferred to its opening.
+    let window = args.window.as_ref().or(job.window.as_ref());
+    let not_before = match (&args.at, window) {
         (Some(t), _) => match super::next::parse_time(t, settings.timezone) {
             Ok(t) => Some(t),
             Err(m) => return refuse(format!("--at: {m}")).await,
@@ -109,9 +111,14 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     record.not_before = not_before.filter(|t| *t > now);
     record.comment = args.reason.clone();
     let id = store.create_run(&record).await?;
-    let when = match record.not_before {
-        Some(t) => format!("not before {}", super::local_time(settings, t)),
-        None => "as soon as the daemon takes it".to_owned(),
+    let when = match (record.not_before, window.filter(|_| args.at.is_none())) {
+        (Some(t), Some(w)) => format!(
+            "not before {} (when window `{w}` opens)",
+            super::local_time(settings, t)
+        ),
+        (Some(t), None) => format!("not before {}", super::local_time(settings, t)),
+        (None, Some(w)) => format!("window `{w}` is open: as soon as the daemon takes it"),
+        (None, None) => "as soon as the daemon takes it".to_owned(),
     };
     super::audit::record(
         &*store,

@@ -80,8 +80,38 @@ pub fn check_value(
                 ))
             }
         }
+        ParamType::List => list(value, &p.values),
         ParamType::Path => path(value, &p.roots, root),
     }
+}
+
+/// Comma-separated items, each one of `allowed`, none twice; passed on joined by commas
+/// without the spaces around items (`name, kana` becomes `name,kana`).
+fn list(value: &str, allowed: &[String]) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err(format!(
+            "is empty; give one or more of: {} (comma-separated)",
+            allowed.join(", ")
+        ));
+    }
+    let mut items: Vec<&str> = Vec::new();
+    for item in value.split(',').map(str::trim) {
+        if item.is_empty() {
+            return Err(format!("`{value}` has an empty item"));
+        }
+        if !allowed.iter().any(|a| a == item) {
+            return Err(format!(
+                "`{item}` is not one of: {}{}",
+                allowed.join(", "),
+                diag::hint(item, allowed.iter().map(String::as_str))
+            ));
+        }
+        if items.contains(&item) {
+            return Err(format!("`{item}` is given twice"));
+        }
+        items.push(item);
+    }
+    Ok(items.join(","))
 }
 
 fn full_match(re: &regex::Regex, value: &str) -> bool {
@@ -203,5 +233,51 @@ pub fn parse_assignment(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list_param() -> Param {
+        Param {
+            kind: ParamType::List,
+            values: vec!["name".into(), "kana".into(), "address".into()],
+            ..Param::default()
+        }
+    }
+
+    fn check(value: &str) -> Result<String, String> {
+        let today = NaiveDate::from_ymd_opt(2026, 10, 15).expect("date");
+        check_value(&list_param(), value, today, Path::new("/"))
+    }
+
+    #[test]
+    fn a_list_keeps_the_order_given_and_drops_spaces_around_items() {
+        assert_eq!(check("kana,name").as_deref(), Ok("kana,name"));
+        assert_eq!(check(" address , name").as_deref(), Ok("address,name"));
+        assert_eq!(check("name").as_deref(), Ok("name"));
+    }
+
+    #[test]
+    fn a_list_refuses_unknown_repeated_and_empty_items() {
+        let e = check("name,adress").expect_err("unknown");
+        assert!(
+            e.contains("`adress` is not one of: name, kana, address")
+                && e.contains("did you mean `address`"),
+            "{e}"
+        );
+        assert_eq!(
+            check("name,kana,name").expect_err("twice"),
+            "`name` is given twice"
+        );
+        assert_eq!(
+            check("name,,kana").expect_err("empty item"),
+            "`name,,kana` has an empty item"
+        );
+        assert!(check("").expect_err("empty").starts_with("is empty"));
+        assert!(check(" ").is_err());
+        assert!(check("name,").is_err());
     }
 }

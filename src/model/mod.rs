@@ -90,7 +90,7 @@ pub struct Param {
     /// `int` bounds.
     pub min: Option<i64>,
     pub max: Option<i64>,
-    /// `enum`: the values allowed.
+    /// `enum`, `list`: the values allowed (for `list`, for each item).
     pub values: Vec<String>,
     /// `path`: absolute folders the value must stay inside.
     pub roots: Vec<PathBuf>,

@@ -611,25 +611,63 @@ fn param(
         cx.err(file, at, format!("`max` {hi} is less than `min` {lo}"));
     }
     match (&spec.values, kind) {
-        (Some(v), ParamType::Enum) if v.value.is_empty() => {
+        (Some(v), ParamType::Enum | ParamType::List) if v.value.is_empty() => {
             cx.err(
                 file,
                 v,
-                format!("enum parameter `{name}` needs at least one of `values`"),
+                format!(
+                    "{} parameter `{name}` needs at least one of `values`",
+                    type_name(kind)
+                ),
             );
         }
         (Some(v), ParamType::Enum) => out.values = v.value.clone(),
+        (Some(v), ParamType::List) => {
+            // Items are split at commas, so a value holding one could never be chosen.
+            if let Some(bad) = v
+                .value
+                .iter()
+                .find(|x| x.contains(',') || x.trim() != x.as_str() || x.is_empty())
+            {
+                cx.err(
+                    file,
+                    v,
+                    format!(
+                        "list parameter `{name}`: value `{bad}` must not be empty, hold a comma \
+                         or begin or end with a space"
+                    ),
+                );
+            }
+            if let Some(twice) = v
+                .value
+                .iter()
+                .enumerate()
+                .find(|(i, x)| v.value[..*i].contains(*x))
+            {
+                cx.err(
+                    file,
+                    v,
+                    format!(
+                        "list parameter `{name}`: value `{}` is listed twice",
+                        twice.1
+                    ),
+                );
+            }
+            out.values = v.value.clone();
+        }
         (Some(v), _) => cx.err(
             file,
             v,
             format!(
-                "`values` applies to enum parameters; `{name}` is `{}`",
+                "`values` applies to enum and list parameters; `{name}` is `{}`",
                 type_name(kind)
             ),
         ),
-        (None, ParamType::Enum) => {
-            cx.err(file, at, format!("enum parameter `{name}` needs `values`"))
-        }
+        (None, ParamType::Enum | ParamType::List) => cx.err(
+            file,
+            at,
+            format!("{} parameter `{name}` needs `values`", type_name(kind)),
+        ),
         (None, _) => {}
     }
     match (&spec.roots, kind) {
@@ -677,6 +715,7 @@ fn type_name(kind: ParamType) -> &'static str {
         ParamType::Date => "date",
         ParamType::Month => "month",
         ParamType::Enum => "enum",
+        ParamType::List => "list",
         ParamType::Path => "path",
     }
 }

@@ -135,6 +135,8 @@ pub enum ParamType {
     Month,
     /// One of `values`.
     Enum,
+    /// Comma-separated items, each one of `values`, none twice (`name,kana`).
+    List,
     /// A file or folder that must stay inside one of `roots`.
     Path,
 }
@@ -157,7 +159,7 @@ pub struct ParamSpec {
     pub min: Option<Spanned<i64>>,
     /// `int`: the largest value.
     pub max: Option<Spanned<i64>>,
-    /// `enum`: the values allowed.
+    /// `enum`, `list`: the values allowed.
     pub values: Option<Spanned<Vec<String>>>,
     /// `path`: folders the value must stay inside (relative to the root, or absolute).
     pub roots: Option<Spanned<Vec<String>>>,

@@ -401,6 +401,50 @@ pub struct ParamChange {
     pub rolled_back_by: Option<i64>,
 }
 
+/// A data extract written by `unyo act extract`, to be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewExtract {
+    pub at: DateTime<Utc>,
+    /// The run whose step wrote it (`UNYO_RUN_ID`), and its job.
+    pub run_id: Option<i64>,
+    pub job: Option<String>,
+    pub db: String,
+    pub sql_file: String,
+    pub out_file: String,
+    /// `utf-8-bom` or `shift_jis`.
+    pub encoding: String,
+    /// Data rows, the header not counted.
+    pub rows: i64,
+    /// SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// The column names written, in order (a JSON array).
+    pub columns: serde_json::Value,
+    /// Parameter name -> value (a JSON object).
+    pub params: serde_json::Value,
+    pub user: String,
+    /// The group the file was given.
+    pub group: Option<String>,
+}
+
+/// A recorded data extract.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ExtractRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub run_id: Option<i64>,
+    pub job: Option<String>,
+    pub db: String,
+    pub sql_file: String,
+    pub out_file: String,
+    pub encoding: String,
+    pub rows: i64,
+    pub sha256: String,
+    pub columns: serde_json::Value,
+    pub params: serde_json::Value,
+    pub user: String,
+    pub group: Option<String>,
+}
+
 /// An approval gate of a run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GateRow {
@@ -594,6 +638,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn get_param_change(&self, id: i64) -> Pending<Option<ParamChange>>;
     /// Marks change `id` undone by change `by`; false when it was rolled back already.
     fn mark_rolled_back(&self, id: i64, by: i64) -> Pending<bool>;
+    /// Records a data extract; returns its id.
+    fn record_extract(&self, extract: &NewExtract) -> Pending<i64>;
+    /// Data extracts, newest first.
+    fn list_extracts(&self, limit: i64) -> Pending<Vec<ExtractRow>>;
     /// What the notifier has to do at `now`.
     fn notification_work(&self, now: DateTime<Utc>, limit: i64) -> Pending<NotificationWork>;
     /// Writes notifications to the outbox and moves the incident's route, in one

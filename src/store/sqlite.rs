@@ -79,6 +79,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "param_changes",
         include_str!("../../migrations/sqlite/0010_param_changes.sql"),
     ),
+    (
+        11,
+        "extracts",
+        include_str!("../../migrations/sqlite/0011_extracts.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -431,6 +436,25 @@ fn param_change_row(row: &Row<'_>) -> Result<ParamChange, StoreError> {
         run_id: col(row, "run_id")?,
         user: col(row, "user")?,
         rolled_back_by: col(row, "rolled_back_by")?,
+    })
+}
+
+fn extract_row(row: &Row<'_>) -> Result<ExtractRow, StoreError> {
+    Ok(ExtractRow {
+        id: col(row, "id")?,
+        at: time(row, "at")?,
+        run_id: col(row, "run_id")?,
+        job: col(row, "job")?,
+        db: col(row, "db")?,
+        sql_file: col(row, "sql_file")?,
+        out_file: col(row, "out_file")?,
+        encoding: col(row, "encoding")?,
+        rows: col(row, "rows")?,
+        sha256: col(row, "sha256")?,
+        columns: json(row, "columns")?,
+        params: json(row, "params")?,
+        user: col(row, "user")?,
+        group: col(row, "group")?,
     })
 }
 
@@ -1557,6 +1581,45 @@ impl Store for SqliteStore {
                 )?
                 .execute([by, id])?;
             Ok(n == 1)
+        })
+    }
+
+    fn record_extract(&self, extract: &NewExtract) -> Pending<i64> {
+        let x = extract.clone();
+        self.write("recording an extract", move |c| {
+            c.prepare_cached(
+                "INSERT INTO extracts (at, run_id, job, db, sql_file, out_file, encoding, rows, \
+                 sha256, columns, params, user, \"group\") \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                ts(x.at),
+                x.run_id,
+                x.job,
+                x.db,
+                x.sql_file,
+                x.out_file,
+                x.encoding,
+                x.rows,
+                x.sha256,
+                x.columns.to_string(),
+                x.params.to_string(),
+                x.user,
+                x.group
+            ])?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn list_extracts(&self, limit: i64) -> Pending<Vec<ExtractRow>> {
+        self.read(move |c| {
+            all(
+                c,
+                "reading extracts",
+                "SELECT * FROM extracts ORDER BY id DESC LIMIT ?",
+                [limit],
+                extract_row,
+            )
         })
     }
 
