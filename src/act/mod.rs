@@ -6,6 +6,7 @@
 pub mod backup;
 pub mod maintenance;
 pub mod params;
+pub mod permissions;
 pub mod restore;
 
 use std::path::{Path, PathBuf};

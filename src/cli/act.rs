@@ -71,10 +71,21 @@ pub enum Command {
         #[arg(long, value_name = "TEXT", default_value = "")]
         reason: String,
     },
+    /// HR transfers: compare a transfer list with the staff directory and the department
+    /// folders' ACLs, and show the diff (`--dry-run`), apply it writing its inverse first
+    /// (`--apply`), check that it is in effect (`--verify`), or undo an apply (`--undo`).
+    /// Every grant and revoke is recorded (`unyo permissions history`).
+    #[command(group(
+        clap::ArgGroup::new("mode")
+            .required(true)
+            .args(["dry_run", "apply", "verify", "undo"])
+    ))]
+    Permissions(super::permissions::ActArgs),
 }
 
 pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
     match cmd {
+        Command::Permissions(args) => super::permissions::act(root, args).await?,
         Command::ParamSet {
             file,
             key,
@@ -178,7 +189,7 @@ async fn param_set(
 }
 
 /// A failed action is exit 1 with its message; an I/O or database problem exit 4.
-fn failed(e: ActError) -> Error {
+pub(super) fn failed(e: ActError) -> Error {
     match e {
         ActError::Failed(m) => {
             eprintln!("error: {m}");

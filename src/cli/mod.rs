@@ -17,6 +17,7 @@ mod logs;
 mod next;
 mod notifications;
 mod params;
+mod permissions;
 mod rerun;
 mod run;
 mod runs;
@@ -107,12 +108,16 @@ pub enum Command {
     Slots(slots::Args),
     /// Turn definitions written in another format (a crontab) into jobs and schedules.
     Import(import::Args),
-    /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set.
+    /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set,
+    /// permissions.
     #[command(subcommand)]
     Act(act::Command),
     /// Parameter changes made by `unyo act param-set`: history, rollback.
     #[command(subcommand)]
     Params(params::Command),
+    /// Grants and revokes made by `unyo act permissions` (HR transfers): history.
+    #[command(subcommand)]
+    Permissions(permissions::Command),
     /// The demo environment the shipped jobs work on.
     #[command(subcommand)]
     Demo(demo::Command),
@@ -173,6 +178,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Import(args) => import::run(&settings, args),
         Command::Demo(cmd) => demo::run(&settings, cmd),
         Command::Params(cmd) => params::run(&settings, cmd).await,
+        Command::Permissions(cmd) => permissions::run(&settings, cmd).await,
     }
 }
 
