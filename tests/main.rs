@@ -12,6 +12,7 @@ mod notify;
 mod operator;
 mod outbox;
 mod params;
+mod permissions;
 mod readme;
 mod records;
 mod run;

@@ -249,7 +249,7 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
     match permissions::apply(&plan, &mut dir, &list, &inverse, &batch, &tools) {
         Ok(done) => {
             super::out(&format!("applied: {heading}\n"));
-            finish(
+            let result = finish(
                 &*store,
                 &done,
                 &share,
@@ -257,7 +257,9 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
                 target,
                 audit_args,
             )
-            .await
+            .await;
+            deferred(&plan);
+            result
         }
         Err(e) => {
             super::audit::record(
@@ -466,6 +468,11 @@ fn print_plan(plan: &Plan, share: &Path) {
     if let Some(note) = &plan.acl_note {
         super::out(&format!("ACLs are neither read nor changed: {note}\n"));
     }
+    deferred(plan);
+}
+
+/// The lines in effect already, and the ones effective later.
+fn deferred(plan: &Plan) {
     for t in &plan.done {
         super::out(&format!(
             "nothing to do: line {} {} {} is in `{}` already\n",
