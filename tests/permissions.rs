@@ -663,3 +663,73 @@ fn the_hr_transfer_job_waits_for_a_second_operator_then_applies_and_verifies() {
     assert_exit(&out, 0);
     assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
 }
+
+/// An apply killed halfway (after the directory and two ACL changes) leaves an inverse that
+/// undoes what it did, and only that.
+#[test]
+fn an_apply_killed_halfway_is_undone_by_its_inverse() {
+    let t = demo();
+    let original = (read(&t, DIRECTORY), acls(&t));
+    let bin = t.path("crashbin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::os::unix::fs::symlink(which("getfacl"), bin.join("getfacl")).expect("symlink");
+    let count = t.path("setfacl-calls");
+    // The third change kills unyo (its parent) before it is made. Only shell built-ins: PATH
+    // holds nothing else.
+    std::fs::write(
+        bin.join("setfacl"),
+        format!(
+            "#!/bin/sh\n[ \"$1\" = --version ] && exec {real} --version\n\
+             n=0; [ -f {count} ] && read n < {count}; n=$((n + 1)); echo $n > {count}\n\
+             [ $n -ge 3 ] && kill -KILL $PPID && exit 1\nexec {real} \"$@\"\n",
+            real = which("setfacl").display(),
+            count = count.display()
+        ),
+    )
+    .expect("script");
+    std::fs::set_permissions(
+        bin.join("setfacl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let inverse = t.path("var/city/hr/inverse-crash.json");
+    let out = t
+        .unyo()
+        .env("PATH", &bin)
+        .args([
+            "act",
+            "permissions",
+            "--apply",
+            "--list",
+            &t.path(LIST).display().to_string(),
+            "--directory",
+            &t.path(DIRECTORY).display().to_string(),
+            "--share",
+            &t.path("var/city/share").display().to_string(),
+            "--effective",
+            "2027-04-01",
+            "--inverse",
+            &inverse.display().to_string(),
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), None, "killed: {}", both(&out));
+    assert_ne!(read(&t, DIRECTORY), original.0, "the directory was written");
+    assert_ne!(acls(&t), original.1, "two ACL changes were made");
+    let inv: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&inverse).expect("inverse")).expect("json");
+    assert_eq!(inv["complete"], false);
+    let out = t.run(&[
+        "act",
+        "permissions",
+        "--undo",
+        &inverse.display().to_string(),
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains("the apply never made it"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
+}
