@@ -13,6 +13,7 @@ mod notify;
 mod operator;
 mod outbox;
 mod params;
+mod permissions;
 mod readme;
 mod records;
 mod rollover;

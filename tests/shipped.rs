@@ -141,13 +141,14 @@ fn shipped_runbook_rules_fit_the_failures_they_are_for() {
     assert_eq!(rule(code(1), false, "write: No space left on device"), 5);
     assert_eq!(rule(Some(Exit::Signal(9)), false, ""), 6);
     assert_eq!(rule(code(2), false, "unexpected"), 7);
-    // Every step of a shipped job that runs a command has a runbook (an approval runs none).
+    // Every step of a shipped job that runs a command has a runbook (an approval step runs
+    // nothing: it has no runbook, and its timeout is an abnormal end of its own).
     for job in catalog.jobs.values() {
         assert!(
             job.steps
                 .iter()
-                .all(|s| s.runbook.is_some()
-                    || matches!(s.action, unyo::model::Action::Approval { .. })),
+                .filter(|s| !matches!(s.action, unyo::model::Action::Approval { .. }))
+                .all(|s| s.runbook.is_some()),
             "job `{}` has a step without a runbook",
             job.name
         );

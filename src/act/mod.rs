@@ -9,6 +9,7 @@ pub mod backup;
 pub mod extract;
 pub mod maintenance;
 pub mod params;
+pub mod permissions;
 pub mod restore;
 
 use std::path::{Path, PathBuf};

@@ -111,6 +111,16 @@ pub enum Command {
     /// Run one read-only SQL statement against a SQLite database and write the result as
     /// CSV (UTF-8 with BOM, or Shift_JIS), mode 0640; recorded (`unyo extracts`).
     Extract(ExtractArgs),
+    /// HR transfers: compare a transfer list with the staff directory and the department
+    /// folders' ACLs, and show the diff (`--dry-run`), apply it writing its inverse first
+    /// (`--apply`), check that it is in effect (`--verify`), or undo an apply (`--undo`).
+    /// Every grant and revoke is recorded (`unyo permissions history`).
+    #[command(group(
+        clap::ArgGroup::new("mode")
+            .required(true)
+            .args(["dry_run", "apply", "verify", "undo"])
+    ))]
+    Permissions(super::permissions::ActArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -142,6 +152,7 @@ pub struct ExtractArgs {
 pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
     match cmd {
         Command::Extract(args) => extract(root, args).await?,
+        Command::Permissions(args) => super::permissions::act(root, args).await?,
         Command::ParamSet {
             file,
             key,
@@ -439,7 +450,7 @@ fn prepare(args: &ExtractArgs) -> Result<Prepared, ActError> {
 }
 
 /// A failed action is exit 1 with its message; an I/O or database problem exit 4.
-fn failed(e: ActError) -> Error {
+pub(super) fn failed(e: ActError) -> Error {
     match e {
         ActError::Failed(m) => {
             eprintln!("error: {m}");

@@ -29,8 +29,16 @@ pub fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
                 "created the demo environment in {}:\n",
                 crate::demo::city_dir(&settings.data_dir).display()
             );
-            for p in created {
+            for p in &created.paths {
                 text.push_str(&format!("  {}\n", p.display()));
+            }
+            match &created.acl_skipped {
+                None => text.push_str(
+                    "each department folder grants its staff access by ACL (u:<uid>:rwx)\n",
+                ),
+                Some(why) => text.push_str(&format!(
+                    "the department folders have no ACLs for their staff: {why}\n"
+                )),
             }
             super::out(&text);
             Ok(())

@@ -18,6 +18,7 @@ mod logs;
 mod next;
 mod notifications;
 mod params;
+mod permissions;
 mod rerun;
 mod run;
 mod runs;
@@ -112,12 +113,15 @@ pub enum Command {
     /// List the data extracts `unyo act extract` wrote, newest first.
     Extracts(extracts::Args),
     /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set,
-    /// extract.
+    /// extract, permissions.
     #[command(subcommand)]
     Act(act::Command),
     /// Parameter changes made by `unyo act param-set`: history, rollback.
     #[command(subcommand)]
     Params(params::Command),
+    /// Grants and revokes made by `unyo act permissions` (HR transfers): history.
+    #[command(subcommand)]
+    Permissions(permissions::Command),
     /// The demo environment the shipped jobs work on.
     #[command(subcommand)]
     Demo(demo::Command),
@@ -179,6 +183,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Demo(cmd) => demo::run(&settings, cmd),
         Command::Params(cmd) => params::run(&settings, cmd).await,
         Command::Extracts(args) => extracts::run(&settings, args).await,
+        Command::Permissions(cmd) => permissions::run(&settings, cmd).await,
     }
 }
 

@@ -3,8 +3,11 @@
 //!
 //! Everything is generated from a fixed seed, so two environments are identical: a business
 //! database (residents, tax records, staff, departments), a shared-storage tree with one folder
-//! per department, the staff directory and the online system's parameter file. The people do
-//! not exist; names are drawn from short lists of common family and given names.
+//! per department, the staff directory and the online system's parameter file, and a sample
+//! HR-transfer list. The people do not exist; names are drawn from short lists of common
+//! family and given names. Each staff member has a numeric `uid` (20000 + their number) with
+//! no account behind it, so that the department folders can carry POSIX ACL entries for them
+//! (`u:<uid>:rwx`, set with `setfacl` where the acl tools and the file system allow it).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +21,10 @@ pub const CITY: &str = "city";
 pub const RESIDENTS: u32 = 20_000;
 /// How many staff members the directory and database get.
 pub const STAFF: u32 = 300;
+/// A staff member's uid is this plus their number (`S0001` is 20001).
+pub const UID_BASE: u32 = 20_000;
+/// The sample transfer list, under the demo folder.
+pub const TRANSFERS: &str = "hr/transfers-2027-04-01.csv";
 
 /// The departments: code, name, and what their shared folder holds.
 pub const DEPARTMENTS: [(&str, &str); 5] = [
@@ -158,10 +165,20 @@ pub fn city_dir(data_dir: &Path) -> PathBuf {
     data_dir.join(CITY)
 }
 
+/// What `init` made.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The paths created.
+    pub paths: Vec<PathBuf>,
+    /// Why the department folders got no ACL entries for their staff, when they did not
+    /// (the acl tools are missing, the file system refuses ACLs).
+    pub acl_skipped: Option<String>,
+}
+
 /// Creates the demo environment under `<data_dir>/city/` and returns the paths it created.
 /// Refuses when it exists, unless `force` (then the old one is replaced). The tree is built
 /// beside it and renamed into place, so a half-built environment is never left as `city/`.
-pub fn init(data_dir: &Path, force: bool) -> Result<Vec<PathBuf>, DemoError> {
+pub fn init(data_dir: &Path, force: bool) -> Result<Created, DemoError> {
     let city = city_dir(data_dir);
     if city.exists() && !force {
         return Err(DemoError::Exists(city));
@@ -171,7 +188,7 @@ pub fn init(data_dir: &Path, force: bool) -> Result<Vec<PathBuf>, DemoError> {
     if building.exists() {
         std::fs::remove_dir_all(&building).map_err(io("remove", &building))?;
     }
-    let made = match build(&building) {
+    let (made, acl_skipped) = match build(&building) {
         Ok(made) => made,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&building);
@@ -182,7 +199,10 @@ pub fn init(data_dir: &Path, force: bool) -> Result<Vec<PathBuf>, DemoError> {
         std::fs::remove_dir_all(&city).map_err(io("remove", &city))?;
     }
     std::fs::rename(&building, &city).map_err(io("rename into place", &city))?;
-    Ok(made.into_iter().map(|p| city.join(p)).collect())
+    Ok(Created {
+        paths: made.into_iter().map(|p| city.join(p)).collect(),
+        acl_skipped,
+    })
 }
 
 /// Creates the demo environment when it is missing (the daemon's first start); `true` when
@@ -194,14 +214,16 @@ pub fn ensure(data_dir: &Path) -> Result<bool, DemoError> {
     init(data_dir, false).map(|_| true)
 }
 
-/// Writes everything into `dir`; returns the paths created, relative to it.
-fn build(dir: &Path) -> Result<Vec<PathBuf>, DemoError> {
+/// Writes everything into `dir`; returns the paths created, relative to it, and why the
+/// folders have no ACLs when they have none.
+fn build(dir: &Path) -> Result<(Vec<PathBuf>, Option<String>), DemoError> {
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
     let mut rng = Rng(SEED);
     let staff = staff(&mut rng);
     let mut created = vec![PathBuf::from("business.db")];
     database(&dir.join("business.db"), &mut rng, &staff)?;
     created.extend(share(&dir.join("share"), &mut rng)?);
+    let acl_skipped = grant_folders(&dir.join("share"), &staff).err();
     let directory = directory(&staff);
     write(&dir.join("directory.json"), &directory)?;
     created.push(PathBuf::from("directory.json"));
@@ -209,7 +231,59 @@ fn build(dir: &Path) -> Result<Vec<PathBuf>, DemoError> {
     std::fs::create_dir_all(&online).map_err(io("create", &online))?;
     write(&online.join("params.yaml"), PARAMS)?;
     created.push(PathBuf::from("online/params.yaml"));
-    Ok(created)
+    let hr = dir.join("hr");
+    std::fs::create_dir_all(&hr).map_err(io("create", &hr))?;
+    write(&dir.join(TRANSFERS), &transfers(&staff))?;
+    created.push(PathBuf::from(TRANSFERS));
+    Ok((created, acl_skipped))
+}
+
+/// Gives each department folder an ACL entry, and a default entry for what is made in it
+/// later, for every staff member of the department: one `setfacl` per folder, run without a
+/// shell. `Err` says why not (the tools are missing, the file system refuses ACLs).
+fn grant_folders(share: &Path, staff: &[Staff]) -> Result<(), String> {
+    for (code, _) in DEPARTMENTS {
+        let spec: Vec<String> = staff
+            .iter()
+            .filter(|s| s.department == code)
+            .map(|s| format!("u:{0}:rwx,d:u:{0}:rwx", s.uid))
+            .collect();
+        if spec.is_empty() {
+            continue;
+        }
+        let out = std::process::Command::new("setfacl")
+            .arg("-m")
+            .arg(spec.join(","))
+            .arg("--")
+            .arg(share.join(code))
+            .output()
+            .map_err(|e| format!("cannot run `setfacl` ({e}); install the acl package"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "setfacl: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The sample HR-transfer list: a dozen staff, spread over the departments, each moving from
+/// their department to another on 1 April 2027.
+fn transfers(staff: &[Staff]) -> String {
+    let mut csv = String::from("staff_id,name,from,to,effective\n");
+    for k in 0..12 {
+        let Some(s) = staff.get(3 + 24 * k) else {
+            continue;
+        };
+        let from = DEPARTMENTS
+            .iter()
+            .position(|(c, _)| *c == s.department)
+            .unwrap_or(0);
+        let to = DEPARTMENTS[(from + 1 + k % 4) % DEPARTMENTS.len()].0;
+        let _ = writeln!(csv, "{},{},{},{to},2027-04-01", s.id, s.name, s.department);
+    }
+    csv
 }
 
 /// The online system's parameter file as the demo starts it.
@@ -238,6 +312,7 @@ struct Staff {
     id: String,
     name: String,
     department: &'static str,
+    uid: u32,
 }
 
 fn name(rng: &mut Rng) -> (String, String) {
@@ -254,6 +329,7 @@ fn staff(rng: &mut Rng) -> Vec<Staff> {
                 id: format!("S{i:04}"),
                 name: name(rng).0,
                 department,
+                uid: UID_BASE + i,
             }
         })
         .collect()
@@ -392,6 +468,7 @@ fn directory(staff: &[Staff]) -> String {
                 "name": s.name,
                 "department": s.department,
                 "groups": [format!("dept-{}", s.department)],
+                "uid": s.uid,
             })
         })
         .collect();

@@ -445,6 +445,60 @@ pub struct ExtractRow {
     pub group: Option<String>,
 }
 
+/// One grant or revoke of access made (or skipped) by `unyo act permissions`, to be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPermissionChange {
+    pub at: DateTime<Utc>,
+    /// One apply or undo: every change it made shares this.
+    pub batch: String,
+    pub run_id: Option<i64>,
+    pub staff_id: String,
+    pub name: String,
+    /// The department whose access this is.
+    pub department: String,
+    /// `group` or `acl`.
+    pub kind: String,
+    /// The group name, or the folder path of an ACL.
+    pub target: String,
+    /// `grant` or `revoke`.
+    pub op: String,
+    /// `applied`, `skipped` or `failed`.
+    pub outcome: String,
+    /// Why it was skipped or failed.
+    pub reason: Option<String>,
+    /// The batch an undo undoes.
+    pub undo_of: Option<String>,
+    pub user: String,
+}
+
+/// A recorded grant or revoke.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PermissionChange {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub batch: String,
+    pub run_id: Option<i64>,
+    pub staff_id: String,
+    pub name: String,
+    pub department: String,
+    pub kind: String,
+    pub target: String,
+    pub op: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub undo_of: Option<String>,
+    pub user: String,
+}
+
+/// Which permission changes `list_permission_changes` returns, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct PermissionFilter {
+    pub department: Option<String>,
+    pub staff_id: Option<String>,
+    pub batch: Option<String>,
+    pub limit: i64,
+}
+
 /// An approval gate of a run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GateRow {
@@ -642,6 +696,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn record_extract(&self, extract: &NewExtract) -> Pending<i64>;
     /// Data extracts, newest first.
     fn list_extracts(&self, limit: i64) -> Pending<Vec<ExtractRow>>;
+    /// Records the grants and revokes of one apply or undo, in one transaction; returns their
+    /// ids in order.
+    fn record_permission_changes(&self, changes: &[NewPermissionChange]) -> Pending<Vec<i64>>;
+    /// Permission changes, newest first.
+    fn list_permission_changes(&self, filter: &PermissionFilter) -> Pending<Vec<PermissionChange>>;
     /// What the notifier has to do at `now`.
     fn notification_work(&self, now: DateTime<Utc>, limit: i64) -> Pending<NotificationWork>;
     /// Writes notifications to the outbox and moves the incident's route, in one

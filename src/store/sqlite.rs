@@ -28,6 +28,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::*;
 
 /// Migrations, applied in order; a version once released never changes (forward-only).
+/// Versions need not be contiguous: every version listed here and not yet recorded in
+/// `schema_migrations` is applied, so a migration merged from another branch with a lower
+/// number than one applied already is still applied.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
@@ -83,6 +86,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "extracts",
         include_str!("../../migrations/sqlite/0011_extracts.sql"),
+    ),
+    (
+        12,
+        "permission_changes",
+        include_str!("../../migrations/sqlite/0012_permission_changes.sql"),
     ),
 ];
 
@@ -188,7 +196,14 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             ));
         }
     }
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    let applied: std::collections::HashSet<i64> = tx
+        .prepare("SELECT version FROM schema_migrations")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .map_err(err)?;
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
         tx.execute_batch(sql).map_err(|e| {
             // SQLite's message quotes the whole script; its first line is the problem.
             let text = e.to_string();
@@ -1623,6 +1638,69 @@ impl Store for SqliteStore {
         })
     }
 
+    fn record_permission_changes(&self, changes: &[NewPermissionChange]) -> Pending<Vec<i64>> {
+        let changes = changes.to_vec();
+        self.write("recording permission changes", move |c| {
+            let mut ids = Vec::with_capacity(changes.len());
+            let mut ins = c.prepare_cached(
+                "INSERT INTO permission_changes (at, batch, run_id, staff_id, name, department, \
+                 kind, target, op, outcome, reason, undo_of, user) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?;
+            for ch in &changes {
+                ins.execute(params![
+                    ts(ch.at),
+                    ch.batch,
+                    ch.run_id,
+                    ch.staff_id,
+                    ch.name,
+                    ch.department,
+                    ch.kind,
+                    ch.target,
+                    ch.op,
+                    ch.outcome,
+                    ch.reason,
+                    ch.undo_of,
+                    ch.user
+                ])?;
+                ids.push(c.last_insert_rowid());
+            }
+            Ok(ids)
+        })
+    }
+
+    fn list_permission_changes(&self, filter: &PermissionFilter) -> Pending<Vec<PermissionChange>> {
+        let f = filter.clone();
+        self.read(move |c| {
+            all(
+                c,
+                "reading permission changes",
+                "SELECT * FROM permission_changes WHERE (?1 IS NULL OR department = ?1) \
+                 AND (?2 IS NULL OR staff_id = ?2) AND (?3 IS NULL OR batch = ?3) \
+                 ORDER BY id DESC LIMIT ?4",
+                params![f.department, f.staff_id, f.batch, f.limit],
+                |r| {
+                    Ok(PermissionChange {
+                        id: col(r, "id")?,
+                        at: time(r, "at")?,
+                        batch: col(r, "batch")?,
+                        run_id: col(r, "run_id")?,
+                        staff_id: col(r, "staff_id")?,
+                        name: col(r, "name")?,
+                        department: col(r, "department")?,
+                        kind: col(r, "kind")?,
+                        target: col(r, "target")?,
+                        op: col(r, "op")?,
+                        outcome: col(r, "outcome")?,
+                        reason: col(r, "reason")?,
+                        undo_of: col(r, "undo_of")?,
+                        user: col(r, "user")?,
+                    })
+                },
+            )
+        })
+    }
+
     fn notification_work(&self, now: DateTime<Utc>, limit: i64) -> Pending<NotificationWork> {
         self.read(move |c| {
             let unrouted = all(
@@ -1826,6 +1904,34 @@ mod tests {
         .expect("insert");
         let err = migrate(&mut conn).expect_err("newer schema");
         assert!(err.to_string().contains("schema version 999"), "{err}");
+    }
+
+    /// Migration numbers may have gaps, and one merged later with a lower number than the
+    /// newest applied is still applied.
+    #[test]
+    fn a_known_migration_missing_below_the_newest_is_applied() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("unyo.db");
+        let mut conn = connect(&path).expect("connect");
+        migrate(&mut conn).expect("migrate");
+        conn.execute_batch(
+            "DROP TABLE param_changes; DELETE FROM schema_migrations WHERE version = 10;",
+        )
+        .expect("forget 10");
+        migrate(&mut conn).expect("migrate again");
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM param_changes", [], |r| r.get(0))
+            .expect("param_changes is back");
+        assert_eq!(n, 0);
+        let versions: Vec<i64> = conn
+            .prepare("SELECT version FROM schema_migrations ORDER BY version")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let known: Vec<i64> = MIGRATIONS.iter().map(|m| m.0).collect();
+        assert_eq!(versions, known);
     }
 
     #[test]

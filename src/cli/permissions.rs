@@ -1,0 +1,521 @@
+//! `unyo act permissions` (HR transfers applied to access: dry run, apply, verify, undo) and
+//! `unyo permissions history`: the grants and revokes recorded in the database.
+//!
+//! The action itself is `act::permissions`; this file prints its diff, records every grant
+//! and revoke of an apply or undo (with the run from `UNYO_RUN_ID`) and audits them as
+//! `permissions.apply` and `permissions.undo`.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, Utc};
+
+use super::table::Table;
+use crate::act::permissions::{
+    self, AclTools, Applied, Change, Directory, Operation, Outcome, Plan,
+};
+use crate::error::Error;
+use crate::model::Settings;
+use crate::store::{NewPermissionChange, PermissionChange, PermissionFilter, Store};
+
+#[derive(Debug, clap::Args)]
+pub struct ActArgs {
+    /// The transfer list: UTF-8 CSV with the header `staff_id,name,from,to,effective`.
+    #[arg(long, value_name = "CSV", required_unless_present = "undo")]
+    pub list: Option<PathBuf>,
+    /// The staff directory (`directory.json`).
+    #[arg(long, value_name = "FILE", required_unless_present = "undo")]
+    pub directory: Option<PathBuf>,
+    /// The folder holding one folder per department (`share/<department>`).
+    #[arg(long, value_name = "DIR", required_unless_present = "undo")]
+    pub share: Option<PathBuf>,
+    /// Apply the lines effective on or before this date (default: today in the settings'
+    /// time zone); later lines are pending.
+    #[arg(long, value_name = "DATE")]
+    pub effective: Option<String>,
+    /// Print the diff; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply the diff: the inverse first, then the directory, then the ACLs.
+    #[arg(long)]
+    pub apply: bool,
+    /// Exit 1 unless every line effective by the date is in effect.
+    #[arg(long)]
+    pub verify: bool,
+    /// Undo an apply by its inverse file (refused when the state changed since).
+    #[arg(
+        long,
+        value_name = "INVERSE_FILE",
+        conflicts_with_all = ["list", "directory", "share", "effective"]
+    )]
+    pub undo: Option<PathBuf>,
+    /// Where `--apply` writes the inverse (default: beside the list,
+    /// `inverse-<batch>.json`); an existing file is never replaced.
+    #[arg(long, value_name = "OUT", requires = "apply")]
+    pub inverse: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List the recorded grants and revokes, newest first.
+    History {
+        /// Only the changes of this department's access.
+        #[arg(long, value_name = "CODE")]
+        department: Option<String>,
+        /// Only the changes of this staff member.
+        #[arg(long, value_name = "ID")]
+        staff: Option<String>,
+        /// Only the changes of this apply or undo.
+        #[arg(long, value_name = "BATCH")]
+        batch: Option<String>,
+        /// At most this many (the most recent).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
+        limit: i64,
+        /// Print JSON (one array) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
+    let store = super::open_store(settings).await?;
+    match cmd {
+        Command::History {
+            department,
+            staff,
+            batch,
+            limit,
+            json,
+        } => {
+            let rows = store
+                .list_permission_changes(&PermissionFilter {
+                    department,
+                    staff_id: staff,
+                    batch,
+                    limit,
+                })
+                .await?;
+            history(settings, &rows, json);
+            Ok(())
+        }
+    }
+}
+
+fn history(settings: &Settings, rows: &[PermissionChange], json: bool) {
+    if json {
+        let text = serde_json::to_string_pretty(rows).unwrap_or_default();
+        super::out(&format!("{text}\n"));
+        return;
+    }
+    if rows.is_empty() {
+        super::out("no permission changes recorded\n");
+        return;
+    }
+    let mut t = Table::new(
+        &[
+            "ID", "TIME", "DEPT", "STAFF", "OP", "KIND", "TARGET", "OUTCOME", "RUN", "NOTE",
+        ],
+        &[6, 19, 10, 8, 6, 5, 24, 8, 5, 200],
+    );
+    for r in rows {
+        let mut note = vec![r.name.clone()];
+        if let Some(reason) = &r.reason {
+            note.push(reason.clone());
+        }
+        if let Some(of) = &r.undo_of {
+            note.push(format!("undoes {of}"));
+        }
+        t.row(vec![
+            r.id.to_string(),
+            super::local_time(settings, r.at),
+            r.department.clone(),
+            r.staff_id.clone(),
+            r.op.clone(),
+            r.kind.clone(),
+            short_target(&r.target),
+            r.outcome.clone(),
+            r.run_id.map(|i| i.to_string()).unwrap_or_default(),
+            note.join("; "),
+        ]);
+    }
+    super::out(&t.render());
+}
+
+/// A folder as its last two parts (`share/tax`); a group as it is.
+fn short_target(target: &str) -> String {
+    let p = Path::new(target);
+    if !p.is_absolute() {
+        return target.to_owned();
+    }
+    let parts: Vec<String> = p
+        .components()
+        .rev()
+        .take(2)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join("/")
+}
+
+/// `unyo act permissions`.
+pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
+    let settings = Settings::load(root)?;
+    let tools = AclTools::default();
+    if let Some(inverse) = &args.undo {
+        return undo(&settings, inverse, &tools).await;
+    }
+    let (Some(list), Some(directory), Some(share)) = (&args.list, &args.directory, &args.share)
+    else {
+        return Err(Error::Request(
+            "--list, --directory and --share are required".to_owned(),
+        ));
+    };
+    let list = std::path::absolute(list).unwrap_or_else(|_| list.clone());
+    let share = std::path::absolute(share).unwrap_or_else(|_| share.clone());
+    let effective = match &args.effective {
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+            Error::Request(format!("--effective: `{d}` is not a date (`YYYY-MM-DD`)"))
+        })?,
+        None => Utc::now().with_timezone(&settings.timezone).date_naive(),
+    };
+    let audit_args = serde_json::json!({
+        "list": list.display().to_string(),
+        "directory": directory.display().to_string(),
+        "share": share.display().to_string(),
+        "effective": effective.to_string(),
+        "inverse": args.inverse.as_ref().map(|p| p.display().to_string()),
+    });
+    let target = format!("transfer list {}", list.display());
+    // Reading and checking the list changes nothing; an apply that stops there is refused.
+    let prepared = (|| {
+        let transfers = permissions::read_list(&list)?;
+        let dir = Directory::load(directory)?;
+        let plan = permissions::plan(&transfers, &dir, &share, effective, &tools)
+            .map_err(|ps| permissions::problems_error(&list, &ps))?;
+        Ok::<_, crate::act::ActError>((dir, plan))
+    })();
+    let (mut dir, plan) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            if args.apply {
+                let store = super::open_store(&settings).await?;
+                super::audit::record(
+                    &*store,
+                    "permissions.apply",
+                    target,
+                    audit_args,
+                    Err(e.to_string()),
+                )
+                .await?;
+            }
+            return Err(super::act::failed(e));
+        }
+    };
+    let due = plan.changes.len() + plan.done.len();
+    let heading = format!(
+        "{}: {due} transfer{} effective on or before {effective}, {} pending",
+        list.display(),
+        if due == 1 { "" } else { "s" },
+        plan.pending.len()
+    );
+    if args.dry_run {
+        super::out(&format!("dry run: {heading}; nothing is changed\n"));
+        print_plan(&plan, &share);
+        return Ok(());
+    }
+    if args.verify {
+        return verify(&plan, &share, effective);
+    }
+    // --apply
+    if plan.changes.is_empty() {
+        let store = super::open_store(&settings).await?;
+        print_plan(&plan, &share);
+        let detail = "nothing to do: every transfer effective by then is in effect".to_owned();
+        super::audit::record(
+            &*store,
+            "permissions.apply",
+            target,
+            audit_args,
+            Ok(detail.clone()),
+        )
+        .await?;
+        super::out(&format!("{detail}; no inverse written\n"));
+        return Ok(());
+    }
+    let store = super::open_store(&settings).await?;
+    let batch = permissions::batch_id(Utc::now());
+    let inverse = match &args.inverse {
+        Some(p) => std::path::absolute(p).unwrap_or_else(|_| p.clone()),
+        None => list.with_file_name(format!("inverse-{batch}.json")),
+    };
+    match permissions::apply(&plan, &mut dir, &list, &inverse, &batch, &tools) {
+        Ok(done) => {
+            super::out(&format!("applied: {heading}\n"));
+            let result = finish(
+                &*store,
+                &done,
+                &share,
+                "permissions.apply",
+                target,
+                audit_args,
+            )
+            .await;
+            deferred(&plan);
+            result
+        }
+        Err(e) => {
+            super::audit::record(
+                &*store,
+                "permissions.apply",
+                target,
+                audit_args,
+                Err(e.to_string()),
+            )
+            .await?;
+            Err(super::act::failed(e))
+        }
+    }
+}
+
+async fn undo(settings: &Settings, inverse: &Path, tools: &AclTools) -> Result<(), Error> {
+    let store = super::open_store(settings).await?;
+    let inverse = std::path::absolute(inverse).unwrap_or_else(|_| inverse.to_owned());
+    let audit_args = serde_json::json!({ "inverse": inverse.display().to_string() });
+    let target = format!("inverse {}", inverse.display());
+    let batch = permissions::batch_id(Utc::now());
+    match permissions::undo(&inverse, &batch, tools) {
+        Ok(done) => {
+            let share = permissions::load_inverse(&inverse)
+                .map(|i| i.share)
+                .unwrap_or_default();
+            super::out(&format!(
+                "undone: {} (apply {})\n",
+                inverse.display(),
+                done.undo_of.as_deref().unwrap_or("?")
+            ));
+            finish(
+                &*store,
+                &done,
+                &share,
+                "permissions.undo",
+                target,
+                audit_args,
+            )
+            .await
+        }
+        Err(e) => {
+            super::audit::record(
+                &*store,
+                "permissions.undo",
+                target,
+                audit_args,
+                Err(e.to_string()),
+            )
+            .await?;
+            Err(super::act::failed(e))
+        }
+    }
+}
+
+/// Records every operation of an apply or undo, audits it and prints what was done; exit 1
+/// when an operation failed.
+async fn finish(
+    store: &dyn Store,
+    done: &Applied,
+    share: &Path,
+    action: &str,
+    target: String,
+    audit_args: serde_json::Value,
+) -> Result<(), Error> {
+    let at = Utc::now();
+    let run_id = std::env::var("UNYO_RUN_ID")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let user = crate::engine::os_user();
+    let rows: Vec<NewPermissionChange> = done
+        .ops()
+        .map(|(c, o)| NewPermissionChange {
+            at,
+            batch: done.batch.clone(),
+            run_id,
+            staff_id: c.staff_id.clone(),
+            name: c.name.clone(),
+            department: o.department.clone(),
+            kind: o.kind.as_str().to_owned(),
+            target: o.target.clone(),
+            op: o.op.as_str().to_owned(),
+            outcome: o.outcome.as_str().to_owned(),
+            reason: o.outcome.reason().map(str::to_owned),
+            undo_of: done.undo_of.clone(),
+            user: user.clone(),
+        })
+        .collect();
+    store.record_permission_changes(&rows).await?;
+    print_changes(&done.changes, share);
+    let count = |s: &str| rows.iter().filter(|r| r.outcome == s).count();
+    let (applied, skipped, failed) = (count("applied"), count("skipped"), count("failed"));
+    let grants = rows
+        .iter()
+        .filter(|r| r.outcome == "applied" && r.op == "grant")
+        .count();
+    let mut detail = format!(
+        "batch {}: {applied} applied ({grants} grants, {} revokes), {skipped} skipped, \
+         {failed} failed",
+        done.batch,
+        applied - grants
+    );
+    if done.undo_of.is_none() {
+        detail.push_str(&format!("; inverse {}", done.inverse.display()));
+    }
+    let outcome = if failed > 0 {
+        Err(detail.clone())
+    } else {
+        Ok(detail.clone())
+    };
+    super::audit::record(store, action, target, audit_args, outcome).await?;
+    super::out(&format!("{detail}\n"));
+    notes(done.ops().map(|(_, o)| o));
+    if done.undo_of.is_none() {
+        super::out(&format!(
+            "undo with: unyo act permissions --undo {}\n",
+            done.inverse.display()
+        ));
+    }
+    if failed > 0 {
+        let m = format!("{failed} operation(s) failed; see above");
+        eprintln!("error: {m}");
+        return Err(Error::Failed(m));
+    }
+    Ok(())
+}
+
+/// The reasons operations were skipped or failed, each once.
+fn notes<'a>(ops: impl Iterator<Item = &'a Operation>) {
+    let mut seen: Vec<String> = Vec::new();
+    for o in ops {
+        let line = match &o.outcome {
+            Outcome::Skipped(r) => format!("{} operations skipped: {r}", o.kind.as_str()),
+            Outcome::Failed(r) => format!("{} operations FAILED: {r}", o.kind.as_str()),
+            _ => continue,
+        };
+        if !seen.contains(&line) {
+            super::out(&format!("{line}\n"));
+            seen.push(line);
+        }
+    }
+}
+
+fn status(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Planned => "to do",
+        other => other.as_str(),
+    }
+}
+
+fn print_changes(changes: &[Change], share: &Path) {
+    if changes.is_empty() {
+        return;
+    }
+    let mut t = Table::new(
+        &["LINE", "STAFF", "OP", "KIND", "TARGET", "STATUS", "NAME"],
+        &[5, 8, 6, 5, 24, 8, 40],
+    )
+    .one_line();
+    for c in changes {
+        for o in &c.ops {
+            let target = match o.kind {
+                permissions::Kind::Group => o.target.clone(),
+                permissions::Kind::Acl => {
+                    let shown = Path::new(&o.target)
+                        .strip_prefix(share.parent().unwrap_or(share))
+                        .map_or_else(|_| o.target.clone(), |p| p.display().to_string());
+                    match c.uid {
+                        Some(uid) => format!("u:{uid} {shown}"),
+                        None => shown,
+                    }
+                }
+            };
+            t.row(vec![
+                if c.line == 0 {
+                    "-".to_owned()
+                } else {
+                    c.line.to_string()
+                },
+                c.staff_id.clone(),
+                o.op.as_str().to_owned(),
+                o.kind.as_str().to_owned(),
+                target,
+                status(&o.outcome).to_owned(),
+                format!("{} ({} -> {})", c.name, c.from, c.to),
+            ]);
+        }
+    }
+    super::out(&t.render());
+}
+
+fn print_plan(plan: &Plan, share: &Path) {
+    print_changes(&plan.changes, share);
+    let ops: Vec<&Operation> = plan.ops().map(|(_, o)| o).collect();
+    let todo = ops.iter().filter(|o| o.outcome == Outcome::Planned).count();
+    let grants = ops
+        .iter()
+        .filter(|o| o.outcome == Outcome::Planned && o.op == permissions::Op::Grant)
+        .count();
+    super::out(&format!(
+        "{todo} operations to do ({grants} grants, {} revokes), {} to skip\n",
+        todo - grants,
+        ops.len() - todo
+    ));
+    notes(ops.iter().copied());
+    if let Some(note) = &plan.acl_note {
+        super::out(&format!("ACLs are neither read nor changed: {note}\n"));
+    }
+    deferred(plan);
+}
+
+/// The lines in effect already, and the ones effective later.
+fn deferred(plan: &Plan) {
+    for t in &plan.done {
+        super::out(&format!(
+            "nothing to do: line {} {} {} is in `{}` already\n",
+            t.line, t.staff_id, t.name, t.to
+        ));
+    }
+    for t in &plan.pending {
+        super::out(&format!(
+            "pending: line {} {} {} {} -> {} from {}\n",
+            t.line, t.staff_id, t.name, t.from, t.to, t.effective
+        ));
+    }
+}
+
+/// Exit 1 unless nothing remains to do for the lines effective by `effective` (operations
+/// that cannot be done here, such as ACLs without the acl tools, are reported, not failed).
+fn verify(plan: &Plan, share: &Path, effective: NaiveDate) -> Result<(), Error> {
+    let open: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| {
+            c.ops
+                .iter()
+                .any(|o| matches!(o.outcome, Outcome::Planned | Outcome::Failed(_)))
+        })
+        .collect();
+    if open.is_empty() {
+        super::out(&format!(
+            "verified: {} transfer(s) effective by {effective} are in effect; {} pending\n",
+            plan.done.len() + plan.changes.len(),
+            plan.pending.len()
+        ));
+        notes(plan.ops().map(|(_, o)| o));
+        if let Some(note) = &plan.acl_note {
+            super::out(&format!("ACLs were not checked: {note}\n"));
+        }
+        return Ok(());
+    }
+    print_plan(plan, share);
+    let m = format!(
+        "{} transfer(s) effective by {effective} are not in effect",
+        open.len()
+    );
+    eprintln!("error: {m}");
+    Err(Error::Failed(m))
+}
