@@ -58,17 +58,113 @@ fn every_example_tree_validates() {
     assert!(seen >= 2, "expected example trees under examples/");
 }
 
+/// `health-check` passes on this machine and names what is missing when the tools are not
+/// on the PATH.
 #[test]
-fn shipped_jobs_run_green() {
+fn health_check_passes_and_names_missing_tools() {
     let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
-    for job in ["health-check", "disk-report", "log-cleanup"] {
-        let out = t.run(&["run", job]);
-        assert!(out.status.success(), "{job}: {}", both(&out));
-    }
-    let report = std::fs::read_dir(t.path("var/reports"))
+    let out = t.run(&["run", "health-check"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let logs = t.run(&["logs", "1", "--step", "tools"]);
+    assert!(
+        text(&logs.stdout).contains("all tools present"),
+        "{}",
+        both(&logs)
+    );
+
+    let out = t
+        .unyo()
+        .env("PATH", "/nonexistent")
+        .args(["run", "health-check"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let logs = t.run(&["logs", "2", "--step", "tools"]);
+    assert!(
+        text(&logs.stdout).contains("missing tools: sh df du find mkdir awk"),
+        "{}",
+        both(&logs)
+    );
+}
+
+/// `disk-report` writes the day's report and fails when free space is under the threshold.
+#[test]
+fn disk_report_writes_the_report_and_fails_below_the_threshold() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    let out = t.run(&["run", "disk-report"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let reports: Vec<_> = std::fs::read_dir(t.path("var/reports"))
         .expect("reports folder")
-        .count();
-    assert_eq!(report, 1, "disk-report writes one report per business date");
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(
+        reports.len(),
+        1,
+        "one report per business date: {reports:?}"
+    );
+    let report = std::fs::read_to_string(&reports[0]).expect("report");
+    let run = t.show(1);
+    let date = run["business_date"].as_str().expect("business date");
+    assert!(
+        reports[0].ends_with(format!("disk-{date}.txt")),
+        "{}",
+        reports[0].display()
+    );
+    assert!(
+        report.contains(&format!("business date {date} (run 1)")),
+        "{report}"
+    );
+    assert!(report.contains("Filesystem"), "{report}");
+
+    // No file system has 101 % free: the report is written and the run fails.
+    let out = t.run(&["run", "disk-report", "-p", "min_free_percent=101"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+}
+
+/// `log-cleanup` deletes step logs older than its `days` and keeps the younger ones.
+#[test]
+fn log_cleanup_deletes_only_old_logs() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    let dir = t.path("var/log/old-job");
+    std::fs::create_dir_all(&dir).expect("log dir");
+    let (old, young, other) = (
+        dir.join("1.a.1.log"),
+        dir.join("2.a.1.log"),
+        dir.join("notes.txt"),
+    );
+    for f in [&old, &young, &other] {
+        std::fs::write(f, "output\n").expect("write");
+    }
+    for f in [&old, &other] {
+        let touched = std::process::Command::new("touch")
+            .args(["-d", "100 days ago"])
+            .arg(f)
+            .status()
+            .expect("touch");
+        assert!(touched.success());
+    }
+    let out = t.run(&["run", "log-cleanup"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(
+        !old.exists(),
+        "a 100-day-old log is deleted (default: 90 days)"
+    );
+    assert!(young.exists(), "a new log is kept");
+    assert!(other.exists(), "only *.log files are touched");
+    let logs = t.run(&["logs", "1", "--step", "delete-old-logs"]);
+    assert!(text(&logs.stdout).contains("1.a.1.log"), "{}", both(&logs));
+
+    // With days=200 the same kind of log stays.
+    std::fs::write(&old, "output\n").expect("write");
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "100 days ago"])
+        .arg(&old)
+        .status()
+        .expect("touch");
+    assert!(touched.success());
+    let out = t.run(&["run", "log-cleanup", "-p", "days=200"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(old.exists());
 }
 
 #[test]
