@@ -277,14 +277,11 @@ fn verify_at(folder: &Path, year: i32) -> Result<Vec<(String, u64)>, ActError> {
         }
     }
     let copy = folder.join(DB_FILE);
+    if let Some(problem) = super::backup::integrity_problem(&copy)? {
+        return Err(fail(format!("integrity check of {DB_FILE}: {problem}")));
+    }
     let conn =
         Connection::open_with_flags(&copy, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db(&copy))?;
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(db(&copy))?;
-    if check != "ok" {
-        return Err(fail(format!("integrity check of {DB_FILE}: {check}")));
-    }
     let mut counts = Vec::new();
     for name in manifest.keys() {
         let Some(table) = name.strip_suffix(".csv") else {

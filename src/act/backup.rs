@@ -182,6 +182,17 @@ pub(crate) fn read_manifest(folder: &Path) -> Result<BTreeMap<String, String>, A
     Ok(out)
 }
 
+/// `PRAGMA integrity_check` of a database copy, opened read-only: `None` when it says `ok`,
+/// else its first finding.
+pub(crate) fn integrity_problem(copy: &Path) -> Result<Option<String>, ActError> {
+    let conn =
+        Connection::open_with_flags(copy, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db(copy))?;
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(db(copy))?;
+    Ok((check != "ok").then_some(check))
+}
+
 /// Checks a backup folder: the database copy's hash and `PRAGMA integrity_check`, and that the
 /// archive holds exactly the files of the manifest with the same hashes.
 pub fn verify(folder: &Path) -> Result<(), ActError> {
@@ -201,15 +212,9 @@ pub fn verify(folder: &Path) -> Result<(), ActError> {
             "{DB_FILE} does not match its SHA-256 in {MANIFEST}"
         )));
     }
-    let conn =
-        Connection::open_with_flags(&copy, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(db(&copy))?;
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(db(&copy))?;
-    if check != "ok" {
-        return Err(fail(format!("integrity check of {DB_FILE}: {check}")));
+    if let Some(problem) = integrity_problem(&copy)? {
+        return Err(fail(format!("integrity check of {DB_FILE}: {problem}")));
     }
-    drop(conn);
 
     let archive = folder.join(ARCHIVE);
     let file = std::fs::File::open(&archive).map_err(io("open", &archive))?;
