@@ -284,6 +284,69 @@ fn an_unmappable_character_names_row_and_column_and_leaves_no_file() {
     assert_eq!(rows[row as usize][1], "𠮷田 花子");
 }
 
+/// A resident registered as a formula comes out as text Excel will not run, unless the
+/// extract says `--allow-formulas`; numbers are untouched.
+#[test]
+fn text_that_looks_like_a_formula_is_written_as_text() {
+    let t = demo();
+    Connection::open(t.path(DB))
+        .expect("open")
+        .execute(
+            "INSERT INTO residents (id, name, kana, birth_date, address, department) \
+             VALUES (20001, '=HYPERLINK(\"http://evil.example\",\"x\")', '@SUM(1)', \
+                     '-12', '市内', 'tax')",
+            [],
+        )
+        .expect("insert");
+    let last = |file: &str| {
+        let rows = parse_csv(&utf8_bom(&t.path(file)));
+        rows.last().cloned().expect("a row")
+    };
+    let out = extract(
+        &t,
+        BY_DEPARTMENT,
+        "out/tax/guarded.csv",
+        &[
+            "--param",
+            "department=tax",
+            "--columns",
+            "id,name,kana,birth_date",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(
+        last("out/tax/guarded.csv"),
+        [
+            "20001",
+            "'=HYPERLINK(\"http://evil.example\",\"x\")",
+            "'@SUM(1)",
+            "-12"
+        ]
+    );
+    let out = extract(
+        &t,
+        BY_DEPARTMENT,
+        "out/tax/raw.csv",
+        &[
+            "--param",
+            "department=tax",
+            "--columns",
+            "id,name,kana,birth_date",
+            "--allow-formulas",
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(
+        last("out/tax/raw.csv"),
+        [
+            "20001",
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "@SUM(1)",
+            "-12"
+        ]
+    );
+}
+
 #[test]
 fn statements_that_could_write_and_more_than_one_are_refused() {
     let t = demo();

@@ -68,6 +68,9 @@ pub struct Extract {
     pub encoding: Encoding,
     /// The group the file is given (its members may read it).
     pub group: Option<String>,
+    /// Text that a spreadsheet would take for a formula is written as text (see
+    /// [`guard_formula`]); `false` writes it as it is.
+    pub guard_formulas: bool,
 }
 
 /// What an extract wrote.
@@ -150,12 +153,16 @@ pub fn run(x: &Extract) -> Result<Report, ActError> {
         fields.clear();
         for (&i, name) in picked.iter().zip(&columns) {
             let value = row.get_ref(i).map_err(db(&x.db))?;
-            fields.push(text(value).map_err(|why| {
+            let mut value = text(value).map_err(|why| {
                 failed(format!(
                     "{}: row {n}, column {name}: {why}",
                     x.out.display()
                 ))
-            })?);
+            })?;
+            if x.guard_formulas && matches!(row.get_ref(i), Ok(ValueRef::Text(_))) {
+                guard_formula(&mut value);
+            }
+            fields.push(value);
         }
         w.record(&fields)
             .map_err(|e| record_failed(e, &format!("row {n}"), &columns, &x.out, &tmp.path))?;
@@ -290,6 +297,17 @@ fn text(v: ValueRef<'_>) -> Result<String, String> {
             String::from_utf8(t.to_vec()).map_err(|_| "the text is not valid UTF-8".to_owned())
         }
         ValueRef::Blob(_) => Err("a BLOB cannot be written to CSV".to_owned()),
+    }
+}
+
+/// Text a spreadsheet would read as a formula (a first character `=`, `+`, `-`, `@`, tab or
+/// CR: a resident registered as `=HYPERLINK(...)`) gets a leading `'`, so Excel shows it as
+/// text and runs nothing when the file is opened. Text that is a plain number (`-5`, `+3.5`)
+/// is left as it is.
+pub fn guard_formula(value: &mut String) {
+    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && value.trim().parse::<f64>().is_err() {
+        value.insert(0, '\'');
     }
 }
 
@@ -453,6 +471,26 @@ impl Drop for Temp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_a_spreadsheet_would_run_is_written_as_text() {
+        let guarded = |v: &str| {
+            let mut v = v.to_owned();
+            guard_formula(&mut v);
+            v
+        };
+        assert_eq!(
+            guarded("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(guarded("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(guarded("+81-3-1234"), "'+81-3-1234");
+        assert_eq!(guarded("\t=1"), "'\t=1");
+        assert_eq!(guarded("-5"), "-5");
+        assert_eq!(guarded("+3.5"), "+3.5");
+        assert_eq!(guarded("佐藤 花子"), "佐藤 花子");
+        assert_eq!(guarded("a=b"), "a=b");
+    }
 
     #[test]
     fn fields_are_quoted_only_when_rfc_4180_needs_it() {

@@ -147,6 +147,10 @@ pub struct ExtractArgs {
     /// Give the file to this group (its members may read it); empty: keep the user's.
     #[arg(long, value_name = "GROUP")]
     group: Option<String>,
+    /// Write text that starts like a spreadsheet formula (`=`, `+`, `-`, `@`) as it is;
+    /// by default it gets a leading `'`, so that opening the file runs nothing.
+    #[arg(long)]
+    allow_formulas: bool,
 }
 
 pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
@@ -357,6 +361,7 @@ async fn extract(root: &Path, args: ExtractArgs) -> Result<(), Error> {
         "columns": args.columns,
         "encoding": args.encoding,
         "group": args.group,
+        "allow_formulas": args.allow_formulas,
     });
     let target = format!("extract {}", out.display());
     let parsed = prepare(&args).map(|(params, columns, encoding)| extract::Extract {
@@ -367,6 +372,7 @@ async fn extract(root: &Path, args: ExtractArgs) -> Result<(), Error> {
         columns,
         encoding,
         group: args.group.clone().filter(|g| !g.is_empty()),
+        guard_formulas: !args.allow_formulas,
     });
     let report = match parsed.and_then(|x| extract::run(&x).map(|r| (x, r))) {
         Ok(r) => r,
