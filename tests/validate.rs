@@ -222,3 +222,33 @@ fn every_unknown_key_of_a_file_at_once() {
     }
     assert!(err.trim_end().ends_with("10 problems"), "{err}");
 }
+
+/// A job's `sla:` is checked like every other key: each bad item named at its place.
+#[test]
+fn sla_problems_are_reported_at_their_place() {
+    let t = Tree::new();
+    t.job(
+        "backup",
+        "sla:\n  complete_by: \"25:00\"\n  success_rate: 120\n  max_duration: 2x\nsteps:\n  a:\n    run: echo\n",
+    )
+    .job("typo", "sla:\n  complete_bye: \"06:00\"\nsteps:\n  a:\n    run: echo\n")
+    .job("empty", "sla: {}\nsteps:\n  a:\n    run: echo\n")
+    .job(
+        "good",
+        "sla: { complete_by: \"06:00\", success_rate: 99.5, max_duration: 2h }\nsteps:\n  a:\n    run: echo\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let said = text(&out.stderr);
+    for want in [
+        "jobs/backup.yaml:2:16: sla.complete_by: bad time `25:00`",
+        "jobs/backup.yaml:3:17: sla.success_rate 120 is not a percentage",
+        "jobs/backup.yaml:4:17: `sla.max_duration`: bad duration `2x`",
+        "jobs/typo.yaml:2:3: unknown key `complete_bye`",
+        "did you mean `complete_by`",
+        "jobs/empty.yaml:1:6: `sla` promises nothing",
+    ] {
+        assert!(said.contains(want), "{want} in:\n{said}");
+    }
+    assert!(!said.contains("good.yaml"), "{said}");
+}

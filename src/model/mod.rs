@@ -67,6 +67,8 @@ pub struct Job {
     /// Who may act on it (submit, cancel, rerun, hold, release); both empty: everyone.
     pub allowed_users: Vec<String>,
     pub allowed_groups: Vec<String>,
+    /// What the job promises the client (`sla:`), measured by the monthly report.
+    pub sla: Option<JobSla>,
     /// Steps in declaration order; `needs` are indexes into this list.
     pub steps: Vec<Step>,
 }
@@ -75,6 +77,19 @@ impl Job {
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
     }
+}
+
+/// A job's service level. Each item is optional; a job without `sla:` is reported without
+/// one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobSla {
+    /// A scheduled run has succeeded by this local time of its slot's day (or of the next
+    /// day, when the slot comes later in the day than this time).
+    pub complete_by: Option<NaiveTime>,
+    /// Percent (0 < rate <= 100) of the month's runs that must succeed.
+    pub success_rate: Option<f64>,
+    /// No run may take longer.
+    pub max_duration: Option<Duration>,
 }
 
 /// A job parameter.

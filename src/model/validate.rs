@@ -464,6 +464,7 @@ fn job(
         params.insert(pname.clone(), param);
     }
     let job_timeout = cx.duration(file, &spec.timeout, "timeout");
+    let sla = spec.sla.as_ref().map(|s| sla(cx, file, s));
     let wait_timeout = cx.duration(file, &spec.wait_timeout, "wait_timeout");
     if let Some(w) = &spec.wait_timeout
         && spec.after.is_none()
@@ -534,8 +535,44 @@ fn job(
         separate_approver: spec.separate_approver,
         allowed_users: spec.allowed_users.clone().unwrap_or_default(),
         allowed_groups: spec.allowed_groups.clone().unwrap_or_default(),
+        sla,
         steps,
     })
+}
+
+/// A job's `sla:`, each item checked.
+fn sla(cx: &mut Ctx<'_>, file: &Path, spec: &Spanned<crate::spec::SlaSpec>) -> JobSla {
+    let s = &spec.value;
+    let mut out = JobSla::default();
+    if let Some(t) = &s.complete_by {
+        match parse_clock(&t.value) {
+            Ok(t) => out.complete_by = Some(t),
+            Err(m) => cx.err(file, t, format!("sla.complete_by: {m}")),
+        }
+    }
+    if let Some(r) = &s.success_rate {
+        if r.value > 0.0 && r.value <= 100.0 {
+            out.success_rate = Some(r.value);
+        } else {
+            cx.err(
+                file,
+                r,
+                format!(
+                    "sla.success_rate {} is not a percentage (more than 0, at most 100)",
+                    r.value
+                ),
+            );
+        }
+    }
+    out.max_duration = cx.duration(file, &s.max_duration, "sla.max_duration");
+    if s.complete_by.is_none() && s.success_rate.is_none() && s.max_duration.is_none() {
+        cx.err(
+            file,
+            spec,
+            "`sla` promises nothing: give `complete_by`, `success_rate` or `max_duration`",
+        );
+    }
+    out
 }
 
 /// A parameter's declaration: the rules that fit its type, each checked.

@@ -647,6 +647,7 @@ mod tests {
             separate_approver: false,
             allowed_users: vec![],
             allowed_groups: vec![],
+            sla: None,
             steps: vec![],
         }
     }

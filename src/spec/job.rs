@@ -11,6 +11,7 @@ use super::{FileSpec, Scalar, leaf};
 
 static PARAM: LazyLock<Shape> = LazyLock::new(leaf::<ParamSpec>);
 static APPROVAL: LazyLock<Shape> = LazyLock::new(leaf::<ApprovalSpec>);
+static SLA: LazyLock<Shape> = LazyLock::new(leaf::<SlaSpec>);
 static STEP: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<StepSpec>(),
     children: vec![("approval", Child::Struct(&APPROVAL))],
@@ -20,6 +21,7 @@ static JOB: LazyLock<Shape> = LazyLock::new(|| Shape {
     children: vec![
         ("params", Child::MapOf(&PARAM)),
         ("steps", Child::MapOf(&STEP)),
+        ("sla", Child::Struct(&SLA)),
     ],
 });
 
@@ -68,7 +70,22 @@ pub struct JobSpec {
     pub allowed_users: Option<Vec<String>>,
     /// Operating-system groups whose members may do so.
     pub allowed_groups: Option<Vec<String>>,
+    /// What the job promises the client; the monthly report measures it.
+    pub sla: Option<Spanned<SlaSpec>>,
     pub steps: IndexMap<String, Spanned<StepSpec>>,
+}
+
+/// A job's service level, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaSpec {
+    /// A scheduled run has succeeded by this local time (`HH:MM`) of its slot's day, or of
+    /// the next day when the slot is later than that time.
+    pub complete_by: Option<Spanned<String>>,
+    /// Percent of the month's runs that must succeed.
+    pub success_rate: Option<Spanned<f64>>,
+    /// No run may take longer.
+    pub max_duration: Option<Spanned<String>>,
 }
 
 /// What a run due outside its window does.
