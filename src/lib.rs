@@ -18,6 +18,7 @@ pub mod import;
 pub mod incident;
 pub mod model;
 pub mod notify;
+pub mod report;
 pub mod runbook;
 pub mod schedule;
 pub mod spec;

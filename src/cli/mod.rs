@@ -19,6 +19,7 @@ mod next;
 mod notifications;
 mod params;
 mod permissions;
+mod report;
 mod rerun;
 mod run;
 mod runs;
@@ -112,6 +113,9 @@ pub enum Command {
     Import(import::Args),
     /// List the data extracts `unyo act extract` wrote, newest first.
     Extracts(extracts::Args),
+    /// Reports for the client: `report monthly`.
+    #[command(subcommand)]
+    Report(report::Command),
     /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set,
     /// extract, permissions.
     #[command(subcommand)]
@@ -183,6 +187,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Demo(cmd) => demo::run(&settings, cmd),
         Command::Params(cmd) => params::run(&settings, cmd).await,
         Command::Extracts(args) => extracts::run(&settings, args).await,
+        Command::Report(cmd) => report::run(&settings, cmd).await,
         Command::Permissions(cmd) => permissions::run(&settings, cmd).await,
     }
 }

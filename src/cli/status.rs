@@ -29,7 +29,7 @@ struct Status {
     queued: Vec<RunRow>,
     open_incidents: Vec<crate::store::IncidentRow>,
     held: Vec<crate::store::HoldRow>,
-    next_slots: Vec<super::next::Coming>,
+    next_slots: Vec<crate::schedule::forecast::Coming>,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,7 +95,15 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     open_incidents.sort_by_key(|i| -i.id);
     let next_slots = match Catalog::load(settings) {
         Ok(catalog) => {
-            super::next::forecast(settings, &catalog, None, now, now + Duration::days(7), 5).0
+            crate::schedule::forecast::forecast(
+                settings,
+                &catalog,
+                None,
+                now,
+                now + Duration::days(7),
+                5,
+            )
+            .0
         }
         Err(_) => Vec::new(),
     };

@@ -5,6 +5,7 @@
 //! ([`window`]) and the planner ([`plan`]): which slots a schedule has and what becomes of
 //! each.
 
+pub mod forecast;
 pub mod plan;
 pub mod window;
 

@@ -499,6 +499,61 @@ pub struct PermissionFilter {
     pub limit: i64,
 }
 
+/// What the reports read of one period `[from, to)`, as plain values. Runs are those queued
+/// in the period; slots those due in it; incidents those opened in it or still not resolved
+/// at its start; changes those made in it.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFacts {
+    /// Job names; `RunFact::job` indexes into it.
+    pub jobs: Vec<String>,
+    /// Job file digests; `RunFact::digest` indexes into it.
+    pub digests: Vec<String>,
+    pub runs: Vec<RunFact>,
+    /// Slots: job, outcome, reason, how many.
+    pub slots: Vec<SlotCount>,
+    /// Attempts that did not succeed, and retries, by job and kind.
+    pub attempts: Vec<AttemptCount>,
+    pub incidents: Vec<IncidentRow>,
+    pub param_changes: Vec<ParamChange>,
+    pub extracts: Vec<ExtractRow>,
+    pub permission_changes: Vec<PermissionChange>,
+    /// Runs operators submitted (`unyo submit`), with who and why.
+    pub submitted: Vec<RunRow>,
+}
+
+/// One run, compactly: a month may hold a million.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunFact {
+    pub id: i64,
+    pub job: u32,
+    pub digest: u32,
+    pub trigger: Trigger,
+    pub status: RunStatus,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// How many slots of a job had one outcome (and reason).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotCount {
+    pub job: String,
+    pub outcome: SlotOutcome,
+    pub reason: Option<String>,
+    pub count: i64,
+}
+
+/// How many attempts of a job ended one way: `status` with `signal` set or not, and whether
+/// they were retries (attempt > 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptCount {
+    pub job: String,
+    pub status: AttemptStatus,
+    pub signalled: bool,
+    pub retry: bool,
+    pub count: i64,
+}
+
 /// An approval gate of a run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GateRow {
@@ -692,6 +747,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn get_param_change(&self, id: i64) -> Pending<Option<ParamChange>>;
     /// Marks change `id` undone by change `by`; false when it was rolled back already.
     fn mark_rolled_back(&self, id: i64, by: i64) -> Pending<bool>;
+    /// What the reports read of the period `[from, to)`.
+    fn report_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<ReportFacts>;
     /// Records a data extract; returns its id.
     fn record_extract(&self, extract: &NewExtract) -> Pending<i64>;
     /// Data extracts, newest first.

@@ -92,6 +92,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "permission_changes",
         include_str!("../../migrations/sqlite/0012_permission_changes.sql"),
     ),
+    (
+        13,
+        "report",
+        include_str!("../../migrations/sqlite/0013_report.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -452,6 +457,87 @@ fn param_change_row(row: &Row<'_>) -> Result<ParamChange, StoreError> {
         user: col(row, "user")?,
         rolled_back_by: col(row, "rolled_back_by")?,
     })
+}
+
+fn permission_change_row(r: &Row<'_>) -> Result<PermissionChange, StoreError> {
+    Ok(PermissionChange {
+        id: col(r, "id")?,
+        at: time(r, "at")?,
+        batch: col(r, "batch")?,
+        run_id: col(r, "run_id")?,
+        staff_id: col(r, "staff_id")?,
+        name: col(r, "name")?,
+        department: col(r, "department")?,
+        kind: col(r, "kind")?,
+        target: col(r, "target")?,
+        op: col(r, "op")?,
+        outcome: col(r, "outcome")?,
+        reason: col(r, "reason")?,
+        undo_of: col(r, "undo_of")?,
+        user: col(r, "user")?,
+    })
+}
+
+/// The runs of a period, read by column position (a month may hold a million): job names
+/// and digests interned.
+fn run_facts(
+    c: &Connection,
+    from: &str,
+    to: &str,
+    facts: &mut ReportFacts,
+) -> Result<(), StoreError> {
+    let action = "reading a period's runs";
+    let mut jobs: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let mut digests: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let intern =
+        |map: &mut std::collections::HashMap<String, u32>, names: &mut Vec<String>, text: &str| {
+            if let Some(&i) = map.get(text) {
+                return i;
+            }
+            let i = u32::try_from(names.len()).unwrap_or(u32::MAX);
+            map.insert(text.to_owned(), i);
+            names.push(text.to_owned());
+            i
+        };
+    let instant = |text: &str, what: &str| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| StoreError::Corrupt(format!("{what} `{text}`: {e}")))
+    };
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT id, job, job_digest, trigger, status, queued_at, started_at, ended_at \
+             FROM runs WHERE queued_at >= ?1 AND queued_at < ?2 ORDER BY id",
+        )
+        .map_err(query_err(action))?;
+    let mut rows = stmt.query([from, to]).map_err(query_err(action))?;
+    while let Some(r) = rows.next().map_err(query_err(action))? {
+        let text = |i: usize| -> Result<Option<&str>, StoreError> {
+            match r.get_ref(i).map_err(query_err(action))? {
+                rusqlite::types::ValueRef::Null => Ok(None),
+                v => v
+                    .as_str()
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("runs column {i}: {e}"))),
+            }
+        };
+        let need = |i: usize| -> Result<&str, StoreError> {
+            text(i)?.ok_or_else(|| StoreError::Corrupt(format!("runs column {i} is NULL")))
+        };
+        let job = intern(&mut jobs, &mut facts.jobs, need(1)?);
+        let digest = intern(&mut digests, &mut facts.digests, need(2)?);
+        facts.runs.push(RunFact {
+            id: r.get(0).map_err(query_err(action))?,
+            job,
+            digest,
+            trigger: need(3)?.parse().map_err(StoreError::Corrupt)?,
+            status: need(4)?.parse().map_err(StoreError::Corrupt)?,
+            queued_at: instant(need(5)?, "queued_at")?,
+            started_at: text(6)?.map(|t| instant(t, "started_at")).transpose()?,
+            ended_at: text(7)?.map(|t| instant(t, "ended_at")).transpose()?,
+        });
+    }
+    Ok(())
 }
 
 fn extract_row(row: &Row<'_>) -> Result<ExtractRow, StoreError> {
@@ -1626,6 +1712,88 @@ impl Store for SqliteStore {
         })
     }
 
+    fn report_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<ReportFacts> {
+        self.read(move |c| {
+            let (from, to) = (ts(from), ts(to));
+            let mut facts = ReportFacts::default();
+            run_facts(c, &from, &to, &mut facts)?;
+            facts.slots = all(
+                c,
+                "reading a period's slots",
+                "SELECT job, outcome, reason, count(*) AS n FROM slots \
+                 WHERE due_at >= ?1 AND due_at < ?2 GROUP BY job, outcome, reason \
+                 ORDER BY job, outcome, reason",
+                [&from, &to],
+                |r| {
+                    Ok(SlotCount {
+                        job: col(r, "job")?,
+                        outcome: token(r, "outcome")?,
+                        reason: col(r, "reason")?,
+                        count: col(r, "n")?,
+                    })
+                },
+            )?;
+            facts.attempts = all(
+                c,
+                "reading a period's attempts",
+                "SELECT r.job AS job, a.status AS status, a.signal IS NOT NULL AS signalled, \
+                 a.attempt > 1 AS retry, count(*) AS n \
+                 FROM runs r JOIN attempts a ON a.run_id = r.id \
+                 WHERE r.queued_at >= ?1 AND r.queued_at < ?2 \
+                 AND (a.status <> 'succeeded' OR a.attempt > 1) \
+                 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+                [&from, &to],
+                |r| {
+                    Ok(AttemptCount {
+                        job: col(r, "job")?,
+                        status: token(r, "status")?,
+                        signalled: col(r, "signalled")?,
+                        retry: col(r, "retry")?,
+                        count: col(r, "n")?,
+                    })
+                },
+            )?;
+            facts.incidents = all(
+                c,
+                "reading a period's incidents",
+                "SELECT * FROM incidents WHERE (opened_at >= ?1 AND opened_at < ?2) \
+                 OR (opened_at < ?1 AND (resolved_at IS NULL OR resolved_at >= ?1)) ORDER BY id",
+                [&from, &to],
+                incident_row,
+            )?;
+            facts.param_changes = all(
+                c,
+                "reading a period's parameter changes",
+                "SELECT * FROM param_changes WHERE at >= ?1 AND at < ?2 ORDER BY id",
+                [&from, &to],
+                param_change_row,
+            )?;
+            facts.extracts = all(
+                c,
+                "reading a period's extracts",
+                "SELECT * FROM extracts WHERE at >= ?1 AND at < ?2 ORDER BY id",
+                [&from, &to],
+                extract_row,
+            )?;
+            facts.permission_changes = all(
+                c,
+                "reading a period's permission changes",
+                "SELECT * FROM permission_changes WHERE at >= ?1 AND at < ?2 ORDER BY id",
+                [&from, &to],
+                permission_change_row,
+            )?;
+            facts.submitted = all(
+                c,
+                "reading a period's submitted runs",
+                "SELECT * FROM runs WHERE trigger = 'submit' AND queued_at >= ?1 \
+                 AND queued_at < ?2 ORDER BY id",
+                [&from, &to],
+                run_row,
+            )?;
+            Ok(facts)
+        })
+    }
+
     fn list_extracts(&self, limit: i64) -> Pending<Vec<ExtractRow>> {
         self.read(move |c| {
             all(
@@ -1679,24 +1847,7 @@ impl Store for SqliteStore {
                  AND (?2 IS NULL OR staff_id = ?2) AND (?3 IS NULL OR batch = ?3) \
                  ORDER BY id DESC LIMIT ?4",
                 params![f.department, f.staff_id, f.batch, f.limit],
-                |r| {
-                    Ok(PermissionChange {
-                        id: col(r, "id")?,
-                        at: time(r, "at")?,
-                        batch: col(r, "batch")?,
-                        run_id: col(r, "run_id")?,
-                        staff_id: col(r, "staff_id")?,
-                        name: col(r, "name")?,
-                        department: col(r, "department")?,
-                        kind: col(r, "kind")?,
-                        target: col(r, "target")?,
-                        op: col(r, "op")?,
-                        outcome: col(r, "outcome")?,
-                        reason: col(r, "reason")?,
-                        undo_of: col(r, "undo_of")?,
-                        user: col(r, "user")?,
-                    })
-                },
+                permission_change_row,
             )
         })
     }

@@ -1,0 +1,929 @@
+//! The monthly job-result and SLA report: every figure computed from the database of
+//! records ([`ReportFacts`]) and the definitions (the jobs' `sla:`, the schedules for next
+//! month's plan), then rendered (`render.rs`). The computation is pure: the same facts and
+//! definitions give the same report, so a re-rendered month is byte for byte the same.
+
+pub mod render;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::model::{Catalog, Settings};
+use crate::store::{AttemptStatus, IncidentStatus, ReportFacts, RunStatus, SlotOutcome, Trigger};
+
+/// A report's period: a calendar month in the configured zone, each day starting at the
+/// settings' `day_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub year: i32,
+    pub month: u32,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Period {
+    /// The month `year-month`; `None` for a month that does not exist.
+    pub fn month(year: i32, month: u32, tz: Tz, day_start: NaiveTime) -> Option<Period> {
+        let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+        let next = first.checked_add_months(chrono::Months::new(1))?;
+        Some(Period {
+            year,
+            month,
+            from: crate::schedule::window::local_instant(tz, first, day_start)?,
+            to: crate::schedule::window::local_instant(tz, next, day_start)?,
+        })
+    }
+
+    /// Reads `YYYY-MM`.
+    pub fn parse(text: &str, tz: Tz, day_start: NaiveTime) -> Result<Period, String> {
+        let bad = || format!("bad month `{text}` (expected `YYYY-MM`, e.g. `2026-10`)");
+        let (y, m) = text.trim().split_once('-').ok_or_else(bad)?;
+        let (y, m) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if !(1970..=9999).contains(&y) {
+            return Err(bad());
+        }
+        Period::month(y, m, tz, day_start).ok_or_else(bad)
+    }
+
+    /// The month before the one that contains `now`.
+    pub fn previous_of(now: DateTime<Utc>, tz: Tz, day_start: NaiveTime) -> Option<Period> {
+        let today = crate::calendar::business_date(now, tz, day_start);
+        let first = today
+            .with_day(1)?
+            .checked_sub_months(chrono::Months::new(1))?;
+        Period::month(first.year(), first.month(), tz, day_start)
+    }
+
+    pub fn previous(&self, tz: Tz, day_start: NaiveTime) -> Option<Period> {
+        let first = NaiveDate::from_ymd_opt(self.year, self.month, 1)?
+            .checked_sub_months(chrono::Months::new(1))?;
+        Period::month(first.year(), first.month(), tz, day_start)
+    }
+
+    pub fn next(&self, tz: Tz, day_start: NaiveTime) -> Option<Period> {
+        let first = NaiveDate::from_ymd_opt(self.year, self.month, 1)?
+            .checked_add_months(chrono::Months::new(1))?;
+        Period::month(first.year(), first.month(), tz, day_start)
+    }
+
+    /// `2026-10`.
+    pub fn label(&self) -> String {
+        format!("{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// The monthly report, every figure as it is shown.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Monthly {
+    pub period: PeriodInfo,
+    pub summary: Summary,
+    pub jobs: Vec<JobLine>,
+    pub sla: Vec<SlaItem>,
+    pub incidents: Vec<IncidentLine>,
+    pub adhoc: Vec<AdhocLine>,
+    pub changes: Changes,
+    pub plan: Plan,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PeriodInfo {
+    /// `2026-10`.
+    pub month: String,
+    /// `令和8年(2026年)10月分`.
+    pub label_ja: String,
+    /// `October 2026`.
+    pub label_en: String,
+    pub from: String,
+    pub to: String,
+    pub timezone: String,
+    /// When an operating day begins (`00:00`, `06:00`).
+    pub day_start: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Summary {
+    pub runs: u64,
+    /// Trigger token and runs, in the order of `Trigger::ALL`, those with none left out.
+    pub by_trigger: Vec<Count>,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub interrupted: u64,
+    /// Queued or running when the period ended.
+    pub unfinished: u64,
+    /// Succeeded of the ended runs, percent with two decimals; `None` without ended runs.
+    pub success_rate: Option<f64>,
+    /// Attempts after the first.
+    pub retries: u64,
+    /// Attempts that ended abnormally, by kind.
+    pub abnormal_ends: Vec<Count>,
+    pub incidents_opened: u64,
+    pub incidents_resolved: u64,
+    /// Mean time from opening to acknowledgement (or resolution, when that came first), in
+    /// minutes, over the incidents opened in the period that were acknowledged.
+    pub mtta_minutes: Option<f64>,
+    /// Mean time from opening to resolution, in minutes.
+    pub mttr_minutes: Option<f64>,
+    pub sla_items: u64,
+    pub sla_met: u64,
+}
+
+/// A name and how many.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Count {
+    pub name: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct JobLine {
+    pub job: String,
+    pub slots: u64,
+    pub runs: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Slots recorded `missed`.
+    pub missed: u64,
+    /// Slots skipped, by outcome and reason.
+    pub skipped: Vec<Count>,
+    /// Scheduled runs that had not succeeded by the job's `complete_by`.
+    pub late: u64,
+    pub mean_seconds: Option<f64>,
+    pub p95_seconds: Option<f64>,
+    pub previous_mean_seconds: Option<f64>,
+    pub previous_p95_seconds: Option<f64>,
+    /// Change of the mean against the previous month, percent.
+    pub mean_change_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SlaItem {
+    pub job: String,
+    /// `complete_by`, `success_rate` or `max_duration`.
+    pub item: String,
+    pub agreed: String,
+    pub measured: String,
+    pub met: bool,
+    /// The days and runs that broke it (at most [`EVIDENCE`], then how many more).
+    pub evidence: Vec<String>,
+}
+
+/// How many breaches an SLA item lists by name.
+pub const EVIDENCE: usize = 20;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IncidentLine {
+    pub id: i64,
+    pub opened_at: String,
+    pub severity: String,
+    pub job: String,
+    pub run_id: Option<i64>,
+    pub summary: String,
+    pub failure_class: String,
+    pub status: String,
+    pub occurrences: i64,
+    pub acknowledged_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub cause: Option<String>,
+    pub countermeasure: Option<String>,
+    pub report_deadline: Option<String>,
+    /// Resolved (its report in) by the deadline; `None` without a deadline.
+    pub deadline_met: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AdhocLine {
+    pub run_id: i64,
+    pub at: String,
+    pub requester: String,
+    pub job: String,
+    /// `name=value` pairs, secrets shown as `***`.
+    pub params: String,
+    pub reason: Option<String>,
+    pub result: String,
+    /// Rows of the extract the run wrote, if it wrote one.
+    pub rows: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Changes {
+    pub parameters: Vec<ParamLine>,
+    /// Grants and revokes applied, by department.
+    pub permissions: Vec<PermissionLine>,
+    /// Jobs whose definition file changed during the month: the first run on the new file.
+    pub definitions: Vec<DefinitionLine>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ParamLine {
+    pub id: i64,
+    pub at: String,
+    pub key: String,
+    pub before: String,
+    pub after: String,
+    pub user: String,
+    pub reason: String,
+    pub rolled_back: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PermissionLine {
+    pub department: String,
+    pub grants: u64,
+    pub revokes: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DefinitionLine {
+    pub job: String,
+    pub first_run: i64,
+    pub at: String,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Plan {
+    pub month: String,
+    /// Scheduled runs by job.
+    pub jobs: Vec<Count>,
+    /// Jobs that run at most twice in the month, each run with its day.
+    pub events: Vec<PlanEvent>,
+    /// Closed days of each calendar, with the reason.
+    pub closed_days: Vec<PlanEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PlanEvent {
+    pub date: String,
+    pub what: String,
+}
+
+/// Computes the report of `period` from its facts, the previous month's runs (for the
+/// duration trend) and the definitions.
+pub fn monthly(
+    period: &Period,
+    facts: &ReportFacts,
+    previous: &ReportFacts,
+    catalog: &Catalog,
+    settings: &Settings,
+) -> Monthly {
+    let tz = settings.timezone;
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let summary_runs = summary(facts);
+    let jobs = job_lines(facts, previous, catalog, tz);
+    let sla = sla_items(facts, catalog, tz);
+    let incidents = incident_lines(period, facts, &local);
+    let mut summary = summary_runs;
+    summary.sla_items = sla.len() as u64;
+    summary.sla_met = sla.iter().filter(|s| s.met).count() as u64;
+    incident_summary(period, facts, &mut summary);
+    Monthly {
+        period: PeriodInfo {
+            month: period.label(),
+            label_ja: label_ja(period.year, period.month),
+            label_en: NaiveDate::from_ymd_opt(period.year, period.month, 1)
+                .map(|d| d.format("%B %Y").to_string())
+                .unwrap_or_default(),
+            from: period.from.with_timezone(&tz).to_rfc3339(),
+            to: period.to.with_timezone(&tz).to_rfc3339(),
+            timezone: tz.name().to_owned(),
+            day_start: settings.day_start.format("%H:%M").to_string(),
+        },
+        summary,
+        jobs,
+        sla,
+        incidents,
+        adhoc: adhoc_lines(facts, &local),
+        changes: changes(facts, &local),
+        plan: plan(period, catalog, settings),
+    }
+}
+
+/// `令和8年(2026年)10月分`: the era year with the Western one.
+pub fn label_ja(year: i32, month: u32) -> String {
+    let era = if (year, month) >= (2019, 5) {
+        format!("令和{}年", year - 2018)
+    } else if year >= 1989 {
+        format!("平成{}年", year - 1988)
+    } else {
+        format!("昭和{}年", year - 1925)
+    };
+    let era = era
+        .replace("令和1年", "令和元年")
+        .replace("平成1年", "平成元年");
+    format!("{era}({year}年){month}月分")
+}
+
+fn percent(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| round2(part as f64 * 100.0 / whole as f64))
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+fn summary(facts: &ReportFacts) -> Summary {
+    let mut s = Summary {
+        runs: facts.runs.len() as u64,
+        ..Summary::default()
+    };
+    let mut by_trigger: BTreeMap<usize, u64> = BTreeMap::new();
+    for r in &facts.runs {
+        let t = Trigger::ALL
+            .iter()
+            .position(|t| *t == r.trigger)
+            .unwrap_or(0);
+        *by_trigger.entry(t).or_default() += 1;
+        match r.status {
+            RunStatus::Succeeded => s.succeeded += 1,
+            RunStatus::Failed => s.failed += 1,
+            RunStatus::Cancelled => s.cancelled += 1,
+            RunStatus::Interrupted => s.interrupted += 1,
+            RunStatus::Queued | RunStatus::Running => s.unfinished += 1,
+        }
+    }
+    s.by_trigger = by_trigger
+        .into_iter()
+        .map(|(t, count)| Count {
+            name: Trigger::ALL[t].as_str().to_owned(),
+            count,
+        })
+        .collect();
+    s.success_rate = percent(s.succeeded, s.runs - s.unfinished);
+    let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for a in &facts.attempts {
+        let n = u64::try_from(a.count).unwrap_or(0);
+        if a.retry {
+            s.retries += n;
+        }
+        if let Some(kind) = abnormal_kind(a.status, a.signalled) {
+            *kinds.entry(kind).or_default() += n;
+        }
+    }
+    s.abnormal_ends = ABNORMAL_KINDS
+        .iter()
+        .filter_map(|k| {
+            kinds.get(k).map(|&count| Count {
+                name: (*k).to_owned(),
+                count,
+            })
+        })
+        .collect();
+    s
+}
+
+/// The kinds of abnormal end operators tell apart, in the order they are listed.
+pub const ABNORMAL_KINDS: [&str; 6] = [
+    "abnormal_exit",
+    "killed",
+    "timed_out",
+    "failed_to_start",
+    "interrupted",
+    "cancelled",
+];
+
+fn abnormal_kind(status: AttemptStatus, signalled: bool) -> Option<&'static str> {
+    match status {
+        AttemptStatus::Failed if signalled => Some("killed"),
+        AttemptStatus::Failed => Some("abnormal_exit"),
+        AttemptStatus::TimedOut => Some("timed_out"),
+        AttemptStatus::Error => Some("failed_to_start"),
+        AttemptStatus::Interrupted => Some("interrupted"),
+        AttemptStatus::Cancelled => Some("cancelled"),
+        AttemptStatus::Running | AttemptStatus::Succeeded => None,
+    }
+}
+
+fn incident_summary(period: &Period, facts: &ReportFacts, s: &mut Summary) {
+    let inside = |t: DateTime<Utc>| t >= period.from && t < period.to;
+    let opened: Vec<_> = facts
+        .incidents
+        .iter()
+        .filter(|i| inside(i.opened_at))
+        .collect();
+    s.incidents_opened = opened.len() as u64;
+    s.incidents_resolved = facts
+        .incidents
+        .iter()
+        .filter(|i| i.resolved_at.is_some_and(inside))
+        .count() as u64;
+    let mean =
+        |xs: Vec<f64>| (!xs.is_empty()).then(|| round2(xs.iter().sum::<f64>() / xs.len() as f64));
+    let minutes = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_seconds() as f64 / 60.0;
+    s.mtta_minutes = mean(
+        opened
+            .iter()
+            .filter_map(|i| {
+                let ack = match (i.acknowledged_at, i.resolved_at) {
+                    (Some(a), Some(r)) => Some(a.min(r)),
+                    (a, r) => a.or(r),
+                };
+                ack.map(|a| minutes(i.opened_at, a))
+            })
+            .collect(),
+    );
+    s.mttr_minutes = mean(
+        opened
+            .iter()
+            .filter_map(|i| i.resolved_at.map(|r| minutes(i.opened_at, r)))
+            .collect(),
+    );
+}
+
+/// Seconds a run took, when it started and ended.
+fn took(r: &crate::store::RunFact) -> Option<f64> {
+    Some((r.ended_at? - r.started_at?).num_milliseconds() as f64 / 1000.0)
+}
+
+/// Mean and 95th percentile (nearest rank), rounded to a tenth of a second.
+fn stats(mut xs: Vec<f64>) -> (Option<f64>, Option<f64>) {
+    if xs.is_empty() {
+        return (None, None);
+    }
+    xs.sort_by(f64::total_cmp);
+    let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+    let rank = ((xs.len() as f64) * 0.95).ceil() as usize;
+    let p95 = xs[rank.clamp(1, xs.len()) - 1];
+    let r1 = |v: f64| (v * 10.0).round() / 10.0;
+    (Some(r1(mean)), Some(r1(p95)))
+}
+
+fn job_lines(
+    facts: &ReportFacts,
+    previous: &ReportFacts,
+    catalog: &Catalog,
+    tz: Tz,
+) -> Vec<JobLine> {
+    let mut lines: BTreeMap<String, JobLine> = BTreeMap::new();
+    let mut durations: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in &facts.runs {
+        let job = facts.jobs.get(r.job as usize).map_or("", String::as_str);
+        let l = lines.entry(job.to_owned()).or_insert_with(|| JobLine {
+            job: job.to_owned(),
+            ..JobLine::default()
+        });
+        l.runs += 1;
+        match r.status {
+            RunStatus::Succeeded => l.succeeded += 1,
+            RunStatus::Failed | RunStatus::Interrupted => l.failed += 1,
+            _ => {}
+        }
+        if let Some(d) = took(r) {
+            durations.entry(job.to_owned()).or_default().push(d);
+        }
+        if let Some(by) = catalog
+            .jobs
+            .get(job)
+            .and_then(|j| j.sla.as_ref())
+            .and_then(|s| s.complete_by)
+            && is_scheduled(r.trigger)
+            && late(r, by, tz).is_some()
+        {
+            l.late += 1;
+        }
+    }
+    for s in &facts.slots {
+        let l = lines.entry(s.job.clone()).or_insert_with(|| JobLine {
+            job: s.job.clone(),
+            ..JobLine::default()
+        });
+        let n = u64::try_from(s.count).unwrap_or(0);
+        l.slots += n;
+        match s.outcome {
+            SlotOutcome::Missed => l.missed += n,
+            SlotOutcome::SkippedClosedDay
+            | SlotOutcome::SkippedOverlap
+            | SlotOutcome::SkippedWindow
+            | SlotOutcome::Held => {
+                let name = match &s.reason {
+                    Some(r) if !r.is_empty() => format!("{}: {r}", s.outcome),
+                    _ => s.outcome.to_string(),
+                };
+                match l.skipped.iter_mut().find(|c| c.name == name) {
+                    Some(c) => c.count += n,
+                    None => l.skipped.push(Count { name, count: n }),
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut before: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for r in &previous.runs {
+        if let Some(d) = took(r) {
+            let job = previous.jobs.get(r.job as usize).map_or("", String::as_str);
+            before.entry(job).or_default().push(d);
+        }
+    }
+    for (job, l) in &mut lines {
+        (l.mean_seconds, l.p95_seconds) = stats(durations.remove(job).unwrap_or_default());
+        (l.previous_mean_seconds, l.previous_p95_seconds) =
+            stats(before.remove(job.as_str()).unwrap_or_default());
+        l.mean_change_percent = match (l.mean_seconds, l.previous_mean_seconds) {
+            (Some(now), Some(then)) if then > 0.0 => Some(round2((now - then) * 100.0 / then)),
+            _ => None,
+        };
+    }
+    lines.into_values().collect()
+}
+
+fn is_scheduled(t: Trigger) -> bool {
+    matches!(t, Trigger::Schedule | Trigger::CatchUp)
+}
+
+/// When a scheduled run is late against `complete_by`: the deadline on its slot's day (the
+/// next day when the slot comes after that time), and what it did by then. `None` when it
+/// succeeded in time or is still running before the deadline.
+fn late(r: &crate::store::RunFact, by: NaiveTime, tz: Tz) -> Option<String> {
+    let queued = r.queued_at.with_timezone(&tz);
+    let mut day = queued.date_naive();
+    if queued.time() > by {
+        day = day.succ_opt()?;
+    }
+    let deadline = crate::schedule::window::local_instant(tz, day, by)?;
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%H:%M").to_string();
+    match (r.status, r.ended_at) {
+        (RunStatus::Succeeded, Some(end)) if end <= deadline => None,
+        (RunStatus::Succeeded, Some(end)) => Some(format!(
+            "{day} run {}: succeeded at {}, after {}",
+            r.id,
+            local(end),
+            by.format("%H:%M")
+        )),
+        (RunStatus::Queued | RunStatus::Running, _) => None,
+        (status, _) => Some(format!("{day} run {}: {status}", r.id)),
+    }
+}
+
+fn sla_items(facts: &ReportFacts, catalog: &Catalog, tz: Tz) -> Vec<SlaItem> {
+    let mut items = Vec::new();
+    for (name, job) in &catalog.jobs {
+        let Some(sla) = &job.sla else { continue };
+        let Some(index) = facts.jobs.iter().position(|j| j == name) else {
+            // No run in the month: a promise about runs is met by none and broken by none.
+            if let Some(rate) = sla.success_rate {
+                items.push(SlaItem {
+                    job: name.clone(),
+                    item: "success_rate".to_owned(),
+                    agreed: format!("{rate}%"),
+                    measured: "no runs".to_owned(),
+                    met: true,
+                    evidence: vec![],
+                });
+            }
+            continue;
+        };
+        let runs: Vec<_> = facts
+            .runs
+            .iter()
+            .filter(|r| r.job as usize == index)
+            .collect();
+        let cap = |mut ev: Vec<String>| {
+            if ev.len() > EVIDENCE {
+                let more = ev.len() - EVIDENCE;
+                ev.truncate(EVIDENCE);
+                ev.push(format!("and {more} more"));
+            }
+            ev
+        };
+        if let Some(by) = sla.complete_by {
+            let scheduled: Vec<_> = runs.iter().filter(|r| is_scheduled(r.trigger)).collect();
+            let breaches: Vec<String> = scheduled.iter().filter_map(|r| late(r, by, tz)).collect();
+            items.push(SlaItem {
+                job: name.clone(),
+                item: "complete_by".to_owned(),
+                agreed: by.format("%H:%M").to_string(),
+                measured: format!(
+                    "{} of {} scheduled runs in time",
+                    scheduled.len() - breaches.len(),
+                    scheduled.len()
+                ),
+                met: breaches.is_empty(),
+                evidence: cap(breaches),
+            });
+        }
+        if let Some(rate) = sla.success_rate {
+            let ended: Vec<_> = runs
+                .iter()
+                .filter(|r| !matches!(r.status, RunStatus::Queued | RunStatus::Running))
+                .collect();
+            let ok = ended
+                .iter()
+                .filter(|r| r.status == RunStatus::Succeeded)
+                .count() as u64;
+            let measured = percent(ok, ended.len() as u64);
+            let breaches = ended
+                .iter()
+                .filter(|r| r.status != RunStatus::Succeeded)
+                .map(|r| {
+                    format!(
+                        "{} run {}: {}",
+                        r.queued_at.with_timezone(&tz).date_naive(),
+                        r.id,
+                        r.status
+                    )
+                })
+                .collect();
+            items.push(SlaItem {
+                job: name.clone(),
+                item: "success_rate".to_owned(),
+                agreed: format!("{rate}%"),
+                measured: measured.map_or("no ended runs".to_owned(), |m| {
+                    format!("{m}% ({ok} of {})", ended.len())
+                }),
+                met: measured.is_none_or(|m| m >= rate),
+                evidence: cap(breaches),
+            });
+        }
+        if let Some(max) = sla.max_duration {
+            let limit = max.as_secs_f64();
+            let breaches: Vec<String> = runs
+                .iter()
+                .filter_map(|r| {
+                    let d = took(r)?;
+                    (d > limit).then(|| {
+                        format!(
+                            "{} run {}: {}",
+                            r.queued_at.with_timezone(&tz).date_naive(),
+                            r.id,
+                            crate::model::values::format_duration(
+                                std::time::Duration::from_secs_f64(d)
+                            )
+                        )
+                    })
+                })
+                .collect();
+            items.push(SlaItem {
+                job: name.clone(),
+                item: "max_duration".to_owned(),
+                agreed: crate::model::values::format_duration(max),
+                measured: format!("{} of {} runs longer", breaches.len(), runs.len()),
+                met: breaches.is_empty(),
+                evidence: cap(breaches),
+            });
+        }
+    }
+    items
+}
+
+fn incident_lines(
+    period: &Period,
+    facts: &ReportFacts,
+    local: &dyn Fn(DateTime<Utc>) -> String,
+) -> Vec<IncidentLine> {
+    facts
+        .incidents
+        .iter()
+        .map(|i| {
+            // Resolved (with cause and countermeasure) by the deadline; an unresolved one
+            // counts as missed once the deadline has passed by the period's end.
+            let deadline_met = i.report_deadline.map(|d| match i.resolved_at {
+                Some(r) => r <= d,
+                None => d >= period.to,
+            });
+            IncidentLine {
+                id: i.id,
+                opened_at: local(i.opened_at),
+                severity: i.severity.as_str().to_owned(),
+                job: i.job.clone(),
+                run_id: i.run_id,
+                summary: i.summary.clone(),
+                failure_class: i.failure_class.clone(),
+                status: if i.status == IncidentStatus::Resolved
+                    && i.resolved_at.is_some_and(|r| r >= period.to)
+                {
+                    "acknowledged".to_owned()
+                } else {
+                    i.status.as_str().to_owned()
+                },
+                occurrences: i.occurrences,
+                acknowledged_at: i.acknowledged_at.map(local),
+                resolved_at: i.resolved_at.filter(|r| *r < period.to).map(local),
+                cause: i.cause.clone(),
+                countermeasure: i.countermeasure.clone(),
+                report_deadline: i.report_deadline.map(local),
+                deadline_met,
+            }
+        })
+        .collect()
+}
+
+/// Parameter names whose values are never shown.
+fn secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "credential",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
+fn adhoc_lines(facts: &ReportFacts, local: &dyn Fn(DateTime<Utc>) -> String) -> Vec<AdhocLine> {
+    facts
+        .submitted
+        .iter()
+        .map(|r| {
+            let params = match &r.params {
+                serde_json::Value::Object(m) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = if secret(k) {
+                            "***".to_owned()
+                        } else {
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                        };
+                        format!("{k}={v}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => String::new(),
+            };
+            AdhocLine {
+                run_id: r.id,
+                at: local(r.queued_at),
+                requester: r.requested_by.clone(),
+                job: r.job.clone(),
+                params,
+                reason: r.comment.clone(),
+                result: r.status.as_str().to_owned(),
+                rows: facts
+                    .extracts
+                    .iter()
+                    .filter(|x| x.run_id == Some(r.id))
+                    .map(|x| x.rows)
+                    .reduce(|a, b| a + b),
+            }
+        })
+        .collect()
+}
+
+fn changes(facts: &ReportFacts, local: &dyn Fn(DateTime<Utc>) -> String) -> Changes {
+    let shown = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .map_or("(absent)".to_owned(), ToString::to_string)
+    };
+    let parameters = facts
+        .param_changes
+        .iter()
+        .map(|p| ParamLine {
+            id: p.id,
+            at: local(p.at),
+            key: p.key.clone(),
+            before: shown(&p.before),
+            after: shown(&p.after),
+            user: p.user.clone(),
+            reason: p.reason.clone(),
+            rolled_back: p.rolled_back_by.is_some(),
+        })
+        .collect();
+    let mut by_department: BTreeMap<&str, PermissionLine> = BTreeMap::new();
+    for p in &facts.permission_changes {
+        let l = by_department
+            .entry(p.department.as_str())
+            .or_insert_with(|| PermissionLine {
+                department: p.department.clone(),
+                grants: 0,
+                revokes: 0,
+                skipped: 0,
+            });
+        match (p.outcome.as_str(), p.op.as_str()) {
+            ("applied", "grant") => l.grants += 1,
+            ("applied", "revoke") => l.revokes += 1,
+            _ => l.skipped += 1,
+        }
+    }
+    // A job's definition changed where one of its runs has a digest its earlier runs of the
+    // month did not have.
+    let mut last: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut definitions = Vec::new();
+    for r in &facts.runs {
+        match last.insert(r.job, r.digest) {
+            Some(d) if d != r.digest => definitions.push(DefinitionLine {
+                job: facts.jobs.get(r.job as usize).cloned().unwrap_or_default(),
+                first_run: r.id,
+                at: local(r.queued_at),
+                digest: facts
+                    .digests
+                    .get(r.digest as usize)
+                    .map(|d| d.chars().take(12).collect())
+                    .unwrap_or_default(),
+            }),
+            _ => {}
+        }
+    }
+    Changes {
+        parameters,
+        permissions: by_department.into_values().collect(),
+        definitions,
+    }
+}
+
+fn plan(period: &Period, catalog: &Catalog, settings: &Settings) -> Plan {
+    let (tz, day_start) = (settings.timezone, settings.day_start);
+    let Some(next) = period.next(tz, day_start) else {
+        return Plan::default();
+    };
+    let (coming, _) = crate::schedule::forecast::forecast(
+        settings,
+        catalog,
+        None,
+        next.from,
+        next.to - Duration::nanoseconds(1),
+        200_000,
+    );
+    let mut jobs: BTreeMap<&str, u64> = BTreeMap::new();
+    for c in coming
+        .iter()
+        .filter(|c| matches!(c.decision, "run" | "moved" | "waits"))
+    {
+        *jobs.entry(c.job.as_str()).or_default() += 1;
+    }
+    let events = coming
+        .iter()
+        .filter(|c| jobs.get(c.job.as_str()).is_some_and(|&n| n <= 2))
+        .filter(|c| matches!(c.decision, "run" | "moved" | "waits"))
+        .map(|c| PlanEvent {
+            date: c
+                .due_at
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            what: c.job.clone(),
+        })
+        .collect();
+    let mut closed_days = Vec::new();
+    let mut day = NaiveDate::from_ymd_opt(next.year, next.month, 1);
+    while let Some(d) = day.filter(|d| d.month() == next.month) {
+        for (name, cal) in &catalog.calendars {
+            if let Some(why) = cal.closed(d)
+                && !matches!(why, crate::calendar::Closed::Weekend(_))
+            {
+                closed_days.push(PlanEvent {
+                    date: d.to_string(),
+                    what: format!("{name}: {why}"),
+                });
+            }
+        }
+        day = d.succ_opt();
+    }
+    Plan {
+        month: next.label(),
+        jobs: jobs
+            .into_iter()
+            .map(|(name, count)| Count {
+                name: name.to_owned(),
+                count,
+            })
+            .collect(),
+        events,
+        closed_days,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn era_labels() {
+        assert_eq!(label_ja(2026, 11), "令和8年(2026年)11月分");
+        assert_eq!(label_ja(2019, 5), "令和元年(2019年)5月分");
+        assert_eq!(label_ja(2019, 4), "平成31年(2019年)4月分");
+    }
+
+    #[test]
+    fn a_month_in_tokyo_starts_at_the_day_start() {
+        let tz: Tz = "Asia/Tokyo".parse().expect("tz");
+        let p = Period::parse("2026-10", tz, NaiveTime::MIN).expect("month");
+        assert_eq!(p.from.to_rfc3339(), "2026-09-30T15:00:00+00:00");
+        assert_eq!(p.to.to_rfc3339(), "2026-10-31T15:00:00+00:00");
+        let six = NaiveTime::from_hms_opt(6, 0, 0).expect("time");
+        let p = Period::parse("2026-12", tz, six).expect("month");
+        assert_eq!(p.to.to_rfc3339(), "2026-12-31T21:00:00+00:00");
+        for bad in ["2026-13", "2026", "26-01", "x-y", "2026-00"] {
+            assert!(Period::parse(bad, tz, NaiveTime::MIN).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn p95_is_the_nearest_rank() {
+        let xs: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(stats(xs), (Some(50.5), Some(95.0)));
+        assert_eq!(stats(vec![7.0]), (Some(7.0), Some(7.0)));
+        assert_eq!(stats(vec![]), (None, None));
+    }
+
+    #[test]
+    fn secrets_are_not_shown() {
+        assert!(secret("db_password") && secret("API_TOKEN") && !secret("department"));
+    }
+}
