@@ -16,6 +16,7 @@ mod params;
 mod permissions;
 mod readme;
 mod records;
+mod report;
 mod rollover;
 mod run;
 mod runbook;

@@ -1,0 +1,415 @@
+//! `unyo report monthly` over a small history written into a real unyo database: every
+//! figure of the summary is checked against an independent query, the SLA evidence names
+//! the runs that broke it, and the Markdown forms match their golden files.
+
+use std::path::PathBuf;
+
+use rusqlite::{Connection, params};
+
+use crate::helper::{Tree, both, text};
+
+const BACKUP: &str = r#"description: Nightly backup
+sla: { complete_by: "06:00", success_rate: 100, max_duration: 1h }
+steps:
+  copy:
+    run: "true"
+"#;
+
+const EXTRACT: &str = r#"description: Extract for staff
+adhoc: true
+params:
+  department: { type: string }
+  db_password: { type: string }
+steps:
+  extract:
+    run: "true"
+"#;
+
+const SCHEDULES: &str = r#"calendars:
+  city:
+    weekends: [sat, sun]
+    holidays: japan
+    closed: ["12-29..01-03"]
+schedules:
+  - job: backup
+    cron: "30 0 * * *"
+"#;
+
+/// October 2026 in Tokyo is [2026-09-30T15:00Z, 2026-10-31T15:00Z).
+const FROM: &str = "2026-09-30T15:00:00.000000Z";
+const TO: &str = "2026-10-31T15:00:00.000000Z";
+
+/// A UTC instant for a Tokyo local time in 2026.
+fn jst(month: u32, day: u32, hh: u32, mm: u32) -> String {
+    let local = chrono::NaiveDate::from_ymd_opt(2026, month, day)
+        .and_then(|d| d.and_hms_opt(hh, mm, 0))
+        .expect("date");
+    let utc = local - chrono::Duration::hours(9);
+    format!("{}Z", utc.format("%Y-%m-%dT%H:%M:%S%.6f"))
+}
+
+struct Run<'a> {
+    job: &'a str,
+    trigger: &'a str,
+    status: &'a str,
+    queued: String,
+    ended: String,
+    digest: &'a str,
+    params: &'a str,
+    by: &'a str,
+    comment: Option<&'a str>,
+}
+
+fn insert_run(c: &Connection, r: &Run<'_>) -> i64 {
+    c.execute(
+        "INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year, queued_at, \
+         started_at, ended_at, requested_by, host, job_digest, catalog_digest, comment) \
+         VALUES (?1, ?2, ?3, ?4, substr(?5, 1, 10), 2026, ?5, ?5, ?6, ?7, 'ops1', ?8, 'c', ?9)",
+        params![
+            r.job, r.trigger, r.params, r.status, r.queued, r.ended, r.by, r.digest, r.comment
+        ],
+    )
+    .expect("insert run");
+    c.last_insert_rowid()
+}
+
+fn insert_attempt(c: &Connection, run: i64, attempt: i64, status: &str, exit: Option<i64>) {
+    c.execute(
+        "INSERT INTO attempts (run_id, step, attempt, status, command, log_path, started_at, \
+         ended_at, exit_code) SELECT id, 'copy', ?2, ?3, '[]', '-', queued_at, ended_at, ?4 \
+         FROM runs WHERE id = ?1",
+        params![run, attempt, status, exit],
+    )
+    .expect("insert attempt");
+}
+
+fn insert_slot(c: &Connection, due: &str, outcome: &str, reason: Option<&str>, run: Option<i64>) {
+    c.execute(
+        "INSERT INTO slots (schedule, job, fire_time, due_at, outcome, reason, run_id, decided_at) \
+         VALUES ('s#1', 'backup', ?1, ?1, ?2, ?3, ?4, ?1)",
+        params![due, outcome, reason, run],
+    )
+    .expect("insert slot");
+}
+
+fn backup(
+    day: u32,
+    status: &'static str,
+    end: (u32, u32, u32),
+    digest: &'static str,
+) -> Run<'static> {
+    Run {
+        job: "backup",
+        trigger: "schedule",
+        status,
+        queued: jst(10, day, 0, 30),
+        ended: jst(10, end.0, end.1, end.2),
+        digest,
+        params: "{}",
+        by: "unyo",
+        comment: None,
+    }
+}
+
+/// The history of October 2026 (and one run of September, for the trend).
+fn history(t: &Tree) {
+    let c = Connection::open(t.path("var/unyo.db")).expect("open db");
+    // September: one 10-minute backup.
+    let sep = Run {
+        queued: jst(9, 30, 0, 30),
+        ended: jst(9, 30, 0, 40),
+        ..backup(1, "succeeded", (1, 0, 0), "d1")
+    };
+    insert_run(&c, &sep);
+    let r1 = insert_run(&c, &backup(1, "succeeded", (1, 1, 0), "d1")); // 30 min, in time
+    let r2 = insert_run(&c, &backup(2, "succeeded", (2, 6, 30), "d1")); // after 06:00
+    let r3 = insert_run(&c, &backup(3, "failed", (3, 2, 0), "d1")); // failed
+    let r4 = insert_run(&c, &backup(4, "succeeded", (4, 1, 10), "d2")); // new definition
+    let r5 = insert_run(&c, &backup(5, "succeeded", (5, 1, 40), "d2")); // 70 min
+    for r in [r1, r2, r4, r5] {
+        insert_attempt(&c, r, 1, "succeeded", Some(0));
+    }
+    insert_attempt(&c, r3, 1, "failed", Some(1));
+    insert_attempt(&c, r3, 2, "timed_out", None);
+    for (day, run) in [(1, r1), (2, r2), (3, r3), (4, r4), (5, r5)] {
+        insert_slot(&c, &jst(10, day, 0, 30), "started", None, Some(run));
+    }
+    insert_slot(
+        &c,
+        &jst(10, 6, 0, 30),
+        "missed",
+        Some("the daemon was down"),
+        None,
+    );
+    insert_slot(
+        &c,
+        &jst(10, 7, 0, 30),
+        "skipped_overlap",
+        Some("run 5 still running"),
+        None,
+    );
+
+    let x = insert_run(
+        &c,
+        &Run {
+            job: "extract",
+            trigger: "submit",
+            status: "succeeded",
+            queued: jst(10, 10, 22, 0),
+            ended: jst(10, 10, 22, 5),
+            digest: "e1",
+            params: r#"{"db_password":"hunter2","department":"tax"}"#,
+            by: "tanaka",
+            comment: Some("ticket 4711"),
+        },
+    );
+    insert_attempt(&c, x, 1, "succeeded", Some(0));
+    c.execute(
+        "INSERT INTO extracts (at, run_id, job, db, sql_file, out_file, encoding, rows, sha256, \
+         columns, params, user) VALUES (?1, ?2, 'extract', 'b.db', 'q.sql', 'o.csv', 'utf-8-bom', \
+         42, 'ab', '[]', '{}', 'unyo')",
+        params![jst(10, 10, 22, 5), x],
+    )
+    .expect("insert extract");
+
+    // Incidents: one handled in time, one still open past its deadline.
+    c.execute(
+        "INSERT INTO incidents (opened_at, severity, job, run_id, failure_class, summary, status, \
+         last_seen_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at, cause, \
+         countermeasure, report_deadline) VALUES (?1, 'high', 'backup', ?2, 'exit 1', \
+         'backup failed | disk', 'resolved', ?1, 'sato', ?3, 'sato', ?4, 'disk full', \
+         'old backups deleted', ?5)",
+        params![
+            jst(10, 3, 2, 0),
+            r3,
+            jst(10, 3, 2, 20),
+            jst(10, 3, 4, 0),
+            jst(10, 3, 12, 0)
+        ],
+    )
+    .expect("insert incident");
+    c.execute(
+        "INSERT INTO incidents (opened_at, severity, job, failure_class, summary, status, \
+         last_seen_at, report_deadline) VALUES (?1, 'medium', 'backup', 'timeout', \
+         'backup slow', 'open', ?1, ?2)",
+        params![jst(10, 20, 3, 0), jst(10, 21, 17, 0)],
+    )
+    .expect("insert incident");
+    c.execute(
+        "INSERT INTO param_changes (at, file, key, before, after, reason, user) \
+         VALUES (?1, 'params.yaml', 'tax_rate_percent', '10', '8', 'ordinance 12', 'suzuki')",
+        params![jst(10, 15, 9, 0)],
+    )
+    .expect("insert change");
+}
+
+fn tree() -> Tree {
+    let t = Tree::new();
+    t.job("backup", BACKUP)
+        .job("extract", EXTRACT)
+        .file("schedules/city.yaml", SCHEDULES);
+    // Any command that opens the store creates the database with every migration.
+    let out = t.run(&["runs"]);
+    assert!(out.status.success(), "{}", both(&out));
+    history(&t);
+    t
+}
+
+fn count(t: &Tree, sql: &str) -> i64 {
+    Connection::open(t.path("var/unyo.db"))
+        .expect("open")
+        .query_row(sql, params![FROM, TO], |r| r.get(0))
+        .expect(sql)
+}
+
+fn report(t: &Tree, args: &[&str]) -> String {
+    let mut all = vec!["report", "monthly", "--month", "2026-10"];
+    all.extend_from_slice(args);
+    let out = t.run(&all);
+    assert!(out.status.success(), "{}", both(&out));
+    text(&out.stdout)
+}
+
+#[test]
+fn every_summary_figure_matches_an_independent_query() {
+    let t = tree();
+    let r: serde_json::Value =
+        serde_json::from_str(&report(&t, &["--format", "json"])).expect("json");
+    let s = &r["summary"];
+    let runs = "FROM runs WHERE queued_at >= ?1 AND queued_at < ?2";
+    assert_eq!(s["runs"], count(&t, &format!("SELECT count(*) {runs}")));
+    assert_eq!(s["runs"], 6);
+    assert_eq!(
+        s["succeeded"],
+        count(
+            &t,
+            &format!("SELECT count(*) {runs} AND status = 'succeeded'")
+        )
+    );
+    assert_eq!(
+        s["failed"],
+        count(&t, &format!("SELECT count(*) {runs} AND status = 'failed'"))
+    );
+    assert_eq!(s["success_rate"], 83.33);
+    assert_eq!(
+        s["retries"],
+        count(
+            &t,
+            "SELECT count(*) FROM attempts a JOIN runs r ON r.id = a.run_id \
+             WHERE r.queued_at >= ?1 AND r.queued_at < ?2 AND a.attempt > 1"
+        )
+    );
+    assert_eq!(
+        s["by_trigger"],
+        serde_json::json!([{"name": "schedule", "count": 5}, {"name": "submit", "count": 1}])
+    );
+    assert_eq!(
+        s["abnormal_ends"],
+        serde_json::json!([{"name": "abnormal_exit", "count": 1}, {"name": "timed_out", "count": 1}])
+    );
+    assert_eq!(
+        s["incidents_opened"],
+        count(
+            &t,
+            "SELECT count(*) FROM incidents WHERE opened_at >= ?1 AND opened_at < ?2"
+        )
+    );
+    assert_eq!(
+        s["incidents_resolved"],
+        count(
+            &t,
+            "SELECT count(*) FROM incidents WHERE resolved_at >= ?1 AND resolved_at < ?2"
+        )
+    );
+    assert_eq!(s["mtta_minutes"], 20.0);
+    assert_eq!(s["mttr_minutes"], 120.0);
+    assert_eq!(s["sla_items"], 3);
+    assert_eq!(s["sla_met"], 0);
+
+    let backup = &r["jobs"][0];
+    assert_eq!(backup["job"], "backup");
+    assert_eq!(backup["slots"], 7);
+    assert_eq!(backup["runs"], 5);
+    assert_eq!(backup["missed"], 1);
+    assert_eq!(backup["late"], 2, "one succeeded after 06:00, one failed");
+    assert_eq!(
+        backup["skipped"],
+        serde_json::json!([{"name": "skipped_overlap: run 5 still running", "count": 1}])
+    );
+    // Durations 30, 360, 90, 40, 70 minutes: mean 118 min, p95 (nearest rank) 360 min.
+    assert_eq!(backup["mean_seconds"], 7080.0);
+    assert_eq!(backup["p95_seconds"], 21600.0);
+    assert_eq!(backup["previous_mean_seconds"], 600.0);
+    assert_eq!(backup["mean_change_percent"], 1080.0);
+
+    let sla = r["sla"].as_array().expect("sla");
+    let item = |name: &str| {
+        sla.iter()
+            .find(|i| i["item"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {sla:?}"))
+    };
+    assert_eq!(
+        item("complete_by")["measured"],
+        "3 of 5 scheduled runs in time"
+    );
+    assert_eq!(
+        item("complete_by")["evidence"],
+        serde_json::json!([
+            "2026-10-02 run 3: succeeded at 06:30, after 06:00",
+            "2026-10-03 run 4: failed"
+        ])
+    );
+    assert_eq!(item("success_rate")["measured"], "80% (4 of 5)");
+    assert_eq!(item("success_rate")["met"], false);
+    assert_eq!(
+        item("max_duration")["evidence"],
+        serde_json::json!([
+            "2026-10-02 run 3: 6h00m",
+            "2026-10-03 run 4: 1h30m",
+            "2026-10-05 run 6: 1h10m"
+        ])
+    );
+
+    let incidents = r["incidents"].as_array().expect("incidents");
+    assert_eq!(incidents.len(), 2);
+    assert_eq!(incidents[0]["deadline_met"], true);
+    assert_eq!(
+        incidents[1]["deadline_met"], false,
+        "open past its deadline"
+    );
+
+    let adhoc = &r["adhoc"][0];
+    assert_eq!(adhoc["requester"], "tanaka");
+    assert_eq!(adhoc["params"], "db_password=***, department=tax");
+    assert_eq!(adhoc["rows"], 42);
+    assert_eq!(adhoc["reason"], "ticket 4711");
+
+    assert_eq!(r["changes"]["parameters"][0]["after"], "8");
+    let defs = r["changes"]["definitions"].as_array().expect("definitions");
+    assert_eq!(defs.len(), 1);
+    assert_eq!(defs[0]["job"], "backup");
+    assert_eq!(defs[0]["first_run"], 5);
+
+    assert_eq!(r["plan"]["month"], "2026-11");
+    assert_eq!(
+        r["plan"]["jobs"],
+        serde_json::json!([{"name": "backup", "count": 30}])
+    );
+    let closed = r["plan"]["closed_days"].as_array().expect("closed days");
+    assert!(
+        closed.iter().any(|d| d["date"] == "2026-11-03"),
+        "Culture Day: {closed:?}"
+    );
+}
+
+fn golden(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// The Markdown forms are the golden files, byte for byte, and rendering twice gives the
+/// same bytes. `UNYO_UPDATE_GOLDEN=1` writes the files anew (then read the diff).
+#[test]
+fn markdown_reports_match_their_golden_files() {
+    let t = tree();
+    for (lang, file) in [
+        ("ja", "report-2026-10.ja.md"),
+        ("en", "report-2026-10.en.md"),
+    ] {
+        let text = report(&t, &["--lang", lang]);
+        assert_eq!(text, report(&t, &["--lang", lang]), "rendered twice");
+        let path = golden(file);
+        if std::env::var_os("UNYO_UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+            std::fs::write(&path, &text).expect("write golden");
+        }
+        let want = std::fs::read_to_string(&path).expect("golden file");
+        assert_eq!(text, want, "{file}");
+    }
+    // The secret never reaches the report.
+    assert!(!report(&t, &["--lang", "en"]).contains("hunter2"));
+}
+
+#[test]
+fn bad_months_and_forms_not_there_yet_are_refused() {
+    let t = tree();
+    for bad in ["2026-13", "2026", "october"] {
+        let out = t.run(&["report", "monthly", "--month", bad]);
+        assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+        assert!(
+            text(&out.stderr).contains("--month: bad month"),
+            "{}",
+            both(&out)
+        );
+    }
+    let out = t.run(&[
+        "report", "monthly", "--month", "2026-10", "--format", "html",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("not available yet"),
+        "{}",
+        both(&out)
+    );
+}
