@@ -308,26 +308,31 @@ fn every_summary_figure_matches_an_independent_query() {
             .find(|i| i["item"] == name)
             .unwrap_or_else(|| panic!("no {name} in {sla:?}"))
     };
+    let complete_by = item("complete_by");
     assert_eq!(
-        item("complete_by")["measured"],
-        "3 of 5 scheduled runs in time"
+        (&complete_by["ok"], &complete_by["total"]),
+        (&3.into(), &5.into())
     );
     assert_eq!(
-        item("complete_by")["evidence"],
+        complete_by["breaches"],
         serde_json::json!([
-            "2026-10-02 run 3: succeeded at 06:30, after 06:00",
-            "2026-10-03 run 4: failed"
+            {"date": "2026-10-02", "run": 3, "status": "succeeded", "ended": "06:30", "took": null},
+            {"date": "2026-10-03", "run": 4, "status": "failed", "ended": null, "took": null}
         ])
     );
-    assert_eq!(item("success_rate")["measured"], "80% (4 of 5)");
-    assert_eq!(item("success_rate")["met"], false);
+    let rate = item("success_rate");
+    assert_eq!(rate["rate"], 80.0);
+    assert_eq!((&rate["ok"], &rate["total"]), (&4.into(), &5.into()));
+    assert_eq!(rate["met"], false);
+    let took: Vec<_> = item("max_duration")["breaches"]
+        .as_array()
+        .expect("breaches")
+        .iter()
+        .map(|b| (b["run"].clone(), b["took"].clone()))
+        .collect();
     assert_eq!(
-        item("max_duration")["evidence"],
-        serde_json::json!([
-            "2026-10-02 run 3: 6h00m",
-            "2026-10-03 run 4: 1h30m",
-            "2026-10-05 run 6: 1h10m"
-        ])
+        took,
+        [(3, "6h00m"), (4, "1h30m"), (6, "1h10m")].map(|(r, d)| (r.into(), d.into()))
     );
 
     let incidents = r["incidents"].as_array().expect("incidents");
