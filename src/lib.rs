@@ -22,3 +22,4 @@ pub mod runbook;
 pub mod schedule;
 pub mod spec;
 pub mod store;
+pub mod synth;
