@@ -21,4 +21,5 @@ mod run;
 mod runbook;
 mod shipped;
 mod store_story;
+mod synth;
 mod validate;

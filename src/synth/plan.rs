@@ -674,7 +674,7 @@ fn batch(
         let mut rng = Rng::for_item(spec.seed, item::BATCH_RUNS, j as u64);
         let calendar = j % 4 == 3;
         let run_once = j % 3 == 1;
-        let night = j % 5 == 2;
+        let night = j % 5 == 4;
         let segments = segments(p, calendar, night);
         let avail: Us = segments
             .iter()
@@ -714,7 +714,7 @@ fn batch(
                             fire + rng.range(1, 5) * MS,
                             Some(Planner::slot(fire)),
                         );
-                        r.fate = batch_fate(&mut rng, steps, period);
+                        r.fate = batch_fate(&mut rng, steps);
                         p.add(r);
                     }
                     offset_in += s.end - s.start;
@@ -775,7 +775,7 @@ fn batch(
                                 o.up + rng.range(3, 9) * MS,
                                 Some(slot),
                             );
-                            r.fate = batch_fate(&mut rng, steps, period);
+                            r.fate = batch_fate(&mut rng, steps);
                             p.add(r);
                         }
                     }
@@ -859,7 +859,7 @@ fn batch(
     Ok(())
 }
 
-fn batch_fate(rng: &mut Rng, steps: u64, period: Us) -> Fate {
+fn batch_fate(rng: &mut Rng, steps: u64) -> Fate {
     let x = rng.unit();
     let step = rng.below(steps) as u8;
     if x < 0.0012 {
@@ -882,7 +882,7 @@ fn batch_fate(rng: &mut Rng, steps: u64, period: Us) -> Fate {
             step,
             locked: rng.chance(0.5),
         }
-    } else if x < 0.00575 && period >= 10 * MIN {
+    } else if x < 0.0059 {
         Fate::Cancelled {
             after: rng.range(1, 20) * SEC,
             by: rng.below(OPERATORS.len() as u64) as u8,

@@ -765,8 +765,9 @@ impl<'a> Writer<'a> {
             + rng.range(200, 2_000);
         if let Fate::Cancelled { after, by } = p.fate {
             let user = OPERATORS[by as usize % OPERATORS.len()];
-            let t = p.start + after;
-            if t < ended {
+            // Stopped while it ran: after `after`, or halfway through a shorter run.
+            let t = (p.start + after).min(p.start + (ended - p.start) / 2);
+            if t > p.start {
                 let why = "cancelled by the operator".to_owned();
                 let end = t + rng.range(150, 900) * MS;
                 cancel(&mut steps, t, end, &why);
