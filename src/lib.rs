@@ -23,3 +23,4 @@ pub mod runbook;
 pub mod schedule;
 pub mod spec;
 pub mod store;
+pub mod synth;

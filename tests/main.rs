@@ -22,4 +22,5 @@ mod run;
 mod runbook;
 mod shipped;
 mod store_story;
+mod synth;
 mod validate;

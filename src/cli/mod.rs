@@ -27,6 +27,7 @@ mod show;
 mod slots;
 mod status;
 mod submit;
+mod synth;
 mod table;
 mod validate;
 
@@ -129,6 +130,11 @@ pub enum Command {
     /// The demo environment the shipped jobs work on.
     #[command(subcommand)]
     Demo(demo::Command),
+    /// Development and benchmark tool: fill a database without runs with a synthetic month
+    /// of history (runs, slots, incidents, extracts, changes) for the monthly report's tests
+    /// and benchmarks. Not for a real installation.
+    #[command(hide = true)]
+    SynthHistory(synth::Args),
 }
 
 /// Runs the parsed command line.
@@ -189,6 +195,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Extracts(args) => extracts::run(&settings, args).await,
         Command::Report(cmd) => report::run(&settings, cmd).await,
         Command::Permissions(cmd) => permissions::run(&settings, cmd).await,
+        Command::SynthHistory(args) => synth::run(&settings, args),
     }
 }
 

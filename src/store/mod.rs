@@ -5,7 +5,7 @@
 //! can both implement it. Every write is its own committed transaction; nothing here decides
 //! what to run.
 
-mod sqlite;
+pub(crate) mod sqlite;
 mod status;
 
 use std::future::Future;

@@ -131,7 +131,7 @@ fn query_err(action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
 }
 
 /// Times are stored as RFC 3339 UTC text with microseconds, which sorts as it reads.
-fn ts(t: DateTime<Utc>) -> String {
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -267,6 +267,23 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
+/// Opens one connection to the database file (creating the file and its folder if needed),
+/// set up as the store's own connections are, and applies pending migrations. The store
+/// opens its write connection so; `synth` uses it to write in bulk.
+pub(crate) fn open_migrated(path: &Path) -> Result<Connection, StoreError> {
+    let open_err = |message: String| StoreError::Open {
+        database: format!("sqlite:{}", path.display()),
+        message,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut conn = connect(path).map_err(|e| open_err(e.to_string()))?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -277,17 +294,11 @@ impl SqliteStore {
     }
 
     fn open_blocking(path: PathBuf) -> Result<SqliteStore, StoreError> {
-        let open_err = |message: String| StoreError::Open {
+        let write = open_migrated(&path)?;
+        let read = connect(&path).map_err(|e| StoreError::Open {
             database: format!("sqlite:{}", path.display()),
-            message,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        let mut write = connect(&path).map_err(|e| open_err(e.to_string()))?;
-        migrate(&mut write)?;
-        let read = connect(&path).map_err(|e| open_err(e.to_string()))?;
+            message: e.to_string(),
+        })?;
         Ok(SqliteStore {
             writer: Arc::new(Mutex::new(write)),
             queued: Arc::new(Mutex::new(Vec::new())),

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Benchmark: the monthly report on a month of 1,000,000 runs.
+#
+# 1. Generates the month into a temp root with `unyo synth-history` (release build) and
+#    prints how long that took and how large the database is.
+# 2. If this unyo has `report monthly` (detected with `unyo report monthly --help`), measures
+#    `unyo report monthly --month M --format html --out X` with hyperfine (wall time) and
+#    /usr/bin/time -v (peak RSS), side by side with a baseline run in the same session:
+#    python3's sqlite3 running the one query a report cannot do without (runs per job and
+#    status with their mean duration over the month), and prints the ratio report/baseline.
+#    Targets: at most 3 s and 200 MiB for the report. Without the command it says so and
+#    reports only the generation.
+#
+# Usage: bash bench/report-history.sh
+# Environment:
+#   BENCH_RUNS_N  runs in the month (default 1000000)
+#   BENCH_MONTH   the month (default 2026-10)
+#   BENCH_RUNS    timed runs per command (default 5; hyperfine also does 1 warmup run)
+#   BENCH_OUT     directory for the hyperfine JSON export and the report (default: a temp dir,
+#                 removed at exit)
+set -euo pipefail
+
+N="${BENCH_RUNS_N:-1000000}"
+MONTH="${BENCH_MONTH:-2026-10}"
+RUNS="${BENCH_RUNS:-5}"
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$script_dir/.." && pwd)"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- tools -------------------------------------------------------------------------------
+need_pkgs=()
+command -v hyperfine >/dev/null 2>&1 || need_pkgs+=(hyperfine)
+[[ -x /usr/bin/time ]] || need_pkgs+=(time)
+command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+if ((${#need_pkgs[@]})); then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing ${need_pkgs[*]} with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    else
+        die "missing tools: ${need_pkgs[*]}; install them first, e.g.
+  sudo apt-get update && sudo apt-get install -y ${need_pkgs[*]}"
+    fi
+fi
+command -v cargo >/dev/null 2>&1 || die "cargo not found (needed to build unyo)"
+
+# --- build -------------------------------------------------------------------------------
+log "building unyo (release)"
+(cd "$repo_root" && cargo build --release --locked --quiet)
+UNYO="$repo_root/target/release/unyo"
+[[ -x $UNYO ]] || die "no binary at $UNYO"
+
+# --- work area ---------------------------------------------------------------------------
+work="$(mktemp -d "${TMPDIR:-/tmp}/unyo-report-bench.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+out="${BENCH_OUT:-$work/results}"
+mkdir -p "$out"
+root="$work/root"
+mkdir -p "$root"
+db="$root/var/unyo.db"
+
+# --- generation --------------------------------------------------------------------------
+log "generating $MONTH with $N runs"
+gen_start=$(date +%s.%N)
+/usr/bin/time -v -o "$work/gen.time" \
+    "$UNYO" --root "$root" synth-history --month "$MONTH" --runs "$N" >"$work/gen.out"
+gen_end=$(date +%s.%N)
+gen_rss_kib=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/gen.time")
+db_bytes=$(stat -c %s "$db")
+printf 'generation: %s\n' "$(cat "$work/gen.out")"
+printf 'generation: wall %.1f s, peak RSS %d MiB, database %d MiB (%s bytes)\n' \
+    "$(python3 -c "print($gen_end - $gen_start)")" "$((gen_rss_kib / 1024))" \
+    "$((db_bytes / 1024 / 1024))" "$db_bytes"
+
+# --- report ------------------------------------------------------------------------------
+if ! "$UNYO" --root "$root" report monthly --help >/dev/null 2>&1; then
+    echo "report: \`unyo report monthly\` is missing from this build; only the generation was measured"
+    echo "load average: start $load_start, end $(cut -d' ' -f1-3 /proc/loadavg)"
+    exit 0
+fi
+
+# The month's bounds in UTC for the baseline (Asia/Tokyo, the default time zone).
+read -r from to < <(python3 - "$MONTH" <<'PY'
+import sys, datetime
+y, m = map(int, sys.argv[1].split("-"))
+tz = datetime.timezone(datetime.timedelta(hours=9))
+a = datetime.datetime(y, m, 1, tzinfo=tz)
+b = datetime.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=tz)
+f = lambda t: t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+print(f(a), f(b))
+PY
+)
+cat >"$work/baseline.py" <<PY
+import sqlite3, sys
+c = sqlite3.connect("file:$db?mode=ro", uri=True)
+rows = c.execute(
+    "SELECT job, status, count(*), avg(julianday(ended_at) - julianday(started_at)) "
+    "FROM runs WHERE queued_at >= ? AND queued_at < ? GROUP BY job, status",
+    ("$from", "$to"),
+).fetchall()
+sys.stdout.write("%d groups\n" % len(rows))
+PY
+
+report_cmd="$UNYO --root $root report monthly --month $MONTH --format html --out $out/report.html"
+baseline_cmd="python3 $work/baseline.py"
+log "timing the report and the baseline ($RUNS runs each)"
+hyperfine --warmup 1 --runs "$RUNS" --export-json "$out/report-history.json" \
+    -n report "$report_cmd" -n baseline "$baseline_cmd"
+
+/usr/bin/time -v -o "$work/report.time" $report_cmd >/dev/null
+/usr/bin/time -v -o "$work/baseline.time" $baseline_cmd >/dev/null
+rss() { awk -F': ' '/Maximum resident set size/ { print int($2 / 1024) }' "$1"; }
+python3 - "$out/report-history.json" "$(rss "$work/report.time")" "$(rss "$work/baseline.time")" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+rep, base = r["report"]["mean"], r["baseline"]["mean"]
+rep_rss, base_rss = int(sys.argv[2]), int(sys.argv[3])
+print(f"report:   mean {rep:.2f} s (target <= 3 s: {'PASS' if rep <= 3 else 'FAIL'}), "
+      f"peak RSS {rep_rss} MiB (target <= 200 MiB: {'PASS' if rep_rss <= 200 else 'FAIL'})")
+print(f"baseline: mean {base:.2f} s, peak RSS {base_rss} MiB")
+print(f"ratio report/baseline: {rep / base:.2f}x time, {rep_rss / max(base_rss, 1):.2f}x memory")
+PY
+echo "load average: start $load_start, end $(cut -d' ' -f1-3 /proc/loadavg)"
