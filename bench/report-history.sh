@@ -4,7 +4,7 @@
 # 1. Generates the month into a temp root with `unyo synth-history` (release build) and
 #    prints how long that took and how large the database is.
 # 2. If this unyo has `report monthly` (detected with `unyo report monthly --help`), measures
-#    `unyo report monthly --month M --format html --out X` with hyperfine (wall time) and
+#    `unyo report monthly --month M --format md --out X` with hyperfine (wall time) and
 #    /usr/bin/time -v (peak RSS), side by side with a baseline run in the same session:
 #    python3's sqlite3 running the one query a report cannot do without (runs per job and
 #    status with their mean duration over the month), and prints the ratio report/baseline.
@@ -106,7 +106,7 @@ rows = c.execute(
 sys.stdout.write("%d groups\n" % len(rows))
 PY
 
-report_cmd="$UNYO --root $root report monthly --month $MONTH --format html --out $out/report.html"
+report_cmd="$UNYO --root $root report monthly --month $MONTH --format md --out $out/report.md"
 baseline_cmd="python3 $work/baseline.py"
 log "timing the report and the baseline ($RUNS runs each)"
 hyperfine --warmup 1 --runs "$RUNS" --export-json "$out/report-history.json" \

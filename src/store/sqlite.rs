@@ -489,6 +489,59 @@ fn permission_change_row(r: &Row<'_>) -> Result<PermissionChange, StoreError> {
     })
 }
 
+/// The slots due in a period, counted by job, outcome and reason while they are read (a
+/// month may hold a million; sorting them to group them cost more than reading them).
+fn slot_counts(c: &Connection, from: &str, to: &str) -> Result<Vec<SlotCount>, StoreError> {
+    let action = "reading a period's slots";
+    let mut jobs: Vec<String> = Vec::new();
+    let mut job_index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut counts: std::collections::HashMap<(usize, SlotOutcome, Option<String>), i64> =
+        std::collections::HashMap::new();
+    let mut stmt = c
+        .prepare_cached("SELECT job, outcome, reason FROM slots WHERE due_at >= ?1 AND due_at < ?2")
+        .map_err(query_err(action))?;
+    let mut rows = stmt.query([from, to]).map_err(query_err(action))?;
+    while let Some(r) = rows.next().map_err(query_err(action))? {
+        let text = |i: usize| -> Result<Option<&str>, StoreError> {
+            match r.get_ref(i).map_err(query_err(action))? {
+                rusqlite::types::ValueRef::Null => Ok(None),
+                v => v
+                    .as_str()
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("slots column {i}: {e}"))),
+            }
+        };
+        let job = text(0)?.unwrap_or_default();
+        let j = match job_index.get(job) {
+            Some(&j) => j,
+            None => {
+                jobs.push(job.to_owned());
+                job_index.insert(job.to_owned(), jobs.len() - 1);
+                jobs.len() - 1
+            }
+        };
+        let outcome: SlotOutcome = text(1)?
+            .unwrap_or_default()
+            .parse()
+            .map_err(StoreError::Corrupt)?;
+        let reason = text(2)?.map(str::to_owned);
+        *counts.entry((j, outcome, reason)).or_default() += 1;
+    }
+    let mut out: Vec<SlotCount> = counts
+        .into_iter()
+        .map(|((j, outcome, reason), count)| SlotCount {
+            job: jobs[j].clone(),
+            outcome,
+            reason,
+            count,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (&a.job, a.outcome.as_str(), &a.reason).cmp(&(&b.job, b.outcome.as_str(), &b.reason))
+    });
+    Ok(out)
+}
+
 /// The runs of a period, read by column position (a month may hold a million): job names
 /// and digests interned.
 fn run_facts(
@@ -518,7 +571,7 @@ fn run_facts(
     let mut stmt = c
         .prepare_cached(
             "SELECT id, job, job_digest, trigger, status, queued_at, started_at, ended_at \
-             FROM runs WHERE queued_at >= ?1 AND queued_at < ?2 ORDER BY id",
+             FROM runs WHERE queued_at >= ?1 AND queued_at < ?2 ORDER BY queued_at, id",
         )
         .map_err(query_err(action))?;
     let mut rows = stmt.query([from, to]).map_err(query_err(action))?;
@@ -1728,30 +1781,17 @@ impl Store for SqliteStore {
             let (from, to) = (ts(from), ts(to));
             let mut facts = ReportFacts::default();
             run_facts(c, &from, &to, &mut facts)?;
-            facts.slots = all(
-                c,
-                "reading a period's slots",
-                "SELECT job, outcome, reason, count(*) AS n FROM slots \
-                 WHERE due_at >= ?1 AND due_at < ?2 GROUP BY job, outcome, reason \
-                 ORDER BY job, outcome, reason",
-                [&from, &to],
-                |r| {
-                    Ok(SlotCount {
-                        job: col(r, "job")?,
-                        outcome: token(r, "outcome")?,
-                        reason: col(r, "reason")?,
-                        count: col(r, "n")?,
-                    })
-                },
-            )?;
+            facts.slots = slot_counts(c, &from, &to)?;
             facts.attempts = all(
                 c,
                 "reading a period's attempts",
+                // From the few notable attempts (a partial index) to their runs, not from
+                // a month of runs to all their attempts.
                 "SELECT r.job AS job, a.status AS status, a.signal IS NOT NULL AS signalled, \
                  a.attempt > 1 AS retry, count(*) AS n \
-                 FROM runs r JOIN attempts a ON a.run_id = r.id \
-                 WHERE r.queued_at >= ?1 AND r.queued_at < ?2 \
-                 AND (a.status <> 'succeeded' OR a.attempt > 1) \
+                 FROM attempts a CROSS JOIN runs r ON r.id = a.run_id \
+                 WHERE (a.status <> 'succeeded' OR a.attempt > 1) \
+                 AND r.queued_at >= ?1 AND r.queued_at < ?2 \
                  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
                 [&from, &to],
                 |r| {
