@@ -418,3 +418,99 @@ fn bad_months_and_forms_not_there_yet_are_refused() {
         both(&out)
     );
 }
+
+/// A frozen report verifies byte for byte; re-rendering the month gives the same bytes; one
+/// changed byte, or a report of data changed since, does not verify; freezing again with
+/// other bytes is refused and audited, and the frozen rows cannot be changed.
+#[test]
+fn a_frozen_report_verifies_and_an_altered_one_does_not() {
+    let t = tree();
+    let file = t.path("report-2026-10.md");
+    let file_s = file.display().to_string();
+    let out = t.run(&[
+        "report", "monthly", "--month", "2026-10", "--freeze", "--out", &file_s,
+    ]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("frozen as report 1, sha256 "),
+        "{}",
+        both(&out)
+    );
+
+    let out = t.run(&["report", "verify", &file_s]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(
+        text(&out.stdout).contains("unaltered: frozen report 1 (monthly 2026-10, ja, md)"),
+        "{}",
+        both(&out)
+    );
+    // Rendered again from the same data: the same bytes, and freezing again changes nothing.
+    let again = t.path("again.md");
+    let again_s = again.display().to_string();
+    let out = t.run(&[
+        "report", "monthly", "--month", "2026-10", "--freeze", "--out", &again_s,
+    ]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("the same bytes"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(
+        std::fs::read(&file).expect("frozen"),
+        std::fs::read(&again).expect("again")
+    );
+
+    // One byte changed: not verified.
+    let mut bytes = std::fs::read(&file).expect("read");
+    let at = bytes.iter().position(|&b| b == b'6').expect("a digit");
+    bytes[at] = b'7';
+    std::fs::write(&again, &bytes).expect("write");
+    let out = t.run(&["report", "verify", &again_s]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("not a frozen report, or altered"),
+        "{}",
+        both(&out)
+    );
+
+    // The data changes (a late resolution is recorded): the month renders differently, and
+    // freezing it again is refused; the frozen report still verifies.
+    Connection::open(t.path("var/unyo.db"))
+        .expect("open")
+        .execute(
+            "UPDATE incidents SET status = 'resolved', resolved_at = ?1, cause = 'x', \
+             countermeasure = 'y' WHERE id = 2",
+            [jst(10, 25, 9, 0)],
+        )
+        .expect("update");
+    let out = t.run(&["report", "monthly", "--month", "2026-10", "--freeze"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("with other bytes"),
+        "{}",
+        both(&out)
+    );
+    assert!(t.run(&["report", "verify", &file_s]).status.success());
+    let audit = t.run(&["audit", "--json"]);
+    let entries: serde_json::Value = serde_json::from_slice(&audit.stdout).expect("audit json");
+    let freezes: Vec<_> = entries
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|e| e["action"] == "report.freeze")
+        .map(|e| e["outcome"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(freezes.len(), 2, "{entries}");
+    assert!(freezes.contains(&"done".to_owned()) && freezes.contains(&"refused".to_owned()));
+
+    // The database refuses to change a frozen report.
+    let err = Connection::open(t.path("var/unyo.db"))
+        .expect("open")
+        .execute("UPDATE frozen_reports SET body = 'x'", [])
+        .expect_err("frozen");
+    assert!(
+        err.to_string().contains("frozen reports never change"),
+        "{err}"
+    );
+}

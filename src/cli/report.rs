@@ -13,6 +13,11 @@ use crate::report::{self, Period};
 pub enum Command {
     /// The monthly job-result and SLA report (月次運用報告書).
     Monthly(MonthlyArgs),
+    /// Say whether a file is a frozen report, unaltered (exit 0), or not (exit 1).
+    Verify {
+        /// The report file, as handed to the client.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -29,11 +34,17 @@ pub struct MonthlyArgs {
     /// Write the report to this file (default: standard output).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Store the rendered report, its data range and its SHA-256 in the database, for
+    /// `unyo report verify`. A report frozen before is not frozen again: the same bytes say
+    /// so, other bytes (the data changed since) are refused.
+    #[arg(long)]
+    pub freeze: bool,
 }
 
 pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
     match cmd {
         Command::Monthly(args) => monthly(settings, args).await,
+        Command::Verify { file } => verify(settings, &file).await,
     }
 }
 
@@ -56,12 +67,122 @@ async fn monthly(settings: &Settings, args: MonthlyArgs) -> Result<(), Error> {
     let report = report::monthly(&period, &facts, &previous, &catalog, settings);
     let text = report::render::monthly(&report, args.lang, args.format)
         .map_err(|e| Error::Request(e.to_string()))?;
+    if args.freeze {
+        freeze(&*store, settings, &period, &args, &text).await?;
+    }
     match &args.out {
-        Some(path) => std::fs::write(path, text).map_err(|source| Error::Io {
+        Some(path) => std::fs::write(path, &text).map_err(|source| Error::Io {
             action: format!("write {}", path.display()),
             source,
         })?,
         None => super::out(&text),
     }
     Ok(())
+}
+
+fn token<T: clap::ValueEnum>(v: &T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_owned())
+        .unwrap_or_default()
+}
+
+async fn freeze(
+    store: &dyn crate::store::Store,
+    settings: &Settings,
+    period: &Period,
+    args: &MonthlyArgs,
+    text: &str,
+) -> Result<(), Error> {
+    use sha2::Digest as _;
+    let sha256 = hex(&sha2::Sha256::digest(text.as_bytes()));
+    let (lang, format) = (token(&args.lang), token(&args.format));
+    let report = crate::store::NewFrozenReport {
+        kind: "monthly".to_owned(),
+        period: period.label(),
+        lang: lang.clone(),
+        format: format.clone(),
+        data_from: period.from,
+        data_to: period.to,
+        sha256: sha256.clone(),
+        body: text.as_bytes().to_vec(),
+        frozen_at: chrono::Utc::now(),
+        frozen_by: crate::engine::os_user(),
+    };
+    let target = format!("report monthly {} ({lang}, {format})", period.label());
+    let audit_args = serde_json::json!({ "sha256": sha256 });
+    match store.freeze_report(&report).await? {
+        crate::store::Freeze::Frozen(f) => {
+            let said = format!("frozen as report {}, sha256 {}", f.id, f.sha256);
+            eprintln!("{target}: {said}");
+            super::audit::record(store, "report.freeze", target, audit_args, Ok(said)).await
+        }
+        crate::store::Freeze::Already(f) => {
+            eprintln!(
+                "{target}: frozen before as report {} on {} by {}: the same bytes",
+                f.id,
+                super::local_time(settings, f.frozen_at),
+                f.frozen_by
+            );
+            Ok(())
+        }
+        crate::store::Freeze::Differs(f) => {
+            let why = format!(
+                "frozen before as report {} on {} by {} with other bytes (sha256 {}): its data \
+                 changed since; the frozen one stands",
+                f.id,
+                super::local_time(settings, f.frozen_at),
+                f.frozen_by,
+                f.sha256
+            );
+            super::audit::record(
+                store,
+                "report.freeze",
+                target.clone(),
+                audit_args,
+                Err(why.clone()),
+            )
+            .await?;
+            Err(Error::Request(format!("{target}: {why}")))
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn verify(settings: &Settings, file: &std::path::Path) -> Result<(), Error> {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(file).map_err(|source| Error::Io {
+        action: format!("read {}", file.display()),
+        source,
+    })?;
+    let sha256 = hex(&sha2::Sha256::digest(&bytes));
+    let store = super::open_store(settings).await?;
+    let found = store.frozen_reports_by_hash(&sha256).await?;
+    match found.first() {
+        Some(f) => {
+            super::out(&format!(
+                "{}: unaltered: frozen report {} ({} {}, {}, {}), frozen on {} by {}, sha256 {}\n",
+                file.display(),
+                f.id,
+                f.kind,
+                f.period,
+                f.lang,
+                f.format,
+                super::local_time(settings, f.frozen_at),
+                f.frozen_by,
+                f.sha256
+            ));
+            Ok(())
+        }
+        None => {
+            let m = format!(
+                "{}: not a frozen report, or altered since it was frozen (sha256 {sha256})",
+                file.display()
+            );
+            eprintln!("{m}");
+            Err(Error::Failed(m))
+        }
+    }
 }

@@ -554,6 +554,49 @@ pub struct AttemptCount {
     pub count: i64,
 }
 
+/// A rendered report to freeze.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFrozenReport {
+    /// `monthly` or `yearly`.
+    pub kind: String,
+    /// `2026-10`, `FY2026`.
+    pub period: String,
+    pub lang: String,
+    pub format: String,
+    pub data_from: DateTime<Utc>,
+    pub data_to: DateTime<Utc>,
+    pub sha256: String,
+    pub body: Vec<u8>,
+    pub frozen_at: DateTime<Utc>,
+    pub frozen_by: String,
+}
+
+/// A frozen report, without its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FrozenReport {
+    pub id: i64,
+    pub kind: String,
+    pub period: String,
+    pub lang: String,
+    pub format: String,
+    pub data_from: DateTime<Utc>,
+    pub data_to: DateTime<Utc>,
+    pub sha256: String,
+    pub frozen_at: DateTime<Utc>,
+    pub frozen_by: String,
+}
+
+/// What freezing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Freeze {
+    /// Frozen now.
+    Frozen(FrozenReport),
+    /// The same bytes were frozen before: nothing changed.
+    Already(FrozenReport),
+    /// This report was frozen before with other bytes (its data changed since): refused.
+    Differs(FrozenReport),
+}
+
 /// An approval gate of a run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GateRow {
@@ -747,6 +790,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn get_param_change(&self, id: i64) -> Pending<Option<ParamChange>>;
     /// Marks change `id` undone by change `by`; false when it was rolled back already.
     fn mark_rolled_back(&self, id: i64, by: i64) -> Pending<bool>;
+    /// Freezes a rendered report, unless it was frozen before (see [`Freeze`]).
+    fn freeze_report(&self, report: &NewFrozenReport) -> Pending<Freeze>;
+    /// The frozen reports with these bytes' SHA-256.
+    fn frozen_reports_by_hash(&self, sha256: &str) -> Pending<Vec<FrozenReport>>;
     /// What the reports read of the period `[from, to)`.
     fn report_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<ReportFacts>;
     /// Records a data extract; returns its id.

@@ -97,6 +97,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "report",
         include_str!("../../migrations/sqlite/0013_report.sql"),
     ),
+    (
+        14,
+        "frozen_reports",
+        include_str!("../../migrations/sqlite/0014_frozen_reports.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -488,6 +493,24 @@ fn permission_change_row(r: &Row<'_>) -> Result<PermissionChange, StoreError> {
         user: col(r, "user")?,
     })
 }
+
+fn frozen_report_row(r: &Row<'_>) -> Result<FrozenReport, StoreError> {
+    Ok(FrozenReport {
+        id: col(r, "id")?,
+        kind: col(r, "kind")?,
+        period: col(r, "period")?,
+        lang: col(r, "lang")?,
+        format: col(r, "format")?,
+        data_from: time(r, "data_from")?,
+        data_to: time(r, "data_to")?,
+        sha256: col(r, "sha256")?,
+        frozen_at: time(r, "frozen_at")?,
+        frozen_by: col(r, "frozen_by")?,
+    })
+}
+
+const FROZEN_COLUMNS: &str =
+    "id, kind, period, lang, format, data_from, data_to, sha256, frozen_at, frozen_by";
 
 /// The slots due in a period, counted by job, outcome and reason while they are read (a
 /// month may hold a million; sorting them to group them cost more than reading them).
@@ -1773,6 +1796,82 @@ impl Store for SqliteStore {
                 x.group
             ])?;
             Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn freeze_report(&self, report: &NewFrozenReport) -> Pending<Freeze> {
+        let n = report.clone();
+        let sha = report.sha256.clone();
+        let store = self.clone();
+        Box::pin(async move {
+            let found = store.write("freezing a report", move |c| {
+                let before = c
+                    .prepare_cached(&format!(
+                        "SELECT {FROZEN_COLUMNS} FROM frozen_reports \
+                         WHERE kind = ?1 AND period = ?2 AND lang = ?3 AND format = ?4"
+                    ))?
+                    .query_row(params![n.kind, n.period, n.lang, n.format], |r| {
+                        Ok(frozen_report_row(r))
+                    })
+                    .optional()?;
+                if let Some(before) = before {
+                    return Ok(Err(before));
+                }
+                c.prepare_cached(
+                    "INSERT INTO frozen_reports (kind, period, lang, format, data_from, data_to, \
+                     sha256, body, frozen_at, frozen_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )?
+                .execute(params![
+                    n.kind,
+                    n.period,
+                    n.lang,
+                    n.format,
+                    ts(n.data_from),
+                    ts(n.data_to),
+                    n.sha256,
+                    n.body,
+                    ts(n.frozen_at),
+                    n.frozen_by
+                ])?;
+                Ok(Ok(FrozenReport {
+                    id: c.last_insert_rowid(),
+                    kind: n.kind,
+                    period: n.period,
+                    lang: n.lang,
+                    format: n.format,
+                    data_from: n.data_from,
+                    data_to: n.data_to,
+                    sha256: n.sha256,
+                    frozen_at: n.frozen_at,
+                    frozen_by: n.frozen_by,
+                }))
+            });
+            Ok(match found.await? {
+                Ok(new) => Freeze::Frozen(new),
+                Err(before) => {
+                    let before = before?;
+                    if before.sha256 == sha {
+                        Freeze::Already(before)
+                    } else {
+                        Freeze::Differs(before)
+                    }
+                }
+            })
+        })
+    }
+
+    fn frozen_reports_by_hash(&self, sha256: &str) -> Pending<Vec<FrozenReport>> {
+        let sha256 = sha256.to_owned();
+        self.read(move |c| {
+            all(
+                c,
+                "reading frozen reports",
+                &format!(
+                    "SELECT {FROZEN_COLUMNS} FROM frozen_reports WHERE sha256 = ?1 ORDER BY id"
+                ),
+                [&sha256],
+                frozen_report_row,
+            )
         })
     }
 
