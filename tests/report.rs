@@ -355,7 +355,7 @@ fn every_summary_figure_matches_an_independent_query() {
     assert_eq!(defs[0]["job"], "backup");
     assert_eq!(defs[0]["first_run"], 5);
 
-    assert_eq!(r["plan"]["month"], "2026-11");
+    assert_eq!(r["plan"]["period"], "2026-11");
     assert_eq!(
         r["plan"]["jobs"],
         serde_json::json!([{"name": "backup", "count": 30}])
@@ -512,5 +512,98 @@ fn a_frozen_report_verifies_and_an_altered_one_does_not() {
     assert!(
         err.to_string().contains("frozen reports never change"),
         "{err}"
+    );
+}
+
+/// The yearly report of a fiscal year is the sum of its twelve monthly reports.
+#[test]
+fn the_yearly_report_is_the_sum_of_its_months() {
+    let t = tree();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["report"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--format", "json"]);
+        let out = t.run(&all);
+        assert!(out.status.success(), "{}", both(&out));
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let year = json(&["yearly", "--fiscal-year", "2026"]);
+    assert_eq!(year["period"]["label"], "FY2026");
+    assert_eq!(year["period"]["kind"], "yearly");
+    assert_eq!(year["period"]["label_ja"], "令和8年度(2026年度)");
+    assert_eq!(year["period"]["from"], "2026-04-01T00:00:00+09:00");
+    assert_eq!(year["period"]["to"], "2027-04-01T00:00:00+09:00");
+    assert_eq!(year["plan"]["period"], "FY2027");
+    let months: Vec<serde_json::Value> = (0..12)
+        .map(|i| {
+            let (y, m) = if i < 9 { (2026, 4 + i) } else { (2027, i - 8) };
+            json(&["monthly", "--month", &format!("{y}-{m:02}")])
+        })
+        .collect();
+    for field in [
+        "runs",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "interrupted",
+        "retries",
+        "incidents_opened",
+        "incidents_resolved",
+    ] {
+        let sum: u64 = months
+            .iter()
+            .map(|m| m["summary"][field].as_u64().expect(field))
+            .sum();
+        assert_eq!(year["summary"][field], sum, "{field}");
+    }
+    assert_eq!(
+        year["summary"]["runs"], 7,
+        "September's run and October's six"
+    );
+    let by_job = |r: &serde_json::Value, field: &str| -> u64 {
+        r["jobs"]
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .filter(|j| j["job"] == "backup")
+            .map(|j| j[field].as_u64().expect(field))
+            .sum()
+    };
+    for field in ["slots", "runs", "succeeded", "failed", "missed", "late"] {
+        let sum: u64 = months.iter().map(|m| by_job(m, field)).sum();
+        assert_eq!(by_job(&year, field), sum, "backup {field}");
+    }
+    let kinds = |r: &serde_json::Value| -> u64 {
+        r["summary"]["abnormal_ends"]
+            .as_array()
+            .expect("kinds")
+            .iter()
+            .map(|k| k["count"].as_u64().expect("count"))
+            .sum()
+    };
+    assert_eq!(kinds(&year), months.iter().map(kinds).sum::<u64>());
+
+    // A yearly report freezes and verifies like a monthly one.
+    let file = t.path("fy2026.md").display().to_string();
+    let out = t.run(&[
+        "report",
+        "yearly",
+        "--fiscal-year",
+        "2026",
+        "--freeze",
+        "--out",
+        &file,
+    ]);
+    assert!(out.status.success(), "{}", both(&out));
+    let out = t.run(&["report", "verify", &file]);
+    assert!(
+        text(&out.stdout).contains("(yearly FY2026, ja, md)"),
+        "{}",
+        both(&out)
+    );
+    let md = std::fs::read_to_string(t.path("fy2026.md")).expect("read");
+    assert!(
+        md.starts_with("# 年次運用報告書 令和8年度(2026年度)"),
+        "{md}"
     );
 }

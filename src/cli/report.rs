@@ -13,6 +13,9 @@ use crate::report::{self, Period};
 pub enum Command {
     /// The monthly job-result and SLA report (月次運用報告書).
     Monthly(MonthlyArgs),
+    /// The yearly report (年次運用報告書) of a fiscal year: the same sections over its twelve
+    /// months, the plan of the next fiscal year.
+    Yearly(YearlyArgs),
     /// Say whether a file is a frozen report, unaltered (exit 0), or not (exit 1).
     Verify {
         /// The report file, as handed to the client.
@@ -25,6 +28,22 @@ pub struct MonthlyArgs {
     /// The month, `YYYY-MM` (default: the previous month in the configured time zone).
     #[arg(long, value_name = "YYYY-MM")]
     pub month: Option<String>,
+    #[command(flatten)]
+    pub form: Form,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct YearlyArgs {
+    /// The fiscal year, by the calendar year it begins in (default: the last one that ended).
+    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i32).range(1970..=9999))]
+    pub fiscal_year: Option<i32>,
+    #[command(flatten)]
+    pub form: Form,
+}
+
+/// How a report is written, and where.
+#[derive(Debug, clap::Args)]
+pub struct Form {
     /// The report's language.
     #[arg(long, value_enum, default_value = "ja")]
     pub lang: Lang,
@@ -44,6 +63,7 @@ pub struct MonthlyArgs {
 pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
     match cmd {
         Command::Monthly(args) => monthly(settings, args).await,
+        Command::Yearly(args) => yearly(settings, args).await,
         Command::Verify { file } => verify(settings, &file).await,
     }
 }
@@ -57,6 +77,30 @@ async fn monthly(settings: &Settings, args: MonthlyArgs) -> Result<(), Error> {
         None => Period::previous_of(chrono::Utc::now(), tz, day_start)
             .ok_or_else(|| Error::Request("no previous month".to_owned()))?,
     };
+    write(settings, &period, &args.form).await
+}
+
+async fn yearly(settings: &Settings, args: YearlyArgs) -> Result<(), Error> {
+    let (tz, day_start, start) = (
+        settings.timezone,
+        settings.day_start,
+        settings.fiscal_year_start,
+    );
+    let year = match args.fiscal_year {
+        Some(y) => y,
+        None => {
+            let today = crate::calendar::business_date(chrono::Utc::now(), tz, day_start);
+            crate::calendar::fiscal_year(today, start) - 1
+        }
+    };
+    let period = Period::fiscal_year(year, start, tz, day_start)
+        .ok_or_else(|| Error::Request(format!("--fiscal-year {year}: no such year")))?;
+    write(settings, &period, &args.form).await
+}
+
+/// Computes, renders, freezes if asked, and writes the report of `period`.
+async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), Error> {
+    let (tz, day_start) = (settings.timezone, settings.day_start);
     let catalog = Catalog::load(settings)?;
     let store = super::open_store(settings).await?;
     let facts = store.report_facts(period.from, period.to).await?;
@@ -64,13 +108,13 @@ async fn monthly(settings: &Settings, args: MonthlyArgs) -> Result<(), Error> {
         Some(p) => store.report_facts(p.from, p.to).await?,
         None => Default::default(),
     };
-    let report = report::monthly(&period, &facts, &previous, &catalog, settings);
-    let text = report::render::monthly(&report, args.lang, args.format)
+    let report = report::monthly(period, &facts, &previous, &catalog, settings);
+    let text = report::render::monthly(&report, form.lang, form.format)
         .map_err(|e| Error::Request(e.to_string()))?;
-    if args.freeze {
-        freeze(&*store, settings, &period, &args, &text).await?;
+    if form.freeze {
+        freeze(&*store, settings, period, form, &text).await?;
     }
-    match &args.out {
+    match &form.out {
         Some(path) => std::fs::write(path, &text).map_err(|source| Error::Io {
             action: format!("write {}", path.display()),
             source,
@@ -90,14 +134,19 @@ async fn freeze(
     store: &dyn crate::store::Store,
     settings: &Settings,
     period: &Period,
-    args: &MonthlyArgs,
+    form: &Form,
     text: &str,
 ) -> Result<(), Error> {
     use sha2::Digest as _;
     let sha256 = hex(&sha2::Sha256::digest(text.as_bytes()));
-    let (lang, format) = (token(&args.lang), token(&args.format));
+    let (lang, format) = (token(&form.lang), token(&form.format));
+    let kind = if period.is_year() {
+        "yearly"
+    } else {
+        "monthly"
+    };
     let report = crate::store::NewFrozenReport {
-        kind: "monthly".to_owned(),
+        kind: kind.to_owned(),
         period: period.label(),
         lang: lang.clone(),
         format: format.clone(),
@@ -108,7 +157,7 @@ async fn freeze(
         frozen_at: chrono::Utc::now(),
         frozen_by: crate::engine::os_user(),
     };
-    let target = format!("report monthly {} ({lang}, {format})", period.label());
+    let target = format!("report {kind} {} ({lang}, {format})", period.label());
     let audit_args = serde_json::json!({ "sha256": sha256 });
     match store.freeze_report(&report).await? {
         crate::store::Freeze::Frozen(f) => {

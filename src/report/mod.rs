@@ -14,27 +14,45 @@ use serde::Serialize;
 use crate::model::{Catalog, Settings};
 use crate::store::{AttemptStatus, IncidentStatus, ReportFacts, RunStatus, SlotOutcome, Trigger};
 
-/// A report's period: a calendar month in the configured zone, each day starting at the
-/// settings' `day_start`.
+/// A report's period: a calendar month, or a fiscal year of twelve months, in the configured
+/// zone, each day starting at the settings' `day_start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
+    /// The first month.
     pub year: i32,
     pub month: u32,
+    /// 1 (a month) or 12 (a fiscal year).
+    pub months: u32,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
 }
 
 impl Period {
-    /// The month `year-month`; `None` for a month that does not exist.
-    pub fn month(year: i32, month: u32, tz: Tz, day_start: NaiveTime) -> Option<Period> {
+    fn span(year: i32, month: u32, months: u32, tz: Tz, day_start: NaiveTime) -> Option<Period> {
         let first = NaiveDate::from_ymd_opt(year, month, 1)?;
-        let next = first.checked_add_months(chrono::Months::new(1))?;
+        let next = first.checked_add_months(chrono::Months::new(months))?;
         Some(Period {
             year,
             month,
+            months,
             from: crate::schedule::window::local_instant(tz, first, day_start)?,
             to: crate::schedule::window::local_instant(tz, next, day_start)?,
         })
+    }
+
+    /// The month `year-month`; `None` for a month that does not exist.
+    pub fn month(year: i32, month: u32, tz: Tz, day_start: NaiveTime) -> Option<Period> {
+        Period::span(year, month, 1, tz, day_start)
+    }
+
+    /// The fiscal year `year`: twelve months from `start_month` of that year.
+    pub fn fiscal_year(
+        year: i32,
+        start_month: u32,
+        tz: Tz,
+        day_start: NaiveTime,
+    ) -> Option<Period> {
+        Period::span(year, start_month, 12, tz, day_start)
     }
 
     /// Reads `YYYY-MM`.
@@ -57,21 +75,53 @@ impl Period {
         Period::month(first.year(), first.month(), tz, day_start)
     }
 
+    /// The period of the same length before this one.
     pub fn previous(&self, tz: Tz, day_start: NaiveTime) -> Option<Period> {
         let first = NaiveDate::from_ymd_opt(self.year, self.month, 1)?
-            .checked_sub_months(chrono::Months::new(1))?;
-        Period::month(first.year(), first.month(), tz, day_start)
+            .checked_sub_months(chrono::Months::new(self.months))?;
+        Period::span(first.year(), first.month(), self.months, tz, day_start)
     }
 
+    /// The period of the same length after this one.
     pub fn next(&self, tz: Tz, day_start: NaiveTime) -> Option<Period> {
         let first = NaiveDate::from_ymd_opt(self.year, self.month, 1)?
-            .checked_add_months(chrono::Months::new(1))?;
-        Period::month(first.year(), first.month(), tz, day_start)
+            .checked_add_months(chrono::Months::new(self.months))?;
+        Period::span(first.year(), first.month(), self.months, tz, day_start)
     }
 
-    /// `2026-10`.
+    /// The months of the period, each a period.
+    pub fn each_month(&self, tz: Tz, day_start: NaiveTime) -> Vec<Period> {
+        (0..self.months)
+            .filter_map(|i| {
+                let first = NaiveDate::from_ymd_opt(self.year, self.month, 1)?
+                    .checked_add_months(chrono::Months::new(i))?;
+                Period::month(first.year(), first.month(), tz, day_start)
+            })
+            .collect()
+    }
+
+    pub fn is_year(&self) -> bool {
+        self.months == 12
+    }
+
+    /// `2026-10`, or `FY2026`.
     pub fn label(&self) -> String {
-        format!("{:04}-{:02}", self.year, self.month)
+        if self.is_year() {
+            format!("FY{}", self.year)
+        } else {
+            format!("{:04}-{:02}", self.year, self.month)
+        }
+    }
+
+    /// The calendar days of the period.
+    fn days(&self) -> Vec<NaiveDate> {
+        let Some(first) = NaiveDate::from_ymd_opt(self.year, self.month, 1) else {
+            return Vec::new();
+        };
+        let Some(end) = first.checked_add_months(chrono::Months::new(self.months)) else {
+            return Vec::new();
+        };
+        first.iter_days().take_while(|d| *d < end).collect()
     }
 }
 
@@ -90,8 +140,10 @@ pub struct Monthly {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PeriodInfo {
-    /// `2026-10`.
-    pub month: String,
+    /// `monthly` or `yearly`.
+    pub kind: String,
+    /// `2026-10`, `FY2026`.
+    pub label: String,
     /// `令和8年(2026年)10月分`.
     pub label_ja: String,
     /// `October 2026`.
@@ -264,7 +316,8 @@ pub struct DefinitionLine {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Plan {
-    pub month: String,
+    /// The period planned: the next month, or the next fiscal year.
+    pub period: String,
     /// Scheduled runs by job.
     pub jobs: Vec<Count>,
     /// Jobs that run at most twice in the month, each run with its day.
@@ -279,7 +332,7 @@ pub struct PlanEvent {
     pub what: String,
 }
 
-/// Computes the report of `period` from its facts, the previous month's runs (for the
+/// Computes the report of `period` (a month or a fiscal year) from its facts, the previous month's runs (for the
 /// duration trend) and the definitions.
 pub fn monthly(
     period: &Period,
@@ -300,11 +353,19 @@ pub fn monthly(
     incident_summary(period, facts, &mut summary);
     Monthly {
         period: PeriodInfo {
-            month: period.label(),
-            label_ja: label_ja(period.year, period.month),
-            label_en: NaiveDate::from_ymd_opt(period.year, period.month, 1)
-                .map(|d| d.format("%B %Y").to_string())
-                .unwrap_or_default(),
+            kind: if period.is_year() {
+                "yearly"
+            } else {
+                "monthly"
+            }
+            .to_owned(),
+            label: period.label(),
+            label_ja: if period.is_year() {
+                label_ja_year(period.year)
+            } else {
+                label_ja(period.year, period.month)
+            },
+            label_en: label_en(period),
             from: period.from.with_timezone(&tz).to_rfc3339(),
             to: period.to.with_timezone(&tz).to_rfc3339(),
             timezone: tz.name().to_owned(),
@@ -318,6 +379,38 @@ pub fn monthly(
         changes: changes(facts, &local),
         plan: plan(period, catalog, settings),
     }
+}
+
+/// `October 2026`, or `fiscal year 2026 (April 2026 to March 2027)`.
+fn label_en(period: &Period) -> String {
+    let month = |d: Option<NaiveDate>| d.map(|d| d.format("%B %Y").to_string()).unwrap_or_default();
+    let first = NaiveDate::from_ymd_opt(period.year, period.month, 1);
+    if period.is_year() {
+        let last = first.and_then(|d| d.checked_add_months(chrono::Months::new(11)));
+        format!(
+            "fiscal year {} ({} to {})",
+            period.year,
+            month(first),
+            month(last)
+        )
+    } else {
+        month(first)
+    }
+}
+
+/// `令和8年度(2026年度)`.
+pub fn label_ja_year(year: i32) -> String {
+    let era = if year >= 2019 {
+        format!("令和{}年度", year - 2018)
+    } else if year >= 1989 {
+        format!("平成{}年度", year - 1988)
+    } else {
+        format!("昭和{}年度", year - 1925)
+    };
+    let era = era
+        .replace("令和1年度", "令和元年度")
+        .replace("平成1年度", "平成元年度");
+    format!("{era}({year}年度)")
 }
 
 /// `令和8年(2026年)10月分`: the era year with the Western one.
@@ -880,8 +973,7 @@ fn plan(period: &Period, catalog: &Catalog, settings: &Settings) -> Plan {
         })
         .collect();
     let mut closed_days = Vec::new();
-    let mut day = NaiveDate::from_ymd_opt(next.year, next.month, 1);
-    while let Some(d) = day.filter(|d| d.month() == next.month) {
+    for d in next.days() {
         for (name, cal) in &catalog.calendars {
             if let Some(why) = cal.closed(d)
                 && !matches!(why, crate::calendar::Closed::Weekend(_))
@@ -892,10 +984,9 @@ fn plan(period: &Period, catalog: &Catalog, settings: &Settings) -> Plan {
                 });
             }
         }
-        day = d.succ_opt();
     }
     Plan {
-        month: next.label(),
+        period: next.label(),
         jobs: jobs
             .into_iter()
             .map(|(name, count)| Count {
