@@ -607,3 +607,47 @@ fn the_yearly_report_is_the_sum_of_its_months() {
         "{md}"
     );
 }
+
+/// The shipped `monthly-report` job writes the month's report in Japanese, English and JSON
+/// under var/reports/, each frozen and verifiable; run again on the same data it succeeds
+/// and changes nothing.
+#[test]
+fn the_shipped_monthly_report_job_writes_and_freezes_the_reports() {
+    let t = tree();
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("jobs/monthly-report.yaml");
+    t.job(
+        "monthly-report",
+        &std::fs::read_to_string(shipped).expect("shipped job"),
+    );
+    let runbook = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runbooks/escalate.yaml");
+    t.file(
+        "runbooks/escalate.yaml",
+        &std::fs::read_to_string(runbook).expect("shipped runbook"),
+    );
+    for round in 0..2 {
+        let out = t.run(&["run", "monthly-report", "-p", "month=2026-10"]);
+        assert!(out.status.success(), "round {round}: {}", both(&out));
+    }
+    for (file, starts) in [
+        (
+            "monthly-2026-10.ja.md",
+            "# 月次運用報告書 令和8年(2026年)10月分",
+        ),
+        (
+            "monthly-2026-10.en.md",
+            "# Monthly operations report, October 2026",
+        ),
+        ("monthly-2026-10.json", "{"),
+    ] {
+        let path = t.path(&format!("var/reports/{file}"));
+        let body = std::fs::read_to_string(&path).expect(file);
+        assert!(body.starts_with(starts), "{file}: {body}");
+        let out = t.run(&["report", "verify", &path.display().to_string()]);
+        assert!(out.status.success(), "{file}: {}", both(&out));
+    }
+    let frozen: i64 = Connection::open(t.path("var/unyo.db"))
+        .expect("open")
+        .query_row("SELECT count(*) FROM frozen_reports", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(frozen, 3);
+}

@@ -115,10 +115,13 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
         freeze(&*store, settings, period, form, &text).await?;
     }
     match &form.out {
-        Some(path) => std::fs::write(path, &text).map_err(|source| Error::Io {
-            action: format!("write {}", path.display()),
-            source,
-        })?,
+        Some(path) => {
+            let io = |action: String| move |source| Error::Io { action, source };
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+            }
+            std::fs::write(path, &text).map_err(io(format!("write {}", path.display())))?;
+        }
         None => super::out(&text),
     }
     Ok(())
