@@ -651,3 +651,51 @@ fn the_shipped_monthly_report_job_writes_and_freezes_the_reports() {
         .expect("count");
     assert_eq!(frozen, 3);
 }
+
+/// `--format csv`: the tables for a spreadsheet, UTF-8 with a byte-order mark, CRLF, each
+/// table after its name and a header line in the report's language.
+#[test]
+fn the_csv_form_holds_every_table() {
+    let t = tree();
+    let raw = report(&t, &["--format", "csv", "--lang", "en"]);
+    let body = raw.strip_prefix('\u{feff}').expect("byte-order mark");
+    assert!(body.contains("\r\n") && !body.replace("\r\n", "").contains('\n'));
+    let lines: Vec<&str> = body.split("\r\n").collect();
+    let after = |title: &str| -> Vec<&str> {
+        let at = lines
+            .iter()
+            .position(|l| *l == title)
+            .unwrap_or_else(|| panic!("no table {title} in {body}"));
+        lines[at + 1..]
+            .iter()
+            .take_while(|l| !l.is_empty())
+            .copied()
+            .collect()
+    };
+    let jobs = after("jobs");
+    assert!(
+        jobs[0].starts_with("job,slots,runs,succeeded,failed,missed,late"),
+        "{jobs:?}"
+    );
+    assert!(
+        jobs[1].starts_with("backup,7,5,4,1,1,2,7080,21600,600,1080"),
+        "{jobs:?}"
+    );
+    let incidents = after("incidents");
+    assert_eq!(incidents.len(), 3, "{incidents:?}");
+    assert!(
+        incidents[1].contains("\"backup failed | disk\"")
+            || incidents[1].contains("backup failed | disk")
+    );
+    let adhoc = after("adhoc");
+    assert!(
+        adhoc[1].contains("\"db_password=***, department=tax\""),
+        "{adhoc:?}"
+    );
+    assert!(!body.contains("hunter2"));
+    let ja = report(&t, &["--format", "csv"]);
+    assert!(
+        ja.contains("\r\nジョブ別実績\r\nジョブ,予定,実行,正常終了,異常終了,未実行,遅延"),
+        "{ja}"
+    );
+}

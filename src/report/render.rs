@@ -28,7 +28,7 @@ const MONTHLY_EN_MD: &str = include_str!("templates/monthly.en.md.hbs");
 /// Why a report could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderFailure {
-    #[error("the {0} form of the report is not available yet; use --format md or json")]
+    #[error("the {0} form of the report is not available yet; use --format md, csv or json")]
     NotYet(&'static str),
     #[error("report template `{name}`: {message}")]
     Template { name: String, message: String },
@@ -63,7 +63,7 @@ pub fn monthly(report: &Monthly, lang: Lang, format: Format) -> Result<String, R
             })
         }
         Format::Html => Err(RenderFailure::NotYet("HTML")),
-        Format::Csv => Err(RenderFailure::NotYet("CSV")),
+        Format::Csv => Ok(csv(report, lang)),
     }
 }
 
@@ -185,6 +185,65 @@ fn word(lang: Lang, token: &str) -> &str {
         "max_duration" => "最大処理時間",
         "yes" => "達成",
         "no" => "未達",
+        "summary" => "総括",
+        "service_levels" => "サービスレベル",
+        "jobs" => "ジョブ別実績",
+        "incidents" => "インシデント",
+        "adhoc" => "随時依頼",
+        "parameter_changes" => "パラメータ変更",
+        "permission_changes" => "権限変更",
+        "definition_changes" => "定義変更",
+        "item" => "項目",
+        "value" => "値",
+        "job" => "ジョブ",
+        "agreed" => "協定値",
+        "ok" => "達成件数",
+        "total" => "対象件数",
+        "rate" => "率(%)",
+        "met" => "判定",
+        "slots" => "予定",
+        "runs" => "実行",
+        "missed" => "未実行",
+        "late" => "遅延",
+        "mean_seconds" => "平均(秒)",
+        "p95_seconds" => "95%(秒)",
+        "previous_mean_seconds" => "前月平均(秒)",
+        "mean_change_percent" => "増減(%)",
+        "id" => "番号",
+        "opened" => "発生日時",
+        "severity" => "重要度",
+        "cause" => "原因",
+        "countermeasure" => "対応内容",
+        "status" => "状態",
+        "report_deadline" => "報告期限",
+        "in_time" => "期限内",
+        "run" => "実行",
+        "received" => "受付日時",
+        "requester" => "依頼者",
+        "parameters" => "パラメータ",
+        "reason" => "理由",
+        "result" => "結果",
+        "rows" => "件数",
+        "at" => "日時",
+        "key" => "項目",
+        "before" => "変更前",
+        "after" => "変更後",
+        "user" => "実施者",
+        "rolled_back" => "切戻し",
+        "department" => "部署",
+        "granted" => "付与",
+        "revoked" => "削除",
+        "skipped" => "見送り",
+        "first_run" => "新定義での最初の実行",
+        "fingerprint" => "定義の指紋",
+        "period" => "対象期間",
+        "unfinished" => "期間末に未完了",
+        "incidents_opened" => "インシデント発生",
+        "incidents_resolved" => "インシデント解決",
+        "mtta_minutes" => "平均受付時間(分)",
+        "mttr_minutes" => "平均解決時間(分)",
+        "sla_met" => "SLA 達成",
+        "retries" => "再試行",
         _ => token,
     };
     let en = match token {
@@ -203,4 +262,253 @@ fn word(lang: Lang, token: &str) -> &str {
         Lang::Ja => ja,
         Lang::En => en,
     }
+}
+
+/// The report's tables as one CSV file for a spreadsheet: UTF-8 with a byte-order mark (so
+/// Japanese Excel reads it as UTF-8), CRLF, each table after a line naming it and a header
+/// line in the report's language, tables separated by an empty line.
+fn csv(r: &Monthly, lang: Lang) -> String {
+    let mut out = String::from("\u{feff}");
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    let mut table = |title: &str, header: &[&str], rows: Vec<Vec<String>>| {
+        if out.len() > 3 {
+            out.push_str("\r\n");
+        }
+        line(&mut out, &[word(lang, title).to_owned()]);
+        line(
+            &mut out,
+            &header
+                .iter()
+                .map(|h| word(lang, h).to_owned())
+                .collect::<Vec<_>>(),
+        );
+        for row in rows {
+            line(&mut out, &row);
+        }
+    };
+    let s = &r.summary;
+    let mut summary = vec![
+        vec!["period".to_owned(), r.period.label.clone()],
+        vec!["runs".to_owned(), s.runs.to_string()],
+        vec!["succeeded".to_owned(), s.succeeded.to_string()],
+        vec!["failed".to_owned(), s.failed.to_string()],
+        vec!["interrupted".to_owned(), s.interrupted.to_string()],
+        vec!["cancelled".to_owned(), s.cancelled.to_string()],
+        vec!["unfinished".to_owned(), s.unfinished.to_string()],
+        vec!["success_rate".to_owned(), opt(s.success_rate)],
+        vec!["retries".to_owned(), s.retries.to_string()],
+        vec![
+            "incidents_opened".to_owned(),
+            s.incidents_opened.to_string(),
+        ],
+        vec![
+            "incidents_resolved".to_owned(),
+            s.incidents_resolved.to_string(),
+        ],
+        vec!["mtta_minutes".to_owned(), opt(s.mtta_minutes)],
+        vec!["mttr_minutes".to_owned(), opt(s.mttr_minutes)],
+        vec![
+            "sla_met".to_owned(),
+            format!("{}/{}", s.sla_met, s.sla_items),
+        ],
+    ];
+    for c in s.by_trigger.iter().chain(&s.abnormal_ends) {
+        summary.push(vec![c.name.clone(), c.count.to_string()]);
+    }
+    for row in &mut summary {
+        row[0] = word(lang, &row[0]).to_owned();
+    }
+    table("summary", &["item", "value"], summary);
+    table(
+        "service_levels",
+        &["job", "item", "agreed", "ok", "total", "rate", "met"],
+        r.sla
+            .iter()
+            .map(|i| {
+                vec![
+                    i.job.clone(),
+                    word(lang, &i.item).to_owned(),
+                    i.agreed.clone(),
+                    i.ok.to_string(),
+                    i.total.to_string(),
+                    opt(i.rate),
+                    word(lang, if i.met { "yes" } else { "no" }).to_owned(),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "jobs",
+        &[
+            "job",
+            "slots",
+            "runs",
+            "succeeded",
+            "failed",
+            "missed",
+            "late",
+            "mean_seconds",
+            "p95_seconds",
+            "previous_mean_seconds",
+            "mean_change_percent",
+        ],
+        r.jobs
+            .iter()
+            .map(|j| {
+                vec![
+                    j.job.clone(),
+                    j.slots.to_string(),
+                    j.runs.to_string(),
+                    j.succeeded.to_string(),
+                    j.failed.to_string(),
+                    j.missed.to_string(),
+                    j.late.to_string(),
+                    opt(j.mean_seconds),
+                    opt(j.p95_seconds),
+                    opt(j.previous_mean_seconds),
+                    opt(j.mean_change_percent),
+                ]
+            })
+            .collect(),
+    );
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    table(
+        "incidents",
+        &[
+            "id",
+            "opened",
+            "severity",
+            "job",
+            "summary",
+            "cause",
+            "countermeasure",
+            "status",
+            "report_deadline",
+            "in_time",
+        ],
+        r.incidents
+            .iter()
+            .map(|i| {
+                vec![
+                    i.id.to_string(),
+                    i.opened_at.clone(),
+                    word(lang, &i.severity).to_owned(),
+                    i.job.clone(),
+                    i.summary.clone(),
+                    text(&i.cause),
+                    text(&i.countermeasure),
+                    word(lang, &i.status).to_owned(),
+                    text(&i.report_deadline),
+                    i.deadline_met.map_or(String::new(), |m| {
+                        word(lang, if m { "yes" } else { "no" }).to_owned()
+                    }),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "adhoc",
+        &[
+            "run",
+            "received",
+            "requester",
+            "job",
+            "parameters",
+            "reason",
+            "result",
+            "rows",
+        ],
+        r.adhoc
+            .iter()
+            .map(|a| {
+                vec![
+                    a.run_id.to_string(),
+                    a.at.clone(),
+                    a.requester.clone(),
+                    a.job.clone(),
+                    a.params.clone(),
+                    text(&a.reason),
+                    word(lang, &a.result).to_owned(),
+                    a.rows.map_or(String::new(), |n| n.to_string()),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "parameter_changes",
+        &[
+            "id",
+            "at",
+            "key",
+            "before",
+            "after",
+            "user",
+            "reason",
+            "rolled_back",
+        ],
+        r.changes
+            .parameters
+            .iter()
+            .map(|p| {
+                vec![
+                    p.id.to_string(),
+                    p.at.clone(),
+                    p.key.clone(),
+                    p.before.clone(),
+                    p.after.clone(),
+                    p.user.clone(),
+                    p.reason.clone(),
+                    word(lang, if p.rolled_back { "yes" } else { "no" }).to_owned(),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "permission_changes",
+        &["department", "granted", "revoked", "skipped"],
+        r.changes
+            .permissions
+            .iter()
+            .map(|p| {
+                vec![
+                    p.department.clone(),
+                    p.grants.to_string(),
+                    p.revokes.to_string(),
+                    p.skipped.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "definition_changes",
+        &["job", "first_run", "at", "fingerprint"],
+        r.changes
+            .definitions
+            .iter()
+            .map(|d| {
+                vec![
+                    d.job.clone(),
+                    d.first_run.to_string(),
+                    d.at.clone(),
+                    d.digest.clone(),
+                ]
+            })
+            .collect(),
+    );
+    out
+}
+
+/// One CSV record, fields quoted as RFC 4180 asks, and guarded against formulas as an
+/// extract's are.
+fn line(out: &mut String, fields: &[String]) {
+    let fields: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            crate::act::extract::guard_formula(&mut f);
+            crate::act::extract::field(&f).into_owned()
+        })
+        .collect();
+    out.push_str(&fields.join(","));
+    out.push_str("\r\n");
 }
