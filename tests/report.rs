@@ -397,7 +397,7 @@ fn markdown_reports_match_their_golden_files() {
 }
 
 #[test]
-fn bad_months_and_forms_not_there_yet_are_refused() {
+fn bad_months_are_refused() {
     let t = tree();
     for bad in ["2026-13", "2026", "october"] {
         let out = t.run(&["report", "monthly", "--month", bad]);
@@ -408,15 +408,6 @@ fn bad_months_and_forms_not_there_yet_are_refused() {
             both(&out)
         );
     }
-    let out = t.run(&[
-        "report", "monthly", "--month", "2026-10", "--format", "html",
-    ]);
-    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
-    assert!(
-        text(&out.stderr).contains("not available yet"),
-        "{}",
-        both(&out)
-    );
 }
 
 /// A frozen report verifies byte for byte; re-rendering the month gives the same bytes; one
@@ -697,5 +688,51 @@ fn the_csv_form_holds_every_table() {
     assert!(
         ja.contains("\r\nジョブ別実績\r\nジョブ,予定,実行,正常終了,異常終了,未実行,遅延"),
         "{ja}"
+    );
+}
+
+/// `--format html`: one self-contained page (no script, no outside resource) with the print
+/// rules for A4, both charts as inline SVG, and every text from the records escaped.
+#[test]
+fn the_html_form_is_one_self_contained_page_with_its_charts() {
+    let t = tree();
+    // An incident whose text would be markup.
+    Connection::open(t.path("var/unyo.db"))
+        .expect("open")
+        .execute(
+            "UPDATE incidents SET summary = '<b>bold</b> & <script>alert(1)</script>' WHERE id = 2",
+            [],
+        )
+        .expect("update");
+    let html = report(&t, &["--format", "html", "--lang", "en"]);
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("@page { size: A4;"));
+    assert_eq!(html.matches("<svg").count(), 2, "two charts");
+    assert!(!html.contains("<script"), "no script at all");
+    assert!(
+        html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;"),
+        "escaped"
+    );
+    for outside in ["http://", "https://", "src=", "<link"] {
+        let found = html
+            .match_indices(outside)
+            .any(|(i, _)| !html[..i].ends_with("xmlns=\""));
+        assert!(!found, "{outside} in a self-contained page");
+    }
+    // Runs on six days of October (the backups of the 1st to the 5th, the extract of the
+    // 10th), one outcome each: six bars.
+    let daily = &html[html.find("<svg").expect("svg")..];
+    let daily = &daily[..daily.find("</svg>").expect("end")];
+    assert_eq!(daily.matches("<rect").count(), 6, "one bar a day with runs");
+    assert!(daily.contains("<title>2026-10-03 1</title>"), "{daily}");
+    assert!(html.contains("Monthly operations report, October 2026"));
+    let ja = report(&t, &["--format", "html"]);
+    assert!(
+        ja.contains("<html lang=\"ja\">") && ja.contains("月次運用報告書 令和8年(2026年)10月分")
+    );
+    assert_eq!(
+        ja,
+        report(&t, &["--format", "html"]),
+        "the same bytes twice"
     );
 }

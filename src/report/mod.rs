@@ -3,6 +3,7 @@
 //! month's plan), then rendered (`render.rs`). The computation is pure: the same facts and
 //! definitions give the same report, so a re-rendered month is byte for byte the same.
 
+pub mod chart;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -114,7 +115,7 @@ impl Period {
     }
 
     /// The calendar days of the period.
-    fn days(&self) -> Vec<NaiveDate> {
+    pub fn days(&self) -> Vec<NaiveDate> {
         let Some(first) = NaiveDate::from_ymd_opt(self.year, self.month, 1) else {
             return Vec::new();
         };
@@ -136,6 +137,35 @@ pub struct Monthly {
     pub adhoc: Vec<AdhocLine>,
     pub changes: Changes,
     pub plan: Plan,
+    pub charts: Charts,
+}
+
+/// What the charts of the HTML form draw.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Charts {
+    /// Every operating day of the period with its runs by outcome.
+    pub daily: Vec<DayRuns>,
+    /// The slowest jobs (by mean duration, at most [`TREND_JOBS`]): each day's mean duration.
+    pub trend: Vec<Trend>,
+}
+
+/// How many of the slowest jobs the duration chart follows.
+pub const TREND_JOBS: usize = 3;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DayRuns {
+    pub date: String,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Cancelled, interrupted, unfinished.
+    pub other: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Trend {
+    pub job: String,
+    /// Per operating day with runs that ended: the day and the mean duration in seconds.
+    pub points: Vec<(String, f64)>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -378,7 +408,67 @@ pub fn monthly(
         adhoc: adhoc_lines(facts, &local),
         changes: changes(facts, &local),
         plan: plan(period, catalog, settings),
+        charts: charts(period, facts, settings),
     }
+}
+
+fn charts(period: &Period, facts: &ReportFacts, settings: &Settings) -> Charts {
+    let (tz, day_start) = (settings.timezone, settings.day_start);
+    let days = period.days();
+    let index = |t: DateTime<Utc>| {
+        let d = crate::calendar::business_date(t, tz, day_start);
+        days.binary_search(&d).ok()
+    };
+    let mut daily: Vec<DayRuns> = days
+        .iter()
+        .map(|d| DayRuns {
+            date: d.to_string(),
+            succeeded: 0,
+            failed: 0,
+            other: 0,
+        })
+        .collect();
+    // Per job: sum and count of durations, overall and per day (by index into `days`).
+    type Sums = (f64, u64, BTreeMap<usize, (f64, u64)>);
+    let mut per_job: BTreeMap<u32, Sums> = BTreeMap::new();
+    for r in &facts.runs {
+        let Some(i) = index(r.queued_at) else {
+            continue;
+        };
+        match r.status {
+            RunStatus::Succeeded => daily[i].succeeded += 1,
+            RunStatus::Failed => daily[i].failed += 1,
+            _ => daily[i].other += 1,
+        }
+        if let Some(d) = took(r) {
+            let e = per_job.entry(r.job).or_default();
+            e.0 += d;
+            e.1 += 1;
+            let day = e.2.entry(i).or_default();
+            day.0 += d;
+            day.1 += 1;
+        }
+    }
+    let mut slowest: Vec<_> = per_job
+        .iter()
+        .map(|(job, (sum, n, _))| (*job, sum / *n as f64))
+        .collect();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let trend = slowest
+        .into_iter()
+        .take(TREND_JOBS)
+        .filter_map(|(job, _)| {
+            let (_, _, by_day) = per_job.get(&job)?;
+            Some(Trend {
+                job: facts.jobs.get(job as usize).cloned().unwrap_or_default(),
+                points: by_day
+                    .iter()
+                    .map(|(i, (sum, n))| (days[*i].to_string(), round2(sum / *n as f64)))
+                    .collect(),
+            })
+        })
+        .collect();
+    Charts { daily, trend }
 }
 
 /// `October 2026`, or `fiscal year 2026 (April 2026 to March 2027)`.

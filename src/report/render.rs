@@ -24,6 +24,7 @@ pub enum Format {
 
 const MONTHLY_JA_MD: &str = include_str!("templates/monthly.ja.md.hbs");
 const MONTHLY_EN_MD: &str = include_str!("templates/monthly.en.md.hbs");
+const MONTHLY_HTML: &str = include_str!("templates/monthly.html.hbs");
 
 /// Why a report could not be rendered.
 #[derive(Debug, thiserror::Error)]
@@ -51,29 +52,73 @@ pub fn monthly(report: &Monthly, lang: Lang, format: Format) -> Result<String, R
                 Lang::Ja => ("monthly.ja.md", MONTHLY_JA_MD),
                 Lang::En => ("monthly.en.md", MONTHLY_EN_MD),
             };
-            let mut h = registry(lang);
-            h.register_template_string(name, text)
-                .map_err(|e| RenderFailure::Template {
-                    name: name.to_owned(),
+            let h = registry(lang, false);
+            render(h, name, text, report)
+        }
+        Format::Html => {
+            let mut context =
+                serde_json::to_value(report).map_err(|e| RenderFailure::Template {
+                    name: "html".to_owned(),
                     message: e.to_string(),
                 })?;
-            h.render(name, report).map_err(|e| RenderFailure::Template {
-                name: name.to_owned(),
-                message: e.to_string(),
-            })
+            context["svg"] = serde_json::json!({
+                "daily": super::chart::daily(&report.charts.daily, lang),
+                "trend": super::chart::trend(&report.charts, lang),
+            });
+            context["lang"] = serde_json::json!(match lang {
+                Lang::Ja => "ja",
+                Lang::En => "en",
+            });
+            let h = registry(lang, true);
+            render(h, "monthly.html", MONTHLY_HTML, &context)
         }
-        Format::Html => Err(RenderFailure::NotYet("HTML")),
         Format::Csv => Ok(csv(report, lang)),
     }
 }
 
-/// Strict templates, no HTML escaping (Markdown), and the helpers the templates use:
-/// `t` (a token in the report's language), `cell` (text safe in a table cell), `num` (a
-/// number or `-`), `yesno`.
-fn registry(lang: Lang) -> Handlebars<'static> {
+fn render(
+    mut h: Handlebars<'static>,
+    name: &str,
+    text: &str,
+    context: &impl serde::Serialize,
+) -> Result<String, RenderFailure> {
+    let fail = |message: String| RenderFailure::Template {
+        name: name.to_owned(),
+        message,
+    };
+    h.register_template_string(name, text)
+        .map_err(|e| fail(e.to_string()))?;
+    h.render(name, context).map_err(|e| fail(e.to_string()))
+}
+
+/// Escapes text for HTML.
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Strict templates and the helpers they use: `t` (a token in the report's language),
+/// `cell` (text safe in a table cell: escaped for HTML, or for Markdown), `num` (a number or
+/// `-`), `yesno`. HTML templates escape `{{...}}` (a job or incident text never becomes
+/// markup); Markdown ones do not.
+fn registry(lang: Lang, html: bool) -> Handlebars<'static> {
     let mut h = Handlebars::new();
     h.set_strict_mode(true);
-    h.register_escape_fn(handlebars::no_escape);
+    if html {
+        h.register_escape_fn(html_escape);
+    } else {
+        h.register_escape_fn(handlebars::no_escape);
+    }
     h.register_helper(
         "t",
         Box::new(
@@ -87,7 +132,11 @@ fn registry(lang: Lang) -> Handlebars<'static> {
                     .param(0)
                     .and_then(|p| p.value().as_str())
                     .unwrap_or_default();
-                out.write(word(lang, token))?;
+                if html {
+                    out.write(&html_escape(word(lang, token)))?;
+                } else {
+                    out.write(word(lang, token))?;
+                }
                 Ok(())
             },
         ),
@@ -95,18 +144,22 @@ fn registry(lang: Lang) -> Handlebars<'static> {
     h.register_helper(
         "cell",
         Box::new(
-            |helper: &Helper<'_>,
-             _: &Handlebars<'_>,
-             _: &Context,
-             _: &mut RenderContext<'_, '_>,
-             out: &mut dyn Output|
-             -> Result<(), RenderError> {
+            move |helper: &Helper<'_>,
+                  _: &Handlebars<'_>,
+                  _: &Context,
+                  _: &mut RenderContext<'_, '_>,
+                  out: &mut dyn Output|
+                  -> Result<(), RenderError> {
                 let text = match helper.param(0).map(|p| p.value()) {
                     Some(serde_json::Value::String(s)) => s.clone(),
                     Some(serde_json::Value::Null) | None => "-".to_owned(),
                     Some(v) => v.to_string(),
                 };
-                out.write(&text.replace('|', "\\|").replace(['\r', '\n'], " "))?;
+                if html {
+                    out.write(&html_escape(&text))?;
+                } else {
+                    out.write(&text.replace('|', "\\|").replace(['\r', '\n'], " "))?;
+                }
                 Ok(())
             },
         ),
@@ -244,6 +297,11 @@ fn word(lang: Lang, token: &str) -> &str {
         "mttr_minutes" => "平均解決時間(分)",
         "sla_met" => "SLA 達成",
         "retries" => "再試行",
+        "other" => "その他",
+        "summary_text" => "事象",
+        "scheduled" => "予定件数",
+        "yes_plain" => "あり",
+        "no_plain" => "なし",
         _ => token,
     };
     let en = match token {
@@ -256,6 +314,22 @@ fn word(lang: Lang, token: &str) -> &str {
         "max_duration" => "longest run",
         "yes" => "met",
         "no" => "not met",
+        "summary_text" => "what happened",
+        "scheduled" => "scheduled runs",
+        "yes_plain" => "yes",
+        "no_plain" => "no",
+        "mean_seconds" => "mean (s)",
+        "p95_seconds" => "p95 (s)",
+        "previous_mean_seconds" => "previous mean (s)",
+        "mean_change_percent" => "change (%)",
+        "mtta_minutes" => "mean time to acknowledge (min)",
+        "mttr_minutes" => "mean time to resolve (min)",
+        "incidents_opened" => "incidents opened",
+        "incidents_resolved" => "incidents resolved",
+        "sla_met" => "SLA items met",
+        "report_deadline" => "report due",
+        "in_time" => "in time",
+        "first_run" => "first run on the new definition",
         _ => token,
     };
     match lang {
