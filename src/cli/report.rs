@@ -108,8 +108,8 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
         Some(p) => store.report_facts(p.from, p.to).await?,
         None => Default::default(),
     };
-    let report = report::monthly(period, &facts, &previous, &catalog, settings);
-    let text = report::render::monthly(&report, form.lang, form.format)
+    let report = report::build(period, &facts, &previous, &catalog, settings);
+    let text = report::render::report(&report, form.lang, form.format)
         .map_err(|e| Error::Request(e.to_string()))?;
     if form.freeze {
         freeze(&*store, settings, period, form, &text).await?;
@@ -141,7 +141,7 @@ async fn freeze(
     text: &str,
 ) -> Result<(), Error> {
     use sha2::Digest as _;
-    let sha256 = hex(&sha2::Sha256::digest(text.as_bytes()));
+    let sha256 = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
     let (lang, format) = (token(&form.lang), token(&form.format));
     let kind = if period.is_year() {
         "yearly"
@@ -199,17 +199,11 @@ async fn freeze(
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 async fn verify(settings: &Settings, file: &std::path::Path) -> Result<(), Error> {
-    use sha2::Digest as _;
-    let bytes = std::fs::read(file).map_err(|source| Error::Io {
-        action: format!("read {}", file.display()),
-        source,
+    let sha256 = crate::act::backup::hash_file(file).map_err(|e| Error::Io {
+        action: "unyo report verify".to_owned(),
+        source: std::io::Error::other(e.to_string()),
     })?;
-    let sha256 = hex(&sha2::Sha256::digest(&bytes));
     let store = super::open_store(settings).await?;
     let found = store.frozen_reports_by_hash(&sha256).await?;
     match found.first() {

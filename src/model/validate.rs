@@ -224,10 +224,6 @@ fn name_of(src: &SourceFile, explicit: &Option<Spanned<String>>) -> String {
     )
 }
 
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
     let mut cx = Ctx {
         diags: Diagnostics::default(),
@@ -404,7 +400,7 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         }
     }
 
-    let digest = hex(&cx.hasher.finalize());
+    let digest = format!("{:x}", cx.hasher.finalize());
     let mut diags = cx.diags;
     if !diags.is_empty() {
         diags.sort();
@@ -518,7 +514,7 @@ fn job(
     Some(Job {
         name: name.to_owned(),
         file: file.clone(),
-        digest: hex(&Sha256::digest(src.text.as_bytes())),
+        digest: format!("{:x}", Sha256::digest(src.text.as_bytes())),
         description: spec.description.clone(),
         params,
         window: spec.window.as_ref().map(|w| w.value.clone()),

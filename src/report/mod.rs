@@ -1,7 +1,8 @@
-//! The monthly job-result and SLA report: every figure computed from the database of
-//! records ([`ReportFacts`]) and the definitions (the jobs' `sla:`, the schedules for next
-//! month's plan), then rendered (`render.rs`). The computation is pure: the same facts and
-//! definitions give the same report, so a re-rendered month is byte for byte the same.
+//! The monthly (and yearly) job-result and SLA report: every figure computed from the
+//! database of records ([`ReportFacts`]) and the definitions (the jobs' `sla:`, the schedules
+//! for the next period's plan), then rendered (`render.rs`, `chart.rs`). The computation is
+//! pure: the same facts and definitions give the same report, so a re-rendered month is byte
+//! for byte the same.
 
 pub mod chart;
 pub mod render;
@@ -126,9 +127,9 @@ impl Period {
     }
 }
 
-/// The monthly report, every figure as it is shown.
+/// A report (of a month or of a fiscal year), every figure as it is shown.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Monthly {
+pub struct Report {
     pub period: PeriodInfo,
     pub summary: Summary,
     pub jobs: Vec<JobLine>,
@@ -362,15 +363,15 @@ pub struct PlanEvent {
     pub what: String,
 }
 
-/// Computes the report of `period` (a month or a fiscal year) from its facts, the previous month's runs (for the
+/// Computes the report of `period` (a month or a fiscal year) from its facts, the previous period's runs (for the
 /// duration trend) and the definitions.
-pub fn monthly(
+pub fn build(
     period: &Period,
     facts: &ReportFacts,
     previous: &ReportFacts,
     catalog: &Catalog,
     settings: &Settings,
-) -> Monthly {
+) -> Report {
     let tz = settings.timezone;
     let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
     let summary_runs = summary(facts);
@@ -381,7 +382,7 @@ pub fn monthly(
     summary.sla_items = sla.len() as u64;
     summary.sla_met = sla.iter().filter(|s| s.met).count() as u64;
     incident_summary(period, facts, &mut summary);
-    Monthly {
+    Report {
         period: PeriodInfo {
             kind: if period.is_year() {
                 "yearly"

@@ -4,7 +4,7 @@
 
 use handlebars::{Context, Handlebars, Helper, Output, RenderContext, RenderError};
 
-use super::Monthly;
+use super::Report;
 
 /// The languages a report is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,14 +29,12 @@ const MONTHLY_HTML: &str = include_str!("templates/monthly.html.hbs");
 /// Why a report could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderFailure {
-    #[error("the {0} form of the report is not available yet; use --format md, csv or json")]
-    NotYet(&'static str),
     #[error("report template `{name}`: {message}")]
     Template { name: String, message: String },
 }
 
-/// Renders the monthly report.
-pub fn monthly(report: &Monthly, lang: Lang, format: Format) -> Result<String, RenderFailure> {
+/// Renders a report (monthly or yearly).
+pub fn report(report: &Report, lang: Lang, format: Format) -> Result<String, RenderFailure> {
     match format {
         Format::Json => {
             let mut text =
@@ -107,11 +105,34 @@ pub fn html_escape(text: &str) -> String {
     out
 }
 
+/// A helper that maps its first parameter (`null` when absent) to text, written escaped
+/// for the form (HTML escaped; Markdown as it is).
+fn text_helper(
+    html: bool,
+    f: impl Fn(&serde_json::Value) -> String + Send + Sync + 'static,
+) -> Box<dyn handlebars::HelperDef + Send + Sync> {
+    Box::new(
+        move |helper: &Helper<'_>,
+              _: &Handlebars<'_>,
+              _: &Context,
+              _: &mut RenderContext<'_, '_>,
+              out: &mut dyn Output|
+              -> Result<(), RenderError> {
+            let text = f(helper
+                .param(0)
+                .map_or(&serde_json::Value::Null, |p| p.value()));
+            out.write(&if html { html_escape(&text) } else { text })?;
+            Ok(())
+        },
+    )
+}
+
 /// Strict templates and the helpers they use: `t` (a token in the report's language),
 /// `cell` (text safe in a table cell: escaped for HTML, or for Markdown), `num` (a number or
 /// `-`), `yesno`. HTML templates escape `{{...}}` (a job or incident text never becomes
 /// markup); Markdown ones do not.
 fn registry(lang: Lang, html: bool) -> Handlebars<'static> {
+    use serde_json::Value;
     let mut h = Handlebars::new();
     h.set_strict_mode(true);
     if html {
@@ -121,85 +142,38 @@ fn registry(lang: Lang, html: bool) -> Handlebars<'static> {
     }
     h.register_helper(
         "t",
-        Box::new(
-            move |helper: &Helper<'_>,
-                  _: &Handlebars<'_>,
-                  _: &Context,
-                  _: &mut RenderContext<'_, '_>,
-                  out: &mut dyn Output|
-                  -> Result<(), RenderError> {
-                let token = helper
-                    .param(0)
-                    .and_then(|p| p.value().as_str())
-                    .unwrap_or_default();
-                if html {
-                    out.write(&html_escape(word(lang, token)))?;
-                } else {
-                    out.write(word(lang, token))?;
-                }
-                Ok(())
-            },
-        ),
+        text_helper(html, move |v| {
+            word(lang, v.as_str().unwrap_or_default()).to_owned()
+        }),
     );
     h.register_helper(
         "cell",
-        Box::new(
-            move |helper: &Helper<'_>,
-                  _: &Handlebars<'_>,
-                  _: &Context,
-                  _: &mut RenderContext<'_, '_>,
-                  out: &mut dyn Output|
-                  -> Result<(), RenderError> {
-                let text = match helper.param(0).map(|p| p.value()) {
-                    Some(serde_json::Value::String(s)) => s.clone(),
-                    Some(serde_json::Value::Null) | None => "-".to_owned(),
-                    Some(v) => v.to_string(),
-                };
-                if html {
-                    out.write(&html_escape(&text))?;
-                } else {
-                    out.write(&text.replace('|', "\\|").replace(['\r', '\n'], " "))?;
-                }
-                Ok(())
-            },
-        ),
+        text_helper(html, move |v| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => "-".to_owned(),
+                v => v.to_string(),
+            };
+            if html {
+                text
+            } else {
+                text.replace('|', "\\|").replace(['\r', '\n'], " ")
+            }
+        }),
     );
     h.register_helper(
         "num",
-        Box::new(
-            |helper: &Helper<'_>,
-             _: &Handlebars<'_>,
-             _: &Context,
-             _: &mut RenderContext<'_, '_>,
-             out: &mut dyn Output|
-             -> Result<(), RenderError> {
-                let text = match helper.param(0).map(|p| p.value()) {
-                    Some(serde_json::Value::Number(n)) => n.to_string(),
-                    _ => "-".to_owned(),
-                };
-                out.write(&text)?;
-                Ok(())
-            },
-        ),
+        text_helper(html, |v| match v {
+            Value::Number(n) => n.to_string(),
+            _ => "-".to_owned(),
+        }),
     );
     h.register_helper(
         "yesno",
-        Box::new(
-            move |helper: &Helper<'_>,
-                  _: &Handlebars<'_>,
-                  _: &Context,
-                  _: &mut RenderContext<'_, '_>,
-                  out: &mut dyn Output|
-                  -> Result<(), RenderError> {
-                let word = match helper.param(0).map(|p| p.value()) {
-                    Some(serde_json::Value::Bool(true)) => word(lang, "yes"),
-                    Some(serde_json::Value::Bool(false)) => word(lang, "no"),
-                    _ => "-",
-                };
-                out.write(word)?;
-                Ok(())
-            },
-        ),
+        text_helper(html, move |v| match v {
+            Value::Bool(b) => word(lang, if *b { "yes" } else { "no" }).to_owned(),
+            _ => "-".to_owned(),
+        }),
     );
     h
 }
@@ -341,7 +315,7 @@ fn word(lang: Lang, token: &str) -> &str {
 /// The report's tables as one CSV file for a spreadsheet: UTF-8 with a byte-order mark (so
 /// Japanese Excel reads it as UTF-8), CRLF, each table after a line naming it and a header
 /// line in the report's language, tables separated by an empty line.
-fn csv(r: &Monthly, lang: Lang) -> String {
+fn csv(r: &Report, lang: Lang) -> String {
     let mut out = String::from("\u{feff}");
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     let mut table = |title: &str, header: &[&str], rows: Vec<Vec<String>>| {

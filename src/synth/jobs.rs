@@ -560,9 +560,10 @@ pub(crate) fn batch(n: usize, seed: u64, cap: Us) -> Job {
 /// A job definition's digest: SHA-256 of its name and definition version, like the digest of
 /// a job file.
 pub(crate) fn digest(name: &str, version: u32) -> String {
-    hex(&Sha256::digest(
-        format!("{name}\nversion {version}\n").as_bytes(),
-    ))
+    format!(
+        "{:x}",
+        Sha256::digest(format!("{name}\nversion {version}\n").as_bytes())
+    )
 }
 
 /// The digest of all definitions, given the digests of every job.
@@ -572,14 +573,5 @@ pub(crate) fn catalog_digest(job_digests: &[&str]) -> String {
         h.update(d.as_bytes());
         h.update(b"\n");
     }
-    hex(&h.finalize())
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    format!("{:x}", h.finalize())
 }

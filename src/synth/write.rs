@@ -1130,9 +1130,10 @@ impl<'a> Writer<'a> {
                 );
                 let sha = {
                     use sha2::Digest;
-                    jobs::hex(&sha2::Sha256::digest(
-                        format!("{out}:{rows}:{}", p.seed).as_bytes(),
-                    ))
+                    format!(
+                        "{:x}",
+                        sha2::Sha256::digest(format!("{out}:{rows}:{}", p.seed).as_bytes())
+                    )
                 };
                 self.extracts.push(ExtractRow {
                     at: end_of("extract") - 3 * MS,
