@@ -315,10 +315,7 @@ async fn param_set(
         ))
     }) {
         Ok(b) => b,
-        Err(e) => {
-            super::audit::record(&*store, "param.set", target, args, Err(e.to_string())).await?;
-            return Err(failed(e));
-        }
+        Err(e) => return Err(refused(&*store, "param.set", target, args, e).await),
     };
     let (before, node) = before;
     let change = NewParamChange {
@@ -376,11 +373,7 @@ async fn extract(root: &Path, args: ExtractArgs) -> Result<(), Error> {
     });
     let report = match parsed.and_then(|x| extract::run(&x).map(|r| (x, r))) {
         Ok(r) => r,
-        Err(e) => {
-            super::audit::record(&*store, "extract", target, audit_args, Err(e.to_string()))
-                .await?;
-            return Err(failed(e));
-        }
+        Err(e) => return Err(refused(&*store, "extract", target, audit_args, e).await),
     };
     let (x, report) = report;
     let params: serde_json::Map<String, serde_json::Value> = x
@@ -453,6 +446,21 @@ fn prepare(args: &ExtractArgs) -> Result<Prepared, ActError> {
     };
     let encoding = args.encoding.parse().map_err(ActError::Failed)?;
     Ok((params, columns, encoding))
+}
+
+/// An operator action that failed: the refusal goes to the audit trail, then the failure is
+/// returned as [`failed`] makes it.
+pub(super) async fn refused(
+    store: &dyn crate::store::Store,
+    action: &str,
+    target: String,
+    args: serde_json::Value,
+    e: ActError,
+) -> Error {
+    match super::audit::record(store, action, target, args, Err(e.to_string())).await {
+        Ok(()) => failed(e),
+        Err(audit) => audit,
+    }
 }
 
 /// A failed action is exit 1 with its message; an I/O or database problem exit 4.

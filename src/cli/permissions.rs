@@ -197,14 +197,14 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
         Err(e) => {
             if args.apply {
                 let store = super::open_store(&settings).await?;
-                super::audit::record(
+                return Err(super::act::refused(
                     &*store,
                     "permissions.apply",
                     target,
                     audit_args,
-                    Err(e.to_string()),
+                    e,
                 )
-                .await?;
+                .await);
             }
             return Err(super::act::failed(e));
         }
@@ -262,15 +262,7 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
             result
         }
         Err(e) => {
-            super::audit::record(
-                &*store,
-                "permissions.apply",
-                target,
-                audit_args,
-                Err(e.to_string()),
-            )
-            .await?;
-            Err(super::act::failed(e))
+            Err(super::act::refused(&*store, "permissions.apply", target, audit_args, e).await)
         }
     }
 }
@@ -302,15 +294,7 @@ async fn undo(settings: &Settings, inverse: &Path, tools: &AclTools) -> Result<(
             .await
         }
         Err(e) => {
-            super::audit::record(
-                &*store,
-                "permissions.undo",
-                target,
-                audit_args,
-                Err(e.to_string()),
-            )
-            .await?;
-            Err(super::act::failed(e))
+            Err(super::act::refused(&*store, "permissions.undo", target, audit_args, e).await)
         }
     }
 }
