@@ -736,3 +736,81 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
         "the same bytes twice"
     );
 }
+
+/// A `report.templates` folder replaces a shipped template file by file (the others stay
+/// shipped); a template that does not compile is refused by `unyo validate` with its file,
+/// line and column; `report.date_style` writes the period as the city writes dates.
+#[test]
+fn a_template_folder_and_the_date_style_shape_the_report() {
+    let t = tree();
+    let shipped_en = report(&t, &["--lang", "en"]);
+    t.file(
+        "forms/monthly.ja.md.hbs",
+        "市役所様式 {{period.label_ja}}: {{summary.runs}} 件{{#each sla}} / {{job}} {{t item}} {{yesno met}}{{/each}}\n",
+    );
+    t.file(
+        "unyo.yaml",
+        "report:\n  templates: forms\n  date_style: western\n",
+    );
+    let out = t.run(&["validate"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let runs = count(
+        &t,
+        "SELECT count(*) FROM runs WHERE queued_at >= ?1 AND queued_at < ?2",
+    );
+    assert_eq!(
+        report(&t, &["--lang", "ja"]),
+        format!(
+            "市役所様式 2026年10月分: {runs} 件 / backup 完了期限 未達 / backup 正常終了率 未達 / backup 最大処理時間 未達\n"
+        )
+    );
+    // The English Markdown has no override: still the shipped form.
+    assert_eq!(report(&t, &["--lang", "en"]), shipped_en);
+
+    t.file(
+        "unyo.yaml",
+        "report:\n  templates: forms\n  date_style: era\n",
+    );
+    assert!(report(&t, &["--lang", "ja"]).starts_with("市役所様式 令和8年10月分:"));
+    t.file("unyo.yaml", "report:\n  templates: forms\n");
+    assert!(report(&t, &["--lang", "ja"]).starts_with("市役所様式 令和8年(2026年)10月分:"));
+
+    // Mistakes are named where they are.
+    t.file("forms/monthly.html.hbs", "<p>\n{{#each sla}}{{job}}\n");
+    t.file("forms/monthly.md.hbs", "x");
+    t.file(
+        "unyo.yaml",
+        "report:\n  templates: forms\n  date_style: reiwa\n  dates: era\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = text(&out.stderr);
+    assert!(err.contains("unyo.yaml:4:3: unknown key `dates`"), "{err}");
+    t.file(
+        "unyo.yaml",
+        "report:\n  templates: forms\n  date_style: reiwa\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = text(&out.stderr);
+    for want in [
+        "unyo.yaml:2:14: `report.templates`: `monthly.html.hbs:3:1` does not compile",
+        "unyo.yaml:2:14: `report.templates`: unknown template file `monthly.md.hbs`",
+        "unyo.yaml:3:15: `report.date_style`: unknown date style `reiwa`",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    // A report is not written from a broken form.
+    let out = t.run(&[
+        "report", "monthly", "--month", "2026-10", "--format", "html",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "{}", both(&out));
+    t.file("unyo.yaml", "report:\n  templates: missing-folder\n");
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("`report.templates`: cannot read folder `missing-folder`"),
+        "{}",
+        both(&out)
+    );
+}

@@ -109,7 +109,8 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
         None => Default::default(),
     };
     let report = report::build(period, &facts, &previous, &catalog, settings);
-    let text = report::render::report(&report, form.lang, form.format)
+    let templates = settings.report.templates.as_deref();
+    let text = report::render::report(&report, form.lang, form.format, templates)
         .map_err(|e| Error::Request(e.to_string()))?;
     if form.freeze {
         freeze(&*store, settings, period, form, &text).await?;

@@ -125,6 +125,49 @@ pub struct Settings {
     pub demo: bool,
     /// How incidents reach people; `None` when `unyo.yaml` has no `notify:`.
     pub notify: Option<Notify>,
+    /// How reports are written.
+    pub report: ReportSettings,
+}
+
+/// How a Japanese report writes the year of its period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DateStyle {
+    /// `令和8年10月分`.
+    Era,
+    /// `2026年10月分`.
+    Western,
+    /// `令和8年(2026年)10月分`.
+    #[default]
+    Both,
+}
+
+impl DateStyle {
+    const NAMES: [&str; 3] = ["era", "western", "both"];
+
+    fn parse(text: &str) -> Result<DateStyle, String> {
+        match text.trim() {
+            "era" => Ok(DateStyle::Era),
+            "western" => Ok(DateStyle::Western),
+            "both" => Ok(DateStyle::Both),
+            other => Err(format!(
+                "unknown date style `{other}`{}; expected `era`, `western` or `both`",
+                diag::hint(other, DateStyle::NAMES)
+            )),
+        }
+    }
+}
+
+/// The files a `report.templates` folder may hold; each one present replaces the shipped
+/// report template of the same name.
+pub const REPORT_TEMPLATE_FILES: [&str; 3] =
+    ["monthly.ja.md.hbs", "monthly.en.md.hbs", "monthly.html.hbs"];
+
+/// `report:` of `unyo.yaml`, validated.
+#[derive(Debug, Clone, Default)]
+pub struct ReportSettings {
+    /// A folder (absolute) whose templates replace the shipped ones, file by file.
+    pub templates: Option<PathBuf>,
+    pub date_style: DateStyle,
 }
 
 impl Settings {
@@ -148,6 +191,7 @@ impl Settings {
             incidents: IncidentSettings::default(),
             demo: false,
             notify: None,
+            report: ReportSettings::default(),
         }
     }
 
@@ -303,6 +347,29 @@ impl Settings {
             .collect();
         if let Some(n) = &raw.notify {
             self.notify = notify(n, &root, file, diags);
+        }
+        if let Some(r) = &raw.report {
+            if let Some(t) = &r.templates {
+                let dir = root.join(&t.value);
+                for problem in check_template_folder(&dir, &t.value, &REPORT_TEMPLATE_FILES) {
+                    diags.push(Diagnostic::spanned(
+                        file,
+                        t,
+                        format!("`report.templates`: {problem}"),
+                    ));
+                }
+                self.report.templates = Some(dir);
+            }
+            if let Some(d) = &r.date_style {
+                match DateStyle::parse(&d.value) {
+                    Ok(style) => self.report.date_style = style,
+                    Err(m) => diags.push(Diagnostic::spanned(
+                        file,
+                        d,
+                        format!("`report.date_style`: {m}"),
+                    )),
+                }
+            }
         }
     }
 
@@ -599,7 +666,7 @@ fn notify(
     let mut templates = None;
     if let Some(t) = &spec.templates {
         let dir = root.join(&t.value);
-        for problem in check_template_folder(&dir, &t.value) {
+        for problem in check_template_folder(&dir, &t.value, &NOTIFY_TEMPLATE_FILES) {
             err(t, format!("`notify.templates`: {problem}"));
         }
         templates = Some(dir);
@@ -692,9 +759,9 @@ fn notify(
     })
 }
 
-/// The problems of a template folder: it must exist, hold only known template names, and
-/// each template must compile.
-fn check_template_folder(dir: &Path, shown: &str) -> Vec<String> {
+/// The problems of a template folder: it must exist, hold only the template names `known`,
+/// and each template must compile.
+fn check_template_folder(dir: &Path, shown: &str, known: &[&str]) -> Vec<String> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => return vec![format!("cannot read folder `{shown}`: {}", io_reason(&e))],
@@ -709,21 +776,21 @@ fn check_template_folder(dir: &Path, shown: &str) -> Vec<String> {
         if !name.ends_with(".hbs") {
             continue;
         }
-        if !NOTIFY_TEMPLATE_FILES.contains(&name) {
+        if !known.contains(&name) {
             problems.push(format!(
                 "unknown template file `{name}`{}; expected one of: {}",
-                diag::hint(name, NOTIFY_TEMPLATE_FILES),
-                NOTIFY_TEMPLATE_FILES.join(", ")
+                diag::hint(name, known.iter().copied()),
+                known.join(", ")
             ));
             continue;
         }
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 if let Err(e) = handlebars::Template::compile(&text) {
-                    let reason = e.reason().to_string();
+                    let at = e.pos().map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
                     problems.push(format!(
-                        "`{name}` does not compile: {}",
-                        reason.to_lowercase()
+                        "`{name}{at}` does not compile: {}",
+                        crate::report::render::compile_reason(&e)
                     ));
                 }
             }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::model::{Catalog, Settings};
+use crate::model::{Catalog, DateStyle, Settings};
 use crate::store::{AttemptStatus, IncidentStatus, ReportFacts, RunStatus, SlotOutcome, Trigger};
 
 /// A report's period: a calendar month, or a fiscal year of twelve months, in the configured
@@ -392,9 +392,9 @@ pub fn build(
             .to_owned(),
             label: period.label(),
             label_ja: if period.is_year() {
-                label_ja_year(period.year)
+                label_ja_year(period.year, settings.report.date_style)
             } else {
-                label_ja(period.year, period.month)
+                label_ja(period.year, period.month, settings.report.date_style)
             },
             label_en: label_en(period),
             from: period.from.with_timezone(&tz).to_rfc3339(),
@@ -489,34 +489,41 @@ fn label_en(period: &Period) -> String {
     }
 }
 
-/// `令和8年度(2026年度)`.
-pub fn label_ja_year(year: i32) -> String {
-    let era = if year >= 2019 {
-        format!("令和{}年度", year - 2018)
+/// The era year of `year` (its month `month`, for the year the era changed): `令和8`,
+/// `令和元`, `平成31`.
+fn era_year(year: i32, month: u32) -> String {
+    let (era, first) = if (year, month) >= (2019, 5) {
+        ("令和", 2019)
     } else if year >= 1989 {
-        format!("平成{}年度", year - 1988)
+        ("平成", 1989)
     } else {
-        format!("昭和{}年度", year - 1925)
+        ("昭和", 1926)
     };
-    let era = era
-        .replace("令和1年度", "令和元年度")
-        .replace("平成1年度", "平成元年度");
-    format!("{era}({year}年度)")
+    match year - first + 1 {
+        1 => format!("{era}元"),
+        n => format!("{era}{n}"),
+    }
 }
 
-/// `令和8年(2026年)10月分`: the era year with the Western one.
-pub fn label_ja(year: i32, month: u32) -> String {
-    let era = if (year, month) >= (2019, 5) {
-        format!("令和{}年", year - 2018)
-    } else if year >= 1989 {
-        format!("平成{}年", year - 1988)
-    } else {
-        format!("昭和{}年", year - 1925)
-    };
-    let era = era
-        .replace("令和1年", "令和元年")
-        .replace("平成1年", "平成元年");
-    format!("{era}({year}年){month}月分")
+/// A fiscal year in the date style: `令和8年度(2026年度)`, `令和8年度`, `2026年度`. A fiscal
+/// year is named by the era of its April (`令和元年度` for 2019).
+pub fn label_ja_year(year: i32, style: DateStyle) -> String {
+    let era = era_year(year, 5);
+    match style {
+        DateStyle::Both => format!("{era}年度({year}年度)"),
+        DateStyle::Era => format!("{era}年度"),
+        DateStyle::Western => format!("{year}年度"),
+    }
+}
+
+/// A month in the date style: `令和8年(2026年)10月分`, `令和8年10月分`, `2026年10月分`.
+pub fn label_ja(year: i32, month: u32, style: DateStyle) -> String {
+    let era = era_year(year, month);
+    match style {
+        DateStyle::Both => format!("{era}年({year}年){month}月分"),
+        DateStyle::Era => format!("{era}年{month}月分"),
+        DateStyle::Western => format!("{year}年{month}月分"),
+    }
 }
 
 fn percent(part: u64, whole: u64) -> Option<f64> {
@@ -1096,9 +1103,20 @@ mod tests {
 
     #[test]
     fn era_labels() {
-        assert_eq!(label_ja(2026, 11), "令和8年(2026年)11月分");
-        assert_eq!(label_ja(2019, 5), "令和元年(2019年)5月分");
-        assert_eq!(label_ja(2019, 4), "平成31年(2019年)4月分");
+        let both = DateStyle::Both;
+        assert_eq!(label_ja(2026, 11, both), "令和8年(2026年)11月分");
+        assert_eq!(label_ja(2019, 5, both), "令和元年(2019年)5月分");
+        assert_eq!(label_ja(2019, 4, both), "平成31年(2019年)4月分");
+        assert_eq!(label_ja(1989, 4, both), "平成元年(1989年)4月分");
+        assert_eq!(label_ja(1988, 12, both), "昭和63年(1988年)12月分");
+        assert_eq!(label_ja(2026, 11, DateStyle::Era), "令和8年11月分");
+        assert_eq!(label_ja(2019, 4, DateStyle::Era), "平成31年4月分");
+        assert_eq!(label_ja(2026, 11, DateStyle::Western), "2026年11月分");
+        assert_eq!(label_ja_year(2026, both), "令和8年度(2026年度)");
+        assert_eq!(label_ja_year(2019, both), "令和元年度(2019年度)");
+        assert_eq!(label_ja_year(2018, DateStyle::Era), "平成30年度");
+        assert_eq!(label_ja_year(1988, DateStyle::Era), "昭和63年度");
+        assert_eq!(label_ja_year(2026, DateStyle::Western), "2026年度");
     }
 
     #[test]

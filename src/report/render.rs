@@ -2,6 +2,8 @@
 //! English, from handlebars templates embedded in the binary). The output depends only on
 //! the report, never on the time it is rendered, so the same month renders to the same bytes.
 
+use std::path::Path;
+
 use handlebars::{Context, Handlebars, Helper, Output, RenderContext, RenderError};
 
 use super::Report;
@@ -33,8 +35,47 @@ pub enum RenderFailure {
     Template { name: String, message: String },
 }
 
-/// Renders a report (monthly or yearly).
-pub fn report(report: &Report, lang: Lang, format: Format) -> Result<String, RenderFailure> {
+/// A template: its name, shown in errors (the file's path for an override), and its text.
+struct Source {
+    shown: String,
+    text: std::borrow::Cow<'static, str>,
+}
+
+/// The template `file` (one of `REPORT_TEMPLATE_FILES`): from the `report.templates` folder
+/// when it holds one, else the shipped one. An override is the city's own form, so one that
+/// cannot be read is an error, never a silent fall back to the shipped form.
+fn source(
+    file: &str,
+    shipped: &'static str,
+    overrides: Option<&Path>,
+) -> Result<Source, RenderFailure> {
+    if let Some(path) = overrides.map(|dir| dir.join(file)).filter(|p| p.exists()) {
+        let shown = path.display().to_string();
+        return match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Source {
+                shown,
+                text: text.into(),
+            }),
+            Err(e) => Err(RenderFailure::Template {
+                name: shown,
+                message: format!("cannot read it: {e}"),
+            }),
+        };
+    }
+    Ok(Source {
+        shown: file.to_owned(),
+        text: shipped.into(),
+    })
+}
+
+/// Renders a report (monthly or yearly), with the templates of `overrides` (the
+/// `report.templates` folder) in place of the shipped ones where it has them.
+pub fn report(
+    report: &Report,
+    lang: Lang,
+    format: Format,
+    overrides: Option<&Path>,
+) -> Result<String, RenderFailure> {
     match format {
         Format::Json => {
             let mut text =
@@ -46,12 +87,11 @@ pub fn report(report: &Report, lang: Lang, format: Format) -> Result<String, Ren
             Ok(text)
         }
         Format::Md => {
-            let (name, text) = match lang {
-                Lang::Ja => ("monthly.ja.md", MONTHLY_JA_MD),
-                Lang::En => ("monthly.en.md", MONTHLY_EN_MD),
+            let template = match lang {
+                Lang::Ja => source("monthly.ja.md.hbs", MONTHLY_JA_MD, overrides)?,
+                Lang::En => source("monthly.en.md.hbs", MONTHLY_EN_MD, overrides)?,
             };
-            let h = registry(lang, false);
-            render(h, name, text, report)
+            render(registry(lang, false), &template, report)
         }
         Format::Html => {
             let mut context =
@@ -67,8 +107,8 @@ pub fn report(report: &Report, lang: Lang, format: Format) -> Result<String, Ren
                 Lang::Ja => "ja",
                 Lang::En => "en",
             });
-            let h = registry(lang, true);
-            render(h, "monthly.html", MONTHLY_HTML, &context)
+            let template = source("monthly.html.hbs", MONTHLY_HTML, overrides)?;
+            render(registry(lang, true), &template, &context)
         }
         Format::Csv => Ok(csv(report, lang)),
     }
@@ -76,17 +116,42 @@ pub fn report(report: &Report, lang: Lang, format: Format) -> Result<String, Ren
 
 fn render(
     mut h: Handlebars<'static>,
-    name: &str,
-    text: &str,
+    template: &Source,
     context: &impl serde::Serialize,
 ) -> Result<String, RenderFailure> {
-    let fail = |message: String| RenderFailure::Template {
-        name: name.to_owned(),
-        message,
-    };
-    h.register_template_string(name, text)
-        .map_err(|e| fail(e.to_string()))?;
-    h.render(name, context).map_err(|e| fail(e.to_string()))
+    let name = template.shown.as_str();
+    h.register_template_string(name, &template.text)
+        .map_err(|e| {
+            let at = e.pos().map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
+            RenderFailure::Template {
+                name: format!("{name}{at}"),
+                message: compile_reason(&e),
+            }
+        })?;
+    h.render(name, context).map_err(|e| {
+        let at = e.line_no.map_or(String::new(), |l| {
+            format!(":{l}:{}", e.column_no.unwrap_or(0))
+        });
+        let message = match e.reason() {
+            handlebars::RenderErrorReason::MissingVariable(Some(v)) => {
+                format!("`{v}` is not a field of the report (`--format json` shows every field)")
+            }
+            other => other.to_string(),
+        };
+        RenderFailure::Template {
+            name: format!("{name}{at}"),
+            message,
+        }
+    })
+}
+
+/// Why a template does not compile, without the parser's list of every token it expected.
+pub fn compile_reason(e: &handlebars::TemplateError) -> String {
+    let reason = e.reason().to_string().to_lowercase();
+    match reason.split_once(": expected") {
+        Some((head, _)) => format!("{head} (an unclosed `{{{{#...}}}}` block or a stray `{{{{`?)"),
+        None => reason,
+    }
 }
 
 /// Escapes text for HTML.

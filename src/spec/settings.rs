@@ -11,11 +11,13 @@ use super::notify::{NOTIFY, NotifySpec};
 use super::{FileSpec, Scalar, leaf};
 
 static INCIDENTS: LazyLock<Shape> = LazyLock::new(leaf::<IncidentsSpec>);
+static REPORT: LazyLock<Shape> = LazyLock::new(leaf::<ReportSpec>);
 static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<SettingsSpec>(),
     children: vec![
         ("incidents", Child::Struct(&INCIDENTS)),
         ("notify", Child::Struct(&NOTIFY)),
+        ("report", Child::Struct(&REPORT)),
     ],
 });
 
@@ -57,6 +59,18 @@ pub struct SettingsSpec {
     pub vars: IndexMap<String, Spanned<Scalar>>,
     /// How incidents reach people: channels, desk hours, routes.
     pub notify: Option<Spanned<NotifySpec>>,
+    /// How the monthly and yearly reports are written.
+    pub report: Option<ReportSpec>,
+}
+
+/// `report:` in unyo.yaml.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// A folder (relative to the root) whose templates replace the shipped report templates.
+    pub templates: Option<Spanned<String>>,
+    /// How a Japanese report writes its period: `era`, `western` or `both`.
+    pub date_style: Option<Spanned<String>>,
 }
 
 /// `incidents:` in unyo.yaml.
