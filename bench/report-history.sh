@@ -3,19 +3,19 @@
 #
 # 1. Generates the month into a temp root with `unyo synth-history` (release build) and
 #    prints how long that took and how large the database is.
-# 2. If this unyo has `report monthly` (detected with `unyo report monthly --help`), measures
-#    `unyo report monthly --month M --format md --out X` with hyperfine (wall time) and
-#    /usr/bin/time -v (peak RSS), side by side with a baseline run in the same session:
-#    python3's sqlite3 running the one query a report cannot do without (runs per job and
-#    status with their mean duration over the month), and prints the ratio report/baseline.
-#    Targets: at most 3 s and 200 MiB for the report. Without the command it says so and
-#    reports only the generation.
+# 2. Measures `unyo report monthly --month M --format F --out X` for each form F of
+#    BENCH_FORMATS with hyperfine (wall time) and /usr/bin/time -v (peak RSS), side by side
+#    with a baseline run in the same session: python3's sqlite3 running the one query a
+#    report cannot do without (runs per job and status with their mean duration over the
+#    month), and prints the ratio report/baseline. Targets: at most 3 s and 200 MiB for each
+#    form of the report.
 #
 # Usage: bash bench/report-history.sh
 # Environment:
 #   BENCH_RUNS_N  runs in the month (default 1000000)
 #   BENCH_MONTH   the month (default 2026-10)
 #   BENCH_RUNS    timed runs per command (default 5; hyperfine also does 1 warmup run)
+#   BENCH_FORMATS the report's forms to time (default "md html"; also csv, json)
 #   BENCH_OUT     directory for the hyperfine JSON export and the report (default: a temp dir,
 #                 removed at exit)
 set -euo pipefail
@@ -23,6 +23,7 @@ set -euo pipefail
 N="${BENCH_RUNS_N:-1000000}"
 MONTH="${BENCH_MONTH:-2026-10}"
 RUNS="${BENCH_RUNS:-5}"
+read -r -a FORMATS <<<"${BENCH_FORMATS:-md html}"
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$script_dir/.." && pwd)"
@@ -78,12 +79,6 @@ printf 'generation: wall %.1f s, peak RSS %d MiB, database %d MiB (%s bytes)\n' 
     "$((db_bytes / 1024 / 1024))" "$db_bytes"
 
 # --- report ------------------------------------------------------------------------------
-if ! "$UNYO" --root "$root" report monthly --help >/dev/null 2>&1; then
-    echo "report: \`unyo report monthly\` is missing from this build; only the generation was measured"
-    echo "load average: start $load_start, end $(cut -d' ' -f1-3 /proc/loadavg)"
-    exit 0
-fi
-
 # The month's bounds in UTC for the baseline (Asia/Tokyo, the default time zone).
 read -r from to < <(python3 - "$MONTH" <<'PY'
 import sys, datetime
@@ -106,23 +101,36 @@ rows = c.execute(
 sys.stdout.write("%d groups\n" % len(rows))
 PY
 
-report_cmd="$UNYO --root $root report monthly --month $MONTH --format md --out $out/report.md"
 baseline_cmd="python3 $work/baseline.py"
-log "timing the report and the baseline ($RUNS runs each)"
+report_cmd() { echo "$UNYO --root $root report monthly --month $MONTH --format $1 --out $out/report.$1"; }
+named=()
+for f in "${FORMATS[@]}"; do
+    named+=(-n "report-$f" "$(report_cmd "$f")")
+done
+log "timing the report (${FORMATS[*]}) and the baseline ($RUNS runs each)"
 hyperfine --warmup 1 --runs "$RUNS" --export-json "$out/report-history.json" \
-    -n report "$report_cmd" -n baseline "$baseline_cmd"
+    "${named[@]}" -n baseline "$baseline_cmd"
 
-/usr/bin/time -v -o "$work/report.time" $report_cmd >/dev/null
-/usr/bin/time -v -o "$work/baseline.time" $baseline_cmd >/dev/null
 rss() { awk -F': ' '/Maximum resident set size/ { print int($2 / 1024) }' "$1"; }
-python3 - "$out/report-history.json" "$(rss "$work/report.time")" "$(rss "$work/baseline.time")" <<'PY'
+rss_args=()
+for f in "${FORMATS[@]}"; do
+    # shellcheck disable=SC2046 # the command is split into its words on purpose
+    /usr/bin/time -v -o "$work/report-$f.time" $(report_cmd "$f") >/dev/null
+    rss_args+=("report-$f=$(rss "$work/report-$f.time")")
+done
+/usr/bin/time -v -o "$work/baseline.time" $baseline_cmd >/dev/null
+python3 - "$out/report-history.json" "baseline=$(rss "$work/baseline.time")" "${rss_args[@]}" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-rep, base = r["report"]["mean"], r["baseline"]["mean"]
-rep_rss, base_rss = int(sys.argv[2]), int(sys.argv[3])
-print(f"report:   mean {rep:.2f} s (target <= 3 s: {'PASS' if rep <= 3 else 'FAIL'}), "
-      f"peak RSS {rep_rss} MiB (target <= 200 MiB: {'PASS' if rep_rss <= 200 else 'FAIL'})")
+rss = dict(a.split("=") for a in sys.argv[2:])
+base, base_rss = r["baseline"]["mean"], int(rss["baseline"])
 print(f"baseline: mean {base:.2f} s, peak RSS {base_rss} MiB")
-print(f"ratio report/baseline: {rep / base:.2f}x time, {rep_rss / max(base_rss, 1):.2f}x memory")
+for name, x in r.items():
+    if name == "baseline":
+        continue
+    t, m = x["mean"], int(rss[name])
+    print(f"{name}: mean {t:.2f} ± {x['stddev']:.2f} s (target <= 3 s: {'PASS' if t <= 3 else 'FAIL'}), "
+          f"peak RSS {m} MiB (target <= 200 MiB: {'PASS' if m <= 200 else 'FAIL'}); "
+          f"ratio to the baseline {t / base:.2f}x time, {m / max(base_rss, 1):.2f}x memory")
 PY
 echo "load average: start $load_start, end $(cut -d' ' -f1-3 /proc/loadavg)"
