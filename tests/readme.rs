@@ -83,3 +83,53 @@ fn tour_commands_run() {
     }
     assert!(ran >= 8, "the tour has {ran} commands");
 }
+
+/// The README's sample report runs as written on a copy of the shipped definitions, and the
+/// page it writes is a whole report of that month.
+#[test]
+fn the_sample_report_renders() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules", "queries"]);
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    t.file(
+        "unyo.yaml",
+        &std::fs::read_to_string(repo.join("unyo.yaml")).expect("unyo.yaml"),
+    );
+    let sh = blocks(&readme(), "sh");
+    let sample = sh
+        .iter()
+        .find(|b| b.contains("synth-history"))
+        .expect("sample block");
+    let scratch = "/tmp/unyo-sample";
+    assert!(sample.starts_with(&format!("mkdir -p {scratch} && cp -r jobs")));
+    let mut ran = 0;
+    let mut last = String::new();
+    for line in sample.lines() {
+        let Some(args) = line.trim().strip_prefix("unyo ") else {
+            continue;
+        };
+        let root = t.root().display().to_string();
+        let args: Vec<String> = args
+            .replace(scratch, &root)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let out = assert_cmd::Command::cargo_bin("unyo")
+            .expect("binary")
+            .env_remove("UNYO_ROOT")
+            .args(&args)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "`{line}`: {}", both(&out));
+        last = crate::helper::text(&out.stdout);
+        ran += 1;
+    }
+    assert_eq!(ran, 3, "{sample}");
+    let html = std::fs::read_to_string(t.path("report-2026-10.html")).expect("the page");
+    assert!(html.contains("令和8年(2026年)10月分"), "{html}");
+    assert_eq!(html.matches("<svg").count(), 2, "two charts");
+    assert!(
+        last.starts_with("# Monthly operations report, October 2026"),
+        "{last}"
+    );
+    assert!(last.contains("nightly-backup"), "{last}");
+}
