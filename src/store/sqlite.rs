@@ -19,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -423,37 +423,80 @@ impl SqliteStore {
     }
 }
 
-fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, name: &str) -> Result<T, StoreError> {
-    row.get(name)
+/// A column a row mapper reads: by name (`"status"`), or at its place in a SELECT list that
+/// names its columns ([`Listed`]), which spares a name lookup per value on long reads.
+trait Column: std::fmt::Display + Copy {
+    fn get<T: rusqlite::types::FromSql>(self, row: &Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Column for &str {
+    fn get<T: rusqlite::types::FromSql>(self, row: &Row<'_>) -> rusqlite::Result<T> {
+        row.get(self)
+    }
+}
+
+/// A column of a fixed SELECT list, at its index, with its name for errors.
+#[derive(Debug, Clone, Copy)]
+struct Listed {
+    at: usize,
+    name: &'static str,
+}
+
+impl std::fmt::Display for Listed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl Column for Listed {
+    fn get<T: rusqlite::types::FromSql>(self, row: &Row<'_>) -> rusqlite::Result<T> {
+        row.get(self.at)
+    }
+}
+
+/// The column `name` of the SELECT list `columns`. Mappers name only columns of their list
+/// (tested); a name missing from it reads past the row's end and is reported as corrupt.
+fn listed(columns: &'static [&'static str], name: &'static str) -> Listed {
+    Listed {
+        at: columns
+            .iter()
+            .position(|c| *c == name)
+            .unwrap_or(usize::MAX),
+        name,
+    }
+}
+
+fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, name: impl Column) -> Result<T, StoreError> {
+    name.get(row)
         .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
 
-fn token<T: FromStr<Err = String>>(row: &Row<'_>, name: &str) -> Result<T, StoreError> {
+fn token<T: FromStr<Err = String>>(row: &Row<'_>, name: impl Column) -> Result<T, StoreError> {
     col::<String>(row, name)?
         .parse()
         .map_err(StoreError::Corrupt)
 }
 
-fn time(row: &Row<'_>, name: &str) -> Result<DateTime<Utc>, StoreError> {
+fn time(row: &Row<'_>, name: impl Column) -> Result<DateTime<Utc>, StoreError> {
     let text: String = col(row, name)?;
     DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("{name} `{text}`: {e}")))
 }
 
-fn opt_time(row: &Row<'_>, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+fn opt_time(row: &Row<'_>, name: impl Column) -> Result<Option<DateTime<Utc>>, StoreError> {
     match col::<Option<String>>(row, name)? {
         None => Ok(None),
         Some(_) => time(row, name).map(Some),
     }
 }
 
-fn json(row: &Row<'_>, name: &str) -> Result<serde_json::Value, StoreError> {
+fn json(row: &Row<'_>, name: impl Column) -> Result<serde_json::Value, StoreError> {
     let text: String = col(row, name)?;
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
 
-fn opt_json(row: &Row<'_>, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+fn opt_json(row: &Row<'_>, name: impl Column) -> Result<Option<serde_json::Value>, StoreError> {
     match col::<Option<String>>(row, name)? {
         None => Ok(None),
         Some(_) => json(row, name).map(Some),
@@ -765,44 +808,79 @@ fn insert_run(c: &Connection, run: &NewRun) -> rusqlite::Result<i64> {
     Ok(id)
 }
 
+/// The columns `step_row` reads, in the order its SELECT lists them.
+const STEP_COLUMNS: &[&str] = &[
+    "name",
+    "position",
+    "status",
+    "reason",
+    "attempts",
+    "started_at",
+    "ended_at",
+    "retry_at",
+    "continued",
+];
+
 fn step_row(row: &Row<'_>) -> Result<StepRow, StoreError> {
+    let c = |name| listed(STEP_COLUMNS, name);
     Ok(StepRow {
-        name: col(row, "name")?,
-        position: col(row, "position")?,
-        status: token(row, "status")?,
-        reason: col(row, "reason")?,
-        attempts: col(row, "attempts")?,
-        started_at: opt_time(row, "started_at")?,
-        ended_at: opt_time(row, "ended_at")?,
-        retry_at: opt_time(row, "retry_at")?,
-        continued: col::<i64>(row, "continued")? != 0,
+        name: col(row, c("name"))?,
+        position: col(row, c("position"))?,
+        status: token(row, c("status"))?,
+        reason: col(row, c("reason"))?,
+        attempts: col(row, c("attempts"))?,
+        started_at: opt_time(row, c("started_at"))?,
+        ended_at: opt_time(row, c("ended_at"))?,
+        retry_at: opt_time(row, c("retry_at"))?,
+        continued: col::<i64>(row, c("continued"))? != 0,
     })
 }
 
+/// The columns `attempt_row` reads, in the order its SELECT lists them.
+const ATTEMPT_COLUMNS: &[&str] = &[
+    "id",
+    "step",
+    "attempt",
+    "status",
+    "command",
+    "log_path",
+    "pid",
+    "started_at",
+    "ended_at",
+    "exit_code",
+    "signal",
+    "error",
+    "stdout_tail",
+    "stderr_tail",
+    "log_bytes",
+    "log_dropped",
+    "rule",
+    "action",
+    "remediation",
+];
+
 fn attempt_row(row: &Row<'_>) -> Result<AttemptRow, StoreError> {
+    let c = |name| listed(ATTEMPT_COLUMNS, name);
     Ok(AttemptRow {
-        id: col(row, "id")?,
-        step: col(row, "step")?,
-        attempt: col(row, "attempt")?,
-        status: token(row, "status")?,
-        command: json(row, "command")?,
-        log_path: col(row, "log_path")?,
-        pid: col(row, "pid")?,
-        started_at: time(row, "started_at")?,
-        ended_at: opt_time(row, "ended_at")?,
-        exit_code: col(row, "exit_code")?,
-        signal: col(row, "signal")?,
-        error: col(row, "error")?,
-        stdout_tail: col(row, "stdout_tail")?,
-        stderr_tail: col(row, "stderr_tail")?,
-        log_bytes: col(row, "log_bytes")?,
-        log_dropped: col(row, "log_dropped")?,
-        rule: col(row, "rule")?,
-        action: col(row, "action")?,
-        remediation: match col::<Option<String>>(row, "remediation")? {
-            Some(_) => Some(json(row, "remediation")?),
-            None => None,
-        },
+        id: col(row, c("id"))?,
+        step: col(row, c("step"))?,
+        attempt: col(row, c("attempt"))?,
+        status: token(row, c("status"))?,
+        command: json(row, c("command"))?,
+        log_path: col(row, c("log_path"))?,
+        pid: col(row, c("pid"))?,
+        started_at: time(row, c("started_at"))?,
+        ended_at: opt_time(row, c("ended_at"))?,
+        exit_code: col(row, c("exit_code"))?,
+        signal: col(row, c("signal"))?,
+        error: col(row, c("error"))?,
+        stdout_tail: col(row, c("stdout_tail"))?,
+        stderr_tail: col(row, c("stderr_tail"))?,
+        log_bytes: col(row, c("log_bytes"))?,
+        log_dropped: col(row, c("log_dropped"))?,
+        rule: col(row, c("rule"))?,
+        action: col(row, c("action"))?,
+        remediation: opt_json(row, c("remediation"))?,
     })
 }
 
@@ -1089,20 +1167,20 @@ impl Store for SqliteStore {
             let Some(run) = run else {
                 return Ok(None);
             };
-            let steps = all(
-                c,
-                "reading steps",
-                "SELECT * FROM steps WHERE run_id = ? ORDER BY position",
-                [run_id],
-                step_row,
-            )?;
-            let attempts = all(
-                c,
-                "reading attempts",
-                "SELECT * FROM attempts WHERE run_id = ? ORDER BY id",
-                [run_id],
-                attempt_row,
-            )?;
+            static STEPS: LazyLock<String> = LazyLock::new(|| {
+                format!(
+                    "SELECT {} FROM steps WHERE run_id = ? ORDER BY position",
+                    STEP_COLUMNS.join(", ")
+                )
+            });
+            static ATTEMPTS: LazyLock<String> = LazyLock::new(|| {
+                format!(
+                    "SELECT {} FROM attempts WHERE run_id = ? ORDER BY id",
+                    ATTEMPT_COLUMNS.join(", ")
+                )
+            });
+            let steps = all(c, "reading steps", &STEPS, [run_id], step_row)?;
+            let attempts = all(c, "reading attempts", &ATTEMPTS, [run_id], attempt_row)?;
             Ok(Some(RunDetail {
                 run,
                 steps,
