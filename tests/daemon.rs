@@ -1074,3 +1074,52 @@ fn submit_queues_ad_hoc_runs_for_the_daemon_with_checks_and_audit() {
     let trigger: String = one(&t, &format!("SELECT trigger FROM runs WHERE id = {first}"));
     assert_eq!(trigger, "submit");
 }
+
+/// Regression: the daemon listened for SIGTERM only once its loop began, so a SIGTERM while
+/// it started (a service manager stopping it early, or a test right after the "started"
+/// line) killed it by the default action, leaving its daemon row unstopped. Now it listens
+/// from the start: the signal is taken up as soon as it is up, and it stops cleanly.
+#[test]
+fn a_sigterm_while_the_daemon_starts_stops_it_cleanly() {
+    let t = Tree::new();
+    // Enough definitions that loading them takes a while.
+    for i in 0..400 {
+        t.job(
+            &format!("j{i:03}"),
+            "steps:\n  a:\n    run: \"true\"\n  b:\n    needs: [a]\n    run: \"true\"\n",
+        );
+    }
+    let log = t.path("daemon.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .arg("--root")
+        .arg(t.root())
+        .arg("daemon")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start daemon");
+    // Still loading: the "started" line is not there yet.
+    std::thread::sleep(Duration::from_millis(60));
+    let before = std::fs::read_to_string(&log).unwrap_or_default();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("signal");
+    let status = wait_for("the daemon to exit", || child.try_wait().expect("wait"));
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "{status:?}; log:\n{said}");
+    assert!(said.contains("unyo daemon stopped"), "{said}");
+    // The signal came while it loaded, the case this test is for.
+    assert!(
+        !before.contains("started"),
+        "started within 60 ms: {before}"
+    );
+    let stopped: i64 = rusqlite::Connection::open(t.path("var/unyo.db"))
+        .expect("db")
+        .query_row(
+            "SELECT count(*) FROM daemons WHERE stopped_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("daemons");
+    assert_eq!(stopped, 1);
+}

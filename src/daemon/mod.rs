@@ -147,6 +147,10 @@ async fn demo_environment(settings: &Settings) {
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> Result<(), Error> {
     let lock = lock(&settings)?;
+    // Listening from the start: a SIGTERM while the daemon starts (from a service manager,
+    // say, or right after the "started" line) stops it cleanly once it is up, instead of
+    // killing it by the default action.
+    let signals = Signals::listen()?;
     let catalog = Arc::new(Catalog::load(&settings)?);
     if settings.demo {
         demo_environment(&settings).await;
@@ -201,7 +205,7 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         daemon.settings.database
     );
     daemon.recover().await?;
-    let result = daemon.main_loop().await;
+    let result = daemon.main_loop(signals).await;
     if let Err(e) = &result {
         // The loop is broken (the database failed): stop the steps rather than abandon them;
         // the next start records what it can.
@@ -275,19 +279,36 @@ fn lock(settings: &Settings) -> Result<File, Error> {
     Ok(file)
 }
 
-impl Daemon {
-    async fn main_loop(&mut self) -> Result<(), Error> {
+/// The signals the daemon answers: SIGTERM and SIGINT stop it, SIGHUP reloads.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> Result<Signals, Error> {
         let sig = |kind: SignalKind| {
             signal(kind).map_err(|source| Error::Io {
                 action: "cannot listen for signals".to_owned(),
                 source,
             })
         };
-        let (mut term, mut int, mut hup) = (
-            sig(SignalKind::terminate())?,
-            sig(SignalKind::interrupt())?,
-            sig(SignalKind::hangup())?,
-        );
+        Ok(Signals {
+            term: sig(SignalKind::terminate())?,
+            int: sig(SignalKind::interrupt())?,
+            hup: sig(SignalKind::hangup())?,
+        })
+    }
+}
+
+impl Daemon {
+    async fn main_loop(&mut self, signals: Signals) -> Result<(), Error> {
+        let Signals {
+            mut term,
+            mut int,
+            mut hup,
+        } = signals;
         let mut last_heartbeat = tokio::time::Instant::now();
         let mut last_recover = tokio::time::Instant::now();
         let mut next_queue_poll = tokio::time::Instant::now();
