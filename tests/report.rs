@@ -707,6 +707,14 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
     let html = report(&t, &["--format", "html", "--lang", "en"]);
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("@page { size: A4;"));
+    assert!(
+        html.contains(r#"@bottom-center { content: counter(page) " / " counter(pages);"#),
+        "page numbers"
+    );
+    // Every table's header row is a `<thead>`, repeated on each page it runs over.
+    assert_eq!(html.matches("<table").count(), 9);
+    assert_eq!(html.matches("<thead><tr><th>").count(), 9, "{html}");
+    assert!(html.contains("thead { display: table-header-group; }"));
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
     assert!(!html.contains("<script"), "no script at all");
     assert!(
