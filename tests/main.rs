@@ -17,6 +17,7 @@ mod permissions;
 mod readme;
 mod records;
 mod report;
+mod report_pdf;
 mod rollover;
 mod run;
 mod runbook;

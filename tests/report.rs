@@ -707,17 +707,33 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
     let html = report(&t, &["--format", "html", "--lang", "en"]);
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("@page { size: A4;"));
+    assert!(
+        html.contains(r#"@bottom-center { content: counter(page) " / " counter(pages);"#),
+        "page numbers"
+    );
+    // Every table's header row is a `<thead>`, repeated on each page it runs over.
+    assert_eq!(html.matches("<table").count(), 9);
+    assert_eq!(html.matches("<thead><tr><th>").count(), 9, "{html}");
+    assert!(html.contains("thead { display: table-header-group; }"));
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
     assert!(!html.contains("<script"), "no script at all");
     assert!(
         html.contains("&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;"),
         "escaped"
     );
-    for outside in ["http://", "https://", "src=", "<link"] {
-        let found = html
-            .match_indices(outside)
-            .any(|(i, _)| !html[..i].ends_with("xmlns=\""));
-        assert!(!found, "{outside} in a self-contained page");
+    // Nothing loaded from elsewhere, in markup or in the style sheet (the PDF is printed
+    // from this page: tests/report_pdf.rs), in either language.
+    let ja = report(&t, &["--format", "html"]);
+    for page in [&html, &ja] {
+        for outside in [
+            "http://", "https://", "src=", "href=", "<link", "url(", "@import", "<iframe",
+            "<object", "<embed",
+        ] {
+            let found = page
+                .match_indices(outside)
+                .any(|(i, _)| !page[..i].ends_with("xmlns=\""));
+            assert!(!found, "{outside} in a self-contained page");
+        }
     }
     // Runs on six days of October (the backups of the 1st to the 5th, the extract of the
     // 10th), one outcome each: six bars.
@@ -726,7 +742,6 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
     assert_eq!(daily.matches("<rect").count(), 6, "one bar a day with runs");
     assert!(daily.contains("<title>2026-10-03 1</title>"), "{daily}");
     assert!(html.contains("Monthly operations report, October 2026"));
-    let ja = report(&t, &["--format", "html"]);
     assert!(
         ja.contains("<html lang=\"ja\">") && ja.contains("月次運用報告書 令和8年(2026年)10月分")
     );
