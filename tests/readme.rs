@@ -54,6 +54,22 @@ fn yaml_reference_validates() {
     assert!(out.status.success(), "{}", both(&out));
 }
 
+/// The README's `service:` block is the shipped `unyo.yaml`'s (which the shipped-files test
+/// validates against the shipped jobs and windows).
+#[test]
+fn the_service_block_is_the_shipped_one() {
+    let block = blocks(&readme(), "yaml")
+        .into_iter()
+        .find(|b| b.starts_with("service:"))
+        .expect("a yaml block starting with `service:`");
+    let shipped = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("unyo.yaml"),
+    )
+    .expect("unyo.yaml");
+    let at = shipped.find("\nservice:\n").expect("a service block") + 1;
+    assert_eq!(block.trim_end(), shipped[at..].trim_end());
+}
+
 #[test]
 fn tour_commands_run() {
     let t = Tree::from_repo(&["jobs", "runbooks", "schedules", "examples/euc/jobs"]);

@@ -25,11 +25,27 @@ steps:
     run: "true"
 "#;
 
+const PROBE: &str = "description: Is the service up?\nsteps:\n  check:\n    run: \"true\"\n";
+
+const ROLLOVER: &str = "description: An announced stop\nsteps:\n  roll:\n    run: \"true\"\n";
+
+/// The service levels of the contract: the backup window is not service time.
+const SETTINGS: &str = r#"service:
+  hours: { except: [backup] }
+  planned_stops: [rollover]
+  availability: { target: 99.5, probe: probe }
+  first_notice: 1h
+  recovery: 24h
+  backups: { jobs: [backup], target: 100 }
+"#;
+
 const SCHEDULES: &str = r#"calendars:
   city:
     weekends: [sat, sun]
     holidays: japan
     closed: ["12-29..01-03"]
+windows:
+  backup: { from: "00:00", to: "06:00" }
 schedules:
   - job: backup
     cron: "30 0 * * *"
@@ -201,12 +217,75 @@ fn history(t: &Tree) {
         params![jst(10, 15, 9, 0)],
     )
     .expect("insert change");
+
+    // The probe: up at 22:00 on the 3rd, down at 23:00, up again at 01:00 on the 4th (the
+    // hour after midnight is the backup window); down at 10:30 on the 12th during the
+    // announced stop (10:00-11:00), up at 11:30; down at 23:30 on the 31st, up again only
+    // at 07:00 on 1 November.
+    for (month, day, hh, mm, status) in [
+        (10, 3, 22, 0, "succeeded"),
+        (10, 3, 23, 0, "failed"),
+        (10, 4, 1, 0, "succeeded"),
+        (10, 12, 10, 30, "failed"),
+        (10, 12, 11, 30, "succeeded"),
+        (10, 31, 23, 30, "failed"),
+        (11, 1, 7, 0, "succeeded"),
+    ] {
+        let at = jst(month, day, hh, mm);
+        insert_run(
+            &c,
+            &Run {
+                job: "probe",
+                trigger: "schedule",
+                status,
+                queued: at.clone(),
+                ended: at,
+                digest: "p1",
+                params: "{}",
+                by: "unyo",
+                comment: None,
+            },
+        );
+    }
+    insert_run(
+        &c,
+        &Run {
+            job: "rollover",
+            trigger: "manual",
+            status: "succeeded",
+            queued: jst(10, 12, 10, 0),
+            ended: jst(10, 12, 11, 0),
+            digest: "f1",
+            params: "{}",
+            by: "sato",
+            comment: None,
+        },
+    );
+    // The outbox: incident 1 first told at 02:05 (5 min, in time), again at 02:35; for
+    // incident 2 the first try failed and the first delivery came at 05:00 (2 h: late).
+    for (incident, created, status, sent) in [
+        (1, jst(10, 3, 2, 0), "sent", Some(jst(10, 3, 2, 5))),
+        (1, jst(10, 3, 2, 30), "sent", Some(jst(10, 3, 2, 35))),
+        (2, jst(10, 20, 3, 0), "failed", None),
+        (2, jst(10, 20, 4, 50), "sent", Some(jst(10, 20, 5, 0))),
+    ] {
+        c.execute(
+            "INSERT INTO notifications (incident_id, event, route, level, channel, created_at, \
+             status, attempts, next_attempt_at, sent_at) \
+             VALUES (?1, 'opened', 'desk', 1, 'mail', ?2, ?3, 1, ?2, ?4)",
+            params![incident, created, status, sent],
+        )
+        .expect("insert notification");
+    }
 }
 
 fn tree() -> Tree {
     let t = Tree::new();
     t.job("backup", BACKUP)
         .job("extract", EXTRACT)
+        .job("probe", PROBE)
+        .job("rollover", ROLLOVER)
+        .file("unyo.yaml", SETTINGS)
         .file("schedules/city.yaml", SCHEDULES);
     // Any command that opens the store creates the database with every migration.
     let out = t.run(&["runs"]);
@@ -238,7 +317,8 @@ fn every_summary_figure_matches_an_independent_query() {
     let s = &r["summary"];
     let runs = "FROM runs WHERE queued_at >= ?1 AND queued_at < ?2";
     assert_eq!(s["runs"], count(&t, &format!("SELECT count(*) {runs}")));
-    assert_eq!(s["runs"], 6);
+    // The backups, the extract, seven probe runs (one in November) and the rollover.
+    assert_eq!(s["runs"], 13);
     assert_eq!(
         s["succeeded"],
         count(
@@ -250,7 +330,7 @@ fn every_summary_figure_matches_an_independent_query() {
         s["failed"],
         count(&t, &format!("SELECT count(*) {runs} AND status = 'failed'"))
     );
-    assert_eq!(s["success_rate"], 83.33);
+    assert_eq!(s["success_rate"], 69.23, "9 of 13");
     assert_eq!(
         s["retries"],
         count(
@@ -261,7 +341,11 @@ fn every_summary_figure_matches_an_independent_query() {
     );
     assert_eq!(
         s["by_trigger"],
-        serde_json::json!([{"name": "schedule", "count": 5}, {"name": "submit", "count": 1}])
+        serde_json::json!([
+            {"name": "manual", "count": 1},
+            {"name": "schedule", "count": 11},
+            {"name": "submit", "count": 1}
+        ])
     );
     assert_eq!(
         s["abnormal_ends"],
@@ -283,8 +367,9 @@ fn every_summary_figure_matches_an_independent_query() {
     );
     assert_eq!(s["mtta_minutes"], 20.0);
     assert_eq!(s["mttr_minutes"], 120.0);
-    assert_eq!(s["sla_items"], 3);
-    assert_eq!(s["sla_met"], 0);
+    // Three items of the backup job and five of the service; only availability is met.
+    assert_eq!(s["sla_items"], 8);
+    assert_eq!(s["sla_met"], 1);
 
     let backup = &r["jobs"][0];
     assert_eq!(backup["job"], "backup");
@@ -365,6 +450,274 @@ fn every_summary_figure_matches_an_independent_query() {
         closed.iter().any(|d| d["date"] == "2026-11-03"),
         "Culture Day: {closed:?}"
     );
+}
+
+/// Every service item against hand arithmetic or a query of its own: availability over the
+/// planned service time (the backup window and the announced stop out), first notice from
+/// the outbox, recovery, backups per slot, incident reports in time.
+#[test]
+fn service_items_match_hand_arithmetic_and_the_outbox() {
+    let t = tree();
+    let r: serde_json::Value = serde_json::from_slice(
+        &t.run(&[
+            "report", "monthly", "--month", "2026-10", "--format", "json",
+        ])
+        .stdout,
+    )
+    .expect("json");
+    let service = r["service"].as_array().expect("service");
+    let item = |name: &str| {
+        service
+            .iter()
+            .find(|i| i["item"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {service:?}"))
+    };
+    let names: Vec<_> = service.iter().map(|i| i["item"].clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "availability",
+            "first_notice",
+            "recovery_time",
+            "backups",
+            "reports_in_time"
+        ]
+    );
+
+    // October: 31 days of 24 h = 44,640 min; the backup window (00:00-06:00) takes 6 h a
+    // day, 11,160 min, leaving 33,480 min of service hours; the rollover (10:00-11:00 on
+    // the 12th) takes 60 of them: 33,420 min planned.
+    let a = &r["availability"];
+    assert_eq!(a["period_minutes"], 44640.0);
+    assert_eq!(a["stop_minutes"], 60.0);
+    assert_eq!(a["service_minutes"], 33420.0);
+    assert_eq!(a["service_seconds"], 33420 * 60);
+    // Outages: 23:00 on the 3rd to 01:00 on the 4th (120 min, of which 00:00-01:00 is the
+    // backup window: 60 counted); 10:30-11:30 on the 12th (60 min, 10:30-11:00 inside the
+    // stop: 30 counted); 23:30 on the 31st to the month's end (30 min, all counted).
+    let outages: Vec<_> = a["outages"]
+        .as_array()
+        .expect("outages")
+        .iter()
+        .map(|o| {
+            (
+                o["from"].as_str().unwrap_or_default().to_owned(),
+                o["to"].clone(),
+                o["minutes"].as_f64().unwrap_or_default(),
+                o["counted_minutes"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outages,
+        [
+            (
+                "2026-10-03 23:00".to_owned(),
+                serde_json::json!("2026-10-04 01:00"),
+                120.0,
+                60.0
+            ),
+            (
+                "2026-10-12 10:30".to_owned(),
+                serde_json::json!("2026-10-12 11:30"),
+                60.0,
+                30.0
+            ),
+            (
+                "2026-10-31 23:30".to_owned(),
+                serde_json::Value::Null,
+                30.0,
+                30.0
+            ),
+        ]
+    );
+    // The runs that opened and closed each, by a query of their own.
+    let probe_ids: Vec<i64> = {
+        let c = Connection::open(t.path("var/unyo.db")).expect("open");
+        let mut st = c
+            .prepare("SELECT id FROM runs WHERE job = 'probe' ORDER BY queued_at")
+            .expect("prepare");
+        st.query_map([], |r| r.get(0))
+            .expect("query")
+            .map(|x| x.expect("id"))
+            .collect()
+    };
+    let ends: Vec<_> = a["outages"]
+        .as_array()
+        .expect("outages")
+        .iter()
+        .map(|o| (o["opened_by"].clone(), o["closed_by"].clone()))
+        .collect();
+    let id = |i: usize| serde_json::json!(probe_ids[i]);
+    assert_eq!(
+        ends,
+        [
+            (id(1), id(2)),
+            (id(3), id(4)),
+            (id(5), serde_json::Value::Null)
+        ]
+    );
+    assert_eq!(a["outage_minutes"], 120.0);
+    let stops = a["stops"].as_array().expect("stops");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(
+        (
+            &stops[0]["job"],
+            &stops[0]["from"],
+            &stops[0]["to"],
+            &stops[0]["minutes"]
+        ),
+        (
+            &"rollover".into(),
+            &"2026-10-12 10:00".into(),
+            &"2026-10-12 11:00".into(),
+            &60.0.into()
+        )
+    );
+    // (33,420 − 120) / 33,420 = 99.6409...%: 99.64, at least 99.5.
+    let av = item("availability");
+    assert_eq!(
+        (&av["ok"], &av["total"]),
+        (&(33300 * 60).into(), &(33420 * 60).into())
+    );
+    assert_eq!(av["rate"], 99.64);
+    assert_eq!(av["met"], true);
+
+    // First notice within 1 h: the outbox's first delivery per incident, by a query.
+    let first: Vec<(i64, String)> = {
+        let c = Connection::open(t.path("var/unyo.db")).expect("open");
+        let mut st = c
+            .prepare(
+                "SELECT i.id, min(n.sent_at) FROM incidents i JOIN notifications n \
+                 ON n.incident_id = i.id AND n.status = 'sent' GROUP BY i.id ORDER BY i.id",
+            )
+            .expect("prepare");
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .map(|x| x.expect("row"))
+            .collect()
+    };
+    assert_eq!(first, [(1, jst(10, 3, 2, 5)), (2, jst(10, 20, 5, 0))]);
+    let notice = item("first_notice");
+    assert_eq!(
+        (&notice["ok"], &notice["total"], &notice["met"]),
+        (&1.into(), &2.into(), &false.into())
+    );
+    assert_eq!(notice["agreed"], "1h00m");
+    // Incident 2: opened 03:00, first delivered 05:00 (the failed try does not count).
+    assert_eq!(
+        notice["breaches"],
+        serde_json::json!([{"at": "2026-10-20 03:00", "incident": 2, "run": null,
+            "status": null, "due": null, "done_at": "2026-10-20 05:00", "minutes": 120.0}])
+    );
+
+    // Recovery within 24 h: incident 1 resolved after 2 h; incident 2 still open when its
+    // 24 h ran out (03:00 on the 21st, before the month's end).
+    let recovery = item("recovery_time");
+    assert_eq!(
+        (&recovery["ok"], &recovery["total"], &recovery["met"]),
+        (&1.into(), &2.into(), &false.into())
+    );
+    let broke: Vec<_> = recovery["breaches"]
+        .as_array()
+        .expect("breaches")
+        .iter()
+        .map(|b| (b["incident"].clone(), b["done_at"].clone()))
+        .collect();
+    assert_eq!(broke, [(2.into(), serde_json::Value::Null)]);
+
+    // Backups: every slot of the job due in October (none on a closed day) whose run
+    // succeeded, by a query of its own.
+    let (ok, due) = {
+        let c = Connection::open(t.path("var/unyo.db")).expect("open");
+        c.query_row(
+            "SELECT sum(r.status = 'succeeded'), count(*) FROM slots s \
+             LEFT JOIN runs r ON r.id = s.run_id WHERE s.job = 'backup' \
+             AND s.due_at >= ?1 AND s.due_at < ?2 AND s.outcome <> 'skipped_closed_day'",
+            params![FROM, TO],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )
+        .expect("slots")
+    };
+    assert_eq!((ok, due), (4, 7));
+    let backups = item("backups");
+    assert_eq!(
+        (&backups["ok"], &backups["total"]),
+        (&ok.into(), &due.into())
+    );
+    assert_eq!(backups["rate"], 57.14, "4 / 7 = 57.142...%, rounded down");
+    assert_eq!(backups["met"], false);
+    let slots: Vec<_> = backups["breaches"]
+        .as_array()
+        .expect("breaches")
+        .iter()
+        .map(|b| (b["at"].clone(), b["run"].clone(), b["status"].clone()))
+        .collect();
+    assert_eq!(
+        slots,
+        [
+            ("2026-10-03 00:30".into(), 4.into(), "failed".into()),
+            (
+                "2026-10-06 00:30".into(),
+                serde_json::Value::Null,
+                "missed".into()
+            ),
+            (
+                "2026-10-07 00:30".into(),
+                serde_json::Value::Null,
+                "skipped_overlap".into()
+            ),
+        ]
+    );
+
+    // Incident reports in time: the incidents' own `deadline_met`.
+    let reports = item("reports_in_time");
+    let met = r["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .filter(|i| i["deadline_met"] == true)
+        .count();
+    assert_eq!(
+        (&reports["ok"], &reports["total"]),
+        (&met.into(), &2.into())
+    );
+    assert_eq!(reports["breaches"][0]["due"], "2026-10-21 17:00");
+
+    // November: the probe was still down when the month began (its last October run
+    // failed), until 07:00; 00:00-06:00 is the backup window, so 60 min count.
+    let nov: serde_json::Value = serde_json::from_slice(
+        &t.run(&[
+            "report", "monthly", "--month", "2026-11", "--format", "json",
+        ])
+        .stdout,
+    )
+    .expect("json");
+    let o = &nov["availability"]["outages"][0];
+    assert_eq!(
+        (&o["from"], &o["to"]),
+        (&"2026-11-01 00:00".into(), &"2026-11-01 07:00".into())
+    );
+    assert_eq!(
+        (&o["minutes"], &o["counted_minutes"]),
+        (&420.0.into(), &60.0.into())
+    );
+    assert_eq!(o["opened_by"], probe_ids[5]);
+    // 30 days of 18 h = 32,400 min; (32,400 − 60) / 32,400 = 99.8148...%.
+    assert_eq!(nov["availability"]["service_minutes"], 32400.0);
+    assert_eq!(nov["service"][0]["rate"], 99.81);
+
+    // The CSV form carries the service table and the outages.
+    let csv = report(&t, &["--format", "csv", "--lang", "en"]);
+    assert!(csv.contains("\r\nservice as a whole\r\nitem,agreed,unit,ok,total,rate,met\r\navailability,99.5%,seconds,1998000,2005200,99.64,met\r\n"), "{csv}");
+    assert!(
+        csv.contains("\r\noutages\r\nfrom,to,minutes,counted minutes,"),
+        "{csv}"
+    );
+    let ja = report(&t, &["--format", "csv"]);
+    assert!(ja.contains("\r\n稼働率,99.5%,秒,"), "{ja}");
+    let html = report(&t, &["--format", "html"]);
+    assert!(html.contains("<h3>稼働状況・計画停止</h3>") && html.contains("定時バックアップ率"));
 }
 
 fn golden(name: &str) -> PathBuf {
@@ -548,9 +901,60 @@ fn the_yearly_report_is_the_sum_of_its_months() {
         assert_eq!(year["summary"][field], sum, "{field}");
     }
     assert_eq!(
-        year["summary"]["runs"], 7,
-        "September's run and October's six"
+        year["summary"]["runs"], 15,
+        "September's run, October's thirteen, November's probe"
     );
+    // Availability sums by time: the planned service time and the outage time of the year
+    // are the sums of its months' (in whole seconds), and the rate is computed from them,
+    // not averaged. The outage from 23:30 on 31 October to 07:00 on 1 November is one
+    // outage in the year, split at the month's end in the months: 30 min in October, and
+    // 06:00-07:00 (after the backup window) in November.
+    let availability = |r: &serde_json::Value, field: &str| -> i64 {
+        r["availability"][field].as_i64().expect(field)
+    };
+    for field in ["service_seconds", "stop_seconds", "outage_seconds"] {
+        let sum: i64 = months.iter().map(|m| availability(m, field)).sum();
+        assert_eq!(availability(&year, field), sum, "{field}");
+    }
+    assert_eq!(
+        availability(&months[7], "outage_seconds"),
+        60 * 60,
+        "November"
+    );
+    assert_eq!(availability(&year, "outage_seconds"), 180 * 60);
+    let planned = availability(&year, "service_seconds");
+    assert_eq!(
+        planned,
+        // 365 days of 18 hours, less the one-hour rollover.
+        (365 * 18 * 60 - 60) * 60
+    );
+    let item = |r: &serde_json::Value, name: &str| -> serde_json::Value {
+        r["service"]
+            .as_array()
+            .expect("service")
+            .iter()
+            .find(|i| i["item"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let rate = item(&year, "availability")["rate"].as_f64().expect("rate");
+    let exact = ((planned - 180 * 60) * 10_000 / planned) as f64 / 100.0;
+    assert_eq!(rate, exact);
+    for name in [
+        "availability",
+        "first_notice",
+        "recovery_time",
+        "backups",
+        "reports_in_time",
+    ] {
+        for field in ["ok", "total"] {
+            let sum: u64 = months
+                .iter()
+                .map(|m| item(m, name)[field].as_u64().expect(field))
+                .sum();
+            assert_eq!(item(&year, name)[field], sum, "{name} {field}");
+        }
+    }
     let by_job = |r: &serde_json::Value, field: &str| -> u64 {
         r["jobs"]
             .as_array()
@@ -712,8 +1116,8 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
         "page numbers"
     );
     // Every table's header row is a `<thead>`, repeated on each page it runs over.
-    assert_eq!(html.matches("<table").count(), 9);
-    assert_eq!(html.matches("<thead><tr><th>").count(), 9, "{html}");
+    assert_eq!(html.matches("<table").count(), 12);
+    assert_eq!(html.matches("<thead><tr><th>").count(), 12, "{html}");
     assert!(html.contains("thead { display: table-header-group; }"));
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
     assert!(!html.contains("<script"), "no script at all");
@@ -735,11 +1139,18 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
             assert!(!found, "{outside} in a self-contained page");
         }
     }
-    // Runs on six days of October (the backups of the 1st to the 5th, the extract of the
-    // 10th), one outcome each: six bars.
+    // Runs on eight days of October, a bar for each outcome of a day: the backups of the
+    // 1st, 2nd, 4th (with a probe) and 5th and the extract of the 10th succeeded (one bar
+    // each); the 3rd has the failed backup and probe and a succeeded probe (two), the 12th
+    // the rollover and a probe that succeeded and one that failed (two), the 31st a failed
+    // probe (one): ten.
     let daily = &html[html.find("<svg").expect("svg")..];
     let daily = &daily[..daily.find("</svg>").expect("end")];
-    assert_eq!(daily.matches("<rect").count(), 6, "one bar a day with runs");
+    assert_eq!(
+        daily.matches("<rect").count(),
+        10,
+        "one bar per outcome of a day"
+    );
     assert!(daily.contains("<title>2026-10-03 1</title>"), "{daily}");
     assert!(html.contains("Monthly operations report, October 2026"));
     assert!(
@@ -759,13 +1170,15 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
 fn a_template_folder_and_the_date_style_shape_the_report() {
     let t = tree();
     let shipped_en = report(&t, &["--lang", "en"]);
+    // The tree's own settings (its `service:`), with a `report:` block added.
+    let with = |report: &str| format!("{SETTINGS}report:\n{report}");
     t.file(
         "forms/monthly.ja.md.hbs",
         "市役所様式 {{period.label_ja}}: {{summary.runs}} 件{{#each sla}} / {{job}} {{t item}} {{yesno met}}{{/each}}\n",
     );
     t.file(
         "unyo.yaml",
-        "report:\n  templates: forms\n  date_style: western\n",
+        &with("  templates: forms\n  date_style: western\n"),
     );
     let out = t.run(&["validate"]);
     assert!(out.status.success(), "{}", both(&out));
@@ -787,7 +1200,7 @@ fn a_template_folder_and_the_date_style_shape_the_report() {
         "report:\n  templates: forms\n  date_style: era\n",
     );
     assert!(report(&t, &["--lang", "ja"]).starts_with("市役所様式 令和8年10月分:"));
-    t.file("unyo.yaml", "report:\n  templates: forms\n");
+    t.file("unyo.yaml", &with("  templates: forms\n"));
     assert!(report(&t, &["--lang", "ja"]).starts_with("市役所様式 令和8年(2026年)10月分:"));
 
     // Mistakes are named where they are.

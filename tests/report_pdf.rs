@@ -15,9 +15,15 @@ use crate::helper::{Tree, both, text};
 /// A hung browser fails the test after this long instead of hanging it.
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The shipped definitions and a synthetic October 2026 (`unyo synth-history`, seed 1).
+/// The shipped definitions and settings (with their `service:` levels) and a synthetic
+/// October 2026 (`unyo synth-history`, seed 1).
 fn tree() -> Tree {
     let t = Tree::from_repo(&["jobs", "schedules", "runbooks"]);
+    let settings = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("unyo.yaml");
+    t.file(
+        "unyo.yaml",
+        &std::fs::read_to_string(settings).expect("the shipped unyo.yaml"),
+    );
     let out = t.run(&["synth-history", "--month", "2026-10", "--runs", "2000"]);
     assert!(out.status.success(), "{}", both(&out));
     t
@@ -187,8 +193,8 @@ const HEADINGS_EN: &[&str] = &[
 /// seed, the report renders them to the same bytes, and the page depends on nothing else
 /// but the shipped definitions, the template's print rules and the font. A change to any of
 /// those may move a page break: look at the pages (`pdftoppm -png -r 60`), then pin anew.
-const PAGES_JA: usize = 4;
-const PAGES_EN: usize = 4;
+const PAGES_JA: usize = 5;
+const PAGES_EN: usize = 5;
 
 /// The Japanese and English reports of the synthetic October print to A4 PDFs of the pinned
 /// number of pages holding every heading and the figures of the JSON form, without a console
@@ -213,9 +219,9 @@ fn the_html_report_prints_to_a4_pdf_in_both_languages() {
     figures.push(adhoc["rows"].to_string());
     assert_eq!(s["runs"], 2000, "the fixed history");
 
-    for (lang, headings, pages, incident_header) in [
-        ("ja", HEADINGS_JA, PAGES_JA, "対応内容"),
-        ("en", HEADINGS_EN, PAGES_EN, "countermeasure"),
+    for (lang, headings, pages, adhoc_header) in [
+        ("ja", HEADINGS_JA, PAGES_JA, "依頼者"),
+        ("en", HEADINGS_EN, PAGES_EN, "requester"),
     ] {
         let html = report(&t, lang, "html", &format!("report.{lang}.html"));
         let printed = print(&html, &t.path(&format!("report.{lang}.pdf")));
@@ -248,7 +254,7 @@ fn the_html_report_prints_to_a4_pdf_in_both_languages() {
         }
         // The bottom margin of every page (its last 45 pt) holds its number "n / N" (the
         // @page margin box) and nothing else.
-        let mut incident_headers = 0;
+        let mut adhoc_headers = 0;
         for n in 1..=sizes.len() {
             let n_s = n.to_string();
             let page = poppler(
@@ -257,7 +263,7 @@ fn the_html_report_prints_to_a4_pdf_in_both_languages() {
                 &printed.pdf,
                 &["-"],
             );
-            incident_headers += usize::from(squeeze(&page).contains(incident_header));
+            adhoc_headers += usize::from(squeeze(&page).contains(adhoc_header));
             let footer = poppler(
                 "pdftotext",
                 &[
@@ -273,11 +279,11 @@ fn the_html_report_prints_to_a4_pdf_in_both_languages() {
                 "{lang}: the foot of page {n}"
             );
         }
-        // The incidents table runs over a page break in this history, and its header row
+        // The ad-hoc requests table runs over a page break in this history, and its header row
         // (`<thead>`) is printed again on the next page.
         assert!(
-            incident_headers >= 2,
-            "{lang}: the incidents' header {incident_header:?} on {incident_headers} page(s)"
+            adhoc_headers >= 2,
+            "{lang}: the ad-hoc requests' header {adhoc_header:?} on {adhoc_headers} page(s)"
         );
         // No header or footer of the browser's own: no URL, no file name.
         assert!(

@@ -252,3 +252,67 @@ fn sla_problems_are_reported_at_their_place() {
     }
     assert!(!said.contains("good.yaml"), "{said}");
 }
+
+/// `service:` of unyo.yaml: unknown keys (with a did-you-mean), bad durations and
+/// percentages, and names of windows and jobs that do not exist, each at its place.
+#[test]
+fn service_problems_are_reported_at_their_place() {
+    let jobs = |t: &Tree| {
+        t.job("probe", GOOD_JOB).job("backup", GOOD_JOB).file(
+            "schedules/s.yaml",
+            "windows:\n  backup: { from: \"00:00\", to: \"06:00\" }\n",
+        );
+    };
+    let t = Tree::new();
+    jobs(&t);
+    t.file(
+        "unyo.yaml",
+        "service:\n  hours: { excpet: [backup] }\n  availablity: { target: 99.5, probe: probe }\n  backups: { jobs: [backup], traget: 100 }\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "error: unyo.yaml:2:12: unknown key `excpet` (did you mean `except`?)\n\
+         error: unyo.yaml:3:3: unknown key `availablity` (did you mean `availability`?)\n\
+         error: unyo.yaml:4:30: unknown key `traget` (did you mean `target`?)\n\
+         3 problems\n"
+    );
+
+    let t = Tree::new();
+    jobs(&t);
+    t.file(
+        "unyo.yaml",
+        "service:\n  availability: { target: 100.5, probe: probe }\n  first_notice: 1hour\n  recovery: 0s\n  backups: { jobs: [], target: 0 }\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let said = text(&out.stderr);
+    for want in [
+        "error: unyo.yaml:2:27: `service.availability.target`: 100.5 is not a percentage (more than 0, at most 100)",
+        "error: unyo.yaml:3:17: `service.first_notice`: bad duration `1hour`",
+        "error: unyo.yaml:4:13: `service.recovery` must be longer than zero",
+        "error: unyo.yaml:5:32: `service.backups.target`: 0 is not a percentage (more than 0, at most 100)",
+        "error: unyo.yaml:5:12: `service.backups`: `jobs` names no job",
+    ] {
+        assert!(said.contains(want), "{want} in:\n{said}");
+    }
+    assert!(said.ends_with("5 problems\n"), "{said}");
+
+    let t = Tree::new();
+    jobs(&t);
+    t.file(
+        "unyo.yaml",
+        "service:\n  hours: { except: [bakup] }\n  planned_stops: [rollover]\n  availability: { target: 99.5, probe: prbe }\n  backups: { jobs: [backup, nightly] }\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "error: unyo.yaml:2:21: `service.hours.except`: unknown window `bakup` (did you mean `backup`?)\n\
+         error: unyo.yaml:3:19: `service.planned_stops`: unknown job `rollover`\n\
+         error: unyo.yaml:4:40: `service.availability.probe`: unknown job `prbe` (did you mean `probe`?)\n\
+         error: unyo.yaml:5:29: `service.backups.jobs`: unknown job `nightly`\n\
+         4 problems\n"
+    );
+}

@@ -103,9 +103,17 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
     let (tz, day_start) = (settings.timezone, settings.day_start);
     let catalog = Catalog::load(settings)?;
     let store = super::open_store(settings).await?;
-    let facts = store.report_facts(period.from, period.to).await?;
+    let backup_jobs: Vec<String> = settings
+        .service
+        .iter()
+        .flat_map(|s| s.backups.iter().flat_map(|b| &b.jobs))
+        .map(|j| j.value.clone())
+        .collect();
+    let facts = store
+        .report_facts(period.from, period.to, &backup_jobs)
+        .await?;
     let previous = match period.previous(tz, day_start) {
-        Some(p) => store.report_facts(p.from, p.to).await?,
+        Some(p) => store.report_facts(p.from, p.to, &[]).await?,
         None => Default::default(),
     };
     let report = report::build(period, &facts, &previous, &catalog, settings);

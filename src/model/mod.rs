@@ -20,11 +20,14 @@ use chrono_tz::Tz;
 use indexmap::IndexMap;
 
 pub use settings::{
+    AvailabilityTarget, BackupTarget, Database, IncidentSettings, SETTINGS_FILE, Service, Settings,
+    absolute, redact_url,
+};
+pub use settings::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, DateStyle, DeskHours,
     EmailChannel, Language, Level, NOTIFY_TEMPLATE_FILES, Notify, REPORT_TEMPLATE_FILES,
     ReportSettings, SmtpAuth, SmtpTls, WebhookUrl, url_origin,
 };
-pub use settings::{Database, IncidentSettings, SETTINGS_FILE, Settings, absolute, redact_url};
 pub use validate::shell_line_is_safe;
 
 pub use crate::spec::{

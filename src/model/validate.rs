@@ -371,6 +371,24 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         }
     }
 
+    // `service:` of unyo.yaml names windows and jobs, which only the catalog knows.
+    if let (Some(service), Some(file)) = (&settings.service, &settings.file) {
+        let file = file
+            .strip_prefix(&settings.root)
+            .unwrap_or(file)
+            .to_path_buf();
+        for (at, kind, msg) in service.check_references(&window_names, &job_names) {
+            // A name that may be in a file that did not parse is not reported.
+            let unparsed = cx
+                .unparsed
+                .iter()
+                .any(|(k, stem)| *k == kind && *stem == at.value);
+            if !cx.incomplete.contains(kind) && !unparsed {
+                cx.err(&file, at, msg);
+            }
+        }
+    }
+
     let mut schedules = Vec::new();
     let mut schedule_names: HashSet<String> = HashSet::new();
     for (src, spec) in &raw_schedules {

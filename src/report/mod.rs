@@ -5,7 +5,9 @@
 //! for byte the same.
 
 pub mod chart;
+pub mod interval;
 pub mod render;
+pub mod service;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,7 @@ use serde::Serialize;
 
 use crate::model::{Catalog, DateStyle, Settings};
 use crate::store::{AttemptStatus, IncidentStatus, ReportFacts, RunStatus, SlotOutcome, Trigger};
+pub use service::{Availability, Outage, ServiceBreach, ServiceItem, Stop};
 
 /// A report's period: a calendar month, or a fiscal year of twelve months, in the configured
 /// zone, each day starting at the settings' `day_start`.
@@ -134,6 +137,10 @@ pub struct Report {
     pub summary: Summary,
     pub jobs: Vec<JobLine>,
     pub sla: Vec<SlaItem>,
+    /// The service-level items of `service:` (empty without it).
+    pub service: Vec<ServiceItem>,
+    /// The planned service time, its outages and planned stops (with `service.availability`).
+    pub availability: Option<Availability>,
     pub incidents: Vec<IncidentLine>,
     pub adhoc: Vec<AdhocLine>,
     pub changes: Changes,
@@ -378,9 +385,11 @@ pub fn build(
     let jobs = job_lines(facts, previous, catalog, tz);
     let sla = sla_items(facts, catalog, tz);
     let incidents = incident_lines(period, facts, &local);
+    let (service, availability) = service::items(period, facts, previous, catalog, settings);
     let mut summary = summary_runs;
-    summary.sla_items = sla.len() as u64;
-    summary.sla_met = sla.iter().filter(|s| s.met).count() as u64;
+    summary.sla_items = (sla.len() + service.len()) as u64;
+    summary.sla_met =
+        (sla.iter().filter(|s| s.met).count() + service.iter().filter(|s| s.met).count()) as u64;
     incident_summary(period, facts, &mut summary);
     Report {
         period: PeriodInfo {
@@ -405,6 +414,8 @@ pub fn build(
         summary,
         jobs,
         sla,
+        service,
+        availability,
         incidents,
         adhoc: adhoc_lines(facts, &local),
         changes: changes(facts, &local),

@@ -341,6 +341,29 @@ fn word(lang: Lang, token: &str) -> &str {
         "scheduled" => "予定件数",
         "yes_plain" => "あり",
         "no_plain" => "なし",
+        "availability" => "稼働率",
+        "first_notice" => "障害通知時間",
+        "recovery_time" => "復旧時間",
+        "backups" => "定時バックアップ率",
+        "reports_in_time" => "報告期限遵守",
+        "service" => "サービス全体",
+        "unit" => "単位",
+        "seconds" => "秒",
+        "outages" => "停止",
+        "planned_stops" => "計画停止",
+        "from" => "開始",
+        "to" => "終了",
+        "minutes" => "時間(分)",
+        "counted_minutes" => "計上(分)",
+        "opened_by" => "停止を検知した実行",
+        "closed_by" => "復旧を確認した実行",
+        "skipped_overlap" => "見送り(前回の実行中)",
+        "skipped_window" => "見送り(時間帯外)",
+        "skipped_closed_day" => "見送り(休業日)",
+        "waiting_window" => "時間帯待ち",
+        "held" => "保留",
+        "shifted" => "移動",
+        "started" => "開始",
         _ => token,
     };
     let en = match token {
@@ -369,6 +392,19 @@ fn word(lang: Lang, token: &str) -> &str {
         "report_deadline" => "report due",
         "in_time" => "in time",
         "first_run" => "first run on the new definition",
+        "first_notice" => "first notice of an incident",
+        "recovery_time" => "recovery time",
+        "backups" => "scheduled backups completed",
+        "reports_in_time" => "incident reports in time",
+        "service" => "service as a whole",
+        "planned_stops" => "planned stops",
+        "counted_minutes" => "counted minutes",
+        "opened_by" => "run that found it",
+        "closed_by" => "run that cleared it",
+        "skipped_overlap" => "skipped (still running)",
+        "skipped_window" => "skipped (outside its window)",
+        "skipped_closed_day" => "skipped (closed day)",
+        "waiting_window" => "waiting for its window",
         _ => token,
     };
     match lang {
@@ -446,6 +482,68 @@ fn csv(r: &Report, lang: Lang) -> String {
                     i.total.to_string(),
                     opt(i.rate),
                     word(lang, if i.met { "yes" } else { "no" }).to_owned(),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "service",
+        &["item", "agreed", "unit", "ok", "total", "rate", "met"],
+        r.service
+            .iter()
+            .map(|i| {
+                vec![
+                    word(lang, &i.item).to_owned(),
+                    i.agreed.clone(),
+                    word(lang, &i.unit).to_owned(),
+                    i.ok.to_string(),
+                    i.total.to_string(),
+                    opt(i.rate),
+                    word(lang, if i.met { "yes" } else { "no" }).to_owned(),
+                ]
+            })
+            .collect(),
+    );
+    let none = || String::new();
+    table(
+        "outages",
+        &[
+            "from",
+            "to",
+            "minutes",
+            "counted_minutes",
+            "opened_by",
+            "closed_by",
+        ],
+        r.availability
+            .iter()
+            .flat_map(|a| &a.outages)
+            .map(|o| {
+                vec![
+                    o.from.clone(),
+                    o.to.clone().unwrap_or_else(none),
+                    o.minutes.to_string(),
+                    o.counted_minutes.to_string(),
+                    o.opened_by.to_string(),
+                    o.closed_by.map_or_else(none, |c| c.to_string()),
+                ]
+            })
+            .collect(),
+    );
+    table(
+        "planned_stops",
+        &["job", "run", "from", "to", "status", "minutes"],
+        r.availability
+            .iter()
+            .flat_map(|a| &a.stops)
+            .map(|s| {
+                vec![
+                    s.job.clone(),
+                    s.run.to_string(),
+                    s.from.clone(),
+                    s.to.clone().unwrap_or_else(none),
+                    word(lang, &s.status).to_owned(),
+                    s.minutes.to_string(),
                 ]
             })
             .collect(),

@@ -12,12 +12,24 @@ use super::{FileSpec, Scalar, leaf};
 
 static INCIDENTS: LazyLock<Shape> = LazyLock::new(leaf::<IncidentsSpec>);
 static REPORT: LazyLock<Shape> = LazyLock::new(leaf::<ReportSpec>);
+static SERVICE_HOURS: LazyLock<Shape> = LazyLock::new(leaf::<ServiceHoursSpec>);
+static AVAILABILITY: LazyLock<Shape> = LazyLock::new(leaf::<AvailabilitySpec>);
+static BACKUPS: LazyLock<Shape> = LazyLock::new(leaf::<BackupsSpec>);
+static SERVICE: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<ServiceSpec>(),
+    children: vec![
+        ("hours", Child::Struct(&SERVICE_HOURS)),
+        ("availability", Child::Struct(&AVAILABILITY)),
+        ("backups", Child::Struct(&BACKUPS)),
+    ],
+});
 static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<SettingsSpec>(),
     children: vec![
         ("incidents", Child::Struct(&INCIDENTS)),
         ("notify", Child::Struct(&NOTIFY)),
         ("report", Child::Struct(&REPORT)),
+        ("service", Child::Struct(&SERVICE)),
     ],
 });
 
@@ -59,6 +71,8 @@ pub struct SettingsSpec {
     pub vars: IndexMap<String, Spanned<Scalar>>,
     /// How incidents reach people: channels, desk hours, routes.
     pub notify: Option<Spanned<NotifySpec>>,
+    /// What the service as a whole promises the client; the report measures it.
+    pub service: Option<Spanned<ServiceSpec>>,
     /// How the monthly and yearly reports are written.
     pub report: Option<ReportSpec>,
 }
@@ -84,4 +98,52 @@ pub struct IncidentsSpec {
     /// Time allowed for the report on an incident, per severity (`high: 1d`).
     #[serde(default)]
     pub report_deadline: IndexMap<String, Spanned<String>>,
+}
+
+/// `service:` in unyo.yaml: the service-level items of the contract, each optional. Names
+/// (windows, jobs) and values (durations, percentages) are checked by `model`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Planned service time: every hour of the period but these windows.
+    pub hours: Option<Spanned<ServiceHoursSpec>>,
+    /// Jobs whose runs are announced stops, taken out of the planned service time.
+    #[serde(default)]
+    pub planned_stops: Vec<Spanned<String>>,
+    pub availability: Option<Spanned<AvailabilitySpec>>,
+    /// Incident opened to its first delivered notification, per incident.
+    pub first_notice: Option<Spanned<String>>,
+    /// Incident opened to resolved, per incident.
+    pub recovery: Option<Spanned<String>>,
+    pub backups: Option<Spanned<BackupsSpec>>,
+}
+
+/// `service.hours`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceHoursSpec {
+    /// Windows of `schedules/*.yaml` that are not service time.
+    #[serde(default)]
+    pub except: Vec<Spanned<String>>,
+}
+
+/// `service.availability`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilitySpec {
+    /// Percent of the planned service time the service must be up.
+    pub target: Option<Spanned<f64>>,
+    /// The job whose failed runs open an outage and whose succeeded runs close it.
+    pub probe: Option<Spanned<String>>,
+}
+
+/// `service.backups`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BackupsSpec {
+    /// The backup jobs whose scheduled slots are counted.
+    #[serde(default)]
+    pub jobs: Vec<Spanned<String>>,
+    /// Percent of the slots due whose run must succeed (default 100).
+    pub target: Option<Spanned<f64>>,
 }

@@ -519,6 +519,24 @@ pub struct ReportFacts {
     pub permission_changes: Vec<PermissionChange>,
     /// Runs operators submitted (`unyo submit`), with who and why.
     pub submitted: Vec<RunRow>,
+    /// When the first notification about each incident of `incidents` was delivered (the
+    /// outbox's earliest `sent`), by incident id, in id order; incidents never notified are
+    /// not listed.
+    pub first_notified: Vec<(i64, DateTime<Utc>)>,
+    /// Every slot due in the period of the jobs asked for (the service's backup jobs), in
+    /// due order, with the status of its run.
+    pub job_slots: Vec<JobSlot>,
+}
+
+/// One slot of a job, with what became of its run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSlot {
+    pub job: String,
+    pub due_at: DateTime<Utc>,
+    pub outcome: SlotOutcome,
+    pub run_id: Option<i64>,
+    /// The run's status now; `None` without a run.
+    pub run_status: Option<RunStatus>,
 }
 
 /// One run, compactly: a month may hold a million.
@@ -795,7 +813,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The frozen reports with these bytes' SHA-256.
     fn frozen_reports_by_hash(&self, sha256: &str) -> Pending<Vec<FrozenReport>>;
     /// What the reports read of the period `[from, to)`.
-    fn report_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<ReportFacts>;
+    fn report_facts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        slot_jobs: &[String],
+    ) -> Pending<ReportFacts>;
     /// Records a data extract; returns its id.
     fn record_extract(&self, extract: &NewExtract) -> Pending<i64>;
     /// Data extracts, newest first.

@@ -557,14 +557,25 @@ const FROZEN_COLUMNS: &str =
 
 /// The slots due in a period, counted by job, outcome and reason while they are read (a
 /// month may hold a million; sorting them to group them cost more than reading them).
-fn slot_counts(c: &Connection, from: &str, to: &str) -> Result<Vec<SlotCount>, StoreError> {
+/// The period's slots counted by job, outcome and reason, read once; on the way, each slot
+/// of `detail` (the service's backup jobs) is kept whole, with its run's status.
+fn slot_counts(
+    c: &Connection,
+    from: &str,
+    to: &str,
+    detail: &[String],
+) -> Result<(Vec<SlotCount>, Vec<JobSlot>), StoreError> {
     let action = "reading a period's slots";
+    let mut kept: Vec<JobSlot> = Vec::new();
     let mut jobs: Vec<String> = Vec::new();
     let mut job_index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut counts: std::collections::HashMap<(usize, SlotOutcome, Option<String>), i64> =
         std::collections::HashMap::new();
     let mut stmt = c
-        .prepare_cached("SELECT job, outcome, reason FROM slots WHERE due_at >= ?1 AND due_at < ?2")
+        .prepare_cached(
+            "SELECT job, outcome, reason, due_at, run_id FROM slots \
+             WHERE due_at >= ?1 AND due_at < ?2 ORDER BY due_at, id",
+        )
         .map_err(query_err(action))?;
     let mut rows = stmt.query([from, to]).map_err(query_err(action))?;
     while let Some(r) = rows.next().map_err(query_err(action))? {
@@ -591,7 +602,34 @@ fn slot_counts(c: &Connection, from: &str, to: &str) -> Result<Vec<SlotCount>, S
             .parse()
             .map_err(StoreError::Corrupt)?;
         let reason = text(2)?.map(str::to_owned);
+        if detail.iter().any(|d| d == job) {
+            let due = text(3)?.unwrap_or_default();
+            kept.push(JobSlot {
+                job: job.to_owned(),
+                due_at: DateTime::parse_from_rfc3339(due)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| StoreError::Corrupt(format!("due_at `{due}`: {e}")))?,
+                outcome,
+                run_id: r.get(4).map_err(query_err(action))?,
+                run_status: None,
+            });
+        }
         *counts.entry((j, outcome, reason)).or_default() += 1;
+    }
+    drop(rows);
+    let mut status = c
+        .prepare_cached("SELECT status FROM runs WHERE id = ?1")
+        .map_err(query_err(action))?;
+    for slot in &mut kept {
+        if let Some(id) = slot.run_id {
+            let token: Option<String> = status
+                .query_row([id], |r| r.get(0))
+                .optional()
+                .map_err(query_err(action))?;
+            slot.run_status = token
+                .map(|t| t.parse().map_err(StoreError::Corrupt))
+                .transpose()?;
+        }
     }
     let mut out: Vec<SlotCount> = counts
         .into_iter()
@@ -605,7 +643,7 @@ fn slot_counts(c: &Connection, from: &str, to: &str) -> Result<Vec<SlotCount>, S
     out.sort_by(|a, b| {
         (&a.job, a.outcome.as_str(), &a.reason).cmp(&(&b.job, b.outcome.as_str(), &b.reason))
     });
-    Ok(out)
+    Ok((out, kept))
 }
 
 /// The runs of a period, read by column position (a month may hold a million): job names
@@ -1953,12 +1991,18 @@ impl Store for SqliteStore {
         })
     }
 
-    fn report_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<ReportFacts> {
+    fn report_facts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        slot_jobs: &[String],
+    ) -> Pending<ReportFacts> {
+        let slot_jobs = slot_jobs.to_vec();
         self.read(move |c| {
             let (from, to) = (ts(from), ts(to));
             let mut facts = ReportFacts::default();
             run_facts(c, &from, &to, &mut facts)?;
-            facts.slots = slot_counts(c, &from, &to)?;
+            (facts.slots, facts.job_slots) = slot_counts(c, &from, &to, &slot_jobs)?;
             facts.attempts = all(
                 c,
                 "reading a period's attempts",
@@ -2017,6 +2061,18 @@ impl Store for SqliteStore {
                  AND queued_at < ?2 ORDER BY id",
                 [&from, &to],
                 run_row,
+            )?;
+            // Through `notifications_incident`: the messages of the period's incidents only.
+            facts.first_notified = all(
+                c,
+                "reading first notifications",
+                "SELECT n.incident_id AS id, min(n.sent_at) AS sent_at FROM notifications n \
+                 WHERE n.status = 'sent' AND n.sent_at IS NOT NULL AND n.incident_id IN \
+                 (SELECT id FROM incidents WHERE (opened_at >= ?1 AND opened_at < ?2) \
+                 OR (opened_at < ?1 AND (resolved_at IS NULL OR resolved_at >= ?1))) \
+                 GROUP BY n.incident_id ORDER BY n.incident_id",
+                [&from, &to],
+                |r| Ok((col(r, "id")?, time(r, "sent_at")?)),
             )?;
             Ok(facts)
         })
