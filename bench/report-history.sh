@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: the monthly report on a month of 1,000,000 runs.
 #
-# 1. Generates the month into a temp root with `unyo synth-history` (release build) and
-#    prints how long that took and how large the database is.
+# 1. Generates the month with `unyo synth-history` (release build) into a temp root holding a
+#    copy of the shipped definitions and settings, and prints how long that took and how
+#    large the database is.
 # 2. Measures `unyo report monthly --month M --format F --out X` for each form F of
 #    BENCH_FORMATS with hyperfine (wall time) and /usr/bin/time -v (peak RSS), side by side
 #    with a baseline run in the same session: python3's sqlite3 running the one query a
@@ -63,6 +64,9 @@ out="${BENCH_OUT:-$work/results}"
 mkdir -p "$out"
 root="$work/root"
 mkdir -p "$root"
+# The shipped definitions and settings, so the report computes every job's `sla:` and the
+# service levels of `unyo.yaml` as it does for the demo, not only the counts.
+(cd "$repo_root" && cp -r jobs runbooks schedules queries unyo.yaml "$root/")
 db="$root/var/unyo.db"
 
 # --- generation --------------------------------------------------------------------------
