@@ -379,7 +379,7 @@ fn every_summary_figure_matches_an_independent_query() {
     assert_eq!(backup["late"], 2, "one succeeded after 06:00, one failed");
     assert_eq!(
         backup["skipped"],
-        serde_json::json!([{"name": "skipped_overlap: run 5 still running", "count": 1}])
+        serde_json::json!([{"outcome": "skipped_overlap", "reason": null, "count": 1}])
     );
     // Durations 30, 360, 90, 40, 70 minutes: mean 118 min, p95 (nearest rank) 360 min.
     assert_eq!(backup["mean_seconds"], 7080.0);
@@ -393,16 +393,26 @@ fn every_summary_figure_matches_an_independent_query() {
             .find(|i| i["item"] == name)
             .unwrap_or_else(|| panic!("no {name} in {sla:?}"))
     };
+    // Due: the scheduled runs and the slots missed without a run (the 6th); in time: 3.
     let complete_by = item("complete_by");
+    let due = count(
+        &t,
+        "SELECT (SELECT count(*) FROM runs WHERE job = 'backup' AND trigger IN ('schedule', \
+         'catch_up') AND queued_at >= ?1 AND queued_at < ?2) + (SELECT count(*) FROM slots \
+         WHERE job = 'backup' AND outcome = 'missed' AND due_at >= ?1 AND due_at < ?2)",
+    );
+    assert_eq!(due, 6);
     assert_eq!(
         (&complete_by["ok"], &complete_by["total"]),
-        (&3.into(), &5.into())
+        (&3.into(), &due.into())
     );
+    assert_eq!(complete_by["met"], false);
     assert_eq!(
         complete_by["breaches"],
         serde_json::json!([
             {"date": "2026-10-02", "run": 3, "status": "succeeded", "ended": "06:30", "took": null},
-            {"date": "2026-10-03", "run": 4, "status": "failed", "ended": null, "took": null}
+            {"date": "2026-10-03", "run": 4, "status": "failed", "ended": null, "took": null},
+            {"date": "2026-10-06", "run": null, "status": "missed", "ended": null, "took": null}
         ])
     );
     let rate = item("success_rate");

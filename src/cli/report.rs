@@ -103,14 +103,25 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
     let (tz, day_start) = (settings.timezone, settings.day_start);
     let catalog = Catalog::load(settings)?;
     let store = super::open_store(settings).await?;
-    let backup_jobs: Vec<String> = settings
+    // The jobs whose every slot the report looks at: the service's backup jobs, and the jobs
+    // promising `complete_by` (a missed slot breaks it).
+    let mut slot_jobs: Vec<String> = settings
         .service
         .iter()
         .flat_map(|s| s.backups.iter().flat_map(|b| &b.jobs))
         .map(|j| j.value.clone())
+        .chain(
+            catalog
+                .jobs
+                .iter()
+                .filter(|(_, j)| j.sla.as_ref().is_some_and(|s| s.complete_by.is_some()))
+                .map(|(name, _)| name.clone()),
+        )
         .collect();
+    slot_jobs.sort();
+    slot_jobs.dedup();
     let facts = store
-        .report_facts(period.from, period.to, &backup_jobs)
+        .report_facts(period.from, period.to, &slot_jobs)
         .await?;
     let previous = match period.previous(tz, day_start) {
         Some(p) => store.report_facts(p.from, p.to, &[]).await?,

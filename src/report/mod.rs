@@ -221,6 +221,16 @@ pub struct Summary {
     pub sla_met: u64,
 }
 
+/// Slots of a job skipped for one reason: the outcome token (`skipped_closed_day`,
+/// `skipped_overlap`, `skipped_window`, `held`) and, for a closed day, its kind (`weekend`,
+/// `year_end`, a holiday's name, a closed rule) or, for a hold, the operator's reason.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Skip {
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub count: u64,
+}
+
 /// A name and how many.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Count {
@@ -237,8 +247,8 @@ pub struct JobLine {
     pub failed: u64,
     /// Slots recorded `missed`.
     pub missed: u64,
-    /// Slots skipped, by outcome and reason.
-    pub skipped: Vec<Count>,
+    /// Slots skipped, by outcome (and, for closed days and holds, why).
+    pub skipped: Vec<Skip>,
     /// Scheduled runs that had not succeeded by the job's `complete_by`.
     pub late: u64,
     pub mean_seconds: Option<f64>,
@@ -268,11 +278,12 @@ pub struct SlaItem {
 }
 
 /// A run that broke an SLA item: its day, its id, how it ended (status, and the local end
-/// time for a late success) and how long it took.
+/// time for a late success) and how long it took. A slot that was missed (no run at all)
+/// breaks `complete_by` too: it has no run and the status `missed`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Breach {
     pub date: String,
-    pub run: i64,
+    pub run: Option<i64>,
     pub status: String,
     pub ended: Option<String>,
     pub took: Option<String>,
@@ -387,9 +398,15 @@ pub fn build(
     let incidents = incident_lines(period, facts, &local);
     let (service, availability) = service::items(period, facts, previous, catalog, settings);
     let mut summary = summary_runs;
-    summary.sla_items = (sla.len() + service.len()) as u64;
-    summary.sla_met =
-        (sla.iter().filter(|s| s.met).count() + service.iter().filter(|s| s.met).count()) as u64;
+    // An item with nothing to measure (no run, slot or incident it applies to) is neither met
+    // nor broken: the summary counts the others, and the tables say "none".
+    let judged = sla
+        .iter()
+        .map(|s| (s.total, s.met))
+        .chain(service.iter().map(|s| (s.total, s.met)))
+        .filter(|(total, _)| *total > 0);
+    summary.sla_items = judged.clone().count() as u64;
+    summary.sla_met = judged.filter(|(_, met)| *met).count() as u64;
     incident_summary(period, facts, &mut summary);
     Report {
         period: PeriodInfo {
@@ -718,13 +735,19 @@ fn job_lines(
             | SlotOutcome::SkippedOverlap
             | SlotOutcome::SkippedWindow
             | SlotOutcome::Held => {
-                let name = match &s.reason {
-                    Some(r) if !r.is_empty() => format!("{}: {r}", s.outcome),
-                    _ => s.outcome.to_string(),
-                };
-                match l.skipped.iter_mut().find(|c| c.name == name) {
+                let outcome = s.outcome.to_string();
+                let reason = skip_reason(s.outcome, s.reason.as_deref());
+                match l
+                    .skipped
+                    .iter_mut()
+                    .find(|c| c.outcome == outcome && c.reason == reason)
+                {
                     Some(c) => c.count += n,
-                    None => l.skipped.push(Count { name, count: n }),
+                    None => l.skipped.push(Skip {
+                        outcome,
+                        reason,
+                        count: n,
+                    }),
                 }
             }
             _ => {}
@@ -749,6 +772,32 @@ fn job_lines(
     lines.into_values().collect()
 }
 
+/// What a skip's recorded reason says that a reader needs, as a token where there is one:
+/// the kind of closed day (`weekend` for either weekend day, `year_end`, the holiday's name,
+/// the closed rule) or a hold's reason. Overlaps and windows say no more than their outcome
+/// (their reasons name a run or repeat the rule), so they count together.
+fn skip_reason(outcome: SlotOutcome, reason: Option<&str>) -> Option<String> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty())?;
+    match outcome {
+        SlotOutcome::SkippedClosedDay => {
+            let closed = reason.strip_prefix("closed: ").unwrap_or(reason);
+            let closed = closed.split(';').next().unwrap_or(closed).trim();
+            Some(if closed.starts_with("weekend") {
+                "weekend".to_owned()
+            } else if closed == "year-end closure" {
+                "year_end".to_owned()
+            } else {
+                closed
+                    .strip_prefix("public holiday ")
+                    .unwrap_or(closed)
+                    .to_owned()
+            })
+        }
+        SlotOutcome::Held => Some(reason.to_owned()),
+        _ => None,
+    }
+}
+
 fn is_scheduled(t: Trigger) -> bool {
     matches!(t, Trigger::Schedule | Trigger::CatchUp)
 }
@@ -757,15 +806,11 @@ fn is_scheduled(t: Trigger) -> bool {
 /// (the next day when the slot comes after that time). `None` when it succeeded in time or
 /// is still queued or running.
 fn late(r: &crate::store::RunFact, by: NaiveTime, tz: Tz) -> Option<Breach> {
-    let queued = r.queued_at.with_timezone(&tz);
-    let mut day = queued.date_naive();
-    if queued.time() > by {
-        day = day.succ_opt()?;
-    }
+    let day = deadline_day(r.queued_at, by, tz)?;
     let deadline = crate::schedule::window::local_instant(tz, day, by)?;
     let breach = |ended: Option<String>| Breach {
         date: day.to_string(),
-        run: r.id,
+        run: Some(r.id),
         status: r.status.as_str().to_owned(),
         ended,
         took: None,
@@ -777,6 +822,18 @@ fn late(r: &crate::store::RunFact, by: NaiveTime, tz: Tz) -> Option<Breach> {
         ))),
         (RunStatus::Queued | RunStatus::Running, _) => None,
         _ => Some(breach(None)),
+    }
+}
+
+/// The day whose `by` a run queued (or a slot due) at `t` must be done by: its own day, or
+/// the next when it comes after that time.
+fn deadline_day(t: DateTime<Utc>, by: NaiveTime, tz: Tz) -> Option<NaiveDate> {
+    let local = t.with_timezone(&tz);
+    let day = local.date_naive();
+    if local.time() > by {
+        day.succ_opt()
+    } else {
+        Some(day)
     }
 }
 
@@ -815,8 +872,27 @@ fn sla_items(facts: &ReportFacts, catalog: &Catalog, tz: Tz) -> Vec<SlaItem> {
         };
         if let Some(by) = sla.complete_by {
             let scheduled: Vec<_> = runs.iter().filter(|r| is_scheduled(r.trigger)).collect();
-            let breaches: Vec<Breach> = scheduled.iter().filter_map(|r| late(r, by, tz)).collect();
-            let total = scheduled.len() as u64;
+            let mut breaches: Vec<Breach> =
+                scheduled.iter().filter_map(|r| late(r, by, tz)).collect();
+            // A missed slot (the daemon was down, the misfire policy let it go) was not done
+            // by its time either.
+            let missed: Vec<Breach> = facts
+                .job_slots
+                .iter()
+                .filter(|s| s.job == *name && s.outcome == SlotOutcome::Missed)
+                .filter_map(|s| {
+                    Some(Breach {
+                        date: deadline_day(s.due_at, by, tz)?.to_string(),
+                        run: None,
+                        status: "missed".to_owned(),
+                        ended: None,
+                        took: None,
+                    })
+                })
+                .collect();
+            let total = (scheduled.len() + missed.len()) as u64;
+            breaches.extend(missed);
+            breaches.sort_by(|a, b| a.date.cmp(&b.date));
             let ok = total - breaches.len() as u64;
             items.push(item(
                 "complete_by",
@@ -840,7 +916,7 @@ fn sla_items(facts: &ReportFacts, catalog: &Catalog, tz: Tz) -> Vec<SlaItem> {
                 .filter(|r| r.status != RunStatus::Succeeded)
                 .map(|r| Breach {
                     date: day(r),
-                    run: r.id,
+                    run: Some(r.id),
                     status: r.status.as_str().to_owned(),
                     ended: None,
                     took: None,
@@ -869,7 +945,7 @@ fn sla_items(facts: &ReportFacts, catalog: &Catalog, tz: Tz) -> Vec<SlaItem> {
                     let d = took(r)?;
                     (d > limit).then(|| Breach {
                         date: day(r),
-                        run: r.id,
+                        run: Some(r.id),
                         status: r.status.as_str().to_owned(),
                         ended: None,
                         took: Some(fmt(d)),
@@ -1150,6 +1226,34 @@ mod tests {
         assert_eq!(stats(xs), (Some(50.5), Some(95.0)));
         assert_eq!(stats(vec![7.0]), (Some(7.0), Some(7.0)));
         assert_eq!(stats(vec![]), (None, None));
+    }
+
+    #[test]
+    fn skips_are_told_apart_by_what_the_reader_needs() {
+        let closed = |r: &str| skip_reason(SlotOutcome::SkippedClosedDay, Some(r));
+        assert_eq!(closed("closed: weekend (Sat)").as_deref(), Some("weekend"));
+        assert_eq!(closed("closed: weekend (Sun)").as_deref(), Some("weekend"));
+        assert_eq!(
+            closed("closed: year-end closure").as_deref(),
+            Some("year_end")
+        );
+        assert_eq!(
+            closed("closed: public holiday スポーツの日 (Sports Day)").as_deref(),
+            Some("スポーツの日 (Sports Day)")
+        );
+        assert_eq!(
+            closed("closed: closed (2027-05-06); no business day within 31 days").as_deref(),
+            Some("closed (2027-05-06)")
+        );
+        let overlap = "run 842 of `batch-001` is still active (overlap: forbid)";
+        assert_eq!(
+            skip_reason(SlotOutcome::SkippedOverlap, Some(overlap)),
+            None
+        );
+        assert_eq!(
+            skip_reason(SlotOutcome::Held, Some("maintenance")).as_deref(),
+            Some("maintenance")
+        );
     }
 
     #[test]

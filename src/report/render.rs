@@ -91,7 +91,7 @@ pub fn report(
                 Lang::Ja => source("monthly.ja.md.hbs", MONTHLY_JA_MD, overrides)?,
                 Lang::En => source("monthly.en.md.hbs", MONTHLY_EN_MD, overrides)?,
             };
-            render(registry(lang, false), &template, report)
+            render(registry(lang, false), &template, report).map(|text| single_blank_lines(&text))
         }
         Format::Html => {
             let mut context =
@@ -143,6 +143,25 @@ fn render(
             message,
         }
     })
+}
+
+/// Markdown with at most one blank line in a row: a template's conditional blocks leave
+/// their own line breaks behind, which a reader of the plain text should not see.
+fn single_blank_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim().is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// Why a template does not compile, without the parser's list of every token it expected.
@@ -339,6 +358,8 @@ fn word(lang: Lang, token: &str) -> &str {
         "other" => "その他",
         "summary_text" => "事象",
         "scheduled" => "予定件数",
+        "weekend" => "土日",
+        "year_end" => "年末年始",
         "yes_plain" => "あり",
         "no_plain" => "なし",
         "availability" => "稼働率",
@@ -378,6 +399,8 @@ fn word(lang: Lang, token: &str) -> &str {
         "no" => "not met",
         "summary_text" => "what happened",
         "scheduled" => "scheduled runs",
+        "weekend" => "weekend",
+        "year_end" => "year-end closure",
         "yes_plain" => "yes",
         "no_plain" => "no",
         "mean_seconds" => "mean (s)",
@@ -722,4 +745,18 @@ fn line(out: &mut String, fields: &[String]) {
         .collect();
     out.push_str(&fields.join(","));
     out.push_str("\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_keeps_one_blank_line_in_a_row() {
+        assert_eq!(
+            single_blank_lines("# a\n\n\n\nb\n  \n\nc\n\n"),
+            "# a\n\nb\n  \nc\n\n"
+        );
+        assert_eq!(single_blank_lines("a\nb\n"), "a\nb\n");
+    }
 }
