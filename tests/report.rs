@@ -1252,3 +1252,42 @@ fn a_template_folder_and_the_date_style_shape_the_report() {
         both(&out)
     );
 }
+
+/// The desk hours of `notify:` are stated with the service levels, in every form; a report
+/// without `notify:` states none.
+#[test]
+fn the_desk_hours_are_stated_with_the_service_levels() {
+    let t = tree();
+    assert!(!report(&t, &["--lang", "en"]).contains("Service desk hours"));
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "{SETTINGS}notify:\n  desk_hours: {{ calendar: city, from: \"08:45\", to: \"17:15\" }}\n  \
+             channels:\n    desk:\n      command: {{ argv: [\"true\"] }}\n  desk:\n    - notify: [desk]\n"
+        ),
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&report(&t, &["--format", "json"])).expect("json");
+    assert_eq!(
+        json["desk_hours"],
+        serde_json::json!({"from": "08:45", "to": "17:15", "calendar": "city"})
+    );
+    let en = report(&t, &["--lang", "en"]);
+    assert!(
+        en.contains(
+            "Service desk hours: 08:45–17:15 on the business days of calendar city (out of them, \
+             incidents are notified by the emergency route)"
+        ),
+        "{en}"
+    );
+    let ja = report(&t, &["--lang", "ja"]);
+    assert!(
+        ja.contains("サービスデスクの受付時間: カレンダー city の営業日 08:45〜17:15"),
+        "{ja}"
+    );
+    let html = report(&t, &["--lang", "ja", "--format", "html"]);
+    assert!(
+        html.contains("<p>サービスデスクの受付時間: カレンダー city の営業日 08:45〜17:15"),
+        "{html}"
+    );
+}

@@ -146,6 +146,18 @@ pub struct Report {
     pub changes: Changes,
     pub plan: Plan,
     pub charts: Charts,
+    /// When the service desk takes calls (`notify.desk_hours`), stated with the service
+    /// levels; `None` without `notify:`.
+    pub desk_hours: Option<DeskHoursLine>,
+}
+
+/// The desk hours as the report states them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeskHoursLine {
+    pub from: String,
+    pub to: String,
+    /// The calendar whose business days are desk days; `None`: Monday to Friday.
+    pub calendar: Option<String>,
 }
 
 /// What the charts of the HTML form draw.
@@ -438,6 +450,11 @@ pub fn build(
         changes: changes(facts, &local),
         plan: plan(period, catalog, settings),
         charts: charts(period, facts, settings),
+        desk_hours: settings.notify.as_ref().map(|n| DeskHoursLine {
+            from: n.desk_hours.from.format("%H:%M").to_string(),
+            to: n.desk_hours.to.format("%H:%M").to_string(),
+            calendar: n.desk_hours.calendar.as_ref().map(|c| c.value.clone()),
+        }),
     }
 }
 
