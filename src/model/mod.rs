@@ -26,7 +26,7 @@ pub use settings::{
 pub use settings::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, DateStyle, DeskHours,
     EmailChannel, Language, Level, NOTIFY_TEMPLATE_FILES, Notify, REPORT_TEMPLATE_FILES,
-    ReportSettings, SmtpAuth, SmtpTls, WebhookUrl, url_origin,
+    ReportSettings, SmtpAuth, SmtpTls, WebhookUrl, template_compile_reason, url_origin,
 };
 pub use validate::shell_line_is_safe;
 

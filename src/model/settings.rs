@@ -942,6 +942,15 @@ fn notify(
     })
 }
 
+/// Why a template does not compile, without the parser's list of every token it expected.
+pub fn template_compile_reason(e: &handlebars::TemplateError) -> String {
+    let reason = e.reason().to_string().to_lowercase();
+    match reason.split_once(": expected") {
+        Some((head, _)) => format!("{head} (an unclosed `{{{{#...}}}}` block or a stray `{{{{`?)"),
+        None => reason,
+    }
+}
+
 /// The problems of a template folder: it must exist, hold only the template names `known`,
 /// and each template must compile.
 fn check_template_folder(dir: &Path, shown: &str, known: &[&str]) -> Vec<String> {
@@ -973,7 +982,7 @@ fn check_template_folder(dir: &Path, shown: &str, known: &[&str]) -> Vec<String>
                     let at = e.pos().map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
                     problems.push(format!(
                         "`{name}{at}` does not compile: {}",
-                        crate::report::render::compile_reason(&e)
+                        template_compile_reason(&e)
                     ));
                 }
             }

@@ -855,7 +855,7 @@ fn deadline_day(t: DateTime<Utc>, by: NaiveTime, tz: Tz) -> Option<NaiveDate> {
 }
 
 /// Keeps the first [`EVIDENCE`] breaches; returns them and how many were left out.
-fn cap(mut breaches: Vec<Breach>) -> (Vec<Breach>, u64) {
+fn cap<T>(mut breaches: Vec<T>) -> (Vec<T>, u64) {
     let more = breaches.len().saturating_sub(EVIDENCE) as u64;
     breaches.truncate(EVIDENCE);
     (breaches, more)

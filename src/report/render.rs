@@ -125,7 +125,7 @@ fn render(
             let at = e.pos().map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
             RenderFailure::Template {
                 name: format!("{name}{at}"),
-                message: compile_reason(&e),
+                message: crate::model::template_compile_reason(&e),
             }
         })?;
     h.render(name, context).map_err(|e| {
@@ -162,15 +162,6 @@ fn single_blank_lines(text: &str) -> String {
         out.push_str(line);
     }
     out
-}
-
-/// Why a template does not compile, without the parser's list of every token it expected.
-pub fn compile_reason(e: &handlebars::TemplateError) -> String {
-    let reason = e.reason().to_string().to_lowercase();
-    match reason.split_once(": expected") {
-        Some((head, _)) => format!("{head} (an unclosed `{{{{#...}}}}` block or a stray `{{{{`?)"),
-        None => reason,
-    }
 }
 
 /// Escapes text for HTML.

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::interval::{self, Span};
-use super::{EVIDENCE, Period};
+use super::Period;
 use crate::model::{Catalog, Service, Settings, Window};
 use crate::store::{IncidentRow, ReportFacts, RunFact, RunStatus, SlotOutcome};
 
@@ -32,7 +32,7 @@ pub struct ServiceItem {
     /// `None` when there is nothing to measure.
     pub rate: Option<f64>,
     pub met: bool,
-    /// The incidents or slots that broke it, at most [`EVIDENCE`]; `more` says how many
+    /// The incidents or slots that broke it, at most [`super::EVIDENCE`]; `more` says how many
     /// are left out.
     pub breaches: Vec<ServiceBreach>,
     pub more: u64,
@@ -279,12 +279,11 @@ fn item(
     agreed: String,
     unit: &str,
     total: u64,
-    mut breaches: Vec<ServiceBreach>,
+    breaches: Vec<ServiceBreach>,
 ) -> ServiceItem {
     let ok = total - breaches.len() as u64;
     let met = breaches.is_empty();
-    let more = breaches.len().saturating_sub(EVIDENCE) as u64;
-    breaches.truncate(EVIDENCE);
+    let (breaches, more) = super::cap(breaches);
     ServiceItem {
         item: what.to_owned(),
         agreed,
