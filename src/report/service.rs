@@ -10,8 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::interval::{self, Span};
 use super::Period;
+use super::interval::{self, Span};
 use crate::model::{Catalog, Service, Settings, Window};
 use crate::store::{IncidentRow, ReportFacts, RunFact, RunStatus, SlotOutcome};
 
