@@ -250,3 +250,97 @@ fn shipped_runbook_rules_fit_the_failures_they_are_for() {
         );
     }
 }
+
+/// The files git tracks under `path` (relative to the repository), from the index.
+fn tracked(path: &str) -> Vec<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo())
+        .args(["ls-files", "-z", "--", path])
+        .output()
+        .expect("git ls-files (the tests run in a git checkout)");
+    assert!(out.status.success(), "git ls-files: {}", both(&out));
+    text(&out.stdout)
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Regression: a stale `examples/quickstart/var/unyo.db` (with its WAL and logs) was
+/// committed, so the example ran on somebody's old records and every run changed tracked
+/// files. No database, log or runtime file is tracked anywhere.
+#[test]
+fn no_database_log_or_runtime_file_is_tracked() {
+    let runtime: Vec<String> = tracked(".")
+        .into_iter()
+        .filter(|p| {
+            p.starts_with("var/")
+                || p.contains("/var/")
+                || [".db", ".db-wal", ".db-shm", ".db-journal", ".log", ".daemon.lock"]
+                    .iter()
+                    .any(|ext| p.ends_with(ext))
+        })
+        .collect();
+    assert!(runtime.is_empty(), "runtime files are tracked: {runtime:?}");
+    // What an example writes is ignored, so running one leaves `git status` clean.
+    let ignored = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo())
+        .args(["check-ignore", "-q", "examples/quickstart/var/unyo.db"])
+        .status()
+        .expect("git check-ignore");
+    assert!(ignored.success(), "examples/*/var/ is not ignored by git");
+}
+
+/// Every example runs from a fresh clone: its tracked files alone, copied to a temp dir, run
+/// the commands written at the top of its job files (`#   unyo --root examples/... run ...`),
+/// and no tracked file changes.
+#[test]
+fn every_example_runs_from_a_fresh_clone() {
+    let clone = tempfile::tempdir().expect("temp dir");
+    let files = tracked("examples");
+    assert!(!files.is_empty());
+    for rel in &files {
+        let to = clone.path().join(rel);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(repo().join(rel), &to).expect("copy");
+    }
+    let snapshot = || -> Vec<(String, Vec<u8>)> {
+        files
+            .iter()
+            .map(|rel| {
+                let bytes = std::fs::read(clone.path().join(rel)).expect("read");
+                (rel.clone(), bytes)
+            })
+            .collect()
+    };
+    let before = snapshot();
+
+    let mut ran = 0;
+    for rel in files.iter().filter(|p| p.contains("/jobs/")) {
+        let yaml = std::fs::read_to_string(clone.path().join(rel)).expect("read");
+        for line in yaml.lines().take_while(|l| l.starts_with('#')) {
+            let Some(cmd) = line.trim_start_matches('#').trim().strip_prefix("unyo ") else {
+                continue;
+            };
+            let words: Vec<&str> = cmd.split_whitespace().collect();
+            if words.get(2) != Some(&"run") {
+                continue;
+            }
+            assert_eq!(words[0], "--root", "{rel}: {line}");
+            let out = assert_cmd::Command::cargo_bin("unyo")
+                .expect("binary")
+                .current_dir(clone.path())
+                .env_remove("UNYO_ROOT")
+                .args(&words)
+                .output()
+                .expect("run");
+            assert!(out.status.success(), "{rel}: `{cmd}`: {}", both(&out));
+            assert!(text(&out.stdout).contains("succeeded"), "{}", both(&out));
+            ran += 1;
+        }
+    }
+    assert!(ran >= 2, "expected a `unyo ... run` line in each example's job files");
+    assert!(before == snapshot(), "running the examples changed tracked files");
+}
