@@ -277,9 +277,16 @@ fn no_database_log_or_runtime_file_is_tracked() {
         .filter(|p| {
             p.starts_with("var/")
                 || p.contains("/var/")
-                || [".db", ".db-wal", ".db-shm", ".db-journal", ".log", ".daemon.lock"]
-                    .iter()
-                    .any(|ext| p.ends_with(ext))
+                || [
+                    ".db",
+                    ".db-wal",
+                    ".db-shm",
+                    ".db-journal",
+                    ".log",
+                    ".daemon.lock",
+                ]
+                .iter()
+                .any(|ext| p.ends_with(ext))
         })
         .collect();
     assert!(runtime.is_empty(), "runtime files are tracked: {runtime:?}");
@@ -341,6 +348,12 @@ fn every_example_runs_from_a_fresh_clone() {
             ran += 1;
         }
     }
-    assert!(ran >= 2, "expected a `unyo ... run` line in each example's job files");
-    assert!(before == snapshot(), "running the examples changed tracked files");
+    assert!(
+        ran >= 2,
+        "expected a `unyo ... run` line in each example's job files"
+    );
+    assert!(
+        before == snapshot(),
+        "running the examples changed tracked files"
+    );
 }

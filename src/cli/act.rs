@@ -119,6 +119,7 @@ pub enum Command {
         clap::ArgGroup::new("mode")
             .required(true)
             .args(["dry_run", "apply", "verify", "undo"])
+            .multiple(true)
     ))]
     Permissions(super::permissions::ActArgs),
 }
