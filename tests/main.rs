@@ -7,6 +7,7 @@ mod calendar;
 mod daemon;
 mod demo;
 mod extract;
+mod files;
 mod forecast;
 mod import;
 mod notify;

@@ -247,6 +247,12 @@ fn lock(settings: &Settings) -> Result<File, Error> {
     let io = |action: String| move |source| Error::Io { action, source };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+        crate::files::protect(dir, settings.group.as_ref().map(|(_, gid)| *gid)).map_err(|e| {
+            Error::Io {
+                action: format!("cannot make {} private", e.path.display()),
+                source: e.source,
+            }
+        })?;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)

@@ -110,6 +110,9 @@ pub struct Settings {
     pub database: Database,
     pub data_dir: PathBuf,
     pub log_dir: PathBuf,
+    /// The group that may read the records and data unyo writes (its name and id); others
+    /// may never read them (`files`).
+    pub group: Option<(String, u32)>,
     pub timezone: Tz,
     pub day_start: NaiveTime,
     pub fiscal_year_start: u32,
@@ -181,6 +184,7 @@ impl Settings {
             database: Database::Sqlite(root.join("var/unyo.db")),
             data_dir: root.join("var"),
             log_dir: root.join("var/log"),
+            group: None,
             timezone: chrono_tz::Asia::Tokyo,
             day_start: NaiveTime::MIN,
             fiscal_year_start: 4,
@@ -248,6 +252,24 @@ impl Settings {
         }
         if let Some(d) = &raw.log_dir {
             self.log_dir = root.join(&d.value);
+        }
+        if let Some(g) = &raw.group {
+            match nix::unistd::Group::from_name(&g.value) {
+                Ok(Some(found)) => self.group = Some((g.value.clone(), found.gid.as_raw())),
+                Ok(None) => diags.push(Diagnostic::spanned(
+                    file,
+                    g,
+                    format!(
+                        "`group`: no group `{}` on this machine (see /etc/group)",
+                        g.value
+                    ),
+                )),
+                Err(e) => diags.push(Diagnostic::spanned(
+                    file,
+                    g,
+                    format!("`group`: cannot look up `{}`: {e}", g.value),
+                )),
+            }
         }
         if let Some(tz) = &raw.timezone {
             match tz.value.parse::<Tz>() {
