@@ -81,6 +81,7 @@ async fn open(
             rule: None,
             report_deadline: None,
             actor: "unyo".to_owned(),
+            occurrences: 1,
         })
         .await?
         .id)
@@ -398,4 +399,126 @@ fn a_failed_run_reaches_the_contact_through_the_daemon() {
     )
     .expect("term");
     assert!(daemon.wait().expect("wait").success());
+}
+
+/// Regression: an escalated e-mail kept being retried after `unyo incident ack`. The
+/// acknowledgement withdraws the pending messages of later levels, with the reason, and the
+/// SMTP peer hears nothing more.
+#[tokio::test]
+async fn acknowledgement_stops_the_escalated_email_and_its_retries() {
+    // Every recipient is refused: each try of the mail fails and is retried.
+    let (port, sessions) = crate::notify::smtp_peer(true);
+    let t = Tree::new();
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "notify:\n  language: en\n  channels:\n    desk:\n      command: {{ argv: [sh, -c, \"cat > /dev/null\"] }}\n    duty-mail:\n      email: {{ to: [duty@city.example.jp], from: unyo@ops.example.jp, server: \"127.0.0.1:{port}\", tls: none }}\n  desk:\n    - notify: [desk]\n    - after: 30m\n      notify: [duty-mail]\n"
+        ),
+    );
+    let e = env(&t).await;
+    // Wednesday 2026-11-25 10:00 in Tokyo: desk hours.
+    let t0 = tokyo(2026, 11, 25, 10, 0);
+    let min = chrono::Duration::minutes;
+    let id = open(&*e.store, "nightly-backup", Severity::High, t0)
+        .await
+        .expect("open");
+    assert_eq!(e.notifier.tick(t0).await.expect("tick"), 1, "level 1");
+    // Nobody acknowledged in 30 minutes: the mail to level 2 is tried and refused.
+    assert_eq!(e.notifier.tick(t0 + min(31)).await.expect("tick"), 1);
+    wait_for("the first SMTP session", || {
+        (sessions.lock().expect("lock").len() == 1).then_some(())
+    });
+    let rows = e.store.list_notifications(false, 10).await.expect("list");
+    let mail = rows
+        .iter()
+        .find(|n| n.channel == "duty-mail")
+        .expect("the mail");
+    assert_eq!(mail.status, NotificationStatus::Pending);
+    assert_eq!(mail.attempts, 1);
+    assert_eq!(mail.event, "escalated");
+
+    let out = t.run(&["incident", "ack", &id.to_string()]);
+    assert!(out.status.success(), "{}", both(&out));
+    // Long past every retry time: nothing is tried, nobody is mailed again.
+    for h in 1..=3 {
+        assert_eq!(
+            e.notifier
+                .tick(t0 + chrono::Duration::hours(h))
+                .await
+                .expect("tick"),
+            0
+        );
+    }
+    assert_eq!(sessions.lock().expect("lock").len(), 1);
+    let rows = e.store.list_notifications(false, 10).await.expect("list");
+    let mail = rows
+        .iter()
+        .find(|n| n.channel == "duty-mail")
+        .expect("the mail");
+    assert_eq!(mail.status, NotificationStatus::Withdrawn);
+    assert_eq!(mail.attempts, 1);
+    let reason = mail.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with(&format!("incident {id} was acknowledged by ")),
+        "{reason}"
+    );
+    // The first level was sent, and stays so.
+    let desk = rows.iter().find(|n| n.channel == "desk").expect("desk");
+    assert_eq!(desk.status, NotificationStatus::Sent);
+    drop(e);
+    let out = t.run(&["notifications"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let listed = text(&out.stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("duty-mail") && l.contains("withdrawn")),
+        "{listed}"
+    );
+    assert!(listed.contains("acknowledged by"), "{listed}");
+}
+
+/// Regression: the after-hours message promised that the next contact would be told when
+/// nobody acknowledges, though that route has a single level. The message says so only when
+/// its route has a next level.
+#[tokio::test]
+async fn only_a_route_with_a_next_level_promises_the_next_contact() {
+    let t = tree();
+    let dir = t.root().display().to_string();
+    // The message text, as the contacts read it.
+    std::fs::write(
+        t.path("unyo.yaml"),
+        std::fs::read_to_string(t.path("unyo.yaml")).expect("read").replace(
+            &format!("cat > {dir}/got-night/$$.json"),
+            &format!("cat > {dir}/got-night/$$.json; printf '%s' \\\"$UNYO_NOTIFY_TEXT\\\" > {dir}/night.txt"),
+        ).replace(
+            &format!("cat > {dir}/got-desk/$$.json"),
+            &format!("cat > {dir}/got-desk/$$.json; printf '%s' \\\"$UNYO_NOTIFY_TEXT\\\" > {dir}/desk.txt"),
+        ),
+    )
+    .expect("write");
+    let e = env(&t).await;
+    // A low incident on a weekday evening takes `after_hours` (one level); a medium one in
+    // desk hours takes `desk` (two levels).
+    let evening = tokyo(2026, 11, 25, 20, 0);
+    open(&*e.store, "report", Severity::Low, evening)
+        .await
+        .expect("open");
+    e.notifier.tick(evening).await.expect("tick");
+    let morning = tokyo(2026, 11, 26, 10, 0);
+    open(&*e.store, "backup", Severity::Medium, morning)
+        .await
+        .expect("open");
+    e.notifier.tick(morning).await.expect("tick");
+    let night = std::fs::read_to_string(t.path("night.txt")).expect("after-hours text");
+    let desk = std::fs::read_to_string(t.path("desk.txt")).expect("desk text");
+    assert!(!night.contains("notified next"), "{night}");
+    assert!(
+        night.contains("Once someone is working on it, acknowledge the incident.\n--"),
+        "{night}"
+    );
+    assert!(
+        desk.contains("If nobody acknowledges it, the contacts of level 2 are notified next.\n"),
+        "{desk}"
+    );
 }

@@ -588,7 +588,9 @@ impl Language {
 
 /// The files a `notify.templates` folder may hold; each one present replaces the shipped
 /// template of the same name in the configured language.
-pub const NOTIFY_TEMPLATE_FILES: [&str; 6] = [
+pub const NOTIFY_TEMPLATE_FILES: [&str; 8] = [
+    "approval.subject.hbs",
+    "approval.text.hbs",
     "opened.subject.hbs",
     "opened.text.hbs",
     "escalated.subject.hbs",
@@ -725,6 +727,9 @@ impl fmt::Debug for WebhookUrl {
 pub struct CommandChannel {
     pub argv: Vec<String>,
     pub timeout: Duration,
+    /// Where it runs: the definition root (so relative paths in `argv` mean the same
+    /// whatever folder the daemon was started from); `None`: the caller's folder.
+    pub workdir: Option<PathBuf>,
 }
 
 /// Default time a command channel may take.
@@ -891,7 +896,7 @@ fn notify(
 
     let mut channels = IndexMap::new();
     for (name, ch) in &spec.channels {
-        if let Some(kind) = channel(name, ch, file, diags) {
+        if let Some(kind) = channel(name, ch, root, file, diags) {
             channels.insert(
                 name.clone(),
                 Channel {
@@ -996,6 +1001,7 @@ fn check_template_folder(dir: &Path, shown: &str, known: &[&str]) -> Vec<String>
 fn channel(
     name: &str,
     raw: &Spanned<ChannelSpec>,
+    root: &Path,
     file: &Path,
     diags: &mut Diagnostics,
 ) -> Option<ChannelKind> {
@@ -1217,6 +1223,7 @@ fn channel(
             Some(_) => Some(ChannelKind::Command(CommandChannel {
                 argv: c.argv.value.iter().map(|a| a.value.clone()).collect(),
                 timeout,
+                workdir: Some(root.to_path_buf()),
             })),
         }
     } else {
