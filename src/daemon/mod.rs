@@ -204,6 +204,10 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         daemon.catalog.summary(),
         daemon.settings.database
     );
+    // Beside the start line (the log goes to stderr as well, so once is enough).
+    for w in daemon.settings.unheard() {
+        eprintln!("warning: {w}");
+    }
     daemon.recover().await?;
     let result = daemon.main_loop(signals).await;
     if let Err(e) = &result {
