@@ -359,3 +359,32 @@ fn empty_routes_are_warned_with_the_severities_and_hours_they_leave_unheard() {
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     assert_eq!(text(&out.stderr), "");
 }
+
+/// `missed:` of a schedule is checked strictly.
+#[test]
+fn missed_is_checked() {
+    let t = Tree::new();
+    t.job("one", GOOD_JOB).file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: one\n    cron: \"0 1 * * *\"\n    missed: { severity: high, incident: false }\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "error: schedules/s.yaml:4:13: `missed`: `severity` has no use with `incident: false` \
+         (a missed slot is only recorded then)\n1 problem\n"
+    );
+    t.file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: one\n    cron: \"0 2 * * *\"\n    missed: { severty: high }\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        text(&out.stderr)
+            .contains("schedules/s.yaml:4:15: unknown key `severty` (did you mean `severity`?)"),
+        "{}",
+        both(&out)
+    );
+}
