@@ -522,3 +522,154 @@ async fn only_a_route_with_a_next_level_promises_the_next_contact() {
         "{desk}"
     );
 }
+
+/// Regression: an approval step waited silently. Its gate is announced to the desk route when
+/// the wait begins and again before its timeout (at 80 % of it), through a real channel; a
+/// waiting gate is not an incident, and a decided one is not reminded.
+#[test]
+fn a_waiting_approval_is_announced_and_reminded_before_its_timeout() {
+    let t = Tree::new();
+    let dir = t.root().display().to_string();
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "notify:\n  language: en\n  channels:\n    desk:\n      command: {{ argv: [sh, -c, \"mkdir -p {dir}/got; cat > {dir}/got/$$.json; printf '%s' \\\"$UNYO_NOTIFY_SUBJECT\\\" > {dir}/got/$$.subject\"] }}\n  desk:\n    - notify: [desk]\n    - after: 1h\n      notify: [desk]\n  emergency: []\n  after_hours: []\n"
+        ),
+    );
+    t.job(
+        "rollover",
+        "steps:\n  attend:\n    approval: { message: \"switch the fiscal year?\" }\n    timeout: 12s\n  switch:\n    needs: [attend]\n    run: echo switched\n",
+    );
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .args(["--root"])
+        .arg(t.root())
+        .arg("daemon")
+        .stderr(std::fs::File::create(t.path("daemon.log")).expect("log"))
+        .spawn()
+        .expect("daemon");
+    let db = || rusqlite::Connection::open(t.path("var/unyo.db")).expect("db");
+    let notices = |run: i64| -> Vec<(String, String)> {
+        let c = db();
+        let mut s = c
+            .prepare(
+                "SELECT event, status FROM notifications WHERE run_id = ? AND step = 'attend' \
+                 ORDER BY id",
+            )
+            .expect("prepare");
+        s.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let detach = || -> i64 {
+        let out = t.run(&["run", "rollover", "--detach"]);
+        assert!(out.status.success(), "{}", both(&out));
+        text(&out.stdout).trim().parse().expect("run id")
+    };
+
+    // Approved after the first notice: no reminder follows.
+    let first = detach();
+    wait_for("the first run's notice to be sent", || {
+        (notices(first) == [("approval_waiting".to_owned(), "sent".to_owned())]).then_some(())
+    });
+    let out = t.run(&["approve", &first.to_string(), "attend"]);
+    assert!(out.status.success(), "{}", both(&out));
+    wait_for("the first run to succeed", || {
+        let status: String = db()
+            .query_row("SELECT status FROM runs WHERE id = ?", [first], |r| {
+                r.get(0)
+            })
+            .ok()?;
+        (status == "succeeded").then_some(())
+    });
+
+    // Left waiting: the reminder comes before the timeout.
+    let second = detach();
+    wait_for("the second run's reminder to be sent", || {
+        (notices(second)
+            == [
+                ("approval_waiting".to_owned(), "sent".to_owned()),
+                ("approval_reminder".to_owned(), "sent".to_owned()),
+            ])
+        .then_some(())
+    });
+    // Nothing about the wait was an incident (the timeout, later, is one).
+    let reminded_at: String = db()
+        .query_row(
+            "SELECT created_at FROM notifications WHERE run_id = ? AND event = 'approval_reminder'",
+            [second],
+            |r| r.get(0),
+        )
+        .expect("reminder");
+    let timeout_at: String = db()
+        .query_row(
+            "SELECT timeout_at FROM gates WHERE run_id = ?",
+            [second],
+            |r| r.get(0),
+        )
+        .expect("gate");
+    assert!(reminded_at < timeout_at, "{reminded_at} {timeout_at}");
+    let incidents_before: i64 = db()
+        .query_row(
+            "SELECT count(*) FROM incidents WHERE opened_at <= ?",
+            [&reminded_at],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(incidents_before, 0);
+    assert_eq!(
+        notices(first),
+        [("approval_waiting".to_owned(), "sent".to_owned())],
+        "a decided gate is not reminded"
+    );
+
+    // What the desk received: the gate as JSON, and a subject naming it.
+    let mut got: Vec<(serde_json::Value, String)> = std::fs::read_dir(t.path("got"))
+        .expect("got")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| {
+            let json = std::fs::read_to_string(e.path()).expect("json");
+            let subject =
+                std::fs::read_to_string(e.path().with_extension("subject")).expect("subject");
+            (serde_json::from_str(&json).expect("json"), subject)
+        })
+        .collect();
+    got.sort_by_key(|(v, _)| (v["run_id"].as_i64(), v["reminder"].as_bool()));
+    assert_eq!(got.len(), 3, "{got:#?}");
+    let (reminder, subject) = &got[2];
+    assert_eq!(reminder["event"], "approval_reminder");
+    assert_eq!(reminder["run_id"], second);
+    assert_eq!(reminder["step"], "attend");
+    assert_eq!(reminder["job"], "rollover");
+    assert_eq!(reminder["message"], "switch the fiscal year?");
+    assert_eq!(reminder["approve"], format!("unyo approve {second} attend"));
+    assert!(
+        subject.starts_with("[unyo][approval due in ")
+            && subject.ends_with(&format!("] rollover: step attend (run {second})")),
+        "{subject}"
+    );
+    assert_eq!(
+        got[1].1,
+        format!("[unyo][approval waiting] rollover: step attend (run {second})")
+    );
+
+    // `unyo notifications` shows them, by run and step.
+    let out = t.run(&["notifications"]);
+    let listed = text(&out.stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(&format!("run {second} attend"))
+                && l.contains("approval_reminder")
+                && l.contains("sent")),
+        "{listed}"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("term");
+    assert!(daemon.wait().expect("wait").success());
+}

@@ -459,7 +459,7 @@ impl Daemon {
                     job: &schedule.job,
                     run_id: None,
                     step: None,
-                    failure_class: "missed",
+                    failure_class: crate::runbook::MISSED_CLASS,
                     summary,
                     log_excerpt: excerpt.join("\n"),
                     rule: None,

@@ -487,6 +487,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_approval_is_reminded_at_four_fifths_of_its_wait() {
+        let t0 = DateTime::parse_from_rfc3339("2027-03-31T21:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        // The rollover's 12 h: 2 h 24 min before the end.
+        assert_eq!(
+            reminder_time(t0, t0 + chrono::Duration::hours(12)),
+            t0 + chrono::Duration::minutes(9 * 60 + 36)
+        );
+        assert_eq!(
+            reminder_time(t0, t0 + chrono::Duration::seconds(10)),
+            t0 + chrono::Duration::seconds(8)
+        );
+        // A timeout in the past (a clock step) reminds at once.
+        assert_eq!(reminder_time(t0, t0 - chrono::Duration::seconds(5)), t0);
+    }
+
+    #[test]
     fn retries_back_off_to_half_an_hour() {
         assert_eq!(retry_delay(0), Duration::from_secs(30));
         assert_eq!(retry_delay(1), Duration::from_secs(60));
