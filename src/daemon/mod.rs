@@ -798,6 +798,9 @@ impl Daemon {
                     "unyo daemon: definitions reloaded: {}",
                     self.catalog.summary()
                 );
+                for w in self.settings.unheard() {
+                    eprintln!("warning: {w}");
+                }
             }
             Err(d) => {
                 tracing::error!("reload refused, keeping the running definitions:\n{d}");
