@@ -673,3 +673,71 @@ fn a_waiting_approval_is_announced_and_reminded_before_its_timeout() {
     .expect("term");
     assert!(daemon.wait().expect("wait").success());
 }
+
+/// A notice of a waiting approval that could not be delivered yet is withdrawn when the
+/// approval is decided: nobody is asked to approve what was approved already. The gate of a
+/// foreground `unyo run` is announced too (the notifier reads the database).
+#[tokio::test]
+async fn a_decided_approval_withdraws_its_pending_notices() {
+    let t = tree();
+    std::fs::write(
+        t.path("unyo.yaml"),
+        std::fs::read_to_string(t.path("unyo.yaml"))
+            .expect("read")
+            .replace("    - notify: [desk]\n", "    - notify: [dead]\n"),
+    )
+    .expect("write");
+    t.job(
+        "gated",
+        "steps:\n  attend:\n    approval: { message: go? }\n    timeout: 1h\n  after:\n    needs: [attend]\n    run: echo done\n",
+    );
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .arg("--root")
+        .arg(t.root())
+        .args(["run", "gated"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    let db = || rusqlite::Connection::open(t.path("var/unyo.db")).ok();
+    wait_for("the gate", || {
+        db()?
+            .query_row("SELECT count(*) FROM gates", [], |r| r.get::<_, i64>(0))
+            .ok()
+            .filter(|n| *n == 1)
+    });
+    let e = env(&t).await;
+    let now = Utc::now();
+    // The notice is written and tried; the channel fails, so it waits for its retry.
+    assert_eq!(e.notifier.tick(now).await.expect("tick"), 1);
+    let rows = e.store.list_notifications(false, 10).await.expect("list");
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].event, "approval_waiting");
+    assert_eq!(
+        (rows[0].run_id, rows[0].step.as_deref()),
+        (Some(1), Some("attend"))
+    );
+    assert_eq!(rows[0].incident_id, None);
+    assert_eq!(rows[0].status, NotificationStatus::Pending);
+
+    let out = t.run(&["approve", "1", "attend"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(run.wait().expect("run ends").success());
+    // Past its retry time and the reminder's: nothing is tried or written.
+    assert_eq!(
+        e.notifier
+            .tick(now + chrono::Duration::minutes(55))
+            .await
+            .expect("tick"),
+        0
+    );
+    let rows = e.store.list_notifications(false, 10).await.expect("list");
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].status, NotificationStatus::Withdrawn);
+    let reason = rows[0].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with("step `attend` of run 1 was approved by "),
+        "{reason}"
+    );
+}
