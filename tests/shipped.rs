@@ -23,6 +23,15 @@ fn validate(root: &Path) -> String {
 
 #[test]
 fn shipped_definitions_validate() {
+    // Incidents of every severity at every hour reach someone: no warning.
+    let out = assert_cmd::Command::cargo_bin("unyo")
+        .expect("binary")
+        .arg("--root")
+        .arg(repo())
+        .arg("validate")
+        .output()
+        .expect("run");
+    assert_eq!(text(&out.stderr), "", "{}", both(&out));
     let summary = validate(&repo());
     assert!(summary.ends_with(": ok\n"), "{summary}");
     // Every YAML file in the shipped folders was counted (none silently ignored).
@@ -355,5 +364,128 @@ fn every_example_runs_from_a_fresh_clone() {
     assert!(
         before == snapshot(),
         "running the examples changed tracked files"
+
+/// Regression: the shipped `unyo.yaml` had no `notify:`, so a failed backup told nobody. A
+/// shipped job failing under the daemon reaches the demo's mailbox: one mail-like file with
+/// the incident's subject.
+#[test]
+fn a_failed_shipped_job_reaches_the_demo_mailbox() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    t.file(
+        "unyo.yaml",
+        &std::fs::read_to_string(repo().join("unyo.yaml")).expect("unyo.yaml"),
+    );
+    let log = t.path("daemon.log");
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        // Started elsewhere than the root: the mailbox is still the root's var/mail/.
+        .current_dir("/")
+        .arg("--root")
+        .arg(t.root())
+        .arg("daemon")
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("daemon");
+    crate::helper::wait_for("the daemon to start", || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|l| l.contains("unyo daemon"))
+    });
+    // No file system has 101 % free: the report fails, and its runbook escalates.
+    let out = t.run(&[
+        "run",
+        "disk-report",
+        "-p",
+        "min_free_percent=101",
+        "--detach",
+    ]);
+    assert!(out.status.success(), "{}", both(&out));
+    let mail = crate::helper::wait_for("a mail in var/mail/", || {
+        let dir = std::fs::read_dir(t.path("var/mail")).ok()?;
+        let path = dir
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "eml"))?;
+        std::fs::read_to_string(path).ok()
+    });
+    let (head, body) = mail
+        .split_once("\n\n")
+        .expect("headers, a blank line, the body");
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name}: in\n{mail}"))
+            .to_owned()
+    };
+    assert_eq!(header("To"), "Service desk <desk@localhost>");
+    assert!(
+        chrono::DateTime::parse_from_rfc2822(&header("Date")).is_ok(),
+        "{mail}"
+    );
+    let subject = header("Subject");
+    assert!(
+        subject.starts_with("[unyo][重大度: 中] disk-report ")
+            && subject.ends_with("(インシデント #1)"),
+        "{subject}"
+    );
+    assert!(body.starts_with("ジョブ disk-report で"), "{body}");
+    // The outbox names the file as the receipt, and the daemon started without a warning.
+    let out = t.run(&["notifications", "--json"]);
+    let sent: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(sent[0]["status"], "sent", "{sent:#}");
+    assert_eq!(sent[0]["channel"], "desk-mailbox");
+    assert!(
+        sent[0]["receipt"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("exit 0: var/mail/") && r.ends_with(".eml")),
+        "{sent:#}"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("term");
+    assert!(daemon.wait().expect("wait").success());
+    let log = std::fs::read_to_string(&log).expect("log");
+    assert!(!log.contains("warning:"), "{log}");
+}
+
+/// The daemon's start says when incidents reach nobody.
+#[test]
+fn the_daemon_warns_at_start_when_incidents_reach_nobody() {
+    let t = Tree::new();
+    t.job("one", "steps:\n  a:\n    run: echo a\n");
+    let log = t.path("daemon.log");
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .arg("--root")
+        .arg(t.root())
+        .arg("daemon")
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("daemon");
+    let text = crate::helper::wait_for("the warning", || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|l| l.contains("warning:"))
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("term");
+    assert!(daemon.wait().expect("wait").success());
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("unyo daemon ") && l.contains(" started "))
+        .expect("start line");
+    assert_eq!(
+        lines.get(start + 1).copied(),
+        Some(
+            "warning: unyo.yaml: no `notify:`, so incidents reach nobody: failed runs and \
+             missed slots are only recorded, and waiting approvals are not announced"
+        ),
+        "{text}"
     );
 }

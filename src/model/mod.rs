@@ -239,6 +239,9 @@ pub struct Schedule {
     pub misfire: MisfirePolicy,
     pub misfire_within: Option<Duration>,
     pub misfire_max: u32,
+    /// The severity of the incident a missed slot opens; `None`: the slot is only recorded
+    /// (`missed: { incident: false }`).
+    pub missed: Option<Severity>,
     pub overlap: Overlap,
     pub params: IndexMap<String, String>,
 }

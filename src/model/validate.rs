@@ -398,7 +398,7 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
                 &mut cx,
                 file,
                 &s.value,
-                settings.timezone,
+                settings,
                 &job_names,
                 &calendar_names,
                 &jobs,
@@ -1248,7 +1248,7 @@ fn schedule(
     cx: &mut Ctx<'_>,
     file: &Path,
     spec: &crate::spec::ScheduleSpec,
-    default_tz: Tz,
+    settings: &Settings,
     jobs: &[String],
     calendars: &[String],
     jobs_model: &BTreeMap<String, Arc<Job>>,
@@ -1276,9 +1276,9 @@ fn schedule(
                 tz,
                 format!("unknown time zone `{}` (e.g. `Asia/Tokyo`)", tz.value),
             );
-            default_tz
+            settings.timezone
         }),
-        None => default_tz,
+        None => settings.timezone,
     };
     if let Some(c) = &spec.calendar {
         cx.reference(file, c, "calendar", calendars);
@@ -1319,6 +1319,21 @@ fn schedule(
             m.max.unwrap_or(10),
         ),
         None => (MisfirePolicy::Skip, None, 10),
+    };
+    let missed = match &spec.missed {
+        None => Some(settings.incidents.severity),
+        Some(m) => match (m.value.incident, m.value.severity) {
+            (Some(false), Some(_)) => {
+                cx.err(
+                    file,
+                    m,
+                    "`missed`: `severity` has no use with `incident: false` (a missed slot is only recorded then)",
+                );
+                None
+            }
+            (Some(false), None) => None,
+            (_, severity) => Some(severity.unwrap_or(settings.incidents.severity)),
+        },
     };
     // The job's declared parameters (a job that did not validate is not checked against).
     let declared = jobs_model.get(&spec.job.value).map(|j| &j.params);
@@ -1377,6 +1392,7 @@ fn schedule(
         misfire,
         misfire_within,
         misfire_max,
+        missed,
         overlap: spec.overlap.unwrap_or_default(),
         params,
     })

@@ -102,6 +102,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "frozen_reports",
         include_str!("../../migrations/sqlite/0014_frozen_reports.sql"),
     ),
+    (
+        19,
+        "signals",
+        include_str!("../../migrations/sqlite/0019_signals.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -956,6 +961,8 @@ fn notification_row(row: &Row<'_>) -> Result<NotificationRow, StoreError> {
     Ok(NotificationRow {
         id: col(row, "id")?,
         incident_id: col(row, "incident_id")?,
+        run_id: col(row, "run_id")?,
+        step: col(row, "step")?,
         event: col(row, "event")?,
         route: col(row, "route")?,
         level: col(row, "level")?,
@@ -967,6 +974,7 @@ fn notification_row(row: &Row<'_>) -> Result<NotificationRow, StoreError> {
         last_error: col(row, "last_error")?,
         receipt: col(row, "receipt")?,
         sent_at: opt_time(row, "sent_at")?,
+        reason: col(row, "reason")?,
     })
 }
 
@@ -978,6 +986,21 @@ fn incident_event(row: &Row<'_>) -> Result<IncidentEvent, StoreError> {
         run_id: col(row, "run_id")?,
         text: col(row, "text")?,
     })
+}
+
+/// Withdraws the pending messages of an incident from contact level `from_level` up, with
+/// the reason, inside the caller's transaction: they are never sent nor tried again.
+fn withdraw_messages(
+    c: &Connection,
+    incident_id: i64,
+    from_level: i64,
+    reason: &str,
+) -> rusqlite::Result<usize> {
+    c.prepare_cached(
+        "UPDATE notifications SET status = 'withdrawn', reason = ? \
+         WHERE incident_id = ? AND status = 'pending' AND level >= ?",
+    )?
+    .execute(params![reason, incident_id, from_level])
 }
 
 /// Adds an entry to an incident's history inside the caller's transaction.
@@ -1421,13 +1444,14 @@ impl Store for SqliteStore {
                     .map_or(true, |s| n.severity > s);
                 // A higher severity brings its (shorter) report deadline with it.
                 c.prepare_cached(
-                    "UPDATE incidents SET occurrences = occurrences + 1, last_seen_at = ?, \
+                    "UPDATE incidents SET occurrences = occurrences + ?, last_seen_at = ?, \
                      severity = CASE WHEN ? THEN ? ELSE severity END, \
                      report_deadline = CASE WHEN ? AND ? IS NOT NULL \
                        THEN min(COALESCE(report_deadline, ?), ?) ELSE report_deadline END \
                      WHERE id = ?",
                 )?
                 .execute(params![
+                    n.occurrences.max(1),
                     at,
                     higher,
                     n.severity.as_str(),
@@ -1449,8 +1473,8 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "INSERT INTO incidents (opened_at, severity, job, run_id, step, \
                      failure_class, summary, log_excerpt, rule, status, last_seen_at, \
-                     report_deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) \
-                     RETURNING id",
+                     report_deadline, occurrences) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?) RETURNING id",
                 )?
                 .query_row(
                     params![
@@ -1465,6 +1489,7 @@ impl Store for SqliteStore {
                         n.rule,
                         at,
                         n.report_deadline.map(ts),
+                        n.occurrences.max(1),
                     ],
                     |r| r.get(0),
                 )?;
@@ -1544,6 +1569,12 @@ impl Store for SqliteStore {
                     )?
                     .execute(params![actor, at, id])?;
                     incident_log(c, id, &at, "acknowledged", &actor, None, "")?;
+                    withdraw_messages(
+                        c,
+                        id,
+                        2,
+                        &format!("incident {id} was acknowledged by {actor}"),
+                    )?;
                 }
                 IncidentChange::Resolve {
                     cause,
@@ -1584,6 +1615,7 @@ impl Store for SqliteStore {
                         None,
                         &format!("cause: {cause}; countermeasure: {countermeasure}"),
                     )?;
+                    withdraw_messages(c, id, 1, &format!("incident {id} was resolved by {actor}"))?;
                 }
             }
             Ok(incident_by_id(c, id)?
@@ -1715,6 +1747,18 @@ impl Store for SqliteStore {
                         user,
                         ts(at),
                         comment,
+                        run_id,
+                        step
+                    ])?;
+                    c.prepare_cached(
+                        "UPDATE notifications SET status = 'withdrawn', reason = ? \
+                         WHERE run_id = ? AND step = ? AND status = 'pending'",
+                    )?
+                    .execute(params![
+                        format!(
+                            "step `{step}` of run {run_id} was {} by {user}",
+                            if approve { "approved" } else { "rejected" }
+                        ),
                         run_id,
                         step
                     ])?;
@@ -2163,10 +2207,35 @@ impl Store for SqliteStore {
                 params![ts(now), limit],
                 incident_row,
             )?;
+            let gates = all(
+                c,
+                "reading approval gates waiting",
+                "SELECT g.run_id, g.step, r.job, g.requested_at, g.timeout_at, g.announced_at, \
+                 g.reminded_at FROM gates g \
+                 JOIN steps s ON s.run_id = g.run_id AND s.name = g.step \
+                 JOIN runs r ON r.id = g.run_id \
+                 WHERE g.decision IS NULL AND s.status = 'waiting_approval' \
+                 AND (g.announced_at IS NULL \
+                      OR (g.reminded_at IS NULL AND g.timeout_at IS NOT NULL)) \
+                 ORDER BY g.requested_at LIMIT ?",
+                [limit],
+                |r| {
+                    Ok(WaitingGate {
+                        run_id: col(r, "run_id")?,
+                        step: col(r, "step")?,
+                        job: col(r, "job")?,
+                        requested_at: time(r, "requested_at")?,
+                        timeout_at: opt_time(r, "timeout_at")?,
+                        announced_at: opt_time(r, "announced_at")?,
+                        reminded_at: opt_time(r, "reminded_at")?,
+                    })
+                },
+            )?;
             Ok(NotificationWork {
                 unrouted,
                 recurred,
                 escalations,
+                gates,
             })
         })
     }
@@ -2207,6 +2276,36 @@ impl Store for SqliteStore {
                     m.channel,
                     at,
                     at
+                ])?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn plan_gate_notice(&self, notice: &GateNotice) -> Pending<bool> {
+        let n = notice.clone();
+        self.write("writing an approval notice", move |c| {
+            let at = ts(n.at);
+            let changed = c
+                .prepare_cached(
+                    "UPDATE gates SET \
+                     announced_at = CASE WHEN ? THEN COALESCE(announced_at, ?) ELSE announced_at END, \
+                     reminded_at = CASE WHEN ? THEN COALESCE(reminded_at, ?) ELSE reminded_at END \
+                     WHERE run_id = ? AND step = ? AND decision IS NULL \
+                     AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = gates.run_id \
+                                 AND s.name = gates.step AND s.status = 'waiting_approval')",
+                )?
+                .execute(params![n.announce, at, n.remind, at, n.run_id, n.step])?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            let mut add = c.prepare_cached(
+                "INSERT INTO notifications (run_id, step, event, route, level, channel, \
+                 created_at, status, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            )?;
+            for m in &n.messages {
+                add.execute(params![
+                    n.run_id, n.step, m.event, n.route, m.level, m.channel, at, at
                 ])?;
             }
             Ok(true)
@@ -2301,6 +2400,12 @@ impl Store for SqliteStore {
                     )?
                     .execute(params![at, id])?;
                     incident_log(c, id, &at, "resolved", "unyo", Some(run_id), &text)?;
+                    withdraw_messages(
+                        c,
+                        id,
+                        1,
+                        &format!("incident {id} was resolved: {text}"),
+                    )?;
                 } else {
                     incident_log(c, id, &at, "note", "unyo", Some(run_id), &text)?;
                 }

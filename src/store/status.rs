@@ -112,11 +112,14 @@ token_enum! {
 }
 
 token_enum! {
-    /// Where a notification is: waiting to be sent (or retried), sent, or given up.
+    /// Where a notification is: waiting to be sent (or retried), sent, given up, or
+    /// withdrawn (never sent: nobody needs it any more, the incident was acknowledged or
+    /// resolved or the approval decided; its `reason` says which).
     NotificationStatus {
         Pending = "pending",
         Sent = "sent",
         Failed = "failed",
+        Withdrawn = "withdrawn",
     }
 }
 
