@@ -258,7 +258,9 @@ fn a_rollover_run_twice_in_a_year_refuses_without_an_incident() {
         assert_eq!(r["status"], "refused", "{r:#}");
         let why = format!("`fiscal_year` is {year}, not {}", year - 1);
         assert!(
-            r["reason"].as_str().is_some_and(|s| s.contains(&why)),
+            r["reason"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("step `check-year` refused: /") && s.contains(&why)),
             "{r:#}"
         );
         assert_eq!(step(&r, "check-year")["status"], "refused");

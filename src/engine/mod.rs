@@ -1253,13 +1253,15 @@ fn attempt_end(
 }
 
 /// Why a step refused: its last line of standard error, else of standard output, else its
-/// exit code.
+/// exit code. unyo's own commands begin that line with `refused: `, which the step's status
+/// says already.
 fn refusal(stderr: &str, stdout: &str, code: i32) -> String {
     let last = |text: &str| {
         text.lines()
             .rev()
             .map(str::trim)
             .find(|l| !l.is_empty())
+            .map(|l| l.strip_prefix("refused: ").unwrap_or(l))
             .map(|l| l.chars().take(500).collect::<String>())
     };
     last(stderr)
