@@ -358,3 +358,78 @@ fn a_partial_month_freeze_made_the_monthly_report_job_fail_forever() {
         .count();
     assert_eq!(supersedes, 3);
 }
+
+/// A database frozen reports were written to before migration 15 keeps them, ids and bytes,
+/// through the table's rebuild: they still verify, current.
+#[test]
+fn migration_15_keeps_the_reports_frozen_before_it() {
+    use sha2::Digest as _;
+    let t = Tree::new();
+    std::fs::create_dir_all(t.path("var")).expect("var");
+    let c = Connection::open(t.path("var/unyo.db")).expect("open");
+    c.execute_batch(
+        "CREATE TABLE schema_migrations (
+             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .expect("schema_migrations");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("migrations")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    for f in files {
+        let name = f.file_name().expect("name").to_string_lossy().into_owned();
+        let version: i64 = name[..4].parse().expect("version");
+        if version > 14 {
+            continue;
+        }
+        c.execute_batch(&std::fs::read_to_string(&f).expect("sql"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        c.execute(
+            "INSERT INTO schema_migrations VALUES (?1, ?2, '2026-11-01T00:00:00Z')",
+            rusqlite::params![version, name],
+        )
+        .expect("record");
+    }
+    let body = "# signed in November\n";
+    let sha = format!("{:x}", sha2::Sha256::digest(body.as_bytes()));
+    c.execute(
+        "INSERT INTO frozen_reports (id, kind, period, lang, format, data_from, data_to, sha256, \
+         body, frozen_at, frozen_by) VALUES (7, 'monthly', '2026-10', 'ja', 'md', \
+         '2026-09-30T15:00:00.000000Z', '2026-10-31T15:00:00.000000Z', ?1, ?2, \
+         '2026-11-02T01:00:00.000000Z', 'sato')",
+        rusqlite::params![sha, body.as_bytes()],
+    )
+    .expect("frozen before migration 15");
+    drop(c);
+    let file = t.path("signed.md");
+    std::fs::write(&file, body).expect("write");
+    let out = t.run(&["report", "verify", &file.display().to_string()]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(
+        text(&out.stdout).contains("frozen report 7 (monthly 2026-10, ja, md)")
+            && text(&out.stdout).contains("by sato")
+            && text(&out.stdout).contains("current: it stands"),
+        "{}",
+        both(&out)
+    );
+    let c = Connection::open(t.path("var/unyo.db")).expect("open");
+    let (version, next): (i64, i64) = c
+        .query_row(
+            "SELECT (SELECT max(version) FROM schema_migrations), \
+             (SELECT seq FROM sqlite_sequence WHERE name = 'frozen_reports')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("versions");
+    assert!(version >= 15);
+    assert_eq!(next, 7, "new ids go on after the kept ones");
+    let err = c
+        .execute("DELETE FROM frozen_reports", [])
+        .expect_err("append-only");
+    assert!(
+        err.to_string().contains("frozen reports never change"),
+        "{err}"
+    );
+}
