@@ -231,3 +231,52 @@ fn refuse_exit_is_checked_with_its_place() {
         assert!(msg.contains(want), "{want} in {msg}");
     }
 }
+
+/// Through the daemon: a queued run that refuses reaches nobody, while a failing run of
+/// another job on the same daemon pages the contact (so the route works).
+#[test]
+fn a_refused_run_in_the_daemon_opens_no_incident_and_pages_nobody() {
+    use crate::helper::wait_for;
+    let t = tree(5);
+    t.job(
+        "broken",
+        "steps:\n  dump:\n    run: echo 'disk full' >&2; exit 3\n",
+    );
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .arg("--root")
+        .arg(t.root())
+        .arg("daemon")
+        .stderr(std::fs::File::create(t.path("daemon.log")).expect("log"))
+        .spawn()
+        .expect("daemon");
+    let out = t.run(&["run", "--detach", "inbox"]);
+    assert!(out.status.success(), "{}", both(&out));
+    wait_for("the refused run", || {
+        let r = t.run(&["show", "1", "--json"]);
+        let r: serde_json::Value = serde_json::from_slice(&r.stdout).ok()?;
+        (r["status"] == "refused").then_some(())
+    });
+    let out = t.run(&["run", "--detach", "broken"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let pages: Vec<serde_json::Value> = wait_for("the page of the failed run", || {
+        let dir = std::fs::read_dir(t.path("got")).ok()?;
+        let pages: Vec<serde_json::Value> = dir
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .filter_map(|s| serde_json::from_str(&s).ok())
+            .collect();
+        pages.iter().any(|p| p["job"] == "broken").then_some(pages)
+    });
+    assert!(pages.iter().all(|p| p["job"] == "broken"), "{pages:?}");
+    let incidents = json(&t.run(&["incidents", "--json"]));
+    assert_eq!(incidents.as_array().map(Vec::len), Some(1), "{incidents:#}");
+    assert_eq!(incidents[0]["job"], "broken");
+    assert_eq!(t.show(1)["status"], "refused");
+    assert_eq!(step(&t.show(1), "cleanup")["status"], "succeeded");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("term");
+    assert!(daemon.wait().expect("wait").success());
+}
