@@ -1592,3 +1592,22 @@ pub fn os_user() -> String {
 pub fn elapsed(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<Duration> {
     Some((end? - start?).to_std().unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+
+    #[test]
+    fn a_refusal_gives_the_last_line_of_stderr_else_stdout_else_the_code() {
+        assert_eq!(
+            refusal("checking\nnot yet: 2027-04-01\n\n", "x\n", 5),
+            "not yet: 2027-04-01"
+        );
+        assert_eq!(refusal("", "looked\nnothing to do\n", 5), "nothing to do");
+        assert_eq!(
+            refusal("refused: `a` is 1, not 2\n", "", 5),
+            "`a` is 1, not 2"
+        );
+        assert_eq!(refusal(" \n", "", 7), "exit 7 (refused, no reason given)");
+    }
+}

@@ -1243,6 +1243,28 @@ fn plan(period: &Period, catalog: &Catalog, settings: &Settings) -> Plan {
 mod tests {
     use super::*;
 
+    /// A period ends when its last operating day does: with days starting at 06:00, December
+    /// 2026 in Tokyo runs until 2027-01-01 06:00, and a report made before then is
+    /// preliminary.
+    #[test]
+    fn a_period_ends_with_its_last_operating_day() {
+        let tz = chrono_tz::Asia::Tokyo;
+        let six = NaiveTime::from_hms_opt(6, 0, 0).expect("06:00");
+        let december = Period::month(2026, 12, tz, six).expect("month");
+        let at = |d: u32, h: u32, m: u32| {
+            crate::schedule::window::local_instant(
+                tz,
+                NaiveDate::from_ymd_opt(2027, 1, d).expect("day"),
+                NaiveTime::from_hms_opt(h, m, 0).expect("time"),
+            )
+            .expect("instant")
+        };
+        assert!(!december.ended(at(1, 5, 59)));
+        assert!(december.ended(at(1, 6, 0)));
+        let year = Period::fiscal_year(2026, 4, tz, six).expect("year");
+        assert!(!year.ended(at(1, 6, 0)));
+    }
+
     #[test]
     fn era_labels() {
         let both = DateStyle::Both;
