@@ -509,11 +509,12 @@ fn job(
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
         .collect();
+    let job_refuse = refuse_exit(cx, file, &spec.refuse_exit);
     let mut steps = Vec::new();
     for (sname, s) in &spec.steps {
         let at = Spanned::new(sname.clone(), s.referenced, s.defined);
         cx.name(file, &at, "step");
-        steps.push(step(
+        let mut built = step(
             cx,
             file,
             sname,
@@ -523,7 +524,22 @@ fn job(
             job_timeout,
             &job_env,
             runbooks,
-        ));
+        );
+        let own = refuse_exit(cx, file, &s.value.refuse_exit);
+        if let (Action::Approval { .. }, Some(codes)) = (&built.action, &s.value.refuse_exit) {
+            if let Some(first) = codes.first() {
+                cx.err(
+                    file,
+                    first,
+                    format!(
+                        "step `{sname}` is an approval: it has no exit code, so no `refuse_exit`"
+                    ),
+                );
+            }
+        } else if !matches!(built.action, Action::Approval { .. }) {
+            built.refuse_exit = own.or_else(|| job_refuse.clone()).unwrap_or_default();
+        }
+        steps.push(built);
     }
     check_cycles(cx, file, spec, &steps);
     if cx.diags.len() > errors_before {
@@ -868,6 +884,7 @@ fn step(
             timeout: cx.duration(file, &spec.timeout, "timeout"),
             runbook: None,
             always: spec.always,
+            refuse_exit: Vec::new(),
         };
     }
     if let (Some(a), 2..) = (&spec.approval, kinds) {
@@ -943,7 +960,32 @@ fn step(
             .or(job.runbook.as_ref())
             .map(|r| r.value.clone()),
         always: spec.always,
+        refuse_exit: Vec::new(),
     }
+}
+
+/// A `refuse_exit` list, each code or range checked (`None` when not given). Exit code 0 is
+/// success, so it cannot mean a refusal.
+fn refuse_exit(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    list: &Option<Vec<Spanned<CodeSpec>>>,
+) -> Option<Vec<(i32, i32)>> {
+    let list = list.as_ref()?;
+    let mut out = Vec::new();
+    for c in list {
+        match code_range(&c.value) {
+            Ok((0, _)) => cx.err(
+                file,
+                c,
+                "`refuse_exit`: exit code 0 means success; list the non-zero codes a step \
+                 exits with when it declines",
+            ),
+            Ok(range) => out.push(range),
+            Err(msg) => cx.err(file, c, format!("`refuse_exit`: {msg}")),
+        }
+    }
+    Some(out)
 }
 
 /// Reports every dependency cycle with its path, e.g. `a -> b -> c -> a`.

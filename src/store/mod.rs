@@ -566,6 +566,16 @@ pub struct ReportFacts {
     /// Every slot due in the period of the jobs asked for (the service's backup jobs), in
     /// due order, with the status of its run.
     pub job_slots: Vec<JobSlot>,
+    /// The period's runs that refused (`refused`), by job and reason.
+    pub refusals: Vec<RefusalCount>,
+}
+
+/// Runs of a job that refused for one reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusalCount {
+    pub job: String,
+    pub reason: Option<String>,
+    pub count: i64,
 }
 
 /// One slot of a job, with what became of its run.
@@ -627,6 +637,9 @@ pub struct NewFrozenReport {
     pub body: Vec<u8>,
     pub frozen_at: DateTime<Utc>,
     pub frozen_by: String,
+    /// Supersede the current frozen report of the same kind, period, language and form,
+    /// for this reason; `None`: freeze only if none is frozen.
+    pub supersede: Option<String>,
 }
 
 /// A frozen report, without its body.
@@ -642,6 +655,11 @@ pub struct FrozenReport {
     pub sha256: String,
     pub frozen_at: DateTime<Utc>,
     pub frozen_by: String,
+    /// The frozen report this one superseded, and why.
+    pub supersedes: Option<i64>,
+    pub reason: Option<String>,
+    /// The frozen report that superseded this one; `None`: this one is current.
+    pub superseded_by: Option<i64>,
 }
 
 /// What freezing did.
@@ -653,6 +671,14 @@ pub enum Freeze {
     Already(FrozenReport),
     /// This report was frozen before with other bytes (its data changed since): refused.
     Differs(FrozenReport),
+    /// Superseding (`NewFrozenReport::supersede`): `old` was current and stays as it was,
+    /// `new` is current now.
+    Superseded {
+        old: Box<FrozenReport>,
+        new: Box<FrozenReport>,
+    },
+    /// Superseding, but nothing of this report is frozen: nothing written.
+    NothingToSupersede,
 }
 
 /// An approval gate of a run.
@@ -852,8 +878,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn get_param_change(&self, id: i64) -> Pending<Option<ParamChange>>;
     /// Marks change `id` undone by change `by`; false when it was rolled back already.
     fn mark_rolled_back(&self, id: i64, by: i64) -> Pending<bool>;
-    /// Freezes a rendered report, unless it was frozen before (see [`Freeze`]).
+    /// Freezes a rendered report, unless it was frozen before (see [`Freeze`]), or supersedes
+    /// the current frozen one when `supersede` gives a reason (same bytes: `Already`).
     fn freeze_report(&self, report: &NewFrozenReport) -> Pending<Freeze>;
+    /// One frozen report, by id.
+    fn frozen_report(&self, id: i64) -> Pending<Option<FrozenReport>>;
     /// The frozen reports with these bytes' SHA-256.
     fn frozen_reports_by_hash(&self, sha256: &str) -> Pending<Vec<FrozenReport>>;
     /// What the reports read of the period `[from, to)`.

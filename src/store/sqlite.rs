@@ -103,6 +103,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0014_frozen_reports.sql"),
     ),
     (
+        15,
+        "superseded_reports",
+        include_str!("../../migrations/sqlite/0015_superseded_reports.sql"),
+    ),
+    (
         19,
         "signals",
         include_str!("../../migrations/sqlite/0019_signals.sql"),
@@ -554,11 +559,15 @@ fn frozen_report_row(r: &Row<'_>) -> Result<FrozenReport, StoreError> {
         sha256: col(r, "sha256")?,
         frozen_at: time(r, "frozen_at")?,
         frozen_by: col(r, "frozen_by")?,
+        supersedes: col(r, "supersedes")?,
+        reason: col(r, "reason")?,
+        superseded_by: col(r, "superseded_by")?,
     })
 }
 
-const FROZEN_COLUMNS: &str =
-    "id, kind, period, lang, format, data_from, data_to, sha256, frozen_at, frozen_by";
+const FROZEN_COLUMNS: &str = "id, kind, period, lang, format, data_from, data_to, sha256, \
+     frozen_at, frozen_by, supersedes, reason, \
+     (SELECT s.id FROM frozen_reports s WHERE s.supersedes = frozen_reports.id) AS superseded_by";
 
 /// The slots due in a period, counted by job, outcome and reason while they are read (a
 /// month may hold a million; sorting them to group them cost more than reading them).
@@ -1965,21 +1974,32 @@ impl Store for SqliteStore {
         let store = self.clone();
         Box::pin(async move {
             let found = store.write("freezing a report", move |c| {
+                // The current one: the row of this report no other supersedes.
                 let before = c
                     .prepare_cached(&format!(
                         "SELECT {FROZEN_COLUMNS} FROM frozen_reports \
-                         WHERE kind = ?1 AND period = ?2 AND lang = ?3 AND format = ?4"
+                         WHERE kind = ?1 AND period = ?2 AND lang = ?3 AND format = ?4 \
+                         AND NOT EXISTS (SELECT 1 FROM frozen_reports s \
+                         WHERE s.supersedes = frozen_reports.id)"
                     ))?
                     .query_row(params![n.kind, n.period, n.lang, n.format], |r| {
                         Ok(frozen_report_row(r))
                     })
                     .optional()?;
-                if let Some(before) = before {
-                    return Ok(Err(before));
-                }
+                let supersedes = match (before, &n.supersede) {
+                    (None, None) => None,
+                    (None, Some(_)) => return Ok(Err(None)),
+                    (Some(before), None) => return Ok(Err(Some(before))),
+                    (Some(Ok(before)), Some(_)) if before.sha256 == n.sha256 => {
+                        return Ok(Err(Some(Ok(before))));
+                    }
+                    (Some(Ok(before)), Some(_)) => Some(before),
+                    (Some(Err(e)), Some(_)) => return Ok(Err(Some(Err(e)))),
+                };
                 c.prepare_cached(
                     "INSERT INTO frozen_reports (kind, period, lang, format, data_from, data_to, \
-                     sha256, body, frozen_at, frozen_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     sha256, body, frozen_at, frozen_by, supersedes, reason) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )?
                 .execute(params![
                     n.kind,
@@ -1991,9 +2011,11 @@ impl Store for SqliteStore {
                     n.sha256,
                     n.body,
                     ts(n.frozen_at),
-                    n.frozen_by
+                    n.frozen_by,
+                    supersedes.as_ref().map(|b| b.id),
+                    n.supersede
                 ])?;
-                Ok(Ok(FrozenReport {
+                let new = FrozenReport {
                     id: c.last_insert_rowid(),
                     kind: n.kind,
                     period: n.period,
@@ -2004,11 +2026,23 @@ impl Store for SqliteStore {
                     sha256: n.sha256,
                     frozen_at: n.frozen_at,
                     frozen_by: n.frozen_by,
-                }))
+                    supersedes: supersedes.as_ref().map(|b| b.id),
+                    reason: n.supersede,
+                    superseded_by: None,
+                };
+                Ok(Ok((new, supersedes)))
             });
             Ok(match found.await? {
-                Ok(new) => Freeze::Frozen(new),
-                Err(before) => {
+                Ok((new, None)) => Freeze::Frozen(new),
+                Ok((new, Some(old))) => Freeze::Superseded {
+                    old: Box::new(FrozenReport {
+                        superseded_by: Some(new.id),
+                        ..old
+                    }),
+                    new: Box::new(new),
+                },
+                Err(None) => Freeze::NothingToSupersede,
+                Err(Some(before)) => {
                     let before = before?;
                     if before.sha256 == sha {
                         Freeze::Already(before)
@@ -2017,6 +2051,20 @@ impl Store for SqliteStore {
                     }
                 }
             })
+        })
+    }
+
+    fn frozen_report(&self, id: i64) -> Pending<Option<FrozenReport>> {
+        self.read(move |c| {
+            Ok(all(
+                c,
+                "reading a frozen report",
+                &format!("SELECT {FROZEN_COLUMNS} FROM frozen_reports WHERE id = ?1"),
+                [id],
+                frozen_report_row,
+            )?
+            .into_iter()
+            .next())
         })
     }
 
@@ -2105,6 +2153,20 @@ impl Store for SqliteStore {
                  AND queued_at < ?2 ORDER BY id",
                 [&from, &to],
                 run_row,
+            )?;
+            facts.refusals = all(
+                c,
+                "reading a period's refused runs",
+                "SELECT job, reason, count(*) AS n FROM runs WHERE status = 'refused' \
+                 AND queued_at >= ?1 AND queued_at < ?2 GROUP BY job, reason ORDER BY job, reason",
+                [&from, &to],
+                |r| {
+                    Ok(RefusalCount {
+                        job: col(r, "job")?,
+                        reason: col(r, "reason")?,
+                        count: col(r, "n")?,
+                    })
+                },
             )?;
             // Through `notifications_incident`: the messages of the period's incidents only.
             facts.first_notified = all(
