@@ -364,6 +364,8 @@ fn every_example_runs_from_a_fresh_clone() {
     assert!(
         before == snapshot(),
         "running the examples changed tracked files"
+    );
+}
 
 /// Regression: the shipped `unyo.yaml` had no `notify:`, so a failed backup told nobody. A
 /// shipped job failing under the daemon reaches the demo's mailbox: one mail-like file with
