@@ -814,7 +814,7 @@ fn a_list_effective_later_is_not_applied_before_its_date_without_early() {
         both(&out)
     );
     let out = on(base("--apply"));
-    assert_exit(&out, 3);
+    assert_exit(&out, 5);
     assert!(
         both(&out).contains("12 lines effective 2027-04-01 (after the business date 2026-12-05)"),
         "{}",
@@ -850,6 +850,33 @@ fn a_list_effective_later_is_not_applied_before_its_date_without_early() {
     assert_exit(&out, 0);
     assert!(!text(&out.stdout).contains("early"), "{}", both(&out));
     assert_transferred(&t, &lines(&t, LIST));
+}
+
+/// The shipped job run with a later `effective` and without `early=true` ends refused at its
+/// dry run, before anyone is asked to approve: no incident, nothing changed.
+#[test]
+fn the_hr_transfer_job_refuses_a_later_list_before_asking_for_approval() {
+    let t = demo();
+    let original = (read(&t, DIRECTORY), acls(&t));
+    let out = t
+        .unyo()
+        .args(["run", "hr-transfer", "-p", "effective=2099-04-01"])
+        .output()
+        .expect("run");
+    assert_exit(&out, 5);
+    let r = t.show(1);
+    assert_eq!(r["status"], "refused", "{r}");
+    assert_eq!(crate::helper::step(&r, "dry-run")["status"], "refused");
+    assert_eq!(crate::helper::step(&r, "approval")["status"], "skipped");
+    assert!(
+        r["reason"]
+            .as_str()
+            .is_some_and(|x| x.contains("12 lines effective 2027-04-01")),
+        "{r}"
+    );
+    let incidents = t.run(&["incidents", "--json"]);
+    assert_eq!(text(&incidents.stdout).trim(), "[]", "{}", both(&incidents));
+    assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
 }
 
 /// Regression: `unyo act permissions --undo` bypassed `separate_approver`. An undo runs only

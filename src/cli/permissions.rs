@@ -34,16 +34,11 @@ pub struct ActArgs {
     #[arg(long, value_name = "DATE")]
     pub effective: Option<String>,
     /// Let `--apply` apply lines before their effective date (those effective after the
-    /// business date and on or before `--effective`); without it such an apply is refused.
-    #[arg(
-        long,
-        value_name = "BOOL",
-        num_args = 0..=1,
-        default_missing_value = "true",
-        default_value_t = false,
-        action = clap::ArgAction::Set
-    )]
-    pub early: bool,
+    /// business date and on or before `--effective`); without it such an apply is refused
+    /// (exit 5). `--dry-run --early=false` refuses the same way after printing the diff, so a
+    /// job stops before anyone is asked to approve.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub early: Option<bool>,
     /// Print the diff; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -201,7 +196,7 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
         "share": share.display().to_string(),
         "effective": effective.to_string(),
         "business_date": today.to_string(),
-        "early": args.early,
+        "early": args.early.unwrap_or(false),
         "inverse": args.inverse.as_ref().map(|p| p.display().to_string()),
     });
     let target = format!("transfer list {}", list.display());
@@ -265,13 +260,19 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
             ));
         }
         print_plan(&plan, &share);
+        if !early.is_empty() && args.early == Some(false) && !plan.changes.is_empty() {
+            return Err(Error::Refused(format!(
+                "not yet: {} (early=true applies them before their date)",
+                early_text()
+            )));
+        }
         return Ok(());
     }
     if args.verify {
         return verify(&plan, &share, effective);
     }
     // --apply
-    if !early.is_empty() && !args.early && !plan.changes.is_empty() {
+    if !early.is_empty() && args.early != Some(true) && !plan.changes.is_empty() {
         let store = super::open_store(&settings).await?;
         let why = format!(
             "{}: {} would take effect before their date; nothing changed. Apply them on or \
@@ -287,7 +288,7 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
             Err(why.clone()),
         )
         .await?;
-        return Err(Error::Request(why));
+        return Err(Error::Refused(why));
     }
     if plan.changes.is_empty() {
         let store = super::open_store(&settings).await?;
