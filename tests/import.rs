@@ -106,7 +106,7 @@ fn imports_validates_and_runs_as_cron_would() {
             "{f}:10: @reboot not carried over: unyo schedules have no start-up trigger; run the command from whatever starts unyo"
         ),
         format!(
-            "{f}:11: invalid cron expression `61 * * * *`: component error: number out of bounds; line skipped"
+            "{f}:11: invalid cron expression `61 * * * *`: minute `61` out of range 0-59; line skipped"
         ),
         format!(
             "{f}:15: entry not carried over: a backslash right before `{{{{` cannot stay literal in a unyo template"
