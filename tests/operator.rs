@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use crate::helper::{Tree, both, live_group_members, text, wait_for};
 
+/// The first attempt's pid, once the run is recorded and the pid with it.
 fn pid_of(t: &Tree, run: i64) -> Option<i64> {
-    let run = t.show(run);
+    // The database file appears a moment before the run is recorded in it: until then, not yet.
+    let out = t.run(&["show", &run.to_string(), "--json"]);
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     run["attempts"][0]["pid"].as_i64()
 }
 
