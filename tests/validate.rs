@@ -72,7 +72,7 @@ fn reports_every_problem_at_once_with_positions() {
         "error: jobs/typo.yaml:4:5: unknown key `timout` (did you mean `timeout`?)",
         "error: jobs/win.yaml:1:9: unknown window `nigth` (did you mean `night`?)",
         "error: jobs/wrongtype.yaml:3:10: wrong type",
-        "error: schedules/s.yaml:7:11: invalid cron expression `61 * * * *`",
+        "error: schedules/s.yaml:7:12: invalid cron expression `61 * * * *`: minute `61` out of range 0-59",
         "error: schedules/s.yaml:8:10: unknown job `nojob`",
         "error: schedules/s.yaml:12:15: unknown calendar `cty` (did you mean `city`?)",
     ];
@@ -347,8 +347,8 @@ fn a_cron_error_names_the_field_and_its_range() {
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     assert_eq!(
         text(&out.stderr),
-        "error: schedules/s.yaml:3:11: invalid cron expression `0 25 * * *`: hour `25` out of range 0-23\n\
-         error: schedules/s.yaml:6:11: invalid cron expression `0 0 * 13 *`: month `13` out of range 1-12\n\
+        "error: schedules/s.yaml:3:14: invalid cron expression `0 25 * * *`: hour `25` out of range 0-23\n\
+         error: schedules/s.yaml:6:18: invalid cron expression `0 0 * 13 *`: month `13` out of range 1-12\n\
          2 problems\n"
     );
 }

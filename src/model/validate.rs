@@ -1276,14 +1276,31 @@ fn schedule(
     }
     let cron = spec.cron.value.trim().to_owned();
     if let Err(m) = crate::schedule::parse_cron(&cron) {
-        cx.err(
-            file,
-            &spec.cron,
-            format!(
-                "invalid cron expression `{cron}`: {}",
-                m.trim_end_matches('.')
-            ),
+        let message = format!(
+            "invalid cron expression `{cron}`: {}",
+            m.trim_end_matches('.')
         );
+        // Point at the field at fault when the value is written as it reads (plain, or in
+        // quotes without escapes): its span is then the text, or the text and two quotes.
+        let at = spec.cron.referenced;
+        let written = u64::try_from(spec.cron.value.chars().count()).unwrap_or(u64::MAX);
+        let quote = match at.span().len() {
+            n if n == written => Some(0),
+            n if n == written.saturating_add(2) => Some(1),
+            _ => None,
+        };
+        match (quote, crate::schedule::cron_fault_offset(&spec.cron.value)) {
+            (Some(q), Some(offset)) if at.line() > 0 => {
+                let column = usize::try_from(at.column()).unwrap_or(0) + q + offset;
+                cx.diags.push(Diagnostic::new(
+                    file,
+                    u32::try_from(at.line()).unwrap_or(u32::MAX),
+                    u32::try_from(column).unwrap_or(u32::MAX),
+                    message,
+                ));
+            }
+            _ => cx.err(file, &spec.cron, message),
+        }
     }
     let timezone = match &spec.timezone {
         Some(tz) => tz.value.parse::<Tz>().unwrap_or_else(|_| {
@@ -1495,7 +1512,7 @@ mod tests {
                 ("schedules/s.yaml", s),
             ]),
             [
-                "error: schedules/s.yaml:3:11: invalid cron expression `0 25 * * *`: hour `25` out of range 0-23"
+                "error: schedules/s.yaml:3:14: invalid cron expression `0 25 * * *`: hour `25` out of range 0-23"
             ]
         );
     }

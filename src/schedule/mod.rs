@@ -29,7 +29,30 @@ pub fn parse_cron(expr: &str) -> Result<Cron, String> {
     }
     parser()
         .parse(expr)
-        .map_err(|e| field_problem(expr).unwrap_or_else(|| e.to_string().to_lowercase()))
+        .map_err(|e| field_problem(expr).map_or_else(|| e.to_string().to_lowercase(), |(_, m)| m))
+}
+
+/// Where the field at fault starts in an expression the parser refuses: its character
+/// offset, so a diagnostic can point at it. `None` when no one field is to blame.
+pub fn cron_fault_offset(expr: &str) -> Option<usize> {
+    if parse_cron(expr).is_ok() {
+        return None;
+    }
+    let (field, _) = field_problem(expr)?;
+    let mut seen = 0;
+    let mut in_field = false;
+    for (i, c) in expr.chars().enumerate() {
+        if c.is_whitespace() {
+            in_field = false;
+        } else if !in_field {
+            if seen == field {
+                return Some(i);
+            }
+            seen += 1;
+            in_field = true;
+        }
+    }
+    None
 }
 
 fn parser() -> CronParser {
@@ -48,9 +71,10 @@ const FIELDS: [(&str, u32, u32); 5] = [
     ("day of week", 0, 7),
 ];
 
-/// Which field of an expression the parser refused, and why, in an operator's words:
-/// ``hour `25` out of range 0-23``. `None` for an alias or when no one field is to blame.
-fn field_problem(expr: &str) -> Option<String> {
+/// Which field of an expression the parser refused (its index), and why, in an operator's
+/// words: ``hour `25` out of range 0-23``. `None` for an alias or when no one field is to
+/// blame.
+fn field_problem(expr: &str) -> Option<(usize, String)> {
     let fields: Vec<&str> = expr.split_whitespace().collect();
     let named: Vec<(&str, u32, u32)> = match fields.len() {
         5 => FIELDS.to_vec(),
@@ -58,14 +82,14 @@ fn field_problem(expr: &str) -> Option<String> {
         _ => return None,
     };
     // A number outside its field's range, the commonest slip.
-    for (f, (name, lo, hi)) in fields.iter().zip(&named) {
+    for (at, (f, (name, lo, hi))) in fields.iter().zip(&named).enumerate() {
         for part in f.trim_start_matches('+').split(',') {
             let (range, step) = match part.split_once('/') {
                 Some((r, s)) => (r, Some(s)),
                 None => (part, None),
             };
             if step.is_some_and(|s| s.parse::<u32>() == Ok(0)) {
-                return Some(format!("{name} `{f}`: a step must be 1 or more"));
+                return Some((at, format!("{name} `{f}`: a step must be 1 or more")));
             }
             // `1#2` (second Monday), `15W`, `5L`: the number before the mark.
             let range = range.split('#').next().unwrap_or(range);
@@ -76,7 +100,7 @@ fn field_problem(expr: &str) -> Option<String> {
                 }
                 match n.parse::<u32>() {
                     Ok(v) if (*lo..=*hi).contains(&v) => {}
-                    _ => return Some(format!("{name} `{n}` out of range {lo}-{hi}")),
+                    _ => return Some((at, format!("{name} `{n}` out of range {lo}-{hi}"))),
                 }
             }
         }
@@ -88,10 +112,9 @@ fn field_problem(expr: &str) -> Option<String> {
             .collect();
         if let Err(e) = parser().parse(&alone.join(" ")) {
             let why = e.to_string().to_lowercase();
-            return Some(format!(
-                "{name} `{}`: {}",
-                fields[i],
-                why.trim_end_matches('.')
+            return Some((
+                i,
+                format!("{name} `{}`: {}", fields[i], why.trim_end_matches('.')),
             ));
         }
     }
@@ -153,5 +176,9 @@ mod tests {
         assert!(m.starts_with("day of week `foo`: "), "{m}");
         let m = parse_cron("0 x * * *").err().unwrap_or_default();
         assert!(m.starts_with("hour `x`: "), "{m}");
+        assert_eq!(cron_fault_offset("0  25 * * *"), Some(3));
+        assert_eq!(cron_fault_offset(" 0 0 * * 8"), Some(9));
+        assert_eq!(cron_fault_offset("0 1 * * *"), None);
+        assert_eq!(cron_fault_offset("0 1 * *"), None);
     }
 }
