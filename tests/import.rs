@@ -26,7 +26,7 @@ CRON_TZ=Europe/Berlin
 0 4 * * * echo \{{x}}
 "#;
 
-const JOBS: [&str; 4] = ["cat", "printf", "echo", "date"];
+const JOBS: [&str; 4] = ["cat-stdin", "printf-literal", "echo-unicode", "date-year"];
 
 /// A tree with `crontab` at its root and a `data/` folder for the commands' output.
 fn tree_with_crontab() -> (Tree, PathBuf) {
@@ -95,18 +95,20 @@ fn imports_validates_and_runs_as_cron_would() {
         format!(
             "{f}:2: MAILTO=ops@example.org not carried over: unyo reports failures through incidents, not mail"
         ),
-        format!("{f}:3: SHELL=/bin/bash not carried over: unyo runs `run:` lines with /bin/sh"),
         format!(
-            "{f}:8: `cat`: the text after `%` is fed to the command's standard input with printf"
+            "{f}:3: SHELL=/bin/bash: the entries below run their command with `/bin/bash -c`, written into their `run:` line (unyo runs `run:` lines with /bin/sh)"
         ),
         format!(
-            "{f}:9: `printf`: in `run:`, `{{{{` is written `\\{{{{` so that it stays literal text, not a template"
+            "{f}:8: `cat-stdin`: the text after `%` is fed to the command's standard input with printf"
+        ),
+        format!(
+            "{f}:9: `printf-literal`: in `run:`, `{{{{` is written `\\{{{{` so that it stays literal text, not a template"
         ),
         format!(
             "{f}:10: @reboot not carried over: unyo schedules have no start-up trigger; run the command from whatever starts unyo"
         ),
         format!(
-            "{f}:11: invalid cron expression `61 * * * *`: component error: number out of bounds; line skipped"
+            "{f}:11: invalid cron expression `61 * * * *`: minute `61` out of range 0-59; line skipped"
         ),
         format!(
             "{f}:15: entry not carried over: a backslash right before `{{{{` cannot stay literal in a unyo template"
@@ -126,7 +128,7 @@ fn imports_validates_and_runs_as_cron_would() {
         );
     }
 
-    let cat = read(&t.path("jobs/cat.yaml"));
+    let cat = read(&t.path("jobs/cat-stdin.yaml"));
     assert!(
         cat.starts_with(&format!(
             "# {f} line 8: 30 2 * * * cat > \"$OUT/stdin.txt\";"
@@ -147,9 +149,9 @@ fn imports_validates_and_runs_as_cron_would() {
 
     let schedules = read(&t.path("schedules/crontab.yaml"));
     for entry in [
-        "  - job: \"cat\"\n    cron: \"30 2 * * *\"\n  - job: \"printf\"\n    cron: \"0 0 * * *\"\n",
-        "  - job: \"echo\"\n    cron: \"0 * * * *\"\n    timezone: \"Europe/Berlin\"\n",
-        "  - job: \"date\"\n    cron: \"0 0 * * 0\"\n    timezone: \"Europe/Berlin\"\n",
+        "  - job: \"cat-stdin\"\n    cron: \"30 2 * * *\"\n  - job: \"printf-literal\"\n    cron: \"0 0 * * *\"\n",
+        "  - job: \"echo-unicode\"\n    cron: \"0 * * * *\"\n    timezone: \"Europe/Berlin\"\n",
+        "  - job: \"date-year\"\n    cron: \"0 0 * * 0\"\n    timezone: \"Europe/Berlin\"\n",
     ] {
         assert!(
             schedules.contains(entry),
@@ -222,29 +224,32 @@ fn refuses_to_overwrite_and_changes_nothing() {
     let out = import(&t, &file, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     // One target gone, the others in place: still nothing is written.
-    std::fs::remove_file(t.path("jobs/echo.yaml")).expect("rm");
-    t.job("cat", "steps:\n  main:\n    run: echo edited by hand\n");
+    std::fs::remove_file(t.path("jobs/echo-unicode.yaml")).expect("rm");
+    t.job(
+        "cat-stdin",
+        "steps:\n  main:\n    run: echo edited by hand\n",
+    );
     let before = snapshot(t.root());
 
     let out = import(&t, &file, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", both(&out));
     let err = text(&out.stderr);
     assert!(
-        err.contains(&format!("`{}`", t.path("jobs/cat.yaml").display()))
+        err.contains(&format!("`{}`", t.path("jobs/cat-stdin.yaml").display()))
             && err.contains(&format!("`{}`", t.path("schedules/crontab.yaml").display()))
             && err.contains("nothing written (--force overwrites)"),
         "{}",
         both(&out)
     );
-    assert!(!err.contains("jobs/echo.yaml"), "{err}");
+    assert!(!err.contains("jobs/echo-unicode.yaml"), "{err}");
     assert!(out.stdout.is_empty(), "{}", both(&out));
     assert_eq!(snapshot(t.root()), before);
-    assert!(!t.path("jobs/echo.yaml").exists());
+    assert!(!t.path("jobs/echo-unicode.yaml").exists());
 
     let out = import(&t, &file, &["--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
-    assert!(t.path("jobs/echo.yaml").is_file());
-    assert!(read(&t.path("jobs/cat.yaml")).contains("imported from crontab line 8"));
+    assert!(t.path("jobs/echo-unicode.yaml").is_file());
+    assert!(read(&t.path("jobs/cat-stdin.yaml")).contains("imported from crontab line 8"));
 }
 
 #[test]
@@ -256,7 +261,7 @@ fn dry_run_writes_nothing() {
     assert!(
         stdout.contains(&format!(
             "would write {}:\n# {} line 8:",
-            t.path("jobs/cat.yaml").display(),
+            t.path("jobs/cat-stdin.yaml").display(),
             file.display()
         )),
         "{stdout}"
@@ -282,12 +287,12 @@ fn out_folder_other_than_the_root() {
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let dir = elsewhere.path().join("imported");
     assert!(
-        text(&out.stdout).contains("wrote imported/jobs/cat.yaml\n"),
+        text(&out.stdout).contains("wrote imported/jobs/cat-stdin.yaml\n"),
         "{}",
         both(&out)
     );
     assert!(text(&out.stdout).contains("validate: 4 jobs, 4 schedules, 0 runbooks: ok"));
-    assert!(dir.join("jobs/cat.yaml").is_file());
+    assert!(dir.join("jobs/cat-stdin.yaml").is_file());
     assert!(dir.join("schedules/crontab.yaml").is_file());
     assert!(!t.path("jobs").exists());
 
@@ -321,10 +326,10 @@ fn system_crontab_needs_the_flag() {
     let stdout = text(&out.stdout);
     let f = file.display();
     assert!(stdout.contains(&format!(
-        "{f}:3: `run-parts` ran as user `root`; unyo runs every job as the user that runs unyo"
+        "{f}:3: `run-parts-report-cron-hourly` ran as user `root`; unyo runs every job as the user that runs unyo"
     )));
-    assert!(stdout.contains(&format!("{f}:4: `purge` ran as user `nobody`")));
-    let job = read(&t.path("jobs/purge.yaml"));
+    assert!(stdout.contains(&format!("{f}:4: `purge-days` ran as user `nobody`")));
+    let job = read(&t.path("jobs/purge-days.yaml"));
     assert!(
         job.contains("description: \"imported from crontab line 4 (ran as user `nobody`)\"")
             && job.contains("run: \"/srv/app/purge --days 30\""),
@@ -341,7 +346,10 @@ fn system_crontab_needs_the_flag() {
 #[test]
 fn a_folder_that_does_not_validate_is_exit_2() {
     let (t, file) = tree_with_crontab();
-    t.job("other", "name: cat\nsteps:\n  main:\n    run: echo clash\n");
+    t.job(
+        "other",
+        "name: cat-stdin\nsteps:\n  main:\n    run: echo clash\n",
+    );
     let out = import(&t, &file, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     assert!(
@@ -355,11 +363,11 @@ fn a_folder_that_does_not_validate_is_exit_2() {
         both(&out)
     );
     assert!(
-        text(&out.stderr).contains("job `cat` is also defined in"),
+        text(&out.stderr).contains("job `cat-stdin` is also defined in"),
         "{}",
         both(&out)
     );
-    assert!(t.path("jobs/cat.yaml").is_file());
+    assert!(t.path("jobs/cat-stdin.yaml").is_file());
 }
 
 #[test]
@@ -438,4 +446,118 @@ fn readme_commands_run() {
         ran += 1;
     }
     assert!(ran >= 3, "{ran} commands");
+}
+
+/// A crontab as operators write them: jobs used to be named after the first word of the
+/// command (`date`, `test`, `find`) and `SHELL=` was dropped. Now the comment right above an
+/// entry names it (a Japanese one is its description, the command its name), else the real
+/// program and its arguments do, and the entries run with the crontab's shell.
+#[test]
+fn a_realistic_crontab_gets_meaningful_names_and_keeps_its_shell() {
+    let t = Tree::new();
+    let data = t.path("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let bin = t.path("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let backup = bin.join("backup.sh");
+    std::fs::write(&backup, "#!/bin/sh\necho \"$@\" >> \"$OUT/backup.txt\"\n").expect("write");
+    std::fs::set_permissions(&backup, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let crontab = format!(
+        r#"# Edit this file to introduce tasks to be run by cron.
+# m h  dom mon dow   command
+MAILTO=ops@example.org
+SHELL=/bin/bash
+PATH={bin}:/usr/bin:/bin
+OUT={data}
+
+# Nightly backup of the registry
+30 2 * * * backup.sh --full > /dev/null 2>&1
+# 週次のフルバックアップ
+0 3 * * 0 backup.sh --full
+15 3 * * * backup.sh --incremental
+25 6 * * * test -x /usr/sbin/anacron || ( cd / && run-parts --report /etc/cron.daily )
+0 4 * * * find /var/log/app -name '*.gz' -mtime +30 -delete
+# 0 5 * * * /old/disabled-job
+*/5 * * * * date >> "$OUT/heartbeat.log"
+0 7 * * * [[ ${{OUT,,}} == *data* ]] && echo bash > "$OUT/shell.txt"
+"#,
+        bin = bin.display(),
+        data = data.display()
+    );
+    t.file("ops.crontab", &crontab);
+    let file = t.path("ops.crontab");
+    let out = import(&t, &file, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let stdout = text(&out.stdout);
+    let names = [
+        "nightly-backup-of-the-registry",
+        "backup-full",
+        "backup-incremental",
+        "run-parts-report-cron-daily",
+        "find-app",
+        "date-heartbeat",
+        "echo-bash",
+    ];
+    for name in names {
+        assert!(
+            stdout.contains(&format!(
+                "wrote {}\n",
+                t.path(&format!("jobs/{name}.yaml")).display()
+            )),
+            "{name}: {stdout}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(t.path("jobs")).expect("jobs").count(),
+        names.len(),
+        "{stdout}"
+    );
+    let f = file.display();
+    for expected in [
+        format!(
+            "{f}:4: SHELL=/bin/bash: the entries below run their command with `/bin/bash -c`, written into their `run:` line (unyo runs `run:` lines with /bin/sh)"
+        ),
+        format!("{f}:9: `nightly-backup-of-the-registry`: named after the comment on line 8"),
+        format!(
+            "{f}:11: `backup-full`: named after its command: the comment on line 10 gives no name in letters a-z (it is the job's description)"
+        ),
+        format!(
+            "{f}: job names: 1 from the comment line right above the entry, 6 from the program the command runs and its first plain arguments (past `test ... ||`, `cd DIR &&`, wrappers and interpreters)"
+        ),
+        "validate: 7 jobs, 7 schedules, 0 runbooks: ok".to_owned(),
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == expected),
+            "missing {expected:?} in\n{stdout}"
+        );
+    }
+    // The header and the commented-out entry name nothing and are reported about nothing.
+    assert!(!stdout.contains(&format!("{f}:16:")), "{stdout}");
+    let weekly = read(&t.path("jobs/backup-full.yaml"));
+    assert!(
+        weekly
+            .contains("description: \"週次のフルバックアップ (imported from crontab line 11)\"\n"),
+        "{weekly}"
+    );
+    assert!(
+        weekly.contains("    run: \"/bin/bash -c 'backup.sh --full'\"\n"),
+        "{weekly}"
+    );
+    assert!(!weekly.contains("MAILTO"), "{weekly}");
+    let nightly = read(&t.path("jobs/nightly-backup-of-the-registry.yaml"));
+    assert!(
+        nightly.contains(
+            "description: \"Nightly backup of the registry (imported from crontab line 9)\"\n"
+        ),
+        "{nightly}"
+    );
+    // The jobs run as cron ran them: with bash (`[[` and `${VAR,,}` are not /bin/sh).
+    for job in ["echo-bash", "backup-incremental", "date-heartbeat"] {
+        let out = t.run(&["run", job]);
+        assert_eq!(out.status.code(), Some(0), "{job}: {}", both(&out));
+    }
+    assert_eq!(read(&data.join("shell.txt")), "bash\n");
+    assert_eq!(read(&data.join("backup.txt")), "--incremental\n");
+    assert!(!read(&data.join("heartbeat.log")).is_empty());
 }

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use crate::helper::{Tree, both, live_group_members, text, wait_for};
 
+/// The first attempt's pid, once the run is recorded and the pid with it.
 fn pid_of(t: &Tree, run: i64) -> Option<i64> {
-    let run = t.show(run);
+    // The database file appears a moment before the run is recorded in it: until then, not yet.
+    let out = t.run(&["show", &run.to_string(), "--json"]);
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     run["attempts"][0]["pid"].as_i64()
 }
 
@@ -428,4 +431,152 @@ fn an_approval_step_runs_no_command() {
         err.contains("unknown key `mesage` (did you mean `message`?)"),
         "{err}"
     );
+}
+
+/// A mistyped step name in `unyo approve` was only "no approval step waiting": now the run's
+/// approval step is suggested, and the refusal is audited.
+#[test]
+fn approve_suggests_the_approval_step_of_a_mistyped_name() {
+    let t = Tree::new();
+    t.job(
+        "rollover",
+        &ROLLOVER.replace("separate_approver: true\n", ""),
+    );
+    let handle = background_run(&t, "rollover");
+    wait_for_gate(&t, 1, "confirm");
+    let out = t.run(&["approve", "1", "confrim"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "error: run 1 has no step `confrim` (did you mean `confirm`?); its approval steps: confirm\n"
+    );
+    let out = t.run(&["reject", "1", "swtich", "--reason", "no"]);
+    assert_eq!(
+        text(&out.stderr),
+        "error: run 1 has no step `swtich` (did you mean `switch`?); its approval steps: confirm\n"
+    );
+    // `logs --step` suggests too.
+    let out = t.run(&["logs", "1", "--step", "prepaer"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "error: run 1 has no step `prepaer` (did you mean `prepare`?)\n"
+    );
+    let out = t.run(&["approve", "1", "confirm"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(handle.join().expect("join").status.success());
+    let refused: Vec<String> = audit(&t)
+        .iter()
+        .filter(|e| e["outcome"] == "refused")
+        .map(|e| format!("{} {}", e["action"], e["target"]))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "\"approve\" \"run 1 step confrim\"",
+            "\"reject\" \"run 1 step swtich\""
+        ]
+    );
+}
+
+/// `unyo run` refused an unknown job or a bad parameter without a trace, while a refused
+/// `unyo submit` was audited.
+#[test]
+fn a_refused_run_is_audited_like_a_refused_submit() {
+    let t = Tree::new();
+    t.job(
+        "cleanup",
+        "params:\n  days: { type: int, min: 1 }\nsteps:\n  a:\n    run: echo {{params.days}}\n",
+    );
+    for (args, why) in [
+        (
+            &["run", "clenaup"][..],
+            "unknown job `clenaup` (did you mean `cleanup`?); jobs: cleanup",
+        ),
+        (&["run", "cleanup", "-p", "days=0"], "`days`"),
+        (&["run", "cleanup", "-p", "days"], "days"),
+        (&["run", "cleanup", "-p", "weeks=1"], "`weeks`"),
+        (&["run", "nothing", "--detach"], "unknown job `nothing`"),
+    ] {
+        let out = t.run(args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", both(&out));
+        assert!(text(&out.stderr).contains(why), "{args:?}: {}", both(&out));
+    }
+    let out = t.run(&["run", "cleanup", "-p", "days=3"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let trail: Vec<(String, String, String, String)> = audit(&t)
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (s("action"), s("target"), s("outcome"), s("detail"))
+        })
+        .collect();
+    let got: Vec<(&str, &str, &str)> = trail
+        .iter()
+        .map(|(a, t, o, _)| (a.as_str(), t.as_str(), o.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("run", "job clenaup", "refused"),
+            ("run", "job cleanup", "refused"),
+            ("run", "job cleanup", "refused"),
+            ("run", "job cleanup", "refused"),
+            ("run.detach", "job nothing", "refused"),
+            ("run", "job cleanup", "done"),
+        ]
+    );
+    assert!(trail[0].3.starts_with("unknown job `clenaup`"), "{trail:?}");
+    let args = t.run(&["audit", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&args.stdout).expect("json");
+    assert_eq!(list[1]["args"]["params"][0], "days=0");
+}
+
+/// `incident ack 9999` said "no incident 9999" and `incident show 99` "no incident 99 is
+/// recorded": one wording and one exit code for every command given an unknown id.
+#[test]
+fn an_unknown_run_or_incident_is_worded_the_same_by_every_command() {
+    let t = Tree::new();
+    t.job("a", "steps:\n  s:\n    run: echo\n");
+    assert!(t.run(&["run", "a"]).status.success());
+    for args in [
+        &["incident", "show", "99"][..],
+        &["incident", "show", "99", "--json"],
+        &["incident", "ack", "99"],
+        &[
+            "incident",
+            "resolve",
+            "99",
+            "--cause",
+            "c",
+            "--countermeasure",
+            "m",
+        ],
+    ] {
+        let out = t.run(args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", both(&out));
+        assert_eq!(
+            text(&out.stderr),
+            "error: no incident 99 is recorded\n",
+            "{args:?}"
+        );
+    }
+    for args in [
+        &["show", "99"][..],
+        &["show", "99", "--json"],
+        &["logs", "99"],
+        &["logs", "99", "--step", "s"],
+        &["cancel", "99"],
+        &["rerun", "99"],
+        &["approve", "99", "s"],
+        &["reject", "99", "s", "--reason", "r"],
+    ] {
+        let out = t.run(args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", both(&out));
+        assert_eq!(
+            text(&out.stderr),
+            "error: no run 99 is recorded\n",
+            "{args:?}"
+        );
+    }
 }

@@ -1,9 +1,10 @@
 //! The README tells the truth: its YAML reference validates as one tree, and every command of
 //! its tour runs on a copy of the shipped definitions.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-use crate::helper::{Tree, both};
+use crate::helper::{Tree, both, wait_for};
 
 fn readme() -> String {
     std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
@@ -73,18 +74,85 @@ fn the_service_block_is_the_shipped_one() {
 #[test]
 fn tour_commands_run() {
     let t = Tree::from_repo(&["jobs", "runbooks", "schedules", "examples/euc/jobs"]);
+    let vars = run_tour(&t, false);
+    cancelled_run_of_the_tour(&t, &vars);
+}
+
+/// The tour works as written while a daemon runs on the same root too: `unyo cancel 4` used
+/// to fail there, the daemon having run (and ended) run 4 already.
+#[test]
+fn tour_commands_run_with_a_daemon() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules", "examples/euc/jobs"]);
+    let log = t.path("daemon.log");
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .env("NO_COLOR", "1")
+        .arg("--root")
+        .arg(t.root())
+        .arg("daemon")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start daemon");
+    wait_for("the daemon to start", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("unyo daemon")
+            .then_some(())
+    });
+    let vars = run_tour(&t, true);
+    cancelled_run_of_the_tour(&t, &vars);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}
+
+/// Runs every `unyo` line of the tour block; `NAME=$(unyo ...)` keeps the command's output
+/// as `$NAME` for the lines below. Returns those values. With `daemon`, each line waits
+/// first until the daemon has taken every queued run it may start, as it has by the time a
+/// person types the next line.
+fn run_tour(t: &Tree, daemon: bool) -> HashMap<String, String> {
     let sh = blocks(&readme(), "sh");
     let tour = sh
         .iter()
         .find(|b| b.contains("alias unyo="))
         .expect("tour block");
+    let mut vars: HashMap<String, String> = HashMap::new();
     let mut ran = 0;
     for line in tour.lines() {
         let cmd = line.split('#').next().unwrap_or("").trim();
+        let (var, cmd) = match cmd.split_once("=$(") {
+            Some((name, rest)) if !name.contains(' ') => (
+                Some(name),
+                rest.strip_suffix(')').expect("closing parenthesis"),
+            ),
+            _ => (None, cmd),
+        };
         let Some(args) = cmd.strip_prefix("unyo ") else {
             continue;
         };
-        let mut args: Vec<String> = args.split_whitespace().map(str::to_owned).collect();
+        let mut args: Vec<String> = args
+            .split_whitespace()
+            .map(|a| match a.strip_prefix('$') {
+                Some(name) => vars
+                    .get(name)
+                    .unwrap_or_else(|| panic!("`{cmd}`: ${name} is not set above"))
+                    .clone(),
+                None => a.to_owned(),
+            })
+            .collect();
+        if daemon {
+            wait_for("the daemon to take the queued runs", || {
+                let out = t.run(&["runs", "--status", "queued", "--json"]);
+                let list: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+                let now = chrono::Utc::now().to_rfc3339();
+                let startable = list
+                    .as_array()?
+                    .iter()
+                    .any(|r| r["not_before"].as_str().is_none_or(|t| t < now.as_str()));
+                (!startable).then_some(())
+            });
+        }
         let mut unyo = t.unyo();
         if args.first().is_some_and(|a| a == "--root") {
             // A tour line with its own root: the same folder inside the copy.
@@ -95,9 +163,25 @@ fn tour_commands_run() {
         }
         let out = unyo.args(&args).output().expect("run");
         assert!(out.status.success(), "`{cmd}`: {}", both(&out));
+        if let Some(name) = var {
+            let value = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            vars.insert(name.to_owned(), value);
+        }
         ran += 1;
     }
     assert!(ran >= 8, "the tour has {ran} commands");
+    vars
+}
+
+/// The run the tour cancels is recorded cancelled, before it ever started.
+fn cancelled_run_of_the_tour(t: &Tree, vars: &HashMap<String, String>) {
+    let id: i64 = vars
+        .get("run")
+        .and_then(|v| v.parse().ok())
+        .expect("the tour keeps the id of the run it cancels in $run");
+    let run = t.show(id);
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert!(run["started_at"].is_null(), "{run}");
 }
 
 /// The README's sample report runs as written on a copy of the shipped definitions, and the

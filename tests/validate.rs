@@ -72,7 +72,7 @@ fn reports_every_problem_at_once_with_positions() {
         "error: jobs/typo.yaml:4:5: unknown key `timout` (did you mean `timeout`?)",
         "error: jobs/win.yaml:1:9: unknown window `nigth` (did you mean `night`?)",
         "error: jobs/wrongtype.yaml:3:10: wrong type",
-        "error: schedules/s.yaml:7:11: invalid cron expression `61 * * * *`",
+        "error: schedules/s.yaml:7:12: invalid cron expression `61 * * * *`: minute `61` out of range 0-59",
         "error: schedules/s.yaml:8:10: unknown job `nojob`",
         "error: schedules/s.yaml:12:15: unknown calendar `cty` (did you mean `city`?)",
     ];
@@ -386,5 +386,79 @@ fn missed_is_checked() {
             .contains("schedules/s.yaml:4:15: unknown key `severty` (did you mean `severity`?)"),
         "{}",
         both(&out)
+    );
+}
+
+/// An unknown key used to stop the whole file: the `needs` naming no step in the same file
+/// went unreported until the key was fixed.
+#[test]
+fn an_unknown_key_does_not_hide_a_dangling_need() {
+    let t = Tree::new();
+    t.job(
+        "nightly",
+        "descripton: nightly\nsteps:\n  dump:\n    run: echo\n  verify:\n    needs: [dunp]\n    run: echo\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "error: jobs/nightly.yaml:1:1: unknown key `descripton` (did you mean `description`?)\n\
+         error: jobs/nightly.yaml:6:12: step `verify` needs `dunp`, which is not a step of this job (did you mean `dump`?)\n\
+         2 problems\n"
+    );
+}
+
+#[test]
+fn a_cron_error_names_the_field_and_its_range() {
+    let t = Tree::new();
+    t.job("j", GOOD_JOB).file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: j\n    cron: \"0 25 * * *\"\n  - job: j\n    name: k\n    cron: \"0 0 * 13 *\"\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "error: schedules/s.yaml:3:14: invalid cron expression `0 25 * * *`: hour `25` out of range 0-23\n\
+         error: schedules/s.yaml:6:18: invalid cron expression `0 0 * 13 *`: month `13` out of range 1-12\n\
+         2 problems\n"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_located_by_line_and_column() {
+    let t = Tree::new();
+    let path = t.root().join("jobs/sjis.yaml");
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    // `# 夜間バッチ` saved as Shift_JIS.
+    std::fs::write(
+        &path,
+        b"steps:\n  a:\n    run: echo\n# \x96\xe9\x8a\xd4\x83\x6f\x83\x62\x83\x60\n",
+    )
+    .expect("write");
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "error: jobs/sjis.yaml:4:3: not valid UTF-8 (bytes `\\x96`); save the file as UTF-8 (Shift_JIS and EUC-JP are not read)\n1 problem\n"
+    );
+}
+
+/// `remediate.timeout: 5x` had no position (the untagged enum lost it), and every job naming
+/// the runbook got an "unknown runbook" error on top.
+#[test]
+fn an_invalid_runbook_field_is_located_once() {
+    let t = Tree::new();
+    t.file(
+        "runbooks/flaky.yaml",
+        "rules:\n  - match: any\n    remediate:\n      run: ./fix.sh\n      timeout: 5x\n",
+    )
+    .job("a", "runbook: flaky\nsteps:\n  s:\n    run: echo\n")
+    .job("b", "steps:\n  s:\n    run: echo\n    runbook: flaky\n");
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "error: runbooks/flaky.yaml:5:16: `timeout`: bad duration `5x` (expected e.g. `30s`, `10m`, `2h`, `1h30m`)\n1 problem\n"
     );
 }

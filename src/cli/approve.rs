@@ -7,7 +7,9 @@ use chrono::Utc;
 
 use crate::engine;
 use crate::error::Error;
-use crate::model::{Catalog, Settings};
+use crate::model::{Action, Catalog, Job, Settings};
+use crate::spec::diag;
+use crate::store::RunDetail;
 
 #[derive(Debug, clap::Args)]
 pub struct ApproveArgs {
@@ -60,10 +62,14 @@ async fn decide(
         }
     };
     let Some(detail) = store.get_run(run).await? else {
-        return refuse(format!("no run {run} is recorded")).await;
+        return refuse(crate::store::no_such_run(run)).await;
     };
     let catalog = Catalog::load(settings)?;
-    if let Some(job) = catalog.jobs.get(&detail.run.job) {
+    let job = catalog.jobs.get(&detail.run.job);
+    if !detail.steps.iter().any(|s| s.name == step) {
+        return refuse(no_such_step(run, step, &detail, job.map(|j| &**j))).await;
+    }
+    if let Some(job) = job {
         if let Err(why) = super::auth::check(job, action) {
             return refuse(why).await;
         }
@@ -88,4 +94,30 @@ async fn decide(
         }
         Err(why) => refuse(why).await,
     }
+}
+
+/// ``run 7 has no step `aprove` (did you mean `approve`?); its approval steps: approve``:
+/// the hint looks among the run's approval steps first, then among all its steps.
+fn no_such_step(run: i64, step: &str, detail: &RunDetail, job: Option<&Job>) -> String {
+    let names: Vec<&str> = detail.steps.iter().map(|s| s.name.as_str()).collect();
+    let gates: Vec<&str> = job
+        .map(|j| {
+            j.steps
+                .iter()
+                .filter(|s| matches!(s.action, Action::Approval { .. }))
+                .map(|s| s.name.as_str())
+                .filter(|n| names.contains(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    let hint = match diag::did_you_mean(step, gates.iter().copied()) {
+        Some(g) => format!(" (did you mean `{g}`?)"),
+        None => diag::hint(step, names.iter().copied()),
+    };
+    let list = if gates.is_empty() {
+        "it has no approval step".to_owned()
+    } else {
+        format!("its approval steps: {}", gates.join(", "))
+    };
+    format!("run {run} has no step `{step}`{hint}; {list}")
 }

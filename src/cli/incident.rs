@@ -164,7 +164,7 @@ async fn show(
     json: bool,
 ) -> Result<(), Error> {
     let Some((i, events)) = store.get_incident(id).await? else {
-        return Err(Error::Request(format!("no incident {id} is recorded")));
+        return Err(Error::Request(crate::store::no_such_incident(id)));
     };
     let now = Utc::now();
     if json {

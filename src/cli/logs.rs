@@ -21,7 +21,7 @@ pub struct Args {
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let store = super::open_store(settings).await?;
     let Some(d) = store.get_run(args.run).await? else {
-        return Err(Error::Request(format!("no run {} is recorded", args.run)));
+        return Err(Error::Request(crate::store::no_such_run(args.run)));
     };
     let chosen: Vec<&AttemptRow> = match &args.step {
         None => d.attempts.iter().collect(),

@@ -30,6 +30,18 @@ pub struct Args {
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let catalog = Arc::new(Catalog::load(settings)?);
+    let store = super::open_store(settings).await?;
+    // A refused run is on the audit trail like a refused submit: who tried what, and why not.
+    let action = if args.detach { "run.detach" } else { "run" };
+    let target = format!("job {}", args.job);
+    let audit_args = serde_json::json!({ "params": args.params, "parallel": args.parallel });
+    let refuse = |why: String| {
+        let (store, target, audit_args) = (store.clone(), target.clone(), audit_args.clone());
+        async move {
+            super::audit::record(&*store, action, target, audit_args, Err(why.clone())).await?;
+            Err::<(), Error>(Error::Request(why))
+        }
+    };
     let Some(job) = catalog.jobs.get(&args.job).cloned() else {
         let hint = diag::hint(&args.job, catalog.jobs.keys().map(String::as_str));
         let known = if catalog.jobs.is_empty() {
@@ -41,20 +53,22 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             let names: Vec<&str> = catalog.jobs.keys().map(String::as_str).collect();
             format!("jobs: {}", names.join(", "))
         };
-        return Err(Error::Request(format!(
-            "unknown job `{}`{hint}; {known}",
-            args.job
-        )));
+        return refuse(format!("unknown job `{}`{hint}; {known}", args.job)).await;
     };
-    let given = args
+    let given = match args
         .params
         .iter()
         .map(|p| params::parse_assignment(p))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(Error::Request)?;
+    {
+        Ok(g) => g,
+        Err(e) => return refuse(e).await,
+    };
     let today = engine::dates(settings, chrono::Utc::now()).0;
-    let values = params::resolve(&job, &given, today, &settings.root).map_err(Error::Request)?;
-    let store = super::open_store(settings).await?;
+    let values = match params::resolve(&job, &given, today, &settings.root) {
+        Ok(v) => v,
+        Err(e) => return refuse(e).await,
+    };
     if args.detach {
         let record = engine::new_run(
             settings,

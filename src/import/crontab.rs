@@ -6,8 +6,10 @@
 //! and one entry in `schedules/STEM.yaml`. The rules kept from the crontab format: the first
 //! unescaped `%` ends the command and the rest is its standard input (each further `%` a
 //! newline, a final newline added), `\%` is a literal `%`, and `CRON_TZ`/`TZ` give the time
-//! zone of the entries after them. What unyo cannot keep (`@reboot`, `MAILTO`, another
-//! `SHELL`) is reported, never dropped silently.
+//! zone of the entries after them, and `SHELL` the shell the commands after it run with
+//! (written into their `run:` line). A job is named after the comment line right above its
+//! entry, else after the program its command runs and that program's plain arguments. What
+//! unyo cannot keep (`@reboot`, `MAILTO`) is reported, never dropped silently.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -270,10 +272,24 @@ fn input_data(data: &str) -> String {
 }
 
 /// The `run:` line for a command and its standard input: the input is printed by `printf`
-/// into the command, which runs as the same `/bin/sh -c` line it was.
-pub fn run_line(command: &str, input: &str) -> String {
+/// into the command, which runs as the same `/bin/sh -c` line it was, or with the crontab's
+/// `SHELL` (`/bin/bash -c 'COMMAND'`) when it named another.
+pub fn run_line(command: &str, input: &str, shell: Option<&str>) -> String {
+    let shell_word = |sh: &str| {
+        let plain = sh
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._+-".contains(c));
+        if plain {
+            sh.to_owned()
+        } else {
+            shell_quote(sh)
+        }
+    };
     if input.is_empty() {
-        return command.to_owned();
+        return match shell {
+            None => command.to_owned(),
+            Some(sh) => format!("{} -c {}", shell_word(sh), shell_quote(command)),
+        };
     }
     let feed = match input.strip_suffix('\n') {
         Some(lines) => {
@@ -282,40 +298,244 @@ pub fn run_line(command: &str, input: &str) -> String {
         }
         None => format!("printf '%s' {}", shell_quote(input)),
     };
-    format!("{feed} | /bin/sh -c {}", shell_quote(command))
+    let sh = shell.map_or_else(|| "/bin/sh".to_owned(), shell_word);
+    format!("{feed} | {sh} -c {}", shell_quote(command))
 }
 
-/// A job name from a command: the base name of the first program it runs (past variable
-/// assignments, `cd DIR`, `exec`, `nohup`, `nice` and options), slugified, at most 40
-/// characters; `job` when nothing fits.
+/// Commands that only guard or prepare the real one (`test -x X || run`, `cd DIR && run`,
+/// `sleep 30; run`): a name skips past them to the next command.
+const GUARDS: [&str; 14] = [
+    "test", "[", "[[", "true", "false", ":", "cd", "pushd", "sleep", ".", "source", "umask",
+    "ulimit", "export",
+];
+
+/// Commands that run the next word as the program (`nice -n 10 run`).
+const WRAPPERS: [&str; 11] = [
+    "exec", "nohup", "nice", "ionice", "time", "command", "env", "timeout", "chronic", "sudo",
+    "setsid",
+];
+
+/// Interpreters: the script they run names the job (`python3 manage.py` is `manage`).
+const INTERPRETERS: [&str; 12] = [
+    "sh", "bash", "dash", "zsh", "ksh", "python", "python2", "python3", "perl", "ruby", "php",
+    "node",
+];
+
+/// Extensions left out of a name (`backup.sh` is `backup`).
+const SCRIPT_EXTENSIONS: [&str; 8] = ["sh", "bash", "py", "pl", "rb", "php", "js", "jar"];
+
+/// Option words whose value may be a credential: the word after one never goes into a name.
+static SECRET_OPTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)pass|secret|token|key|auth|cred").expect("static regex"));
+
+/// A job name from a command: the program it really runs (past variable assignments,
+/// guards such as `test -x X ||` or `cd DIR &&`, wrappers such as `nice -n 10`, and the
+/// interpreter of a script) without its directory and script extension, followed by up to
+/// two of its arguments that are plain words (`/usr/local/bin/backup.sh --full` is
+/// `backup-full`), slugified, at most 40 characters; `job` when nothing fits.
 pub fn job_name(command: &str) -> String {
     let words = shell_words(command);
+    // Simple commands, split at `;`, `&&`, `||`, `|`, `&` and parentheses; a redirection
+    // (`> FILE`, `2>&1`) is left out with its target.
+    // Each with the file its standard output goes to, if any.
+    let mut commands: Vec<(Vec<&str>, Option<&str>)> = vec![(Vec::new(), None)];
+    // Inside a redirection: whether it is the one of standard output.
+    let mut redirect: Option<bool> = None;
+    let mut prev: &str = "";
+    for w in &words {
+        let w = w.as_str();
+        if is_operator(w) {
+            // `>`, `>>`, `2>&1` (the `1` is its target), `<`: the next word is the target;
+            // `> FILE` or `>> FILE`, not `2> FILE`, is where the output went.
+            redirect = (w.contains('<') || w.contains('>'))
+                .then(|| matches!(w, ">" | ">>") && !prev.bytes().all(|b| b.is_ascii_digit()));
+            if redirect.is_none() {
+                commands.push((Vec::new(), None));
+            }
+            prev = w;
+            continue;
+        }
+        prev = w;
+        if let Some(stdout) = redirect.take() {
+            if let Some(c) = commands.last_mut()
+                && stdout
+                && w != "/dev/null"
+            {
+                c.1 = Some(w);
+            }
+            continue;
+        }
+        if let Some(c) = commands.last_mut() {
+            c.0.push(w);
+        }
+    }
+    for (c, out) in &commands {
+        if let Some(name) = command_name(c, *out) {
+            return name;
+        }
+    }
+    "job".to_owned()
+}
+
+/// The name of one simple command (given the file its output goes to), or `None` when it
+/// is a guard or names nothing.
+fn command_name(words: &[&str], output: Option<&str>) -> Option<String> {
     let mut i = 0;
+    let mut program: Option<String> = None;
     while let Some(w) = words.get(i) {
         i += 1;
         let assignment = w
             .split_once('=')
             .is_some_and(|(n, _)| IDENT.is_match(n) && !n.is_empty());
-        if assignment || is_operator(w) || w.starts_with('-') {
+        if assignment || w.chars().all(|c| c.is_ascii_digit()) {
             continue;
         }
-        if w == "cd" {
-            i += 1;
-            continue;
-        }
-        if matches!(w.as_str(), "exec" | "nohup" | "nice" | "time" | "command") {
-            continue;
-        }
-        if w.chars().all(|c| c.is_ascii_digit()) {
+        if w.starts_with('-') {
+            // `sudo -u USER`: the option's value is not the program.
+            if matches!(*w, "-u" | "-g") {
+                i += 1;
+            }
             continue;
         }
         let base = w.rsplit('/').next().unwrap_or(w);
-        let name = slug(base, 40);
-        if !name.is_empty() {
-            return name;
+        if GUARDS.contains(&base) {
+            return None;
+        }
+        if WRAPPERS.contains(&base) {
+            continue;
+        }
+        if INTERPRETERS.contains(&base) {
+            // The next word that is not an option is the script.
+            program.get_or_insert_with(|| base.to_owned());
+            let script = words[i..].iter().position(|x| !x.starts_with('-'));
+            if let Some(at) = script {
+                let next = words[i + at];
+                if words[i..i + at].contains(&"-c") {
+                    return Some(job_name(next)).filter(|n| n != "job");
+                }
+                program = Some(next.to_owned());
+                i += at + 1;
+            }
+            break;
+        }
+        program = Some((*w).to_owned());
+        break;
+    }
+    let program = program?;
+    let base = program.rsplit('/').next().unwrap_or(&program);
+    let stem = match base.rsplit_once('.') {
+        Some((stem, ext)) if SCRIPT_EXTENSIONS.contains(&ext) && !stem.is_empty() => stem,
+        _ => base,
+    };
+    let mut parts = vec![slug(stem, 40)];
+    if parts[0].is_empty() {
+        return None;
+    }
+    let mut skip_next = false;
+    for w in &words[i..] {
+        if parts.len() == 3 {
+            break;
+        }
+        if let Some(long) = w.strip_prefix("--") {
+            let (name, value) = match long.split_once('=') {
+                Some((n, _)) => (n, true),
+                None => (long, false),
+            };
+            skip_next = !value && SECRET_OPTION.is_match(name);
+            // `--to`, `-x`: too short to say anything.
+            if SECRET_OPTION.is_match(name) || !is_plain_word(name) || name.len() < 3 {
+                continue;
+            }
+            parts.push(slug(name, 40));
+            continue;
+        }
+        if w.starts_with('-') {
+            // A short option may take the next word as its value (`-p SECRET`).
+            skip_next = true;
+            continue;
+        }
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        let base = w.trim_end_matches('/').rsplit('/').next().unwrap_or(w);
+        if !is_plain_word(base) || base.len() < 2 {
+            continue;
+        }
+        let part = slug(base, 40);
+        if !part.is_empty() {
+            parts.push(part);
         }
     }
-    "job".to_owned()
+    // Nothing but the program: the file its output goes to (`date >> heartbeat.log`).
+    if parts.len() == 1
+        && let Some(out) = output
+    {
+        let base = out.rsplit('/').next().unwrap_or(out);
+        let stem = base.rsplit_once('.').map_or(base, |(s, _)| s);
+        if is_plain_word(stem) {
+            parts.push(slug(stem, 40));
+        }
+    }
+    let mut name = String::new();
+    for p in parts {
+        let next = if name.is_empty() {
+            p
+        } else {
+            format!("{name}-{p}")
+        };
+        if next.len() > 40 && !name.is_empty() {
+            break;
+        }
+        name = next;
+    }
+    name.truncate(40);
+    Some(name.trim_end_matches('-').to_owned())
+}
+
+/// A word worth putting in a name: letters, digits, `.`, `_`, `-`, with a letter.
+fn is_plain_word(w: &str) -> bool {
+    !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && w.chars().any(|c| c.is_ascii_alphabetic())
+}
+
+/// The text of a comment line that may title the entry below it: `None` for an empty
+/// comment, a commented-out crontab line (`# 0 5 * * * old-job`, `# MAILTO=x`) and the
+/// `m h dom mon dow command` header.
+pub fn comment_title(comment: &str, system: bool) -> Option<String> {
+    let text = comment.trim().trim_start_matches('#').trim();
+    if text.is_empty() || !matches!(parse_line(text, system), Line::Blank | Line::Invalid(_)) {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("dom mon dow") || lower.starts_with("m h ") {
+        return None;
+    }
+    Some(text.to_owned())
+}
+
+/// A job name from the comment line right above an entry (`# Nightly backup of the
+/// registry` is `nightly-backup-of-the-registry`): its first words, slugified, cut at a word
+/// to at most 40 characters. `None` when the comment is a commented-out crontab line, the
+/// `m h dom mon dow command` header, or has too few letters to name anything (a comment in
+/// Japanese): then the command names the job.
+pub fn comment_name(comment: &str, system: bool) -> Option<String> {
+    let full = slug(&comment_title(comment, system)?, 200);
+    let mut name = String::new();
+    for word in full.split('-').filter(|w| !w.is_empty()) {
+        let next = if name.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{name}-{word}")
+        };
+        if next.len() > 40 {
+            break;
+        }
+        name = next;
+    }
+    let letters = name.chars().filter(char::is_ascii_lowercase).count();
+    (letters >= 3).then_some(name)
 }
 
 fn is_operator(w: &str) -> bool {
@@ -329,23 +549,40 @@ fn shell_words(s: &str) -> Vec<String> {
     let mut word = String::new();
     let mut quote: Option<char> = None;
     let mut op = String::new();
+    let flush_op = |op: &mut String, words: &mut Vec<String>| {
+        if !op.is_empty() {
+            words.push(std::mem::take(op));
+        }
+    };
     for c in s.chars() {
         match quote {
             Some(q) if c == q => quote = None,
             Some(_) => word.push(c),
-            None if c == '"' || c == '\'' => quote = Some(c),
-            None if c.is_whitespace() || ";&|(){}<>".contains(c) => {
+            None if c == '"' || c == '\'' => {
+                flush_op(&mut op, &mut words);
+                quote = Some(c);
+            }
+            // A comment: the rest of the line is not the command.
+            None if c == '#' && word.is_empty() => break,
+            // Not `{` and `}`: a brace group's are words of their own (`{ a; }`), and
+            // `${VAR}` is one word.
+            None if c.is_whitespace() || ";&|()<>".contains(c) => {
                 if !word.is_empty() {
                     words.push(std::mem::take(&mut word));
                 }
-                if !c.is_whitespace() {
+                if c.is_whitespace() {
+                    flush_op(&mut op, &mut words);
+                } else {
                     op.push(c);
-                    words.push(std::mem::take(&mut op));
                 }
             }
-            None => word.push(c),
+            None => {
+                flush_op(&mut op, &mut words);
+                word.push(c);
+            }
         }
     }
+    flush_op(&mut op, &mut words);
     if !word.is_empty() {
         words.push(word);
     }
@@ -425,11 +662,17 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
     };
     let mut env: IndexMap<String, String> = IndexMap::new();
     let mut timezone: Option<String> = None;
+    // `SHELL=` other than /bin/sh, for the entries below.
+    let mut shell: Option<String> = None;
+    // The comment line right above the current line: (its number, its text).
+    let mut comment: Option<(usize, String)> = None;
+    let mut named_by_comment = 0;
     let mut names: HashSet<String> = HashSet::new();
     let mut files = Vec::new();
     let mut carried: Vec<Carried> = Vec::new();
 
     for (n, line) in lines(text) {
+        let above = comment.take();
         let Ok(line) = line else {
             note(n, "not UTF-8 text; line skipped".to_owned());
             continue;
@@ -439,12 +682,29 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
             continue;
         }
         match parse_line(line, opts.system) {
-            Line::Blank => {}
+            Line::Blank => {
+                let trimmed = line.trim();
+                if trimmed.starts_with('#') {
+                    comment = Some((n, trimmed.to_owned()));
+                }
+            }
             Line::Invalid(reason) => note(n, format!("{reason}; line skipped")),
             Line::Reboot => note(
                 n,
                 "@reboot not carried over: unyo schedules have no start-up trigger; run the command from whatever starts unyo".to_owned(),
             ),
+            Line::Env { name, value } if name == "SHELL" => {
+                shell = match value.as_str() {
+                    "" | "/bin/sh" => None,
+                    other => Some(other.to_owned()),
+                };
+                if let Some(sh) = &shell {
+                    note(
+                        n,
+                        format!("SHELL={sh}: the entries below run their command with `{sh} -c`, written into their `run:` line (unyo runs `run:` lines with /bin/sh)"),
+                    );
+                }
+            }
             Line::Env { name, value } => {
                 for text in apply_env(&name, &value, &mut env, &mut timezone) {
                     note(n, text);
@@ -457,18 +717,47 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
                     continue;
                 }
                 let input = input.unwrap_or_default();
-                let run = match literal_template(&run_line(&command, &input), true) {
+                let sh = shell.as_deref();
+                let run = match literal_template(&run_line(&command, &input, sh), true) {
                     Ok(r) => r,
                     Err(why) => {
                         note(n, format!("entry not carried over: {why}"));
                         continue;
                     }
                 };
-                let name = unique(job_name(&command), &mut names);
-                let mut description = format!("imported from crontab line {n}");
+                let title = above.and_then(|(at, text)| {
+                    let name = comment_name(&text, opts.system);
+                    comment_title(&text, opts.system).map(|text| (at, text, name))
+                });
+                let (name, how) = match &title {
+                    Some((at, _, Some(from_comment))) => {
+                        named_by_comment += 1;
+                        (
+                            unique(from_comment.clone(), &mut names),
+                            Some(format!("named after the comment on line {at}")),
+                        )
+                    }
+                    Some((at, _, None)) => (
+                        unique(job_name(&command), &mut names),
+                        Some(format!(
+                            "named after its command: the comment on line {at} gives no name in letters a-z (it is the job's description)"
+                        )),
+                    ),
+                    None => (unique(job_name(&command), &mut names), None),
+                };
+                if let Some(how) = how {
+                    note(n, format!("`{name}`: {how}"));
+                }
+                let mut description = match &title {
+                    Some((_, text, _)) if !text.is_empty() => {
+                        format!("{text} (imported from crontab line {n})")
+                    }
+                    _ => format!("imported from crontab line {n}"),
+                };
                 if let Some(user) = entry.user {
                     description.push_str(&format!(" (ran as user `{user}`)"));
                 }
+
                 files.push(File {
                     path: format!("jobs/{name}.yaml").into(),
                     text: job_yaml(opts.source, n, line, &description, &env, &run),
@@ -521,6 +810,10 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
                 opts.default_timezone
             ));
         }
+        let by_command = carried.len() - named_by_comment;
+        whole.push(format!(
+            "job names: {named_by_comment} from the comment line right above the entry, {by_command} from the program the command runs and its first plain arguments (past `test ... ||`, `cd DIR &&`, wrappers and interpreters)"
+        ));
         whole.push(
             "commands ran in the home directory; unyo runs them in the root folder unless a job sets `workdir:`".to_owned(),
         );
@@ -549,10 +842,6 @@ fn apply_env(
             "{name}={value} not carried over: unyo reports failures through incidents, not mail"
         )),
         "MAILTO" | "MAILFROM" => {}
-        "SHELL" if value != "/bin/sh" => notes.push(format!(
-            "SHELL={value} not carried over: unyo runs `run:` lines with /bin/sh"
-        )),
-        "SHELL" => {}
         "CRON_TZ" | "TZ" => {
             if value.parse::<Tz>().is_ok() {
                 *timezone = Some(value.to_owned());
@@ -818,18 +1107,38 @@ mod tests {
 
     #[test]
     fn run_lines_feed_input() {
-        assert_eq!(run_line("echo hi", ""), "echo hi");
+        assert_eq!(run_line("echo hi", "", None), "echo hi");
         assert_eq!(
-            run_line("mail -s 'x y' ops", "Hello\nit's me\n"),
+            run_line("mail -s 'x y' ops", "Hello\nit's me\n", None),
             r"printf '%s\n' 'Hello' 'it'\''s me' | /bin/sh -c 'mail -s '\''x y'\'' ops'"
         );
-        assert_eq!(run_line("cat", "\\"), r"printf '%s' '\' | /bin/sh -c 'cat'");
+        assert_eq!(
+            run_line("cat", "\\", None),
+            r"printf '%s' '\' | /bin/sh -c 'cat'"
+        );
+    }
+
+    #[test]
+    fn run_lines_keep_the_crontab_shell() {
+        assert_eq!(
+            run_line("echo ${HOSTNAME,,}", "", Some("/bin/bash")),
+            "/bin/bash -c 'echo ${HOSTNAME,,}'"
+        );
+        assert_eq!(
+            run_line("cat", "in\n", Some("/usr/bin/zsh")),
+            r"printf '%s\n' 'in' | /usr/bin/zsh -c 'cat'"
+        );
+        assert_eq!(
+            run_line("x", "", Some("/opt/my shell")),
+            r"'/opt/my shell' -c 'x'"
+        );
     }
 
     #[test]
     fn job_names() {
         for (cmd, name) in [
-            ("/usr/local/bin/backup.sh --full", "backup-sh"),
+            ("/usr/local/bin/backup.sh --full", "backup-full"),
+            ("/usr/local/bin/backup.sh", "backup"),
             (
                 "cd /srv/app && ./bin/Rotate_Logs > /dev/null 2>&1",
                 "rotate-logs",
@@ -840,6 +1149,39 @@ mod tests {
             ("\"/opt/my tool/run\" x", "run"),
             ("データ処理", "job"),
             (&"a".repeat(60), &"a".repeat(40)),
+            // The real program past a guard, not `test`.
+            (
+                "test -x /usr/sbin/anacron || ( cd / && run-parts --report /etc/cron.daily )",
+                "run-parts-report-cron-daily",
+            ),
+            ("sleep 30; /opt/bin/sync-ledger", "sync-ledger"),
+            // Arguments that are plain words; paths by their last part.
+            (
+                "find /var/log/app -name '*.gz' -mtime +30 -delete",
+                "find-app",
+            ),
+            (
+                "python3 -u /opt/app/manage.py clearsessions",
+                "manage-clearsessions",
+            ),
+            ("/bin/bash -c 'cd /srv && ./purge.sh --old'", "purge-old"),
+            ("sudo -u www-data php /srv/www/cron.php", "cron"),
+            // With nothing else, the file the output goes to; never `/dev/null`.
+            ("date >> /tmp/heartbeat.log", "date-heartbeat"),
+            ("date > \"$OUT/stamp.txt\" # keep it", "date-stamp"),
+            ("[[ ${OUT,,} == *x* ]] && { /opt/tidy; }", "tidy"),
+            ("date > /dev/null", "date"),
+            ("date 2> /tmp/errors.log", "date"),
+            // Never a credential: options about secrets, and the value after a short option.
+            ("mysqldump -u root -pS3cret city", "mysqldump"),
+            (
+                "/opt/sync --password hunter2 --token=abc ledger",
+                "sync-ledger",
+            ),
+            (
+                "curl -s -H 'Authorization: x' https://example.org/ping",
+                "curl-ping",
+            ),
         ] {
             assert_eq!(job_name(cmd), name, "{cmd}");
         }
@@ -925,7 +1267,7 @@ mod tests {
         );
         has(
             3,
-            "SHELL=/bin/bash not carried over: unyo runs `run:` lines with /bin/sh",
+            "SHELL=/bin/bash: the entries below run their command with `/bin/bash -c`",
         );
         assert!(!lines.iter().any(|(l, _)| *l == Some(4)));
         has(5, "CRON_TZ=Mars/Base is not a time zone");
@@ -948,6 +1290,35 @@ mod tests {
     }
 
     #[test]
+    fn comment_lines_name_the_entry_below() {
+        for (comment, name) in [
+            ("# Nightly backup", Some("nightly-backup")),
+            (
+                "  ## Rotate logs (see ticket #12) ",
+                Some("rotate-logs-see-ticket-12"),
+            ),
+            (
+                "# Send the monthly usage statistics to the planning department of the city",
+                Some("send-the-monthly-usage-statistics-to-the"),
+            ),
+            ("# 毎晩のバックアップ", None),
+            ("# 住民税 batch", Some("batch")),
+            ("# 7時", None),
+            ("# 0 5 * * * /old/job", None),
+            ("# MAILTO=x", None),
+            ("# m h  dom mon dow   command", None),
+            ("#", None),
+        ] {
+            assert_eq!(comment_name(comment, false).as_deref(), name, "{comment}");
+        }
+        assert_eq!(
+            comment_title("# 毎晩のバックアップ", false).as_deref(),
+            Some("毎晩のバックアップ")
+        );
+        assert_eq!(comment_title("# 0 5 * * * /old/job", false), None);
+    }
+
+    #[test]
     fn nothing_to_carry_over_writes_nothing() {
         let imp = import(b"# only\n@reboot x\nMAILTO=a\n", &opts(false));
         assert_eq!(imp.entries, 0);
@@ -962,7 +1333,7 @@ mod tests {
         let job: crate::spec::JobSpec =
             serde_saphyr::from_str(&imp.files[0].text).expect("job parses");
         let run = job.steps["main"].value.run.as_ref().expect("run");
-        let expected = run_line("echo 'a: b' \"#c\" {{x}} データ %", "in: 'put'\n");
+        let expected = run_line("echo 'a: b' \"#c\" {{x}} データ %", "in: 'put'\n", None);
         assert_eq!(
             Ok(run.value.as_str()),
             literal_template(&expected, true).as_deref()

@@ -48,7 +48,8 @@ struct Ctx<'a> {
     /// Kinds of definition (`"calendar"`, `"window"`) with a file that did not parse: a
     /// reference to an unknown name of that kind may be in that file, so it is not reported.
     incomplete: HashSet<&'static str>,
-    /// Jobs and runbooks (kind, file stem) whose file did not parse: known to exist.
+    /// Jobs and runbooks (kind, file stem) whose file did not parse, or a runbook that did
+    /// not validate: known to exist, so a reference to one is not "unknown".
     unparsed: HashSet<(&'static str, String)>,
 }
 
@@ -83,18 +84,19 @@ impl Ctx<'_> {
             self.hasher.update([0]);
             self.hasher.update(src.text.as_bytes());
             self.hasher.update([0]);
-            match spec::parse::<T>(&src) {
-                Ok(v) => out.push((src, v)),
-                Err(d) => {
-                    self.diags.0.extend(d);
-                    match kinds {
-                        [kind @ ("job" | "runbook")] => {
-                            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
-                            self.unparsed.insert((kind, stem.unwrap_or_default()));
-                        }
-                        _ => self.incomplete.extend(kinds),
+            // A file with an unknown key is read without it, so its other problems are
+            // found too (a dangling `needs:` beside a mistyped key).
+            let (parsed, problems) = spec::parse_lenient::<T>(&src);
+            self.diags.0.extend(problems);
+            match parsed {
+                Some(v) => out.push((src, v)),
+                None => match kinds {
+                    [kind @ ("job" | "runbook")] => {
+                        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+                        self.unparsed.insert((kind, stem.unwrap_or_default()));
                     }
-                }
+                    _ => self.incomplete.extend(kinds),
+                },
             }
         }
         out
@@ -148,7 +150,15 @@ impl Ctx<'_> {
             && !unparsed
             && !names.clone().into_iter().any(|n| *n == v.value)
         {
-            let hint = diag::hint(&v.value, names.into_iter().map(String::as_str));
+            // A name whose definition has problems is still a name the operator may mean.
+            let mut candidates: Vec<&str> = names.into_iter().map(String::as_str).collect();
+            candidates.extend(
+                self.unparsed
+                    .iter()
+                    .filter(|(k, _)| *k == what)
+                    .map(|(_, stem)| stem.as_str()),
+            );
+            let hint = diag::hint(&v.value, candidates);
             self.err(file, v, format!("unknown {what} `{}`{hint}", v.value));
         }
     }
@@ -240,8 +250,14 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
     let mut runbooks = BTreeMap::new();
     for (src, spec) in &raw_runbooks {
         let name = name_of(src, &None);
-        if let Some(rb) = runbook(&mut cx, src, &name, spec) {
-            runbooks.insert(name, Arc::new(rb));
+        match runbook(&mut cx, src, &name, spec) {
+            Some(rb) => {
+                runbooks.insert(name, Arc::new(rb));
+            }
+            // Its problems are reported; the jobs naming it name a runbook that exists.
+            None => {
+                cx.unparsed.insert(("runbook", name));
+            }
         }
     }
     let runbook_names: Vec<String> = runbooks.keys().cloned().collect();
@@ -1302,14 +1318,31 @@ fn schedule(
     }
     let cron = spec.cron.value.trim().to_owned();
     if let Err(m) = crate::schedule::parse_cron(&cron) {
-        cx.err(
-            file,
-            &spec.cron,
-            format!(
-                "invalid cron expression `{cron}`: {}",
-                m.trim_end_matches('.')
-            ),
+        let message = format!(
+            "invalid cron expression `{cron}`: {}",
+            m.trim_end_matches('.')
         );
+        // Point at the field at fault when the value is written as it reads (plain, or in
+        // quotes without escapes): its span is then the text, or the text and two quotes.
+        let at = spec.cron.referenced;
+        let written = u64::try_from(spec.cron.value.chars().count()).unwrap_or(u64::MAX);
+        let quote = match at.span().len() {
+            n if n == written => Some(0),
+            n if n == written.saturating_add(2) => Some(1),
+            _ => None,
+        };
+        match (quote, crate::schedule::cron_fault_offset(&spec.cron.value)) {
+            (Some(q), Some(offset)) if at.line() > 0 => {
+                let column = usize::try_from(at.column()).unwrap_or(0) + q + offset;
+                cx.diags.push(Diagnostic::new(
+                    file,
+                    u32::try_from(at.line()).unwrap_or(u32::MAX),
+                    u32::try_from(column).unwrap_or(u32::MAX),
+                    message,
+                ));
+            }
+            _ => cx.err(file, &spec.cron, message),
+        }
     }
     let timezone = match &spec.timezone {
         Some(tz) => tz.value.parse::<Tz>().unwrap_or_else(|_| {
@@ -1443,6 +1476,104 @@ fn schedule(
 #[cfg(test)]
 mod tests {
     use super::expressions;
+    use crate::model::{Catalog, Settings};
+
+    /// Loads a definition tree written from `(path, text)` pairs; its diagnostics, one a line.
+    fn compile(files: &[(&str, &[u8])]) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (rel, text) in files {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, text).expect("write");
+        }
+        let settings = Settings::load(dir.path()).expect("settings");
+        match Catalog::load(&settings) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_does_not_hide_a_dangling_need() {
+        let job = b"descripton: nightly\nsteps:\n  a:\n    run: echo\n    timout: 5s\n  b:\n    needs: [zz]\n    run: echo\n";
+        assert_eq!(
+            compile(&[("jobs/j.yaml", job)]),
+            [
+                "error: jobs/j.yaml:1:1: unknown key `descripton` (did you mean `description`?)",
+                "error: jobs/j.yaml:5:5: unknown key `timout` (did you mean `timeout`?)",
+                "error: jobs/j.yaml:7:12: step `b` needs `zz`, which is not a step of this job",
+            ]
+        );
+        // A key inside a flow mapping cannot be cut out by lines: the key alone is reported.
+        let flow = b"steps:\n  a: { run: echo, timout: 5s, needs: [zz] }\n";
+        assert_eq!(
+            compile(&[("jobs/j.yaml", flow)]),
+            ["error: jobs/j.yaml:2:19: unknown key `timout` (did you mean `timeout`?)"]
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_located_by_line_and_column() {
+        // `データ` in Shift_JIS on line 3, after `    run: echo ` (14 characters).
+        let job =
+            b"# \xe5\xa4\x9c\xe9\x96\x93\nsteps:\n  a:\n    run: echo \x83\x66\x81\x5b\x83\x5e\n";
+        let got = compile(&[("jobs/j.yaml", job)]);
+        assert_eq!(
+            got,
+            [
+                "error: jobs/j.yaml:4:15: not valid UTF-8 (bytes `\\x83`); save the file as UTF-8 (Shift_JIS and EUC-JP are not read)"
+            ]
+        );
+        // Columns count characters: `夜間` is two.
+        let got = compile(&[("jobs/j.yaml", b"# \xe5\xa4\x9c\xe9\x96\x93\xff\n")]);
+        assert_eq!(
+            got,
+            [
+                "error: jobs/j.yaml:1:5: not valid UTF-8 (bytes `\\xFF`); save the file as UTF-8 (Shift_JIS and EUC-JP are not read)"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_invalid_runbook_is_located_and_not_unknown_to_its_jobs() {
+        let rb =
+            b"rules:\n  - match: any\n    remediate:\n      run: ./fix.sh\n      timeout: 5x\n";
+        let job = b"runbook: flaky\nsteps:\n  a:\n    run: echo\n    runbook: flaky\n";
+        assert_eq!(
+            compile(&[
+                ("runbooks/flaky.yaml", rb),
+                ("jobs/j.yaml", job),
+                (
+                    "jobs/k.yaml",
+                    b"steps:\n  a:\n    run: echo\n    runbook: flakey\n"
+                ),
+            ]),
+            [
+                "error: jobs/k.yaml:4:14: unknown runbook `flakey` (did you mean `flaky`?)",
+                "error: runbooks/flaky.yaml:5:16: `timeout`: bad duration `5x` (expected e.g. `30s`, `10m`, `2h`, `1h30m`)",
+            ]
+        );
+        // The short form still reads as a shell line.
+        let line = b"rules:\n  - match: any\n    remediate: ./fix.sh\n";
+        assert_eq!(
+            compile(&[("runbooks/flaky.yaml", line), ("jobs/j.yaml", job)]),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_cron_error_names_the_field_and_its_range() {
+        let s = b"schedules:\n  - job: j\n    cron: \"0 25 * * *\"\n";
+        assert_eq!(
+            compile(&[
+                ("jobs/j.yaml", b"steps:\n  a:\n    run: echo\n"),
+                ("schedules/s.yaml", s),
+            ]),
+            [
+                "error: schedules/s.yaml:3:14: invalid cron expression `0 25 * * *`: hour `25` out of range 0-23"
+            ]
+        );
+    }
 
     #[test]
     fn only_template_expressions_are_read_for_parameters() {

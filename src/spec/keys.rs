@@ -145,6 +145,38 @@ pub fn check(file: &Path, text: &str, shape: &Shape) -> Vec<Diagnostic> {
     out
 }
 
+/// `text` with the keys at `places` (1-based line and column) taken out, each with its value:
+/// the key's line and the more indented lines below it become empty lines, so every other
+/// line keeps its number and its columns. `None` when a key does not begin its line (a key
+/// in a flow mapping `{ a: 1 }` or right after a sequence's `- `): then it cannot be cut out
+/// by lines.
+pub fn without(text: &str, places: &[(u32, u32)]) -> Option<String> {
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let indent = |l: &str| l.chars().take_while(|c| *c == ' ').count();
+    let blank = |l: &str| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#')
+    };
+    for &(line, column) in places {
+        let at = usize::try_from(line).ok()?.checked_sub(1)?;
+        let col = usize::try_from(column).ok()?.checked_sub(1)?;
+        let first = lines.get(at)?;
+        if indent(first) != col {
+            return None;
+        }
+        lines[at] = "\n";
+        let mut next = at + 1;
+        while let Some(l) = lines.get(next) {
+            if !blank(l) && indent(l) <= col {
+                break;
+            }
+            lines[next] = "\n";
+            next += 1;
+        }
+    }
+    Some(lines.concat())
+}
+
 fn walk(file: &Path, node: &Node, shape: &Shape, out: &mut Vec<Diagnostic>) {
     let Node::Map(entries) = node else { return };
     let mut seen: HashMap<&str, ()> = HashMap::new();
@@ -227,6 +259,17 @@ mod tests {
     #[test]
     fn reads_field_names_from_serde() {
         assert_eq!(fields_of::<Inner>(), ["run", "needs"]);
+    }
+
+    #[test]
+    fn keys_are_cut_out_with_their_values_and_lines_kept() {
+        let text = "a: 1\nsteps:\n  x:\n    run: echo\n    timout:\n      - 5s\n\n    needs: [z]\n";
+        assert_eq!(
+            without(text, &[(5, 5)]).as_deref(),
+            Some("a: 1\nsteps:\n  x:\n    run: echo\n\n\n\n    needs: [z]\n")
+        );
+        assert_eq!(without("s: { a: 1, b: 2 }\n", &[(1, 12)]), None);
+        assert_eq!(without("r:\n  - a: 1\n", &[(2, 5)]), None);
     }
 
     #[test]

@@ -93,9 +93,44 @@ pub fn read_source(root: &Path, path: &Path) -> Result<SourceFile, Diagnostic> {
     }
     let bytes =
         std::fs::read(path).map_err(|e| Diagnostic::file(&display, format!("cannot read: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| Diagnostic::file(&display, format!("not valid UTF-8: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| not_utf8(&display, &e))?;
     Ok(SourceFile { display, text })
+}
+
+/// Where a file stops being UTF-8, by line and column (in characters), with the bytes there.
+fn not_utf8(display: &Path, e: &std::string::FromUtf8Error) -> Diagnostic {
+    let bytes = e.as_bytes();
+    let good = e.utf8_error().valid_up_to();
+    let before = &bytes[..good];
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    // The prefix is valid UTF-8 up to `good`, so this line's part of it reads as text.
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    let bad_len = e
+        .utf8_error()
+        .error_len()
+        .unwrap_or(bytes.len() - good)
+        .max(1);
+    let shown: Vec<String> = bytes[good..]
+        .iter()
+        .take(bad_len)
+        .map(|b| format!("\\x{b:02X}"))
+        .collect();
+    Diagnostic::new(
+        display,
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+        format!(
+            "not valid UTF-8 (bytes `{}`); save the file as UTF-8 (Shift_JIS and EUC-JP are not read)",
+            shown.join("")
+        ),
+    )
 }
 
 /// The YAML files of one definition folder (`*.yaml`, `*.yml`), sorted by name.
@@ -158,6 +193,31 @@ pub fn parse<T: FileSpec>(src: &SourceFile) -> Result<T, Vec<Diagnostic>> {
             key_problems
         }
     })
+}
+
+/// Parses one file into its raw type, reading past its unknown and duplicate keys where it
+/// can, so that the rest of the file is still checked: every such key is reported, and the
+/// file is read again without them (each with the lines below it, so the positions of
+/// everything else stay as written). `None` when the file cannot be read even so; the
+/// diagnostics then say why.
+pub fn parse_lenient<T: FileSpec>(src: &SourceFile) -> (Option<T>, Vec<Diagnostic>) {
+    match parse::<T>(src) {
+        Ok(v) => (Some(v), Vec::new()),
+        Err(diags) => {
+            let is_key = |d: &Diagnostic| {
+                d.line > 0
+                    && (d.message.starts_with("unknown key `")
+                        || d.message.starts_with("duplicate key `"))
+            };
+            if diags.is_empty() || !diags.iter().all(is_key) {
+                return (None, diags);
+            }
+            let places: Vec<(u32, u32)> = diags.iter().map(|d| (d.line, d.column)).collect();
+            let reread = keys::without(&src.text, &places)
+                .and_then(|text| serde_saphyr::from_str_with_options::<T>(&text, options()).ok());
+            (reread, diags)
+        }
+    }
 }
 
 /// A shape with no nested structs.

@@ -154,11 +154,35 @@ pub struct RetrySpec {
 }
 
 /// A remediation command: a shell line, or a map with `run`/`argv` and a `timeout`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum RemediateSpec {
     Line(String),
     Command(RemediateCommandSpec),
+}
+
+// Not `#[serde(untagged)]`: an untagged enum reads its value into a buffer first, and the
+// positions of the `Spanned` values inside (`timeout`) are lost on the way.
+impl<'de> Deserialize<'de> for RemediateSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RemediateSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a shell line or a map with `run` or `argv`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RemediateSpec, E> {
+                Ok(RemediateSpec::Line(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RemediateSpec, A::Error> {
+                RemediateCommandSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RemediateSpec::Command)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The long form of a remediation command.

@@ -21,6 +21,16 @@ pub use status::{
 
 use crate::model::{Database, Settings, Severity};
 
+/// The one wording for a run id that names no run, whichever command was given it.
+pub fn no_such_run(id: i64) -> String {
+    format!("no run {id} is recorded")
+}
+
+/// The one wording for an incident id that names no incident, whichever command was given it.
+pub fn no_such_incident(id: i64) -> String {
+    format!("no incident {id} is recorded")
+}
+
 /// A failed database operation, with what was being done. Causes are kept as text so that
 /// every store implementation reports the same way.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1553,7 +1553,7 @@ impl Store for SqliteStore {
         let (change, actor) = (change.clone(), actor.to_owned());
         let result = self.write_now("changing an incident", move |c| {
             let Some(row) = incident_by_id(c, id)? else {
-                return Ok(Err(format!("no incident {id}")));
+                return Ok(Err(super::no_such_incident(id)));
             };
             let Ok(row) = row else {
                 return Ok(Err(format!("incident {id} cannot be read")));
