@@ -429,3 +429,51 @@ fn an_approval_step_runs_no_command() {
         "{err}"
     );
 }
+
+/// Issue 13 item 16: `unyo status` showed a run due next April as `04-01 09:00`, without its
+/// year.
+#[test]
+fn status_shows_the_year_of_a_run_due_next_april() {
+    let t = Tree::new();
+    t.job("yearly", "adhoc: true\nsteps:\n  a:\n    run: echo\n");
+    let tz = chrono_tz::Asia::Tokyo;
+    let next_year = chrono::Datelike::year(&chrono::Utc::now().with_timezone(&tz)) + 1;
+    let at = format!("{next_year}-04-01 09:00");
+    let out = t.run(&["submit", "yearly", "--at", &at]);
+    assert!(out.status.success(), "{}", both(&out));
+    let out = t.run(&["status"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let said = text(&out.stdout);
+    assert!(said.contains(&format!("not before {at}")), "{said}");
+}
+
+/// Issue 13 item 16: `unyo status` cut an incident's summary at 30 characters with "…". Piped
+/// (this test's stdout is not a terminal), it is printed whole, however long.
+#[test]
+fn status_prints_a_long_summary_whole_when_piped() {
+    let t = Tree::new();
+    t.job(
+        "nightly-ledger-reconciliation-of-the-finance-department",
+        "steps:\n  compare-the-ledger-with-the-bank-statements-of-the-month:\n    run: exit 3\n",
+    );
+    let out = t.run(&[
+        "run",
+        "nightly-ledger-reconciliation-of-the-finance-department",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let out = t.run(&["incidents", "--json"]);
+    let incidents: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let summary = incidents[0]["summary"]
+        .as_str()
+        .expect("summary")
+        .to_owned();
+    assert!(summary.chars().count() > 120, "{summary}");
+    let out = t.run(&["status"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let said = text(&out.stdout);
+    assert!(
+        said.lines().any(|l| l.ends_with(&summary)),
+        "the whole summary on one line:\n{said}"
+    );
+    assert!(!said.contains('…'), "{said}");
+}

@@ -34,12 +34,9 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         });
         return Ok(());
     }
-    let mut t = Table::new(
-        &[
-            "ID", "INCIDENT", "EVENT", "LEVEL", "CHANNEL", "STATUS", "TRIES", "DETAIL",
-        ],
-        &[5, 8, 9, 5, 14, 7, 5, 200],
-    );
+    let mut t = Table::new(&[
+        "ID", "INCIDENT", "EVENT", "LEVEL", "CHANNEL", "STATUS", "TRIES", "DETAIL",
+    ]);
     for n in &rows {
         t.row(vec![
             n.id.to_string(),

@@ -170,7 +170,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
 
 /// STEP, STATUS, DURATION, EXIT for every step of a run.
 pub fn summary_table(detail: &crate::store::RunDetail) -> String {
-    let mut t = Table::new(&["STEP", "STATUS", "DURATION", "EXIT"], &[24, 13, 9, 30]);
+    let mut t = Table::new(&["STEP", "STATUS", "DURATION", "EXIT"]);
     // The last attempt of each step, in one pass (attempts are in order).
     let last_of: std::collections::HashMap<&str, &crate::store::AttemptRow> = detail
         .attempts

@@ -70,10 +70,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         }
     }
     out.push_str("\nattempts:\n");
-    let mut t = Table::new(
-        &["STEP", "#", "STATUS", "STARTED", "DURATION", "PID", "LOG"],
-        &[20, 3, 10, 19, 9, 8, 60],
-    );
+    let mut t = Table::new(&["STEP", "#", "STATUS", "STARTED", "DURATION", "PID", "LOG"]);
     for a in &d.attempts {
         t.row(vec![
             a.step.clone(),

@@ -127,11 +127,8 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
 }
 
 fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String {
-    let time = |t: chrono::DateTime<Utc>| {
-        t.with_timezone(&settings.timezone)
-            .format("%m-%d %H:%M")
-            .to_string()
-    };
+    // A run due next April shows its year.
+    let time = |t: chrono::DateTime<Utc>| super::table::short_time(t, now, settings.timezone);
     let mut out = String::new();
     match (&s.daemon, s.daemon.alive) {
         (d, true) => out.push_str(&format!(
@@ -185,10 +182,7 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
     }
     if !s.running.is_empty() || !s.queued.is_empty() {
         out.push('\n');
-        let mut t = Table::new(
-            &["RUN", "JOB", "STATUS", "SINCE", "NOTE"],
-            &[6, 20, 8, 11, 30],
-        );
+        let mut t = Table::new(&["RUN", "JOB", "STATUS", "SINCE", "NOTE"]);
         for r in s.running.iter().chain(&s.queued) {
             let since = r.started_at.unwrap_or(r.queued_at);
             let note = if r.status == RunStatus::Queued {
@@ -219,10 +213,7 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
     }
     if !s.open_incidents.is_empty() {
         out.push('\n');
-        let mut t = Table::new(
-            &["INC", "SEV", "STATUS", "JOB", "SUMMARY"],
-            &[5, 8, 13, 18, 30],
-        );
+        let mut t = Table::new(&["INC", "SEV", "STATUS", "JOB", "SUMMARY"]);
         for i in &s.open_incidents {
             let mut status = i.status.to_string();
             if overdue(i, now) {
@@ -240,7 +231,7 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
     }
     if !s.next_slots.is_empty() {
         out.push_str("\nnext:\n");
-        let mut t = Table::new(&["DUE", "JOB", "DECISION"], &[11, 22, 40]);
+        let mut t = Table::new(&["DUE", "JOB", "DECISION"]);
         for c in &s.next_slots {
             t.row(vec![
                 time(c.due_at),
