@@ -1123,3 +1123,33 @@ fn a_sigterm_while_the_daemon_starts_stops_it_cleanly() {
         .expect("daemons");
     assert_eq!(stopped, 1);
 }
+
+/// Issue 13 item 15: the daemon's log lines were stamped in UTC while every command shows the
+/// configured zone. They carry the configured zone's time with its offset (Asia/Kolkata,
+/// +05:30, here).
+#[test]
+fn daemon_log_lines_carry_the_configured_zone_and_its_offset() {
+    let t = Tree::new();
+    t.file("unyo.yaml", "timezone: Asia/Kolkata\n");
+    let before = chrono::Utc::now();
+    let d = Daemon::start(&t);
+    let log = wait_for("the start line", || {
+        let log = d.log();
+        log.contains("unyo daemon started:").then_some(log)
+    });
+    let after = chrono::Utc::now();
+    let line = log
+        .lines()
+        .find(|l| l.contains("unyo daemon started:"))
+        .expect("the start line");
+    let stamp = line.split_whitespace().next().expect("a time stamp");
+    let at = chrono::DateTime::parse_from_rfc3339(stamp)
+        .unwrap_or_else(|e| panic!("`{stamp}` is not RFC 3339 ({e}): {line}"));
+    assert_eq!(at.offset().local_minus_utc(), 5 * 3600 + 1800, "{line}");
+    assert!(stamp.ends_with("+05:30"), "{line}");
+    let second = chrono::Duration::seconds(1);
+    assert!(
+        before - second <= at && at <= after + second,
+        "{stamp} is the instant of the start: {line}"
+    );
+}
