@@ -26,6 +26,12 @@ pub struct Args {
     /// Queue the run for the daemon and print its id instead of running it here.
     #[arg(long, conflicts_with = "parallel")]
     pub detach: bool,
+    /// Run as of this business date, not today's (a rehearsal of the fiscal-year rollover or
+    /// a month's end): `business_date`, `fiscal_year`, `previous_fiscal_year`,
+    /// UNYO_BUSINESS_DATE and parameter defaults (`month: previous`) follow it. The steps act
+    /// on this installation's data as on that date. Recorded on the run and audited.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub business_date: Option<String>,
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
@@ -52,11 +58,23 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         .map(|p| params::parse_assignment(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Error::Request)?;
+    let business_date = args
+        .business_date
+        .as_deref()
+        .map(engine::parse_business_date)
+        .transpose()
+        .map_err(Error::Request)?;
     let today = engine::dates(settings, chrono::Utc::now()).0;
-    let values = params::resolve(&job, &given, today, &settings.root).map_err(Error::Request)?;
+    let values = params::resolve(&job, &given, business_date.unwrap_or(today), &settings.root)
+        .map_err(Error::Request)?;
     let store = super::open_store(settings).await?;
+    if let Some(date) = business_date {
+        eprintln!(
+            "business date {date} given (today's is {today}): the steps act on this installation's data as on {date}"
+        );
+    }
     if args.detach {
-        let record = engine::new_run(
+        let mut record = engine::new_run(
             settings,
             &catalog,
             &job,
@@ -66,17 +84,25 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             chrono::Utc::now(),
             &engine::os_user(),
         );
+        if let Some(date) = business_date {
+            engine::give_business_date(settings, &mut record, date);
+        }
+        // The daemon starts it when the job's window lets it: say when that is.
+        let now = record.at;
+        let start = super::submit::earliest_start(settings, &catalog, &job, now);
+        record.not_before = Some(start.at).filter(|t| *t > now);
+        let when = start.say(settings, &job, now);
         let run_id = store.create_run(&record).await?;
         super::audit::record(
             &*store,
             "run.detach",
             format!("job {}", job.name),
-            serde_json::json!({ "params": values }),
-            Ok(format!("run {run_id} queued")),
+            serde_json::json!({ "params": values, "business_date": business_date }),
+            Ok(format!("run {run_id} queued, {when}")),
         )
         .await?;
         eprintln!(
-            "run {run_id} of `{}` queued; the daemon starts it (follow it with `unyo show {run_id}`)",
+            "run {run_id} of `{}` queued, {when}; the daemon starts it (follow it with `unyo show {run_id}`)",
             job.name
         );
         super::out(&format!("{run_id}\n"));
@@ -128,7 +154,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         &*store,
         "run",
         format!("job {}", job.name),
-        serde_json::json!({ "params": values, "parallel": parallel }),
+        serde_json::json!({ "params": values, "parallel": parallel, "business_date": business_date }),
         Ok("started in the foreground".to_owned()),
     )
     .await?;
@@ -142,6 +168,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             trigger: Trigger::Manual,
             parallel,
             requested_by: engine::os_user(),
+            business_date,
         },
         cancel_rx,
         on_event,

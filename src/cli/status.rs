@@ -186,10 +186,17 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
         for r in s.running.iter().chain(&s.queued) {
             let since = r.started_at.unwrap_or(r.queued_at);
             let note = if r.status == RunStatus::Queued {
-                match (r.not_before, &r.reason) {
-                    (_, Some(reason)) => reason.clone(),
-                    (Some(nb), None) => format!("not before {}", time(nb)),
-                    _ => String::new(),
+                match (r.not_before, &r.reason, &r.outside_window) {
+                    (_, Some(reason), _) => reason.clone(),
+                    (Some(nb), None, None) => format!("not before {}", time(nb)),
+                    (Some(nb), None, Some(why)) => {
+                        format!(
+                            "not before {}, outside its window (urgent: {why})",
+                            time(nb)
+                        )
+                    }
+                    (None, None, Some(why)) => format!("outside its window (urgent: {why})"),
+                    (None, None, None) => String::new(),
                 }
             } else {
                 s.waiting_retry
