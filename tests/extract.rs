@@ -613,7 +613,7 @@ fn submitting_euc_extract_defers_it_to_the_night_window() {
         assert_eq!(at.format("%H:%M").to_string(), "22:00");
         assert!(at > chrono::Utc::now() && at < chrono::Utc::now() + chrono::Duration::hours(17));
         assert!(
-            text(&out.stderr).contains("(when window `night` opens)"),
+            text(&out.stderr).contains("(when window `night` (22:00–06:00) opens)"),
             "{}",
             both(&out)
         );

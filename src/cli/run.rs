@@ -87,11 +87,11 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         if let Some(date) = business_date {
             engine::give_business_date(settings, &mut record, date);
         }
-        // The daemon starts it when the job's window lets it: say when that is.
+        // The daemon starts it when the job's window lets it (and records why it waits):
+        // say when that is.
         let now = record.at;
-        let start = super::submit::earliest_start(settings, &catalog, &job, now);
-        record.not_before = Some(start.at).filter(|t| *t > now);
-        let when = start.say(settings, &job, now);
+        let when =
+            super::submit::earliest_start(settings, &catalog, &job, now).say(settings, &job, now);
         let run_id = store.create_run(&record).await?;
         super::audit::record(
             &*store,

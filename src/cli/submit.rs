@@ -277,7 +277,8 @@ pub(crate) fn earliest_start(
             _ => {
                 words = Some(format!(
                     "but that is outside window `{name}`{} and the job says `outside_window: skip`: \
-                     the daemon will cancel it; `--outside-window --reason` runs it anyway",
+                     the daemon will cancel it (`unyo submit --outside-window --reason` or a \
+                     foreground `unyo run` runs it anyway)",
                     span(&name)
                 ));
                 break;
