@@ -367,6 +367,10 @@ fn a_rehearsal_of_the_2027_rollover_on_a_fresh_demo_archives_fy2026_and_sets_202
         .find(|a| a["action"] == "run" && a["target"] == format!("job {JOB}"))
         .unwrap_or_else(|| panic!("the run in the audit: {audit:?}"));
     assert_eq!(started["args"]["business_date"], "2027-04-01");
+    assert_eq!(
+        started["detail"],
+        "started in the foreground; business date 2027-04-01 given by the operator"
+    );
 }
 
 /// Issue 13 item 19: a business date that is not a date is refused, naming the parameter and

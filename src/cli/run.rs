@@ -68,6 +68,10 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let values = params::resolve(&job, &given, business_date.unwrap_or(today), &settings.root)
         .map_err(Error::Request)?;
     let store = super::open_store(settings).await?;
+    // Said in the audit's detail too, where the operator reads the trail.
+    let rehearsal = business_date
+        .map(|d| format!("; business date {d} given by the operator"))
+        .unwrap_or_default();
     if let Some(date) = business_date {
         eprintln!(
             "business date {date} given (today's is {today}): the steps act on this installation's data as on {date}"
@@ -98,7 +102,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             "run.detach",
             format!("job {}", job.name),
             serde_json::json!({ "params": values, "business_date": business_date }),
-            Ok(format!("run {run_id} queued, {when}")),
+            Ok(format!("run {run_id} queued, {when}{rehearsal}")),
         )
         .await?;
         eprintln!(
@@ -155,7 +159,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         "run",
         format!("job {}", job.name),
         serde_json::json!({ "params": values, "parallel": parallel, "business_date": business_date }),
-        Ok("started in the foreground".to_owned()),
+        Ok(format!("started in the foreground{rehearsal}")),
     )
     .await?;
     let result = engine::run(

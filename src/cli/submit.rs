@@ -162,7 +162,12 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         "submit",
         target,
         audit_args,
-        Ok(format!("run {id} queued, {when}")),
+        Ok(format!(
+            "run {id} queued, {when}{}",
+            business_date
+                .map(|d| format!("; business date {d} given by the operator"))
+                .unwrap_or_default()
+        )),
     )
     .await?;
     eprintln!("run {id} of `{}` queued, {when}", job.name);
