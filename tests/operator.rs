@@ -477,3 +477,23 @@ fn status_prints_a_long_summary_whole_when_piped() {
     );
     assert!(!said.contains('…'), "{said}");
 }
+
+/// Issue 13 item 19: `--business-date` is what a step sees as its date: the templates'
+/// `business_date`, `fiscal_year` and `previous_fiscal_year`, UNYO_BUSINESS_DATE, and
+/// parameter defaults such as `month: previous` (a month-end rehearsal).
+#[test]
+fn a_given_business_date_reaches_templates_environment_and_parameter_defaults() {
+    let t = Tree::new();
+    t.job(
+        "month-end",
+        "params:\n  month: { type: month, default: previous }\nsteps:\n  dates:\n    argv: [echo, \"{{business_date}} FY{{fiscal_year}} FY{{previous_fiscal_year}} {{params.month}}\"]\n  env:\n    run: echo \"env $UNYO_BUSINESS_DATE\"\n",
+    );
+    let out = t.run(&["run", "month-end", "--business-date", "2027-04-01"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let logs = text(&t.run(&["logs", "1"]).stdout);
+    assert!(logs.contains("2027-04-01 FY2027 FY2026 2027-03"), "{logs}");
+    assert!(logs.contains("env 2027-04-01"), "{logs}");
+    let r = t.show(1);
+    assert_eq!(r["params"]["month"], "2027-03");
+    assert_eq!(r["business_date_given"], true);
+}

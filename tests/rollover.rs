@@ -325,6 +325,12 @@ fn a_rehearsal_of_the_2027_rollover_on_a_fresh_demo_archives_fy2026_and_sets_202
     cmd.args(["run", JOB, "--business-date", "2027-04-01"]);
     let handle = std::thread::spawn(move || cmd.output().expect("run"));
     wait_for_gate(&t, 1);
+    // The one asked to approve sees that it is a rehearsal.
+    let status = text(&t.run(&["status"]).stdout);
+    assert!(
+        status.contains("attend: waiting for approval (business date 2027-04-01 given)"),
+        "{status}"
+    );
     let out = t.run(&["approve", "1", "attend", "--comment", "rehearsal: sato"]);
     assert_exit(&out, 0);
     let run = handle.join().expect("join");

@@ -208,6 +208,12 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
                     })
                     .unwrap_or_default()
             };
+            // A rehearsal says so, above all to the one asked to approve it.
+            let note = match (r.business_date_given, note.is_empty()) {
+                (false, _) => note,
+                (true, true) => format!("business date {} given", r.business_date),
+                (true, false) => format!("{note} (business date {} given)", r.business_date),
+            };
             t.row(vec![
                 r.id.to_string(),
                 r.job.clone(),
