@@ -325,3 +325,29 @@ async fn follow(store: &dyn crate::store::Store, id: i64) -> Result<(), Error> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn tokyo(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        chrono_tz::Asia::Tokyo
+            .with_ymd_and_hms(2026, 12, d, h, m, 0)
+            .single()
+            .expect("time")
+            .to_utc()
+    }
+
+    #[test]
+    fn at_a_clock_time_is_its_next_occurrence() {
+        let tz = chrono_tz::Asia::Tokyo;
+        assert_eq!(parse_at("07:16", tz, tokyo(5, 6, 0)), Ok(tokyo(5, 7, 16)));
+        assert_eq!(parse_at("07:16", tz, tokyo(5, 7, 16)), Ok(tokyo(6, 7, 16)));
+        assert_eq!(
+            parse_at("2026-12-24 09:00", tz, tokyo(5, 6, 0)),
+            Ok(tokyo(24, 9, 0))
+        );
+        assert!(parse_at("7 o'clock", tz, tokyo(5, 6, 0)).is_err());
+    }
+}
