@@ -1,5 +1,6 @@
-//! `unyo notifications`: what unyo told whom about which incident, and what could not be
-//! delivered. Works with no daemon running (the daemon sends them).
+//! `unyo notifications`: what unyo told whom about which incident or waiting approval, and
+//! what could not be delivered or was withdrawn. Works with no daemon running (the daemon
+//! sends them).
 
 use super::table::Table;
 use crate::error::Error;
@@ -35,19 +36,26 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         return Ok(());
     }
     let mut t = Table::new(&[
-        "ID", "INCIDENT", "EVENT", "LEVEL", "CHANNEL", "STATUS", "TRIES", "DETAIL",
+        "ID", "ABOUT", "EVENT", "LEVEL", "CHANNEL", "STATUS", "TRIES", "DETAIL",
     ]);
     for n in &rows {
+        // An incident (`#3`), or the approval step of a run (`run 12 attend`).
+        let about = match (n.incident_id, n.run_id, &n.step) {
+            (Some(id), _, _) => format!("#{id}"),
+            (None, Some(run), Some(step)) => format!("run {run} {step}"),
+            _ => String::new(),
+        };
         t.row(vec![
             n.id.to_string(),
-            n.incident_id.to_string(),
+            about,
             n.event.clone(),
             format!("{}/{}", n.route, n.level),
             n.channel.clone(),
             n.status.to_string(),
             n.attempts.to_string(),
-            n.last_error
+            n.reason
                 .clone()
+                .or_else(|| n.last_error.clone())
                 .or_else(|| n.receipt.clone())
                 .unwrap_or_default(),
         ]);
