@@ -22,6 +22,8 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // In the configured time zone, with its offset, once the settings are read.
+        .with_timer(unyo::cli::log_time::LogTime)
         .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     if let Err(e) = unyo::cli::run(cli) {

@@ -943,10 +943,11 @@ fn submit_without_at_or_window_defers_to_the_jobs_own_window() {
         .with_timezone(&tz);
     assert_eq!(not_before.format("%H:%M").to_string(), opens);
     assert!(not_before > now && not_before < now + chrono::Duration::hours(3));
+    let heavy_opens = not_before;
     let said = text(&out.stderr);
     assert!(
         said.contains(&format!(
-            "not before {} (when window `later` opens)",
+            "not before {} (when window `later` ({opens}–{closes}) opens)",
             not_before.format("%Y-%m-%d %H:%M:%S")
         )),
         "{said}"
@@ -963,17 +964,169 @@ fn submit_without_at_or_window_defers_to_the_jobs_own_window() {
         "{}",
         text(&out.stderr)
     );
-    // --at still wins over the job's window.
-    let at = (now + chrono::Duration::days(2))
-        .format("%Y-%m-%d 09:30")
-        .to_string();
-    let out = t.run(&["submit", "heavy", "--at", &at]);
+    // --at inside the window: then.
+    let fmt = |t: chrono::DateTime<chrono_tz::Tz>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let inside = heavy_opens + chrono::Duration::days(2) + chrono::Duration::minutes(30);
+    let out = t.run(&["submit", "heavy", "--at", &fmt(inside)]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let said = text(&out.stderr);
     assert!(
-        said.contains(&format!("not before {at}:00")) && !said.contains("window"),
+        said.contains(&format!(
+            "window `later` is open then: not before {}",
+            fmt(inside)
+        )),
         "{said}"
     );
+}
+
+/// Issue 13 item 17: `--at 07:16` said "queued, not before 07:16" and the run then waited for
+/// the night window. The command says the real earliest start, the later of `--at` and the
+/// window's next opening, naming the window and its opening time; `run --detach` too.
+#[test]
+fn submit_at_outside_the_window_says_when_the_window_opens() {
+    let t = Tree::new();
+    let tz = chrono_tz::Asia::Tokyo;
+    let now = chrono::Utc::now().with_timezone(&tz);
+    let opens = (now + chrono::Duration::hours(2))
+        .format("%H:00")
+        .to_string();
+    let closes = (now + chrono::Duration::hours(3))
+        .format("%H:00")
+        .to_string();
+    t.file(
+        "schedules/w.yaml",
+        &format!("windows:\n  later: {{ from: \"{opens}\", to: \"{closes}\" }}\n"),
+    );
+    t.job(
+        "heavy",
+        "adhoc: true\nwindow: later\nsteps:\n  a:\n    run: echo\n",
+    );
+    let fmt = |t: chrono::DateTime<chrono_tz::Tz>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    // The window's next opening, and the same a day later.
+    let opening = (0..2)
+        .map(|d| {
+            let date = (now + chrono::Duration::days(d)).date_naive();
+            let t = chrono::NaiveTime::parse_from_str(&opens, "%H:%M").expect("time");
+            chrono::TimeZone::from_local_datetime(&tz, &date.and_time(t))
+                .single()
+                .expect("local")
+        })
+        .find(|t| *t > now)
+        .expect("an opening");
+    let next_day = opening + chrono::Duration::days(1);
+    // Half an hour before tomorrow's opening: outside the window.
+    let early = next_day - chrono::Duration::minutes(30);
+    let out = t.run(&["submit", "heavy", "--at", &fmt(early)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!(
+            "not before {} (when window `later` ({opens}–{closes}) opens; {} is outside it)",
+            fmt(next_day),
+            fmt(early)
+        )),
+        "{said}"
+    );
+    let id: i64 = text(&out.stdout).trim().parse().expect("id");
+    let not_before: String = one(&t, &format!("SELECT not_before FROM runs WHERE id = {id}"));
+    let not_before = chrono::DateTime::parse_from_rfc3339(&not_before).expect("time");
+    assert_eq!(not_before, next_day);
+    // `run --detach` says when the daemon will start it.
+    let out = t.run(&["run", "heavy", "--detach"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains(&format!(
+            "not before {} (when window `later` ({opens}–{closes}) opens)",
+            fmt(opening)
+        )),
+        "{said}"
+    );
+}
+
+/// Issue 13 item 17: an urgent request runs outside its job's window only when the operator
+/// says so explicitly (`--outside-window --reason`), which is recorded on the run and in the
+/// audit and honoured by the daemon's queue poll; without it the run waits for the window.
+#[test]
+fn an_urgent_submit_starts_outside_the_window_and_is_audited_while_others_wait() {
+    let t = Tree::new();
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Tokyo);
+    let opens = (now + chrono::Duration::hours(2)).format("%H:00");
+    let closes = (now + chrono::Duration::hours(3)).format("%H:00");
+    t.file(
+        "schedules/w.yaml",
+        &format!("windows:\n  later: {{ from: \"{opens}\", to: \"{closes}\" }}\n"),
+    );
+    t.job(
+        "heavy",
+        "adhoc: true\nwindow: later\nsteps:\n  a:\n    run: echo\n",
+    );
+    // Without a reason the flag is refused by the command line.
+    let out = t.run(&["submit", "heavy", "--outside-window"]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--reason"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = t.run(&["submit", "heavy"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let waits: i64 = text(&out.stdout).trim().parse().expect("id");
+    let out = t.run(&[
+        "submit",
+        "heavy",
+        "--outside-window",
+        "--reason",
+        "ticket 4712: the mayor's office needs it by noon",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("window `later` or not (urgent: ticket 4712"),
+        "{said}"
+    );
+    let urgent: i64 = text(&out.stdout).trim().parse().expect("id");
+
+    let _d = Daemon::start(&t);
+    wait_status(&t, urgent, "succeeded");
+    // A later run proves the poll passed the waiting one by: it is still queued.
+    let out = t.run(&[
+        "submit",
+        "heavy",
+        "--outside-window",
+        "--reason",
+        "second urgent request",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let second: i64 = text(&out.stdout).trim().parse().expect("id");
+    wait_status(&t, second, "succeeded");
+    assert_eq!(run_status(&t, waits), "queued");
+
+    let recorded: Option<String> = one(
+        &t,
+        &format!("SELECT outside_window FROM runs WHERE id = {urgent}"),
+    );
+    assert_eq!(
+        recorded.as_deref(),
+        Some("ticket 4712: the mayor's office needs it by noon")
+    );
+    let shown = text(&t.run(&["show", &urgent.to_string()]).stdout);
+    assert!(
+        shown.contains("outside window: allowed (ticket 4712"),
+        "{shown}"
+    );
+    let out = t.run(&["audit", "--json"]);
+    let audit: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("audit");
+    let entry = audit
+        .iter()
+        .find(|a| a["action"] == "submit" && a["args"]["outside_window"] == true)
+        .unwrap_or_else(|| panic!("an audited urgent submit: {audit:?}"));
+    assert_eq!(
+        entry["args"]["reason"],
+        "ticket 4712: the mayor's office needs it by noon"
+    );
+    assert_eq!(entry["outcome"], "done");
 }
 
 #[test]
@@ -1122,6 +1275,36 @@ fn a_sigterm_while_the_daemon_starts_stops_it_cleanly() {
         )
         .expect("daemons");
     assert_eq!(stopped, 1);
+}
+
+/// Issue 13 item 15: the daemon's log lines were stamped in UTC while every command shows the
+/// configured zone. They carry the configured zone's time with its offset (Asia/Kolkata,
+/// +05:30, here).
+#[test]
+fn daemon_log_lines_carry_the_configured_zone_and_its_offset() {
+    let t = Tree::new();
+    t.file("unyo.yaml", "timezone: Asia/Kolkata\n");
+    let before = chrono::Utc::now();
+    let d = Daemon::start(&t);
+    let log = wait_for("the start line", || {
+        let log = d.log();
+        log.contains("unyo daemon started:").then_some(log)
+    });
+    let after = chrono::Utc::now();
+    let line = log
+        .lines()
+        .find(|l| l.contains("unyo daemon started:"))
+        .expect("the start line");
+    let stamp = line.split_whitespace().next().expect("a time stamp");
+    let at = chrono::DateTime::parse_from_rfc3339(stamp)
+        .unwrap_or_else(|e| panic!("`{stamp}` is not RFC 3339 ({e}): {line}"));
+    assert_eq!(at.offset().local_minus_utc(), 5 * 3600 + 1800, "{line}");
+    assert!(stamp.ends_with("+05:30"), "{line}");
+    let second = chrono::Duration::seconds(1);
+    assert!(
+        before - second <= at && at <= after + second,
+        "{stamp} is the instant of the start: {line}"
+    );
 }
 
 /// Regression: a slot missed while the daemon was down alerted nobody. The missed slots open

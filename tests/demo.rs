@@ -374,3 +374,43 @@ fn the_daemon_creates_the_demo_only_when_asked() {
     start_and_stop(&demo);
     assert!(demo.path("var/city/business.db").is_file());
 }
+
+/// Issue 13 item 15: a backup at 07:16 in Tokyo was named `20261204-221626`, in the machine's
+/// UTC. The folder is named in the configured zone (here Asia/Kolkata, +05:30, never the same
+/// clock time as UTC), also when the shipped job runs it as a step on a UTC machine.
+#[test]
+fn the_backup_folder_is_named_in_the_configured_zone() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    t.file("unyo.yaml", "timezone: Asia/Kolkata\n");
+    assert_exit(&t.run(&["demo", "init"]), 0);
+    let zone = chrono_tz::Asia::Kolkata;
+    let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&zone).naive_local();
+    let before = local(chrono::Utc::now());
+    let out = t
+        .unyo()
+        .env("TZ", "UTC")
+        .args(["run", "nightly-backup"])
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    let after = local(chrono::Utc::now());
+    let folders: Vec<String> = std::fs::read_dir(t.path("var/backups/city"))
+        .expect("backups")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let named = chrono::NaiveDateTime::parse_from_str(&folders[0], "%Y%m%d-%H%M%S")
+        .expect("a YYYYMMDD-HHMMSS name");
+    let second = chrono::Duration::seconds(1);
+    assert!(
+        before - second <= named && named <= after + second,
+        "{named} is not Kolkata time between {before} and {after}"
+    );
+    let verified = std::fs::read_to_string(
+        t.path("var/backups/city")
+            .join(&folders[0])
+            .join("VERIFIED"),
+    )
+    .expect("VERIFIED");
+    assert!(verified.trim_end().ends_with("+05:30"), "{verified}");
+}

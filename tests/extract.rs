@@ -184,6 +184,33 @@ fn utf8_extract_has_a_bom_the_rows_of_an_independent_count_and_is_recorded() {
     );
 }
 
+/// Issue 13 item 16: the table cut the path into 20-character pieces and the SHA-256 to 12
+/// characters. Piped (this test's stdout is not a terminal), both are printed whole, on the
+/// extract's one line.
+#[test]
+fn extracts_table_prints_the_long_path_and_the_whole_sha256_when_piped() {
+    let t = demo();
+    let out_rel = format!(
+        "out/{}department-tax-residents-for-the-annual-review.csv",
+        "nested-folder-with-a-long-name/".repeat(3)
+    );
+    let out = extract(&t, BY_DEPARTMENT, &out_rel, &["--param", "department=tax"]);
+    assert_exit(&out, 0);
+    let file = t.path(&out_rel).display().to_string();
+    assert!(file.len() > 150, "{file}");
+    let hash = sha256(&t.path(&out_rel));
+    let table = t.run(&["extracts"]);
+    assert_exit(&table, 0);
+    let text = text(&table.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains(&hash))
+        .unwrap_or_else(|| panic!("the whole sha256 {hash}:\n{text}"));
+    assert!(line.ends_with(&file), "the whole path on its line:\n{text}");
+    assert_eq!(text.lines().count(), 2, "header and one line:\n{text}");
+    assert!(!text.contains('…'), "{text}");
+}
+
 #[test]
 fn shift_jis_extract_decodes_to_the_same_rows_as_the_utf8_one() {
     let t = demo();
@@ -586,7 +613,7 @@ fn submitting_euc_extract_defers_it_to_the_night_window() {
         assert_eq!(at.format("%H:%M").to_string(), "22:00");
         assert!(at > chrono::Utc::now() && at < chrono::Utc::now() + chrono::Duration::hours(17));
         assert!(
-            text(&out.stderr).contains("(when window `night` opens)"),
+            text(&out.stderr).contains("(when window `night` (22:00–06:00) opens)"),
             "{}",
             both(&out)
         );

@@ -580,3 +580,71 @@ fn an_unknown_run_or_incident_is_worded_the_same_by_every_command() {
         );
     }
 }
+
+/// Issue 13 item 16: `unyo status` showed a run due next April as `04-01 09:00`, without its
+/// year.
+#[test]
+fn status_shows_the_year_of_a_run_due_next_april() {
+    let t = Tree::new();
+    t.job("yearly", "adhoc: true\nsteps:\n  a:\n    run: echo\n");
+    let tz = chrono_tz::Asia::Tokyo;
+    let next_year = chrono::Datelike::year(&chrono::Utc::now().with_timezone(&tz)) + 1;
+    let at = format!("{next_year}-04-01 09:00");
+    let out = t.run(&["submit", "yearly", "--at", &at]);
+    assert!(out.status.success(), "{}", both(&out));
+    let out = t.run(&["status"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let said = text(&out.stdout);
+    assert!(said.contains(&format!("not before {at}")), "{said}");
+}
+
+/// Issue 13 item 16: `unyo status` cut an incident's summary at 30 characters with "…". Piped
+/// (this test's stdout is not a terminal), it is printed whole, however long.
+#[test]
+fn status_prints_a_long_summary_whole_when_piped() {
+    let t = Tree::new();
+    t.job(
+        "nightly-ledger-reconciliation-of-the-finance-department",
+        "steps:\n  compare-the-ledger-with-the-bank-statements-of-the-month:\n    run: exit 3\n",
+    );
+    let out = t.run(&[
+        "run",
+        "nightly-ledger-reconciliation-of-the-finance-department",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let out = t.run(&["incidents", "--json"]);
+    let incidents: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let summary = incidents[0]["summary"]
+        .as_str()
+        .expect("summary")
+        .to_owned();
+    assert!(summary.chars().count() > 120, "{summary}");
+    let out = t.run(&["status"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let said = text(&out.stdout);
+    assert!(
+        said.lines().any(|l| l.ends_with(&summary)),
+        "the whole summary on one line:\n{said}"
+    );
+    assert!(!said.contains('…'), "{said}");
+}
+
+/// Issue 13 item 19: `--business-date` is what a step sees as its date: the templates'
+/// `business_date`, `fiscal_year` and `previous_fiscal_year`, UNYO_BUSINESS_DATE, and
+/// parameter defaults such as `month: previous` (a month-end rehearsal).
+#[test]
+fn a_given_business_date_reaches_templates_environment_and_parameter_defaults() {
+    let t = Tree::new();
+    t.job(
+        "month-end",
+        "params:\n  month: { type: month, default: previous }\nsteps:\n  dates:\n    argv: [echo, \"{{business_date}} FY{{fiscal_year}} FY{{previous_fiscal_year}} {{params.month}}\"]\n  env:\n    run: echo \"env $UNYO_BUSINESS_DATE\"\n",
+    );
+    let out = t.run(&["run", "month-end", "--business-date", "2027-04-01"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let logs = text(&t.run(&["logs", "1"]).stdout);
+    assert!(logs.contains("2027-04-01 FY2027 FY2026 2027-03"), "{logs}");
+    assert!(logs.contains("env 2027-04-01"), "{logs}");
+    let r = t.show(1);
+    assert_eq!(r["params"]["month"], "2027-03");
+    assert_eq!(r["business_date_given"], true);
+}

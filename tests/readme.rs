@@ -234,6 +234,57 @@ fn the_sample_report_renders() {
     assert!(last.contains("nightly-backup"), "{last}");
 }
 
+/// Issue 13 item 15: the morning check read `disk-$(date +%F).txt`, the machine's date,
+/// which on a UTC server is the day before Tokyo's from 00:00 to 09:00. The README's line
+/// finds the report the shipped `disk-report` job wrote, on a machine in UTC or in any zone.
+#[test]
+fn the_morning_disk_report_line_finds_the_report_on_a_utc_machine() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    let out = t.run(&["run", "disk-report", "-p", "min_free_percent=0"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let line = blocks(&readme(), "sh")
+        .iter()
+        .flat_map(|b| b.lines().map(str::to_owned).collect::<Vec<_>>())
+        .find(|l| l.contains("var/reports/disk-"))
+        .expect("the disk report line");
+    let cmd = line
+        .split(" #")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    assert!(
+        !cmd.contains("date "),
+        "the machine's date is not the business date: {cmd}"
+    );
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_unyo"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().expect("bin dir").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for zone in ["UTC", "Pacific/Pago_Pago"] {
+        let out = std::process::Command::new("sh")
+            .args(["-c", &cmd])
+            .current_dir(t.root())
+            .env_remove("UNYO_ROOT")
+            .env("TZ", zone)
+            .env("PATH", &path)
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "`{cmd}` with TZ={zone}: {}",
+            both(&out)
+        );
+        assert!(
+            crate::helper::text(&out.stdout).starts_with("disk report for business date "),
+            "{}",
+            both(&out)
+        );
+    }
+}
+
 /// Regression: the README's test command was `cargo test --locked`, said to need "only a
 /// Rust toolchain", and failed 12 tests on a machine without acl, chromium, fonts-noto-cjk and
 /// poppler-utils. The test command is `./test.sh`, which CI runs too, and on a machine where a

@@ -39,7 +39,7 @@ fn demo_before_rollover(closing: i32) -> Tree {
         &format!("\nfiscal_year: {closing}\n"),
     );
     std::fs::write(&path, params).expect("write");
-    // The demo's records are of 2023-2025; a later closing year gets a few of its own.
+    // The demo's records are of 2024-2026; a later closing year gets a few of its own.
     let conn = Connection::open(t.path("var/city/business.db")).expect("db");
     if tax_rows(&conn, closing) == 0 {
         for r in 1..=5 {
@@ -360,5 +360,117 @@ fn archive_year_refuses_an_existing_year_and_a_bad_table() {
         both(&out).contains("`tax_records.csv` does not match its SHA-256"),
         "{}",
         both(&out)
+    );
+}
+
+/// Issue 13 item 19: an operator could not rehearse the rollover before 1 April. On a fresh
+/// demo (fiscal year 2026, with its tax records), `--business-date 2027-04-01` runs it as on
+/// that day: after the approval FY2026 is archived with its records and the parameters say
+/// 2027; the run and the audit keep the given date.
+#[test]
+fn a_rehearsal_of_the_2027_rollover_on_a_fresh_demo_archives_fy2026_and_sets_2027() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    assert_exit(&t.run(&["demo", "init"]), 0);
+    assert!(read(&t, PARAMS).contains("\nfiscal_year: 2026\n"));
+    let conn = Connection::open(t.path("var/city/business.db")).expect("db");
+    let rows = tax_rows(&conn, 2026);
+    assert!(
+        rows > 1000,
+        "the demo covers the current fiscal year: {rows}"
+    );
+
+    let mut cmd = t.unyo();
+    cmd.args(["run", JOB, "--business-date", "2027-04-01"]);
+    let handle = std::thread::spawn(move || cmd.output().expect("run"));
+    wait_for_gate(&t, 1);
+    // The one asked to approve sees that it is a rehearsal.
+    let status = text(&t.run(&["status"]).stdout);
+    assert!(
+        status.contains("attend: waiting for approval (business date 2027-04-01 given)"),
+        "{status}"
+    );
+    let out = t.run(&["approve", "1", "attend", "--comment", "rehearsal: sato"]);
+    assert_exit(&out, 0);
+    let run = handle.join().expect("join");
+    assert_exit(&run, 0);
+    assert!(
+        text(&run.stderr).contains("business date 2027-04-01 given"),
+        "{}",
+        both(&run)
+    );
+
+    let dir = archive_dir(&t, 2026);
+    let out = t.run(&["act", "verify-archive", "--dir", &dir.display().to_string()]);
+    assert_exit(&out, 0);
+    let years = csv_years(&dir.join("tax_records.csv"));
+    assert_eq!(years.len() as i64, rows);
+    assert!(years.iter().all(|y| y == "2026"), "{years:?}");
+    let params = read(&t, PARAMS);
+    assert!(params.contains("\nfiscal_year: 2027\n"), "{params}");
+    assert!(params.contains("\nmaintenance: false\n"), "{params}");
+    let summary = std::fs::read_to_string(dir.join("SUMMARY.txt")).expect("summary");
+    assert!(
+        summary.contains("FY2026 closed, FY2027 opened")
+            && summary.contains("business date 2027-04-01"),
+        "{summary}"
+    );
+
+    let r = t.show(1);
+    assert_eq!(r["business_date"], "2027-04-01");
+    assert_eq!(r["fiscal_year"], 2027);
+    assert_eq!(r["business_date_given"], true);
+    let shown = text(&t.run(&["show", "1"]).stdout);
+    assert!(
+        shown.contains("business date: 2027-04-01 (fiscal year 2027), given by the operator"),
+        "{shown}"
+    );
+    let out = t.run(&["audit", "--json"]);
+    let audit: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("audit");
+    let started = audit
+        .iter()
+        .find(|a| a["action"] == "run" && a["target"] == format!("job {JOB}"))
+        .unwrap_or_else(|| panic!("the run in the audit: {audit:?}"));
+    assert_eq!(started["args"]["business_date"], "2027-04-01");
+    assert_eq!(
+        started["detail"],
+        "started in the foreground; business date 2027-04-01 given by the operator"
+    );
+}
+
+/// Issue 13 item 19: a business date that is not a date is refused, naming the parameter and
+/// the value, before anything runs or is queued (and a refused submit is audited).
+#[test]
+fn a_bad_business_date_names_the_parameter() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    for args in [
+        vec!["run", JOB, "--business-date", "2027-13-01"],
+        vec!["run", JOB, "--detach", "--business-date", "2027-13-01"],
+        vec![
+            "submit",
+            "euc-extract",
+            "-p",
+            "department=tax",
+            "--business-date",
+            "2027-13-01",
+        ],
+    ] {
+        let out = t.run(&args);
+        assert_exit(&out, 3);
+        assert!(
+            text(&out.stderr).contains("`--business-date`: `2027-13-01` is not a date"),
+            "{args:?}: {}",
+            both(&out)
+        );
+    }
+    let out = t.run(&["runs", "--json"]);
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("runs");
+    assert!(runs.is_empty(), "{runs:?}");
+    let out = t.run(&["audit", "--json"]);
+    let audit: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a["action"] == "submit" && a["outcome"] == "refused"),
+        "{audit:?}"
     );
 }

@@ -33,6 +33,8 @@ fn new_run(job: &str, steps: &[&str]) -> NewRun {
         rerun_of: None,
         kept_steps: Vec::new(),
         comment: None,
+        business_date_given: false,
+        outside_window: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! one snapshot while the system goes on writing) and a compressed archive of a directory tree,
 //! a SHA-256 manifest of both, verification, then rotation.
 //!
-//! A backup is a folder `DEST/<YYYYMMDD-HHMMSS>/` holding `business.db`, `share.tar.gz`,
+//! A backup is a folder `DEST/<YYYYMMDD-HHMMSS>/` (the time in the configured zone) holding `business.db`, `share.tar.gz`,
 //! `MANIFEST.sha256` (`sha256sum` format: the database copy, then each file of the archive as
 //! `share/<path>`) and, only once verification passed, `VERIFIED`. Restore refuses a folder
 //! without it.
@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, NaiveDateTime};
+use chrono::{DateTime, Datelike, NaiveDateTime};
+use chrono_tz::Tz;
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
@@ -43,8 +44,10 @@ pub struct Report {
     pub deleted: Vec<PathBuf>,
 }
 
-/// Makes, verifies and rotates one backup at `now` (local time, names the folder).
-pub fn run(b: &Backup, now: NaiveDateTime) -> Result<Report, ActError> {
+/// Makes, verifies and rotates one backup at `now` (in the configured zone: its clock time
+/// names the folder; `VERIFIED` holds it with the zone's offset).
+pub fn run(b: &Backup, at: DateTime<Tz>) -> Result<Report, ActError> {
+    let now = at.naive_local();
     if !b.db.is_file() {
         return Err(ActError::Failed(format!(
             "database `{}` does not exist",
@@ -81,8 +84,11 @@ pub fn run(b: &Backup, now: NaiveDateTime) -> Result<Report, ActError> {
 
     verify(&folder)?;
     let verified = folder.join(VERIFIED);
-    std::fs::write(&verified, format!("{}\n", now.format("%Y-%m-%d %H:%M:%S")))
-        .map_err(io("write", &verified))?;
+    std::fs::write(
+        &verified,
+        format!("{}\n", at.format("%Y-%m-%d %H:%M:%S %:z")),
+    )
+    .map_err(io("write", &verified))?;
 
     let deleted = rotate(&b.dest, now, b.keep_daily, b.keep_monthly)?;
     Ok(Report {

@@ -20,7 +20,9 @@ use crate::store::{NewExtract, NewParamChange};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Back up a SQLite database and a folder into DEST/<YYYYMMDD-HHMMSS>/, verify, rotate.
+    /// Back up a SQLite database and a folder into DEST/<YYYYMMDD-HHMMSS>/ (the time in the
+    /// `timezone` of the settings under --root, which a step gets as UNYO_ROOT), verify,
+    /// rotate.
     Backup {
         /// The SQLite database (copied online, consistently).
         #[arg(long, value_name = "PATH")]
@@ -194,7 +196,10 @@ pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
                 keep_daily,
                 keep_monthly,
             };
-            let report = backup::run(&b, chrono::Local::now().naive_local()).map_err(failed)?;
+            // Named in the configured zone, as every time unyo shows: a step gets UNYO_ROOT.
+            let tz = crate::model::Settings::load(root)?.timezone;
+            let now = chrono::Utc::now().with_timezone(&tz);
+            let report = backup::run(&b, now).map_err(failed)?;
             outln!(
                 "backup {} verified: {} and {} ({} files)",
                 report.folder.display(),

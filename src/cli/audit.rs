@@ -73,10 +73,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         super::out("no operator actions recorded\n");
         return Ok(());
     }
-    let mut t = Table::new(
-        &["TIME", "USER", "ACTION", "TARGET", "OUTCOME", "DETAIL"],
-        &[19, 12, 16, 20, 8, 200],
-    );
+    let mut t = Table::new(&["TIME", "USER", "ACTION", "TARGET", "OUTCOME", "DETAIL"]);
     for r in &rows {
         t.row(vec![
             super::local_time(settings, r.at),

@@ -82,7 +82,7 @@ pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         super::out(&format!("{text}\n"));
         return Ok(());
     }
-    let mut t = Table::new(&["DATE", "DAY", "STATUS", "REASON"], &[10, 3, 8, 100]).one_line();
+    let mut t = Table::new(&["DATE", "DAY", "STATUS", "REASON"]).one_line();
     for d in &shown {
         t.row(vec![
             d.date.to_string(),

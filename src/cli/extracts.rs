@@ -27,12 +27,9 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         super::out("no extracts recorded\n");
         return Ok(());
     }
-    let mut t = Table::new(
-        &[
-            "ID", "TIME", "RUN", "JOB", "ROWS", "ENCODING", "USER", "SHA256", "FILE",
-        ],
-        &[6, 19, 6, 16, 8, 9, 12, 12, 200],
-    );
+    let mut t = Table::new(&[
+        "ID", "TIME", "RUN", "JOB", "ROWS", "ENCODING", "USER", "SHA256", "FILE",
+    ]);
     for r in rows {
         t.row(vec![
             r.id.to_string(),
@@ -42,7 +39,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             r.rows.to_string(),
             r.encoding,
             r.user,
-            r.sha256.chars().take(12).collect(),
+            r.sha256,
             r.out_file,
         ]);
     }

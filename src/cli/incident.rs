@@ -72,12 +72,9 @@ pub async fn list(settings: &Settings, args: ListArgs) -> Result<(), Error> {
         super::out("no incidents recorded\n");
         return Ok(());
     }
-    let mut t = Table::new(
-        &[
-            "ID", "OPENED", "SEVERITY", "STATUS", "JOB", "SEEN", "SUMMARY",
-        ],
-        &[5, 16, 8, 12, 18, 4, 200],
-    );
+    let mut t = Table::new(&[
+        "ID", "OPENED", "SEVERITY", "STATUS", "JOB", "SEEN", "SUMMARY",
+    ]);
     for i in &rows {
         let mut status = i.status.to_string();
         if overdue(i, now) {
@@ -229,10 +226,7 @@ async fn show(
         }
     }
     out.push_str("\nhistory:\n");
-    let mut t = Table::new(
-        &["TIME", "EVENT", "BY", "RUN", "TEXT"],
-        &[19, 12, 12, 6, 200],
-    );
+    let mut t = Table::new(&["TIME", "EVENT", "BY", "RUN", "TEXT"]);
     for e in &events {
         t.row(vec![
             time(e.at),

@@ -6,6 +6,7 @@ mod act;
 mod approve;
 mod audit;
 mod auth;
+mod business_date;
 mod calendar;
 mod cancel;
 mod completions;
@@ -14,6 +15,7 @@ mod extracts;
 mod hold;
 mod import;
 pub(crate) mod incident;
+pub mod log_time;
 mod logs;
 mod next;
 mod notifications;
@@ -63,6 +65,9 @@ pub enum Command {
     Daemon,
     /// Check every definition file and report all problems at once.
     Validate,
+    /// Print the business date of now (`YYYY-MM-DD`, in the configured time zone, after
+    /// `day_start`), as runs started now get it: `cat var/reports/disk-$(unyo business-date).txt`.
+    BusinessDate,
     /// List the days of a year in a calendar: business or closed, and why.
     Calendar(calendar::Args),
     /// Run a job now, in the foreground, and record every step.
@@ -169,10 +174,12 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
     }
     let settings = Settings::load(&cli.root)?;
     protect(&settings)?;
+    log_time::set_zone(settings.timezone);
     match cli.command {
         Command::Daemon => crate::daemon::run(settings).await,
         Command::Validate => validate::run(&settings),
         Command::Calendar(args) => calendar::run(&settings, args),
+        Command::BusinessDate => business_date::run(&settings),
         Command::Run(args) => run::run(&settings, args).await,
         Command::Runs(args) => runs::run(&settings, args).await,
         Command::Show(args) => show::run(&settings, args).await,

@@ -100,7 +100,7 @@ pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         return Ok(());
     }
     // The decision is the last column and is never cut.
-    let mut t = Table::new(&["DUE", "JOB", "DECISION"], &[16, 22, 400]);
+    let mut t = Table::new(&["DUE", "JOB", "DECISION"]);
     let show = |x: DateTime<Utc>| x.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
     for c in &coming {
         let why = c.reason.as_deref().unwrap_or("");

@@ -35,12 +35,9 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         });
         return Ok(());
     }
-    let mut t = Table::new(
-        &[
-            "ID", "ABOUT", "EVENT", "LEVEL", "CHANNEL", "STATUS", "TRIES", "DETAIL",
-        ],
-        &[5, 12, 17, 13, 14, 9, 5, 200],
-    );
+    let mut t = Table::new(&[
+        "ID", "ABOUT", "EVENT", "LEVEL", "CHANNEL", "STATUS", "TRIES", "DETAIL",
+    ]);
     for n in &rows {
         // An incident (`#3`), or the approval step of a run (`run 12 attend`).
         let about = match (n.incident_id, n.run_id, &n.step) {

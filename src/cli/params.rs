@@ -85,12 +85,9 @@ fn history(settings: &Settings, rows: &[ParamChange], json: bool) {
         super::out("no parameter changes recorded\n");
         return;
     }
-    let mut t = Table::new(
-        &[
-            "ID", "TIME", "KEY", "BEFORE", "AFTER", "RUN", "USER", "NOTE",
-        ],
-        &[6, 19, 24, 16, 16, 6, 12, 200],
-    );
+    let mut t = Table::new(&[
+        "ID", "TIME", "KEY", "BEFORE", "AFTER", "RUN", "USER", "NOTE",
+    ]);
     for r in rows {
         let mut note = r.reason.clone();
         if let Some(by) = r.rolled_back_by {

@@ -120,12 +120,9 @@ fn history(settings: &Settings, rows: &[PermissionChange], json: bool) {
         super::out("no permission changes recorded\n");
         return;
     }
-    let mut t = Table::new(
-        &[
-            "ID", "TIME", "DEPT", "STAFF", "OP", "KIND", "TARGET", "OUTCOME", "RUN", "NOTE",
-        ],
-        &[6, 19, 10, 8, 6, 5, 24, 8, 5, 200],
-    );
+    let mut t = Table::new(&[
+        "ID", "TIME", "DEPT", "STAFF", "OP", "KIND", "TARGET", "OUTCOME", "RUN", "NOTE",
+    ]);
     for r in rows {
         let mut note = vec![r.name.clone()];
         if let Some(reason) = &r.reason {
@@ -141,28 +138,13 @@ fn history(settings: &Settings, rows: &[PermissionChange], json: bool) {
             r.staff_id.clone(),
             r.op.clone(),
             r.kind.clone(),
-            short_target(&r.target),
+            r.target.clone(),
             r.outcome.clone(),
             r.run_id.map(|i| i.to_string()).unwrap_or_default(),
             note.join("; "),
         ]);
     }
     super::out(&t.render());
-}
-
-/// A folder as its last two parts (`share/tax`); a group as it is.
-fn short_target(target: &str) -> String {
-    let p = Path::new(target);
-    if !p.is_absolute() {
-        return target.to_owned();
-    }
-    let parts: Vec<String> = p
-        .components()
-        .rev()
-        .take(2)
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
 /// `unyo act permissions`.
@@ -562,11 +544,7 @@ fn print_changes(changes: &[Change], share: &Path) {
     if changes.is_empty() {
         return;
     }
-    let mut t = Table::new(
-        &["LINE", "STAFF", "OP", "KIND", "TARGET", "STATUS", "NAME"],
-        &[5, 8, 6, 5, 24, 8, 40],
-    )
-    .one_line();
+    let mut t = Table::new(&["LINE", "STAFF", "OP", "KIND", "TARGET", "STATUS", "NAME"]).one_line();
     for c in changes {
         for o in &c.ops {
             let target = match o.kind {

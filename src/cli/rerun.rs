@@ -83,6 +83,8 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     record.params = old.run.params.clone();
     record.business_date = old.run.business_date;
     record.fiscal_year = old.run.fiscal_year;
+    // A rehearsal's rerun is a rehearsal of the same date.
+    record.business_date_given = old.run.business_date_given;
     record.rerun_of = Some(args.run);
     record.kept_steps = kept.clone();
     let id = store.create_run(&record).await?;

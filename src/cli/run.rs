@@ -26,6 +26,12 @@ pub struct Args {
     /// Queue the run for the daemon and print its id instead of running it here.
     #[arg(long, conflicts_with = "parallel")]
     pub detach: bool,
+    /// Run as of this business date, not today's (a rehearsal of the fiscal-year rollover or
+    /// a month's end): `business_date`, `fiscal_year`, `previous_fiscal_year`,
+    /// UNYO_BUSINESS_DATE and parameter defaults (`month: previous`) follow it. The steps act
+    /// on this installation's data as on that date. Recorded on the run and audited.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub business_date: Option<String>,
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
@@ -34,7 +40,11 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     // A refused run is on the audit trail like a refused submit: who tried what, and why not.
     let action = if args.detach { "run.detach" } else { "run" };
     let target = format!("job {}", args.job);
-    let audit_args = serde_json::json!({ "params": args.params, "parallel": args.parallel });
+    let audit_args = serde_json::json!({
+        "params": args.params,
+        "parallel": args.parallel,
+        "business_date": args.business_date,
+    });
     let refuse = |why: String| {
         let (store, target, audit_args) = (store.clone(), target.clone(), audit_args.clone());
         async move {
@@ -64,13 +74,32 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         Ok(g) => g,
         Err(e) => return refuse(e).await,
     };
+    let business_date = match args
+        .business_date
+        .as_deref()
+        .map(engine::parse_business_date)
+        .transpose()
+    {
+        Ok(d) => d,
+        Err(e) => return refuse(e).await,
+    };
     let today = engine::dates(settings, chrono::Utc::now()).0;
-    let values = match params::resolve(&job, &given, today, &settings.root) {
+    let values = match params::resolve(&job, &given, business_date.unwrap_or(today), &settings.root)
+    {
         Ok(v) => v,
         Err(e) => return refuse(e).await,
     };
+    // Said in the audit's detail too, where the operator reads the trail.
+    let rehearsal = business_date
+        .map(|d| format!("; business date {d} given by the operator"))
+        .unwrap_or_default();
+    if let Some(date) = business_date {
+        eprintln!(
+            "business date {date} given (today's is {today}): the steps act on this installation's data as on {date}"
+        );
+    }
     if args.detach {
-        let record = engine::new_run(
+        let mut record = engine::new_run(
             settings,
             &catalog,
             &job,
@@ -80,17 +109,25 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             chrono::Utc::now(),
             &engine::os_user(),
         );
+        if let Some(date) = business_date {
+            engine::give_business_date(settings, &mut record, date);
+        }
+        // The daemon starts it when the job's window lets it (and records why it waits):
+        // say when that is.
+        let now = record.at;
+        let when =
+            super::submit::earliest_start(settings, &catalog, &job, now).say(settings, &job, now);
         let run_id = store.create_run(&record).await?;
         super::audit::record(
             &*store,
             "run.detach",
             format!("job {}", job.name),
-            serde_json::json!({ "params": values }),
-            Ok(format!("run {run_id} queued")),
+            serde_json::json!({ "params": values, "business_date": business_date }),
+            Ok(format!("run {run_id} queued, {when}{rehearsal}")),
         )
         .await?;
         eprintln!(
-            "run {run_id} of `{}` queued; the daemon starts it (follow it with `unyo show {run_id}`)",
+            "run {run_id} of `{}` queued, {when}; the daemon starts it (follow it with `unyo show {run_id}`)",
             job.name
         );
         super::out(&format!("{run_id}\n"));
@@ -142,8 +179,8 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         &*store,
         "run",
         format!("job {}", job.name),
-        serde_json::json!({ "params": values, "parallel": parallel }),
-        Ok("started in the foreground".to_owned()),
+        serde_json::json!({ "params": values, "parallel": parallel, "business_date": business_date }),
+        Ok(format!("started in the foreground{rehearsal}")),
     )
     .await?;
     let result = engine::run(
@@ -156,6 +193,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             trigger: Trigger::Manual,
             parallel,
             requested_by: engine::os_user(),
+            business_date,
         },
         cancel_rx,
         on_event,
@@ -189,7 +227,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
 
 /// STEP, STATUS, DURATION, EXIT for every step of a run.
 pub fn summary_table(detail: &crate::store::RunDetail) -> String {
-    let mut t = Table::new(&["STEP", "STATUS", "DURATION", "EXIT"], &[24, 13, 9, 30]);
+    let mut t = Table::new(&["STEP", "STATUS", "DURATION", "EXIT"]);
     // The last attempt of each step, in one pass (attempts are in order).
     let last_of: std::collections::HashMap<&str, &crate::store::AttemptRow> = detail
         .attempts

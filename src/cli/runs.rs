@@ -42,12 +42,9 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         super::out("no runs recorded\n");
         return Ok(());
     }
-    let mut t = Table::new(
-        &[
-            "RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION", "NOTE",
-        ],
-        &[8, 22, 11, 8, 19, 9, 200],
-    );
+    let mut t = Table::new(&[
+        "RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION", "NOTE",
+    ]);
     for r in &runs {
         t.row(vec![
             r.id.to_string(),

@@ -39,9 +39,18 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         r.trigger, r.requested_by, r.host
     ));
     out.push_str(&format!(
-        "business date: {} (fiscal year {})\n",
-        r.business_date, r.fiscal_year
+        "business date: {} (fiscal year {}){}\n",
+        r.business_date,
+        r.fiscal_year,
+        if r.business_date_given {
+            ", given by the operator (--business-date), not the clock's"
+        } else {
+            ""
+        }
     ));
+    if let Some(why) = &r.outside_window {
+        out.push_str(&format!("outside window: allowed ({why})\n"));
+    }
     out.push_str(&format!(
         "started:       {}\nended:         {}\n",
         time(r.started_at),
@@ -70,10 +79,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         }
     }
     out.push_str("\nattempts:\n");
-    let mut t = Table::new(
-        &["STEP", "#", "STATUS", "STARTED", "DURATION", "PID", "LOG"],
-        &[20, 3, 10, 19, 9, 8, 60],
-    );
+    let mut t = Table::new(&["STEP", "#", "STATUS", "STARTED", "DURATION", "PID", "LOG"]);
     for a in &d.attempts {
         t.row(vec![
             a.step.clone(),

@@ -32,10 +32,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         super::out("no slots recorded (the daemon records them as schedules fire)\n");
         return Ok(());
     }
-    let mut t = Table::new(
-        &["FIRE TIME", "SCHEDULE", "OUTCOME", "RUN", "REASON"],
-        &[19, 18, 18, 7, 60],
-    );
+    let mut t = Table::new(&["FIRE TIME", "SCHEDULE", "OUTCOME", "RUN", "REASON"]);
     for s in &slots {
         t.row(vec![
             super::local_time(settings, s.fire_time),

@@ -144,11 +144,8 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
 }
 
 fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String {
-    let time = |t: chrono::DateTime<Utc>| {
-        t.with_timezone(&settings.timezone)
-            .format("%m-%d %H:%M")
-            .to_string()
-    };
+    // A run due next April shows its year.
+    let time = |t: chrono::DateTime<Utc>| super::table::short_time(t, now, settings.timezone);
     let mut out = String::new();
     match (&s.daemon, s.daemon.alive) {
         (d, true) => out.push_str(&format!(
@@ -202,17 +199,21 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
     }
     if !s.running.is_empty() || !s.queued.is_empty() {
         out.push('\n');
-        let mut t = Table::new(
-            &["RUN", "JOB", "STATUS", "SINCE", "NOTE"],
-            &[6, 20, 8, 11, 30],
-        );
+        let mut t = Table::new(&["RUN", "JOB", "STATUS", "SINCE", "NOTE"]);
         for r in s.running.iter().chain(&s.queued) {
             let since = r.started_at.unwrap_or(r.queued_at);
             let note = if r.status == RunStatus::Queued {
-                match (r.not_before, &r.reason) {
-                    (_, Some(reason)) => reason.clone(),
-                    (Some(nb), None) => format!("not before {}", time(nb)),
-                    _ => String::new(),
+                match (r.not_before, &r.reason, &r.outside_window) {
+                    (_, Some(reason), _) => reason.clone(),
+                    (Some(nb), None, None) => format!("not before {}", time(nb)),
+                    (Some(nb), None, Some(why)) => {
+                        format!(
+                            "not before {}, outside its window (urgent: {why})",
+                            time(nb)
+                        )
+                    }
+                    (None, None, Some(why)) => format!("outside its window (urgent: {why})"),
+                    (None, None, None) => String::new(),
                 }
             } else {
                 s.waiting_retry
@@ -223,6 +224,12 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
                         None => format!("{}: waiting for approval", w.step),
                     })
                     .unwrap_or_default()
+            };
+            // A rehearsal says so, above all to the one asked to approve it.
+            let note = match (r.business_date_given, note.is_empty()) {
+                (false, _) => note,
+                (true, true) => format!("business date {} given", r.business_date),
+                (true, false) => format!("{note} (business date {} given)", r.business_date),
             };
             t.row(vec![
                 r.id.to_string(),
@@ -236,10 +243,7 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
     }
     if !s.open_incidents.is_empty() {
         out.push('\n');
-        let mut t = Table::new(
-            &["INC", "SEV", "STATUS", "JOB", "SUMMARY"],
-            &[5, 8, 13, 18, 30],
-        );
+        let mut t = Table::new(&["INC", "SEV", "STATUS", "JOB", "SUMMARY"]);
         for i in &s.open_incidents {
             let mut status = i.status.to_string();
             if overdue(i, now) {
@@ -257,7 +261,7 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
     }
     if !s.refused.is_empty() {
         out.push_str("\nrefused (last 24 h, no incident):\n");
-        let mut t = Table::new(&["RUN", "JOB", "ENDED", "REASON"], &[6, 20, 11, 200]);
+        let mut t = Table::new(&["RUN", "JOB", "ENDED", "REASON"]);
         for r in &s.refused {
             t.row(vec![
                 r.id.to_string(),
@@ -270,7 +274,7 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
     }
     if !s.next_slots.is_empty() {
         out.push_str("\nnext:\n");
-        let mut t = Table::new(&["DUE", "JOB", "DECISION"], &[11, 22, 40]);
+        let mut t = Table::new(&["DUE", "JOB", "DECISION"]);
         for c in &s.next_slots {
             t.row(vec![
                 time(c.due_at),

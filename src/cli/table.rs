@@ -1,28 +1,48 @@
-//! Plain-text tables that fit an 80-column terminal: left-aligned columns, two spaces apart,
-//! long cells cut with an ellipsis, and the last column (a reason, a summary) wrapped onto
-//! continuation lines when a row would be wider than the terminal. No colour: the output is
-//! the same on a terminal, in a pipe and with `NO_COLOR`.
+//! Plain-text tables: left-aligned columns, two spaces apart. A cell is never cut: ids, job
+//! names, paths, hashes and notes are what operators copy. On a terminal the last column (a
+//! reason, a note, a path) wraps at spaces onto continuation lines when a row would be wider
+//! than the terminal (`COLUMNS`, else the terminal's size, else 80 columns); a word longer than
+//! the room left is kept whole. Into a pipe or a file every row stays one line, whole. No
+//! colour: the output is the same with and without `NO_COLOR`.
 
-/// The width tables fit in.
+use std::io::IsTerminal;
+
+/// The width when a terminal does not say its own.
 pub const WIDTH: usize = 80;
+
+/// The width tables fit in: `None` (no limit) when stdout is not a terminal, else `COLUMNS`,
+/// else the terminal's size, else [`WIDTH`].
+pub fn width() -> Option<usize> {
+    let stdout = std::io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0);
+    Some(
+        columns
+            .or_else(|| terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0)))
+            .unwrap_or(WIDTH),
+    )
+}
 
 /// A table with a header row.
 #[derive(Debug, Default)]
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
-    /// Widest a column may grow (characters), per column.
-    max: Vec<usize>,
-    /// Keep every row on one line (lines that are read with grep, one per date).
+    /// Keep every row on one line, also on a terminal (lines that are read with grep, one
+    /// per date).
     one_line: bool,
 }
 
 impl Table {
-    pub fn new(header: &[&str], max: &[usize]) -> Table {
+    pub fn new(header: &[&str]) -> Table {
         Table {
             header: header.iter().map(|h| (*h).to_owned()).collect(),
             rows: Vec::new(),
-            max: max.to_vec(),
             one_line: false,
         }
     }
@@ -37,25 +57,14 @@ impl Table {
         self.rows.push(cells);
     }
 
+    /// The table for stdout: wrapped to the terminal's width, or whole rows into a pipe.
     pub fn render(&self) -> String {
-        let cut = |s: &str, max: usize| -> String {
-            if s.chars().count() <= max {
-                s.to_owned()
-            } else {
-                let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-                t.push('…');
-                t
-            }
-        };
-        let all: Vec<Vec<String>> = std::iter::once(&self.header)
-            .chain(&self.rows)
-            .map(|r| {
-                r.iter()
-                    .enumerate()
-                    .map(|(i, c)| cut(c, self.max.get(i).copied().unwrap_or(usize::MAX)))
-                    .collect()
-            })
-            .collect();
+        self.render_within(width())
+    }
+
+    /// The table with its last column wrapped within `width` columns (`None`: never).
+    pub fn render_within(&self, width: Option<usize>) -> String {
+        let all: Vec<&Vec<String>> = std::iter::once(&self.header).chain(&self.rows).collect();
         let cols = self.header.len();
         let widths: Vec<usize> = (0..cols)
             .map(|i| {
@@ -67,10 +76,9 @@ impl Table {
             .collect();
         // Where the last column starts, and how much room it has before the edge.
         let start: usize = widths[..cols.saturating_sub(1)].iter().map(|w| w + 2).sum();
-        let room = if self.one_line {
-            usize::MAX
-        } else {
-            WIDTH.saturating_sub(start).max(20)
+        let room = match width {
+            Some(w) if !self.one_line => w.saturating_sub(start).max(20),
+            _ => usize::MAX,
         };
         let mut out = String::new();
         for r in &all {
@@ -87,7 +95,8 @@ impl Table {
                     }
                 } else {
                     line.push_str(c);
-                    line.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+                    let w = widths.get(i).copied().unwrap_or(0);
+                    line.push_str(&" ".repeat(w.saturating_sub(c.chars().count()) + 2));
                 }
             }
             out.push_str(line.trim_end());
@@ -97,31 +106,39 @@ impl Table {
     }
 }
 
-/// Splits text into lines of at most `room` characters, at spaces where it can.
+/// Splits text into lines of at most `room` characters, at spaces; a longer word stays whole
+/// on a line of its own.
 fn wrap(text: &str, room: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = String::new();
+    let len = |s: &str| s.chars().count();
     for word in text.split(' ') {
-        let mut word = word.to_owned();
-        let len = |s: &str| s.chars().count();
-        if !current.is_empty() && len(&current) + 1 + len(&word) > room {
+        if !current.is_empty() && len(&current) + 1 + len(word) > room {
             lines.push(std::mem::take(&mut current));
-        }
-        while len(&word) > room {
-            let head: String = word.chars().take(room).collect();
-            word = word.chars().skip(room).collect();
-            if !current.is_empty() {
-                lines.push(std::mem::take(&mut current));
-            }
-            lines.push(head);
         }
         if !current.is_empty() {
             current.push(' ');
         }
-        current.push_str(&word);
+        current.push_str(word);
     }
     lines.push(current);
     lines
+}
+
+/// A time for a short column: `MM-DD HH:MM`, with the year in front when it is not the year
+/// of `now` (both in `tz`).
+pub fn short_time(
+    t: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> String {
+    use chrono::Datelike;
+    let local = t.with_timezone(&tz);
+    if local.year() == now.with_timezone(&tz).year() {
+        local.format("%m-%d %H:%M").to_string()
+    } else {
+        local.format("%Y-%m-%d %H:%M").to_string()
+    }
 }
 
 #[cfg(test)]
@@ -129,19 +146,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn aligns_and_cuts() {
-        let mut t = Table::new(&["ID", "JOB"], &[6, 5]);
+    fn aligns_and_never_cuts() {
+        let mut t = Table::new(&["ID", "JOB"]);
         t.row(vec!["1".into(), "a-very-long-name".into()]);
         t.row(vec!["22".into(), "b".into()]);
-        assert_eq!(t.render(), "ID  JOB\n1   a-ve…\n22  b\n");
+        assert_eq!(
+            t.render_within(Some(80)),
+            "ID  JOB\n1   a-very-long-name\n22  b\n"
+        );
     }
 
     #[test]
-    fn the_last_column_wraps_within_80_columns() {
-        let mut t = Table::new(&["ID", "REASON"], &[4, 500]);
+    fn the_last_column_wraps_within_the_terminal_width() {
+        let mut t = Table::new(&["ID", "REASON"]);
         let long = "word ".repeat(40);
         t.row(vec!["7".into(), long.trim_end().into()]);
-        let text = t.render();
+        let text = t.render_within(Some(WIDTH));
         assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
         assert!(
             text.lines().skip(2).all(|l| l.starts_with("    word")),
@@ -153,5 +173,43 @@ mod tests {
             .map(|l| l.split_whitespace().filter(|w| *w == "word").count())
             .sum();
         assert_eq!(words, 40, "nothing is lost");
+        // A wider terminal takes more per line.
+        assert!(t.render_within(Some(220)).lines().count() < text.lines().count());
+    }
+
+    #[test]
+    fn a_path_longer_than_the_room_is_never_split() {
+        let path = format!("/srv/{}/extract.csv", "d".repeat(100));
+        let hash = "ab".repeat(32);
+        let mut t = Table::new(&["SHA256", "FILE"]);
+        t.row(vec![hash.clone(), path.clone()]);
+        for width in [Some(80), Some(220), None] {
+            let text = t.render_within(width);
+            assert!(text.contains(&path), "{text}");
+            assert!(text.contains(&hash), "{text}");
+        }
+    }
+
+    #[test]
+    fn piped_rows_stay_one_line() {
+        let mut t = Table::new(&["ID", "NOTE"]);
+        let note = "a note ".repeat(40);
+        t.row(vec!["1".into(), note.trim_end().into()]);
+        assert_eq!(t.render_within(None).lines().count(), 2);
+    }
+
+    #[test]
+    fn short_times_show_the_year_when_it_is_not_this_one() {
+        use chrono::TimeZone;
+        let tz = chrono_tz::Asia::Tokyo;
+        let at = |y, m, d| {
+            tz.with_ymd_and_hms(y, m, d, 9, 0, 0)
+                .single()
+                .expect("time")
+                .to_utc()
+        };
+        let now = at(2026, 12, 5);
+        assert_eq!(short_time(at(2026, 12, 24), now, tz), "12-24 09:00");
+        assert_eq!(short_time(at(2027, 4, 1), now, tz), "2027-04-01 09:00");
     }
 }

@@ -503,7 +503,10 @@ impl Daemon {
                     .await?;
                 continue;
             };
-            if let Some(wait) = self.window_wait(&job, now) {
+            // An urgent request (`--outside-window`, audited) starts outside the window.
+            if run.outside_window.is_none()
+                && let Some(wait) = self.window_wait(&job, now)
+            {
                 let (until, why) = wait;
                 match until {
                     Some(t) => self.store.defer_run(run.id, t, &why).await?,
@@ -756,6 +759,8 @@ impl Daemon {
         record.params = old.run.params.clone();
         record.business_date = old.run.business_date;
         record.fiscal_year = old.run.fiscal_year;
+        record.business_date_given = old.run.business_date_given;
+        record.outside_window = old.run.outside_window.clone();
         record.schedule = old.run.schedule.clone();
         record.rerun_of = Some(run_id);
         let new_id = self.store.create_run(&record).await?;

@@ -402,7 +402,8 @@ fn database(path: &Path, rng: &mut Rng, staff: &[Staff]) -> Result<(), DemoError
             .map_err(db)?;
         for id in 1..=RESIDENTS {
             let resident = 1 + rng.below(u64::from(RESIDENTS));
-            let year = 2023 + rng.below(3);
+            // The current fiscal year (2026, the parameter file's) and the two before it.
+            let year = 2024 + rng.below(3);
             let amount = rng.below(6_000) * 100;
             let [resident, year, amount] = [resident, year, amount].map(|v| v as i64);
             ins.execute(params![id, resident, year, amount])
@@ -436,7 +437,7 @@ fn share(dir: &Path, rng: &mut Rng) -> Result<Vec<PathBuf>, DemoError> {
         let mut csv = String::from("month,cases,closed\n");
         for m in 1..=12 {
             let cases = 50 + rng.below(200);
-            let _ = writeln!(csv, "2025-{m:02},{cases},{}", cases - rng.below(cases / 2));
+            let _ = writeln!(csv, "2026-{m:02},{cases},{}", cases - rng.below(cases / 2));
         }
         files.push(("monthly-cases.csv".to_owned(), csv));
         files.push((

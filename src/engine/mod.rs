@@ -51,6 +51,9 @@ pub struct RunRequest {
     /// Steps run at once.
     pub parallel: usize,
     pub requested_by: String,
+    /// A business date the operator gave (`--business-date`, a rehearsal) instead of the
+    /// clock's.
+    pub business_date: Option<NaiveDate>,
 }
 
 /// A run that is recorded as running and about to be driven.
@@ -177,7 +180,24 @@ pub fn new_run(
         rerun_of: None,
         kept_steps: Vec::new(),
         comment: None,
+        business_date_given: false,
+        outside_window: None,
     }
+}
+
+/// Makes `record` a run of the business date `date` the operator gave (a rehearsal): its
+/// `business_date`, the `fiscal_year` of that date, and the mark that it was given.
+pub fn give_business_date(settings: &Settings, record: &mut NewRun, date: NaiveDate) {
+    record.business_date = date;
+    record.fiscal_year = crate::calendar::fiscal_year(date, settings.fiscal_year_start);
+    record.business_date_given = true;
+}
+
+/// Reads `--business-date`: a calendar date, `YYYY-MM-DD`.
+pub fn parse_business_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        format!("`--business-date`: `{text}` is not a date (YYYY-MM-DD, e.g. 2027-04-01)")
+    })
 }
 
 /// Runs a job to its end in this process.
@@ -192,7 +212,7 @@ pub async fn run(
     stop: watch::Receiver<Option<Stop>>,
     on_event: Arc<dyn Fn(Event) + Send + Sync>,
 ) -> Result<RunResult, StoreError> {
-    let record = new_run(
+    let mut record = new_run(
         settings,
         catalog,
         &req.job,
@@ -202,6 +222,9 @@ pub async fn run(
         Utc::now(),
         &req.requested_by,
     );
+    if let Some(date) = req.business_date {
+        give_business_date(settings, &mut record, date);
+    }
     let run_id = store.create_run(&record).await?;
     let started = Started {
         run_id,

@@ -78,6 +78,11 @@ pub struct NewRun {
     pub kept_steps: Vec<String>,
     /// The requester's words (`unyo submit --reason`).
     pub comment: Option<String>,
+    /// `business_date` (and `fiscal_year`) were given by the operator (`--business-date`, a
+    /// rehearsal), not taken from the clock.
+    pub business_date_given: bool,
+    /// Leave to start outside the job's window (`--outside-window`), with its reason.
+    pub outside_window: Option<String>,
 }
 
 /// One slot of a schedule, decided; `run` is created with it when the slot starts or queues
@@ -191,6 +196,10 @@ pub struct RunRow {
     pub schedule: Option<String>,
     pub rerun_of: Option<i64>,
     pub comment: Option<String>,
+    /// The business date was given by the operator (`--business-date`).
+    pub business_date_given: bool,
+    /// Leave to start outside the job's window, with its reason (`--outside-window`).
+    pub outside_window: Option<String>,
 }
 
 /// A step of a run.

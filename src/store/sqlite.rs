@@ -112,6 +112,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "signals",
         include_str!("../../migrations/sqlite/0019_signals.sql"),
     ),
+    (
+        20,
+        "operator_time",
+        include_str!("../../migrations/sqlite/0020_operator_time.sql"),
+    ),
 ];
 
 /// How long a write waits for another process holding the database.
@@ -765,6 +770,8 @@ fn run_row(row: &Row<'_>) -> Result<RunRow, StoreError> {
         schedule: col(row, "schedule")?,
         rerun_of: col(row, "rerun_of")?,
         comment: col(row, "comment")?,
+        business_date_given: col::<i64>(row, "business_date_given")? != 0,
+        outside_window: col(row, "outside_window")?,
     })
 }
 
@@ -814,8 +821,8 @@ fn insert_run(c: &Connection, run: &NewRun) -> rusqlite::Result<i64> {
         .prepare_cached(
             "INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year, \
              queued_at, started_at, requested_by, host, job_digest, catalog_digest, owner, \
-             not_before, schedule, rerun_of, comment) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             not_before, schedule, rerun_of, comment, business_date_given, outside_window) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )?
         .query_row(
             params![
@@ -836,6 +843,8 @@ fn insert_run(c: &Connection, run: &NewRun) -> rusqlite::Result<i64> {
                 run.schedule,
                 run.rerun_of,
                 run.comment,
+                run.business_date_given,
+                run.outside_window,
             ],
             |r| r.get(0),
         )?;
