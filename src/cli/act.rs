@@ -308,22 +308,22 @@ async fn param_set(
             want.to_json()
         )))
     };
-    let before = match params::parse_value(&file, value).and_then(|node| {
-        Ok((
-            params::set_if(&file, key, Some(node.clone()), expected)?,
-            node,
-        ))
-    }) {
-        Ok(b) => b,
+    // The new value keeps the type of the one it replaces; the check, the comparison with
+    // `--expect` and the write are one step for other editors of the folder.
+    let decided = params::set_with(&file, key, |now| {
+        expected(now.clone())?;
+        params::typed(&file, key, now.as_ref(), value).map(Some)
+    });
+    let (before, after) = match decided {
+        Ok(v) => v,
         Err(e) => return Err(refused(&*store, "param.set", target, args, e).await),
     };
-    let (before, node) = before;
     let change = NewParamChange {
         at: chrono::Utc::now(),
         file: file.display().to_string(),
         key: key.to_owned(),
         before: before.as_ref().map(Node::to_json),
-        after: Some(node.to_json()),
+        after: after.as_ref().map(Node::to_json),
         reason: reason.to_owned(),
         run_id: std::env::var("UNYO_RUN_ID")
             .ok()

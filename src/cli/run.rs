@@ -26,6 +26,10 @@ pub struct Args {
     /// Queue the run for the daemon and print its id instead of running it here.
     #[arg(long, conflicts_with = "parallel")]
     pub detach: bool,
+    /// Why (kept with the run and in the audit trail; steps get it as `{{reason}}` and
+    /// `UNYO_REASON`).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
@@ -52,11 +56,15 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         .map(|p| params::parse_assignment(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Error::Request)?;
+    if args.detach {
+        params::check_queueable(&job, &given).map_err(Error::Request)?;
+    }
     let today = engine::dates(settings, chrono::Utc::now()).0;
     let values = params::resolve(&job, &given, today, &settings.root).map_err(Error::Request)?;
+    let shown = params::redacted(&job, &values);
     let store = super::open_store(settings).await?;
     if args.detach {
-        let record = engine::new_run(
+        let mut record = engine::new_run(
             settings,
             &catalog,
             &job,
@@ -66,12 +74,13 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             chrono::Utc::now(),
             &engine::os_user(),
         );
+        record.comment = args.reason.clone();
         let run_id = store.create_run(&record).await?;
         super::audit::record(
             &*store,
             "run.detach",
             format!("job {}", job.name),
-            serde_json::json!({ "params": values }),
+            serde_json::json!({ "params": shown, "reason": args.reason }),
             Ok(format!("run {run_id} queued")),
         )
         .await?;
@@ -128,7 +137,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         &*store,
         "run",
         format!("job {}", job.name),
-        serde_json::json!({ "params": values, "parallel": parallel }),
+        serde_json::json!({ "params": shown, "parallel": parallel, "reason": args.reason }),
         Ok("started in the foreground".to_owned()),
     )
     .await?;
@@ -140,6 +149,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             job: job.clone(),
             params: values,
             trigger: Trigger::Manual,
+            reason: args.reason.clone(),
             parallel,
             requested_by: engine::os_user(),
         },

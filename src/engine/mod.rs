@@ -43,9 +43,12 @@ pub const TAIL_BYTES: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub job: Arc<Job>,
-    /// Resolved values (see [`params::resolve`]).
+    /// Resolved values (see [`params::resolve`]), secret ones included: they are recorded
+    /// masked and reach the steps' environment only.
     pub params: IndexMap<String, String>,
     pub trigger: Trigger,
+    /// Why, in the requester's words (`--reason`): recorded, and given to the steps.
+    pub reason: Option<String>,
     /// Steps run at once.
     pub parallel: usize,
     pub requested_by: String,
@@ -56,7 +59,13 @@ pub struct RunRequest {
 pub struct Started {
     pub run_id: i64,
     pub job: Arc<Job>,
+    /// The values as recorded (secret ones masked).
     pub params: IndexMap<String, String>,
+    /// Secret values given to this process (a foreground run), never recorded; the others
+    /// come from the environment (`from_env`).
+    pub secrets: IndexMap<String, String>,
+    /// The requester's `--reason` (`{{reason}}`, `UNYO_REASON`).
+    pub reason: Option<String>,
     pub business_date: NaiveDate,
     pub fiscal_year: i32,
     /// Steps run at once.
@@ -159,7 +168,7 @@ pub fn new_run(
     NewRun {
         job: job.name.clone(),
         trigger,
-        params: serde_json::to_value(params).unwrap_or_default(),
+        params: serde_json::to_value(params::redacted(job, params)).unwrap_or_default(),
         status,
         business_date,
         fiscal_year,
@@ -190,7 +199,7 @@ pub async fn run(
     stop: watch::Receiver<Option<Stop>>,
     on_event: Arc<dyn Fn(Event) + Send + Sync>,
 ) -> Result<RunResult, StoreError> {
-    let record = new_run(
+    let mut record = new_run(
         settings,
         catalog,
         &req.job,
@@ -200,11 +209,14 @@ pub async fn run(
         Utc::now(),
         &req.requested_by,
     );
+    record.comment = req.reason.clone();
     let run_id = store.create_run(&record).await?;
     let started = Started {
         run_id,
+        secrets: params::secrets(&req.job, &req.params),
+        params: params::redacted(&req.job, &req.params),
+        reason: req.reason,
         job: req.job,
-        params: req.params,
         business_date: record.business_date,
         fiscal_year: record.fiscal_year,
         parallel: req.parallel,
@@ -227,6 +239,8 @@ pub async fn execute(
         run_id,
         job,
         params,
+        secrets,
+        reason,
         business_date,
         fiscal_year,
         parallel,
@@ -250,25 +264,41 @@ pub async fn execute(
     let first_stop = (*stop.borrow()).filter(|s| *s != Stop::Drain);
     let (halt_tx, halt_rx) = watch::channel(first_stop.is_some());
     let (drain_tx, drain_rx) = watch::channel(*stop.borrow() == Some(Stop::Drain));
+    let (secret_params, missing) = secret_values(&job, &params, &secrets);
+    let data = serde_json::json!({
+        "params": params,
+        "reason": reason.clone().unwrap_or_default(),
+        "settings": settings.template_value(),
+        "run_id": run_id,
+        "job": job.name,
+        "business_date": business_date.format("%Y-%m-%d").to_string(),
+        "fiscal_year": fiscal_year,
+        // Templates do no arithmetic: the year that closed when this one began (on
+        // 1 April, the year a rollover archives).
+        "previous_fiscal_year": fiscal_year - 1,
+        "unyo": unyo_bin(),
+    });
+    let mut env_data = data.clone();
+    for (k, v) in &secret_params {
+        env_data["params"][k] = serde_json::Value::from(v.as_str());
+    }
     let ctx = Arc::new(StepContext {
         settings: settings.clone(),
         job: job.clone(),
         run_id,
         business_date,
         fiscal_year,
-        data: serde_json::json!({
-            "params": params,
-            "settings": settings.template_value(),
-            "run_id": run_id,
-            "job": job.name,
-            "business_date": business_date.format("%Y-%m-%d").to_string(),
-            "fiscal_year": fiscal_year,
-            // Templates do no arithmetic: the year that closed when this one began (on
-            // 1 April, the year a rollover archives).
-            "previous_fiscal_year": fiscal_year - 1,
-            "unyo": unyo_bin(),
-        }),
+        data,
+        env_data,
         params,
+        secret_params,
+        missing,
+        reason,
+        env_remove: settings
+            .secret_env()
+            .into_iter()
+            .chain(catalog.secret_env())
+            .collect(),
         renderer: Renderer::shared(),
         store: store.clone(),
         cancel: halt_rx,
@@ -432,8 +462,20 @@ struct StepContext {
     run_id: i64,
     business_date: NaiveDate,
     fiscal_year: i32,
+    /// What templates see; secret parameters masked.
     data: serde_json::Value,
+    /// What `env:` values see: `data` with the secret parameters' values.
+    env_data: serde_json::Value,
+    /// The values as recorded (secret ones masked).
     params: IndexMap<String, String>,
+    /// The secret parameters' values, for the steps' environment only.
+    secret_params: IndexMap<String, String>,
+    /// Secret parameters that have no value, each with what to do: no step starts.
+    missing: Vec<String>,
+    /// The requester's `--reason`.
+    reason: Option<String>,
+    /// Inherited variables no step gets: unyo's own secrets and every `from_env`.
+    env_remove: Vec<String>,
     renderer: &'static Renderer,
     store: Arc<dyn Store>,
     /// Set when the run must stop (see `stopped` for why) or the database failed.
@@ -1460,6 +1502,9 @@ fn prepare(
 ) -> Result<exec::Command, String> {
     let r = ctx.renderer;
     let step_err = |m: String| format!("step `{}`: {m}", step.name);
+    if !ctx.missing.is_empty() {
+        return Err(step_err(ctx.missing.join("; ")));
+    }
     let program = match &step.action {
         Action::Argv(argv) => Program::Argv(
             argv.iter()
@@ -1486,11 +1531,16 @@ fn prepare(
         ),
         ("UNYO_BIN".to_owned(), unyo_bin().to_owned()),
     ];
+    env.push((
+        "UNYO_REASON".to_owned(),
+        ctx.reason.clone().unwrap_or_default(),
+    ));
     for (k, v) in &ctx.params {
+        let v = ctx.secret_params.get(k).unwrap_or(v);
         env.push((format!("UNYO_PARAM_{}", k.to_ascii_uppercase()), v.clone()));
     }
     for (k, v) in &step.env {
-        env.push((k.clone(), r.plain(v, &ctx.data).map_err(step_err)?));
+        env.push((k.clone(), r.plain(v, &ctx.env_data).map_err(step_err)?));
     }
     let workdir = match &step.workdir {
         Some(w) => ctx
@@ -1508,6 +1558,7 @@ fn prepare(
     Ok(exec::Command {
         program,
         env,
+        env_remove: ctx.env_remove.clone(),
         workdir,
         timeout: step.timeout,
         kill_grace: ctx.settings.kill_grace,
@@ -1515,6 +1566,50 @@ fn prepare(
         log_limit: ctx.settings.log_limit,
         tail_limit: TAIL_BYTES,
     })
+}
+
+/// The values of a job's secret parameters for its steps' environment: given to this
+/// process (`secrets`), else read from the variable named by `from_env` in this process's
+/// environment. Also the problems: a required one without a value, and one given when the
+/// run was requested whose value was not kept (a queued or re-run request never carries a
+/// secret), each naming the parameter and what to do.
+fn secret_values(
+    job: &Job,
+    recorded: &IndexMap<String, String>,
+    secrets: &IndexMap<String, String>,
+) -> (IndexMap<String, String>, Vec<String>) {
+    let mut values = IndexMap::new();
+    let mut missing = Vec::new();
+    for (k, p) in job.params.iter().filter(|(_, p)| p.secret) {
+        if let Some(v) = secrets.get(k) {
+            values.insert(k.clone(), v.clone());
+            continue;
+        }
+        if let Some(var) = &p.from_env {
+            match std::env::var(var) {
+                Ok(v) => {
+                    values.insert(k.clone(), v);
+                }
+                Err(_) if p.required => missing.push(format!(
+                    "secret parameter `{k}` has no value: `{var}` (its `from_env`) is not set \
+                     in the environment of the unyo process that runs the step"
+                )),
+                Err(_) => {
+                    values.insert(k.clone(), String::new());
+                }
+            }
+            continue;
+        }
+        if recorded.get(k).is_some_and(|v| !v.is_empty()) || p.required {
+            missing.push(format!(
+                "secret parameter `{k}` has no value: it is never stored, so only a foreground \
+                 `unyo run` can give it (or declare `from_env` in the job)"
+            ));
+        } else {
+            values.insert(k.clone(), String::new());
+        }
+    }
+    (values, missing)
 }
 
 /// This machine's name, for the record.
