@@ -446,6 +446,18 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
                 "@reboot not carried over: unyo schedules have no start-up trigger; run the command from whatever starts unyo".to_owned(),
             ),
             Line::Env { name, value } => {
+                if !value.is_empty()
+                    && (crate::model::Param::secret_by_name(&name) || name == "MYSQL_PWD")
+                {
+                    note(
+                        n,
+                        format!(
+                            "`{name}` holds a credential, copied as it is into the `env:` of \
+                             every job below: give it to unyo's jobs as a secret parameter with \
+                             `from_env` instead"
+                        ),
+                    );
+                }
                 for text in apply_env(&name, &value, &mut env, &mut timezone) {
                     note(n, text);
                 }
@@ -465,6 +477,16 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
                     }
                 };
                 let name = unique(job_name(&command), &mut names);
+                for what in credentials(&command) {
+                    note(
+                        n,
+                        format!(
+                            "`{name}`: the command holds a credential ({what}), copied as it is \
+                             into jobs/{name}.yaml: take it out of the command line (a secret \
+                             parameter with `from_env`, or a file only its user can read)"
+                        ),
+                    );
+                }
                 let mut description = format!("imported from crontab line {n}");
                 if let Some(user) = entry.user {
                     description.push_str(&format!(" (ran as user `{user}`)"));
@@ -534,6 +556,43 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
         entries: carried.len(),
         notes,
     }
+}
+
+/// Option flags that carry a credential: `--password=x`, `--api-key x`.
+static CREDENTIAL_FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:^|\s)(--?[a-z-]*(?:password|passwd|token|secret|api-?key))(?:=|\s+)[^\s-]")
+        .expect("static regex")
+});
+/// `PGPASSWORD=x cmd`, `MYSQL_PWD=x cmd`.
+static CREDENTIAL_VAR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[\s;&|(])([A-Za-z_]*(?i:password|passwd|token|secret|api_?key|_pwd)[A-Za-z0-9_]*)=[^\s]")
+        .expect("static regex")
+});
+/// `scheme://user:pass@host`.
+static CREDENTIAL_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@").expect("static regex")
+});
+/// The MySQL clients' `-pSECRET` (a password glued to `-p`).
+static MYSQL_P: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bmysql[a-z]*\b.*\s-p[^\s]").expect("static regex"));
+
+/// What in a command line looks like a credential (never the value itself): `--password=`,
+/// `-p...` of a MySQL client, `PGPASSWORD=`, a URL with `user:password@`.
+pub fn credentials(command: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for c in CREDENTIAL_FLAG.captures_iter(command) {
+        found.push(format!("`{}`", &c[1]));
+    }
+    if MYSQL_P.is_match(command) {
+        found.push("`-p` of a MySQL client".to_owned());
+    }
+    for c in CREDENTIAL_VAR.captures_iter(command) {
+        found.push(format!("`{}=`", &c[1]));
+    }
+    if CREDENTIAL_URL.is_match(command) {
+        found.push("a URL with `user:password@`".to_owned());
+    }
+    found
 }
 
 /// Applies `NAME=value` to the environment of later entries; the notes to report.
@@ -824,6 +883,29 @@ mod tests {
             r"printf '%s\n' 'Hello' 'it'\''s me' | /bin/sh -c 'mail -s '\''x y'\'' ops'"
         );
         assert_eq!(run_line("cat", "\\"), r"printf '%s' '\' | /bin/sh -c 'cat'");
+    }
+
+    #[test]
+    fn credentials_on_a_command_line_are_named_not_shown() {
+        assert_eq!(
+            credentials("mysqldump --user=app --password=hunter2 db"),
+            ["`--password`"]
+        );
+        assert_eq!(
+            credentials("mysql -uapp -phunter2 db"),
+            ["`-p` of a MySQL client"]
+        );
+        assert_eq!(
+            credentials("PGPASSWORD=hunter2 pg_dump city"),
+            ["`PGPASSWORD=`"]
+        );
+        assert_eq!(
+            credentials("curl https://app:hunter2@example.jp/x"),
+            ["a URL with `user:password@`"]
+        );
+        assert!(credentials("tar -czf /b/x.tgz -p /data").is_empty());
+        assert!(credentials("backup --password-file /etc/pw").is_empty());
+        assert!(credentials("curl https://example.jp/a:b@c").is_empty());
     }
 
     #[test]
