@@ -65,8 +65,9 @@ pub enum Command {
         /// created when missing.
         #[arg(long, value_name = "KEY")]
         key: String,
-        /// The value, read as a YAML scalar: `10` a number, `true` a bool, else a string (in an
-        /// INI file: the text as given).
+        /// The value, of the type of the value it replaces (an int stays an int, a bool a bool,
+        /// a string a string; else nothing is written); a new key's is read as a YAML scalar:
+        /// `10` a number, `true` a bool, else a string (in an INI file: the text as given).
         #[arg(long, value_name = "V", allow_hyphen_values = true)]
         value: String,
         /// Why, for the record.

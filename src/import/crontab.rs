@@ -7,7 +7,8 @@
 //! unescaped `%` ends the command and the rest is its standard input (each further `%` a
 //! newline, a final newline added), `\%` is a literal `%`, and `CRON_TZ`/`TZ` give the time
 //! zone of the entries after them. What unyo cannot keep (`@reboot`, `MAILTO`, another
-//! `SHELL`) is reported, never dropped silently.
+//! `SHELL`) is reported, never dropped silently, and so are credentials copied from a command
+//! line or an environment line (named, never shown).
 
 use std::collections::HashSet;
 use std::path::Path;
