@@ -369,3 +369,55 @@ fn crontab_import_warns_about_the_credentials_it_copies_naming_the_line() {
     // The warning names the credential, never its value.
     assert!(lines.iter().all(|l| !l.contains("s3cret")), "{report}");
 }
+
+#[test]
+fn a_secret_key_of_a_parameter_file_is_changed_from_the_environment_and_recorded_masked() {
+    let t = Tree::new();
+    t.file(
+        "var/app/app.yaml",
+        "db:\n  host: db1\n  password: old-pw-1\n",
+    );
+    let file = t.path("var/app/app.yaml").display().to_string();
+    let out = t
+        .unyo()
+        .env("NEW_DB_PASSWORD", SECRET)
+        .args(["act", "param-set", "--file", &file, "--key", "db.password"])
+        .args(["--value-env", "NEW_DB_PASSWORD", "--reason", "rotation"])
+        .output()
+        .expect("param-set");
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stdout).ends_with("db.password: change 1: \"***\" -> \"***\"\n"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(
+        read(&t, "var/app/app.yaml"),
+        format!("db:\n  host: db1\n  password: {SECRET}\n")
+    );
+    let history = t.run(&["params", "history", "--json"]);
+    let h: Vec<serde_json::Value> = serde_json::from_slice(&history.stdout).expect("json");
+    assert_eq!(
+        (h[0]["before"].clone(), h[0]["after"].clone()),
+        ("***".into(), "***".into())
+    );
+    // Never recorded, so never rolled back.
+    let out = t.run(&["params", "rollback", "1"]);
+    assert_exit(&out, 3);
+    assert!(
+        text(&out.stderr).contains("a secret, whose values are never recorded"),
+        "{}",
+        both(&out)
+    );
+    for needle in [SECRET, "old-pw-1"] {
+        let audit = t.run(&["audit", "--json"]);
+        assert!(!both(&audit).contains(needle), "{}", both(&audit));
+        assert_eq!(
+            files_holding(&t.path("var"), needle)
+                .into_iter()
+                .filter(|f| !f.ends_with("app.yaml"))
+                .collect::<Vec<_>>(),
+            Vec::<String>::new()
+        );
+    }
+}
