@@ -361,3 +361,28 @@ impl Catalog {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Param;
+
+    #[test]
+    fn obvious_names_are_secret() {
+        for name in [
+            "db_password",
+            "PGPASSWORD",
+            "passwd",
+            "api_token",
+            "client_secret",
+            "API_KEY",
+            "apikey",
+            "private_key",
+            "credentials",
+        ] {
+            assert!(Param::secret_by_name(name), "{name}");
+        }
+        for name in ["department", "key", "passport_no", "monkey", "keyword"] {
+            assert!(!Param::secret_by_name(name), "{name}");
+        }
+    }
+}
