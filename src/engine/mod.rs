@@ -1240,8 +1240,8 @@ fn attempt_end(
                 ended_at: out.ended_at,
                 exit_code,
                 signal,
-                stdout_tail: out.stdout_tail,
-                stderr_tail: out.stderr_tail,
+                stdout_tail: mask_secrets(ctx, out.stdout_tail),
+                stderr_tail: mask_secrets(ctx, out.stderr_tail),
                 log_bytes: i64::try_from(out.log_written).unwrap_or(i64::MAX),
                 log_dropped: i64::try_from(out.log_dropped).unwrap_or(i64::MAX),
                 step_status,
@@ -1417,8 +1417,8 @@ async fn remediate(
                 "ended_at": out.ended_at,
                 "exit_code": match out.exit { Exit::Code(c) => Some(c), Exit::Signal(_) => None },
                 "signal": match out.exit { Exit::Signal(s) => Some(s), Exit::Code(_) => None },
-                "stdout_tail": out.stdout_tail,
-                "stderr_tail": out.stderr_tail,
+                "stdout_tail": mask_secrets(ctx, out.stdout_tail),
+                "stderr_tail": mask_secrets(ctx, out.stderr_tail),
                 "log_path": log_path.display().to_string(),
             })
         }
@@ -1566,6 +1566,18 @@ fn prepare(
         log_limit: ctx.settings.log_limit,
         tail_limit: TAIL_BYTES,
     })
+}
+
+/// Output kept in the database (and so in incidents and their messages) with each secret
+/// parameter's value replaced by `***`, should a step print it. Values shorter than four
+/// characters are left: masking them would garble ordinary text.
+fn mask_secrets(ctx: &StepContext, mut text: String) -> String {
+    for v in ctx.secret_params.values().filter(|v| v.len() >= 4) {
+        if text.contains(v.as_str()) {
+            text = text.replace(v.as_str(), params::MASK);
+        }
+    }
+    text
 }
 
 /// The values of a job's secret parameters for its steps' environment: given to this
