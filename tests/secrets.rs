@@ -270,6 +270,21 @@ fn a_queued_secret_comes_from_the_daemons_environment_and_no_other_step_sees_it(
         .collect();
     assert_eq!(db, Vec::<String>::new());
     assert!(!d.log().contains(SECRET), "{}", d.log());
+    drop(d);
+
+    // Where the variable is not set, no step starts, and the error says which is missing.
+    let out = t
+        .unyo()
+        .env_remove("CITY_API_TOKEN")
+        .args(["run", "call"])
+        .output()
+        .expect("run");
+    assert_exit(&out, 1);
+    assert_eq!(
+        t.show(3)["attempts"][0]["error"],
+        "step `call`: secret parameter `api_token` has no value: `CITY_API_TOKEN` (its \
+         `from_env`) is not set in the environment of the unyo process that runs the step"
+    );
 }
 
 #[test]
@@ -288,7 +303,12 @@ fn steps_do_not_inherit_the_smtp_password_or_the_webhook_url_and_the_notifier_st
     );
     t.job(
         "printenv",
-        "adhoc: true\nsteps:\n  show:\n    run: env; exit 1\n",
+        "adhoc: true\nsteps:\n  show:\n    run: env; exit 1\n    runbook: fix\n",
+    );
+    // Its runbook's remediation prints its environment too.
+    t.file(
+        "runbooks/fix.yaml",
+        "rules:\n  - match: any\n    remediate: env\n",
     );
     // A foreground run, from a shell that has them set.
     let out = t
@@ -320,6 +340,15 @@ fn steps_do_not_inherit_the_smtp_password_or_the_webhook_url_and_the_notifier_st
             .to_owned();
         assert!(tail.contains("UNYO_JOB=printenv"), "{tail}");
         assert!(!tail.contains(password) && !tail.contains(token), "{tail}");
+        let remedy = t.show(run)["attempts"][0]["remediation"]["stdout_tail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(remedy.contains("UNYO_REMEDIATION=1"), "{remedy}");
+        assert!(
+            !remedy.contains(password) && !remedy.contains(token),
+            "{remedy}"
+        );
     }
     assert_eq!(kept_holding(&t, password), Vec::<String>::new());
     assert_eq!(kept_holding(&t, token), Vec::<String>::new());
