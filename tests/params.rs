@@ -650,3 +650,23 @@ fn the_param_change_history_records_the_submitters_reason() {
         format!("scheduled change effective {effective}")
     );
 }
+
+#[test]
+fn validate_checks_type_by_against_the_enum_it_names() {
+    let t = crate::helper::Tree::new();
+    t.job(
+        "change",
+        "params:\n  key: { type: enum, values: [rate, open] }\n  mode: { type: string }\n  value:\n    type_by: { key: { rate: int, open: boolean, closed: bool } }\n  other:\n    type_by: { mode: { x: int } }\n  third:\n    type_by: { nokey: { x: int } }\nsteps:\n  a:\n    argv: [\"true\"]\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_exit(&out, 2);
+    let err = crate::helper::text(&out.stderr);
+    for want in [
+        "jobs/change.yaml:5:14: `type_by` of `value`: unknown type `boolean` for `open` (did you mean `bool`?) (one of: int, float, bool, date, string)",
+        "jobs/change.yaml:5:14: `type_by` of `value`: `closed` is not a value of `key`",
+        "jobs/change.yaml:7:14: `type_by` of `other` needs an enum parameter; `mode` is `string`",
+        "jobs/change.yaml:9:14: `type_by` of `third` names unknown parameter `nokey`",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
+    }
+}

@@ -457,3 +457,43 @@ fn a_secret_key_of_a_parameter_file_is_changed_from_the_environment_and_recorded
         );
     }
 }
+
+#[test]
+fn a_schedule_cannot_hold_a_secret_and_needs_from_env_for_a_required_one() {
+    let t = Tree::new();
+    t.job(
+        "sync",
+        "params:\n  api_token: { required: true }\nsteps:\n  a:\n    env: { T: \"{{params.api_token}}\" }\n    run: ./sync.sh\n",
+    );
+    t.file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: sync\n    cron: \"0 1 * * *\"\n  - job: sync\n    name: sync-2\n    cron: \"0 2 * * *\"\n    params: { api_token: abc }\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_exit(&out, 2);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "schedules/s.yaml:2:10: job `sync` needs parameter `api_token`; it is secret: declare \
+             `from_env` in the job and set that variable for the daemon"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "parameter `api_token` of job `sync` is secret: a definition file is no place"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("abc"), "{err}");
+    // With `from_env` the schedule gives nothing and is valid.
+    t.job(
+        "sync",
+        "params:\n  api_token: { required: true, from_env: SYNC_TOKEN }\nsteps:\n  a:\n    env: { T: \"{{params.api_token}}\" }\n    run: ./sync.sh\n",
+    );
+    t.file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: sync\n    cron: \"0 1 * * *\"\n",
+    );
+    assert_exit(&t.run(&["validate"]), 0);
+}

@@ -851,7 +851,8 @@ fn param(
                             file,
                             tb,
                             format!(
-                                "`type_by` of `{name}`: unknown type `{ty}` for `{value}`{}                                  (one of: {})",
+                                "`type_by` of `{name}`: unknown type `{ty}` for `{value}`{} \
+                                 (one of: {})",
                                 diag::hint(ty, ValueType::NAMES),
                                 ValueType::NAMES.join(", ")
                             ),
