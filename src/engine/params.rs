@@ -202,6 +202,10 @@ pub fn resolve(
                         problems.push(format!("parameter `{k}` is given twice"));
                     }
                 }
+                // A secret's value is not repeated in the message (it may be audited).
+                Err(m) if p.secret && !v.is_empty() => {
+                    problems.push(format!("parameter `{k}`: {}", m.replace(v.as_str(), MASK)));
+                }
                 Err(m) => problems.push(format!("parameter `{k}`: {m}")),
             },
         }
@@ -371,6 +375,53 @@ mod tests {
     fn check(value: &str) -> Result<String, String> {
         let today = NaiveDate::from_ymd_opt(2026, 10, 15).expect("date");
         check_value(&list_param(), value, today, Path::new("/"))
+    }
+
+    #[test]
+    fn a_secret_that_breaks_a_rule_is_not_repeated_in_the_message() {
+        let mut job = crate::model::Job {
+            name: "login".into(),
+            file: PathBuf::new(),
+            digest: String::new(),
+            description: None,
+            params: IndexMap::new(),
+            window: None,
+            avoid: None,
+            outside_window: crate::model::WindowPolicy::Wait,
+            after: Vec::new(),
+            wait_timeout: std::time::Duration::ZERO,
+            on_interrupt: crate::model::OnInterrupt::Leave,
+            adhoc: false,
+            separate_approver: false,
+            allowed_users: Vec::new(),
+            allowed_groups: Vec::new(),
+            sla: None,
+            steps: Vec::new(),
+        };
+        job.params.insert(
+            "db_password".into(),
+            Param {
+                pattern: Some(regex::Regex::new("[0-9]+").expect("regex")),
+                secret: true,
+                ..Param::default()
+            },
+        );
+        let today = NaiveDate::from_ymd_opt(2026, 10, 15).expect("date");
+        let given = [("db_password".to_owned(), "hunter2".to_owned())];
+        let e = resolve(&job, &given, today, Path::new("/")).expect_err("no digits");
+        assert_eq!(
+            e,
+            "parameter `db_password`: `***` does not match the pattern `[0-9]+`"
+        );
+        let mut values = IndexMap::new();
+        values.insert("db_password".to_owned(), "hunter2".to_owned());
+        values.insert("user".to_owned(), "app".to_owned());
+        let shown = redacted(&job, &values);
+        assert_eq!(
+            (shown["db_password"].as_str(), shown["user"].as_str()),
+            ("***", "app")
+        );
+        assert_eq!(secrets(&job, &values).len(), 1);
     }
 
     #[test]
