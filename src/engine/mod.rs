@@ -950,6 +950,7 @@ async fn run_step(
         };
 
         let mut end = attempt_end(ctx, step, result);
+        mask_log(ctx, &log_path).await;
         let elapsed = (end.ended_at - started_at).to_std().unwrap_or_default();
         let failed = matches!(
             end.status,
@@ -1398,7 +1399,9 @@ async fn remediate(
     };
     let command = program_record(&cmd.program);
     let started = Utc::now();
-    match exec::execute(&cmd, ctx.cancel.clone(), |_| {}).await {
+    let ran = exec::execute(&cmd, ctx.cancel.clone(), |_| {}).await;
+    mask_log(ctx, &log_path).await;
+    match ran {
         Ok(out) => {
             let result = if out.timed_out {
                 format!(
@@ -1578,6 +1581,49 @@ fn mask_secrets(ctx: &StepContext, mut text: String) -> String {
         }
     }
     text
+}
+
+/// [`mask_secrets`] for an attempt's log file, once its process has ended (the file is
+/// rewritten in place only when it holds a secret's value).
+async fn mask_log(ctx: &StepContext, path: &std::path::Path) {
+    let values: Vec<String> = ctx
+        .secret_params
+        .values()
+        .filter(|v| v.len() >= 4)
+        .cloned()
+        .collect();
+    if values.is_empty() || !path.is_file() {
+        return;
+    }
+    let path = path.to_owned();
+    let masked = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut bytes = std::fs::read(&path)?;
+        let mut changed = false;
+        for v in &values {
+            let v = v.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i..].starts_with(v) {
+                    out.extend_from_slice(params::MASK.as_bytes());
+                    i += v.len();
+                    changed = true;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            bytes = out;
+        }
+        if changed {
+            std::fs::write(&path, bytes)?;
+        }
+        Ok(())
+    })
+    .await;
+    if let Ok(Err(e)) = masked {
+        tracing::warn!("cannot mask the secrets in a step's log file: {e}");
+    }
 }
 
 /// The values of a job's secret parameters for its steps' environment: given to this
