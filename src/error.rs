@@ -3,7 +3,9 @@
 //! Exit codes (documented in the README):
 //! 0 success · 1 the run failed or was cancelled · 2 definitions are invalid ·
 //! 3 bad request (unknown job, run, step or parameter) · 4 database or I/O problem ·
-//! 64 bad command-line usage.
+//! 5 refused: nothing was done because there is nothing to do, or not yet (a period that
+//! has not ended, a value that is not the one expected, a run that refused) · 64 bad
+//! command-line usage.
 
 use crate::spec::Diagnostics;
 use crate::store::StoreError;
@@ -26,7 +28,14 @@ pub enum Error {
     /// The command worked but its outcome is a failure (a failed run); already reported.
     #[error("{0}")]
     Failed(String),
+    /// Nothing was done, on purpose: there is nothing to do, or not yet. A step declares
+    /// this exit code in its `refuse_exit` to end refused instead of failed.
+    #[error("{0}")]
+    Refused(String),
 }
+
+/// The exit code of [`Error::Refused`].
+pub const EXIT_REFUSED: i32 = 5;
 
 impl Error {
     /// The process exit code for this error.
@@ -36,6 +45,7 @@ impl Error {
             Error::Definitions(_) => 2,
             Error::Request(_) => 3,
             Error::Store(_) | Error::Io { .. } => 4,
+            Error::Refused(_) => EXIT_REFUSED,
         }
     }
 }

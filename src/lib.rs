@@ -14,6 +14,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod import;
 pub mod incident;
 pub mod model;

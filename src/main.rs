@@ -28,6 +28,7 @@ fn main() {
         match &e {
             Error::Failed(_) => {}
             Error::Definitions(d) => eprintln!("{d}"),
+            Error::Refused(m) => eprintln!("refused: {m}"),
             // Every message carries its cause already.
             other => eprintln!("error: {other}"),
         }

@@ -1123,3 +1123,120 @@ fn a_sigterm_while_the_daemon_starts_stops_it_cleanly() {
         .expect("daemons");
     assert_eq!(stopped, 1);
 }
+
+/// Regression: a slot missed while the daemon was down alerted nobody. The missed slots open
+/// an incident with the schedule's severity, through the routes; many missed slots of one
+/// schedule are one incident (its occurrences count them) and one message, not one each.
+#[test]
+fn slots_missed_while_the_daemon_was_down_open_one_incident_through_the_routes() {
+    let t = Tree::new();
+    let dir = t.root().display().to_string();
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "notify:\n  channels:\n    desk:\n      command: {{ argv: [sh, -c, \"mkdir -p {dir}/got; cat > {dir}/got/$$.json\"] }}\n  desk:\n    - notify: [desk]\n"
+        ),
+    );
+    t.job("check", "steps:\n  a:\n    run: echo ok\n");
+    t.file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: check\n    cron: \"*/10 * * * *\"\n    missed: { severity: high }\n",
+    );
+    let d = Daemon::start(&t);
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    // The daemon was down for five and a half hours (misfire: skip, the default).
+    let past = chrono::Utc::now() - chrono::Duration::minutes(330);
+    db(&t)
+        .execute(
+            "UPDATE watermarks SET through = ?",
+            [past.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)],
+        )
+        .expect("rewind");
+    let d = Daemon::start(&t);
+    wait_for("the incident's message to be sent", || {
+        (one::<i64>(
+            &t,
+            "SELECT count(*) FROM notifications WHERE status = 'sent'",
+        ) == 1)
+            .then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let missed: i64 = one(&t, "SELECT count(*) FROM slots WHERE outcome = 'missed'");
+    assert!(missed >= 30, "{missed} slots missed");
+    let incidents: Vec<(String, String, String, i64, Option<i64>)> = {
+        let c = db(&t);
+        let mut s = c
+            .prepare("SELECT job, failure_class, severity, occurrences, run_id FROM incidents")
+            .expect("prepare");
+        s.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+    };
+    assert_eq!(
+        incidents,
+        [("check".into(), "missed".into(), "high".into(), missed, None)]
+    );
+    let summary: String = one(&t, "SELECT summary FROM incidents");
+    assert!(
+        summary.starts_with(&format!(
+            "{missed} slots of schedule `check` were missed, due "
+        )),
+        "{summary}"
+    );
+    // One message in the outbox, delivered: the incident's first notice.
+    let events: Vec<String> = query(&t, "SELECT event FROM notifications");
+    assert_eq!(events, ["opened"]);
+    let got: Vec<_> = std::fs::read_dir(t.path("got"))
+        .expect("delivered")
+        .flatten()
+        .collect();
+    assert_eq!(got.len(), 1);
+    let note: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(got[0].path()).expect("read")).expect("json");
+    assert_eq!(note["failure_class"], "missed");
+    assert_eq!(note["severity"], "high");
+    assert_eq!(note["occurrences"], missed);
+    // Down again across more slots (the last hour's slots made undecided again): the same
+    // incident counts them, with one more message.
+    let past = chrono::Utc::now() - chrono::Duration::minutes(65);
+    let past = past.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let c = db(&t);
+    let forgotten: i64 = c
+        .query_row(
+            "SELECT count(*) FROM slots WHERE fire_time > ? AND outcome = 'missed'",
+            [&past],
+            |r| r.get(0),
+        )
+        .expect("count");
+    c.execute("DELETE FROM slots WHERE fire_time > ?", [&past])
+        .expect("forget");
+    c.execute("UPDATE watermarks SET through = ?", [&past])
+        .expect("rewind");
+    drop(c);
+    let missed = missed - forgotten;
+    let d = Daemon::start(&t);
+    wait_for("the occurrence's message", || {
+        (one::<i64>(
+            &t,
+            "SELECT count(*) FROM notifications WHERE status = 'sent'",
+        ) == 2)
+            .then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let again: i64 = one(&t, "SELECT count(*) FROM slots WHERE outcome = 'missed'");
+    assert!(again - missed >= 5, "{again} missed now, {missed} before");
+    assert_eq!(one::<i64>(&t, "SELECT count(*) FROM incidents"), 1);
+    // Every missed slot counted once: the first outage's and the second's.
+    assert_eq!(
+        one::<i64>(&t, "SELECT occurrences FROM incidents"),
+        again + forgotten
+    );
+    let events: Vec<String> = query(&t, "SELECT event FROM notifications ORDER BY id");
+    assert_eq!(events, ["opened", "recurred"]);
+}

@@ -39,6 +39,7 @@ fn note() -> IncidentNote {
         event: Event::Opened,
         level: 1,
         unacknowledged_minutes: None,
+        next_level: None,
     }
 }
 
@@ -239,57 +240,81 @@ pub(crate) fn smtp_server(reject_rcpt: bool) -> (u16, JoinHandle<Mail>) {
     let port = listener.local_addr().expect("addr").port();
     let handle = std::thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
-        let mut out = stream.try_clone().expect("clone");
-        let mut r = BufReader::new(stream);
-        let mut mail = Mail::default();
-        let mut say = |s: &str| out.write_all(format!("{s}\r\n").as_bytes()).expect("say");
-        say("220 test.local ESMTP");
-        loop {
-            let mut line = String::new();
-            if r.read_line(&mut line).expect("read") == 0 {
-                break;
-            }
-            let line = line.trim_end();
-            let upper = line.to_ascii_uppercase();
-            if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                say("250-test.local");
-                say("250-AUTH PLAIN");
-                say("250 8BITMIME");
-            } else if upper.starts_with("AUTH PLAIN") {
-                mail.auth = line.split_whitespace().nth(2).map(str::to_owned);
-                say("235 2.7.0 Authentication successful");
-            } else if upper.starts_with("MAIL FROM:") {
-                mail.from = line[10..].trim().to_owned();
-                say("250 2.1.0 Ok");
-            } else if upper.starts_with("RCPT TO:") {
-                if reject_rcpt {
-                    say("550 5.1.1 Recipient address rejected: no such desk");
-                } else {
-                    mail.to.push(line[8..].trim().to_owned());
-                    say("250 2.1.5 Ok");
-                }
-            } else if upper == "DATA" {
-                say("354 End data with <CR><LF>.<CR><LF>");
-                loop {
-                    let mut l = String::new();
-                    if r.read_line(&mut l).expect("data") == 0 || l == ".\r\n" {
-                        break;
-                    }
-                    mail.data.push_str(l.strip_prefix('.').unwrap_or(&l));
-                }
-                say("250 2.0.0 Ok: queued as 4711");
-            } else if upper == "RSET" || upper == "NOOP" {
-                say("250 2.0.0 Ok");
-            } else if upper == "QUIT" {
-                say("221 2.0.0 Bye");
-                break;
-            } else {
-                say("502 5.5.2 Error: command not recognized");
-            }
-        }
-        mail
+        smtp_session(stream, reject_rcpt)
     });
     (port, handle)
+}
+
+/// An SMTP peer that serves every session that comes, recording each one when it ends;
+/// `reject_rcpt` answers every RCPT with 550. Its thread lives as long as the test binary.
+pub(crate) fn smtp_peer(reject_rcpt: bool) -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let sessions = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&sessions);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mail = smtp_session(stream, reject_rcpt);
+            record.lock().expect("lock").push(mail);
+        }
+    });
+    (port, sessions)
+}
+
+/// One SMTP session, to its end.
+fn smtp_session(stream: TcpStream, reject_rcpt: bool) -> Mail {
+    let mut out = stream.try_clone().expect("clone");
+    let mut r = BufReader::new(stream);
+    let mut mail = Mail::default();
+    let mut say = |s: &str| {
+        let _ = out.write_all(format!("{s}\r\n").as_bytes());
+    };
+    say("220 test.local ESMTP");
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        let line = line.trim_end();
+        let upper = line.to_ascii_uppercase();
+        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            say("250-test.local");
+            say("250-AUTH PLAIN");
+            say("250 8BITMIME");
+        } else if upper.starts_with("AUTH PLAIN") {
+            mail.auth = line.split_whitespace().nth(2).map(str::to_owned);
+            say("235 2.7.0 Authentication successful");
+        } else if upper.starts_with("MAIL FROM:") {
+            mail.from = line[10..].trim().to_owned();
+            say("250 2.1.0 Ok");
+        } else if upper.starts_with("RCPT TO:") {
+            if reject_rcpt {
+                say("550 5.1.1 Recipient address rejected: no such desk");
+            } else {
+                mail.to.push(line[8..].trim().to_owned());
+                say("250 2.1.5 Ok");
+            }
+        } else if upper == "DATA" {
+            say("354 End data with <CR><LF>.<CR><LF>");
+            loop {
+                let mut l = String::new();
+                if r.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
+                    break;
+                }
+                mail.data.push_str(l.strip_prefix('.').unwrap_or(&l));
+            }
+            say("250 2.0.0 Ok: queued as 4711");
+        } else if upper == "RSET" || upper == "NOOP" {
+            say("250 2.0.0 Ok");
+        } else if upper == "QUIT" {
+            say("221 2.0.0 Bye");
+            break;
+        } else {
+            say("502 5.5.2 Error: command not recognized");
+        }
+    }
+    mail
 }
 
 pub(crate) fn b64(s: &str) -> Vec<u8> {
@@ -491,6 +516,7 @@ fn sh(name: &str, script: &str, args: &[&Path], timeout_ms: u64) -> Channel {
         ChannelKind::Command(CommandChannel {
             argv,
             timeout: std::time::Duration::from_millis(timeout_ms),
+            workdir: None,
         }),
     )
 }
@@ -540,6 +566,7 @@ async fn failing_command_reports_its_exit_code_and_first_error_line() {
         ChannelKind::Command(CommandChannel {
             argv: vec!["/nonexistent/page".into()],
             timeout: std::time::Duration::from_secs(5),
+            workdir: None,
         }),
     );
     assert_eq!(

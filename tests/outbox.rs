@@ -81,6 +81,7 @@ async fn open(
             rule: None,
             report_deadline: None,
             actor: "unyo".to_owned(),
+            occurrences: 1,
         })
         .await?
         .id)
@@ -398,4 +399,345 @@ fn a_failed_run_reaches_the_contact_through_the_daemon() {
     )
     .expect("term");
     assert!(daemon.wait().expect("wait").success());
+}
+
+/// Regression: an escalated e-mail kept being retried after `unyo incident ack`. The
+/// acknowledgement withdraws the pending messages of later levels, with the reason, and the
+/// SMTP peer hears nothing more.
+#[tokio::test]
+async fn acknowledgement_stops_the_escalated_email_and_its_retries() {
+    // Every recipient is refused: each try of the mail fails and is retried.
+    let (port, sessions) = crate::notify::smtp_peer(true);
+    let t = Tree::new();
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "notify:\n  language: en\n  channels:\n    desk:\n      command: {{ argv: [sh, -c, \"cat > /dev/null\"] }}\n    duty-mail:\n      email: {{ to: [duty@city.example.jp], from: unyo@ops.example.jp, server: \"127.0.0.1:{port}\", tls: none }}\n  desk:\n    - notify: [desk]\n    - after: 30m\n      notify: [duty-mail]\n"
+        ),
+    );
+    let e = env(&t).await;
+    // Wednesday 2026-11-25 10:00 in Tokyo: desk hours.
+    let t0 = tokyo(2026, 11, 25, 10, 0);
+    let min = chrono::Duration::minutes;
+    let id = open(&*e.store, "nightly-backup", Severity::High, t0)
+        .await
+        .expect("open");
+    assert_eq!(e.notifier.tick(t0).await.expect("tick"), 1, "level 1");
+    // Nobody acknowledged in 30 minutes: the mail to level 2 is tried and refused.
+    assert_eq!(e.notifier.tick(t0 + min(31)).await.expect("tick"), 1);
+    wait_for("the first SMTP session", || {
+        (sessions.lock().expect("lock").len() == 1).then_some(())
+    });
+    let rows = e.store.list_notifications(false, 10).await.expect("list");
+    let mail = rows
+        .iter()
+        .find(|n| n.channel == "duty-mail")
+        .expect("the mail");
+    assert_eq!(mail.status, NotificationStatus::Pending);
+    assert_eq!(mail.attempts, 1);
+    assert_eq!(mail.event, "escalated");
+
+    let out = t.run(&["incident", "ack", &id.to_string()]);
+    assert!(out.status.success(), "{}", both(&out));
+    // Long past every retry time: nothing is tried, nobody is mailed again.
+    for h in 1..=3 {
+        assert_eq!(
+            e.notifier
+                .tick(t0 + chrono::Duration::hours(h))
+                .await
+                .expect("tick"),
+            0
+        );
+    }
+    assert_eq!(sessions.lock().expect("lock").len(), 1);
+    let rows = e.store.list_notifications(false, 10).await.expect("list");
+    let mail = rows
+        .iter()
+        .find(|n| n.channel == "duty-mail")
+        .expect("the mail");
+    assert_eq!(mail.status, NotificationStatus::Withdrawn);
+    assert_eq!(mail.attempts, 1);
+    let reason = mail.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with(&format!("incident {id} was acknowledged by ")),
+        "{reason}"
+    );
+    // The first level was sent, and stays so.
+    let desk = rows.iter().find(|n| n.channel == "desk").expect("desk");
+    assert_eq!(desk.status, NotificationStatus::Sent);
+    drop(e);
+    let out = t.run(&["notifications"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let listed = text(&out.stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("duty-mail") && l.contains("withdrawn")),
+        "{listed}"
+    );
+    assert!(listed.contains("acknowledged by"), "{listed}");
+}
+
+/// Regression: the after-hours message promised that the next contact would be told when
+/// nobody acknowledges, though that route has a single level. The message says so only when
+/// its route has a next level.
+#[tokio::test]
+async fn only_a_route_with_a_next_level_promises_the_next_contact() {
+    let t = tree();
+    let dir = t.root().display().to_string();
+    // The message text, as the contacts read it.
+    std::fs::write(
+        t.path("unyo.yaml"),
+        std::fs::read_to_string(t.path("unyo.yaml")).expect("read").replace(
+            &format!("cat > {dir}/got-night/$$.json"),
+            &format!("cat > {dir}/got-night/$$.json; printf '%s' \\\"$UNYO_NOTIFY_TEXT\\\" > {dir}/night.txt"),
+        ).replace(
+            &format!("cat > {dir}/got-desk/$$.json"),
+            &format!("cat > {dir}/got-desk/$$.json; printf '%s' \\\"$UNYO_NOTIFY_TEXT\\\" > {dir}/desk.txt"),
+        ),
+    )
+    .expect("write");
+    let e = env(&t).await;
+    // A low incident on a weekday evening takes `after_hours` (one level); a medium one in
+    // desk hours takes `desk` (two levels).
+    let evening = tokyo(2026, 11, 25, 20, 0);
+    open(&*e.store, "report", Severity::Low, evening)
+        .await
+        .expect("open");
+    e.notifier.tick(evening).await.expect("tick");
+    let morning = tokyo(2026, 11, 26, 10, 0);
+    open(&*e.store, "backup", Severity::Medium, morning)
+        .await
+        .expect("open");
+    e.notifier.tick(morning).await.expect("tick");
+    let night = std::fs::read_to_string(t.path("night.txt")).expect("after-hours text");
+    let desk = std::fs::read_to_string(t.path("desk.txt")).expect("desk text");
+    assert!(!night.contains("notified next"), "{night}");
+    assert!(
+        night.contains("Once someone is working on it, acknowledge the incident.\n--"),
+        "{night}"
+    );
+    assert!(
+        desk.contains("If nobody acknowledges it, the contacts of level 2 are notified next.\n"),
+        "{desk}"
+    );
+}
+
+/// Regression: an approval step waited silently. Its gate is announced to the desk route when
+/// the wait begins and again before its timeout (at 80 % of it), through a real channel; a
+/// waiting gate is not an incident, and a decided one is not reminded.
+#[test]
+fn a_waiting_approval_is_announced_and_reminded_before_its_timeout() {
+    let t = Tree::new();
+    let dir = t.root().display().to_string();
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "notify:\n  language: en\n  channels:\n    desk:\n      command: {{ argv: [sh, -c, \"mkdir -p {dir}/got; cat > {dir}/got/$$.json; printf '%s' \\\"$UNYO_NOTIFY_SUBJECT\\\" > {dir}/got/$$.subject\"] }}\n  desk:\n    - notify: [desk]\n    - after: 1h\n      notify: [desk]\n  emergency: []\n  after_hours: []\n"
+        ),
+    );
+    t.job(
+        "rollover",
+        "steps:\n  attend:\n    approval: { message: \"switch the fiscal year?\" }\n    timeout: 12s\n  switch:\n    needs: [attend]\n    run: echo switched\n",
+    );
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .args(["--root"])
+        .arg(t.root())
+        .arg("daemon")
+        .stderr(std::fs::File::create(t.path("daemon.log")).expect("log"))
+        .spawn()
+        .expect("daemon");
+    let db = || rusqlite::Connection::open(t.path("var/unyo.db")).expect("db");
+    let notices = |run: i64| -> Vec<(String, String)> {
+        let c = db();
+        let mut s = c
+            .prepare(
+                "SELECT event, status FROM notifications WHERE run_id = ? AND step = 'attend' \
+                 ORDER BY id",
+            )
+            .expect("prepare");
+        s.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let detach = || -> i64 {
+        let out = t.run(&["run", "rollover", "--detach"]);
+        assert!(out.status.success(), "{}", both(&out));
+        text(&out.stdout).trim().parse().expect("run id")
+    };
+
+    // Approved after the first notice: no reminder follows.
+    let first = detach();
+    wait_for("the first run's notice to be sent", || {
+        (notices(first) == [("approval_waiting".to_owned(), "sent".to_owned())]).then_some(())
+    });
+    let out = t.run(&["approve", &first.to_string(), "attend"]);
+    assert!(out.status.success(), "{}", both(&out));
+    wait_for("the first run to succeed", || {
+        let status: String = db()
+            .query_row("SELECT status FROM runs WHERE id = ?", [first], |r| {
+                r.get(0)
+            })
+            .ok()?;
+        (status == "succeeded").then_some(())
+    });
+
+    // Left waiting: the reminder comes before the timeout.
+    let second = detach();
+    wait_for("the second run's reminder to be sent", || {
+        (notices(second)
+            == [
+                ("approval_waiting".to_owned(), "sent".to_owned()),
+                ("approval_reminder".to_owned(), "sent".to_owned()),
+            ])
+        .then_some(())
+    });
+    // Nothing about the wait was an incident (the timeout, later, is one).
+    let reminded_at: String = db()
+        .query_row(
+            "SELECT created_at FROM notifications WHERE run_id = ? AND event = 'approval_reminder'",
+            [second],
+            |r| r.get(0),
+        )
+        .expect("reminder");
+    let timeout_at: String = db()
+        .query_row(
+            "SELECT timeout_at FROM gates WHERE run_id = ?",
+            [second],
+            |r| r.get(0),
+        )
+        .expect("gate");
+    assert!(reminded_at < timeout_at, "{reminded_at} {timeout_at}");
+    let incidents_before: i64 = db()
+        .query_row(
+            "SELECT count(*) FROM incidents WHERE opened_at <= ?",
+            [&reminded_at],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(incidents_before, 0);
+    assert_eq!(
+        notices(first),
+        [("approval_waiting".to_owned(), "sent".to_owned())],
+        "a decided gate is not reminded"
+    );
+
+    // What the desk received: the gate as JSON, and a subject naming it.
+    let mut got: Vec<(serde_json::Value, String)> = std::fs::read_dir(t.path("got"))
+        .expect("got")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| {
+            let json = std::fs::read_to_string(e.path()).expect("json");
+            let subject =
+                std::fs::read_to_string(e.path().with_extension("subject")).expect("subject");
+            (serde_json::from_str(&json).expect("json"), subject)
+        })
+        .collect();
+    got.sort_by_key(|(v, _)| (v["run_id"].as_i64(), v["reminder"].as_bool()));
+    assert_eq!(got.len(), 3, "{got:#?}");
+    let (reminder, subject) = &got[2];
+    assert_eq!(reminder["event"], "approval_reminder");
+    assert_eq!(reminder["run_id"], second);
+    assert_eq!(reminder["step"], "attend");
+    assert_eq!(reminder["job"], "rollover");
+    assert_eq!(reminder["message"], "switch the fiscal year?");
+    assert_eq!(reminder["approve"], format!("unyo approve {second} attend"));
+    assert!(
+        subject.starts_with("[unyo][approval due in ")
+            && subject.ends_with(&format!("] rollover: step attend (run {second})")),
+        "{subject}"
+    );
+    assert_eq!(
+        got[1].1,
+        format!("[unyo][approval waiting] rollover: step attend (run {second})")
+    );
+
+    // `unyo notifications` shows them, by run and step.
+    let out = t.run(&["notifications"]);
+    let listed = text(&out.stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(&format!("run {second} attend"))
+                && l.contains("approval_reminder")
+                && l.contains("sent")),
+        "{listed}"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("term");
+    assert!(daemon.wait().expect("wait").success());
+}
+
+/// A notice of a waiting approval that could not be delivered yet is withdrawn when the
+/// approval is decided: nobody is asked to approve what was approved already. The gate of a
+/// foreground `unyo run` is announced too (the notifier reads the database).
+#[tokio::test]
+async fn a_decided_approval_withdraws_its_pending_notices() {
+    let t = tree();
+    std::fs::write(
+        t.path("unyo.yaml"),
+        std::fs::read_to_string(t.path("unyo.yaml"))
+            .expect("read")
+            .replace("    - notify: [desk]\n", "    - notify: [dead]\n"),
+    )
+    .expect("write");
+    t.job(
+        "gated",
+        "steps:\n  attend:\n    approval: { message: go? }\n    timeout: 1h\n  after:\n    needs: [attend]\n    run: echo done\n",
+    );
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .arg("--root")
+        .arg(t.root())
+        .args(["run", "gated"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    let db = || rusqlite::Connection::open(t.path("var/unyo.db")).ok();
+    wait_for("the gate", || {
+        db()?
+            .query_row("SELECT count(*) FROM gates", [], |r| r.get::<_, i64>(0))
+            .ok()
+            .filter(|n| *n == 1)
+    });
+    let e = env(&t).await;
+    let now = Utc::now();
+    // The notice is written and tried; the channel fails, so it waits for its retry.
+    assert_eq!(e.notifier.tick(now).await.expect("tick"), 1);
+    let rows = e.store.list_notifications(false, 10).await.expect("list");
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].event, "approval_waiting");
+    assert_eq!(
+        (rows[0].run_id, rows[0].step.as_deref()),
+        (Some(1), Some("attend"))
+    );
+    assert_eq!(rows[0].incident_id, None);
+    assert_eq!(rows[0].status, NotificationStatus::Pending);
+
+    let out = t.run(&["approve", "1", "attend"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(run.wait().expect("run ends").success());
+    // Past its retry time and the reminder's: nothing is tried or written.
+    assert_eq!(
+        e.notifier
+            .tick(now + chrono::Duration::minutes(55))
+            .await
+            .expect("tick"),
+        0
+    );
+    let rows = e.store.list_notifications(false, 10).await.expect("list");
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].status, NotificationStatus::Withdrawn);
+    let reason = rows[0].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with("step `attend` of run 1 was approved by "),
+        "{reason}"
+    );
 }

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
-use crate::helper::{Tree, both};
+use crate::helper::{Tree, both, text};
 
 fn assert_exit(out: &Output, code: i32) {
     assert_eq!(out.status.code(), Some(code), "{}", both(out));
@@ -336,13 +336,25 @@ fn the_param_change_job_sets_the_value_on_its_effective_date_and_not_before() {
         "-p",
         "effective=2099-01-01",
     ]);
-    assert_exit(&out, 1);
+    // Too early: the run refuses (exit 5) with the reason, and opens no incident.
+    assert_exit(&out, 5);
     let logs = t.run(&["logs", "2", "--step", "check-effective"]);
     assert!(
         both(&logs).contains("before the effective date"),
         "{}",
         both(&logs)
     );
+    let r = t.show(2);
+    assert_eq!(r["status"], "refused");
+    assert!(
+        r["reason"].as_str().is_some_and(|s| s
+            .starts_with("step `check-effective` refused: business date ")
+            && s.ends_with("is before the effective date 2099-01-01: nothing changed")),
+        "{r:#}"
+    );
+    assert_eq!(crate::helper::step(&r, "param-set")["status"], "skipped");
+    let incidents = t.run(&["incidents", "--json"]);
+    assert_eq!(text(&incidents.stdout).trim(), "[]", "{}", both(&incidents));
     assert!(read(&t, PARAMS).lines().any(|l| l == "tax_rate_percent: 8"));
     assert_eq!(history(&t).len(), 1);
 }
@@ -384,8 +396,9 @@ fn param_set_with_expect_refuses_another_value_and_param_check_names_each_differ
         t.run(&a)
     };
     assert_exit(&check(&["fiscal_year=2027", "counters.receipt_no=1"]), 0);
+    // A difference is a refusal (exit 5), which a step can declare in `refuse_exit`.
     let out = check(&["fiscal_year=2026", "counters.receipt_no=1", "counters.x=0"]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 5);
     let msg = both(&out);
     assert!(
         msg.contains("`fiscal_year` is 2027, not 2026; `counters.x` is (absent), not 0"),

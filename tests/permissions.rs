@@ -117,6 +117,8 @@ fn act(t: &Tree, list: &str, mode: &[&str]) -> Output {
         t.path("var/city/share").display().to_string(),
         "--effective".to_owned(),
         "2027-04-01".to_owned(),
+        // The sample list is effective 2027-04-01, after today: taken up early on purpose.
+        "--early".to_owned(),
     ];
     args.extend(mode.iter().map(|s| (*s).to_owned()));
     t.unyo().args(&args).output().expect("run unyo")
@@ -299,13 +301,23 @@ fn apply_makes_groups_and_acls_match_the_list_and_undo_puts_them_back() {
     assert_eq!(applies.len(), 2);
     assert!(applies.iter().all(|a| a["outcome"] == "done"));
 
-    // The undo restores the directory byte for byte and every ACL.
+    // The undo needs a second operator's approval like the apply: straight from the CLI it
+    // is refused, audited, and changes nothing.
     let out = t.run(&[
         "act",
         "permissions",
         "--undo",
         &inverse.display().to_string(),
     ]);
+    assert_exit(&out, 3);
+    assert!(
+        both(&out).contains("unyo submit hr-transfer-undo"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!((read(&t, DIRECTORY), acls(&t)), applied);
+    // The undo restores the directory byte for byte and every ACL.
+    let out = undo(&t, &inverse, None);
     assert_exit(&out, 0);
     assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
     let h = history(&t);
@@ -314,18 +326,13 @@ fn apply_makes_groups_and_acls_match_the_list_and_undo_puts_them_back() {
     assert_eq!(h.iter().filter(|r| r["undo_of"] == batch).count(), 48);
     assert!(!act(&t, LIST, &["--verify"]).status.success());
     // Not twice.
-    let out = t.run(&[
-        "act",
-        "permissions",
-        "--undo",
-        &inverse.display().to_string(),
-    ]);
+    let out = undo(&t, &inverse, None);
     assert_exit(&out, 1);
     assert!(both(&out).contains("undone already"), "{}", both(&out));
     assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
     let undos = audit(&t, "permissions.undo");
     let outcomes: Vec<_> = undos.iter().map(|a| a["outcome"].as_str()).collect();
-    assert_eq!(outcomes, [Some("done"), Some("refused")]);
+    assert_eq!(outcomes, [Some("refused"), Some("done")]);
 }
 
 #[test]
@@ -353,12 +360,7 @@ fn undo_refuses_when_the_state_changed_since_and_changes_nothing() {
         .expect("setfacl");
     assert!(out.status.success(), "{}", both(&out));
     let before = (read(&t, DIRECTORY), acls(&t));
-    let out = t.run(&[
-        "act",
-        "permissions",
-        "--undo",
-        &inverse.display().to_string(),
-    ]);
+    let out = undo(&t, &inverse, None);
     assert_exit(&out, 1);
     let msg = both(&out);
     assert!(msg.contains(&format!("entry 3 ({id} ")), "{msg}");
@@ -533,6 +535,7 @@ fn without_acls_groups_still_change_and_acl_operations_are_skipped() {
                 &t.path("var/city/share").display().to_string(),
                 "--effective",
                 "2027-04-01",
+                "--early",
                 "--inverse",
                 &inverse.display().to_string(),
             ])
@@ -566,20 +569,59 @@ fn without_acls_groups_still_change_and_acl_operations_are_skipped() {
             assert_eq!(person(&dir, &id)["department"], to.as_str());
         }
         // The undo puts the groups back and leaves the ACLs it never changed alone.
-        let out = t
-            .unyo()
-            .env("PATH", &path)
-            .args([
-                "act",
-                "permissions",
-                "--undo",
-                &inverse.display().to_string(),
-            ])
-            .output()
-            .expect("undo");
+        let out = undo(&t, &inverse, Some(path.as_ref()));
         assert_exit(&out, 0);
         assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
     }
+}
+
+/// Undoes an apply the only way allowed: the shipped `hr-transfer-undo` job, its approval
+/// step approved by a second operator (`nobody`). Returns the run's exit status, with the
+/// run's output and every step's log as stdout. `path` replaces the PATH of the run.
+fn undo(t: &Tree, inverse: &Path, path: Option<&Path>) -> Output {
+    let before: Vec<serde_json::Value> = {
+        let out = t.run(&["runs", "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let run_id = before
+        .iter()
+        .filter_map(|r| r["id"].as_i64())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut cmd = t.unyo();
+    if let Some(path) = path {
+        cmd.env("PATH", path);
+    }
+    cmd.args(["run", "hr-transfer-undo", "-p"])
+        .arg(format!("inverse={}", inverse.display()));
+    let handle = std::thread::spawn(move || cmd.output().expect("run"));
+    let id = run_id.to_string();
+    let waiting = wait_for("the undo to wait for approval or end", || {
+        if handle.is_finished() {
+            return Some(false);
+        }
+        let out = t.run(&["show", &id, "--json"]);
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        (crate::helper::step(&r, "approval")["status"] == "waiting_approval").then_some(true)
+    });
+    if waiting {
+        open_to_nobody(t);
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_unyo"))
+            .env_remove("UNYO_ROOT")
+            .arg("--root")
+            .arg(t.root())
+            .args(["approve", &id, "approval", "--comment", "undo checked"])
+            .output()
+            .expect("setpriv");
+        assert!(out.status.success(), "{}", both(&out));
+    }
+    let mut out = handle.join().expect("join");
+    let logs = t.run(&["logs", &id]);
+    out.stdout.extend_from_slice(&logs.stdout);
+    out
 }
 
 fn open_to_nobody(t: &Tree) {
@@ -602,7 +644,14 @@ fn the_hr_transfer_job_waits_for_a_second_operator_then_applies_and_verifies() {
     let original = (read(&t, DIRECTORY), acls(&t));
     let list = lines(&t, LIST);
     let mut cmd = t.unyo();
-    cmd.args(["run", "hr-transfer", "-p", "effective=2027-04-01"]);
+    cmd.args([
+        "run",
+        "hr-transfer",
+        "-p",
+        "effective=2027-04-01",
+        "-p",
+        "early=true",
+    ]);
     let handle = std::thread::spawn(move || cmd.output().expect("run"));
     wait_for("the approval step to wait", || {
         let out = t.run(&["show", "1", "--json"]);
@@ -654,12 +703,7 @@ fn the_hr_transfer_job_waits_for_a_second_operator_then_applies_and_verifies() {
     // Its inverse undoes it.
     let inverse = t.path("var/city/hr/inverse-1.json");
     assert!(inverse.is_file());
-    let out = t.run(&[
-        "act",
-        "permissions",
-        "--undo",
-        &inverse.display().to_string(),
-    ]);
+    let out = undo(&t, &inverse, None);
     assert_exit(&out, 0);
     assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
 }
@@ -708,6 +752,7 @@ fn an_apply_killed_halfway_is_undone_by_its_inverse() {
             &t.path("var/city/share").display().to_string(),
             "--effective",
             "2027-04-01",
+            "--early",
             "--inverse",
             &inverse.display().to_string(),
         ])
@@ -719,12 +764,7 @@ fn an_apply_killed_halfway_is_undone_by_its_inverse() {
     let inv: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&inverse).expect("inverse")).expect("json");
     assert_eq!(inv["complete"], false);
-    let out = t.run(&[
-        "act",
-        "permissions",
-        "--undo",
-        &inverse.display().to_string(),
-    ]);
+    let out = undo(&t, &inverse, None);
     assert_exit(&out, 0);
     assert!(
         text(&out.stdout).contains("the apply never made it"),
@@ -732,4 +772,177 @@ fn an_apply_killed_halfway_is_undone_by_its_inverse() {
         both(&out)
     );
     assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
+}
+
+/// Regression: a list effective on 2027-04-01 was applied on 2026-12-05 without a word. Lines
+/// effective after the business date are applied only when the operator says `--early`; the
+/// dry run says so, the apply without it refuses (audited) and changes nothing.
+#[test]
+fn a_list_effective_later_is_not_applied_before_its_date_without_early() {
+    let t = demo();
+    let original = (read(&t, DIRECTORY), acls(&t));
+    let base = |mode: &str| {
+        vec![
+            "act".to_owned(),
+            "permissions".to_owned(),
+            mode.to_owned(),
+            "--list".to_owned(),
+            t.path(LIST).display().to_string(),
+            "--directory".to_owned(),
+            t.path(DIRECTORY).display().to_string(),
+            "--share".to_owned(),
+            t.path("var/city/share").display().to_string(),
+            "--effective".to_owned(),
+            "2027-04-01".to_owned(),
+        ]
+    };
+    let on = |args: Vec<String>| {
+        t.unyo()
+            .env("UNYO_BUSINESS_DATE", "2026-12-05")
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let out = on(base("--dry-run"));
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains(
+            "early: 12 lines effective 2027-04-01 (after the business date 2026-12-05) would \
+             take effect before their date; the apply needs --early"
+        ),
+        "{}",
+        both(&out)
+    );
+    let out = on(base("--apply"));
+    assert_exit(&out, 5);
+    assert!(
+        both(&out).contains("12 lines effective 2027-04-01 (after the business date 2026-12-05)"),
+        "{}",
+        both(&out)
+    );
+    assert!(both(&out).contains("--early"), "{}", both(&out));
+    assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
+    let refused = audit(&t, "permissions.apply");
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["outcome"], "refused");
+    // Without --effective, the business date takes nothing up: every line stays pending.
+    let out = t
+        .unyo()
+        .env("UNYO_BUSINESS_DATE", "2026-12-05")
+        .args(&base("--apply")[..9])
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains("nothing to do")
+            && text(&out.stdout).contains("pending: line 13"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
+    // On its date the same apply goes through without --early.
+    let out = t
+        .unyo()
+        .env("UNYO_BUSINESS_DATE", "2027-04-01")
+        .args(base("--apply"))
+        .output()
+        .expect("run");
+    assert_exit(&out, 0);
+    assert!(!text(&out.stdout).contains("early"), "{}", both(&out));
+    assert_transferred(&t, &lines(&t, LIST));
+}
+
+/// The shipped job run with a later `effective` and without `early=true` ends refused at its
+/// dry run, before anyone is asked to approve: no incident, nothing changed.
+#[test]
+fn the_hr_transfer_job_refuses_a_later_list_before_asking_for_approval() {
+    let t = demo();
+    let original = (read(&t, DIRECTORY), acls(&t));
+    let out = t
+        .unyo()
+        .args(["run", "hr-transfer", "-p", "effective=2099-04-01"])
+        .output()
+        .expect("run");
+    assert_exit(&out, 5);
+    let r = t.show(1);
+    assert_eq!(r["status"], "refused", "{r}");
+    assert_eq!(crate::helper::step(&r, "dry-run")["status"], "refused");
+    assert_eq!(crate::helper::step(&r, "approval")["status"], "skipped");
+    assert!(
+        r["reason"]
+            .as_str()
+            .is_some_and(|x| x.contains("12 lines effective 2027-04-01")),
+        "{r}"
+    );
+    let incidents = t.run(&["incidents", "--json"]);
+    assert_eq!(text(&incidents.stdout).trim(), "[]", "{}", both(&incidents));
+    assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
+}
+
+/// Regression: `unyo act permissions --undo` bypassed `separate_approver`. An undo runs only
+/// as a step of a running run whose approval step another operator approved; a run id that
+/// is not such a run is refused too, and nothing changes.
+#[test]
+fn undo_needs_the_same_approval_as_apply() {
+    let t = demo();
+    let inverse = t.path("var/city/hr/inverse-test.json");
+    assert_exit(
+        &act(
+            &t,
+            LIST,
+            &["--apply", "--inverse", &inverse.display().to_string()],
+        ),
+        0,
+    );
+    let applied = (read(&t, DIRECTORY), acls(&t));
+    for run_id in [None, Some("999")] {
+        let mut cmd = t.unyo();
+        if let Some(id) = run_id {
+            cmd.env("UNYO_RUN_ID", id);
+        }
+        let out = cmd
+            .args(["act", "permissions", "--undo"])
+            .arg(&inverse)
+            .output()
+            .expect("run");
+        assert_exit(&out, 3);
+        assert!(
+            both(&out).contains("needs the same approval"),
+            "{}",
+            both(&out)
+        );
+        assert_eq!((read(&t, DIRECTORY), acls(&t)), applied);
+    }
+    // The dry run shows what would be put back and changes nothing.
+    let out = t.run(&[
+        "act",
+        "permissions",
+        "--undo",
+        &inverse.display().to_string(),
+        "--dry-run",
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains("12 transfers put back, 48 operations; nothing is changed"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!((read(&t, DIRECTORY), acls(&t)), applied);
+    // The operator who asked for the undo may not approve it.
+    let mut cmd = t.unyo();
+    cmd.args(["run", "hr-transfer-undo", "-p"])
+        .arg(format!("inverse={}", inverse.display()));
+    let handle = std::thread::spawn(move || cmd.output().expect("run"));
+    wait_for("the undo's approval step to wait", || {
+        let out = t.run(&["show", "1", "--json"]);
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        (crate::helper::step(&r, "approval")["status"] == "waiting_approval").then_some(())
+    });
+    let out = t.run(&["approve", "1", "approval"]);
+    assert_exit(&out, 3);
+    assert!(both(&out).contains("separate_approver"), "{}", both(&out));
+    assert_exit(&t.run(&["reject", "1", "approval", "--reason", "test"]), 0);
+    let out = handle.join().expect("join");
+    assert_ne!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!((read(&t, DIRECTORY), acls(&t)), applied);
 }

@@ -149,3 +149,81 @@ fn the_sample_report_renders() {
     );
     assert!(last.contains("nightly-backup"), "{last}");
 }
+
+/// Regression: the README's test command was `cargo test --locked`, said to need "only a
+/// Rust toolchain", and failed 12 tests on a machine without acl, chromium, fonts-noto-cjk and
+/// poppler-utils. The test command is `./test.sh`, which CI runs too, and on a machine where a
+/// package is missing it names the one line to run instead of failing tests one by one.
+#[test]
+fn the_test_command_installs_or_names_what_the_tests_need() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let two = blocks(&readme(), "sh")
+        .into_iter()
+        .find(|b| b.contains("-- daemon"))
+        .expect("the block of the two commands");
+    let commands: Vec<&str> = two
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(commands, ["cargo run --release -- daemon", "./test.sh"]);
+    assert!(!readme().contains("only a Rust toolchain"));
+    let ci = std::fs::read_to_string(repo.join(".ci/run")).expect(".ci/run");
+    assert!(
+        ci.lines().any(|l| l.trim() == "./test.sh"),
+        ".ci/run does not run the README's test command:\n{ci}"
+    );
+
+    // A machine without `pdfinfo` (poppler-utils): a PATH holding every other program the
+    // script looks for. As root the script would install the package, so it runs as `nobody`.
+    let bin = tempfile::tempdir().expect("temp dir");
+    let tools = [
+        "bash",
+        "dirname",
+        "id",
+        "fc-list",
+        "grep",
+        "ls",
+        "psql",
+        "setfacl",
+        "getfacl",
+        "chromium",
+        "pdftotext",
+        "pg_ctlcluster",
+        "env",
+        "setpriv",
+    ];
+    for tool in tools {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .expect("sh");
+        let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+        assert!(!path.is_empty(), "`{tool}` is not installed: run ./test.sh");
+        std::os::unix::fs::symlink(&path, bin.path().join(tool)).expect("symlink");
+    }
+    let script = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(repo.join("test.sh"), script.path().join("test.sh")).expect("copy");
+    for dir in [bin.path(), script.path()] {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    }
+    let root = nix::unistd::Uid::effective().is_root();
+    let mut cmd =
+        std::process::Command::new(bin.path().join(if root { "setpriv" } else { "bash" }));
+    if root {
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "bash"]);
+    }
+    let out = cmd
+        .arg(script.path().join("test.sh"))
+        .env_clear()
+        .env("PATH", bin.path())
+        .output()
+        .expect("run test.sh");
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("apt-get update && apt-get install -y poppler-utils\n"),
+        "{err}"
+    );
+}

@@ -988,13 +988,14 @@ fn the_yearly_report_is_the_sum_of_its_months() {
     };
     assert_eq!(kinds(&year), months.iter().map(kinds).sum::<u64>());
 
-    // A yearly report freezes and verifies like a monthly one.
-    let file = t.path("fy2026.md").display().to_string();
+    // A yearly report of a year that has ended freezes and verifies like a monthly one (one
+    // still running is refused: tests/freeze.rs).
+    let file = t.path("fy2025.md").display().to_string();
     let out = t.run(&[
         "report",
         "yearly",
         "--fiscal-year",
-        "2026",
+        "2025",
         "--freeze",
         "--out",
         &file,
@@ -1002,13 +1003,13 @@ fn the_yearly_report_is_the_sum_of_its_months() {
     assert!(out.status.success(), "{}", both(&out));
     let out = t.run(&["report", "verify", &file]);
     assert!(
-        text(&out.stdout).contains("(yearly FY2026, ja, md)"),
+        text(&out.stdout).contains("(yearly FY2025, ja, md)"),
         "{}",
         both(&out)
     );
-    let md = std::fs::read_to_string(t.path("fy2026.md")).expect("read");
+    let md = std::fs::read_to_string(t.path("fy2025.md")).expect("read");
     assert!(
-        md.starts_with("# 年次運用報告書 令和8年度(2026年度)"),
+        md.starts_with("# 年次運用報告書 令和7年度(2025年度)"),
         "{md}"
     );
 }

@@ -318,3 +318,31 @@ fn the_console_detector_finds_an_error_of_a_control_page() {
     );
     assert_eq!(console.len(), 1, "{console:#?}");
 }
+
+/// A report of the month under way prints its preliminary banner (速報) on paper too.
+#[test]
+fn a_preliminary_report_prints_its_banner() {
+    let t = Tree::new();
+    let s = unyo::model::Settings::defaults(t.root());
+    let today = unyo::calendar::business_date(chrono::Utc::now(), s.timezone, s.day_start);
+    let month = today.format("%Y-%m").to_string();
+    let html = t.path("open.html");
+    let out = t.run(&[
+        "report",
+        "monthly",
+        "--month",
+        &month,
+        "--format",
+        "html",
+        "--out",
+        &html.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", both(&out));
+    let printed = print(&html, &t.path("open.pdf"));
+    let words = squeeze(&poppler("pdftotext", &[], &printed.pdf, &["-"]));
+    assert!(
+        words.contains("【速報】月次運用報告書")
+            && words.contains("速報値です。確定値ではありません。"),
+        "{words}"
+    );
+}

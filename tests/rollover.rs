@@ -208,14 +208,18 @@ fn the_rollover_archives_and_sets_the_new_year_only_after_approval() {
         both(&logs)
     );
 
-    // A second run the same year refuses at once: nothing archived again, nothing changed.
+    // A second run the same year refuses at once: nothing archived again, nothing changed,
+    // and no incident (a refusal, not a failure); the online system is opened all the same.
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.sha256")).expect("manifest");
     let out = t.run(&["run", JOB]);
-    assert_exit(&out, 1);
+    assert_exit(&out, 5);
     let r = t.show(2);
-    assert_eq!(step(&r, "check-year")["status"], "failed");
+    assert_eq!(r["status"], "refused");
+    assert_eq!(step(&r, "check-year")["status"], "refused");
     assert_eq!(step(&r, "attend")["status"], "skipped");
     assert_eq!(step(&r, "archive")["status"], "skipped");
+    assert_eq!(step(&r, "lift-maintenance")["status"], "succeeded");
+    assert_eq!(incidents(&t), 0);
     let logs = t.run(&["logs", "2", "--step", "check-year"]);
     assert!(
         both(&logs).contains(&format!("`fiscal_year` is {new}, not {closing}")),
@@ -228,6 +232,60 @@ fn the_rollover_archives_and_sets_the_new_year_only_after_approval() {
         std::fs::read_to_string(dir.join("MANIFEST.sha256")).expect("manifest"),
         manifest
     );
+}
+
+fn incidents(t: &Tree) -> usize {
+    let out = t.run(&["incidents", "--json"]);
+    assert_exit(&out, 0);
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+        .expect("incidents json")
+        .len()
+}
+
+/// The rollover of a year rolled over already, run twice: each run ends refused with the
+/// reason (the parameter file says the new year), opens no incident, changes nothing, and
+/// still lifts maintenance; a parameter file that cannot be read is a failure with an
+/// incident, not a refusal.
+#[test]
+fn a_rollover_run_twice_in_a_year_refuses_without_an_incident() {
+    let year = this_fiscal_year();
+    let t = demo_before_rollover(year);
+    let before = read(&t, PARAMS);
+    for run in 1..=2 {
+        let out = t.run(&["run", JOB]);
+        assert_exit(&out, 5);
+        let r = t.show(run);
+        assert_eq!(r["status"], "refused", "{r:#}");
+        let why = format!("`fiscal_year` is {year}, not {}", year - 1);
+        assert!(
+            r["reason"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("step `check-year` refused: /") && s.contains(&why)),
+            "{r:#}"
+        );
+        assert_eq!(step(&r, "check-year")["status"], "refused");
+        assert_eq!(step(&r, "attend")["status"], "skipped");
+        assert_eq!(step(&r, "lift-maintenance")["status"], "succeeded");
+    }
+    assert_eq!(incidents(&t), 0);
+    assert_eq!(read(&t, PARAMS), before);
+    assert!(history(&t).is_empty());
+    assert!(!t.path("var/city/archive").exists());
+    let out = t.run(&["runs", "--json"]);
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("runs");
+    assert!(runs.iter().all(|r| r["status"] == "refused"), "{runs:?}");
+
+    // `param-check` tells the refusal (5) from a file it cannot read (4).
+    let file = t.path(PARAMS).display().to_string();
+    let check = |file: &str| t.run(&["act", "param-check", "--file", file, "fiscal_year=1999"]);
+    assert_exit(&check(&file), 5);
+    let missing = t.path("var/city/online/nothing.yaml").display().to_string();
+    assert_exit(&check(&missing), 4);
+    std::fs::remove_file(t.path(PARAMS)).expect("remove");
+    let out = t.run(&["run", JOB]);
+    assert_exit(&out, 1);
+    assert_eq!(t.show(3)["status"], "failed");
+    assert!(incidents(&t) >= 1);
 }
 
 #[test]

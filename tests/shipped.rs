@@ -23,6 +23,15 @@ fn validate(root: &Path) -> String {
 
 #[test]
 fn shipped_definitions_validate() {
+    // Incidents of every severity at every hour reach someone: no warning.
+    let out = assert_cmd::Command::cargo_bin("unyo")
+        .expect("binary")
+        .arg("--root")
+        .arg(repo())
+        .arg("validate")
+        .output()
+        .expect("run");
+    assert_eq!(text(&out.stderr), "", "{}", both(&out));
     let summary = validate(&repo());
     assert!(summary.ends_with(": ok\n"), "{summary}");
     // Every YAML file in the shipped folders was counted (none silently ignored).
@@ -249,4 +258,236 @@ fn shipped_runbook_rules_fit_the_failures_they_are_for() {
             job.name
         );
     }
+}
+
+/// The files git tracks under `path` (relative to the repository), from the index.
+fn tracked(path: &str) -> Vec<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo())
+        .args(["ls-files", "-z", "--", path])
+        .output()
+        .expect("git ls-files (the tests run in a git checkout)");
+    assert!(out.status.success(), "git ls-files: {}", both(&out));
+    text(&out.stdout)
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Regression: a stale `examples/quickstart/var/unyo.db` (with its WAL and logs) was
+/// committed, so the example ran on somebody's old records and every run changed tracked
+/// files. No database, log or runtime file is tracked anywhere.
+#[test]
+fn no_database_log_or_runtime_file_is_tracked() {
+    let runtime: Vec<String> = tracked(".")
+        .into_iter()
+        .filter(|p| {
+            p.starts_with("var/")
+                || p.contains("/var/")
+                || [
+                    ".db",
+                    ".db-wal",
+                    ".db-shm",
+                    ".db-journal",
+                    ".log",
+                    ".daemon.lock",
+                ]
+                .iter()
+                .any(|ext| p.ends_with(ext))
+        })
+        .collect();
+    assert!(runtime.is_empty(), "runtime files are tracked: {runtime:?}");
+    // What an example writes is ignored, so running one leaves `git status` clean.
+    let ignored = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo())
+        .args(["check-ignore", "-q", "examples/quickstart/var/unyo.db"])
+        .status()
+        .expect("git check-ignore");
+    assert!(ignored.success(), "examples/*/var/ is not ignored by git");
+}
+
+/// Every example runs from a fresh clone: its tracked files alone, copied to a temp dir, run
+/// the commands written at the top of its job files (`#   unyo --root examples/... run ...`),
+/// and no tracked file changes.
+#[test]
+fn every_example_runs_from_a_fresh_clone() {
+    let clone = tempfile::tempdir().expect("temp dir");
+    let files = tracked("examples");
+    assert!(!files.is_empty());
+    for rel in &files {
+        let to = clone.path().join(rel);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(repo().join(rel), &to).expect("copy");
+    }
+    let snapshot = || -> Vec<(String, Vec<u8>)> {
+        files
+            .iter()
+            .map(|rel| {
+                let bytes = std::fs::read(clone.path().join(rel)).expect("read");
+                (rel.clone(), bytes)
+            })
+            .collect()
+    };
+    let before = snapshot();
+
+    let mut ran = 0;
+    for rel in files.iter().filter(|p| p.contains("/jobs/")) {
+        let yaml = std::fs::read_to_string(clone.path().join(rel)).expect("read");
+        for line in yaml.lines().take_while(|l| l.starts_with('#')) {
+            let Some(cmd) = line.trim_start_matches('#').trim().strip_prefix("unyo ") else {
+                continue;
+            };
+            let words: Vec<&str> = cmd.split_whitespace().collect();
+            if words.get(2) != Some(&"run") {
+                continue;
+            }
+            assert_eq!(words[0], "--root", "{rel}: {line}");
+            let out = assert_cmd::Command::cargo_bin("unyo")
+                .expect("binary")
+                .current_dir(clone.path())
+                .env_remove("UNYO_ROOT")
+                .args(&words)
+                .output()
+                .expect("run");
+            assert!(out.status.success(), "{rel}: `{cmd}`: {}", both(&out));
+            assert!(text(&out.stdout).contains("succeeded"), "{}", both(&out));
+            ran += 1;
+        }
+    }
+    assert!(
+        ran >= 2,
+        "expected a `unyo ... run` line in each example's job files"
+    );
+    assert!(
+        before == snapshot(),
+        "running the examples changed tracked files"
+    );
+}
+
+/// Regression: the shipped `unyo.yaml` had no `notify:`, so a failed backup told nobody. A
+/// shipped job failing under the daemon reaches the demo's mailbox: one mail-like file with
+/// the incident's subject.
+#[test]
+fn a_failed_shipped_job_reaches_the_demo_mailbox() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    t.file(
+        "unyo.yaml",
+        &std::fs::read_to_string(repo().join("unyo.yaml")).expect("unyo.yaml"),
+    );
+    let log = t.path("daemon.log");
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        // Started elsewhere than the root: the mailbox is still the root's var/mail/.
+        .current_dir("/")
+        .arg("--root")
+        .arg(t.root())
+        .arg("daemon")
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("daemon");
+    crate::helper::wait_for("the daemon to start", || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|l| l.contains("unyo daemon"))
+    });
+    // No file system has 101 % free: the report fails, and its runbook escalates.
+    let out = t.run(&[
+        "run",
+        "disk-report",
+        "-p",
+        "min_free_percent=101",
+        "--detach",
+    ]);
+    assert!(out.status.success(), "{}", both(&out));
+    let mail = crate::helper::wait_for("a mail in var/mail/", || {
+        let dir = std::fs::read_dir(t.path("var/mail")).ok()?;
+        let path = dir
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "eml"))?;
+        std::fs::read_to_string(path).ok()
+    });
+    let (head, body) = mail
+        .split_once("\n\n")
+        .expect("headers, a blank line, the body");
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name}: in\n{mail}"))
+            .to_owned()
+    };
+    assert_eq!(header("To"), "Service desk <desk@localhost>");
+    assert!(
+        chrono::DateTime::parse_from_rfc2822(&header("Date")).is_ok(),
+        "{mail}"
+    );
+    let subject = header("Subject");
+    assert!(
+        subject.starts_with("[unyo][重大度: 中] disk-report ")
+            && subject.ends_with("(インシデント #1)"),
+        "{subject}"
+    );
+    assert!(body.starts_with("ジョブ disk-report で"), "{body}");
+    // The outbox names the file as the receipt, and the daemon started without a warning.
+    let out = t.run(&["notifications", "--json"]);
+    let sent: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(sent[0]["status"], "sent", "{sent:#}");
+    assert_eq!(sent[0]["channel"], "desk-mailbox");
+    assert!(
+        sent[0]["receipt"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("exit 0: var/mail/") && r.ends_with(".eml")),
+        "{sent:#}"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("term");
+    assert!(daemon.wait().expect("wait").success());
+    let log = std::fs::read_to_string(&log).expect("log");
+    assert!(!log.contains("warning:"), "{log}");
+}
+
+/// The daemon's start says when incidents reach nobody.
+#[test]
+fn the_daemon_warns_at_start_when_incidents_reach_nobody() {
+    let t = Tree::new();
+    t.job("one", "steps:\n  a:\n    run: echo a\n");
+    let log = t.path("daemon.log");
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .arg("--root")
+        .arg(t.root())
+        .arg("daemon")
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("daemon");
+    let text = crate::helper::wait_for("the warning", || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|l| l.contains("warning:"))
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("term");
+    assert!(daemon.wait().expect("wait").success());
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("unyo daemon ") && l.contains(" started "))
+        .expect("start line");
+    assert_eq!(
+        lines.get(start + 1).copied(),
+        Some(
+            "warning: unyo.yaml: no `notify:`, so incidents reach nobody: failed runs and \
+             missed slots are only recorded, and waiting approvals are not announced"
+        ),
+        "{text}"
+    );
 }

@@ -352,6 +352,7 @@ async fn scheduler_story(store: &dyn Store) {
         rule: None,
         report_deadline: Some(t + chrono::Duration::hours(hours)),
         actor: "unyo".into(),
+        occurrences: 1,
     };
     let first = store
         .open_incident(&incident(Severity::Medium, 72))

@@ -316,3 +316,75 @@ fn service_problems_are_reported_at_their_place() {
          4 problems\n"
     );
 }
+
+/// Regression: with no `notify:` a failed backup told nobody, and `validate` did not say so.
+/// It warns (on stderr) and still passes.
+#[test]
+fn a_tree_without_notify_is_warned_that_incidents_reach_nobody() {
+    let t = Tree::new();
+    t.job("one", GOOD_JOB);
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(text(&out.stdout), "1 job, 0 schedules, 0 runbooks: ok\n");
+    assert_eq!(
+        text(&out.stderr),
+        "warning: unyo.yaml: no `notify:`, so incidents reach nobody: failed runs and missed \
+         slots are only recorded, and waiting approvals are not announced\n"
+    );
+}
+
+/// An empty route is allowed, and named with the severities and hours nobody hears of.
+#[test]
+fn empty_routes_are_warned_with_the_severities_and_hours_they_leave_unheard() {
+    let t = Tree::new();
+    t.job("one", GOOD_JOB).file(
+        "unyo.yaml",
+        "notify:\n  wake: medium\n  desk_hours: { from: \"09:00\", to: \"17:00\" }\n  channels:\n    pager:\n      command: { argv: [/usr/local/bin/page] }\n  desk:\n    - notify: [pager]\n  emergency: []\n  after_hours: []\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "warning: unyo.yaml: `notify.emergency` is empty, so incidents of severity medium, high \
+         or critical opened out of desk hours (09:00–17:00 Monday to Friday) reach nobody\n\
+         warning: unyo.yaml: `notify.after_hours` is empty, so incidents of severity low opened \
+         out of desk hours (09:00–17:00 Monday to Friday) reach nobody\n"
+    );
+    // Every severity at every hour reaches someone: no warning.
+    t.file(
+        "unyo.yaml",
+        "notify:\n  channels:\n    pager:\n      command: { argv: [/usr/local/bin/page] }\n  desk:\n    - notify: [pager]\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert_eq!(text(&out.stderr), "");
+}
+
+/// `missed:` of a schedule is checked strictly.
+#[test]
+fn missed_is_checked() {
+    let t = Tree::new();
+    t.job("one", GOOD_JOB).file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: one\n    cron: \"0 1 * * *\"\n    missed: { severity: high, incident: false }\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert_eq!(
+        text(&out.stderr),
+        "error: schedules/s.yaml:4:13: `missed`: `severity` has no use with `incident: false` \
+         (a missed slot is only recorded then)\n1 problem\n"
+    );
+    t.file(
+        "schedules/s.yaml",
+        "schedules:\n  - job: one\n    cron: \"0 2 * * *\"\n    missed: { severty: high }\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        text(&out.stderr)
+            .contains("schedules/s.yaml:4:15: unknown key `severty` (did you mean `severity`?)"),
+        "{}",
+        both(&out)
+    );
+}

@@ -1175,14 +1175,32 @@ fn state_of(
 /// operations it never made are left alone. Refused, changing nothing, when any entry does
 /// not match; a second undo of the same file is refused.
 pub fn undo(path: &Path, batch: &str, tools: &AclTools) -> Result<Applied, ActError> {
-    let mut inv = load_inverse(path)?;
+    let (mut inv, mut changes, mut dir) = undo_plan(path, tools)?;
+    carry_out(&mut changes, &mut dir, tools)?;
+    inv.undone_by = Some(batch.to_owned());
+    write_json(path, &inv)?;
+    Ok(Applied {
+        batch: batch.to_owned(),
+        changes,
+        inverse: path.to_owned(),
+        undo_of: Some(inv.batch),
+    })
+}
+
+/// What undoing an inverse would change, checked against the state now; changes nothing.
+/// Refused when the inverse was undone already or the state changed since the apply.
+pub fn undo_plan(
+    path: &Path,
+    tools: &AclTools,
+) -> Result<(Inverse, Vec<Change>, Directory), ActError> {
+    let inv = load_inverse(path)?;
     if let Some(by) = &inv.undone_by {
         return Err(ActError::Failed(format!(
             "{}: undone already (by {by}); nothing changed",
             path.display()
         )));
     }
-    let mut dir = Directory::load(&inv.directory)?;
+    let dir = Directory::load(&inv.directory)?;
     let mut cache = AclCache::default();
     let tools_missing = tools.available().err();
     let mut problems = Vec::new();
@@ -1256,15 +1274,7 @@ pub fn undo(path: &Path, batch: &str, tools: &AclTools) -> Result<Applied, ActEr
             problems.join("\n  ")
         )));
     }
-    carry_out(&mut changes, &mut dir, tools)?;
-    inv.undone_by = Some(batch.to_owned());
-    write_json(path, &inv)?;
-    Ok(Applied {
-        batch: batch.to_owned(),
-        changes,
-        inverse: path.to_owned(),
-        undo_of: Some(inv.batch),
-    })
+    Ok((inv, changes, dir))
 }
 
 /// A batch id: when, and which process (unique on a machine).

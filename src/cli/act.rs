@@ -87,7 +87,8 @@ pub enum Command {
         #[arg(long, value_name = "V", allow_hyphen_values = true)]
         expect: Option<String>,
     },
-    /// Check values of a parameter file: exit 1, naming each one, when any differs.
+    /// Check values of a parameter file: exit 5 (refused), naming each one, when any
+    /// differs; exit 4 when the file cannot be read or parsed; exit 1 for a bad KEY=VALUE.
     ParamCheck {
         /// The parameter file (`.yaml`, `.yml`, `.json`, `.toml` or `.ini`).
         #[arg(long, value_name = "PATH")]
@@ -129,6 +130,7 @@ pub enum Command {
         clap::ArgGroup::new("mode")
             .required(true)
             .args(["dry_run", "apply", "verify", "undo"])
+            .multiple(true)
     ))]
     Permissions(super::permissions::ActArgs),
 }
@@ -186,7 +188,7 @@ pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
             };
             param_set(root, &file, &key, &value, &reason, expect.as_deref()).await?;
         }
-        Command::ParamCheck { file, expect } => param_check(&file, &expect).map_err(failed)?,
+        Command::ParamCheck { file, expect } => param_check(&file, &expect)?,
         Command::ArchiveYear {
             db,
             dest,
@@ -260,17 +262,19 @@ fn print_archive(what: &str, r: &archive::Report) {
     );
 }
 
-/// Each `KEY=VALUE` holds in `file`, or a failure naming every one that does not.
-fn param_check(file: &Path, expect: &[String]) -> Result<(), ActError> {
+/// Each `KEY=VALUE` holds in `file`, or a refusal (exit 5) naming every one that does not.
+/// A bad argument is exit 1, a file that cannot be read or parsed exit 4: a step tells "the
+/// value is not what it must be" (declared in its `refuse_exit`) apart from a real failure.
+fn param_check(file: &Path, expect: &[String]) -> Result<(), Error> {
     let mut wrong = Vec::new();
     for e in expect {
         let Some((key, want)) = e.split_once('=') else {
-            return Err(ActError::Failed(format!(
+            return Err(failed(ActError::Failed(format!(
                 "`{e}`: write KEY=VALUE (`fiscal_year=2027`)"
-            )));
+            ))));
         };
-        let want = params::parse_value(file, want)?;
-        let now = params::value(file, key)?;
+        let want = params::parse_value(file, want).map_err(read_failed)?;
+        let now = params::value(file, key).map_err(read_failed)?;
         let shown = |n: &Option<Node>| {
             n.as_ref()
                 .map_or("(absent)".to_owned(), |n| n.to_json().to_string())
@@ -295,11 +299,19 @@ fn param_check(file: &Path, expect: &[String]) -> Result<(), ActError> {
     if wrong.is_empty() {
         Ok(())
     } else {
-        Err(ActError::Failed(format!(
+        Err(Error::Refused(format!(
             "{}: {}",
             file.display(),
             wrong.join("; ")
         )))
+    }
+}
+
+/// A parameter file that cannot be read or parsed: exit 4, whatever kind of error said so.
+fn read_failed(e: ActError) -> Error {
+    Error::Io {
+        action: "unyo act param-check".to_owned(),
+        source: std::io::Error::other(e.to_string()),
     }
 }
 

@@ -139,6 +139,8 @@ pub enum Command {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
+    // Records and city data are never readable by others, whatever the caller's umask.
+    crate::files::restrict_umask();
     // The daemon drives many runs at once and spawns their processes from two threads; a
     // command serves one request and is lighter on one.
     let runtime = match cli.command {
@@ -166,6 +168,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         _ => {}
     }
     let settings = Settings::load(&cli.root)?;
+    protect(&settings)?;
     match cli.command {
         Command::Daemon => crate::daemon::run(settings).await,
         Command::Validate => validate::run(&settings),
@@ -218,7 +221,28 @@ pub(crate) fn out(text: &str) {
 pub(crate) async fn open_store(
     settings: &Settings,
 ) -> Result<std::sync::Arc<dyn crate::store::Store>, Error> {
-    Ok(std::sync::Arc::from(crate::store::open(settings).await?))
+    let store = std::sync::Arc::from(crate::store::open(settings).await?);
+    protect(settings)?;
+    Ok(store)
+}
+
+/// The data folder, the log folder and the database files: nothing for others, and the
+/// settings' group with the set-group-id bit on the folders (see `files`). Files made before
+/// (a database created under a 022 mask) are closed to others the next time unyo runs.
+pub(crate) fn protect(settings: &Settings) -> Result<(), Error> {
+    let gid = settings.group.as_ref().map(|(_, gid)| *gid);
+    let mut paths = vec![settings.data_dir.clone(), settings.log_dir.clone()];
+    if let crate::model::Database::Sqlite(db) = &settings.database {
+        paths.extend(db.parent().map(std::path::Path::to_path_buf));
+        paths.extend(crate::files::database_files(db));
+    }
+    for p in paths {
+        crate::files::protect(&p, gid).map_err(|e| Error::Io {
+            action: format!("cannot make {} private", e.path.display()),
+            source: e.source,
+        })?;
+    }
+    Ok(())
 }
 
 /// A time in the configured zone, for tables.

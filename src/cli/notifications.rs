@@ -1,5 +1,6 @@
-//! `unyo notifications`: what unyo told whom about which incident, and what could not be
-//! delivered. Works with no daemon running (the daemon sends them).
+//! `unyo notifications`: what unyo told whom about which incident or waiting approval, and
+//! what could not be delivered or was withdrawn. Works with no daemon running (the daemon
+//! sends them).
 
 use super::table::Table;
 use crate::error::Error;
@@ -36,21 +37,28 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     }
     let mut t = Table::new(
         &[
-            "ID", "INCIDENT", "EVENT", "LEVEL", "CHANNEL", "STATUS", "TRIES", "DETAIL",
+            "ID", "ABOUT", "EVENT", "LEVEL", "CHANNEL", "STATUS", "TRIES", "DETAIL",
         ],
-        &[5, 8, 9, 5, 14, 7, 5, 200],
+        &[5, 12, 17, 13, 14, 9, 5, 200],
     );
     for n in &rows {
+        // An incident (`#3`), or the approval step of a run (`run 12 attend`).
+        let about = match (n.incident_id, n.run_id, &n.step) {
+            (Some(id), _, _) => format!("#{id}"),
+            (None, Some(run), Some(step)) => format!("run {run} {step}"),
+            _ => String::new(),
+        };
         t.row(vec![
             n.id.to_string(),
-            n.incident_id.to_string(),
+            about,
             n.event.clone(),
             format!("{}/{}", n.route, n.level),
             n.channel.clone(),
             n.status.to_string(),
             n.attempts.to_string(),
-            n.last_error
+            n.reason
                 .clone()
+                .or_else(|| n.last_error.clone())
                 .or_else(|| n.receipt.clone())
                 .unwrap_or_default(),
         ]);

@@ -28,24 +28,34 @@ pub struct ActArgs {
     /// The folder holding one folder per department (`share/<department>`).
     #[arg(long, value_name = "DIR", required_unless_present = "undo")]
     pub share: Option<PathBuf>,
-    /// Apply the lines effective on or before this date (default: today in the settings'
-    /// time zone); later lines are pending.
+    /// Take up the lines effective on or before this date (default: the business date:
+    /// the run's, or today's in the settings' time zone); later lines are pending. A date
+    /// after the business date takes effect early only with `--early`.
     #[arg(long, value_name = "DATE")]
     pub effective: Option<String>,
+    /// Let `--apply` apply lines before their effective date (those effective after the
+    /// business date and on or before `--effective`); without it such an apply is refused
+    /// (exit 5). `--dry-run --early=false` refuses the same way after printing the diff, so a
+    /// job stops before anyone is asked to approve.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub early: Option<bool>,
     /// Print the diff; change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Apply the diff: the inverse first, then the directory, then the ACLs.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["dry_run", "verify"])]
     pub apply: bool,
     /// Exit 1 unless every line effective by the date is in effect.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dry_run")]
     pub verify: bool,
-    /// Undo an apply by its inverse file (refused when the state changed since).
+    /// Undo an apply by its inverse file (refused when the state changed since). Like an
+    /// apply it needs a second operator's approval: it runs only as a step of a run whose
+    /// approval step another operator approved (the shipped job `hr-transfer-undo`); with
+    /// `--dry-run` it shows what it would put back and changes nothing.
     #[arg(
         long,
         value_name = "INVERSE_FILE",
-        conflicts_with_all = ["list", "directory", "share", "effective"]
+        conflicts_with_all = ["list", "directory", "share", "effective", "apply", "verify"]
     )]
     pub undo: Option<PathBuf>,
     /// Where `--apply` writes the inverse (default: beside the list,
@@ -160,6 +170,9 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
     let settings = Settings::load(root)?;
     let tools = AclTools::default();
     if let Some(inverse) = &args.undo {
+        if args.dry_run {
+            return undo_dry_run(inverse, &tools);
+        }
         return undo(&settings, inverse, &tools).await;
     }
     let (Some(list), Some(directory), Some(share)) = (&args.list, &args.directory, &args.share)
@@ -170,17 +183,20 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
     };
     let list = std::path::absolute(list).unwrap_or_else(|_| list.clone());
     let share = std::path::absolute(share).unwrap_or_else(|_| share.clone());
+    let today = business_date(&settings)?;
     let effective = match &args.effective {
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
             Error::Request(format!("--effective: `{d}` is not a date (`YYYY-MM-DD`)"))
         })?,
-        None => Utc::now().with_timezone(&settings.timezone).date_naive(),
+        None => today,
     };
     let audit_args = serde_json::json!({
         "list": list.display().to_string(),
         "directory": directory.display().to_string(),
         "share": share.display().to_string(),
         "effective": effective.to_string(),
+        "business_date": today.to_string(),
+        "early": args.early.unwrap_or(false),
         "inverse": args.inverse.as_ref().map(|p| p.display().to_string()),
     });
     let target = format!("transfer list {}", list.display());
@@ -216,15 +232,64 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
         if due == 1 { "" } else { "s" },
         plan.pending.len()
     );
+    // Lines this run would take up before their date.
+    let early: Vec<(usize, NaiveDate)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.line, c.effective))
+        .chain(plan.done.iter().map(|t| (t.line, t.effective)))
+        .filter(|(_, d)| *d > today)
+        .collect();
+    let early_text = || {
+        let mut dates: Vec<String> = early.iter().map(|(_, d)| d.to_string()).collect();
+        dates.sort();
+        dates.dedup();
+        format!(
+            "{} line{} effective {} (after the business date {today})",
+            early.len(),
+            if early.len() == 1 { "" } else { "s" },
+            dates.join(", ")
+        )
+    };
     if args.dry_run {
         super::out(&format!("dry run: {heading}; nothing is changed\n"));
+        if !early.is_empty() {
+            super::out(&format!(
+                "early: {} would take effect before their date; the apply needs --early\n",
+                early_text()
+            ));
+        }
         print_plan(&plan, &share);
+        if !early.is_empty() && args.early == Some(false) && !plan.changes.is_empty() {
+            return Err(Error::Refused(format!(
+                "not yet: {} (early=true applies them before their date)",
+                early_text()
+            )));
+        }
         return Ok(());
     }
     if args.verify {
         return verify(&plan, &share, effective);
     }
     // --apply
+    if !early.is_empty() && args.early != Some(true) && !plan.changes.is_empty() {
+        let store = super::open_store(&settings).await?;
+        let why = format!(
+            "{}: {} would take effect before their date; nothing changed. Apply them on or \
+             after their date, or say --early (job parameter `early=true`) to apply them now",
+            list.display(),
+            early_text()
+        );
+        super::audit::record(
+            &*store,
+            "permissions.apply",
+            target,
+            audit_args,
+            Err(why.clone()),
+        )
+        .await?;
+        return Err(Error::Refused(why));
+    }
     if plan.changes.is_empty() {
         let store = super::open_store(&settings).await?;
         print_plan(&plan, &share);
@@ -249,6 +314,12 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
     match permissions::apply(&plan, &mut dir, &list, &inverse, &batch, &tools) {
         Ok(done) => {
             super::out(&format!("applied: {heading}\n"));
+            if !early.is_empty() {
+                super::out(&format!(
+                    "applied early (--early): {} took effect before their date\n",
+                    early_text()
+                ));
+            }
             let result = finish(
                 &*store,
                 &done,
@@ -267,11 +338,104 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
     }
 }
 
+/// The business date an action takes as "today": the run's (`UNYO_BUSINESS_DATE`, set for
+/// every step), else today's in the settings' time zone and day start.
+fn business_date(settings: &Settings) -> Result<NaiveDate, Error> {
+    match std::env::var("UNYO_BUSINESS_DATE") {
+        Ok(d) => NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
+            Error::Request(format!(
+                "UNYO_BUSINESS_DATE: `{d}` is not a date (`YYYY-MM-DD`)"
+            ))
+        }),
+        Err(_) => Ok(crate::calendar::business_date(
+            Utc::now(),
+            settings.timezone,
+            settings.day_start,
+        )),
+    }
+}
+
+/// Why an undo may not go on now, if it may not: it must be a step of a running run (from
+/// `UNYO_RUN_ID`) whose approval step an operator other than the one who requested the run
+/// approved, the same approval an apply gets from the `hr-transfer` job.
+async fn undo_not_approved(store: &dyn Store, inverse: &Path) -> Option<String> {
+    let how = format!(
+        "an undo changes the directory and the ACLs like an apply and needs the same approval \
+         by a second operator: `unyo submit hr-transfer-undo -p inverse={}`, then another \
+         operator approves it (`unyo approve RUN approval`); `--undo FILE --dry-run` shows \
+         what it would put back",
+        inverse.display()
+    );
+    let Some(run_id) = std::env::var("UNYO_RUN_ID")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    else {
+        return Some(format!("not a step of a run: {how}"));
+    };
+    let detail = match store.get_run(run_id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return Some(format!("run {run_id} is not recorded: {how}")),
+        Err(e) => return Some(format!("run {run_id}: {e}")),
+    };
+    if detail.run.status != crate::store::RunStatus::Running {
+        return Some(format!(
+            "run {run_id} is {}, not running: {how}",
+            detail.run.status
+        ));
+    }
+    for step in &detail.steps {
+        if let Ok(Some(gate)) = store.gate(run_id, &step.name).await
+            && gate.decision.as_deref() == Some("approved")
+            && gate
+                .decided_by
+                .as_deref()
+                .is_some_and(|by| by != detail.run.requested_by)
+        {
+            return None;
+        }
+    }
+    Some(format!(
+        "run {run_id} (`{}`) has no approval step approved by an operator other than {}, \
+         who requested it: {how}",
+        detail.run.job, detail.run.requested_by
+    ))
+}
+
+/// `--undo FILE --dry-run`: what the undo would put back, checked against the state now.
+fn undo_dry_run(inverse: &Path, tools: &AclTools) -> Result<(), Error> {
+    let inverse = std::path::absolute(inverse).unwrap_or_else(|_| inverse.to_owned());
+    let (inv, changes, _) = permissions::undo_plan(&inverse, tools).map_err(super::act::failed)?;
+    let ops: usize = changes.iter().map(|c| c.ops.len()).sum();
+    super::out(&format!(
+        "dry run: undo of apply {} ({}, effective {}): {} transfer{} put back, {ops} \
+         operation{}; nothing is changed\n",
+        inv.batch,
+        inv.list,
+        inv.effective,
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" },
+        if ops == 1 { "" } else { "s" },
+    ));
+    print_changes(&changes, &inv.share);
+    Ok(())
+}
+
 async fn undo(settings: &Settings, inverse: &Path, tools: &AclTools) -> Result<(), Error> {
     let store = super::open_store(settings).await?;
     let inverse = std::path::absolute(inverse).unwrap_or_else(|_| inverse.to_owned());
     let audit_args = serde_json::json!({ "inverse": inverse.display().to_string() });
     let target = format!("inverse {}", inverse.display());
+    if let Some(why) = undo_not_approved(&*store, &inverse).await {
+        super::audit::record(
+            &*store,
+            "permissions.undo",
+            target,
+            audit_args,
+            Err(why.clone()),
+        )
+        .await?;
+        return Err(Error::Request(why));
+    }
     let batch = permissions::batch_id(Utc::now());
     match permissions::undo(&inverse, &batch, tools) {
         Ok(done) => {

@@ -16,7 +16,8 @@ pub enum Command {
     /// The yearly report (年次運用報告書) of a fiscal year: the same sections over its twelve
     /// months, the plan of the next fiscal year.
     Yearly(YearlyArgs),
-    /// Say whether a file is a frozen report, unaltered (exit 0), or not (exit 1).
+    /// Say whether a file is a frozen report, unaltered and current (exit 0), or not (exit
+    /// 1): not frozen, altered, or superseded (by which report, when, by whom and why).
     Verify {
         /// The report file, as handed to the client.
         file: PathBuf,
@@ -54,10 +55,21 @@ pub struct Form {
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Store the rendered report, its data range and its SHA-256 in the database, for
-    /// `unyo report verify`. A report frozen before is not frozen again: the same bytes say
-    /// so, other bytes (the data changed since) are refused.
+    /// `unyo report verify`. Only a period that has ended is frozen (a report of one that
+    /// has not is preliminary, 速報): refused, exit 5. A report frozen before is not frozen
+    /// again: the same bytes say so, other bytes (the data changed since) are refused, unless
+    /// `--supersede`. One frozen before its period ended (before this check existed) is
+    /// superseded, recorded with that reason.
     #[arg(long)]
     pub freeze: bool,
+    /// With `--freeze`: replace the frozen report of this period, language and form by this
+    /// one, recorded and audited with who, when and `--reason`; the old one is kept, and
+    /// `unyo report verify` of its file says it was superseded.
+    #[arg(long, requires = "freeze", requires = "reason")]
+    pub supersede: bool,
+    /// Why the frozen report is superseded (required with `--supersede`).
+    #[arg(long, value_name = "TEXT", requires = "supersede")]
+    pub reason: Option<String>,
 }
 
 pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
@@ -98,9 +110,53 @@ async fn yearly(settings: &Settings, args: YearlyArgs) -> Result<(), Error> {
     write(settings, &period, &args.form).await
 }
 
+/// What `--freeze` calls the report: `report monthly 2026-11 (ja, md)`.
+fn target(period: &Period, form: &Form) -> String {
+    let kind = if period.is_year() {
+        "yearly"
+    } else {
+        "monthly"
+    };
+    format!(
+        "report {kind} {} ({}, {})",
+        period.label(),
+        token(&form.lang),
+        token(&form.format)
+    )
+}
+
 /// Computes, renders, freezes if asked, and writes the report of `period`.
 async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), Error> {
     let (tz, day_start) = (settings.timezone, settings.day_start);
+    let now = chrono::Utc::now();
+    if form.freeze && !period.ended(now) {
+        // A report of a period still running is preliminary: frozen, it would stand
+        // against the final one.
+        let store = super::open_store(settings).await?;
+        let ends = period.to.with_timezone(&tz).format("%Y-%m-%d %H:%M");
+        let why = format!(
+            "the period has not ended: it ends on {ends} ({}, operating days start at {}); \
+             a report of it is preliminary (速報) and is not frozen: freeze it once it has \
+             ended, or write it without --freeze",
+            tz.name(),
+            day_start.format("%H:%M")
+        );
+        let target = target(period, form);
+        super::audit::record(
+            &*store,
+            "report.freeze",
+            target.clone(),
+            serde_json::json!({ "supersede": form.supersede, "reason": form.reason }),
+            Err(why.clone()),
+        )
+        .await?;
+        return Err(Error::Refused(format!("{target}: {why}")));
+    }
+    if form.supersede && form.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(Error::Request(
+            "--supersede needs a `--reason` saying why the frozen report is replaced".to_owned(),
+        ));
+    }
     let catalog = Catalog::load(settings)?;
     let store = super::open_store(settings).await?;
     // The jobs whose every slot the report looks at: the service's backup jobs, and the jobs
@@ -127,7 +183,7 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
         Some(p) => store.report_facts(p.from, p.to, &[]).await?,
         None => Default::default(),
     };
-    let report = report::build(period, &facts, &previous, &catalog, settings);
+    let report = report::build(period, &facts, &previous, &catalog, settings, now);
     let templates = settings.report.templates.as_deref();
     let text = report::render::report(&report, form.lang, form.format, templates)
         .map_err(|e| Error::Request(e.to_string()))?;
@@ -162,47 +218,106 @@ async fn freeze(
 ) -> Result<(), Error> {
     use sha2::Digest as _;
     let sha256 = format!("{:x}", sha2::Sha256::digest(text.as_bytes()));
-    let (lang, format) = (token(&form.lang), token(&form.format));
     let kind = if period.is_year() {
         "yearly"
     } else {
         "monthly"
     };
-    let report = crate::store::NewFrozenReport {
+    let supersede = form
+        .supersede
+        .then(|| form.reason.clone().unwrap_or_default());
+    let mut report = crate::store::NewFrozenReport {
         kind: kind.to_owned(),
         period: period.label(),
-        lang: lang.clone(),
-        format: format.clone(),
+        lang: token(&form.lang),
+        format: token(&form.format),
         data_from: period.from,
         data_to: period.to,
         sha256: sha256.clone(),
         body: text.as_bytes().to_vec(),
         frozen_at: chrono::Utc::now(),
         frozen_by: crate::engine::os_user(),
+        supersede: supersede.clone(),
     };
-    let target = format!("report {kind} {} ({lang}, {format})", period.label());
-    let audit_args = serde_json::json!({ "sha256": sha256 });
-    match store.freeze_report(&report).await? {
+    let target = target(period, form);
+    let audit_args = serde_json::json!({ "sha256": sha256, "supersede": supersede });
+    let local = |t| super::local_time(settings, t);
+    let mut outcome = store.freeze_report(&report).await?;
+    if let crate::store::Freeze::Differs(f) = &outcome
+        && f.frozen_at < f.data_to
+    {
+        // Frozen before its period ended (before `--freeze` refused that): a preliminary
+        // report that would otherwise stand against the final one for ever. The final one
+        // supersedes it, recorded and audited with the reason; the old one is kept.
+        report.supersede = Some(format!(
+            "the frozen report {} was preliminary: frozen on {}, before its period ended on {}",
+            f.id,
+            local(f.frozen_at),
+            local(f.data_to)
+        ));
+        outcome = store.freeze_report(&report).await?;
+    }
+    match outcome {
         crate::store::Freeze::Frozen(f) => {
             let said = format!("frozen as report {}, sha256 {}", f.id, f.sha256);
             eprintln!("{target}: {said}");
             super::audit::record(store, "report.freeze", target, audit_args, Ok(said)).await
         }
+        crate::store::Freeze::Superseded { old, new } => {
+            let said = format!(
+                "frozen as report {}, sha256 {}, superseding report {} (frozen on {} by {}, \
+                 sha256 {}, kept): {}",
+                new.id,
+                new.sha256,
+                old.id,
+                local(old.frozen_at),
+                old.frozen_by,
+                old.sha256,
+                new.reason.as_deref().unwrap_or_default()
+            );
+            eprintln!("{target}: {said}");
+            let args = serde_json::json!({
+                "sha256": sha256,
+                "supersedes": old.id,
+                "reason": new.reason,
+            });
+            super::audit::record(store, "report.supersede", target, args, Ok(said)).await
+        }
         crate::store::Freeze::Already(f) => {
             eprintln!(
-                "{target}: frozen before as report {} on {} by {}: the same bytes",
+                "{target}: frozen before as report {} on {} by {}: the same bytes{}",
                 f.id,
-                super::local_time(settings, f.frozen_at),
-                f.frozen_by
+                local(f.frozen_at),
+                f.frozen_by,
+                if form.supersede {
+                    " (nothing to supersede)"
+                } else {
+                    ""
+                }
             );
             Ok(())
+        }
+        crate::store::Freeze::NothingToSupersede => {
+            let why = "nothing of it is frozen, so nothing is superseded: freeze it without \
+                       --supersede"
+                .to_owned();
+            super::audit::record(
+                store,
+                "report.supersede",
+                target.clone(),
+                audit_args,
+                Err(why.clone()),
+            )
+            .await?;
+            Err(Error::Request(format!("{target}: {why}")))
         }
         crate::store::Freeze::Differs(f) => {
             let why = format!(
                 "frozen before as report {} on {} by {} with other bytes (sha256 {}): its data \
-                 changed since; the frozen one stands",
+                 changed since; the frozen one stands (to replace it, recorded: --supersede \
+                 --reason TEXT)",
                 f.id,
-                super::local_time(settings, f.frozen_at),
+                local(f.frozen_at),
                 f.frozen_by,
                 f.sha256
             );
@@ -226,21 +341,54 @@ async fn verify(settings: &Settings, file: &std::path::Path) -> Result<(), Error
     })?;
     let store = super::open_store(settings).await?;
     let found = store.frozen_reports_by_hash(&sha256).await?;
-    match found.first() {
+    // The same bytes frozen more than once (superseded, then frozen again): the newest
+    // row tells whether they stand now.
+    match found.last() {
         Some(f) => {
-            super::out(&format!(
-                "{}: unaltered: frozen report {} ({} {}, {}, {}), frozen on {} by {}, sha256 {}\n",
+            let local = |t| super::local_time(settings, t);
+            let mut text = format!(
+                "{}: unaltered: frozen report {} ({} {}, {}, {}), frozen on {} by {}, sha256 {}",
                 file.display(),
                 f.id,
                 f.kind,
                 f.period,
                 f.lang,
                 f.format,
-                super::local_time(settings, f.frozen_at),
+                local(f.frozen_at),
                 f.frozen_by,
                 f.sha256
-            ));
-            Ok(())
+            );
+            if let (Some(old), Some(why)) = (f.supersedes, &f.reason) {
+                text.push_str(&format!("; it superseded report {old}: {why}"));
+            }
+            let successor = match f.superseded_by {
+                Some(id) => store.frozen_report(id).await?,
+                None => None,
+            };
+            match successor {
+                None => {
+                    text.push_str("; current: it stands\n");
+                    super::out(&text);
+                    Ok(())
+                }
+                Some(s) => {
+                    text.push_str(&format!(
+                        "; SUPERSEDED by report {} (sha256 {}) on {} by {}: {}\n",
+                        s.id,
+                        s.sha256,
+                        local(s.frozen_at),
+                        s.frozen_by,
+                        s.reason.as_deref().unwrap_or_default()
+                    ));
+                    super::out(&text);
+                    Err(Error::Failed(format!(
+                        "{}: frozen report {} was superseded by report {}",
+                        file.display(),
+                        f.id,
+                        s.id
+                    )))
+                }
+            }
         }
         None => {
             let m = format!(

@@ -174,6 +174,11 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     super::out(&out);
     match result.status {
         RunStatus::Succeeded => Ok(()),
+        RunStatus::Refused => Err(Error::Refused(format!(
+            "run {}: {}",
+            result.run_id,
+            detail.run.reason.as_deref().unwrap_or("a step refused")
+        ))),
         other => Err(Error::Failed(format!("run {} {other}", result.run_id))),
     }
 }

@@ -12,7 +12,8 @@ pub struct Args {
     /// Only runs of this job.
     #[arg(long)]
     pub job: Option<String>,
-    /// Only runs in this state (queued, running, succeeded, failed, cancelled, interrupted).
+    /// Only runs in this state (queued, running, succeeded, failed, cancelled, interrupted,
+    /// refused).
     #[arg(long, value_parser = |s: &str| s.parse::<RunStatus>())]
     pub status: Option<RunStatus>,
     /// At most this many runs.
@@ -42,8 +43,10 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         return Ok(());
     }
     let mut t = Table::new(
-        &["RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION"],
-        &[8, 22, 11, 8, 19, 9],
+        &[
+            "RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "DURATION", "NOTE",
+        ],
+        &[8, 22, 11, 8, 19, 9, 200],
     );
     for r in &runs {
         t.row(vec![
@@ -54,6 +57,11 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             r.started_at
                 .map_or("-".to_owned(), |s| super::local_time(settings, s)),
             engine::elapsed(r.started_at, r.ended_at).map_or("-".to_owned(), format_duration),
+            // Why a run declined by itself: what an operator reads instead of an incident.
+            match r.status {
+                RunStatus::Refused => r.reason.clone().unwrap_or_default(),
+                _ => String::new(),
+            },
         ]);
     }
     super::out(&t.render());

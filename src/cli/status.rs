@@ -14,6 +14,9 @@ use crate::store::{IncidentStatus, RunRow, RunStatus, StepStatus};
 /// A daemon counts as alive when its last heartbeat is younger than this.
 const ALIVE: Duration = Duration::seconds(30);
 
+/// How far back `unyo status` lists runs that refused.
+const REFUSED_SHOWN: Duration = Duration::hours(24);
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print JSON instead of text.
@@ -28,6 +31,9 @@ struct Status {
     waiting_retry: Vec<Waiting>,
     queued: Vec<RunRow>,
     open_incidents: Vec<crate::store::IncidentRow>,
+    /// Runs of the last day that declined by themselves (`refuse_exit`), with the reason:
+    /// no incident tells of them.
+    refused: Vec<RunRow>,
     held: Vec<crate::store::HoldRow>,
     next_slots: Vec<crate::schedule::forecast::Coming>,
 }
@@ -108,12 +114,23 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         Err(_) => Vec::new(),
     };
     let held = store.holds().await?;
+    let refused: Vec<RunRow> = store
+        .list_runs(&crate::store::RunFilter {
+            job: None,
+            status: Some(RunStatus::Refused),
+            limit: 20,
+        })
+        .await?
+        .into_iter()
+        .filter(|r| r.ended_at.unwrap_or(r.queued_at) > now - REFUSED_SHOWN)
+        .collect();
     let status = Status {
         daemon,
         running,
         waiting_retry,
         queued,
         open_incidents,
+        refused,
         held,
         next_slots,
     };
@@ -234,6 +251,19 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
                 status,
                 i.job.clone(),
                 i.summary.clone(),
+            ]);
+        }
+        out.push_str(&t.render());
+    }
+    if !s.refused.is_empty() {
+        out.push_str("\nrefused (last 24 h, no incident):\n");
+        let mut t = Table::new(&["RUN", "JOB", "ENDED", "REASON"], &[6, 20, 11, 200]);
+        for r in &s.refused {
+            t.row(vec![
+                r.id.to_string(),
+                r.job.clone(),
+                time(r.ended_at.unwrap_or(r.queued_at)),
+                r.reason.clone().unwrap_or_default(),
             ]);
         }
         out.push_str(&t.render());

@@ -164,6 +164,10 @@ async fn follow(store: &dyn crate::store::Store, id: i64) -> Result<(), Error> {
             super::out(&format!("run {id} {}\n", d.run.status));
             return match d.run.status {
                 RunStatus::Succeeded => Ok(()),
+                RunStatus::Refused => Err(Error::Refused(format!(
+                    "run {id}: {}",
+                    d.run.reason.as_deref().unwrap_or("a step refused")
+                ))),
                 other => Err(Error::Failed(format!("run {id} {other}"))),
             };
         }

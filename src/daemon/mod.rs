@@ -208,6 +208,10 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         daemon.catalog.summary(),
         daemon.settings.database
     );
+    // Beside the start line (the log goes to stderr as well, so once is enough).
+    for w in daemon.settings.unheard() {
+        eprintln!("warning: {w}");
+    }
     daemon.recover().await?;
     let result = daemon.main_loop(signals).await;
     if let Err(e) = &result {
@@ -251,6 +255,12 @@ fn lock(settings: &Settings) -> Result<File, Error> {
     let io = |action: String| move |source| Error::Io { action, source };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+        crate::files::protect(dir, settings.group.as_ref().map(|(_, gid)| *gid)).map_err(|e| {
+            Error::Io {
+                action: format!("cannot make {} private", e.path.display()),
+                source: e.source,
+            }
+        })?;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -369,6 +379,7 @@ impl Daemon {
             .await?;
         self.planner
             .committed(&self.settings, &self.catalog, &decided);
+        self.missed_incidents(&decided.slots).await?;
         for (slot, run_id) in decided.slots.iter().zip(made) {
             let (Some(run_id), Some(run)) = (run_id, &slot.run) else {
                 continue;
@@ -391,6 +402,81 @@ impl Daemon {
                 }
                 self.spawn(run_id, Launch::from(run), Vec::new());
             }
+        }
+        Ok(())
+    }
+
+    /// The slots of this pass that were missed (the daemon was down, or the misfire policy
+    /// skipped them) open an incident per schedule, with the severity the schedule sets
+    /// (`missed:`), unless it says `incident: false`. All the missed slots of one schedule
+    /// in one pass are one event of `n` occurrences, so a long outage of an every-30-minutes
+    /// check is one incident and one message, not one per slot. Raised after the slots are
+    /// committed: a crash in between loses the incident, never the slot rows.
+    async fn missed_incidents(&self, slots: &[crate::store::NewSlot]) -> Result<(), Error> {
+        let mut by_schedule: IndexMap<&str, Vec<&crate::store::NewSlot>> = IndexMap::new();
+        for s in slots
+            .iter()
+            .filter(|s| s.outcome == crate::store::SlotOutcome::Missed)
+        {
+            by_schedule.entry(s.schedule.as_str()).or_default().push(s);
+        }
+        for (name, missed) in by_schedule {
+            let Some(schedule) = self.catalog.schedules.iter().find(|s| s.name == name) else {
+                continue;
+            };
+            let Some(severity) = schedule.missed else {
+                continue;
+            };
+            let (Some(first), Some(last)) = (missed.first(), missed.last()) else {
+                continue;
+            };
+            let tz = schedule.timezone;
+            let at = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z");
+            let why = |s: &crate::store::NewSlot| {
+                s.reason
+                    .as_deref()
+                    .map(|r| r.strip_prefix("missed: ").unwrap_or(r).to_owned())
+                    .unwrap_or_default()
+            };
+            let n = missed.len();
+            let summary = if n == 1 {
+                format!(
+                    "a slot of schedule `{name}` was missed, `{}` did not run: {}",
+                    schedule.job,
+                    why(first)
+                )
+            } else {
+                format!(
+                    "{n} slots of schedule `{name}` were missed, due {} to {}; `{}` did not run: {}",
+                    at(first.due_at),
+                    at(last.due_at),
+                    schedule.job,
+                    why(last)
+                )
+            };
+            let excerpt: Vec<String> = missed
+                .iter()
+                .rev()
+                .take(20)
+                .rev()
+                .map(|s| format!("{}: {}", at(s.fire_time), why(s)))
+                .collect();
+            crate::incident::raise_counted(
+                self.store.as_ref(),
+                &self.settings,
+                crate::incident::Raise {
+                    severity,
+                    job: &schedule.job,
+                    run_id: None,
+                    step: None,
+                    failure_class: crate::runbook::MISSED_CLASS,
+                    summary,
+                    log_excerpt: excerpt.join("\n"),
+                    rule: None,
+                },
+                i64::try_from(n).unwrap_or(i64::MAX),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -726,6 +812,9 @@ impl Daemon {
                     "unyo daemon: definitions reloaded: {}",
                     self.catalog.summary()
                 );
+                for w in self.settings.unheard() {
+                    eprintln!("warning: {w}");
+                }
             }
             Err(d) => {
                 tracing::error!("reload refused, keeping the running definitions:\n{d}");

@@ -3,8 +3,10 @@
 //!
 //! The engine decides what runs next and what is skipped; `exec` runs a single process and
 //! `store` records. A failed step stops the steps that need it (recorded `skipped` with the
-//! reason) while independent branches finish. Cancellation stops launching new steps, stops the
-//! running ones through their process groups and records `cancelled`.
+//! reason) while independent branches finish; so does a step that refused (an exit code of
+//! its `refuse_exit`), which ends its run `refused` with no runbook and no incident.
+//! Cancellation stops launching new steps, stops the running ones through their process
+//! groups and records `cancelled`.
 
 pub mod owner;
 pub mod params;
@@ -322,6 +324,7 @@ pub async fn execute(
     }
     let reason = match (status, ctx.stopped.get()) {
         (RunStatus::Cancelled | RunStatus::Interrupted, Some(s)) => Some(s.reason()),
+        (RunStatus::Refused, _) => refused_reason(ctx.store.as_ref(), run_id).await?,
         _ => None,
     };
     store
@@ -329,6 +332,25 @@ pub async fn execute(
         .await?;
     after_run(&ctx, status).await?;
     Ok(RunResult { run_id, status })
+}
+
+/// The reason a refused run gives: its first refused step and that step's reason, read back
+/// from the record (so also for a run taken up again after a restart).
+async fn refused_reason(store: &dyn Store, run_id: i64) -> Result<Option<String>, StoreError> {
+    let Some(detail) = store.get_run(run_id).await? else {
+        return Ok(None);
+    };
+    Ok(detail
+        .steps
+        .iter()
+        .find(|s| s.status == StepStatus::Refused)
+        .map(|s| {
+            format!(
+                "step `{}` refused: {}",
+                s.name,
+                s.reason.as_deref().unwrap_or("no reason given")
+            )
+        }))
 }
 
 /// The first step of the run that failed for good, from the database (for a run taken up
@@ -450,6 +472,9 @@ async fn after_run(ctx: &StepContext, status: RunStatus) -> Result<(), StoreErro
                 )
                 .await?;
         }
+        // A step declined by itself (`refuse_exit`): nothing went wrong, nobody is called,
+        // and the job's open incidents stay as they are (nothing ran to show it recovered).
+        RunStatus::Refused => {}
         _ => {}
     }
     Ok(())
@@ -775,6 +800,9 @@ async fn drive(
         ctx.stopped
             .get()
             .map_or(RunStatus::Cancelled, |s| s.run_status())
+    } else if any(StepStatus::Refused) {
+        // A step declined by itself and nothing failed: not a failure, not a success.
+        RunStatus::Refused
     } else {
         RunStatus::Succeeded
     })
@@ -810,6 +838,7 @@ async fn skip_dependents(
         let what = match why {
             StepStatus::Skipped => "was skipped",
             StepStatus::Cancelled => "was cancelled",
+            StepStatus::Refused => "refused",
             _ => "failed",
         };
         let reason = format!("needs `{}`, which {what}", steps[because].name);
@@ -1228,6 +1257,14 @@ fn attempt_end(
                 )
             } else if out.success() {
                 (AttemptStatus::Succeeded, StepStatus::Succeeded, None)
+            } else if let Exit::Code(code) = out.exit
+                && step.refuses_with(code)
+            {
+                (
+                    AttemptStatus::Refused,
+                    StepStatus::Refused,
+                    Some(refusal(&out.stderr_tail, &out.stdout_tail, code)),
+                )
             } else {
                 (
                     AttemptStatus::Failed,
@@ -1256,6 +1293,23 @@ fn attempt_end(
             ..blank
         },
     }
+}
+
+/// Why a step refused: its last line of standard error, else of standard output, else its
+/// exit code. unyo's own commands begin that line with `refused: `, which the step's status
+/// says already.
+fn refusal(stderr: &str, stdout: &str, code: i32) -> String {
+    let last = |text: &str| {
+        text.lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(|l| l.strip_prefix("refused: ").unwrap_or(l))
+            .map(|l| l.chars().take(500).collect::<String>())
+    };
+    last(stderr)
+        .or_else(|| last(stdout))
+        .unwrap_or_else(|| format!("exit {code} (refused, no reason given)"))
 }
 
 /// Asks the step's runbook about a failed attempt and carries out what its matching rule
@@ -1690,4 +1744,23 @@ pub fn os_user() -> String {
 /// How long a run took, for display.
 pub fn elapsed(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<Duration> {
     Some((end? - start?).to_std().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+
+    #[test]
+    fn a_refusal_gives_the_last_line_of_stderr_else_stdout_else_the_code() {
+        assert_eq!(
+            refusal("checking\nnot yet: 2027-04-01\n\n", "x\n", 5),
+            "not yet: 2027-04-01"
+        );
+        assert_eq!(refusal("", "looked\nnothing to do\n", 5), "nothing to do");
+        assert_eq!(
+            refusal("refused: `a` is 1, not 2\n", "", 5),
+            "`a` is 1, not 2"
+        );
+        assert_eq!(refusal(" \n", "", 7), "exit 7 (refused, no reason given)");
+    }
 }

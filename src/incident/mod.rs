@@ -36,6 +36,19 @@ pub async fn raise(
     settings: &Settings,
     r: Raise<'_>,
 ) -> Result<IncidentOpened, StoreError> {
+    raise_counted(store, settings, r, 1).await
+}
+
+/// Like [`raise`], for `occurrences` occurrences of the same failure seen at once (the slots
+/// of one schedule missed while the daemon was down): one incident, or one more event on
+/// the open one, whose count grows by `occurrences`, so people get one message, not one
+/// per slot.
+pub async fn raise_counted(
+    store: &dyn Store,
+    settings: &Settings,
+    r: Raise<'_>,
+    occurrences: i64,
+) -> Result<IncidentOpened, StoreError> {
     let at = Utc::now();
     let deadline = settings
         .incidents
@@ -55,6 +68,7 @@ pub async fn raise(
             rule: r.rule,
             report_deadline: deadline,
             actor: "unyo".to_owned(),
+            occurrences: occurrences.max(1),
         })
         .await?;
     if opened.new {

@@ -17,9 +17,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::model::{Catalog, Notify, Settings};
-use crate::notify::{Event, IncidentNote, Route, Templates, route};
+use crate::notify::{
+    APPROVAL_REMINDER, APPROVAL_WAITING, ApprovalNote, Event, IncidentNote, Route, Templates, route,
+};
 use crate::store::{
-    IncidentRow, NewNotification, NotificationPlan, NotificationRow, Store, StoreError,
+    GateNotice, IncidentRow, NewNotification, NotificationPlan, NotificationRow, Store, StoreError,
+    WaitingGate,
 };
 
 /// Tries before a message is given up (about an hour and a half of retrying).
@@ -189,6 +192,9 @@ impl Notifier {
                 );
             }
         }
+        for g in &work.gates {
+            self.gate_notice(notify, g, now).await?;
+        }
         let due = self.store.due_notifications(now, 50).await?;
         let mut tried = 0;
         for batch in due.chunks(PARALLEL_DELIVERIES) {
@@ -201,17 +207,20 @@ impl Notifier {
                     Ok(receipt) => tracing::info!(
                         notification = n.id,
                         incident = n.incident_id,
+                        run = n.run_id,
                         "sent to {}: {receipt}",
                         n.channel
                     ),
                     Err(why) if retry_at.is_some() => tracing::warn!(
                         notification = n.id,
                         incident = n.incident_id,
+                        run = n.run_id,
                         "not delivered, will try again: {why}"
                     ),
                     Err(why) => tracing::error!(
                         notification = n.id,
                         incident = n.incident_id,
+                        run = n.run_id,
                         "not delivered after {MAX_TRIES} tries, given up: {why}"
                     ),
                 }
@@ -240,9 +249,12 @@ impl Notifier {
         let Some(templates) = &self.templates else {
             return Err("no `notify:` settings".to_owned());
         };
-        let (incident, _) = match self.store.get_incident(n.incident_id).await {
+        let Some(incident_id) = n.incident_id else {
+            return self.deliver_approval(channel, templates, n, now).await;
+        };
+        let (incident, _) = match self.store.get_incident(incident_id).await {
             Ok(Some(found)) => found,
-            Ok(None) => return Err(format!("incident {} is not recorded", n.incident_id)),
+            Ok(None) => return Err(format!("incident {incident_id} is not recorded")),
             Err(e) => return Err(e.to_string()),
         };
         let event = match n.event.as_str() {
@@ -250,10 +262,151 @@ impl Notifier {
             "recurred" => Event::Recurred,
             _ => Event::Opened,
         };
-        let note = note(&self.settings, &incident, event, n.level, now);
+        let mut note = note(&self.settings, &incident, event, n.level, now);
+        // Only a route with a level after this one has someone to tell next.
+        let levels = self.route_of(notify, &incident).levels.len();
+        note.next_level = u32::try_from(n.level)
+            .ok()
+            .filter(|l| usize::try_from(*l).is_ok_and(|l| l < levels))
+            .map(|l| l + 1);
         let msg = templates.render(&note);
         crate::notify::deliver(channel, &msg, &note).await
     }
+
+    /// Writes the notices of a waiting approval gate that are due: its first notice at once,
+    /// and a reminder once [`REMIND_AT`] of its time to the timeout has passed. Both go to the
+    /// first level of the `desk` route, at any hour: approvals are given at the desk, and a
+    /// waiting gate is not a failure that wakes anyone.
+    async fn gate_notice(
+        &self,
+        notify: &Notify,
+        g: &WaitingGate,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let remind_at = g.timeout_at.map(|t| reminder_time(g.requested_at, t));
+        let due_reminder = g.reminded_at.is_none()
+            && remind_at.is_some_and(|r| now >= r)
+            && g.timeout_at.is_some_and(|t| now < t);
+        let (announce, remind, event) = if g.announced_at.is_none() {
+            // Announced late (no daemon ran at the start of the wait) past the reminder time:
+            // one notice, the reminder, says it all.
+            if due_reminder {
+                (true, true, APPROVAL_REMINDER)
+            } else {
+                (true, false, APPROVAL_WAITING)
+            }
+        } else if due_reminder {
+            (false, true, APPROVAL_REMINDER)
+        } else {
+            return Ok(());
+        };
+        let messages = notify
+            .desk
+            .first()
+            .map(|level| {
+                level
+                    .notify
+                    .iter()
+                    .map(|channel| NewNotification {
+                        event: event.to_owned(),
+                        level: 1,
+                        channel: channel.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let planned = self
+            .store
+            .plan_gate_notice(&GateNotice {
+                run_id: g.run_id,
+                step: g.step.clone(),
+                route: "desk".to_owned(),
+                announce,
+                remind,
+                messages,
+                at: now,
+            })
+            .await?;
+        if planned {
+            tracing::info!(
+                run = g.run_id,
+                step = %g.step,
+                "approval of `{}` waiting: {} written to the outbox",
+                g.job,
+                if remind { "reminder" } else { "notice" }
+            );
+        }
+        Ok(())
+    }
+
+    /// One try of a notice of an approval gate.
+    async fn deliver_approval(
+        &self,
+        channel: &crate::model::Channel,
+        templates: &Templates,
+        n: &NotificationRow,
+        now: DateTime<Utc>,
+    ) -> Result<String, String> {
+        let (Some(run_id), Some(step)) = (n.run_id, n.step.as_deref()) else {
+            return Err("the message names neither an incident nor an approval step".to_owned());
+        };
+        let gate = match self.store.gate(run_id, step).await {
+            Ok(Some(g)) => g,
+            Ok(None) => return Err(format!("run {run_id} has no approval step `{step}`")),
+            Err(e) => return Err(e.to_string()),
+        };
+        let run = match self.store.get_run(run_id).await {
+            Ok(Some(r)) => r.run,
+            Ok(None) => return Err(format!("run {run_id} is not recorded")),
+            Err(e) => return Err(e.to_string()),
+        };
+        let message = self
+            .catalog
+            .jobs
+            .get(&run.job)
+            .and_then(|j| j.steps.iter().find(|s| s.name == step))
+            .and_then(|s| match &s.action {
+                crate::model::Action::Approval { message } => message.clone(),
+                _ => None,
+            });
+        let tz = self.settings.timezone;
+        let reminder = n.event == APPROVAL_REMINDER;
+        let note = ApprovalNote {
+            event: n.event.clone(),
+            reminder,
+            job: run.job.clone(),
+            run_id,
+            step: step.to_owned(),
+            message,
+            business_date: run.business_date.to_string(),
+            requested_at: gate.requested_at,
+            requested_at_local: crate::notify::local_time(gate.requested_at, tz),
+            timeout_at: gate.timeout_at,
+            timeout_at_local: gate.timeout_at.map(|t| crate::notify::local_time(t, tz)),
+            minutes_left: gate
+                .timeout_at
+                .filter(|_| reminder)
+                .map(|t| u64::try_from((t - now).num_minutes()).unwrap_or(0)),
+            approve: format!("unyo approve {run_id} {step}"),
+            reject: format!("unyo reject {run_id} {step}"),
+            host: crate::engine::hostname(),
+        };
+        let msg = templates.render_approval(&note);
+        crate::notify::deliver_approval(channel, &msg, &note).await
+    }
+}
+
+/// How far into an approval's wait its reminder goes out: at 80 % of the time between the
+/// start of the wait and the timeout (for the rollover's 12 h, 2 h 24 min before the end).
+pub const REMIND_AT: f64 = 0.8;
+
+/// When the reminder of a gate waiting since `requested` with timeout `timeout` is due.
+pub fn reminder_time(requested: DateTime<Utc>, timeout: DateTime<Utc>) -> DateTime<Utc> {
+    let wait = (timeout - requested).num_milliseconds().max(0);
+    // 80 % of the wait, in whole milliseconds (no float in the time arithmetic beyond this).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    let lead = ((wait as f64) * REMIND_AT) as i64;
+    requested + chrono::Duration::milliseconds(lead)
 }
 
 /// The messages for level `index` (0-based) of a route: one per channel.
@@ -301,6 +454,7 @@ pub fn note(
         level: u32::try_from(level).unwrap_or(1),
         unacknowledged_minutes: (event == Event::Escalated)
             .then(|| u64::try_from((now - i.opened_at).num_minutes()).unwrap_or(0)),
+        next_level: None,
     }
 }
 
@@ -331,6 +485,24 @@ async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_approval_is_reminded_at_four_fifths_of_its_wait() {
+        let t0 = DateTime::parse_from_rfc3339("2027-03-31T21:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        // The rollover's 12 h: 2 h 24 min before the end.
+        assert_eq!(
+            reminder_time(t0, t0 + chrono::Duration::hours(12)),
+            t0 + chrono::Duration::minutes(9 * 60 + 36)
+        );
+        assert_eq!(
+            reminder_time(t0, t0 + chrono::Duration::seconds(10)),
+            t0 + chrono::Duration::seconds(8)
+        );
+        // A timeout in the past (a clock step) reminds at once.
+        assert_eq!(reminder_time(t0, t0 - chrono::Duration::seconds(5)), t0);
+    }
 
     #[test]
     fn retries_back_off_to_half_an_hour() {

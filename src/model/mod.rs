@@ -241,6 +241,18 @@ pub struct Step {
     /// Runs once all its needs have ended, whatever their status (`always: true`); a need
     /// that failed or was skipped does not skip it.
     pub always: bool,
+    /// Exit-code ranges (inclusive) with which the step declines by itself (`refuse_exit`,
+    /// the step's own, else the job's): it ends `refused`, not `failed`.
+    pub refuse_exit: Vec<(i32, i32)>,
+}
+
+impl Step {
+    /// Whether exit code `code` means the step refused.
+    pub fn refuses_with(&self, code: i32) -> bool {
+        self.refuse_exit
+            .iter()
+            .any(|&(a, b)| (a..=b).contains(&code))
+    }
 }
 
 /// A runbook: ordered rules, the first match wins.
@@ -337,6 +349,9 @@ pub struct Schedule {
     pub misfire: MisfirePolicy,
     pub misfire_within: Option<Duration>,
     pub misfire_max: u32,
+    /// The severity of the incident a missed slot opens; `None`: the slot is only recorded
+    /// (`missed: { incident: false }`).
+    pub missed: Option<Severity>,
     pub overlap: Overlap,
     pub params: IndexMap<String, String>,
 }

@@ -110,6 +110,9 @@ pub struct Settings {
     pub database: Database,
     pub data_dir: PathBuf,
     pub log_dir: PathBuf,
+    /// The group that may read the records and data unyo writes (its name and id); others
+    /// may never read them (`files`).
+    pub group: Option<(String, u32)>,
     pub timezone: Tz,
     pub day_start: NaiveTime,
     pub fiscal_year_start: u32,
@@ -173,6 +176,76 @@ pub struct ReportSettings {
 }
 
 impl Settings {
+    /// Who hears nothing: one line per gap in `notify:` (none at all, or a route left empty),
+    /// naming the severities and the hours whose incidents reach nobody. `unyo validate` and
+    /// the daemon's start print them as warnings; they are not errors, since a set-up may
+    /// mean it.
+    pub fn unheard(&self) -> Vec<String> {
+        let place = match &self.file {
+            Some(f) => f
+                .strip_prefix(&self.root)
+                .unwrap_or(f)
+                .display()
+                .to_string(),
+            None => "unyo.yaml".to_owned(),
+        };
+        let Some(n) = &self.notify else {
+            return vec![format!(
+                "{place}: no `notify:`, so incidents reach nobody: failed runs and missed slots \
+                 are only recorded, and waiting approvals are not announced"
+            )];
+        };
+        let hours = format!(
+            "{}–{} {}",
+            n.desk_hours.from.format("%H:%M"),
+            n.desk_hours.to.format("%H:%M"),
+            match &n.desk_hours.calendar {
+                Some(c) => format!("on the business days of calendar `{}`", c.value),
+                None => "Monday to Friday".to_owned(),
+            }
+        );
+        let words = |list: Vec<Severity>| -> String {
+            let names: Vec<&str> = list.iter().map(|s| s.as_str()).collect();
+            match names.split_last() {
+                Some((last, [])) => (*last).to_owned(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            }
+        };
+        let woken: Vec<Severity> = Severity::ALL
+            .iter()
+            .copied()
+            .filter(|s| *s >= n.wake)
+            .collect();
+        let not_woken: Vec<Severity> = Severity::ALL
+            .iter()
+            .copied()
+            .filter(|s| *s < n.wake)
+            .collect();
+        let mut out = Vec::new();
+        if n.desk.is_empty() {
+            out.push(format!(
+                "{place}: `notify.desk` is empty, so incidents of every severity opened in desk \
+                 hours ({hours}) reach nobody, and waiting approvals are not announced"
+            ));
+        }
+        if n.emergency.is_empty() {
+            out.push(format!(
+                "{place}: `notify.emergency` is empty, so incidents of severity {} opened out \
+                 of desk hours ({hours}) reach nobody",
+                words(woken)
+            ));
+        }
+        if n.after_hours.is_empty() && !not_woken.is_empty() {
+            out.push(format!(
+                "{place}: `notify.after_hours` is empty, so incidents of severity {} opened \
+                 out of desk hours ({hours}) reach nobody",
+                words(not_woken)
+            ));
+        }
+        out
+    }
+
     /// The defaults for a root with no `unyo.yaml`.
     pub fn defaults(root: &Path) -> Settings {
         Settings {
@@ -181,6 +254,7 @@ impl Settings {
             database: Database::Sqlite(root.join("var/unyo.db")),
             data_dir: root.join("var"),
             log_dir: root.join("var/log"),
+            group: None,
             timezone: chrono_tz::Asia::Tokyo,
             day_start: NaiveTime::MIN,
             fiscal_year_start: 4,
@@ -248,6 +322,24 @@ impl Settings {
         }
         if let Some(d) = &raw.log_dir {
             self.log_dir = root.join(&d.value);
+        }
+        if let Some(g) = &raw.group {
+            match nix::unistd::Group::from_name(&g.value) {
+                Ok(Some(found)) => self.group = Some((g.value.clone(), found.gid.as_raw())),
+                Ok(None) => diags.push(Diagnostic::spanned(
+                    file,
+                    g,
+                    format!(
+                        "`group`: no group `{}` on this machine (see /etc/group)",
+                        g.value
+                    ),
+                )),
+                Err(e) => diags.push(Diagnostic::spanned(
+                    file,
+                    g,
+                    format!("`group`: cannot look up `{}`: {e}", g.value),
+                )),
+            }
         }
         if let Some(tz) = &raw.timezone {
             match tz.value.parse::<Tz>() {
@@ -608,7 +700,9 @@ impl Language {
 
 /// The files a `notify.templates` folder may hold; each one present replaces the shipped
 /// template of the same name in the configured language.
-pub const NOTIFY_TEMPLATE_FILES: [&str; 6] = [
+pub const NOTIFY_TEMPLATE_FILES: [&str; 8] = [
+    "approval.subject.hbs",
+    "approval.text.hbs",
     "opened.subject.hbs",
     "opened.text.hbs",
     "escalated.subject.hbs",
@@ -745,6 +839,9 @@ impl fmt::Debug for WebhookUrl {
 pub struct CommandChannel {
     pub argv: Vec<String>,
     pub timeout: Duration,
+    /// Where it runs: the definition root (so relative paths in `argv` mean the same
+    /// whatever folder the daemon was started from); `None`: the caller's folder.
+    pub workdir: Option<PathBuf>,
 }
 
 /// Default time a command channel may take.
@@ -911,7 +1008,7 @@ fn notify(
 
     let mut channels = IndexMap::new();
     for (name, ch) in &spec.channels {
-        if let Some(kind) = channel(name, ch, file, diags) {
+        if let Some(kind) = channel(name, ch, root, file, diags) {
             channels.insert(
                 name.clone(),
                 Channel {
@@ -1016,6 +1113,7 @@ fn check_template_folder(dir: &Path, shown: &str, known: &[&str]) -> Vec<String>
 fn channel(
     name: &str,
     raw: &Spanned<ChannelSpec>,
+    root: &Path,
     file: &Path,
     diags: &mut Diagnostics,
 ) -> Option<ChannelKind> {
@@ -1237,6 +1335,7 @@ fn channel(
             Some(_) => Some(ChannelKind::Command(CommandChannel {
                 argv: c.argv.value.iter().map(|a| a.value.clone()).collect(),
                 timeout,
+                workdir: Some(root.to_path_buf()),
             })),
         }
     } else {
@@ -1253,13 +1352,8 @@ fn levels(
     file: &Path,
     diags: &mut Diagnostics,
 ) -> Vec<Level> {
-    if raw.value.is_empty() {
-        diags.push(Diagnostic::spanned(
-            file,
-            raw,
-            format!("`notify.{route}` has no levels; give at least one"),
-        ));
-    }
+    // An empty route is allowed: nobody is told of its incidents, which `unyo validate`
+    // and the daemon's start say (`Settings::unheard`).
     let mut out = Vec::new();
     for (i, level) in raw.value.iter().enumerate() {
         let n = i + 1;

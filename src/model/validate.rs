@@ -433,7 +433,7 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
                 &mut cx,
                 file,
                 &s.value,
-                settings.timezone,
+                settings,
                 &job_names,
                 &calendar_names,
                 &jobs,
@@ -581,11 +581,12 @@ fn job(
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
         .collect();
+    let job_refuse = refuse_exit(cx, file, &spec.refuse_exit);
     let mut steps = Vec::new();
     for (sname, s) in &spec.steps {
         let at = Spanned::new(sname.clone(), s.referenced, s.defined);
         cx.name(file, &at, "step");
-        steps.push(step(
+        let mut built = step(
             cx,
             file,
             sname,
@@ -595,7 +596,22 @@ fn job(
             job_timeout,
             &job_env,
             runbooks,
-        ));
+        );
+        let own = refuse_exit(cx, file, &s.value.refuse_exit);
+        if let (Action::Approval { .. }, Some(codes)) = (&built.action, &s.value.refuse_exit) {
+            if let Some(first) = codes.first() {
+                cx.err(
+                    file,
+                    first,
+                    format!(
+                        "step `{sname}` is an approval: it has no exit code, so no `refuse_exit`"
+                    ),
+                );
+            }
+        } else if !matches!(built.action, Action::Approval { .. }) {
+            built.refuse_exit = own.or_else(|| job_refuse.clone()).unwrap_or_default();
+        }
+        steps.push(built);
     }
     check_cycles(cx, file, spec, &steps);
     if cx.diags.len() > errors_before {
@@ -1019,6 +1035,7 @@ fn step(
             timeout: cx.duration(file, &spec.timeout, "timeout"),
             runbook: None,
             always: spec.always,
+            refuse_exit: Vec::new(),
         };
     }
     if let (Some(a), 2..) = (&spec.approval, kinds) {
@@ -1097,7 +1114,32 @@ fn step(
             .or(job.runbook.as_ref())
             .map(|r| r.value.clone()),
         always: spec.always,
+        refuse_exit: Vec::new(),
     }
+}
+
+/// A `refuse_exit` list, each code or range checked (`None` when not given). Exit code 0 is
+/// success, so it cannot mean a refusal.
+fn refuse_exit(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    list: &Option<Vec<Spanned<CodeSpec>>>,
+) -> Option<Vec<(i32, i32)>> {
+    let list = list.as_ref()?;
+    let mut out = Vec::new();
+    for c in list {
+        match code_range(&c.value) {
+            Ok((0, _)) => cx.err(
+                file,
+                c,
+                "`refuse_exit`: exit code 0 means success; list the non-zero codes a step \
+                 exits with when it declines",
+            ),
+            Ok(range) => out.push(range),
+            Err(msg) => cx.err(file, c, format!("`refuse_exit`: {msg}")),
+        }
+    }
+    Some(out)
 }
 
 /// Reports every dependency cycle with its path, e.g. `a -> b -> c -> a`.
@@ -1402,7 +1444,7 @@ fn schedule(
     cx: &mut Ctx<'_>,
     file: &Path,
     spec: &crate::spec::ScheduleSpec,
-    default_tz: Tz,
+    settings: &Settings,
     jobs: &[String],
     calendars: &[String],
     jobs_model: &BTreeMap<String, Arc<Job>>,
@@ -1430,9 +1472,9 @@ fn schedule(
                 tz,
                 format!("unknown time zone `{}` (e.g. `Asia/Tokyo`)", tz.value),
             );
-            default_tz
+            settings.timezone
         }),
-        None => default_tz,
+        None => settings.timezone,
     };
     if let Some(c) = &spec.calendar {
         cx.reference(file, c, "calendar", calendars);
@@ -1473,6 +1515,21 @@ fn schedule(
             m.max.unwrap_or(10),
         ),
         None => (MisfirePolicy::Skip, None, 10),
+    };
+    let missed = match &spec.missed {
+        None => Some(settings.incidents.severity),
+        Some(m) => match (m.value.incident, m.value.severity) {
+            (Some(false), Some(_)) => {
+                cx.err(
+                    file,
+                    m,
+                    "`missed`: `severity` has no use with `incident: false` (a missed slot is only recorded then)",
+                );
+                None
+            }
+            (Some(false), None) => None,
+            (_, severity) => Some(severity.unwrap_or(settings.incidents.severity)),
+        },
     };
     // The job's declared parameters (a job that did not validate is not checked against).
     let declared = jobs_model.get(&spec.job.value).map(|j| &j.params);
@@ -1546,6 +1603,7 @@ fn schedule(
         misfire,
         misfire_within,
         misfire_max,
+        missed,
         overlap: spec.overlap.unwrap_or_default(),
         params,
     })

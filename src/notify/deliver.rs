@@ -18,7 +18,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::message::{IncidentNote, Message};
+use super::message::{ApprovalNote, IncidentNote, Message};
 use crate::model::values::format_duration;
 use crate::model::{Channel, ChannelKind, CommandChannel, EmailChannel, SmtpTls, WebhookUrl};
 
@@ -35,15 +35,38 @@ pub async fn deliver(
     msg: &Message,
     note: &IncidentNote,
 ) -> Result<String, String> {
+    let json =
+        serde_json::to_value(note).map_err(|e| format!("cannot encode the incident: {e}"))?;
+    send(channel, msg, "incident", &json).await
+}
+
+/// Sends `msg` about a waiting approval gate through `channel`: like [`deliver`], with the
+/// gate as the JSON object (`approval` in a webhook's body, the standard input of a command).
+pub async fn deliver_approval(
+    channel: &Channel,
+    msg: &Message,
+    note: &ApprovalNote,
+) -> Result<String, String> {
+    let json =
+        serde_json::to_value(note).map_err(|e| format!("cannot encode the approval: {e}"))?;
+    send(channel, msg, "approval", &json).await
+}
+
+async fn send(
+    channel: &Channel,
+    msg: &Message,
+    key: &str,
+    json: &serde_json::Value,
+) -> Result<String, String> {
     let name = &channel.name;
     match &channel.kind {
-        ChannelKind::Webhook(url) => webhook(url, msg, note)
+        ChannelKind::Webhook(url) => webhook(url, msg, key, json)
             .await
             .map_err(|e| format!("webhook {name}: {e}")),
         ChannelKind::Email(mail) => email(mail, msg)
             .await
             .map_err(|e| format!("email {name}: {e}")),
-        ChannelKind::Command(cmd) => command(cmd, msg, note)
+        ChannelKind::Command(cmd) => command(cmd, msg, json)
             .await
             .map_err(|e| format!("command {name}: {e}")),
     }
@@ -52,7 +75,12 @@ pub async fn deliver(
 // ---------------------------------------------------------------------------------------------
 // webhook
 
-async fn webhook(url: &WebhookUrl, msg: &Message, note: &IncidentNote) -> Result<String, String> {
+async fn webhook(
+    url: &WebhookUrl,
+    msg: &Message,
+    key: &str,
+    json: &serde_json::Value,
+) -> Result<String, String> {
     let url = match url {
         WebhookUrl::Url(u) => u.clone(),
         WebhookUrl::Env(var) => env_value(var)?,
@@ -62,10 +90,13 @@ async fn webhook(url: &WebhookUrl, msg: &Message, note: &IncidentNote) -> Result
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
         .ok_or_else(|| "the URL is not an http:// or https:// URL".to_owned())?;
     let place = place_of(&parsed);
-    let body = serde_json::json!({
-        "text": format!("{}\n{}", msg.subject, msg.text),
-        "incident": note,
-    });
+    let mut body = serde_json::Map::new();
+    body.insert(
+        "text".to_owned(),
+        format!("{}\n{}", msg.subject, msg.text).into(),
+    );
+    body.insert(key.to_owned(), json.clone());
+    let body = serde_json::Value::Object(body);
     let body = serde_json::to_vec(&body).map_err(|e| format!("cannot encode the message: {e}"))?;
     install_tls_provider();
     let mut client = reqwest::Client::builder();
@@ -246,13 +277,17 @@ fn smtp_failure(e: &lettre::transport::smtp::Error, place: &str) -> String {
 async fn command(
     cmd: &CommandChannel,
     msg: &Message,
-    note: &IncidentNote,
+    json: &serde_json::Value,
 ) -> Result<String, String> {
     let Some((program, args)) = cmd.argv.split_first() else {
         return Err("`argv` is empty".to_owned());
     };
-    let input = serde_json::to_vec(note).map_err(|e| format!("cannot encode the incident: {e}"))?;
-    let mut child = tokio::process::Command::new(program)
+    let input = serde_json::to_vec(json).map_err(|e| format!("cannot encode the message: {e}"))?;
+    let mut command = tokio::process::Command::new(program);
+    if let Some(dir) = &cmd.workdir {
+        command.current_dir(dir);
+    }
+    let mut child = command
         .args(args)
         // An environment value cannot hold NUL; a log excerpt might.
         .env("UNYO_NOTIFY_SUBJECT", msg.subject.replace('\0', ""))

@@ -76,7 +76,43 @@ pub struct IncidentNote {
     pub level: u32,
     /// For `escalated`: how long the incident has gone unacknowledged.
     pub unacknowledged_minutes: Option<u64>,
+    /// The level (1-based) told next if nobody acknowledges; `None` when this route has no
+    /// further level, so the message does not promise one.
+    pub next_level: Option<u32>,
 }
+
+/// A step waiting for an operator's approval, as its notices see it (one JSON object, like
+/// [`IncidentNote`]). A waiting gate is not an incident: it has no severity and no
+/// escalation; it is told when the wait begins and once more before its timeout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApprovalNote {
+    /// `approval_waiting` (the wait began) or `approval_reminder` (its timeout is near).
+    pub event: String,
+    /// True for the reminder.
+    pub reminder: bool,
+    pub job: String,
+    pub run_id: i64,
+    pub step: String,
+    /// The approval step's `message`.
+    pub message: Option<String>,
+    /// The run's business date, `YYYY-MM-DD`.
+    pub business_date: String,
+    /// RFC 3339, UTC.
+    pub requested_at: DateTime<Utc>,
+    pub requested_at_local: String,
+    pub timeout_at: Option<DateTime<Utc>>,
+    pub timeout_at_local: Option<String>,
+    /// For the reminder: minutes left before the timeout.
+    pub minutes_left: Option<u64>,
+    /// The commands that decide: `unyo approve RUN STEP`, `unyo reject RUN STEP`.
+    pub approve: String,
+    pub reject: String,
+    pub host: String,
+}
+
+/// The events of an approval gate's notices.
+pub const APPROVAL_WAITING: &str = "approval_waiting";
+pub const APPROVAL_REMINDER: &str = "approval_reminder";
 
 /// An instant as operators read it in the settings' time zone: `2026-11-24 02:31:05 JST`.
 pub fn local_time(at: DateTime<Utc>, tz: Tz) -> String {
@@ -182,6 +218,33 @@ impl Templates {
         }
     }
 
+    /// Renders the notice of a waiting approval gate (`approval.subject`, `approval.text`).
+    /// Never fails, like [`Templates::render`].
+    pub fn render_approval(&self, note: &ApprovalNote) -> Message {
+        let mut data = serde_json::to_value(note).unwrap_or_else(|_| serde_json::json!({}));
+        if let Some(map) = data.as_object_mut() {
+            map.insert("language".into(), self.language.code().into());
+        }
+        let subject = self
+            .render_one("approval.subject", &data)
+            .unwrap_or_else(|| {
+                format!(
+                    "[unyo][{}] {} {} (run {})",
+                    note.event, note.job, note.step, note.run_id
+                )
+            });
+        let text = self.render_one("approval.text", &data).unwrap_or_else(|| {
+            format!(
+                "step {} of job {} (run {}) waits for approval: {}\n",
+                note.step, note.job, note.run_id, note.approve
+            )
+        });
+        Message {
+            subject: one_line(&subject),
+            text,
+        }
+    }
+
     fn render_one(&self, name: &str, data: &serde_json::Value) -> Option<String> {
         if self.custom.has_template(name) {
             match self.custom.render(name, data) {
@@ -268,9 +331,17 @@ fn read_small(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| e.to_string())
 }
 
-fn shipped_sources(language: Language) -> [(&'static str, &'static str); 6] {
+fn shipped_sources(language: Language) -> [(&'static str, &'static str); 8] {
     match language {
         Language::Ja => [
+            (
+                "approval.subject",
+                include_str!("templates/ja/approval.subject.hbs"),
+            ),
+            (
+                "approval.text",
+                include_str!("templates/ja/approval.text.hbs"),
+            ),
             (
                 "opened.subject",
                 include_str!("templates/ja/opened.subject.hbs"),
@@ -294,6 +365,14 @@ fn shipped_sources(language: Language) -> [(&'static str, &'static str); 6] {
             ),
         ],
         Language::En => [
+            (
+                "approval.subject",
+                include_str!("templates/en/approval.subject.hbs"),
+            ),
+            (
+                "approval.text",
+                include_str!("templates/en/approval.text.hbs"),
+            ),
             (
                 "opened.subject",
                 include_str!("templates/en/opened.subject.hbs"),
@@ -401,6 +480,7 @@ mod tests {
             event,
             level: 1,
             unacknowledged_minutes: None,
+            next_level: Some(2),
         }
     }
 
@@ -480,6 +560,43 @@ mod tests {
         for event in [Event::Escalated, Event::Recurred] {
             let m = t.render(&note(event));
             assert!(m.subject.starts_with("[unyo][severity: high]"), "{m:?}");
+        }
+    }
+
+    /// Regression: a message promised the next contact even when its route has no next
+    /// level (an after-hours route of one level).
+    #[test]
+    fn the_next_contact_is_promised_only_when_there_is_one() {
+        let ja = Templates::shipped(Language::Ja);
+        let en = Templates::shipped(Language::En);
+        for event in [Event::Opened, Event::Escalated, Event::Recurred] {
+            let mut n = note(event);
+            n.next_level = Some(3);
+            let text = ja.render(&n).text;
+            assert!(
+                text.contains("確認済みにならない場合、第3段階の連絡先にも通知されます。\n"),
+                "{text}"
+            );
+            let text = en.render(&n).text;
+            assert!(
+                text.contains(
+                    "If nobody acknowledges it, the contacts of level 3 are notified next.\n"
+                ),
+                "{text}"
+            );
+            n.next_level = None;
+            let text = ja.render(&n).text;
+            assert!(!text.contains("確認済みにならない場合"), "{text}");
+            assert!(
+                text.ends_with("にしてください。\n--\nunyo 運用ジョブ管理\n"),
+                "{text}"
+            );
+            let text = en.render(&n).text;
+            assert!(!text.contains("notified next"), "{text}");
+            assert!(
+                text.ends_with("acknowledge the incident.\n--\nunyo operations runner\n"),
+                "{text}"
+            );
         }
     }
 

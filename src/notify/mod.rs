@@ -14,6 +14,9 @@ mod deliver;
 mod message;
 mod route;
 
-pub use deliver::{NETWORK_TIMEOUT, deliver};
-pub use message::{Event, IncidentNote, Message, Templates, local_time};
+pub use deliver::{NETWORK_TIMEOUT, deliver, deliver_approval};
+pub use message::{
+    APPROVAL_REMINDER, APPROVAL_WAITING, ApprovalNote, Event, IncidentNote, Message, Templates,
+    local_time,
+};
 pub use route::{Period, Route, is_desk_hours, route};

@@ -105,6 +105,11 @@ impl Period {
             .collect()
     }
 
+    /// Whether the period is over at `now`: its last operating day has ended.
+    pub fn ended(&self, now: DateTime<Utc>) -> bool {
+        now >= self.to
+    }
+
     pub fn is_year(&self) -> bool {
         self.months == 12
     }
@@ -133,6 +138,9 @@ impl Period {
 /// A report (of a month or of a fiscal year), every figure as it is shown.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
+    /// The period had not ended when the report was computed: its figures are preliminary
+    /// (速報) and will change; such a report cannot be frozen.
+    pub preliminary: bool,
     pub period: PeriodInfo,
     pub summary: Summary,
     pub jobs: Vec<JobLine>,
@@ -142,6 +150,9 @@ pub struct Report {
     /// The planned service time, its outages and planned stops (with `service.availability`).
     pub availability: Option<Availability>,
     pub incidents: Vec<IncidentLine>,
+    /// Runs that refused by themselves (a step's `refuse_exit`), by job and reason: not
+    /// failures, not successes.
+    pub refusals: Vec<RefusalLine>,
     pub adhoc: Vec<AdhocLine>,
     pub changes: Changes,
     pub plan: Plan,
@@ -214,9 +225,12 @@ pub struct Summary {
     pub failed: u64,
     pub cancelled: u64,
     pub interrupted: u64,
+    /// Declined by themselves (`refuse_exit`): neither failures nor successes.
+    pub refused: u64,
     /// Queued or running when the period ended.
     pub unfinished: u64,
-    /// Succeeded of the ended runs, percent with two decimals; `None` without ended runs.
+    /// Succeeded of the ended runs that did not refuse, percent with two decimals; `None`
+    /// without such runs.
     pub success_rate: Option<f64>,
     /// Attempts after the first.
     pub retries: u64,
@@ -240,6 +254,14 @@ pub struct Summary {
 pub struct Skip {
     pub outcome: String,
     pub reason: Option<String>,
+    pub count: u64,
+}
+
+/// Runs of a job that refused for one reason.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RefusalLine {
+    pub job: String,
+    pub reason: String,
     pub count: u64,
 }
 
@@ -395,12 +417,15 @@ pub struct PlanEvent {
 
 /// Computes the report of `period` (a month or a fiscal year) from its facts, the previous period's runs (for the
 /// duration trend) and the definitions.
+///
+/// `now` is when the report is made: a period that has not ended by then is preliminary.
 pub fn build(
     period: &Period,
     facts: &ReportFacts,
     previous: &ReportFacts,
     catalog: &Catalog,
     settings: &Settings,
+    now: DateTime<Utc>,
 ) -> Report {
     let tz = settings.timezone;
     let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
@@ -421,6 +446,7 @@ pub fn build(
     summary.sla_met = judged.filter(|(_, met)| *met).count() as u64;
     incident_summary(period, facts, &mut summary);
     Report {
+        preliminary: !period.ended(now),
         period: PeriodInfo {
             kind: if period.is_year() {
                 "yearly"
@@ -446,6 +472,15 @@ pub fn build(
         service,
         availability,
         incidents,
+        refusals: facts
+            .refusals
+            .iter()
+            .map(|r| RefusalLine {
+                job: r.job.clone(),
+                reason: r.reason.clone().unwrap_or_default(),
+                count: u64::try_from(r.count).unwrap_or(0),
+            })
+            .collect(),
         adhoc: adhoc_lines(facts, &local),
         changes: changes(facts, &local),
         plan: plan(period, catalog, settings),
@@ -596,6 +631,7 @@ fn summary(facts: &ReportFacts) -> Summary {
             RunStatus::Failed => s.failed += 1,
             RunStatus::Cancelled => s.cancelled += 1,
             RunStatus::Interrupted => s.interrupted += 1,
+            RunStatus::Refused => s.refused += 1,
             RunStatus::Queued | RunStatus::Running => s.unfinished += 1,
         }
     }
@@ -606,7 +642,7 @@ fn summary(facts: &ReportFacts) -> Summary {
             count,
         })
         .collect();
-    s.success_rate = percent(s.succeeded, s.runs - s.unfinished);
+    s.success_rate = percent(s.succeeded, s.runs - s.unfinished - s.refused);
     let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
     for a in &facts.attempts {
         let n = u64::try_from(a.count).unwrap_or(0);
@@ -647,7 +683,8 @@ fn abnormal_kind(status: AttemptStatus, signalled: bool) -> Option<&'static str>
         AttemptStatus::Error => Some("failed_to_start"),
         AttemptStatus::Interrupted => Some("interrupted"),
         AttemptStatus::Cancelled => Some("cancelled"),
-        AttemptStatus::Running | AttemptStatus::Succeeded => None,
+        // A refusal is the step's own answer, not an abnormal end.
+        AttemptStatus::Running | AttemptStatus::Succeeded | AttemptStatus::Refused => None,
     }
 }
 
@@ -867,10 +904,11 @@ fn sla_items(facts: &ReportFacts, catalog: &Catalog, tz: Tz) -> Vec<SlaItem> {
     for (name, job) in &catalog.jobs {
         let Some(sla) = &job.sla else { continue };
         let index = facts.jobs.iter().position(|j| j == name);
+        // A run that refused (nothing to do, or not yet) is measured by no service level.
         let runs: Vec<_> = facts
             .runs
             .iter()
-            .filter(|r| Some(r.job as usize) == index)
+            .filter(|r| Some(r.job as usize) == index && r.status != RunStatus::Refused)
             .collect();
         let item = |what: &str, agreed: String, ok: u64, total: u64, breaches: Vec<Breach>| {
             let met = breaches.is_empty();
@@ -1204,6 +1242,28 @@ fn plan(period: &Period, catalog: &Catalog, settings: &Settings) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A period ends when its last operating day does: with days starting at 06:00, December
+    /// 2026 in Tokyo runs until 2027-01-01 06:00, and a report made before then is
+    /// preliminary.
+    #[test]
+    fn a_period_ends_with_its_last_operating_day() {
+        let tz = chrono_tz::Asia::Tokyo;
+        let six = NaiveTime::from_hms_opt(6, 0, 0).expect("06:00");
+        let december = Period::month(2026, 12, tz, six).expect("month");
+        let at = |d: u32, h: u32, m: u32| {
+            crate::schedule::window::local_instant(
+                tz,
+                NaiveDate::from_ymd_opt(2027, 1, d).expect("day"),
+                NaiveTime::from_hms_opt(h, m, 0).expect("time"),
+            )
+            .expect("instant")
+        };
+        assert!(!december.ended(at(1, 5, 59)));
+        assert!(december.ended(at(1, 6, 0)));
+        let year = Period::fiscal_year(2026, 4, tz, six).expect("year");
+        assert!(!year.ended(at(1, 6, 0)));
+    }
 
     #[test]
     fn era_labels() {

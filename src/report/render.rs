@@ -376,6 +376,12 @@ fn word(lang: Lang, token: &str) -> &str {
         "held" => "保留",
         "shifted" => "移動",
         "started" => "開始",
+        "refused" => "見送り(ジョブ自身の判断、障害ではない)",
+        "refused_short" => "見送り",
+        "refusals" => "ジョブ自身による見送り",
+        "preliminary" => "速報",
+        "preliminary_text" => "対象期間の終了前に作成した速報値です。確定値ではありません。",
+        "count" => "件数",
         _ => token,
     };
     let en = match token {
@@ -419,6 +425,10 @@ fn word(lang: Lang, token: &str) -> &str {
         "skipped_window" => "skipped (outside its window)",
         "skipped_closed_day" => "skipped (closed day)",
         "waiting_window" => "waiting for its window",
+        "refused" => "refused by the job itself (not failures)",
+        "refused_short" => "refused",
+        "refusals" => "refused by the job itself",
+        "preliminary_text" => "made before the period ended: preliminary figures, not final ones",
         _ => token,
     };
     match lang {
@@ -450,13 +460,21 @@ fn csv(r: &Report, lang: Lang) -> String {
         }
     };
     let s = &r.summary;
-    let mut summary = vec![
+    let mut summary = Vec::new();
+    if r.preliminary {
+        summary.push(vec![
+            "preliminary".to_owned(),
+            word(lang, "preliminary_text").to_owned(),
+        ]);
+    }
+    summary.extend([
         vec!["period".to_owned(), r.period.label.clone()],
         vec!["runs".to_owned(), s.runs.to_string()],
         vec!["succeeded".to_owned(), s.succeeded.to_string()],
         vec!["failed".to_owned(), s.failed.to_string()],
         vec!["interrupted".to_owned(), s.interrupted.to_string()],
         vec!["cancelled".to_owned(), s.cancelled.to_string()],
+        vec!["refused".to_owned(), s.refused.to_string()],
         vec!["unfinished".to_owned(), s.unfinished.to_string()],
         vec!["success_rate".to_owned(), opt(s.success_rate)],
         vec!["retries".to_owned(), s.retries.to_string()],
@@ -474,7 +492,7 @@ fn csv(r: &Report, lang: Lang) -> String {
             "sla_met".to_owned(),
             format!("{}/{}", s.sla_met, s.sla_items),
         ],
-    ];
+    ]);
     for c in s.by_trigger.iter().chain(&s.abnormal_ends) {
         summary.push(vec![c.name.clone(), c.count.to_string()]);
     }
@@ -482,6 +500,16 @@ fn csv(r: &Report, lang: Lang) -> String {
         row[0] = word(lang, &row[0]).to_owned();
     }
     table("summary", &["item", "value"], summary);
+    if !r.refusals.is_empty() {
+        table(
+            "refusals",
+            &["job", "reason", "count"],
+            r.refusals
+                .iter()
+                .map(|f| vec![f.job.clone(), f.reason.clone(), f.count.to_string()])
+                .collect(),
+        );
+    }
     table(
         "service_levels",
         &["job", "item", "agreed", "ok", "total", "rate", "met"],

@@ -162,6 +162,10 @@ pub fn jitter_fraction() -> f64 {
     f64::from(nanos % 1_000_000) / 1_000_000.0
 }
 
+/// The failure class of the incident of a schedule's missed slots (no run failed: the
+/// daemon was down, or the misfire policy skipped them).
+pub const MISSED_CLASS: &str = "missed";
+
 /// The failure class an incident is kept under: runs failing the same way add occurrences
 /// to one incident rather than opening new ones.
 pub fn failure_class(exit: Option<Exit>, timed_out: bool, interrupted: bool) -> String {

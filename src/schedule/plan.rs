@@ -610,6 +610,7 @@ mod tests {
             misfire: MisfirePolicy::Skip,
             misfire_within: None,
             misfire_max: 10,
+            missed: None,
             overlap: Overlap::Forbid,
             params: IndexMap::new(),
         }

@@ -7,6 +7,7 @@ use serde_saphyr::Spanned;
 use std::sync::LazyLock;
 
 use super::keys::{Child, Shape, fields_of};
+use super::runbook::CodeSpec;
 use super::{FileSpec, Scalar, leaf};
 
 static PARAM: LazyLock<Shape> = LazyLock::new(leaf::<ParamSpec>);
@@ -48,6 +49,9 @@ pub struct JobSpec {
     pub timeout: Option<Spanned<String>>,
     /// Runbook applied to steps that name none.
     pub runbook: Option<Spanned<String>>,
+    /// Exit codes (or ranges) with which a step declines by itself, for steps that give
+    /// none (see `StepSpec::refuse_exit`).
+    pub refuse_exit: Option<Vec<Spanned<CodeSpec>>>,
     /// Window the job must run inside.
     pub window: Option<Spanned<String>>,
     /// Window the job must keep out of.
@@ -137,6 +141,10 @@ pub struct StepSpec {
     /// Run once every need has ended, whatever its status (a clean-up that must happen).
     #[serde(default)]
     pub always: bool,
+    /// Exit codes (or ranges like `"64-78"`) that mean "refused: nothing to do, or not now":
+    /// the step ends `refused` with its last line of output as the reason, the steps that
+    /// need it are skipped, and the run ends `refused`: no runbook, no incident.
+    pub refuse_exit: Option<Vec<Spanned<CodeSpec>>>,
 }
 
 /// The declared type of a parameter.

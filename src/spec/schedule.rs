@@ -13,9 +13,13 @@ use super::{FileSpec, Scalar, leaf};
 static CALENDAR: LazyLock<Shape> = LazyLock::new(leaf::<CalendarSpec>);
 static WINDOW: LazyLock<Shape> = LazyLock::new(leaf::<WindowSpec>);
 static MISFIRE: LazyLock<Shape> = LazyLock::new(leaf::<MisfireSpec>);
+static MISSED: LazyLock<Shape> = LazyLock::new(leaf::<MissedSpec>);
 static SCHEDULE: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<ScheduleSpec>(),
-    children: vec![("misfire", Child::Struct(&MISFIRE))],
+    children: vec![
+        ("misfire", Child::Struct(&MISFIRE)),
+        ("missed", Child::Struct(&MISSED)),
+    ],
 });
 static FILE: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<ScheduleFileSpec>(),
@@ -120,6 +124,16 @@ pub struct MisfireSpec {
     pub max: Option<u32>,
 }
 
+/// What a missed slot (the daemon was down, or the misfire policy skipped it) does besides
+/// its slot row: open an incident of `severity` (default: `incidents.severity` of
+/// `unyo.yaml`), or, with `incident: false`, nothing more.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissedSpec {
+    pub severity: Option<super::Severity>,
+    pub incident: Option<bool>,
+}
+
 /// What a slot does while the job's previous run still runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -146,6 +160,8 @@ pub struct ScheduleSpec {
     /// `first`, `last`, `first_of_fiscal_year`, `last_of_fiscal_year`.
     pub business_day: Option<Spanned<Scalar>>,
     pub misfire: Option<MisfireSpec>,
+    /// What a missed slot does.
+    pub missed: Option<Spanned<MissedSpec>>,
     pub overlap: Option<Overlap>,
     #[serde(default)]
     pub params: IndexMap<String, Spanned<Scalar>>,

@@ -51,6 +51,8 @@ pub struct SettingsSpec {
     pub database: Option<Spanned<String>>,
     pub data_dir: Option<Spanned<String>>,
     pub log_dir: Option<Spanned<String>>,
+    /// The operating-system group that may read unyo's records and the data it writes.
+    pub group: Option<Spanned<String>>,
     pub timezone: Option<Spanned<String>>,
     /// `HH:MM` at which a business date begins.
     pub day_start: Option<Spanned<String>>,

@@ -247,6 +247,9 @@ pub struct NewIncident {
     pub report_deadline: Option<DateTime<Utc>>,
     /// Who opens it: `unyo`, or the operating-system user.
     pub actor: String,
+    /// How many occurrences this is (at least 1): the slots of one schedule missed in one
+    /// planning pass are one occurrence each, recorded as one event.
+    pub occurrences: i64,
 }
 
 /// What `open_incident` did.
@@ -296,11 +299,14 @@ pub struct NewNotification {
     pub channel: String,
 }
 
-/// A message in the outbox.
+/// A message in the outbox: about an incident, or about a waiting approval gate (`run_id`
+/// and `step`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NotificationRow {
     pub id: i64,
-    pub incident_id: i64,
+    pub incident_id: Option<i64>,
+    pub run_id: Option<i64>,
+    pub step: Option<String>,
     pub event: String,
     pub route: String,
     pub level: i64,
@@ -312,6 +318,37 @@ pub struct NotificationRow {
     pub last_error: Option<String>,
     pub receipt: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Why it was withdrawn (status `withdrawn`).
+    pub reason: Option<String>,
+}
+
+/// An approval gate still waiting for its decision, for the notifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitingGate {
+    pub run_id: i64,
+    pub step: String,
+    pub job: String,
+    pub requested_at: DateTime<Utc>,
+    pub timeout_at: Option<DateTime<Utc>>,
+    /// When its first notice was written to the outbox.
+    pub announced_at: Option<DateTime<Utc>>,
+    /// When its reminder before the timeout was written.
+    pub reminded_at: Option<DateTime<Utc>>,
+}
+
+/// Notices of an approval gate to add to the outbox.
+#[derive(Debug, Clone)]
+pub struct GateNotice {
+    pub run_id: i64,
+    pub step: String,
+    /// `desk`.
+    pub route: String,
+    /// Marks the gate announced (its first notice).
+    pub announce: bool,
+    /// Marks the gate reminded (the notice before its timeout).
+    pub remind: bool,
+    pub messages: Vec<NewNotification>,
+    pub at: DateTime<Utc>,
 }
 
 /// What the notifier has to do.
@@ -323,6 +360,9 @@ pub struct NotificationWork {
     pub recurred: Vec<(i64, IncidentRow)>,
     /// Open incidents whose next contact level is due.
     pub escalations: Vec<IncidentRow>,
+    /// Approval gates waiting for a decision, not yet announced or not yet reminded (of
+    /// those with a timeout).
+    pub gates: Vec<WaitingGate>,
 }
 
 /// Notifications to add for one incident, and where its route then stands.
@@ -526,6 +566,16 @@ pub struct ReportFacts {
     /// Every slot due in the period of the jobs asked for (the service's backup jobs), in
     /// due order, with the status of its run.
     pub job_slots: Vec<JobSlot>,
+    /// The period's runs that refused (`refused`), by job and reason.
+    pub refusals: Vec<RefusalCount>,
+}
+
+/// Runs of a job that refused for one reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusalCount {
+    pub job: String,
+    pub reason: Option<String>,
+    pub count: i64,
 }
 
 /// One slot of a job, with what became of its run.
@@ -587,6 +637,9 @@ pub struct NewFrozenReport {
     pub body: Vec<u8>,
     pub frozen_at: DateTime<Utc>,
     pub frozen_by: String,
+    /// Supersede the current frozen report of the same kind, period, language and form,
+    /// for this reason; `None`: freeze only if none is frozen.
+    pub supersede: Option<String>,
 }
 
 /// A frozen report, without its body.
@@ -602,6 +655,11 @@ pub struct FrozenReport {
     pub sha256: String,
     pub frozen_at: DateTime<Utc>,
     pub frozen_by: String,
+    /// The frozen report this one superseded, and why.
+    pub supersedes: Option<i64>,
+    pub reason: Option<String>,
+    /// The frozen report that superseded this one; `None`: this one is current.
+    pub superseded_by: Option<i64>,
 }
 
 /// What freezing did.
@@ -613,6 +671,14 @@ pub enum Freeze {
     Already(FrozenReport),
     /// This report was frozen before with other bytes (its data changed since): refused.
     Differs(FrozenReport),
+    /// Superseding (`NewFrozenReport::supersede`): `old` was current and stays as it was,
+    /// `new` is current now.
+    Superseded {
+        old: Box<FrozenReport>,
+        new: Box<FrozenReport>,
+    },
+    /// Superseding, but nothing of this report is frozen: nothing written.
+    NothingToSupersede,
 }
 
 /// An approval gate of a run.
@@ -751,7 +817,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// One incident and its history.
     fn get_incident(&self, id: i64) -> Pending<Option<(IncidentRow, Vec<IncidentEvent>)>>;
     /// Applies an operator's change; `Err` says why it does not apply (unknown incident,
-    /// already resolved ...), and nothing is written then.
+    /// already resolved ...), and nothing is written then. In the same transaction the
+    /// incident's pending messages nobody needs any more are withdrawn with the reason: an
+    /// acknowledgement withdraws those of later contact levels (level 2 and up), a
+    /// resolution all of them.
     fn change_incident(
         &self,
         id: i64,
@@ -774,6 +843,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A step's approval gate.
     fn gate(&self, run_id: i64, step: &str) -> Pending<Option<GateRow>>;
     /// An operator's decision; `Err` says why it cannot be taken (none waiting, decided).
+    /// The gate's pending notices are withdrawn with it.
     fn decide_gate(
         &self,
         run_id: i64,
@@ -808,8 +878,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn get_param_change(&self, id: i64) -> Pending<Option<ParamChange>>;
     /// Marks change `id` undone by change `by`; false when it was rolled back already.
     fn mark_rolled_back(&self, id: i64, by: i64) -> Pending<bool>;
-    /// Freezes a rendered report, unless it was frozen before (see [`Freeze`]).
+    /// Freezes a rendered report, unless it was frozen before (see [`Freeze`]), or supersedes
+    /// the current frozen one when `supersede` gives a reason (same bytes: `Already`).
     fn freeze_report(&self, report: &NewFrozenReport) -> Pending<Freeze>;
+    /// One frozen report, by id.
+    fn frozen_report(&self, id: i64) -> Pending<Option<FrozenReport>>;
     /// The frozen reports with these bytes' SHA-256.
     fn frozen_reports_by_hash(&self, sha256: &str) -> Pending<Vec<FrozenReport>>;
     /// What the reports read of the period `[from, to)`.
@@ -833,6 +906,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Writes notifications to the outbox and moves the incident's route, in one
     /// transaction. False when `only_if_open` and the incident is no longer open.
     fn plan_notifications(&self, plan: &NotificationPlan) -> Pending<bool>;
+    /// Writes an approval gate's notices to the outbox and marks it announced or reminded,
+    /// in one transaction, only while the gate still waits; false when it does not.
+    fn plan_gate_notice(&self, notice: &GateNotice) -> Pending<bool>;
     /// Outbox messages due for (another) try.
     fn due_notifications(&self, now: DateTime<Utc>, limit: i64) -> Pending<Vec<NotificationRow>>;
     /// Records a try: `Ok(receipt)` sent, `Err(why)` failed, to be tried again at `retry_at`
@@ -847,7 +923,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Outbox messages, newest first; `failed` only those given up.
     fn list_notifications(&self, failed: bool, limit: i64) -> Pending<Vec<NotificationRow>>;
     /// A run of `job` succeeded: every unresolved incident of the job gets a note, and is
-    /// resolved by unyo when `resolve` is set. Returns the incidents touched.
+    /// resolved by unyo when `resolve` is set (its pending messages withdrawn). Returns the
+    /// incidents touched.
     fn job_recovered(
         &self,
         job: &str,

@@ -103,9 +103,19 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0014_frozen_reports.sql"),
     ),
     (
+        15,
+        "superseded_reports",
+        include_str!("../../migrations/sqlite/0015_superseded_reports.sql"),
+    ),
+    (
         17,
         "mask_secrets",
         include_str!("../../migrations/sqlite/0017_mask_secrets.sql"),
+    ),
+    (
+        19,
+        "signals",
+        include_str!("../../migrations/sqlite/0019_signals.sql"),
     ),
 ];
 
@@ -554,11 +564,15 @@ fn frozen_report_row(r: &Row<'_>) -> Result<FrozenReport, StoreError> {
         sha256: col(r, "sha256")?,
         frozen_at: time(r, "frozen_at")?,
         frozen_by: col(r, "frozen_by")?,
+        supersedes: col(r, "supersedes")?,
+        reason: col(r, "reason")?,
+        superseded_by: col(r, "superseded_by")?,
     })
 }
 
-const FROZEN_COLUMNS: &str =
-    "id, kind, period, lang, format, data_from, data_to, sha256, frozen_at, frozen_by";
+const FROZEN_COLUMNS: &str = "id, kind, period, lang, format, data_from, data_to, sha256, \
+     frozen_at, frozen_by, supersedes, reason, \
+     (SELECT s.id FROM frozen_reports s WHERE s.supersedes = frozen_reports.id) AS superseded_by";
 
 /// The slots due in a period, counted by job, outcome and reason while they are read (a
 /// month may hold a million; sorting them to group them cost more than reading them).
@@ -961,6 +975,8 @@ fn notification_row(row: &Row<'_>) -> Result<NotificationRow, StoreError> {
     Ok(NotificationRow {
         id: col(row, "id")?,
         incident_id: col(row, "incident_id")?,
+        run_id: col(row, "run_id")?,
+        step: col(row, "step")?,
         event: col(row, "event")?,
         route: col(row, "route")?,
         level: col(row, "level")?,
@@ -972,6 +988,7 @@ fn notification_row(row: &Row<'_>) -> Result<NotificationRow, StoreError> {
         last_error: col(row, "last_error")?,
         receipt: col(row, "receipt")?,
         sent_at: opt_time(row, "sent_at")?,
+        reason: col(row, "reason")?,
     })
 }
 
@@ -983,6 +1000,21 @@ fn incident_event(row: &Row<'_>) -> Result<IncidentEvent, StoreError> {
         run_id: col(row, "run_id")?,
         text: col(row, "text")?,
     })
+}
+
+/// Withdraws the pending messages of an incident from contact level `from_level` up, with
+/// the reason, inside the caller's transaction: they are never sent nor tried again.
+fn withdraw_messages(
+    c: &Connection,
+    incident_id: i64,
+    from_level: i64,
+    reason: &str,
+) -> rusqlite::Result<usize> {
+    c.prepare_cached(
+        "UPDATE notifications SET status = 'withdrawn', reason = ? \
+         WHERE incident_id = ? AND status = 'pending' AND level >= ?",
+    )?
+    .execute(params![reason, incident_id, from_level])
 }
 
 /// Adds an entry to an incident's history inside the caller's transaction.
@@ -1426,13 +1458,14 @@ impl Store for SqliteStore {
                     .map_or(true, |s| n.severity > s);
                 // A higher severity brings its (shorter) report deadline with it.
                 c.prepare_cached(
-                    "UPDATE incidents SET occurrences = occurrences + 1, last_seen_at = ?, \
+                    "UPDATE incidents SET occurrences = occurrences + ?, last_seen_at = ?, \
                      severity = CASE WHEN ? THEN ? ELSE severity END, \
                      report_deadline = CASE WHEN ? AND ? IS NOT NULL \
                        THEN min(COALESCE(report_deadline, ?), ?) ELSE report_deadline END \
                      WHERE id = ?",
                 )?
                 .execute(params![
+                    n.occurrences.max(1),
                     at,
                     higher,
                     n.severity.as_str(),
@@ -1454,8 +1487,8 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "INSERT INTO incidents (opened_at, severity, job, run_id, step, \
                      failure_class, summary, log_excerpt, rule, status, last_seen_at, \
-                     report_deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) \
-                     RETURNING id",
+                     report_deadline, occurrences) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?) RETURNING id",
                 )?
                 .query_row(
                     params![
@@ -1470,6 +1503,7 @@ impl Store for SqliteStore {
                         n.rule,
                         at,
                         n.report_deadline.map(ts),
+                        n.occurrences.max(1),
                     ],
                     |r| r.get(0),
                 )?;
@@ -1549,6 +1583,12 @@ impl Store for SqliteStore {
                     )?
                     .execute(params![actor, at, id])?;
                     incident_log(c, id, &at, "acknowledged", &actor, None, "")?;
+                    withdraw_messages(
+                        c,
+                        id,
+                        2,
+                        &format!("incident {id} was acknowledged by {actor}"),
+                    )?;
                 }
                 IncidentChange::Resolve {
                     cause,
@@ -1589,6 +1629,7 @@ impl Store for SqliteStore {
                         None,
                         &format!("cause: {cause}; countermeasure: {countermeasure}"),
                     )?;
+                    withdraw_messages(c, id, 1, &format!("incident {id} was resolved by {actor}"))?;
                 }
             }
             Ok(incident_by_id(c, id)?
@@ -1720,6 +1761,18 @@ impl Store for SqliteStore {
                         user,
                         ts(at),
                         comment,
+                        run_id,
+                        step
+                    ])?;
+                    c.prepare_cached(
+                        "UPDATE notifications SET status = 'withdrawn', reason = ? \
+                         WHERE run_id = ? AND step = ? AND status = 'pending'",
+                    )?
+                    .execute(params![
+                        format!(
+                            "step `{step}` of run {run_id} was {} by {user}",
+                            if approve { "approved" } else { "rejected" }
+                        ),
                         run_id,
                         step
                     ])?;
@@ -1926,21 +1979,32 @@ impl Store for SqliteStore {
         let store = self.clone();
         Box::pin(async move {
             let found = store.write("freezing a report", move |c| {
+                // The current one: the row of this report no other supersedes.
                 let before = c
                     .prepare_cached(&format!(
                         "SELECT {FROZEN_COLUMNS} FROM frozen_reports \
-                         WHERE kind = ?1 AND period = ?2 AND lang = ?3 AND format = ?4"
+                         WHERE kind = ?1 AND period = ?2 AND lang = ?3 AND format = ?4 \
+                         AND NOT EXISTS (SELECT 1 FROM frozen_reports s \
+                         WHERE s.supersedes = frozen_reports.id)"
                     ))?
                     .query_row(params![n.kind, n.period, n.lang, n.format], |r| {
                         Ok(frozen_report_row(r))
                     })
                     .optional()?;
-                if let Some(before) = before {
-                    return Ok(Err(before));
-                }
+                let supersedes = match (before, &n.supersede) {
+                    (None, None) => None,
+                    (None, Some(_)) => return Ok(Err(None)),
+                    (Some(before), None) => return Ok(Err(Some(before))),
+                    (Some(Ok(before)), Some(_)) if before.sha256 == n.sha256 => {
+                        return Ok(Err(Some(Ok(before))));
+                    }
+                    (Some(Ok(before)), Some(_)) => Some(before),
+                    (Some(Err(e)), Some(_)) => return Ok(Err(Some(Err(e)))),
+                };
                 c.prepare_cached(
                     "INSERT INTO frozen_reports (kind, period, lang, format, data_from, data_to, \
-                     sha256, body, frozen_at, frozen_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     sha256, body, frozen_at, frozen_by, supersedes, reason) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )?
                 .execute(params![
                     n.kind,
@@ -1952,9 +2016,11 @@ impl Store for SqliteStore {
                     n.sha256,
                     n.body,
                     ts(n.frozen_at),
-                    n.frozen_by
+                    n.frozen_by,
+                    supersedes.as_ref().map(|b| b.id),
+                    n.supersede
                 ])?;
-                Ok(Ok(FrozenReport {
+                let new = FrozenReport {
                     id: c.last_insert_rowid(),
                     kind: n.kind,
                     period: n.period,
@@ -1965,11 +2031,23 @@ impl Store for SqliteStore {
                     sha256: n.sha256,
                     frozen_at: n.frozen_at,
                     frozen_by: n.frozen_by,
-                }))
+                    supersedes: supersedes.as_ref().map(|b| b.id),
+                    reason: n.supersede,
+                    superseded_by: None,
+                };
+                Ok(Ok((new, supersedes)))
             });
             Ok(match found.await? {
-                Ok(new) => Freeze::Frozen(new),
-                Err(before) => {
+                Ok((new, None)) => Freeze::Frozen(new),
+                Ok((new, Some(old))) => Freeze::Superseded {
+                    old: Box::new(FrozenReport {
+                        superseded_by: Some(new.id),
+                        ..old
+                    }),
+                    new: Box::new(new),
+                },
+                Err(None) => Freeze::NothingToSupersede,
+                Err(Some(before)) => {
                     let before = before?;
                     if before.sha256 == sha {
                         Freeze::Already(before)
@@ -1978,6 +2056,20 @@ impl Store for SqliteStore {
                     }
                 }
             })
+        })
+    }
+
+    fn frozen_report(&self, id: i64) -> Pending<Option<FrozenReport>> {
+        self.read(move |c| {
+            Ok(all(
+                c,
+                "reading a frozen report",
+                &format!("SELECT {FROZEN_COLUMNS} FROM frozen_reports WHERE id = ?1"),
+                [id],
+                frozen_report_row,
+            )?
+            .into_iter()
+            .next())
         })
     }
 
@@ -2066,6 +2158,20 @@ impl Store for SqliteStore {
                  AND queued_at < ?2 ORDER BY id",
                 [&from, &to],
                 run_row,
+            )?;
+            facts.refusals = all(
+                c,
+                "reading a period's refused runs",
+                "SELECT job, reason, count(*) AS n FROM runs WHERE status = 'refused' \
+                 AND queued_at >= ?1 AND queued_at < ?2 GROUP BY job, reason ORDER BY job, reason",
+                [&from, &to],
+                |r| {
+                    Ok(RefusalCount {
+                        job: col(r, "job")?,
+                        reason: col(r, "reason")?,
+                        count: col(r, "n")?,
+                    })
+                },
             )?;
             // Through `notifications_incident`: the messages of the period's incidents only.
             facts.first_notified = all(
@@ -2168,10 +2274,35 @@ impl Store for SqliteStore {
                 params![ts(now), limit],
                 incident_row,
             )?;
+            let gates = all(
+                c,
+                "reading approval gates waiting",
+                "SELECT g.run_id, g.step, r.job, g.requested_at, g.timeout_at, g.announced_at, \
+                 g.reminded_at FROM gates g \
+                 JOIN steps s ON s.run_id = g.run_id AND s.name = g.step \
+                 JOIN runs r ON r.id = g.run_id \
+                 WHERE g.decision IS NULL AND s.status = 'waiting_approval' \
+                 AND (g.announced_at IS NULL \
+                      OR (g.reminded_at IS NULL AND g.timeout_at IS NOT NULL)) \
+                 ORDER BY g.requested_at LIMIT ?",
+                [limit],
+                |r| {
+                    Ok(WaitingGate {
+                        run_id: col(r, "run_id")?,
+                        step: col(r, "step")?,
+                        job: col(r, "job")?,
+                        requested_at: time(r, "requested_at")?,
+                        timeout_at: opt_time(r, "timeout_at")?,
+                        announced_at: opt_time(r, "announced_at")?,
+                        reminded_at: opt_time(r, "reminded_at")?,
+                    })
+                },
+            )?;
             Ok(NotificationWork {
                 unrouted,
                 recurred,
                 escalations,
+                gates,
             })
         })
     }
@@ -2212,6 +2343,36 @@ impl Store for SqliteStore {
                     m.channel,
                     at,
                     at
+                ])?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn plan_gate_notice(&self, notice: &GateNotice) -> Pending<bool> {
+        let n = notice.clone();
+        self.write("writing an approval notice", move |c| {
+            let at = ts(n.at);
+            let changed = c
+                .prepare_cached(
+                    "UPDATE gates SET \
+                     announced_at = CASE WHEN ? THEN COALESCE(announced_at, ?) ELSE announced_at END, \
+                     reminded_at = CASE WHEN ? THEN COALESCE(reminded_at, ?) ELSE reminded_at END \
+                     WHERE run_id = ? AND step = ? AND decision IS NULL \
+                     AND EXISTS (SELECT 1 FROM steps s WHERE s.run_id = gates.run_id \
+                                 AND s.name = gates.step AND s.status = 'waiting_approval')",
+                )?
+                .execute(params![n.announce, at, n.remind, at, n.run_id, n.step])?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            let mut add = c.prepare_cached(
+                "INSERT INTO notifications (run_id, step, event, route, level, channel, \
+                 created_at, status, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            )?;
+            for m in &n.messages {
+                add.execute(params![
+                    n.run_id, n.step, m.event, n.route, m.level, m.channel, at, at
                 ])?;
             }
             Ok(true)
@@ -2306,6 +2467,12 @@ impl Store for SqliteStore {
                     )?
                     .execute(params![at, id])?;
                     incident_log(c, id, &at, "resolved", "unyo", Some(run_id), &text)?;
+                    withdraw_messages(
+                        c,
+                        id,
+                        1,
+                        &format!("incident {id} was resolved: {text}"),
+                    )?;
                 } else {
                     incident_log(c, id, &at, "note", "unyo", Some(run_id), &text)?;
                 }

@@ -1,19 +1,19 @@
 //! Persisted status tokens. Each is a snake_case string that never changes meaning once
 //! written to a database.
 //!
-//! Run states: `queued → running → succeeded | failed | cancelled`, and `running →
+//! Run states: `queued → running → succeeded | failed | cancelled | refused`, and `running →
 //! interrupted` when the process that ran it died. Step states: `pending → running →
-//! succeeded | failed | cancelled | interrupted`, or `pending → skipped | cancelled` without
-//! running.
+//! succeeded | failed | cancelled | interrupted | refused`, or `pending → skipped | cancelled`
+//! without running. ARCHITECTURE.md draws the whole diagram.
 
 use serde::Serialize;
 
 macro_rules! token_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
         #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vm])* $variant),+ }
 
         impl $name {
             /// Every value, in declaration order.
@@ -56,6 +56,9 @@ token_enum! {
         Failed = "failed",
         Cancelled = "cancelled",
         Interrupted = "interrupted",
+        /// A step declined by itself (an exit code of its `refuse_exit`: nothing to do, or
+        /// not now) and nothing failed: no incident, not a failure.
+        Refused = "refused",
     }
 }
 
@@ -71,6 +74,9 @@ token_enum! {
         Interrupted = "interrupted",
         WaitingRetry = "waiting_retry",
         WaitingApproval = "waiting_approval",
+        /// Ended with an exit code of its `refuse_exit`: it declined by itself, with a reason
+        /// (its last line of output); the steps that need it are skipped.
+        Refused = "refused",
     }
 }
 
@@ -84,6 +90,8 @@ token_enum! {
         Cancelled = "cancelled",
         Error = "error",
         Interrupted = "interrupted",
+        /// Exited with a code of the step's `refuse_exit`: not an abnormal end.
+        Refused = "refused",
     }
 }
 
@@ -112,11 +120,14 @@ token_enum! {
 }
 
 token_enum! {
-    /// Where a notification is: waiting to be sent (or retried), sent, or given up.
+    /// Where a notification is: waiting to be sent (or retried), sent, given up, or
+    /// withdrawn (never sent: nobody needs it any more, the incident was acknowledged or
+    /// resolved or the approval decided; its `reason` says which).
     NotificationStatus {
         Pending = "pending",
         Sent = "sent",
         Failed = "failed",
+        Withdrawn = "withdrawn",
     }
 }
 
