@@ -202,6 +202,35 @@ fn a_secret_parameter_is_stored_and_shown_masked_and_reaches_the_step_only_throu
     assert!(audit.contains("db_password=***"), "{audit}");
     assert!(!audit.contains(SECRET), "{audit}");
 
+    // A run that fails saying the password: its incident's excerpt (which the messages to
+    // the desk quote), the notifications and the month's report show `***` or nothing.
+    t.file(
+        "unyo.yaml",
+        "notify:\n  channels:\n    desk:\n      command: { argv: [\"true\"] }\n  desk:\n    - notify: [desk]\n  after_hours:\n    - notify: [desk]\n  emergency:\n    - notify: [desk]\n",
+    );
+    t.job(
+        "login-fails",
+        "adhoc: true\nparams:\n  db_password: { required: true }\nsteps:\n  connect:\n    env: { PGPASSWORD: \"{{params.db_password}}\" }\n    run: echo \"authentication failed for password $PGPASSWORD\" >&2; exit 1\n",
+    );
+    let out = t.run(&["run", "login-fails", "-p", &password]);
+    assert_exit(&out, 1);
+    let incident = t.run(&["incident", "show", "1"]);
+    assert!(
+        text(&incident.stdout).contains("authentication failed for password ***"),
+        "{}",
+        both(&incident)
+    );
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    for args in [
+        &["incident", "show", "1"][..],
+        &["notifications", "--json"],
+        &["report", "monthly", "--month", &month, "--format", "json"],
+    ] {
+        let out = t.run(args);
+        assert_exit(&out, 0);
+        assert!(!both(&out).contains(SECRET), "{args:?}: {}", both(&out));
+    }
+
     // Not a byte of it in the database file, its write-ahead log or any log file.
     assert_eq!(kept_holding(&t, SECRET), Vec::<String>::new());
 }
