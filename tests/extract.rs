@@ -619,3 +619,17 @@ fn submitting_euc_extract_defers_it_to_the_night_window() {
         );
     }
 }
+
+#[test]
+fn a_bad_department_is_one_error_not_also_a_missing_parameter() {
+    // Only the real error: `finance` is not allowed. A parameter given with a bad value was
+    // also reported "`department` is required".
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules", "queries"]);
+    let out = t.run(&["submit", "euc-extract", "-p", "department=finance"]);
+    assert_exit(&out, 3);
+    assert_eq!(
+        text(&out.stderr),
+        "error: parameter `department`: `finance` is not one of: tax, welfare, citizens, \
+         planning, it\n"
+    );
+}

@@ -24,6 +24,7 @@ mod report_pdf;
 mod rollover;
 mod run;
 mod runbook;
+mod secrets;
 mod shipped;
 mod store_story;
 mod synth;

@@ -77,14 +77,14 @@ fn closed_port() -> u16 {
 // a webhook receiver
 
 #[derive(Debug, Clone)]
-struct Request {
-    line: String,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
+pub(crate) struct Request {
+    pub(crate) line: String,
+    pub(crate) headers: BTreeMap<String, String>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// Answers one request per status in `statuses`, in order, recording each request.
-fn http_server(statuses: &[u16]) -> (u16, Arc<Mutex<Vec<Request>>>, JoinHandle<()>) {
+pub(crate) fn http_server(statuses: &[u16]) -> (u16, Arc<Mutex<Vec<Request>>>, JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -228,14 +228,14 @@ async fn webhook_from_an_unset_variable_names_the_variable() {
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Mail {
-    from: String,
-    to: Vec<String>,
-    auth: Option<String>,
-    data: String,
+    pub(crate) from: String,
+    pub(crate) to: Vec<String>,
+    pub(crate) auth: Option<String>,
+    pub(crate) data: String,
 }
 
 /// Receives one SMTP session; `reject_rcpt` answers every RCPT with 550.
-fn smtp_server(reject_rcpt: bool) -> (u16, JoinHandle<Mail>) {
+pub(crate) fn smtp_server(reject_rcpt: bool) -> (u16, JoinHandle<Mail>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let handle = std::thread::spawn(move || {
@@ -317,7 +317,7 @@ fn smtp_session(stream: TcpStream, reject_rcpt: bool) -> Mail {
     mail
 }
 
-fn b64(s: &str) -> Vec<u8> {
+pub(crate) fn b64(s: &str) -> Vec<u8> {
     const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::new();
     let (mut acc, mut bits) = (0u32, 0);

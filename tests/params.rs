@@ -291,7 +291,7 @@ fn json_files_keep_types_and_key_order() {
     let file = "var/city/online/limits.json";
     t.file(
         file,
-        "{\n  \"zeta\": 1,\n  \"alpha\": {\"on\": false, \"name\": \"x\"}\n}\n",
+        "{\n  \"zeta\": 1.5,\n  \"alpha\": {\"on\": false, \"name\": \"x\"}\n}\n",
     );
     assert_exit(&param_set(&t, file, "alpha.on", "true"), 0);
     assert_exit(&param_set(&t, file, "alpha.name", "10 days"), 0);
@@ -453,4 +453,233 @@ fn concurrent_changes_to_one_file_are_all_kept() {
     }
     assert!(text.lines().any(|l| l == "maintenance: true"), "{text}");
     assert_eq!(history(&t).len(), 8);
+}
+
+/// The command of the report that found it: a shell expression into a numeric parameter.
+const HOSTILE: &str = "value=$(touch x)";
+
+#[test]
+fn a_value_of_another_type_is_refused_before_anything_changes() {
+    let t = demo();
+    let before = std::fs::read(t.path(PARAMS)).expect("read");
+    let effective = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    let effective = format!("effective={effective}");
+    // The command as it was found, and with the date it lacked: refused before a run is even
+    // recorded, by the job's `type_by`, naming the parameter, the key, its type and the value.
+    let out = t.run(&[
+        "run",
+        "param-change",
+        "-p",
+        "key=tax_rate_percent",
+        "-p",
+        HOSTILE,
+    ]);
+    assert_exit(&out, 3);
+    let out = t.run(&[
+        "run",
+        "param-change",
+        "-p",
+        "key=tax_rate_percent",
+        "-p",
+        HOSTILE,
+        "-p",
+        &effective,
+    ]);
+    assert_exit(&out, 3);
+    assert_eq!(
+        crate::helper::text(&out.stderr),
+        "error: parameter `value`: `$(touch x)` is not an int, the type of `tax_rate_percent` \
+         (`type_by` of job `param-change`)\n"
+    );
+    let out = t.run(&[
+        "submit",
+        "param-change",
+        "-p",
+        "key=tax_rate_percent",
+        "-p",
+        HOSTILE,
+        "-p",
+        &effective,
+    ]);
+    assert_exit(&out, 3);
+    assert!(both(&out).contains("is not an int"), "{}", both(&out));
+    assert_eq!(t.run(&["runs", "--json"]).stdout, b"[]\n");
+
+    // `param-set` itself keeps the type of the value it replaces, whatever the job declares.
+    let out = param_set(&t, PARAMS, "tax_rate_percent", "$(touch x)");
+    assert_exit(&out, 1);
+    assert!(
+        both(&out).contains(&format!(
+            "{}: `tax_rate_percent` is of type int (now 10); `$(touch x)` is not an int: \
+             nothing written",
+            t.path(PARAMS).display()
+        )),
+        "{}",
+        both(&out)
+    );
+    let out = param_set(&t, PARAMS, "maintenance", "1");
+    assert_exit(&out, 1);
+    assert!(
+        both(&out).contains("`maintenance` is of type bool (now false); `1` is not a bool"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(std::fs::read(t.path(PARAMS)).expect("read"), before);
+    assert!(!t.path("x").exists() && !t.path("var/x").exists());
+    assert!(history(&t).is_empty());
+
+    // The same type is accepted: int for an int, bool for a bool.
+    assert_exit(&param_set(&t, PARAMS, "tax_rate_percent", "8"), 0);
+    assert_exit(&param_set(&t, PARAMS, "maintenance", "true"), 0);
+    let text = read(&t, PARAMS);
+    assert!(text.lines().any(|l| l == "tax_rate_percent: 8"), "{text}");
+    assert!(text.lines().any(|l| l == "maintenance: true"), "{text}");
+}
+
+#[test]
+fn every_format_keeps_the_type_of_the_value_it_replaces() {
+    let t = demo();
+    t.file(
+        "var/p.json",
+        "{\"on\": false, \"n\": 3, \"rate\": 1.5, \"name\": \"x\"}\n",
+    );
+    t.file("var/p.toml", "on = false\nn = 3\nname = \"x\"\n");
+    t.file(
+        "var/p.ini",
+        "[a]\non = yes\nn = 3\nrate = 1.5\nname = live\n",
+    );
+    for (file, key, value, ty) in [
+        ("var/p.json", "on", "yes please", "bool"),
+        ("var/p.json", "n", "3.5", "int"),
+        ("var/p.json", "rate", "fast", "float"),
+        ("var/p.toml", "n", "true", "int"),
+        ("var/p.toml", "on", "0", "bool"),
+        ("var/p.ini", "a.n", "many", "int"),
+        ("var/p.ini", "a.on", "1", "bool"),
+        ("var/p.ini", "a.rate", "x", "float"),
+    ] {
+        let before = read(&t, file);
+        let out = param_set(&t, file, key, value);
+        assert_exit(&out, 1);
+        assert!(
+            both(&out).contains(&format!("`{key}` is of type {ty} (now ")),
+            "{file} {key}: {}",
+            both(&out)
+        );
+        assert!(
+            both(&out).contains(&format!("`{value}` is not a")),
+            "{}",
+            both(&out)
+        );
+        assert_eq!(read(&t, file), before, "{file}");
+    }
+    // Accepted, each keeping its type: a string stays a string even when it looks like a
+    // number, an int given for a float is written as a float.
+    assert_exit(&param_set(&t, "var/p.json", "name", "8"), 0);
+    assert_exit(&param_set(&t, "var/p.json", "rate", "2"), 0);
+    let v: serde_json::Value = serde_json::from_str(&read(&t, "var/p.json")).expect("json");
+    assert_eq!(
+        (v["name"].clone(), v["rate"].clone()),
+        ("8".into(), 2.0.into())
+    );
+    assert_exit(&param_set(&t, "var/p.toml", "name", "10"), 0);
+    assert!(read(&t, "var/p.toml").contains("name = \"10\"\n"));
+    assert_exit(&param_set(&t, "var/p.ini", "a.on", "no"), 0);
+    assert_exit(&param_set(&t, "var/p.ini", "a.rate", "2"), 0);
+    assert_exit(
+        &param_set(&t, "var/p.ini", "a.name", "closed for 2 days"),
+        0,
+    );
+    assert_eq!(
+        read(&t, "var/p.ini"),
+        "[a]\non = no\nn = 3\nrate = 2\nname = closed for 2 days\n"
+    );
+}
+
+#[test]
+fn the_param_change_history_records_the_submitters_reason() {
+    let t = demo();
+    let effective = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    let out = t.run(&[
+        "run",
+        "param-change",
+        "-p",
+        "key=tax_rate_percent",
+        "-p",
+        "value=8",
+        "-p",
+        &format!("effective={effective}"),
+        "--reason",
+        "ordinance 12 of 2026, ticket 4711",
+    ]);
+    assert_exit(&out, 0);
+    let h = history(&t);
+    assert_eq!(h[0]["reason"], "ordinance 12 of 2026, ticket 4711");
+    assert_eq!(t.show(1)["comment"], "ordinance 12 of 2026, ticket 4711");
+
+    // Queued with `unyo submit --reason`: the daemon's step gets it from the database.
+    let out = t.run(&[
+        "submit",
+        "param-change",
+        "-p",
+        "key=tax_rate_percent",
+        "-p",
+        "value=9",
+        "-p",
+        &format!("effective={effective}"),
+        "--reason",
+        "correction requested by the tax division",
+    ]);
+    assert_exit(&out, 0);
+    let mut daemon = unyo(&t)
+        .arg("daemon")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("daemon");
+    crate::helper::wait_for("the submitted change", || {
+        (history(&t).len() == 2).then_some(())
+    });
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert_eq!(
+        history(&t)[0]["reason"],
+        "correction requested by the tax division"
+    );
+    // Without a reason, the job says what it did.
+    let out = t.run(&[
+        "run",
+        "param-change",
+        "-p",
+        "key=tax_rate_percent",
+        "-p",
+        "value=10",
+        "-p",
+        &format!("effective={effective}"),
+    ]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        history(&t)[0]["reason"],
+        format!("scheduled change effective {effective}")
+    );
+}
+
+#[test]
+fn validate_checks_type_by_against_the_enum_it_names() {
+    let t = crate::helper::Tree::new();
+    t.job(
+        "change",
+        "params:\n  key: { type: enum, values: [rate, open] }\n  mode: { type: string }\n  value:\n    type_by: { key: { rate: int, open: boolean, closed: bool } }\n  other:\n    type_by: { mode: { x: int } }\n  third:\n    type_by: { nokey: { x: int } }\nsteps:\n  a:\n    argv: [\"true\"]\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_exit(&out, 2);
+    let err = crate::helper::text(&out.stderr);
+    for want in [
+        "jobs/change.yaml:5:14: `type_by` of `value`: unknown type `boolean` for `open` (did you mean `bool`?) (one of: int, float, bool, date, string)",
+        "jobs/change.yaml:5:14: `type_by` of `value`: `closed` is not a value of `key`",
+        "jobs/change.yaml:7:14: `type_by` of `other` needs an enum parameter; `mode` is `string`",
+        "jobs/change.yaml:9:14: `type_by` of `third` names unknown parameter `nokey`",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
+    }
 }

@@ -381,6 +381,7 @@ fn steps_see_unyo_variables_env_workdir_and_templates() {
             ("STEP_ONLY", format!("{region}/{id}")),
             ("UNYO_ROOT", t.root().display().to_string()),
             ("UNYO_BIN", unyo_bin()),
+            ("UNYO_REASON", String::new()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -67,10 +67,20 @@ pub enum Command {
         /// created when missing.
         #[arg(long, value_name = "KEY")]
         key: String,
-        /// The value, read as a YAML scalar: `10` a number, `true` a bool, else a string (in an
-        /// INI file: the text as given).
-        #[arg(long, value_name = "V", allow_hyphen_values = true)]
-        value: String,
+        /// The value, of the type of the value it replaces (an int stays an int, a bool a bool,
+        /// a string a string; else nothing is written); a new key's is read as a YAML scalar:
+        /// `10` a number, `true` a bool, else a string (in an INI file: the text as given).
+        #[arg(
+            long,
+            value_name = "V",
+            allow_hyphen_values = true,
+            required_unless_present = "value_env"
+        )]
+        value: Option<String>,
+        /// Take the value from this environment variable (how a step passes a secret
+        /// parameter: a command line is readable by every process of the machine).
+        #[arg(long, value_name = "NAME", conflicts_with = "value")]
+        value_env: Option<String>,
         /// Why, for the record.
         #[arg(long, value_name = "TEXT", default_value = "")]
         reason: String,
@@ -165,9 +175,21 @@ pub async fn run(cmd: Command, root: &Path) -> Result<(), Error> {
             file,
             key,
             value,
+            value_env,
             reason,
             expect,
-        } => param_set(root, &file, &key, &value, &reason, expect.as_deref()).await?,
+        } => {
+            let value = match (value, value_env) {
+                (Some(v), _) => v,
+                (None, Some(var)) => std::env::var(&var).map_err(|_| {
+                    failed(ActError::Failed(format!(
+                        "--value-env: `{var}` is not set in the environment"
+                    )))
+                })?,
+                (None, None) => String::new(),
+            };
+            param_set(root, &file, &key, &value, &reason, expect.as_deref()).await?;
+        }
         Command::ParamCheck { file, expect } => param_check(&file, &expect)?,
         Command::ArchiveYear {
             db,
@@ -263,7 +285,14 @@ fn param_check(file: &Path, expect: &[String]) -> Result<(), Error> {
                 .map_or("(absent)".to_owned(), |n| n.to_json().to_string())
         };
         if now.as_ref() == Some(&want) {
-            outln!("{}: {key} is {}", file.display(), shown(&now));
+            let now = if secret_key(key) {
+                MASK.to_owned()
+            } else {
+                shown(&now)
+            };
+            outln!("{}: {key} is {now}", file.display());
+        } else if secret_key(key) {
+            wrong.push(format!("`{key}` is not the value expected"));
         } else {
             wrong.push(format!(
                 "`{key}` is {}, not {}",
@@ -302,12 +331,21 @@ async fn param_set(
     let settings = Settings::load(root)?;
     let store = super::open_store(&settings).await?;
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
+    // A key named like a secret (`db_password`): its values are recorded and shown masked.
+    let secret = secret_key(key);
+    let mask = |v: &str| {
+        if secret {
+            MASK.to_owned()
+        } else {
+            v.to_owned()
+        }
+    };
     let args = serde_json::json!({
         "file": file.display().to_string(),
         "key": key,
-        "value": value,
+        "value": mask(value),
         "reason": reason,
-        "expect": expect,
+        "expect": expect.map(mask),
     });
     let target = format!("param {key}");
     let expected = |now: Option<Node>| -> Result<(), ActError> {
@@ -318,6 +356,12 @@ async fn param_set(
         if now.as_ref() == Some(&want) {
             return Ok(());
         }
+        if secret {
+            return Err(ActError::Failed(format!(
+                "{}: `{key}` is not the value expected: nothing written",
+                file.display()
+            )));
+        }
         Err(ActError::Failed(format!(
             "{}: `{key}` is {}, not {} as expected: nothing written",
             file.display(),
@@ -325,22 +369,31 @@ async fn param_set(
             want.to_json()
         )))
     };
-    let before = match params::parse_value(&file, value).and_then(|node| {
-        Ok((
-            params::set_if(&file, key, Some(node.clone()), expected)?,
-            node,
-        ))
-    }) {
-        Ok(b) => b,
+    // The new value keeps the type of the one it replaces; the check, the comparison with
+    // `--expect` and the write are one step for other editors of the folder.
+    let decided = params::set_with(&file, key, |now| {
+        expected(now.clone())?;
+        params::typed(&file, key, now.as_ref(), value)
+            .map(Some)
+            .map_err(|e| match e {
+                ActError::Failed(_) if secret => ActError::Failed(format!(
+                    "{}: `{key}` keeps the type of its value; the new one is of another: \
+                     nothing written",
+                    file.display()
+                )),
+                other => other,
+            })
+    });
+    let (before, after) = match decided {
+        Ok(v) => v,
         Err(e) => return Err(refused(&*store, "param.set", target, args, e).await),
     };
-    let (before, node) = before;
     let change = NewParamChange {
         at: chrono::Utc::now(),
         file: file.display().to_string(),
         key: key.to_owned(),
-        before: before.as_ref().map(Node::to_json),
-        after: Some(node.to_json()),
+        before: before.as_ref().map(|n| masked(secret, n)),
+        after: after.as_ref().map(|n| masked(secret, n)),
         reason: reason.to_owned(),
         run_id: std::env::var("UNYO_RUN_ID")
             .ok()
@@ -360,6 +413,23 @@ async fn param_set(
     super::audit::record(&*store, "param.set", target, args, Ok(detail.clone())).await?;
     outln!("{}: {key}: {detail}", file.display());
     Ok(())
+}
+
+/// What a secret's value is recorded and shown as.
+const MASK: &str = crate::engine::params::MASK;
+
+/// Whether a key path's last part is named like a secret (`db.password`, `api_token`).
+pub(super) fn secret_key(key: &str) -> bool {
+    crate::model::Param::secret_by_name(key.rsplit('.').next().unwrap_or(key))
+}
+
+/// A value as recorded: JSON, or [`MASK`] for a secret key's.
+fn masked(secret: bool, n: &Node) -> serde_json::Value {
+    if secret {
+        serde_json::Value::from(MASK)
+    } else {
+        n.to_json()
+    }
 }
 
 async fn extract(root: &Path, args: ExtractArgs) -> Result<(), Error> {

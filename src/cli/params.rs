@@ -127,6 +127,13 @@ async fn rollback(store: &dyn Store, id: i64, reason: &str) -> Result<String, Re
             "change {id} was rolled back already (by change {by})"
         )));
     }
+    if super::act::secret_key(&change.key) {
+        return Err(Refused(format!(
+            "change {id} set `{}`, a secret, whose values are never recorded: it cannot be \
+             rolled back; set the value again with `unyo act param-set --value-env`",
+            change.key
+        )));
+    }
     let file = Path::new(&change.file);
     let now = params::value(file, &change.key)
         .map_err(|e| Refused(e.to_string()))?

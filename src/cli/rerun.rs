@@ -53,6 +53,22 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     if let Err(why) = super::auth::check(&job, "rerun") {
         return refuse(why).await;
     }
+    // A secret given to the run was not stored; a queued run cannot carry it again.
+    let lost = job
+        .params
+        .iter()
+        .filter(|(_, p)| p.secret && p.from_env.is_none());
+    for (k, _) in lost {
+        if old.run.params[k].as_str().is_some_and(|v| !v.is_empty()) {
+            return refuse(format!(
+                "run {} was given secret parameter `{k}`, which is never stored: run the job \
+                 again in the foreground and give it again (`unyo run {} -p {k}=...`), or \
+                 declare `from_env` for it in the job",
+                args.run, job.name
+            ))
+            .await;
+        }
+    }
     let kept: Vec<String> = if args.from_failed {
         if old.run.status == RunStatus::Succeeded {
             return refuse(format!(
@@ -86,6 +102,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     // A rehearsal's rerun is a rehearsal of the same date.
     record.business_date_given = old.run.business_date_given;
     record.rerun_of = Some(args.run);
+    record.comment = old.run.comment.clone();
     record.kept_steps = kept.clone();
     let id = store.create_run(&record).await?;
     let detail = if kept.is_empty() {

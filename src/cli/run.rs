@@ -32,6 +32,10 @@ pub struct Args {
     /// on this installation's data as on that date. Recorded on the run and audited.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub business_date: Option<String>,
+    /// Why (kept with the run and in the audit trail; steps get it as `{{reason}}` and
+    /// `UNYO_REASON`).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
@@ -40,9 +44,11 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     // A refused run is on the audit trail like a refused submit: who tried what, and why not.
     let action = if args.detach { "run.detach" } else { "run" };
     let target = format!("job {}", args.job);
+    // A secret given with -p is never audited in clear, also when the run is refused.
     let audit_args = serde_json::json!({
-        "params": args.params,
+        "params": params::redact_assignments(catalog.jobs.get(&args.job).map(|j| &**j), &args.params),
         "parallel": args.parallel,
+        "reason": args.reason,
         "business_date": args.business_date,
     });
     let refuse = |why: String| {
@@ -83,12 +89,18 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         Ok(d) => d,
         Err(e) => return refuse(e).await,
     };
+    if args.detach
+        && let Err(e) = params::check_queueable(&job, &given)
+    {
+        return refuse(e).await;
+    }
     let today = engine::dates(settings, chrono::Utc::now()).0;
     let values = match params::resolve(&job, &given, business_date.unwrap_or(today), &settings.root)
     {
         Ok(v) => v,
         Err(e) => return refuse(e).await,
     };
+    let shown = params::redacted(&job, &values);
     // Said in the audit's detail too, where the operator reads the trail.
     let rehearsal = business_date
         .map(|d| format!("; business date {d} given by the operator"))
@@ -117,12 +129,17 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         let now = record.at;
         let when =
             super::submit::earliest_start(settings, &catalog, &job, now).say(settings, &job, now);
+        record.comment = args.reason.clone();
         let run_id = store.create_run(&record).await?;
         super::audit::record(
             &*store,
             "run.detach",
             format!("job {}", job.name),
-            serde_json::json!({ "params": values, "business_date": business_date }),
+            serde_json::json!({
+                "params": shown,
+                "reason": args.reason,
+                "business_date": business_date,
+            }),
             Ok(format!("run {run_id} queued, {when}{rehearsal}")),
         )
         .await?;
@@ -179,7 +196,12 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         &*store,
         "run",
         format!("job {}", job.name),
-        serde_json::json!({ "params": values, "parallel": parallel, "business_date": business_date }),
+        serde_json::json!({
+            "params": shown,
+            "parallel": parallel,
+            "reason": args.reason,
+            "business_date": business_date,
+        }),
         Ok(format!("started in the foreground{rehearsal}")),
     )
     .await?;
@@ -191,6 +213,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             job: job.clone(),
             params: values,
             trigger: Trigger::Manual,
+            reason: args.reason.clone(),
             parallel,
             requested_by: engine::os_user(),
             business_date,

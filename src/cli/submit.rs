@@ -54,7 +54,10 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let store = super::open_store(settings).await?;
     let target = format!("job {}", args.job);
     let audit_args = serde_json::json!({
-        "params": args.params,
+        "params": params::redact_assignments(
+            catalog.jobs.get(&args.job).map(|j| &**j),
+            &args.params
+        ),
         "at": args.at,
         "window": args.window,
         "reason": args.reason,
@@ -100,6 +103,9 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         Some(Ok(d)) => Some(d),
         None => None,
     };
+    if let Err(e) = params::check_queueable(&job, &given) {
+        return refuse(e).await;
+    }
     let now = Utc::now();
     let today = engine::dates(settings, now).0;
     let values = match params::resolve(&job, &given, business_date.unwrap_or(today), &settings.root)

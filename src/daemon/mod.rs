@@ -77,6 +77,8 @@ struct Launch<'a> {
     params: &'a serde_json::Value,
     business_date: chrono::NaiveDate,
     fiscal_year: i32,
+    /// The requester's `--reason`.
+    comment: Option<&'a str>,
 }
 
 impl<'a> From<&'a NewRun> for Launch<'a> {
@@ -86,6 +88,7 @@ impl<'a> From<&'a NewRun> for Launch<'a> {
             params: &r.params,
             business_date: r.business_date,
             fiscal_year: r.fiscal_year,
+            comment: r.comment.as_deref(),
         }
     }
 }
@@ -97,6 +100,7 @@ impl<'a> From<&'a RunRow> for Launch<'a> {
             params: &r.params,
             business_date: r.business_date,
             fiscal_year: r.fiscal_year,
+            comment: r.comment.as_deref(),
         }
     }
 }
@@ -664,6 +668,9 @@ impl Daemon {
             run_id,
             job: job.clone(),
             params,
+            // A queued run never carries a secret: they come from `from_env`.
+            secrets: IndexMap::new(),
+            reason: run.comment.map(str::to_owned),
             business_date: run.business_date,
             fiscal_year: run.fiscal_year,
             parallel: self.settings.parallel,
@@ -763,6 +770,7 @@ impl Daemon {
         record.outside_window = old.run.outside_window.clone();
         record.schedule = old.run.schedule.clone();
         record.rerun_of = Some(run_id);
+        record.comment = old.run.comment.clone();
         let new_id = self.store.create_run(&record).await?;
         tracing::warn!(
             run = run_id,

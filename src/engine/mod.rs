@@ -45,9 +45,12 @@ pub const TAIL_BYTES: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub job: Arc<Job>,
-    /// Resolved values (see [`params::resolve`]).
+    /// Resolved values (see [`params::resolve`]), secret ones included: they are recorded
+    /// masked and reach the steps' environment only.
     pub params: IndexMap<String, String>,
     pub trigger: Trigger,
+    /// Why, in the requester's words (`--reason`): recorded, and given to the steps.
+    pub reason: Option<String>,
     /// Steps run at once.
     pub parallel: usize,
     pub requested_by: String,
@@ -61,7 +64,13 @@ pub struct RunRequest {
 pub struct Started {
     pub run_id: i64,
     pub job: Arc<Job>,
+    /// The values as recorded (secret ones masked).
     pub params: IndexMap<String, String>,
+    /// Secret values given to this process (a foreground run), never recorded; the others
+    /// come from the environment (`from_env`).
+    pub secrets: IndexMap<String, String>,
+    /// The requester's `--reason` (`{{reason}}`, `UNYO_REASON`).
+    pub reason: Option<String>,
     pub business_date: NaiveDate,
     pub fiscal_year: i32,
     /// Steps run at once.
@@ -164,7 +173,7 @@ pub fn new_run(
     NewRun {
         job: job.name.clone(),
         trigger,
-        params: serde_json::to_value(params).unwrap_or_default(),
+        params: serde_json::to_value(params::redacted(job, params)).unwrap_or_default(),
         status,
         business_date,
         fiscal_year,
@@ -225,11 +234,14 @@ pub async fn run(
     if let Some(date) = req.business_date {
         give_business_date(settings, &mut record, date);
     }
+    record.comment = req.reason.clone();
     let run_id = store.create_run(&record).await?;
     let started = Started {
         run_id,
+        secrets: params::secrets(&req.job, &req.params),
+        params: params::redacted(&req.job, &req.params),
+        reason: req.reason,
         job: req.job,
-        params: req.params,
         business_date: record.business_date,
         fiscal_year: record.fiscal_year,
         parallel: req.parallel,
@@ -252,6 +264,8 @@ pub async fn execute(
         run_id,
         job,
         params,
+        secrets,
+        reason,
         business_date,
         fiscal_year,
         parallel,
@@ -275,25 +289,41 @@ pub async fn execute(
     let first_stop = (*stop.borrow()).filter(|s| *s != Stop::Drain);
     let (halt_tx, halt_rx) = watch::channel(first_stop.is_some());
     let (drain_tx, drain_rx) = watch::channel(*stop.borrow() == Some(Stop::Drain));
+    let (secret_params, missing) = secret_values(&job, &params, &secrets);
+    let data = serde_json::json!({
+        "params": params,
+        "reason": reason.clone().unwrap_or_default(),
+        "settings": settings.template_value(),
+        "run_id": run_id,
+        "job": job.name,
+        "business_date": business_date.format("%Y-%m-%d").to_string(),
+        "fiscal_year": fiscal_year,
+        // Templates do no arithmetic: the year that closed when this one began (on
+        // 1 April, the year a rollover archives).
+        "previous_fiscal_year": fiscal_year - 1,
+        "unyo": unyo_bin(),
+    });
+    let mut env_data = data.clone();
+    for (k, v) in &secret_params {
+        env_data["params"][k] = serde_json::Value::from(v.as_str());
+    }
     let ctx = Arc::new(StepContext {
         settings: settings.clone(),
         job: job.clone(),
         run_id,
         business_date,
         fiscal_year,
-        data: serde_json::json!({
-            "params": params,
-            "settings": settings.template_value(),
-            "run_id": run_id,
-            "job": job.name,
-            "business_date": business_date.format("%Y-%m-%d").to_string(),
-            "fiscal_year": fiscal_year,
-            // Templates do no arithmetic: the year that closed when this one began (on
-            // 1 April, the year a rollover archives).
-            "previous_fiscal_year": fiscal_year - 1,
-            "unyo": unyo_bin(),
-        }),
+        data,
+        env_data,
         params,
+        secret_params,
+        missing,
+        reason,
+        env_remove: settings
+            .secret_env()
+            .into_iter()
+            .chain(catalog.secret_env())
+            .collect(),
         renderer: Renderer::shared(),
         store: store.clone(),
         cancel: halt_rx,
@@ -480,8 +510,20 @@ struct StepContext {
     run_id: i64,
     business_date: NaiveDate,
     fiscal_year: i32,
+    /// What templates see; secret parameters masked.
     data: serde_json::Value,
+    /// What `env:` values see: `data` with the secret parameters' values.
+    env_data: serde_json::Value,
+    /// The values as recorded (secret ones masked).
     params: IndexMap<String, String>,
+    /// The secret parameters' values, for the steps' environment only.
+    secret_params: IndexMap<String, String>,
+    /// Secret parameters that have no value, each with what to do: no step starts.
+    missing: Vec<String>,
+    /// The requester's `--reason`.
+    reason: Option<String>,
+    /// Inherited variables no step gets: unyo's own secrets and every `from_env`.
+    env_remove: Vec<String>,
     renderer: &'static Renderer,
     store: Arc<dyn Store>,
     /// Set when the run must stop (see `stopped` for why) or the database failed.
@@ -960,6 +1002,7 @@ async fn run_step(
         };
 
         let mut end = attempt_end(ctx, step, result);
+        mask_log(ctx, &log_path).await;
         let elapsed = (end.ended_at - started_at).to_std().unwrap_or_default();
         let failed = matches!(
             end.status,
@@ -1258,8 +1301,8 @@ fn attempt_end(
                 ended_at: out.ended_at,
                 exit_code,
                 signal,
-                stdout_tail: out.stdout_tail,
-                stderr_tail: out.stderr_tail,
+                stdout_tail: mask_secrets(ctx, out.stdout_tail),
+                stderr_tail: mask_secrets(ctx, out.stderr_tail),
                 log_bytes: i64::try_from(out.log_written).unwrap_or(i64::MAX),
                 log_dropped: i64::try_from(out.log_dropped).unwrap_or(i64::MAX),
                 step_status,
@@ -1433,7 +1476,9 @@ async fn remediate(
     };
     let command = program_record(&cmd.program);
     let started = Utc::now();
-    match exec::execute(&cmd, ctx.cancel.clone(), |_| {}).await {
+    let ran = exec::execute(&cmd, ctx.cancel.clone(), |_| {}).await;
+    mask_log(ctx, &log_path).await;
+    match ran {
         Ok(out) => {
             let result = if out.timed_out {
                 format!(
@@ -1452,8 +1497,8 @@ async fn remediate(
                 "ended_at": out.ended_at,
                 "exit_code": match out.exit { Exit::Code(c) => Some(c), Exit::Signal(_) => None },
                 "signal": match out.exit { Exit::Signal(s) => Some(s), Exit::Code(_) => None },
-                "stdout_tail": out.stdout_tail,
-                "stderr_tail": out.stderr_tail,
+                "stdout_tail": mask_secrets(ctx, out.stdout_tail),
+                "stderr_tail": mask_secrets(ctx, out.stderr_tail),
                 "log_path": log_path.display().to_string(),
             })
         }
@@ -1537,6 +1582,9 @@ fn prepare(
 ) -> Result<exec::Command, String> {
     let r = ctx.renderer;
     let step_err = |m: String| format!("step `{}`: {m}", step.name);
+    if !ctx.missing.is_empty() {
+        return Err(step_err(ctx.missing.join("; ")));
+    }
     let program = match &step.action {
         Action::Argv(argv) => Program::Argv(
             argv.iter()
@@ -1563,11 +1611,16 @@ fn prepare(
         ),
         ("UNYO_BIN".to_owned(), unyo_bin().to_owned()),
     ];
+    env.push((
+        "UNYO_REASON".to_owned(),
+        ctx.reason.clone().unwrap_or_default(),
+    ));
     for (k, v) in &ctx.params {
+        let v = ctx.secret_params.get(k).unwrap_or(v);
         env.push((format!("UNYO_PARAM_{}", k.to_ascii_uppercase()), v.clone()));
     }
     for (k, v) in &step.env {
-        env.push((k.clone(), r.plain(v, &ctx.data).map_err(step_err)?));
+        env.push((k.clone(), r.plain(v, &ctx.env_data).map_err(step_err)?));
     }
     let workdir = match &step.workdir {
         Some(w) => ctx
@@ -1585,6 +1638,7 @@ fn prepare(
     Ok(exec::Command {
         program,
         env,
+        env_remove: ctx.env_remove.clone(),
         workdir,
         timeout: step.timeout,
         kill_grace: ctx.settings.kill_grace,
@@ -1592,6 +1646,105 @@ fn prepare(
         log_limit: ctx.settings.log_limit,
         tail_limit: TAIL_BYTES,
     })
+}
+
+/// Output kept in the database (and so in incidents and their messages) with each secret
+/// parameter's value replaced by `***`, should a step print it. Values shorter than four
+/// characters are left: masking them would garble ordinary text.
+fn mask_secrets(ctx: &StepContext, mut text: String) -> String {
+    for v in ctx.secret_params.values().filter(|v| v.len() >= 4) {
+        if text.contains(v.as_str()) {
+            text = text.replace(v.as_str(), params::MASK);
+        }
+    }
+    text
+}
+
+/// [`mask_secrets`] for an attempt's log file, once its process has ended (the file is
+/// rewritten in place only when it holds a secret's value).
+async fn mask_log(ctx: &StepContext, path: &std::path::Path) {
+    let values: Vec<String> = ctx
+        .secret_params
+        .values()
+        .filter(|v| v.len() >= 4)
+        .cloned()
+        .collect();
+    if values.is_empty() || !path.is_file() {
+        return;
+    }
+    let path = path.to_owned();
+    let masked = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut bytes = std::fs::read(&path)?;
+        let mut changed = false;
+        for v in &values {
+            let v = v.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i..].starts_with(v) {
+                    out.extend_from_slice(params::MASK.as_bytes());
+                    i += v.len();
+                    changed = true;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            bytes = out;
+        }
+        if changed {
+            std::fs::write(&path, bytes)?;
+        }
+        Ok(())
+    })
+    .await;
+    if let Ok(Err(e)) = masked {
+        tracing::warn!("cannot mask the secrets in a step's log file: {e}");
+    }
+}
+
+/// The values of a job's secret parameters for its steps' environment: given to this
+/// process (`secrets`), else read from the variable named by `from_env` in this process's
+/// environment. Also the problems: a required one without a value, and one given when the
+/// run was requested whose value was not kept (a queued or re-run request never carries a
+/// secret), each naming the parameter and what to do.
+fn secret_values(
+    job: &Job,
+    recorded: &IndexMap<String, String>,
+    secrets: &IndexMap<String, String>,
+) -> (IndexMap<String, String>, Vec<String>) {
+    let mut values = IndexMap::new();
+    let mut missing = Vec::new();
+    for (k, p) in job.params.iter().filter(|(_, p)| p.secret) {
+        if let Some(v) = secrets.get(k) {
+            values.insert(k.clone(), v.clone());
+            continue;
+        }
+        if let Some(var) = &p.from_env {
+            match std::env::var(var) {
+                Ok(v) => {
+                    values.insert(k.clone(), v);
+                }
+                Err(_) if p.required => missing.push(format!(
+                    "secret parameter `{k}` has no value: `{var}` (its `from_env`) is not set \
+                     in the environment of the unyo process that runs the step"
+                )),
+                Err(_) => {
+                    values.insert(k.clone(), String::new());
+                }
+            }
+            continue;
+        }
+        if recorded.get(k).is_some_and(|v| !v.is_empty()) || p.required {
+            missing.push(format!(
+                "secret parameter `{k}` has no value: it is never stored, so only a foreground \
+                 `unyo run` can give it (or declare `from_env` in the job)"
+            ));
+        } else {
+            values.insert(k.clone(), String::new());
+        }
+    }
+    (values, missing)
 }
 
 /// This machine's name, for the record.

@@ -37,6 +37,9 @@ pub struct Command {
     pub program: Program,
     /// Variables added on top of the inherited environment.
     pub env: Vec<(String, String)>,
+    /// Variables of the inherited environment the process does not get (unyo's own secrets);
+    /// `env` may set one of them again.
+    pub env_remove: Vec<String>,
     /// The working directory of the process.
     pub workdir: PathBuf,
     /// How long the process may run before it is terminated; `None` means no limit.
@@ -62,6 +65,7 @@ impl fmt::Debug for Command {
         f.debug_struct("Command")
             .field("program", &self.program)
             .field("env", &env)
+            .field("env_remove", &self.env_remove)
             .field("workdir", &self.workdir)
             .field("timeout", &self.timeout)
             .field("kill_grace", &self.kill_grace)
@@ -160,6 +164,7 @@ mod tests {
         Command {
             program: Program::Shell(line),
             env: Vec::new(),
+            env_remove: Vec::new(),
             log_path: workdir.join("out.log"),
             workdir,
             timeout: Some(Duration::from_secs(60)),

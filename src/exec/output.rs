@@ -192,6 +192,7 @@ mod tests {
         Command {
             program: Program::Argv(argv.iter().map(|s| s.to_string()).collect()),
             env: Vec::new(),
+            env_remove: Vec::new(),
             workdir: dir.to_path_buf(),
             timeout: Some(Duration::from_secs(60)),
             kill_grace: Duration::from_millis(300),

@@ -74,6 +74,9 @@ pub async fn execute(
                 source,
             })?;
     }
+    for key in &cmd.env_remove {
+        command.env_remove(key);
+    }
     command
         .envs(cmd.env.iter().map(|(key, value)| (key, value)))
         .current_dir(&cmd.workdir)
@@ -463,6 +466,7 @@ mod tests {
         Command {
             program,
             env: Vec::new(),
+            env_remove: Vec::new(),
             workdir: dir.to_path_buf(),
             timeout: None,
             kill_grace: Duration::from_millis(300),

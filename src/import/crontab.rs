@@ -9,7 +9,8 @@
 //! zone of the entries after them, and `SHELL` the shell the commands after it run with
 //! (written into their `run:` line). A job is named after the comment line right above its
 //! entry, else after the program its command runs and that program's plain arguments. What
-//! unyo cannot keep (`@reboot`, `MAILTO`) is reported, never dropped silently.
+//! unyo cannot keep (`@reboot`, `MAILTO`) is reported, never dropped silently, and so are
+//! credentials copied from a command line or an environment line (named, never shown).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -706,6 +707,18 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
                 }
             }
             Line::Env { name, value } => {
+                if !value.is_empty()
+                    && (crate::model::Param::secret_by_name(&name) || name == "MYSQL_PWD")
+                {
+                    note(
+                        n,
+                        format!(
+                            "`{name}` holds a credential, copied as it is into the `env:` of \
+                             every job below: give it to unyo's jobs as a secret parameter with \
+                             `from_env` instead"
+                        ),
+                    );
+                }
                 for text in apply_env(&name, &value, &mut env, &mut timezone) {
                     note(n, text);
                 }
@@ -747,6 +760,16 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
                 };
                 if let Some(how) = how {
                     note(n, format!("`{name}`: {how}"));
+                }
+                for what in credentials(&command) {
+                    note(
+                        n,
+                        format!(
+                            "`{name}`: the command holds a credential ({what}), copied as it is \
+                             into jobs/{name}.yaml: take it out of the command line (a secret \
+                             parameter with `from_env`, or a file only its user can read)"
+                        ),
+                    );
                 }
                 let mut description = match &title {
                     Some((_, text, _)) if !text.is_empty() => {
@@ -827,6 +850,43 @@ pub fn import(text: &[u8], opts: &Options<'_>) -> Import {
         entries: carried.len(),
         notes,
     }
+}
+
+/// Option flags that carry a credential: `--password=x`, `--api-key x`.
+static CREDENTIAL_FLAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:^|\s)(--?[a-z-]*(?:password|passwd|token|secret|api-?key))(?:=|\s+)[^\s-]")
+        .expect("static regex")
+});
+/// `PGPASSWORD=x cmd`, `MYSQL_PWD=x cmd`.
+static CREDENTIAL_VAR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[\s;&|(])([A-Za-z_]*(?i:password|passwd|token|secret|api_?key|_pwd)[A-Za-z0-9_]*)=[^\s]")
+        .expect("static regex")
+});
+/// `scheme://user:pass@host`.
+static CREDENTIAL_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@").expect("static regex")
+});
+/// The MySQL clients' `-pSECRET` (a password glued to `-p`).
+static MYSQL_P: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bmysql[a-z]*\b.*\s-p[^\s]").expect("static regex"));
+
+/// What in a command line looks like a credential (never the value itself): `--password=`,
+/// `-p...` of a MySQL client, `PGPASSWORD=`, a URL with `user:password@`.
+pub fn credentials(command: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for c in CREDENTIAL_FLAG.captures_iter(command) {
+        found.push(format!("`{}`", &c[1]));
+    }
+    if MYSQL_P.is_match(command) {
+        found.push("`-p` of a MySQL client".to_owned());
+    }
+    for c in CREDENTIAL_VAR.captures_iter(command) {
+        found.push(format!("`{}=`", &c[1]));
+    }
+    if CREDENTIAL_URL.is_match(command) {
+        found.push("a URL with `user:password@`".to_owned());
+    }
+    found
 }
 
 /// Applies `NAME=value` to the environment of later entries; the notes to report.
@@ -1132,6 +1192,29 @@ mod tests {
             run_line("x", "", Some("/opt/my shell")),
             r"'/opt/my shell' -c 'x'"
         );
+    }
+
+    #[test]
+    fn credentials_on_a_command_line_are_named_not_shown() {
+        assert_eq!(
+            credentials("mysqldump --user=app --password=hunter2 db"),
+            ["`--password`"]
+        );
+        assert_eq!(
+            credentials("mysql -uapp -phunter2 db"),
+            ["`-p` of a MySQL client"]
+        );
+        assert_eq!(
+            credentials("PGPASSWORD=hunter2 pg_dump city"),
+            ["`PGPASSWORD=`"]
+        );
+        assert_eq!(
+            credentials("curl https://app:hunter2@example.jp/x"),
+            ["a URL with `user:password@`"]
+        );
+        assert!(credentials("tar -czf /b/x.tgz -p /data").is_empty());
+        assert!(credentials("backup --password-file /etc/pw").is_empty());
+        assert!(credentials("curl https://example.jp/a:b@c").is_empty());
     }
 
     #[test]

@@ -47,6 +47,22 @@ pub struct Catalog {
     pub digest: String,
 }
 
+impl Catalog {
+    /// The environment variables that hold secret parameters (`from_env` of every job): a
+    /// step gets one only through its own job's `env:`.
+    pub fn secret_env(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for p in self.jobs.values().flat_map(|j| j.params.values()) {
+            if let Some(var) = &p.from_env
+                && !names.contains(var)
+            {
+                names.push(var.clone());
+            }
+        }
+        names
+    }
+}
+
 /// A job: steps forming a DAG, plus parameters and defaults.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -113,6 +129,88 @@ pub struct Param {
     pub values: Vec<String>,
     /// `path`: absolute folders the value must stay inside.
     pub roots: Vec<PathBuf>,
+    /// `string`: the type the value must have by the value of another parameter (an enum):
+    /// that parameter's name, and its values with their types.
+    pub type_by: Option<(String, IndexMap<String, ValueType>)>,
+    /// Stored and shown as `***`, reaching steps only through their environment.
+    pub secret: bool,
+    /// A secret's value when none is given: this variable of the environment of the unyo
+    /// process that runs the step.
+    pub from_env: Option<String>,
+}
+
+impl Param {
+    /// Whether a parameter of this name is secret when its declaration does not say:
+    /// `password`, `passwd`, `secret`, `token`, `credential(s)`, `apikey`, `api_key`,
+    /// `private_key` or `access_key` as parts of the name between `_` (any case), or the
+    /// name ending in one of the first ones (`dbpassword`).
+    pub fn secret_by_name(name: &str) -> bool {
+        const WORDS: [&str; 8] = [
+            "password",
+            "passwd",
+            "secret",
+            "secrets",
+            "token",
+            "credential",
+            "credentials",
+            "apikey",
+        ];
+        let lower = name.to_ascii_lowercase();
+        let parts: Vec<&str> = lower.split('_').collect();
+        parts.iter().any(|p| WORDS.contains(p))
+            || parts
+                .windows(2)
+                .any(|w| w[1] == "key" && ["api", "private", "access"].contains(&w[0]))
+            || ["password", "passwd", "secret", "token"]
+                .iter()
+                .any(|w| lower.ends_with(w))
+    }
+}
+
+/// The type a value must have (`type_by:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    Int,
+    Float,
+    Bool,
+    Date,
+    String,
+}
+
+impl ValueType {
+    pub const NAMES: [&str; 5] = ["int", "float", "bool", "date", "string"];
+
+    pub fn parse(text: &str) -> Option<ValueType> {
+        Some(match text {
+            "int" => ValueType::Int,
+            "float" => ValueType::Float,
+            "bool" => ValueType::Bool,
+            "date" => ValueType::Date,
+            "string" => ValueType::String,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Int => "int",
+            ValueType::Float => "float",
+            ValueType::Bool => "bool",
+            ValueType::Date => "date",
+            ValueType::String => "string",
+        }
+    }
+
+    /// Whether `value` is of this type (`8` is a float too).
+    pub fn accepts(self, value: &str) -> bool {
+        match self {
+            ValueType::Int => value.parse::<i64>().is_ok(),
+            ValueType::Float => value.parse::<f64>().is_ok_and(f64::is_finite),
+            ValueType::Bool => value == "true" || value == "false",
+            ValueType::Date => NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok(),
+            ValueType::String => true,
+        }
+    }
 }
 
 /// What a step runs. Strings are handlebars templates rendered per run.
@@ -276,5 +374,30 @@ impl Catalog {
             n(self.schedules.len(), "schedule"),
             n(self.runbooks.len(), "runbook")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Param;
+
+    #[test]
+    fn obvious_names_are_secret() {
+        for name in [
+            "db_password",
+            "PGPASSWORD",
+            "passwd",
+            "api_token",
+            "client_secret",
+            "API_KEY",
+            "apikey",
+            "private_key",
+            "credentials",
+        ] {
+            assert!(Param::secret_by_name(name), "{name}");
+        }
+        for name in ["department", "key", "passport_no", "monkey", "keyword"] {
+            assert!(!Param::secret_by_name(name), "{name}");
+        }
     }
 }

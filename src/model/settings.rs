@@ -471,6 +471,26 @@ impl Settings {
         }
     }
 
+    /// The environment variables these settings name as holding unyo's own secrets: the
+    /// SMTP passwords (`password_env`) and webhook URLs (`url_env`) of the notify channels.
+    /// No step or remediation gets them (only the notifier reads them).
+    pub fn secret_env(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for c in self.notify.iter().flat_map(|n| n.channels.values()) {
+            let name = match &c.kind {
+                ChannelKind::Email(EmailChannel {
+                    auth: Some(auth), ..
+                }) => &auth.password_env,
+                ChannelKind::Webhook(WebhookUrl::Env(var)) => var,
+                _ => continue,
+            };
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
     /// The settings as templates see them (`{{settings.data_dir}}` ...).
     pub fn template_value(&self) -> serde_json::Value {
         serde_json::json!({

@@ -200,6 +200,41 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Refuses a secret parameter in a template other than an `env:` value (`argv`, `run`,
+    /// `workdir`): an argument is seen by every user of the machine (`ps`) and printed by
+    /// programs that echo their command line.
+    fn no_secret(
+        &mut self,
+        file: &Path,
+        at: &Spanned<impl Sized>,
+        text: &str,
+        params: &IndexMap<String, Spanned<crate::spec::ParamSpec>>,
+        place: &str,
+    ) {
+        for cap in expressions(text).flat_map(|e| PARAM_REF.captures_iter(e)) {
+            let name = &cap[1];
+            if params.get(name).is_some_and(|p| secret(name, &p.value)) {
+                let var = name.to_ascii_uppercase();
+                self.err(
+                    file,
+                    at,
+                    format!(
+                        "secret parameter `{name}` in `{place}`: a secret reaches a step only \
+                         through its environment (`env: {{ {var}: \"{{{{params.{name}}}}}\" }}`, \
+                         then `${var}`)"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Whether a declared parameter is secret (`secret:`, else by its name).
+fn secret(name: &str, p: &crate::spec::ParamSpec) -> bool {
+    p.secret.unwrap_or_else(|| Param::secret_by_name(name))
+}
+
 /// The `{{ ... }}` expressions of a template, without the literal text around them and
 /// without escaped `\{{` (which handlebars prints as it is).
 fn expressions(text: &str) -> impl Iterator<Item = &str> {
@@ -493,6 +528,42 @@ fn job(
         }
         params.insert(pname.clone(), param);
     }
+    for (pname, p) in &params {
+        let (Some((other, types)), Some(at)) = (&p.type_by, &spec.params[pname].value.type_by)
+        else {
+            continue;
+        };
+        match params.get(other) {
+            Some(o) if o.kind == ParamType::Enum => {
+                for value in types.keys().filter(|v| !o.values.contains(v)) {
+                    cx.err(
+                        file,
+                        at,
+                        format!(
+                            "`type_by` of `{pname}`: `{value}` is not a value of `{other}`{}",
+                            diag::hint(value, o.values.iter().map(String::as_str))
+                        ),
+                    );
+                }
+            }
+            Some(o) => cx.err(
+                file,
+                at,
+                format!(
+                    "`type_by` of `{pname}` needs an enum parameter; `{other}` is `{}`",
+                    type_name(o.kind)
+                ),
+            ),
+            None => cx.err(
+                file,
+                at,
+                format!(
+                    "`type_by` of `{pname}` names unknown parameter `{other}`{}",
+                    diag::hint(other, params.keys().map(String::as_str))
+                ),
+            ),
+        }
+    }
     let job_timeout = cx.duration(file, &spec.timeout, "timeout");
     let sla = spec.sla.as_ref().map(|s| sla(cx, file, s));
     let wait_timeout = cx.duration(file, &spec.wait_timeout, "wait_timeout");
@@ -517,6 +588,7 @@ fn job(
     }
     if let Some(w) = &spec.workdir {
         cx.template(file, w, &w.value, &spec.params, false);
+        cx.no_secret(file, w, &w.value, &spec.params, "workdir");
     }
 
     let index: HashMap<&str, usize> = spec
@@ -787,6 +859,85 @@ fn param(
         ),
         (None, _) => {}
     }
+    if let Some(tb) = &spec.type_by {
+        if kind != ParamType::String {
+            cx.err(
+                file,
+                tb,
+                format!(
+                    "`type_by` applies to string parameters; `{name}` is `{}`",
+                    type_name(kind)
+                ),
+            );
+        }
+        let mut entries = tb.value.iter();
+        match (entries.next(), entries.next()) {
+            (Some((other, table)), None) => {
+                let mut types = IndexMap::new();
+                for (value, ty) in table {
+                    match ValueType::parse(ty) {
+                        Some(t) => {
+                            types.insert(value.clone(), t);
+                        }
+                        None => cx.err(
+                            file,
+                            tb,
+                            format!(
+                                "`type_by` of `{name}`: unknown type `{ty}` for `{value}`{} \
+                                 (one of: {})",
+                                diag::hint(ty, ValueType::NAMES),
+                                ValueType::NAMES.join(", ")
+                            ),
+                        ),
+                    }
+                }
+                out.type_by = Some((other.clone(), types));
+            }
+            _ => cx.err(
+                file,
+                tb,
+                format!(
+                    "`type_by` of `{name}` names one enum parameter with the type for each \
+                     of its values (`type_by: {{ key: {{ rate: int }} }}`)"
+                ),
+            ),
+        }
+    }
+    out.secret = spec.secret.unwrap_or_else(|| Param::secret_by_name(name));
+    if let Some(var) = &spec.from_env {
+        if !IDENT.is_match(&var.value) {
+            cx.err(
+                file,
+                var,
+                format!(
+                    "`from_env` must name an environment variable, not `{}`",
+                    var.value
+                ),
+            );
+        }
+        if !out.secret {
+            cx.err(
+                file,
+                var,
+                format!(
+                    "`from_env` is for secret parameters; `{name}` is not secret (`secret: true`)"
+                ),
+            );
+        }
+        out.from_env = Some(var.value.clone());
+    }
+    if out.secret
+        && let Some(d) = &spec.default
+    {
+        cx.err(
+            file,
+            d,
+            format!(
+                "secret parameter `{name}` cannot have a default: a definition file is no \
+                     place for a secret (use `from_env`)"
+            ),
+        );
+    }
     out
 }
 
@@ -917,6 +1068,7 @@ fn step(
             }
             for a in &argv.value {
                 cx.template(file, argv, a, &job.params, false);
+                cx.no_secret(file, argv, a, &job.params, "argv");
             }
             Action::Argv(argv.value.clone())
         }
@@ -925,6 +1077,7 @@ fn step(
                 cx.err(file, run, format!("step `{name}`: `run` is empty"));
             }
             cx.template(file, run, &run.value, &job.params, true);
+            cx.no_secret(file, run, &run.value, &job.params, "run");
             Action::Shell(run.value.clone())
         }
         (Some(argv), Some(_)) => {
@@ -953,6 +1106,7 @@ fn step(
     }
     if let Some(w) = &spec.workdir {
         cx.template(file, w, &w.value, &job.params, false);
+        cx.no_secret(file, w, &w.value, &job.params, "workdir");
     }
     if let Some(r) = &spec.runbook {
         cx.reference(file, r, "runbook", runbooks);
@@ -1420,6 +1574,18 @@ fn schedule(
                 let msg = format!("job `{}` has no parameter `{k}`{hint}", spec.job.value);
                 cx.err(file, v, msg);
             }
+            Some((_, Some(p))) if p.secret => {
+                cx.err(
+                    file,
+                    v,
+                    format!(
+                        "parameter `{k}` of job `{}` is secret: a definition file is no place \
+                         for its value (declare `from_env` in the job and set that variable \
+                         for the daemon)",
+                        spec.job.value
+                    ),
+                );
+            }
             Some((_, Some(_))) => {
                 if let Some(p) = jobs_model
                     .get(&spec.job.value)
@@ -1440,14 +1606,17 @@ fn schedule(
     }
     if let Some(declared) = declared {
         for (k, p) in declared {
-            if p.required && !spec.params.contains_key(k) {
+            if p.required && p.from_env.is_none() && !spec.params.contains_key(k) {
+                let how = if p.secret {
+                    "it is secret: declare `from_env` in the job and set that variable for \
+                     the daemon"
+                } else {
+                    "give it under `params:`"
+                };
                 cx.err(
                     file,
                     &spec.job,
-                    format!(
-                        "job `{}` needs parameter `{k}`; give it under `params:`",
-                        spec.job.value
-                    ),
+                    format!("job `{}` needs parameter `{k}`; {how}", spec.job.value),
                 );
             }
         }

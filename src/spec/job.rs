@@ -188,4 +188,15 @@ pub struct ParamSpec {
     pub values: Option<Spanned<Vec<String>>>,
     /// `path`: folders the value must stay inside (relative to the root, or absolute).
     pub roots: Option<Spanned<Vec<String>>>,
+    /// `string`: the type the value must have, by the value of an enum parameter:
+    /// `type_by: { key: { tax_rate_percent: int, maintenance: bool } }` (`int`, `float`,
+    /// `bool`, `date` or `string`).
+    pub type_by: Option<Spanned<IndexMap<String, IndexMap<String, String>>>>,
+    /// Stored and shown as `***` and passed to steps only through their environment. A
+    /// name holding `password`, `passwd`, `secret`, `token`, `api_key`, `credential` (as a
+    /// part between `_`) is secret unless this says `false`.
+    pub secret: Option<bool>,
+    /// A secret's value when none is given: this variable of the environment of the unyo
+    /// process that runs the step (the daemon's for a queued run).
+    pub from_env: Option<Spanned<String>>,
 }

@@ -108,6 +108,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0015_superseded_reports.sql"),
     ),
     (
+        17,
+        "mask_secrets",
+        include_str!("../../migrations/sqlite/0017_mask_secrets.sql"),
+    ),
+    (
         19,
         "signals",
         include_str!("../../migrations/sqlite/0019_signals.sql"),
@@ -2543,6 +2548,53 @@ mod tests {
             .expect("rows");
         let known: Vec<i64> = MIGRATIONS.iter().map(|m| m.0).collect();
         assert_eq!(versions, known);
+    }
+
+    /// Secret values an earlier version stored in clear are masked by migration 17.
+    #[test]
+    fn secrets_stored_in_clear_before_are_masked() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("unyo.db");
+        let mut conn = connect(&path).expect("connect");
+        migrate(&mut conn).expect("migrate");
+        conn.execute_batch(
+            r#"DELETE FROM schema_migrations WHERE version = 17;
+            INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year,
+                queued_at, requested_by, host, job_digest, catalog_digest)
+            VALUES ('login', 'manual', '{"user":"app","db_password":"hunter2","api_token":""}',
+                'succeeded', '2026-12-01', 2026, '2026-12-01T00:00:00Z', 'ops', 'h', '', '');
+            INSERT INTO audit (at, user, host, action, target, args, outcome, detail) VALUES
+                ('2026-12-01T00:00:00Z', 'ops', 'h', 'run', 'job login',
+                 '{"params":{"user":"app","db_password":"hunter2"},"parallel":2}', 'done', 'x'),
+                ('2026-12-01T00:00:00Z', 'ops', 'h', 'submit', 'job login',
+                 '{"params":["user=app","DB_PASSWORD=hunter2","x=a=b"],"at":null}', 'done', 'x'),
+                ('2026-12-01T00:00:00Z', 'ops', 'h', 'param.set', 'param db.password',
+                 '{"file":"/a.yaml","key":"db.password","value":"hunter2","reason":"","expect":null}',
+                 'done', 'change 1: "old1" -> "hunter2"');
+            INSERT INTO param_changes (at, file, key, before, after, reason, user)
+            VALUES ('2026-12-01T00:00:00Z', '/a.yaml', 'db.password', '"old1"', '"hunter2"', '', 'ops');"#,
+        )
+        .expect("rows of an earlier version");
+        migrate(&mut conn).expect("migrate again");
+        let text = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+        assert_eq!(
+            text("SELECT params FROM runs"),
+            r#"{"user":"app","db_password":"***","api_token":""}"#
+        );
+        assert_eq!(
+            text("SELECT group_concat(args, ' | ') FROM audit ORDER BY id"),
+            r#"{"params":{"user":"app","db_password":"***"},"parallel":2} | {"params":["user=app","DB_PASSWORD=***","x=a=b"],"at":null} | {"file":"/a.yaml","key":"db.password","value":"***","reason":"","expect":null}"#
+        );
+        assert_eq!(
+            text("SELECT detail FROM audit WHERE action = 'param.set'"),
+            r#"change 1: "***" -> "***""#
+        );
+        assert_eq!(
+            text("SELECT before || ' ' || after FROM param_changes"),
+            r#""***" "***""#
+        );
+        // The audit trail is append-only again.
+        assert!(conn.execute("DELETE FROM audit", []).is_err());
     }
 
     #[test]

@@ -215,9 +215,22 @@ pub fn set_if(
     value: Option<Node>,
     check: impl FnOnce(Option<Node>) -> Result<(), ActError>,
 ) -> Result<Option<Node>, ActError> {
+    set_with(path, key, |now| check(now).map(|()| value)).map(|(before, _)| before)
+}
+
+/// Sets the value `decide` makes of the value the key has now (`None`: removes the key);
+/// `decide` refusing writes nothing. Reading, deciding and writing are one step for every
+/// other unyo process editing a file in the same folder. Returns the value before and the
+/// value written.
+pub fn set_with(
+    path: &Path,
+    key: &str,
+    decide: impl FnOnce(Option<Node>) -> Result<Option<Node>, ActError>,
+) -> Result<(Option<Node>, Option<Node>), ActError> {
     let _lock = super::edit_lock(path)?;
-    check(self::value(path, key)?)?;
-    match format(path)? {
+    let value = decide(self::value(path, key)?)?;
+    let written = value.clone();
+    let before = match format(path)? {
         Format::Toml => {
             let text = read(path)?;
             let (before, out) = toml::set(path, &text, key, value)?;
@@ -247,6 +260,92 @@ pub fn set_if(
             save(path, &root)?;
             Ok(before)
         }
+    }?;
+    Ok((before, written))
+}
+
+/// The type of a value, as messages name it.
+fn type_name(n: &Node) -> &'static str {
+    match n {
+        Node::Null => "null",
+        Node::Bool(_) => "bool",
+        Node::Int(_) => "int",
+        Node::Float(_) => "float",
+        Node::Str(_) => "string",
+        Node::Seq(_) => "list",
+        Node::Map(_) => "map",
+    }
+}
+
+/// What an INI value's text reads as: `int` (`-12`), `float` (`8.5`), `bool` (`true`,
+/// `false`, `yes`, `no`, `on`, `off`, any case) or `string` (anything else, and empty).
+pub fn ini_type(text: &str) -> &'static str {
+    let t = text.trim();
+    if t.parse::<i64>().is_ok() {
+        "int"
+    } else if t.contains('.') && t.parse::<f64>().is_ok_and(f64::is_finite) {
+        "float"
+    } else if ["true", "false", "yes", "no", "on", "off"]
+        .iter()
+        .any(|b| t.eq_ignore_ascii_case(b))
+    {
+        "bool"
+    } else {
+        "string"
+    }
+}
+
+/// The value a command-line `text` becomes at `key`, whose value is `now`: it keeps the type
+/// of the value it replaces. An int stays an int, a bool a bool, a float a float (an int
+/// given is written as a float), a string a string (`8` given is written as the string
+/// `"8"`); a key that is absent or null takes the value as [`parse_value`] reads it. In an
+/// INI file, where every value is text, the type is what the text reads as ([`ini_type`]):
+/// an int stays an int, a float a number, a bool one of the bool words; a string takes any
+/// text. A list or a map is never replaced by a scalar. A refusal names the file, the key,
+/// its type and the value.
+pub fn typed(path: &Path, key: &str, now: Option<&Node>, text: &str) -> Result<Node, ActError> {
+    let refuse = |ty: &str, now: String| {
+        ActError::Failed(format!(
+            "{}: `{key}` is of type {ty} (now {now}); `{text}` is not {}: nothing written",
+            path.display(),
+            article(ty)
+        ))
+    };
+    if format(path)? == Format::Ini {
+        let Some(Node::Str(now)) = now else {
+            return Ok(Node::Str(text.to_owned()));
+        };
+        let (want, got) = (ini_type(now), ini_type(text));
+        let fits = match want {
+            "string" => true,
+            "float" => got == "float" || got == "int",
+            _ => got == want,
+        };
+        return if fits {
+            Ok(Node::Str(text.to_owned()))
+        } else {
+            Err(refuse(want, format!("`{now}`")))
+        };
+    }
+    let new = parse_value(path, text)?;
+    match (now, new) {
+        (None | Some(Node::Null), new) => Ok(new),
+        (Some(Node::Str(_)), _) => Ok(Node::Str(text.to_owned())),
+        (Some(Node::Int(_)), new @ Node::Int(_))
+        | (Some(Node::Bool(_)), new @ Node::Bool(_))
+        | (Some(Node::Float(_)), new @ Node::Float(_)) => Ok(new),
+        #[allow(clippy::cast_precision_loss)]
+        (Some(Node::Float(_)), Node::Int(i)) => Ok(Node::Float(i as f64)),
+        (Some(old), _) => Err(refuse(type_name(old), old.to_json().to_string())),
+    }
+}
+
+/// `an int`, `a bool`.
+fn article(ty: &str) -> String {
+    if ty.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {ty}")
+    } else {
+        format!("a {ty}")
     }
 }
 
