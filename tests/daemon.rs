@@ -1123,3 +1123,41 @@ fn a_sigterm_while_the_daemon_starts_stops_it_cleanly() {
         .expect("daemons");
     assert_eq!(stopped, 1);
 }
+
+/// Regression: the task of every run stayed in the daemon until shutdown, so memory grew
+/// with every run. The daemon logs, at each run's end, how many run tasks it still holds:
+/// under a steady load of four runs a second that number stays at the runs in flight
+/// instead of growing with every run ended.
+#[test]
+fn memory_grows_with_every_run_the_daemon_keeps_no_finished_run_task() {
+    let t = Tree::new();
+    t.job("tick", "steps:\n  a:\n    run: echo tick\n");
+    let mut schedules = String::from("schedules:\n");
+    for i in 0..4 {
+        schedules.push_str(&format!(
+            "  - job: tick\n    name: tick-{i}\n    cron: \"* * * * * *\"\n    overlap: allow\n"
+        ));
+    }
+    t.file("schedules/tick.yaml", &schedules);
+    let d = Daemon::start(&t);
+    let held = |log: &str| -> Vec<usize> {
+        log.lines()
+            .filter(|l| l.contains("run ended"))
+            .filter_map(|l| {
+                let (_, rest) = l.split_once(" tasks=")?;
+                rest.split_whitespace().next()?.parse().ok()
+            })
+            .collect()
+    };
+    let counts = wait_for("24 runs to end", || {
+        let counts = held(&d.log());
+        (counts.len() >= 24).then_some(counts)
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let last = &counts[counts.len() - 8..];
+    assert!(
+        last.iter().all(|n| *n < 12),
+        "run tasks held at each run's end: {counts:?}"
+    );
+}
