@@ -63,14 +63,15 @@ done
 grep -q "unyo daemon" "$work/daemon.log" || die "the daemon did not start: $(cat "$work/daemon.log")"
 
 samples="${BENCH_OUT:-$work/samples.tsv}"
-printf 'seconds\trss_kib\thwm_kib\truns\n' >"$samples"
+printf 'seconds\trss_kib\thwm_kib\tanon_kib\tfile_kib\truns\n' >"$samples"
 start=$SECONDS
 end=$((start + MINUTES * 60))
 while ((SECONDS < end)); do
     sleep "$EVERY"
     kill -0 "$daemon_pid" 2>/dev/null || die "the daemon died: $(tail -5 "$work/daemon.log")"
-    printf '%d\t%s\t%s\t%s\n' $((SECONDS - start)) "$(rss "$daemon_pid" VmRSS)" \
-        "$(rss "$daemon_pid" VmHWM)" "$(runs)" | tee -a "$samples" >&2
+    printf '%d\t%s\t%s\t%s\t%s\t%s\n' $((SECONDS - start)) "$(rss "$daemon_pid" VmRSS)" \
+        "$(rss "$daemon_pid" VmHWM)" "$(rss "$daemon_pid" RssAnon)" "$(rss "$daemon_pid" RssFile)" \
+        "$(runs)" | tee -a "$samples" >&2
 done
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || die "the daemon exited with $?"
@@ -80,12 +81,14 @@ failed=$(sqlite3 "$work/var/unyo.db" "SELECT count(*) FROM runs WHERE status NOT
 python3 - "$samples" "$failed" <<'EOF2'
 import sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().split("\n")[1:] if l.strip()]
-rows = [(int(s), int(r), int(h), int(n)) for s, r, h, n in rows]
+rows = [(int(s), int(r), int(h), int(n), int(a), int(f)) for s, r, h, a, f, n in rows]
 first = next(r for r in rows if r[0] >= 60)
 last = rows[-1]
 grow = (last[1] - first[1]) * 1024 / max(1, last[3] - first[3])
 print(f"RSS at {first[0]} s: {first[1] / 1024:.1f} MiB ({first[3]} runs)")
 print(f"RSS at {last[0]} s: {last[1] / 1024:.1f} MiB ({last[3]} runs), peak {last[2] / 1024:.1f} MiB")
+print(f"of which heap and other anonymous memory: {first[4] / 1024:.1f} -> {last[4] / 1024:.1f} MiB, "
+      f"file-backed: {first[5] / 1024:.1f} -> {last[5] / 1024:.1f} MiB")
 print(f"ratio end/minute 1: {last[1] / first[1]:.2f}; growth per run after minute 1: {grow:.0f} bytes")
 print(f"runs not succeeded: {sys.argv[2]}")
 EOF2

@@ -6,6 +6,7 @@ mod helper;
 mod calendar;
 mod daemon;
 mod demo;
+mod disk_full;
 mod extract;
 mod forecast;
 mod import;
