@@ -1161,3 +1161,52 @@ fn memory_grows_with_every_run_the_daemon_keeps_no_finished_run_task() {
         "run tasks held at each run's end: {counts:?}"
     );
 }
+
+/// Regression: a grandchild started with `setsid` (with `env -i` on top, which drops
+/// `UNYO_RUN_ID`) outlived its step when the daemon drove the run and the step exited.
+#[test]
+fn setsid_and_env_i_grandchildren_outlived_their_step_under_the_daemon() {
+    use crate::escaped::{assert_none_left, escaping_step};
+    let t = Tree::new();
+    t.job(
+        "esc",
+        &format!(
+            "steps:\n  a:\n    run: |\n{}",
+            escaping_step(9147, "echo started")
+        ),
+    );
+    let d = Daemon::start(&t);
+    let run = detach(&t, "esc");
+    wait_status(&t, run, "succeeded");
+    assert_none_left(9147, "after the step ended under the daemon");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}
+
+#[test]
+fn a_daemon_sigterm_leaves_no_process_that_left_a_steps_group() {
+    use crate::escaped::{assert_none_left, escaping_step, marks, survivors};
+    let t = Tree::new();
+    t.file("unyo.yaml", "shutdown_grace: 1s\nkill_grace: 1s\n");
+    t.job(
+        "esc",
+        &format!(
+            "steps:\n  a:\n    run: |\n{}",
+            escaping_step(9146, "sleep 1000")
+        ),
+    );
+    let d = Daemon::start(&t);
+    let run = detach(&t, "esc");
+    let numbers = marks(9146);
+    wait_for("the escaped processes to start", || {
+        let sleeps = survivors(&numbers)
+            .iter()
+            .filter(|(_, argv)| argv.starts_with("sleep "))
+            .count();
+        (sleeps >= 3).then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    assert_eq!(run_status(&t, run), "interrupted");
+    assert_none_left(9146, "after the daemon's SIGTERM");
+}

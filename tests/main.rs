@@ -7,6 +7,7 @@ mod calendar;
 mod daemon;
 mod demo;
 mod disk_full;
+mod escaped;
 mod extract;
 mod forecast;
 mod import;

@@ -137,6 +137,8 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         Ok("started in the foreground".to_owned()),
     )
     .await?;
+    // Processes that leave a step's group are re-parented to us, to be ended with the step.
+    crate::exec::escaped::become_subreaper();
     let result = engine::run(
         settings,
         &catalog,
@@ -152,6 +154,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         on_event,
     )
     .await;
+    crate::exec::escaped::sweep(None, settings.kill_grace).await;
     let result = match result {
         Ok(r) => r,
         Err(e) if e.is_disk_full() => {

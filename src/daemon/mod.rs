@@ -149,6 +149,9 @@ async fn demo_environment(settings: &Settings) {
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> Result<(), Error> {
     let lock = lock(&settings)?;
+    // Processes that leave a step's group are re-parented to the daemon, to be ended with
+    // their step.
+    crate::exec::escaped::become_subreaper();
     // Listening from the start: a SIGTERM while the daemon starts (from a service manager,
     // say, or right after the "started" line) stops it cleanly once it is up, instead of
     // killing it by the default action.
@@ -219,6 +222,8 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         })
         .await;
     }
+    // Whatever left a step's group and was kept for a step still running then goes now.
+    crate::exec::escaped::sweep(None, daemon.settings.kill_grace).await;
     // The notifier gets a last pass (incidents of runs the stop interrupted), then stops.
     let _ = notifier_stop.send(true);
     let _ = tokio::time::timeout(NOTIFIER_LAST_PASS, notifier_task).await;
@@ -338,6 +343,8 @@ impl Daemon {
             }
             if last_recover.elapsed() >= RECOVER_EVERY {
                 self.recover().await?;
+                // Orphans kept for a step that was running then, and orphans that died.
+                tokio::spawn(crate::exec::escaped::sweep(None, self.settings.kill_grace));
                 last_recover = tokio::time::Instant::now();
             }
             if last_heartbeat.elapsed() >= HEARTBEAT {
