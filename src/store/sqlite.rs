@@ -409,7 +409,9 @@ impl SqliteStore {
                     }
                     c
                 }
-                other => return Err(other),
+                // Anything else (a database another process is creating right now, without
+                // its tables yet): open it as a writer does, which waits for that.
+                _ => return SqliteStore::open_blocking(path),
             },
         };
         if !current {
