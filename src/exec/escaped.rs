@@ -168,6 +168,20 @@ fn scan() -> Vec<Proc> {
         .collect()
 }
 
+/// The children of this process, from `/proc/self/task/*/children`; `None` when the
+/// kernel does not list them.
+fn own_children() -> Option<Vec<i32>> {
+    let mut pids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let text = std::fs::read_to_string(task.path().join("children")).ok()?;
+        pids.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
+    }
+    Some(pids)
+}
+
 /// Whether `/proc/PID/environ` holds every one of `marks`; `None` when it cannot be read.
 fn environ_has(pid: i32, marks: &[Vec<u8>]) -> Option<bool> {
     let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
@@ -269,6 +283,17 @@ pub async fn sweep(ending: Option<u32>, grace: Duration) -> usize {
     let ending = ending.and_then(|p| i32::try_from(p).ok());
     let planned = tokio::task::spawn_blocking(move || {
         let me = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+        // The common case, cheaply: every child of ours is registered, so nothing was
+        // adopted and the whole process table need not be read.
+        if let Some(children) = own_children() {
+            let reg = registry();
+            if children
+                .iter()
+                .all(|p| reg.steps.contains_key(p) || reg.others.contains(p))
+            {
+                return Vec::new();
+            }
+        }
         let procs = scan();
         // Taken after the scan: a child visible in it was registered before the spawn
         // released the lock.
