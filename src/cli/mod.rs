@@ -144,11 +144,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let runtime = match cli.command {
         Command::Daemon => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            // Blocking work (database reads, /proc scans) reuses a few long-lived threads:
-            // threads started and ended all day leave the allocator's per-thread memory
-            // behind, and the daemon's resident memory grew with every run (BENCHMARKS.md).
-            .max_blocking_threads(16)
-            .thread_keep_alive(std::time::Duration::from_secs(3600))
             .enable_all()
             .build(),
         _ => tokio::runtime::Builder::new_current_thread()
