@@ -1423,3 +1423,90 @@ fn slots_missed_while_the_daemon_was_down_open_one_incident_through_the_routes()
     let events: Vec<String> = query(&t, "SELECT event FROM notifications ORDER BY id");
     assert_eq!(events, ["opened", "recurred"]);
 }
+
+/// Regression: the task of every run stayed in the daemon until shutdown, so memory grew
+/// with every run. The daemon logs, at each run's end, how many run tasks it still holds:
+/// under a steady load of four runs a second that number stays at the runs in flight
+/// instead of growing with every run ended.
+#[test]
+fn memory_grows_with_every_run_the_daemon_keeps_no_finished_run_task() {
+    let t = Tree::new();
+    t.job("tick", "steps:\n  a:\n    run: echo tick\n");
+    let mut schedules = String::from("schedules:\n");
+    for i in 0..4 {
+        schedules.push_str(&format!(
+            "  - job: tick\n    name: tick-{i}\n    cron: \"* * * * * *\"\n    overlap: allow\n"
+        ));
+    }
+    t.file("schedules/tick.yaml", &schedules);
+    let d = Daemon::start(&t);
+    let held = |log: &str| -> Vec<usize> {
+        log.lines()
+            .filter(|l| l.contains("run ended"))
+            .filter_map(|l| {
+                let (_, rest) = l.split_once(" tasks=")?;
+                rest.split_whitespace().next()?.parse().ok()
+            })
+            .collect()
+    };
+    let counts = wait_for("24 runs to end", || {
+        let counts = held(&d.log());
+        (counts.len() >= 24).then_some(counts)
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    let last = &counts[counts.len() - 8..];
+    assert!(
+        last.iter().all(|n| *n < 12),
+        "run tasks held at each run's end: {counts:?}"
+    );
+}
+
+/// Regression: a grandchild started with `setsid` (with `env -i` on top, which drops
+/// `UNYO_RUN_ID`) outlived its step when the daemon drove the run and the step exited.
+#[test]
+fn setsid_and_env_i_grandchildren_outlived_their_step_under_the_daemon() {
+    use crate::escaped::{assert_none_left, escaping_step};
+    let t = Tree::new();
+    t.job(
+        "esc",
+        &format!(
+            "steps:\n  a:\n    run: |\n{}",
+            escaping_step(9147, "echo started")
+        ),
+    );
+    let d = Daemon::start(&t);
+    let run = detach(&t, "esc");
+    wait_status(&t, run, "succeeded");
+    assert_none_left(9147, "after the step ended under the daemon");
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+}
+
+#[test]
+fn a_daemon_sigterm_leaves_no_process_that_left_a_steps_group() {
+    use crate::escaped::{assert_none_left, escaping_step, marks, survivors};
+    let t = Tree::new();
+    t.file("unyo.yaml", "shutdown_grace: 1s\nkill_grace: 1s\n");
+    t.job(
+        "esc",
+        &format!(
+            "steps:\n  a:\n    run: |\n{}",
+            escaping_step(9146, "sleep 1000")
+        ),
+    );
+    let d = Daemon::start(&t);
+    let run = detach(&t, "esc");
+    let numbers = marks(9146);
+    wait_for("the escaped processes to start", || {
+        let sleeps = survivors(&numbers)
+            .iter()
+            .filter(|(_, argv)| argv.starts_with("sleep "))
+            .count();
+        (sleeps >= 3).then_some(())
+    });
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait(), Some(0));
+    assert_eq!(run_status(&t, run), "interrupted");
+    assert_none_left(9146, "after the daemon's SIGTERM");
+}

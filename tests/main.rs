@@ -6,6 +6,8 @@ mod helper;
 mod calendar;
 mod daemon;
 mod demo;
+mod disk_full;
+mod escaped;
 mod extract;
 mod files;
 mod forecast;

@@ -60,7 +60,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         ),
         None => None,
     };
-    let store = super::open_store(settings).await?;
+    let store = super::open_reader(settings).await?;
     let rows = store
         .list_audit(since, args.user.as_deref(), args.limit)
         .await?;

@@ -16,7 +16,7 @@ pub struct Args {
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
-    let store = super::open_store(settings).await?;
+    let store = super::open_reader(settings).await?;
     let rows = store.list_extracts(args.limit).await?;
     if args.json {
         let text = serde_json::to_string_pretty(&rows).unwrap_or_default();

@@ -52,7 +52,7 @@ pub fn overdue(i: &IncidentRow, now: DateTime<Utc>) -> bool {
 }
 
 pub async fn list(settings: &Settings, args: ListArgs) -> Result<(), Error> {
-    let store = super::open_store(settings).await?;
+    let store = super::open_reader(settings).await?;
     let rows = store.list_incidents(args.status, args.limit).await?;
     let now = Utc::now();
     if args.json {
@@ -102,10 +102,14 @@ pub async fn list(settings: &Settings, args: ListArgs) -> Result<(), Error> {
 }
 
 pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
+    if let Command::Show { id, json } = cmd {
+        let store = super::open_reader(settings).await?;
+        return show(settings, &*store, id, json).await;
+    }
     let store = super::open_store(settings).await?;
     let user = engine::os_user();
     let (id, change) = match cmd {
-        Command::Show { id, json } => return show(settings, &*store, id, json).await,
+        Command::Show { .. } => return Ok(()),
         Command::Ack { id } => (id, IncidentChange::Acknowledge),
         Command::Resolve {
             id,

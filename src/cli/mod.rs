@@ -252,6 +252,16 @@ pub(crate) fn protect(settings: &Settings) -> Result<(), Error> {
     Ok(())
 }
 
+/// Opens the database for a command that only reads: read-only where it can, so that
+/// reading works on a full disk.
+pub(crate) async fn open_reader(
+    settings: &Settings,
+) -> Result<std::sync::Arc<dyn crate::store::Store>, Error> {
+    Ok(std::sync::Arc::from(
+        crate::store::open_read(settings).await?,
+    ))
+}
+
 /// A time in the configured zone, for tables.
 pub(crate) fn local_time(settings: &Settings, t: chrono::DateTime<chrono::Utc>) -> String {
     t.with_timezone(&settings.timezone)

@@ -36,13 +36,16 @@ pub enum Command {
 }
 
 pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
+    if let Command::History { key, limit, json } = &cmd {
+        let store = super::open_reader(settings).await?;
+        let rows = store.list_param_changes(key.as_deref(), *limit).await?;
+        history(settings, &rows, *json);
+        return Ok(());
+    }
     let store = super::open_store(settings).await?;
     match cmd {
-        Command::History { key, limit, json } => {
-            let rows = store.list_param_changes(key.as_deref(), limit).await?;
-            history(settings, &rows, json);
-            Ok(())
-        }
+        // Read above.
+        Command::History { .. } => Ok(()),
         Command::Rollback { change_id, reason } => {
             let reason = reason.unwrap_or_else(|| format!("rollback of change {change_id}"));
             let args = serde_json::json!({ "change": change_id, "reason": reason });

@@ -87,7 +87,7 @@ pub enum Command {
 }
 
 pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
-    let store = super::open_store(settings).await?;
+    let store = super::open_reader(settings).await?;
     match cmd {
         Command::History {
             department,

@@ -158,7 +158,12 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
         ));
     }
     let catalog = Catalog::load(settings)?;
-    let store = super::open_store(settings).await?;
+    // Only freezing writes; a report read from the records works on a full disk too.
+    let store = if form.freeze {
+        super::open_store(settings).await?
+    } else {
+        super::open_reader(settings).await?
+    };
     // The jobs whose every slot the report looks at: the service's backup jobs, and the jobs
     // promising `complete_by` (a missed slot breaks it).
     let mut slot_jobs: Vec<String> = settings
@@ -339,7 +344,7 @@ async fn verify(settings: &Settings, file: &std::path::Path) -> Result<(), Error
         action: "unyo report verify".to_owned(),
         source: std::io::Error::other(e.to_string()),
     })?;
-    let store = super::open_store(settings).await?;
+    let store = super::open_reader(settings).await?;
     let found = store.frozen_reports_by_hash(&sha256).await?;
     // The same bytes frozen more than once (superseded, then frozen again): the newest
     // row tells whether they stand now.

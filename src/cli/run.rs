@@ -173,7 +173,12 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
 
     // One write per line: stderr is unbuffered, and `eprintln!` writes each piece of a
     // formatted line on its own (seven system calls a step instead of one).
-    let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(|e| {
+    let recorded = Arc::new(std::sync::OnceLock::new());
+    let run_of = recorded.clone();
+    let on_event: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e| {
+        if let Event::RunStarted { run_id, .. } = &e {
+            let _ = run_of.set(*run_id);
+        }
         let line = match e {
             Event::RunStarted {
                 run_id,
@@ -205,6 +210,8 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         Ok(format!("started in the foreground{rehearsal}")),
     )
     .await?;
+    // Processes that leave a step's group are re-parented to us, to be ended with the step.
+    crate::exec::escaped::become_subreaper();
     let result = engine::run(
         settings,
         &catalog,
@@ -221,7 +228,15 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         cancel_rx,
         on_event,
     )
-    .await?;
+    .await;
+    crate::exec::escaped::sweep(None, settings.kill_grace).await;
+    let result = match result {
+        Ok(r) => r,
+        Err(e) if e.is_disk_full() => {
+            return Err(after_disk_full(settings, recorded.get().copied(), e).await);
+        }
+        Err(e) => return Err(e.into()),
+    };
 
     let detail = store
         .get_run(result.run_id)
@@ -246,6 +261,35 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         ))),
         other => Err(Error::Failed(format!("run {} {other}", result.run_id))),
     }
+}
+
+/// A full disk stopped the run: the reserve beside the database is given up to make room,
+/// and the run is recorded failed with the cause (its steps that were still running are
+/// recorded so by the next daemon start, as after a crash). The error names the disk.
+async fn after_disk_full(
+    settings: &Settings,
+    run_id: Option<i64>,
+    error: crate::store::StoreError,
+) -> Error {
+    let Some(run_id) = run_id else {
+        return error.into();
+    };
+    if let crate::model::Database::Sqlite(path) = &settings.database {
+        crate::store::disk::release_reserve(path);
+    }
+    let why = error.to_string();
+    let recorded = match super::open_store(settings).await {
+        Ok(store) => store
+            .set_run_status(run_id, RunStatus::Failed, chrono::Utc::now(), Some(&why))
+            .await
+            .map_err(Error::from),
+        Err(e) => Err(e),
+    };
+    match recorded {
+        Ok(()) => eprintln!("run {run_id} recorded failed: {why}"),
+        Err(e) => eprintln!("warning: run {run_id} could not be recorded failed: {e}"),
+    }
+    error.into()
 }
 
 /// STEP, STATUS, DURATION, EXIT for every step of a run.

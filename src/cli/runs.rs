@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
-    let store = super::open_store(settings).await?;
+    let store = super::open_reader(settings).await?;
     let runs = store
         .list_runs(&RunFilter {
             job: args.job,

@@ -16,7 +16,7 @@ pub struct Args {
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
-    let store = super::open_store(settings).await?;
+    let store = super::open_reader(settings).await?;
     let Some(d) = store.get_run(args.run).await? else {
         return Err(Error::Request(crate::store::no_such_run(args.run)));
     };

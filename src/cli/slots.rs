@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
-    let store = super::open_store(settings).await?;
+    let store = super::open_reader(settings).await?;
     let slots = store
         .list_slots(args.schedule.as_deref(), args.limit)
         .await?;

@@ -57,7 +57,7 @@ struct Waiting {
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
-    let store = super::open_store(settings).await?;
+    let store = super::open_reader(settings).await?;
     let now = Utc::now();
     let last = store.daemons(1).await?.into_iter().next();
     let daemon = Daemon {

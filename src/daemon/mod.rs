@@ -119,6 +119,8 @@ struct Daemon {
     clock: Clock,
     id: i64,
     running: HashMap<i64, Active>,
+    /// The tasks of the runs being driven; a finished one is reaped at the next pass (a
+    /// finished task kept here holds its output until it is joined).
     tasks: JoinSet<()>,
     done_tx: mpsc::UnboundedSender<(i64, Result<RunResult, StoreError>)>,
     done_rx: mpsc::UnboundedReceiver<(i64, Result<RunResult, StoreError>)>,
@@ -151,6 +153,9 @@ async fn demo_environment(settings: &Settings) {
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> Result<(), Error> {
     let lock = lock(&settings)?;
+    // Processes that leave a step's group are re-parented to the daemon, to be ended with
+    // their step.
+    crate::exec::escaped::become_subreaper();
     // Listening from the start: a SIGTERM while the daemon starts (from a service manager,
     // say, or right after the "started" line) stops it cleanly once it is up, instead of
     // killing it by the default action.
@@ -225,6 +230,8 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
         })
         .await;
     }
+    // Whatever left a step's group and was kept for a step still running then goes now.
+    crate::exec::escaped::sweep(None, daemon.settings.kill_grace).await;
     // The notifier gets a last pass (incidents of runs the stop interrupted), then stops.
     let _ = notifier_stop.send(true);
     let _ = tokio::time::timeout(NOTIFIER_LAST_PASS, notifier_task).await;
@@ -236,6 +243,20 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
     stopped?;
     eprintln!("unyo daemon stopped");
     Ok(())
+}
+
+/// Joins the run tasks that have ended, so that a finished run leaves nothing behind in the
+/// daemon; returns how many were joined. A task that panicked is logged (its run stays
+/// `running` and is recovered like a crash).
+fn reap(tasks: &mut JoinSet<()>) -> usize {
+    let mut joined = 0;
+    while let Some(result) = tasks.try_join_next() {
+        joined += 1;
+        if let Err(e) = result {
+            tracing::error!("a run's task ended abnormally: {e}");
+        }
+    }
+    joined
 }
 
 /// Takes the daemon lock beside the database file.
@@ -327,6 +348,7 @@ impl Daemon {
         let mut last_recover = tokio::time::Instant::now();
         let mut next_queue_poll = tokio::time::Instant::now();
         loop {
+            reap(&mut self.tasks);
             let now = (self.clock)();
             self.plan(now).await?;
             if tokio::time::Instant::now() >= next_queue_poll {
@@ -335,9 +357,17 @@ impl Daemon {
             }
             if last_recover.elapsed() >= RECOVER_EVERY {
                 self.recover().await?;
+                // Orphans kept for a step that was running then, and orphans that died.
+                tokio::spawn(crate::exec::escaped::sweep(None, self.settings.kill_grace));
                 last_recover = tokio::time::Instant::now();
             }
             if last_heartbeat.elapsed() >= HEARTBEAT {
+                tracing::debug!(
+                    runs = self.running.len(),
+                    tasks = self.tasks.len(),
+                    waiting = self.waiting.len(),
+                    "heartbeat"
+                );
                 self.store.heartbeat(self.id, now, false).await?;
                 last_heartbeat = tokio::time::Instant::now();
             }
@@ -491,6 +521,13 @@ impl Daemon {
                 m.entry(r.job.as_str()).or_default().push(r.id);
                 m
             });
+        // A run cancelled or failed while it waited for its `after` jobs is no longer queued:
+        // its wait is forgotten.
+        self.waiting.retain(|id, _| {
+            active
+                .iter()
+                .any(|r| r.id == *id && r.status == RunStatus::Queued)
+        });
         let mut starting: Vec<RunRow> = Vec::new();
         for run in active.iter().filter(|r| r.status == RunStatus::Queued) {
             if run.not_before.is_some_and(|t| t > now) {
@@ -718,6 +755,8 @@ impl Daemon {
         result: Result<RunResult, StoreError>,
     ) -> Result<(), Error> {
         let active = self.running.remove(&run_id);
+        // The run's task has sent its result and is ending; tasks that ended are let go.
+        reap(&mut self.tasks);
         match result {
             Ok(r) if r.status == RunStatus::Running => {
                 tracing::info!(
@@ -726,7 +765,13 @@ impl Daemon {
                 );
             }
             Ok(r) => {
-                tracing::info!(run = run_id, status = %r.status, "run ended");
+                tracing::info!(
+                    run = run_id,
+                    status = %r.status,
+                    driving = self.running.len(),
+                    tasks = self.tasks.len(),
+                    "run ended"
+                );
                 if r.status == RunStatus::Interrupted
                     && let Some(a) = active
                 {
@@ -874,5 +919,34 @@ impl Daemon {
             );
             let _ = a.stop.send(Some(Stop::Shutdown));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: every run's task stayed in the `JoinSet` until shutdown (the daemon grew
+    /// by about 2.7 KB per run).
+    #[tokio::test]
+    async fn finished_run_tasks_are_reaped() {
+        let mut tasks = JoinSet::new();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for _ in 0..100 {
+            let tx = tx.clone();
+            tasks.spawn(async move {
+                let _ = tx.send(());
+            });
+        }
+        for _ in 0..100 {
+            rx.recv().await.expect("every task ran");
+        }
+        let mut joined = 0;
+        while !tasks.is_empty() {
+            joined += reap(&mut tasks);
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(joined, 100);
+        assert_eq!(tasks.len(), 0);
     }
 }

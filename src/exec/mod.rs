@@ -2,13 +2,15 @@
 //!
 //! It owns spawning and supervising one step process: the process runs in its own process
 //! group, a timeout or a cancellation sends SIGTERM to the whole group and SIGKILL after a
-//! grace period, processes the step leaves behind are ended the same way, and stdout and
+//! grace period, processes the step leaves behind are ended the same way (also those that
+//! left its group, found as orphans re-parented to a subreaper: `escaped.rs`), and stdout and
 //! stderr are captured into one log file with a size cap plus a bounded in-memory tail of
 //! each stream. It also provides POSIX shell quoting.
 //!
 //! It must not touch the database or know about jobs, runs or retries: it gets a [`Command`]
 //! and hands back an [`Outcome`]; the engine decides what the outcome means.
 
+pub mod escaped;
 pub mod orphans;
 mod output;
 mod process;

@@ -6,7 +6,8 @@
 //! SIGKILL after the grace period. When the leader has exited, the group must be empty
 //! before the attempt is over: members it left behind get the same TERM→grace→KILL, so a
 //! step never leaves processes running and a grandchild holding a pipe open cannot make us
-//! hang. Output from a process that escaped the group (`setsid`) is read for at most
+//! hang. Then the processes that left the group (`setsid`) and were re-parented to us are
+//! ended too (`escaped.rs`); output from one we could not find is read for at most
 //! [`DRAIN_LIMIT`] after the group is gone.
 
 use std::io;
@@ -87,8 +88,9 @@ pub async fn execute(
         .kill_on_drop(false);
 
     let started_at = Utc::now();
-    let mut child = match command.spawn() {
-        Ok(child) => child,
+    // Registered while it lives, so that processes leaving its group can be told apart.
+    let (mut child, registration) = match super::escaped::spawn_step(&mut command, &cmd.env) {
+        Ok(spawned) => spawned,
         Err(source) => {
             let source = explain_spawn_error(source, cmd).await;
             return Err(spawn_error(program, source));
@@ -129,7 +131,13 @@ pub async fn execute(
 
     let timer = tokio::time::sleep_until(now);
     tokio::pin!(timer);
+    let mut swept = false;
     loop {
+        if sup.group_gone && !swept {
+            // The group is empty: what left it (re-parented to us, a subreaper) goes too.
+            swept = true;
+            super::escaped::sweep(Some(pid), cmd.kill_grace).await;
+        }
         let streams_done = stdout.is_none() && stderr.is_none();
         if sup.drain_expired || (sup.status.is_some() && sup.group_gone && streams_done) {
             break;
@@ -182,6 +190,7 @@ pub async fn execute(
     // writing to them notices.
     drop(stdout);
     drop(stderr);
+    drop(registration);
 
     let status = match sup.status {
         Some(status) => status,

@@ -287,7 +287,7 @@ async fn command(
     if let Some(dir) = &cmd.workdir {
         command.current_dir(dir);
     }
-    let mut child = command
+    command
         .args(args)
         // An environment value cannot hold NUL; a log excerpt might.
         .env("UNYO_NOTIFY_SUBJECT", msg.subject.replace('\0', ""))
@@ -297,8 +297,9 @@ async fn command(
         .stderr(Stdio::piped())
         // Its own process group, so a timeout ends everything it started.
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
+        .kill_on_drop(true);
+    // Registered as ours: the sweep after a step never takes it for a step's orphan.
+    let (mut child, _registration) = crate::exec::escaped::spawn_own(&mut command)
         .map_err(|e| format!("cannot start `{program}`: {}", io_text(&e)))?;
     let group = child.id().and_then(|id| i32::try_from(id).ok());
     let stdin = child.stdin.take();

@@ -5,6 +5,7 @@
 //! can both implement it. Every write is its own committed transaction; nothing here decides
 //! what to run.
 
+pub mod disk;
 pub(crate) mod sqlite;
 mod status;
 
@@ -48,6 +49,27 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0} is not supported yet")]
     Unsupported(String),
+    /// The file system holding the database has no room left: told apart from other
+    /// failures so that the operator reads "disk full" and where, not "disk I/O error".
+    #[error(
+        "disk full: the file system mounted at `{mount}` has no space left for `{file}` \
+         ({detail}); free space there and try again"
+    )]
+    DiskFull {
+        /// The database file.
+        file: String,
+        /// The mount point of its file system.
+        mount: String,
+        /// What was being done, and the database's own message.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// Whether the disk holding the database is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::DiskFull { .. })
+    }
 }
 
 /// A run about to start (or be queued).
@@ -954,6 +976,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 }
 
 /// Opens the configured database and brings its schema up to date.
+/// Opens the database for a command that only reads: read-only when the file exists and
+/// its schema is current, so that reading works on a full disk; otherwise as [`open`] does
+/// (a new database is created, pending migrations applied).
+pub async fn open_read(settings: &Settings) -> Result<Box<dyn Store>, StoreError> {
+    match &settings.database {
+        Database::Sqlite(path) => Ok(Box::new(SqliteStore::open_read(path).await?)),
+        Database::Postgres(_) => open(settings).await,
+    }
+}
+
 pub async fn open(settings: &Settings) -> Result<Box<dyn Store>, StoreError> {
     match &settings.database {
         Database::Sqlite(path) => Ok(Box::new(SqliteStore::open(path).await?)),

@@ -130,6 +130,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A store in one SQLite file.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// The database file, to tell a full disk from other failures.
+    path: Arc<PathBuf>,
     writer: Arc<Mutex<Connection>>,
     /// Writes called but not yet committed, in call order.
     queued: Arc<Mutex<Vec<QueuedWrite>>>,
@@ -158,6 +160,69 @@ fn query_err(action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
 /// Times are stored as RFC 3339 UTC text with microseconds, which sorts as it reads.
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A failure on a full disk becomes [`StoreError::DiskFull`], naming the file system.
+pub(crate) fn classify(path: &Path, e: StoreError) -> StoreError {
+    let detail = match &e {
+        StoreError::Open { message, .. } => format!("opening it: {message}"),
+        StoreError::Migrate(m) => format!("updating its schema: {m}"),
+        StoreError::Query { action, message } => format!("{action}: {message}"),
+        _ => return e,
+    };
+    let lower = detail.to_lowercase();
+    let looks_full = ["disk i/o error", "disk is full", "no space left"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if !looks_full {
+        return e;
+    }
+    match super::disk::full(path) {
+        Some(full) => StoreError::DiskFull {
+            file: path.display().to_string(),
+            mount: full.mount.display().to_string(),
+            detail,
+        },
+        None => e,
+    }
+}
+
+/// A read-only connection to an existing database. `immutable` reads the file without
+/// locks or the WAL index: the last resort on a full disk, where SQLite cannot even
+/// create its shared-memory file.
+fn connect_read(path: &Path, immutable: bool) -> rusqlite::Result<Connection> {
+    use rusqlite::OpenFlags;
+    let mut uri = String::from("file:");
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'?' | b'#' | b'%' => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(char::from(*b)),
+        }
+    }
+    uri.push_str(if immutable {
+        "?immutable=1"
+    } else {
+        "?mode=ro"
+    });
+    // Paths are bytes; a non-UTF-8 path is not expected under a unyo root, and would have
+    // failed above as text anyway.
+    let conn = Connection::open_with_flags(
+        &uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// Whether every migration this unyo knows is recorded in the database.
+fn schema_current(conn: &Connection) -> rusqlite::Result<bool> {
+    let applied: std::collections::HashSet<i64> = conn
+        .prepare("SELECT version FROM schema_migrations")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(MIGRATIONS.iter().all(|m| applied.contains(&m.0)))
 }
 
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
@@ -318,13 +383,86 @@ impl SqliteStore {
             .map_err(|e| StoreError::Migrate(e.to_string()))?
     }
 
-    fn open_blocking(path: PathBuf) -> Result<SqliteStore, StoreError> {
-        let write = open_migrated(&path)?;
-        let read = connect(&path).map_err(|e| StoreError::Open {
-            database: format!("sqlite:{}", path.display()),
-            message: e.to_string(),
-        })?;
+    /// Opens an existing database read-only (see [`super::open_read`]); a missing file or
+    /// a schema with migrations pending is opened as [`SqliteStore::open`] does. Its writes
+    /// fail ("attempt to write a readonly database").
+    pub async fn open_read(path: &Path) -> Result<SqliteStore, StoreError> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || SqliteStore::open_read_blocking(path))
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?
+    }
+
+    fn open_read_blocking(path: PathBuf) -> Result<SqliteStore, StoreError> {
+        if !path.exists() {
+            return SqliteStore::open_blocking(path);
+        }
+        let open_err = |e: rusqlite::Error| {
+            classify(
+                &path,
+                StoreError::Open {
+                    database: format!("sqlite:{}", path.display()),
+                    message: e.to_string(),
+                },
+            )
+        };
+        let usable = |immutable: bool| {
+            let conn = connect_read(&path, immutable)?;
+            let current = schema_current(&conn)?;
+            Ok::<_, rusqlite::Error>((conn, current))
+        };
+        let (conn, current) = match usable(false) {
+            Ok(c) => c,
+            Err(e) => match open_err(e) {
+                // SQLite cannot make room for its WAL index: read the file as it is. What
+                // the WAL holds is not seen; a WAL that is not empty is said.
+                StoreError::DiskFull { .. } => {
+                    let c = usable(true).map_err(open_err)?;
+                    let mut wal = path.as_os_str().to_owned();
+                    wal.push("-wal");
+                    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+                        eprintln!(
+                            "warning: the disk is full: {} is read without its write-ahead log, \
+                             so the latest changes may be missing",
+                            path.display()
+                        );
+                    }
+                    c
+                }
+                // Anything else (a database another process is creating right now, without
+                // its tables yet): open it as a writer does, which waits for that.
+                _ => return SqliteStore::open_blocking(path),
+            },
+        };
+        if !current {
+            drop(conn);
+            return SqliteStore::open_blocking(path);
+        }
+        let write = connect_read(&path, false)
+            .or_else(|_| connect_read(&path, true))
+            .map_err(open_err)?;
         Ok(SqliteStore {
+            path: Arc::new(path),
+            writer: Arc::new(Mutex::new(write)),
+            queued: Arc::new(Mutex::new(Vec::new())),
+            reader: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<SqliteStore, StoreError> {
+        let write = open_migrated(&path).map_err(|e| classify(&path, e))?;
+        let read = connect(&path).map_err(|e| {
+            classify(
+                &path,
+                StoreError::Open {
+                    database: format!("sqlite:{}", path.display()),
+                    message: e.to_string(),
+                },
+            )
+        })?;
+        super::disk::keep_reserve(&path);
+        Ok(SqliteStore {
+            path: Arc::new(path),
             writer: Arc::new(Mutex::new(write)),
             queued: Arc::new(Mutex::new(Vec::new())),
             reader: Arc::new(Mutex::new(read)),
@@ -342,8 +480,11 @@ impl SqliteStore {
         let store = self.clone();
         Box::pin(async move {
             tokio::task::yield_now().await;
-            store.commit_queued()?;
-            reply.await.map_err(|_| not_committed(action))?
+            let done = match store.commit_queued() {
+                Ok(()) => reply.await.map_err(|_| not_committed(action))?,
+                Err(e) => Err(e),
+            };
+            done.map_err(|e| classify(&store.path, e))
         })
     }
 
@@ -354,8 +495,11 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         let mut reply = self.queue(action, f);
-        self.commit_queued()?;
-        reply.try_recv().map_err(|_| not_committed(action))?
+        let done = match self.commit_queued() {
+            Ok(()) => reply.try_recv().map_err(|_| not_committed(action))?,
+            Err(e) => Err(e),
+        };
+        done.map_err(|e| classify(&self.path, e))
     }
 
     fn queue<T: Send + 'static>(
@@ -429,6 +573,7 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Pending<T> {
         let reader = self.reader.clone();
+        let path = self.path.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 let conn = reader.lock().map_err(|_| poisoned())?;
@@ -439,6 +584,7 @@ impl SqliteStore {
                 action: "reading",
                 message: e.to_string(),
             })?
+            .map_err(|e| classify(&path, e))
         })
     }
 }
