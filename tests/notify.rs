@@ -517,6 +517,7 @@ fn sh(name: &str, script: &str, args: &[&Path], timeout_ms: u64) -> Channel {
             argv,
             timeout: std::time::Duration::from_millis(timeout_ms),
             workdir: None,
+            hidden_env: Vec::new(),
         }),
     )
 }
@@ -567,6 +568,7 @@ async fn failing_command_reports_its_exit_code_and_first_error_line() {
             argv: vec!["/nonexistent/page".into()],
             timeout: std::time::Duration::from_secs(5),
             workdir: None,
+            hidden_env: Vec::new(),
         }),
     );
     assert_eq!(

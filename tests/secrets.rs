@@ -326,7 +326,7 @@ fn steps_do_not_inherit_the_smtp_password_or_the_webhook_url_and_the_notifier_st
     t.file(
         "unyo.yaml",
         &format!(
-            "notify:\n  language: en\n  channels:\n    mail:\n      email: {{ to: [desk@city.example.jp], from: unyo@ops.example.jp, server: \"127.0.0.1:{smtp_port}\", tls: none, username: ops, password_env: UNYO_TEST_SMTP_PW }}\n    chat:\n      webhook: {{ url_env: UNYO_TEST_HOOK_URL }}\n  desk:\n    - notify: [mail, chat]\n  emergency:\n    - notify: [mail, chat]\n  after_hours:\n    - notify: [mail, chat]\n"
+            "notify:\n  language: en\n  channels:\n    mail:\n      email: {{ to: [desk@city.example.jp], from: unyo@ops.example.jp, server: \"127.0.0.1:{smtp_port}\", tls: none, username: ops, password_env: UNYO_TEST_SMTP_PW }}\n    chat:\n      webhook: {{ url_env: UNYO_TEST_HOOK_URL }}\n    dump:\n      command: {{ argv: [sh, -c, \"env > notify-env.txt\"] }}\n  desk:\n    - notify: [mail, chat, dump]\n  emergency:\n    - notify: [mail, chat, dump]\n  after_hours:\n    - notify: [mail, chat, dump]\n"
         ),
     );
     t.job(
@@ -391,6 +391,16 @@ fn steps_do_not_inherit_the_smtp_password_or_the_webhook_url_and_the_notifier_st
     let requests = hooks.lock().expect("lock");
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].line, format!("POST /services/{token} HTTP/1.1"));
+    // A command channel is told the message, not unyo's credentials.
+    let dumped = wait_for("the command channel to run", || {
+        std::fs::read_to_string(t.path("notify-env.txt"))
+            .ok()
+            .filter(|e| e.contains("UNYO_NOTIFY_SUBJECT="))
+    });
+    assert!(
+        !dumped.contains(password) && !dumped.contains(token),
+        "{dumped}"
+    );
     drop(d);
 }
 

@@ -442,6 +442,12 @@ impl Settings {
             .collect();
         if let Some(n) = &raw.notify {
             self.notify = notify(n, &root, file, diags);
+            let hidden = self.secret_env();
+            for c in self.notify.iter_mut().flat_map(|n| n.channels.values_mut()) {
+                if let ChannelKind::Command(cmd) = &mut c.kind {
+                    cmd.hidden_env.clone_from(&hidden);
+                }
+            }
         }
         if let Some(r) = &raw.report {
             if let Some(t) = &r.templates {
@@ -842,6 +848,9 @@ pub struct CommandChannel {
     /// Where it runs: the definition root (so relative paths in `argv` mean the same
     /// whatever folder the daemon was started from); `None`: the caller's folder.
     pub workdir: Option<PathBuf>,
+    /// unyo's own secret variables (every channel's `password_env` and `url_env`), removed
+    /// from the program's environment: it is told the message, not unyo's credentials.
+    pub hidden_env: Vec<String>,
 }
 
 /// Default time a command channel may take.
@@ -1336,6 +1345,7 @@ fn channel(
                 argv: c.argv.value.iter().map(|a| a.value.clone()).collect(),
                 timeout,
                 workdir: Some(root.to_path_buf()),
+                hidden_env: Vec::new(),
             })),
         }
     } else {

@@ -287,6 +287,9 @@ async fn command(
     if let Some(dir) = &cmd.workdir {
         command.current_dir(dir);
     }
+    for name in &cmd.hidden_env {
+        command.env_remove(name);
+    }
     command
         .args(args)
         // An environment value cannot hold NUL; a log excerpt might.
