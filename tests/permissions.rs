@@ -121,6 +121,15 @@ fn act(t: &Tree, list: &str, mode: &[&str]) -> Output {
         "--early".to_owned(),
     ];
     args.extend(mode.iter().map(|s| (*s).to_owned()));
+    if mode.contains(&"--apply") {
+        let gate = Approved::new(t);
+        return t
+            .unyo()
+            .env("UNYO_RUN_ID", &gate.id)
+            .args(&args)
+            .output()
+            .expect("run unyo");
+    }
     t.unyo().args(&args).output().expect("run unyo")
 }
 
@@ -271,8 +280,8 @@ fn apply_makes_groups_and_acls_match_the_list_and_undo_puts_them_back() {
     assert_eq!(count("outcome", "applied"), 48);
     assert_eq!(count("batch", h[0]["batch"].as_str().expect("batch")), 48);
     assert!(
-        h.iter()
-            .all(|r| r["run_id"].is_null() && r["undo_of"].is_null())
+        h.iter().all(|r| r["run_id"] == 1 && r["undo_of"].is_null()),
+        "recorded with the run whose approval it ran under"
     );
     let (id, _, from, to, _) = &list[0];
     let out = t.run(&["permissions", "history", "--department", from, "--json"]);
@@ -520,9 +529,11 @@ fn without_acls_groups_still_change_and_acl_operations_are_skipped() {
             t.path("empty-path")
         };
         let inverse = t.path("var/city/hr/inverse-test.json");
+        let gate = Approved::new(&t);
         let out = t
             .unyo()
             .env("PATH", &path)
+            .env("UNYO_RUN_ID", &gate.id)
             .args([
                 "act",
                 "permissions",
@@ -575,20 +586,83 @@ fn without_acls_groups_still_change_and_acl_operations_are_skipped() {
     }
 }
 
+/// The id the next run will get.
+fn next_run_id(t: &Tree) -> i64 {
+    let out = t.run(&["runs", "--json", "--limit", "1000"]);
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    runs.iter()
+        .filter_map(|r| r["id"].as_i64())
+        .max()
+        .unwrap_or(0)
+        + 1
+}
+
+/// A running run whose approval step a second operator (`nobody`) approved: the context an
+/// apply or an undo needs (`UNYO_RUN_ID`), as the shipped jobs give it. Its last step keeps
+/// it running until it is dropped (Ctrl-C: the run is cancelled).
+struct Approved {
+    child: std::process::Child,
+    id: String,
+}
+
+impl Approved {
+    fn new(t: &Tree) -> Approved {
+        t.job(
+            "approved",
+            "adhoc: true\nsteps:\n  approval:\n    approval: { message: test }\n  hold:\n    \
+             needs: [approval]\n    run: sleep 600\n",
+        );
+        let id = next_run_id(t).to_string();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+            .env_remove("UNYO_ROOT")
+            .arg("--root")
+            .arg(t.root())
+            .args(["run", "approved"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("unyo run approved");
+        let status = |step: &str| {
+            let out = t.run(&["show", &id, "--json"]);
+            let r: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            crate::helper::step(&r, step)["status"]
+                .as_str()
+                .map(str::to_owned)
+        };
+        wait_for("the approval step to wait", || {
+            (status("approval")? == "waiting_approval").then_some(())
+        });
+        open_to_nobody(t);
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_unyo"))
+            .env_remove("UNYO_ROOT")
+            .arg("--root")
+            .arg(t.root())
+            .args(["approve", &id, "approval"])
+            .output()
+            .expect("setpriv");
+        assert!(out.status.success(), "{}", both(&out));
+        wait_for("the run to go on", || {
+            (status("hold")? == "running").then_some(())
+        });
+        Approved { child, id }
+    }
+}
+
+impl Drop for Approved {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        let _ = self.child.wait();
+    }
+}
+
 /// Undoes an apply the only way allowed: the shipped `hr-transfer-undo` job, its approval
 /// step approved by a second operator (`nobody`). Returns the run's exit status, with the
 /// run's output and every step's log as stdout. `path` replaces the PATH of the run.
 fn undo(t: &Tree, inverse: &Path, path: Option<&Path>) -> Output {
-    let before: Vec<serde_json::Value> = {
-        let out = t.run(&["runs", "--json"]);
-        serde_json::from_slice(&out.stdout).unwrap_or_default()
-    };
-    let run_id = before
-        .iter()
-        .filter_map(|r| r["id"].as_i64())
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let run_id = next_run_id(t);
     let mut cmd = t.unyo();
     if let Some(path) = path {
         cmd.env("PATH", path);
@@ -737,9 +811,11 @@ fn an_apply_killed_halfway_is_undone_by_its_inverse() {
     )
     .expect("chmod");
     let inverse = t.path("var/city/hr/inverse-crash.json");
+    let gate = Approved::new(&t);
     let out = t
         .unyo()
         .env("PATH", &bin)
+        .env("UNYO_RUN_ID", &gate.id)
         .args([
             "act",
             "permissions",
@@ -840,9 +916,11 @@ fn a_list_effective_later_is_not_applied_before_its_date_without_early() {
         both(&out)
     );
     assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
-    // On its date the same apply goes through without --early.
+    // On its date the same apply goes through without --early (in an approved run).
+    let gate = Approved::new(&t);
     let out = t
         .unyo()
+        .env("UNYO_RUN_ID", &gate.id)
         .env("UNYO_BUSINESS_DATE", "2027-04-01")
         .args(base("--apply"))
         .output()
@@ -934,15 +1012,80 @@ fn undo_needs_the_same_approval_as_apply() {
         .arg(format!("inverse={}", inverse.display()));
     let handle = std::thread::spawn(move || cmd.output().expect("run"));
     wait_for("the undo's approval step to wait", || {
-        let out = t.run(&["show", "1", "--json"]);
+        let out = t.run(&["show", "2", "--json"]);
         let r: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
         (crate::helper::step(&r, "approval")["status"] == "waiting_approval").then_some(())
     });
-    let out = t.run(&["approve", "1", "approval"]);
+    let out = t.run(&["approve", "2", "approval"]);
     assert_exit(&out, 3);
     assert!(both(&out).contains("separate_approver"), "{}", both(&out));
-    assert_exit(&t.run(&["reject", "1", "approval", "--reason", "test"]), 0);
+    assert_exit(&t.run(&["reject", "2", "approval", "--reason", "test"]), 0);
     let out = handle.join().expect("join");
     assert_ne!(out.status.code(), Some(0), "{}", both(&out));
     assert_eq!((read(&t, DIRECTORY), acls(&t)), applied);
+}
+
+/// An apply changes access like an undo and needs the same approval: straight from the command
+/// line, or in a run nobody else approved, it is refused (audited) and changes nothing.
+#[test]
+fn an_apply_from_the_command_line_needs_an_approved_run() {
+    let t = demo();
+    let original = (read(&t, DIRECTORY), acls(&t));
+    let args = [
+        "act",
+        "permissions",
+        "--apply",
+        "--list",
+        &t.path(LIST).display().to_string(),
+        "--directory",
+        &t.path(DIRECTORY).display().to_string(),
+        "--share",
+        &t.path("var/city/share").display().to_string(),
+        "--effective",
+        "2027-04-01",
+        "--early",
+    ]
+    .map(str::to_owned);
+    let out = t.unyo().args(&args).output().expect("run");
+    assert_exit(&out, 3);
+    assert!(
+        both(&out).contains("needs a second operator's approval: `unyo submit hr-transfer"),
+        "{}",
+        both(&out)
+    );
+    // A run of its own requester, approved by nobody: refused too.
+    t.job("mine", "adhoc: true\nsteps:\n  hold:\n    run: sleep 600\n");
+    let mut own = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env_remove("UNYO_ROOT")
+        .arg("--root")
+        .arg(t.root())
+        .args(["run", "mine"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run mine");
+    wait_for("run 1 to run", || {
+        let r: serde_json::Value =
+            serde_json::from_slice(&t.run(&["show", "1", "--json"]).stdout).ok()?;
+        (r["status"] == "running").then_some(())
+    });
+    let out = t
+        .unyo()
+        .env("UNYO_RUN_ID", "1")
+        .args(&args)
+        .output()
+        .expect("run");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(own.id()).expect("pid"));
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+    let _ = own.wait();
+    assert_exit(&out, 3);
+    assert!(
+        both(&out).contains("has no approval step approved by an operator other than"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!((read(&t, DIRECTORY), acls(&t)), original);
+    let applies = audit(&t, "permissions.apply");
+    let outcomes: Vec<_> = applies.iter().map(|a| a["outcome"].as_str()).collect();
+    assert_eq!(outcomes, [Some("refused"), Some("refused")]);
 }

@@ -288,6 +288,23 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
         return Ok(());
     }
     let store = super::open_store(&settings).await?;
+    let how = format!(
+        "an apply changes the directory and the ACLs and needs a second operator's approval: \
+         `unyo submit hr-transfer -p list={}`, then another operator approves it (`unyo \
+         approve RUN approval`); `--dry-run` shows the diff",
+        list.display()
+    );
+    if let Some(why) = not_approved(&*store, &how).await {
+        super::audit::record(
+            &*store,
+            "permissions.apply",
+            target,
+            audit_args,
+            Err(why.clone()),
+        )
+        .await?;
+        return Err(Error::Request(why));
+    }
     let batch = permissions::batch_id(Utc::now());
     let inverse = match &args.inverse {
         Some(p) => std::path::absolute(p).unwrap_or_else(|_| p.clone()),
@@ -337,17 +354,11 @@ fn business_date(settings: &Settings) -> Result<NaiveDate, Error> {
     }
 }
 
-/// Why an undo may not go on now, if it may not: it must be a step of a running run (from
-/// `UNYO_RUN_ID`) whose approval step an operator other than the one who requested the run
-/// approved, the same approval an apply gets from the `hr-transfer` job.
-async fn undo_not_approved(store: &dyn Store, inverse: &Path) -> Option<String> {
-    let how = format!(
-        "an undo changes the directory and the ACLs like an apply and needs the same approval \
-         by a second operator: `unyo submit hr-transfer-undo -p inverse={}`, then another \
-         operator approves it (`unyo approve RUN approval`); `--undo FILE --dry-run` shows \
-         what it would put back",
-        inverse.display()
-    );
+/// Why an apply or an undo may not go on now, if it may not: it must be a step of a running
+/// run (from `UNYO_RUN_ID`) whose approval step an operator other than the one who requested
+/// the run approved: the shipped jobs `hr-transfer` and `hr-transfer-undo`. `how` says the
+/// way to do it.
+async fn not_approved(store: &dyn Store, how: &str) -> Option<String> {
     let Some(run_id) = std::env::var("UNYO_RUN_ID")
         .ok()
         .and_then(|v| v.parse::<i64>().ok())
@@ -407,7 +418,14 @@ async fn undo(settings: &Settings, inverse: &Path, tools: &AclTools) -> Result<(
     let inverse = std::path::absolute(inverse).unwrap_or_else(|_| inverse.to_owned());
     let audit_args = serde_json::json!({ "inverse": inverse.display().to_string() });
     let target = format!("inverse {}", inverse.display());
-    if let Some(why) = undo_not_approved(&*store, &inverse).await {
+    let how = format!(
+        "an undo changes the directory and the ACLs like an apply and needs the same approval \
+         by a second operator: `unyo submit hr-transfer-undo -p inverse={}`, then another \
+         operator approves it (`unyo approve RUN approval`); `--undo FILE --dry-run` shows \
+         what it would put back",
+        inverse.display()
+    );
+    if let Some(why) = not_approved(&*store, &how).await {
         super::audit::record(
             &*store,
             "permissions.undo",
