@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod files;
+pub mod host;
 pub mod import;
 pub mod incident;
 pub mod model;

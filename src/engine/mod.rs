@@ -12,6 +12,8 @@ pub mod owner;
 pub mod params;
 pub mod template;
 
+pub use crate::exec::describe_exit;
+pub use crate::host::{hostname, os_user};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -1548,17 +1550,6 @@ fn exit_of(code: Option<i32>, signal: Option<i32>) -> Option<Exit> {
     }
 }
 
-/// `exit 3` or `killed by SIGKILL`.
-pub fn describe_exit(exit: Exit) -> String {
-    match exit {
-        Exit::Code(c) => format!("exit {c}"),
-        Exit::Signal(s) => match nix::sys::signal::Signal::try_from(s) {
-            Ok(sig) => format!("killed by {}", sig.as_str()),
-            Err(_) => format!("killed by signal {s}"),
-        },
-    }
-}
-
 /// The absolute path of the running unyo binary, which steps reach as `UNYO_BIN` and
 /// `{{unyo}}` to call its built-in actions (`unyo act ...`). Looked up once: the path of a
 /// binary replaced on disk while the daemon runs stays the one that started.
@@ -1745,23 +1736,6 @@ fn secret_values(
         }
     }
     (values, missing)
-}
-
-/// This machine's name, for the record.
-pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// The operating-system user running unyo.
-pub fn os_user() -> String {
-    let uid = nix::unistd::getuid();
-    nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map_or_else(|| uid.to_string(), |u| u.name)
 }
 
 /// How long a run took, for display.

@@ -87,6 +87,17 @@ pub enum Exit {
     Signal(i32),
 }
 
+/// `exit 3` or `killed by SIGKILL`.
+pub fn describe_exit(exit: Exit) -> String {
+    match exit {
+        Exit::Code(c) => format!("exit {c}"),
+        Exit::Signal(s) => match nix::sys::signal::Signal::try_from(s) {
+            Ok(sig) => format!("killed by {}", sig.as_str()),
+            Err(_) => format!("killed by signal {s}"),
+        },
+    }
+}
+
 /// What happened when a [`Command`] ran.
 #[derive(Debug, Clone)]
 pub struct Outcome {

@@ -6,6 +6,7 @@
 //! downstream never meets a dangling name. This module does no I/O beyond reading the
 //! definition files, and never runs anything.
 
+pub mod param_value;
 mod settings;
 mod validate;
 pub mod values;

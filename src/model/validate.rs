@@ -517,12 +517,8 @@ fn job(
         }
         let param = param(cx, file, pname, p, default);
         if let (Some(d), Some(at)) = (&param.default, &p.value.default)
-            && let Err(m) = crate::engine::params::check_value(
-                &param,
-                d,
-                chrono::Utc::now().date_naive(),
-                cx.root,
-            )
+            && let Err(m) =
+                super::param_value::check_value(&param, d, chrono::Utc::now().date_naive(), cx.root)
         {
             cx.err(file, at, format!("default of parameter `{pname}`: {m}"));
         }
@@ -1590,7 +1586,7 @@ fn schedule(
                 if let Some(p) = jobs_model
                     .get(&spec.job.value)
                     .and_then(|j| j.params.get(k))
-                    && let Err(m) = crate::engine::params::check_value(
+                    && let Err(m) = super::param_value::check_value(
                         p,
                         &v.value.0,
                         chrono::Utc::now().date_naive(),

@@ -176,7 +176,7 @@ pub fn failure_class(exit: Option<Exit>, timed_out: bool, interrupted: bool) -> 
         return "timeout".to_owned();
     }
     match exit {
-        Some(e) => crate::engine::describe_exit(e),
+        Some(e) => crate::exec::describe_exit(e),
         None => "not started".to_owned(),
     }
 }
