@@ -9,7 +9,8 @@
 mod business;
 pub mod holidays;
 
-pub use business::{BusinessDay, Closed};
+pub use crate::model::BusinessDay;
+pub use business::Closed;
 pub use holidays::{Holiday, holiday, holidays_in_year};
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};

@@ -6,10 +6,13 @@
 //! downstream never meets a dangling name. This module does no I/O beyond reading the
 //! definition files, and never runs anything.
 
+mod business_day;
 pub mod param_value;
 mod settings;
 mod validate;
 pub mod values;
+
+pub use business_day::BusinessDay;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -346,7 +349,7 @@ pub struct Schedule {
     pub calendar: Option<String>,
     pub closed_day: ClosedDay,
     /// Only slots on this business day of the month or fiscal year (needs `calendar`).
-    pub business_day: Option<crate::calendar::BusinessDay>,
+    pub business_day: Option<BusinessDay>,
     pub misfire: MisfirePolicy,
     pub misfire_within: Option<Duration>,
     pub misfire_max: u32,

@@ -1467,7 +1467,7 @@ fn schedule(
         cx.name(file, n, "schedule");
     }
     let cron = spec.cron.value.trim().to_owned();
-    if let Err(m) = crate::schedule::parse_cron(&cron) {
+    if let Err(m) = crate::cron::parse_cron(&cron) {
         let message = format!(
             "invalid cron expression `{cron}`: {}",
             m.trim_end_matches('.')
@@ -1481,7 +1481,7 @@ fn schedule(
             n if n == written.saturating_add(2) => Some(1),
             _ => None,
         };
-        match (quote, crate::schedule::cron_fault_offset(&spec.cron.value)) {
+        match (quote, crate::cron::cron_fault_offset(&spec.cron.value)) {
             (Some(q), Some(offset)) if at.line() > 0 => {
                 let column = usize::try_from(at.column()).unwrap_or(0) + q + offset;
                 cx.diags.push(Diagnostic::new(
@@ -1522,7 +1522,7 @@ fn schedule(
                 "`business_day` needs a `calendar` to know which days are business days",
             );
         }
-        match b.value.0.parse::<crate::calendar::BusinessDay>() {
+        match b.value.0.parse::<super::BusinessDay>() {
             Ok(d) => Some(d),
             Err(m) => {
                 cx.err(file, b, format!("`business_day`: {m}"));
