@@ -9,14 +9,13 @@
 pub mod act;
 pub mod calendar;
 pub mod cli;
-pub mod cron;
 pub mod daemon;
 pub mod demo;
+pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod files;
-pub mod host;
 pub mod import;
 pub mod incident;
 pub mod model;

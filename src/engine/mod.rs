@@ -12,8 +12,8 @@ pub mod owner;
 pub mod params;
 pub mod template;
 
+pub use crate::domain::host::{hostname, os_user};
 pub use crate::exec::describe_exit;
-pub use crate::host::{hostname, os_user};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -389,7 +389,7 @@ impl Notifier {
                 .map(|t| u64::try_from((t - now).num_minutes()).unwrap_or(0)),
             approve: format!("unyo approve {run_id} {step}"),
             reject: format!("unyo reject {run_id} {step}"),
-            host: crate::host::hostname(),
+            host: crate::domain::host::hostname(),
         };
         let msg = templates.render_approval(&note);
         crate::notify::deliver_approval(channel, &msg, &note).await
@@ -449,7 +449,7 @@ pub fn note(
         occurrences: u32::try_from(i.occurrences).unwrap_or(u32::MAX),
         rule: i.rule.clone(),
         report_deadline: i.report_deadline.map(|d| crate::notify::local_time(d, tz)),
-        host: crate::host::hostname(),
+        host: crate::domain::host::hostname(),
         event,
         level: u32::try_from(level).unwrap_or(1),
         unacknowledged_minutes: (event == Event::Escalated)

@@ -1467,7 +1467,7 @@ fn schedule(
         cx.name(file, n, "schedule");
     }
     let cron = spec.cron.value.trim().to_owned();
-    if let Err(m) = crate::cron::parse_cron(&cron) {
+    if let Err(m) = crate::domain::cron::parse_cron(&cron) {
         let message = format!(
             "invalid cron expression `{cron}`: {}",
             m.trim_end_matches('.')
@@ -1481,7 +1481,10 @@ fn schedule(
             n if n == written.saturating_add(2) => Some(1),
             _ => None,
         };
-        match (quote, crate::cron::cron_fault_offset(&spec.cron.value)) {
+        match (
+            quote,
+            crate::domain::cron::cron_fault_offset(&spec.cron.value),
+        ) {
             (Some(q), Some(offset)) if at.line() > 0 => {
                 let column = usize::try_from(at.column()).unwrap_or(0) + q + offset;
                 cx.diags.push(Diagnostic::new(

@@ -2,10 +2,10 @@
 //! read the clock, so every calendar, misfire and DST case is a plain unit test.
 //!
 //! It owns windows ([`window`]) and the planner ([`plan`]): which slots a schedule has and
-//! what becomes of each. Cron parsing lives below it, in [`crate::cron`].
+//! what becomes of each. Cron parsing lives below it, in [`crate::domain::cron`].
 
 pub mod forecast;
 pub mod plan;
 pub mod window;
 
-pub use crate::cron::{cron_fault_offset, parse_cron};
+pub use crate::domain::cron::{cron_fault_offset, parse_cron};

@@ -17,10 +17,10 @@ use chrono_tz::Tz;
 use croner::Cron;
 
 use super::window;
+use crate::domain::status::{RunStatus, SlotOutcome, Trigger};
 use crate::model::{
     Calendar, ClosedDay, Job, MisfirePolicy, Overlap, Schedule, Window, WindowPolicy,
 };
-use crate::store::{RunStatus, SlotOutcome, Trigger};
 
 /// A slot due longer ago than this when the daemon decides it was missed (the daemon was
 /// down, the machine suspended, or the clock stepped); its misfire policy applies.

@@ -7,7 +7,6 @@
 
 pub mod disk;
 pub(crate) mod sqlite;
-mod status;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,10 +14,10 @@ use std::pin::Pin;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-pub use sqlite::SqliteStore;
-pub use status::{
+pub use crate::domain::status::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
+pub use sqlite::SqliteStore;
 
 use crate::model::{Database, Settings, Severity};
 
