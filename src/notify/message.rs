@@ -15,8 +15,8 @@ use chrono_tz::Tz;
 use handlebars::Handlebars;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::severity::Severity;
 use crate::model::{Language, NOTIFY_TEMPLATE_FILES, Notify};
-use crate::spec::Severity;
 
 /// What happened to the incident that the message tells about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, Utc, Weekday};
 use chrono_tz::Tz;
 
+use crate::domain::severity::Severity;
 use crate::model::{Calendar, DeskHours, Level, Notify};
-use crate::spec::Severity;
 
 /// Whether the service desk is staffed at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
