@@ -105,7 +105,15 @@ fn lines(t: &Tree, rel: &str) -> Vec<(String, String, String, String, String)> {
         .collect()
 }
 
-fn act(t: &Tree, list: &str, mode: &[&str]) -> Output {
+/// `act permissions --list LIST --directory … --share … [--effective DATE] [--early] MODE…`
+/// on the demo's files.
+fn act_args(
+    t: &Tree,
+    list: &str,
+    effective: Option<&str>,
+    early: bool,
+    mode: &[&str],
+) -> Vec<String> {
     let mut args = vec![
         "act".to_owned(),
         "permissions".to_owned(),
@@ -115,12 +123,21 @@ fn act(t: &Tree, list: &str, mode: &[&str]) -> Output {
         t.path(DIRECTORY).display().to_string(),
         "--share".to_owned(),
         t.path("var/city/share").display().to_string(),
-        "--effective".to_owned(),
-        "2027-04-01".to_owned(),
-        // The sample list is effective 2027-04-01, after today: taken up early on purpose.
-        "--early".to_owned(),
     ];
+    if let Some(date) = effective {
+        args.extend(["--effective".to_owned(), date.to_owned()]);
+    }
+    if early {
+        args.push("--early".to_owned());
+    }
     args.extend(mode.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// The sample list is effective 2027-04-01, after today: taken up early on purpose. An apply
+/// runs inside an approved run, as the shipped job gives it.
+fn act(t: &Tree, list: &str, mode: &[&str]) -> Output {
+    let args = act_args(t, list, Some("2027-04-01"), true, mode);
     if mode.contains(&"--apply") {
         let gate = Approved::new(t);
         return t
@@ -534,22 +551,13 @@ fn without_acls_groups_still_change_and_acl_operations_are_skipped() {
             .unyo()
             .env("PATH", &path)
             .env("UNYO_RUN_ID", &gate.id)
-            .args([
-                "act",
-                "permissions",
-                "--apply",
-                "--list",
-                &t.path(LIST).display().to_string(),
-                "--directory",
-                &t.path(DIRECTORY).display().to_string(),
-                "--share",
-                &t.path("var/city/share").display().to_string(),
-                "--effective",
-                "2027-04-01",
-                "--early",
-                "--inverse",
-                &inverse.display().to_string(),
-            ])
+            .args(act_args(
+                &t,
+                LIST,
+                Some("2027-04-01"),
+                true,
+                &["--apply", "--inverse", &inverse.display().to_string()],
+            ))
             .output()
             .expect("run");
         assert_exit(&out, 0);
@@ -816,22 +824,13 @@ fn an_apply_killed_halfway_is_undone_by_its_inverse() {
         .unyo()
         .env("PATH", &bin)
         .env("UNYO_RUN_ID", &gate.id)
-        .args([
-            "act",
-            "permissions",
-            "--apply",
-            "--list",
-            &t.path(LIST).display().to_string(),
-            "--directory",
-            &t.path(DIRECTORY).display().to_string(),
-            "--share",
-            &t.path("var/city/share").display().to_string(),
-            "--effective",
-            "2027-04-01",
-            "--early",
-            "--inverse",
-            &inverse.display().to_string(),
-        ])
+        .args(act_args(
+            &t,
+            LIST,
+            Some("2027-04-01"),
+            true,
+            &["--apply", "--inverse", &inverse.display().to_string()],
+        ))
         .output()
         .expect("run");
     assert_eq!(out.status.code(), None, "killed: {}", both(&out));
@@ -857,21 +856,7 @@ fn an_apply_killed_halfway_is_undone_by_its_inverse() {
 fn a_list_effective_later_is_not_applied_before_its_date_without_early() {
     let t = demo();
     let original = (read(&t, DIRECTORY), acls(&t));
-    let base = |mode: &str| {
-        vec![
-            "act".to_owned(),
-            "permissions".to_owned(),
-            mode.to_owned(),
-            "--list".to_owned(),
-            t.path(LIST).display().to_string(),
-            "--directory".to_owned(),
-            t.path(DIRECTORY).display().to_string(),
-            "--share".to_owned(),
-            t.path("var/city/share").display().to_string(),
-            "--effective".to_owned(),
-            "2027-04-01".to_owned(),
-        ]
-    };
+    let base = |mode: &str| act_args(&t, LIST, Some("2027-04-01"), false, &[mode]);
     let on = |args: Vec<String>| {
         t.unyo()
             .env("UNYO_BUSINESS_DATE", "2026-12-05")
@@ -905,7 +890,7 @@ fn a_list_effective_later_is_not_applied_before_its_date_without_early() {
     let out = t
         .unyo()
         .env("UNYO_BUSINESS_DATE", "2026-12-05")
-        .args(&base("--apply")[..9])
+        .args(act_args(&t, LIST, None, false, &["--apply"]))
         .output()
         .expect("run");
     assert_exit(&out, 0);
@@ -1031,21 +1016,7 @@ fn undo_needs_the_same_approval_as_apply() {
 fn an_apply_from_the_command_line_needs_an_approved_run() {
     let t = demo();
     let original = (read(&t, DIRECTORY), acls(&t));
-    let args = [
-        "act",
-        "permissions",
-        "--apply",
-        "--list",
-        &t.path(LIST).display().to_string(),
-        "--directory",
-        &t.path(DIRECTORY).display().to_string(),
-        "--share",
-        &t.path("var/city/share").display().to_string(),
-        "--effective",
-        "2027-04-01",
-        "--early",
-    ]
-    .map(str::to_owned);
+    let args = act_args(&t, LIST, Some("2027-04-01"), true, &["--apply"]);
     let out = t.unyo().args(&args).output().expect("run");
     assert_exit(&out, 3);
     assert!(

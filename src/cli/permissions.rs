@@ -294,17 +294,7 @@ pub async fn act(root: &Path, args: ActArgs) -> Result<(), Error> {
          approve RUN approval`); `--dry-run` shows the diff",
         list.display()
     );
-    if let Some(why) = not_approved(&*store, &how).await {
-        super::audit::record(
-            &*store,
-            "permissions.apply",
-            target,
-            audit_args,
-            Err(why.clone()),
-        )
-        .await?;
-        return Err(Error::Request(why));
-    }
+    require_approval(&*store, "permissions.apply", &target, &audit_args, &how).await?;
     let batch = permissions::batch_id(Utc::now());
     let inverse = match &args.inverse {
         Some(p) => std::path::absolute(p).unwrap_or_else(|_| p.clone()),
@@ -394,6 +384,28 @@ async fn not_approved(store: &dyn Store, how: &str) -> Option<String> {
     ))
 }
 
+/// Refuses (audited as `action`, exit 3) an apply or undo that [`not_approved`] stops.
+async fn require_approval(
+    store: &dyn Store,
+    action: &str,
+    target: &str,
+    audit_args: &serde_json::Value,
+    how: &str,
+) -> Result<(), Error> {
+    let Some(why) = not_approved(store, how).await else {
+        return Ok(());
+    };
+    super::audit::record(
+        store,
+        action,
+        target.to_owned(),
+        audit_args.clone(),
+        Err(why.clone()),
+    )
+    .await?;
+    Err(Error::Request(why))
+}
+
 /// `--undo FILE --dry-run`: what the undo would put back, checked against the state now.
 fn undo_dry_run(inverse: &Path, tools: &AclTools) -> Result<(), Error> {
     let inverse = std::path::absolute(inverse).unwrap_or_else(|_| inverse.to_owned());
@@ -425,17 +437,7 @@ async fn undo(settings: &Settings, inverse: &Path, tools: &AclTools) -> Result<(
          what it would put back",
         inverse.display()
     );
-    if let Some(why) = not_approved(&*store, &how).await {
-        super::audit::record(
-            &*store,
-            "permissions.undo",
-            target,
-            audit_args,
-            Err(why.clone()),
-        )
-        .await?;
-        return Err(Error::Request(why));
-    }
+    require_approval(&*store, "permissions.undo", &target, &audit_args, &how).await?;
     let batch = permissions::batch_id(Utc::now());
     match permissions::undo(&inverse, &batch, tools) {
         Ok(done) => {
