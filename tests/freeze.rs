@@ -376,6 +376,7 @@ fn migration_15_keeps_the_reports_frozen_before_it() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("migrations")
         .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
         .collect();
     files.sort();
     for f in files {

@@ -411,16 +411,13 @@ fn reads_standard_input() {
     assert!(t.path("schedules/imported.yaml").is_file());
 }
 
-/// The README's import commands run as written.
+/// The docs' import commands run as written.
 #[test]
 fn readme_commands_run() {
-    let readme = read(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"));
-    let block = readme
-        .split("```sh\n")
-        .skip(1)
-        .filter_map(|b| b.split("```").next())
-        .find(|b| b.contains("unyo import crontab"))
-        .expect("an sh block with `unyo import crontab`");
+    let found = crate::readme::find_block("sh", "with `unyo import crontab`", |b| {
+        b.contains("unyo import crontab")
+    });
+    let block = &found.text;
     let t = Tree::new();
     t.file(
         "my.crontab",
@@ -442,10 +439,15 @@ fn readme_commands_run() {
             .args(args.split_whitespace())
             .output()
             .expect("run");
-        assert!(out.status.success(), "`{cmd}`: {}", both(&out));
+        assert!(
+            out.status.success(),
+            "{}: `{cmd}`: {}",
+            found.at(0),
+            both(&out)
+        );
         ran += 1;
     }
-    assert!(ran >= 3, "{ran} commands");
+    assert!(ran >= 3, "{}: {ran} commands", found.at(0));
 }
 
 /// A crontab as operators write them: jobs used to be named after the first word of the

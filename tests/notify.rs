@@ -688,16 +688,13 @@ fn unknown_keys_deep_inside_notify_are_reported_with_their_place() {
     );
 }
 
-/// The `notify:` example of the README validates.
+/// The `notify:` example of the docs validates.
 #[test]
 fn readme_notify_example_validates() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
-    let start = readme
-        .find("```yaml\nnotify:\n")
-        .expect("a yaml block starting with notify:");
-    let block = &readme[start + "```yaml\n".len()..];
-    let block = &block[..block.find("```").expect("block end")];
+    let found = crate::readme::find_block("yaml", "starting with notify:", |b| {
+        b.starts_with("notify:\n")
+    });
+    let block = &found.text;
     let t = Tree::new();
     t.file("unyo.yaml", block)
         .file(
@@ -706,5 +703,5 @@ fn readme_notify_example_validates() {
         )
         .file("templates/notify/opened.subject.hbs", "[unyo] {{job}} #{{id}}\n");
     let out = t.run(&["validate"]);
-    assert!(out.status.success(), "{}", both(&out));
+    assert!(out.status.success(), "{}: {}", found.at(0), both(&out));
 }

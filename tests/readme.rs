@@ -1,30 +1,82 @@
-//! The README tells the truth: its YAML reference validates as one tree, and every command of
-//! its tour runs on a copy of the shipped definitions.
+//! The README and the docs tell the truth: their YAML reference validates as one tree, every
+//! command of the tour runs on a copy of the shipped definitions, every `unyo` line of a shell
+//! block is a command line unyo accepts, and every relative link leads to a file and heading
+//! that exist. Blocks are looked up in README.md and every `docs/**/*.md`, wherever they live;
+//! a block that fails is named by its file and line.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::helper::{Tree, both, wait_for};
 
-fn readme() -> String {
-    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md")
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The fenced blocks of one language, in order.
-fn blocks(text: &str, lang: &str) -> Vec<String> {
+/// README.md, then every Markdown file under `docs/` in path order: (path from the
+/// repository's root, text).
+pub(crate) fn doc_files() -> Vec<(String, String)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                out.push(path);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    walk(&repo().join("docs"), &mut paths);
+    paths.sort();
+    paths.insert(0, repo().join("README.md"));
+    paths
+        .into_iter()
+        .map(|p| {
+            let text =
+                std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let name = p.strip_prefix(repo()).expect("inside the repository");
+            (name.display().to_string(), text)
+        })
+        .collect()
+}
+
+/// One fenced block of a doc: its file, the line of its first line, and its text.
+#[derive(Debug, Clone)]
+pub(crate) struct Block {
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+}
+
+impl Block {
+    /// `docs/guide/x.md:12`, the place of the block's line `n` (counted from 0).
+    pub fn at(&self, n: usize) -> String {
+        format!("{}:{}", self.file, self.line + n)
+    }
+}
+
+/// The fenced blocks of one language in one text, in order.
+fn blocks_in(file: &str, text: &str, lang: &str) -> Vec<Block> {
     let mut out = Vec::new();
-    let mut cur: Option<String> = None;
-    for line in text.lines() {
+    let mut cur: Option<Block> = None;
+    for (i, line) in text.lines().enumerate() {
         match &mut cur {
-            None if line.trim() == format!("```{lang}") => cur = Some(String::new()),
+            None if line.trim() == format!("```{lang}") => {
+                cur = Some(Block {
+                    file: file.to_owned(),
+                    line: i + 2,
+                    text: String::new(),
+                })
+            }
             Some(b) if line.trim() == "```" => {
-                out.push(std::mem::take(b));
+                out.push(b.clone());
                 cur = None;
             }
             Some(b) => {
-                b.push_str(line);
-                b.push('\n');
+                b.text.push_str(line);
+                b.text.push('\n');
             }
             None => {}
         }
@@ -32,43 +84,102 @@ fn blocks(text: &str, lang: &str) -> Vec<String> {
     out
 }
 
-#[test]
-fn yaml_reference_validates() {
-    let yaml = blocks(&readme(), "yaml");
-    let find = |start: &str| {
-        yaml.iter()
-            .find(|b| b.starts_with(start))
-            .unwrap_or_else(|| panic!("no yaml block starting with {start:?}"))
-            .clone()
-    };
-    let t = Tree::new();
-    t.file(
-        "jobs/monthly-close.yaml",
-        &find("description: Data extract"),
-    )
-    .file(
-        "runbooks/transient.yaml",
-        &find("description: Retry passing"),
-    )
-    .file("schedules/city.yaml", &find("calendars:"));
-    let out = t.run(&["validate"]);
-    assert!(out.status.success(), "{}", both(&out));
+/// The fenced blocks of one language in README.md and every doc, in order.
+pub(crate) fn blocks(lang: &str) -> Vec<Block> {
+    doc_files()
+        .iter()
+        .flat_map(|(file, text)| blocks_in(file, text, lang))
+        .collect()
 }
 
-/// The README's `service:` block is the shipped `unyo.yaml`'s (which the shipped-files test
+/// The first block of a language that `is` picks, wherever it lives.
+pub(crate) fn find_block(lang: &str, what: &str, is: impl Fn(&str) -> bool) -> Block {
+    blocks(lang)
+        .into_iter()
+        .find(|b| is(&b.text))
+        .unwrap_or_else(|| panic!("no {lang} block in README.md or docs/ {what}"))
+}
+
+#[test]
+fn yaml_reference_validates() {
+    let find = |start: &str| {
+        find_block("yaml", &format!("starting with {start:?}"), |b| {
+            b.starts_with(start)
+        })
+    };
+    let (job, runbook, schedules) = (
+        find("description: Data extract"),
+        find("description: Retry passing"),
+        find("calendars:"),
+    );
+    let t = Tree::new();
+    t.file("jobs/monthly-close.yaml", &job.text)
+        .file("runbooks/transient.yaml", &runbook.text)
+        .file("schedules/city.yaml", &schedules.text);
+    let out = t.run(&["validate"]);
+    assert!(
+        out.status.success(),
+        "the blocks at {}, {} and {}: {}",
+        job.at(0),
+        runbook.at(0),
+        schedules.at(0),
+        both(&out)
+    );
+}
+
+/// The docs' `service:` block is the shipped `unyo.yaml`'s (which the shipped-files test
 /// validates against the shipped jobs and windows).
 #[test]
 fn the_service_block_is_the_shipped_one() {
-    let block = blocks(&readme(), "yaml")
-        .into_iter()
-        .find(|b| b.starts_with("service:"))
-        .expect("a yaml block starting with `service:`");
-    let shipped = std::fs::read_to_string(
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("unyo.yaml"),
-    )
-    .expect("unyo.yaml");
+    let block = find_block("yaml", "starting with `service:`", |b| {
+        b.starts_with("service:")
+    });
+    let shipped = std::fs::read_to_string(repo().join("unyo.yaml")).expect("unyo.yaml");
     let at = shipped.find("\nservice:\n").expect("a service block") + 1;
-    assert_eq!(block.trim_end(), shipped[at..].trim_end());
+    assert_eq!(
+        block.text.trim_end(),
+        shipped[at..].trim_end(),
+        "{}",
+        block.at(0)
+    );
+}
+
+/// The docs' `# runbooks/transient.yaml` block is the shipped runbook, without the comment
+/// that opens the file.
+#[test]
+fn the_transient_runbook_block_is_the_shipped_one() {
+    let block = find_block("yaml", "starting with `# runbooks/transient.yaml`", |b| {
+        b.starts_with("# runbooks/transient.yaml\n")
+    });
+    let shipped =
+        std::fs::read_to_string(repo().join("runbooks/transient.yaml")).expect("transient.yaml");
+    let body: String = shipped
+        .lines()
+        .skip_while(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        block.text["# runbooks/transient.yaml\n".len()..].trim_end(),
+        body.trim_end(),
+        "{}",
+        block.at(0)
+    );
+}
+
+/// Every YAML block of the docs is YAML, so none misleads by its syntax alone.
+#[test]
+fn every_yaml_block_parses() {
+    let all = blocks("yaml");
+    assert!(all.len() >= 10, "{} yaml blocks", all.len());
+    for b in all {
+        if let Err(e) = serde_saphyr::from_str::<serde_json::Value>(&b.text) {
+            panic!(
+                "{}: the yaml block does not parse: {e}\n{}",
+                b.at(0),
+                b.text
+            );
+        }
+    }
 }
 
 #[test]
@@ -112,14 +223,14 @@ fn tour_commands_run_with_a_daemon() {
 /// first until the daemon has taken every queued run it may start, as it has by the time a
 /// person types the next line.
 fn run_tour(t: &Tree, daemon: bool) -> HashMap<String, String> {
-    let sh = blocks(&readme(), "sh");
-    let tour = sh
-        .iter()
-        .find(|b| b.contains("alias unyo="))
-        .expect("tour block");
+    let tour = find_block("sh", "with `alias unyo=` (the tour)", |b| {
+        b.contains("alias unyo=")
+    });
+    assert_eq!(tour.file, "README.md", "the tour is the README's");
     let mut vars: HashMap<String, String> = HashMap::new();
     let mut ran = 0;
-    for line in tour.lines() {
+    for (n, line) in tour.text.lines().enumerate() {
+        let at = tour.at(n);
         let cmd = line.split('#').next().unwrap_or("").trim();
         let (var, cmd) = match cmd.split_once("=$(") {
             Some((name, rest)) if !name.contains(' ') => (
@@ -136,7 +247,7 @@ fn run_tour(t: &Tree, daemon: bool) -> HashMap<String, String> {
             .map(|a| match a.strip_prefix('$') {
                 Some(name) => vars
                     .get(name)
-                    .unwrap_or_else(|| panic!("`{cmd}`: ${name} is not set above"))
+                    .unwrap_or_else(|| panic!("{at}: `{cmd}`: ${name} is not set above"))
                     .clone(),
                 None => a.to_owned(),
             })
@@ -162,14 +273,14 @@ fn run_tour(t: &Tree, daemon: bool) -> HashMap<String, String> {
             unyo.arg("--root").arg(sub);
         }
         let out = unyo.args(&args).output().expect("run");
-        assert!(out.status.success(), "`{cmd}`: {}", both(&out));
+        assert!(out.status.success(), "{at}: `{cmd}`: {}", both(&out));
         if let Some(name) = var {
             let value = String::from_utf8_lossy(&out.stdout).trim().to_owned();
             vars.insert(name.to_owned(), value);
         }
         ran += 1;
     }
-    assert!(ran >= 8, "the tour has {ran} commands");
+    assert!(ran >= 8, "{}: the tour has {ran} commands", tour.at(0));
     vars
 }
 
@@ -184,26 +295,28 @@ fn cancelled_run_of_the_tour(t: &Tree, vars: &HashMap<String, String>) {
     assert!(run["started_at"].is_null(), "{run}");
 }
 
-/// The README's sample report runs as written on a copy of the shipped definitions, and the
+/// The docs' sample report runs as written on a copy of the shipped definitions, and the
 /// page it writes is a whole report of that month.
 #[test]
 fn the_sample_report_renders() {
     let t = Tree::from_repo(&["jobs", "runbooks", "schedules", "queries"]);
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     t.file(
         "unyo.yaml",
-        &std::fs::read_to_string(repo.join("unyo.yaml")).expect("unyo.yaml"),
+        &std::fs::read_to_string(repo().join("unyo.yaml")).expect("unyo.yaml"),
     );
-    let sh = blocks(&readme(), "sh");
-    let sample = sh
-        .iter()
-        .find(|b| b.contains("synth-history"))
-        .expect("sample block");
+    let block = find_block("sh", "with `synth-history` (the sample report)", |b| {
+        b.contains("synth-history")
+    });
+    let sample = &block.text;
     let scratch = "/tmp/unyo-sample";
-    assert!(sample.starts_with(&format!("mkdir -p {scratch} && cp -r jobs")));
+    assert!(
+        sample.starts_with(&format!("mkdir -p {scratch} && cp -r jobs")),
+        "{}",
+        block.at(0)
+    );
     let mut ran = 0;
     let mut last = String::new();
-    for line in sample.lines() {
+    for (n, line) in sample.lines().enumerate() {
         let Some(args) = line.trim().strip_prefix("unyo ") else {
             continue;
         };
@@ -219,11 +332,16 @@ fn the_sample_report_renders() {
             .args(&args)
             .output()
             .expect("run");
-        assert!(out.status.success(), "`{line}`: {}", both(&out));
+        assert!(
+            out.status.success(),
+            "{}: `{line}`: {}",
+            block.at(n),
+            both(&out)
+        );
         last = crate::helper::text(&out.stdout);
         ran += 1;
     }
-    assert_eq!(ran, 3, "{sample}");
+    assert_eq!(ran, 3, "{}: {sample}", block.at(0));
     let html = std::fs::read_to_string(t.path("report-2026-10.html")).expect("the page");
     assert!(html.contains("令和8年(2026年)10月分"), "{html}");
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
@@ -236,16 +354,22 @@ fn the_sample_report_renders() {
 
 /// Issue 13 item 15: the morning check read `disk-$(date +%F).txt`, the machine's date,
 /// which on a UTC server is the day before Tokyo's from 00:00 to 09:00. The README's line
-/// finds the report the shipped `disk-report` job wrote, on a machine in UTC or in any zone.
+/// (now in the docs) finds the report the shipped `disk-report` job wrote, on a machine in UTC or in any zone.
 #[test]
 fn the_morning_disk_report_line_finds_the_report_on_a_utc_machine() {
     let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
     let out = t.run(&["run", "disk-report", "-p", "min_free_percent=0"]);
     assert!(out.status.success(), "{}", both(&out));
-    let line = blocks(&readme(), "sh")
+    let (at, line) = blocks("sh")
         .iter()
-        .flat_map(|b| b.lines().map(str::to_owned).collect::<Vec<_>>())
-        .find(|l| l.contains("var/reports/disk-"))
+        .flat_map(|b| {
+            b.text
+                .lines()
+                .enumerate()
+                .map(|(n, l)| (b.at(n), l.to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .find(|(_, l)| l.contains("var/reports/disk-"))
         .expect("the disk report line");
     let cmd = line
         .split(" #")
@@ -255,7 +379,7 @@ fn the_morning_disk_report_line_finds_the_report_on_a_utc_machine() {
         .to_owned();
     assert!(
         !cmd.contains("date "),
-        "the machine's date is not the business date: {cmd}"
+        "{at}: the machine's date is not the business date: {cmd}"
     );
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_unyo"));
     let path = format!(
@@ -274,7 +398,7 @@ fn the_morning_disk_report_line_finds_the_report_on_a_utc_machine() {
             .expect("sh");
         assert!(
             out.status.success(),
-            "`{cmd}` with TZ={zone}: {}",
+            "{at}: `{cmd}` with TZ={zone}: {}",
             both(&out)
         );
         assert!(
@@ -291,18 +415,21 @@ fn the_morning_disk_report_line_finds_the_report_on_a_utc_machine() {
 /// package is missing it names the one line to run instead of failing tests one by one.
 #[test]
 fn the_test_command_installs_or_names_what_the_tests_need() {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let two = blocks(&readme(), "sh")
-        .into_iter()
-        .find(|b| b.contains("-- daemon"))
-        .expect("the block of the two commands");
+    let repo = repo();
+    let two = find_block("sh", "with `-- daemon` (the two commands)", |b| {
+        b.contains("-- daemon")
+    });
+    assert_eq!(two.file, "README.md", "the two commands are the README's");
     let commands: Vec<&str> = two
+        .text
         .lines()
         .map(|l| l.split('#').next().unwrap_or("").trim())
         .filter(|l| !l.is_empty())
         .collect();
     assert_eq!(commands, ["cargo run --release -- daemon", "./test.sh"]);
-    assert!(!readme().contains("only a Rust toolchain"));
+    for (file, text) in doc_files() {
+        assert!(!text.contains("only a Rust toolchain"), "{file}");
+    }
     let ci = std::fs::read_to_string(repo.join(".ci/run")).expect(".ci/run");
     assert!(
         ci.lines().any(|l| l.trim() == "./test.sh"),
@@ -361,4 +488,279 @@ fn the_test_command_installs_or_names_what_the_tests_need() {
         err.contains("apt-get update && apt-get install -y poppler-utils\n"),
         "{err}"
     );
+}
+
+/// The anchors of a Markdown text's headings, as GitHub makes them: lower case, letters,
+/// digits, `-` and `_` kept (Japanese too), spaces made `-`, the rest dropped; a heading
+/// seen before gets `-1`, `-2`, ...
+fn anchors(text: &str) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        let Some(title) = line.strip_prefix('#') else {
+            continue;
+        };
+        if fenced {
+            continue;
+        }
+        let title = title.trim_start_matches('#');
+        if !title.starts_with(' ') {
+            continue;
+        }
+        let slug: String = title
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                '-' | '_' => Some(c),
+                c if c.is_alphanumeric() => Some(c),
+                _ => None,
+            })
+            .collect();
+        let n = seen.entry(slug.clone()).or_insert(0);
+        out.push(if *n == 0 {
+            slug.clone()
+        } else {
+            format!("{slug}-{n}")
+        });
+        *n += 1;
+    }
+    out
+}
+
+/// The `[text](target)` links of a Markdown text outside fenced blocks and code spans, with
+/// their line numbers.
+fn links(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        // Code spans may hold `](`: only the text between them counts.
+        for (k, part) in line.split('`').enumerate() {
+            if k % 2 == 1 {
+                continue;
+            }
+            let mut rest = part;
+            while let Some(at) = rest.find("](") {
+                let tail = &rest[at + 2..];
+                let Some(end) = tail.find(')') else { break };
+                out.push((i + 1, tail[..end].to_owned()));
+                rest = &tail[end..];
+            }
+        }
+    }
+    out
+}
+
+/// Every relative link of README.md, the docs and the migrations' README leads to a file
+/// or folder that exists, and a `#anchor` to a heading of that file.
+#[test]
+fn every_relative_link_resolves() {
+    let mut files = doc_files();
+    for extra in ["migrations/sqlite/README.md", "ARCHITECTURE.md"] {
+        let text = std::fs::read_to_string(repo().join(extra)).expect(extra);
+        files.push((extra.to_owned(), text));
+    }
+    let mut checked = 0;
+    let mut broken = Vec::new();
+    for (file, text) in &files {
+        for (line, target) in links(text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let dest = if path.is_empty() {
+                repo().join(file)
+            } else {
+                repo().join(file).parent().expect("a folder").join(path)
+            };
+            checked += 1;
+            if !dest.exists() {
+                broken.push(format!("{file}:{line}: `{target}`: no {}", dest.display()));
+                continue;
+            }
+            if anchor.is_empty() {
+                continue;
+            }
+            let is_md = dest.extension().is_some_and(|e| e == "md");
+            let heads = if is_md {
+                anchors(&std::fs::read_to_string(&dest).expect("a linked file"))
+            } else {
+                Vec::new()
+            };
+            if !heads.iter().any(|h| h == anchor) {
+                broken.push(format!(
+                    "{file}:{line}: `{target}`: no heading `#{anchor}` in {}",
+                    dest.display()
+                ));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+    assert!(checked >= 50, "{checked} links checked");
+}
+
+#[test]
+fn anchors_are_made_as_github_makes_them() {
+    let text = "# unyo (運用)\n## Runbooks (`runbooks/*.yaml`)\n```\n# not a heading\n```\n### Data extracts (EUC)\n## Data extracts (EUC)\n#hashtag\n";
+    assert_eq!(
+        anchors(text),
+        [
+            "unyo-運用",
+            "runbooks-runbooksyaml",
+            "data-extracts-euc",
+            "data-extracts-euc-1"
+        ]
+    );
+}
+
+/// Splits a shell line into words: quotes group, a `#` outside quotes starts a comment,
+/// `>` or `|` ends the command.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.get_or_insert_default().push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                cur.get_or_insert_default();
+            }
+            (None, '#') if cur.is_none() => break,
+            (None, '>' | '|') => break,
+            (None, c) if c.is_whitespace() => out.extend(cur.take()),
+            (None, c) => cur.get_or_insert_default().push(c),
+        }
+    }
+    out.extend(cur);
+    out
+}
+
+/// Every `unyo` line of every shell block of the docs is a command line unyo accepts: its
+/// commands, options and values parse (`--help` after them, so nothing runs). An operator
+/// copying a line from the docs never meets `unknown argument`. Placeholders (`RUN`, `$run`)
+/// stand for a run id.
+#[test]
+fn every_unyo_line_of_a_shell_block_parses() {
+    let mut checked = 0;
+    for block in blocks("sh") {
+        let lines: Vec<&str> = block.text.lines().collect();
+        let mut n = 0;
+        while n < lines.len() {
+            let first = n;
+            let mut line = lines[n].to_owned();
+            while line.trim_end().ends_with('\\') && n + 1 < lines.len() {
+                line = format!(
+                    "{} {}",
+                    line.trim_end().trim_end_matches('\\'),
+                    lines[n + 1]
+                );
+                n += 1;
+            }
+            n += 1;
+            let mut ws = words(&line);
+            // `NAME=$(unyo ...)` and `UNYO_LOG=info unyo ...`
+            if let Some(w) = ws.first_mut()
+                && let Some((_, rest)) = w.split_once("=$(")
+            {
+                *w = rest.to_owned();
+                if let Some(last) = ws.last_mut() {
+                    *last = last.trim_end_matches(')').to_owned();
+                }
+            }
+            while ws
+                .first()
+                .is_some_and(|w| w.contains('=') && !w.starts_with('-'))
+            {
+                ws.remove(0);
+            }
+            if ws.first().is_none_or(|w| w != "unyo") {
+                continue;
+            }
+            let args: Vec<String> = ws[1..]
+                .iter()
+                .map(|w| {
+                    let placeholder = w.starts_with('$')
+                        || (w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+                    if placeholder {
+                        "1".to_owned()
+                    } else {
+                        w.clone()
+                    }
+                })
+                .collect();
+            let out = assert_cmd::Command::cargo_bin("unyo")
+                .expect("binary")
+                .env_remove("UNYO_ROOT")
+                .args(&args)
+                .arg("--help")
+                .output()
+                .expect("run");
+            assert!(
+                out.status.success(),
+                "{}: `{}` is not a command line unyo accepts: {}",
+                block.at(first),
+                line.trim(),
+                both(&out)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 60, "{checked} unyo lines checked");
+}
+
+/// `unyo man` carries each command's own explanation (its `long_about`), on a page of its
+/// own, and every doc it points to exists.
+#[test]
+fn the_manual_page_carries_each_command_and_its_docs_exist() {
+    let out = assert_cmd::Command::cargo_bin("unyo")
+        .expect("binary")
+        .env_remove("UNYO_ROOT")
+        .arg("man")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", both(&out));
+    let page = crate::helper::text(&out.stdout);
+    for title in [
+        ".TH unyo 1",
+        ".TH unyo-daemon 1",
+        ".TH unyo-submit 1",
+        ".TH unyo-incident-ack 1",
+    ] {
+        assert!(page.contains(title), "no `{title}` in the manual page");
+    }
+    assert!(
+        !page.contains(".TH unyo-synth-history"),
+        "a hidden command has no page"
+    );
+    // The daemon's explanation, not only its one-line summary.
+    assert!(page.contains("shutdown_grace"), "{page}");
+    // roff writes `-` as `\-`.
+    let page = page.replace("\\-", "-");
+    let named: Vec<&str> = page
+        .split(|c: char| c.is_whitespace() || c == '`' || c == '(' || c == ')')
+        .map(|w| w.trim_end_matches(['.', ',', ';']))
+        .filter(|w| w.starts_with("docs/") && w.ends_with(".md"))
+        .collect();
+    assert!(named.len() >= 20, "{} docs named", named.len());
+    for doc in named {
+        assert!(
+            repo().join(doc).is_file(),
+            "the manual page names {doc}, which does not exist"
+        );
+    }
 }

@@ -23,6 +23,13 @@ pub enum Command {
     /// Back up a SQLite database and a folder into DEST/<YYYYMMDD-HHMMSS>/ (the time in the
     /// `timezone` of the settings under --root, which a step gets as UNYO_ROOT), verify,
     /// rotate.
+    ///
+    /// The backup holds `business.db` (an online copy), `share.tar.gz` and `MANIFEST.sha256`, and
+    /// gets `VERIFIED` only once the copy's integrity and every archived file's hash are checked; a
+    /// failed verification exits 1. Rotation keeps the newest N verified backups and the newest of
+    /// each of the last M months.
+    ///
+    /// Reference: docs/reference/actions.md.
     Backup {
         /// The SQLite database (copied online, consistently).
         #[arg(long, value_name = "PATH")]
@@ -59,6 +66,12 @@ pub enum Command {
     },
     /// Set one value of a YAML, JSON, TOML or INI parameter file by key path, and record the
     /// change (`unyo params history`, `unyo params rollback`).
+    ///
+    /// A new value keeps the type of the value it replaces, or nothing is written (exit 1). YAML
+    /// and TOML keep their comments where they can, INI changes only the key's line. A key named
+    /// like a secret has its values recorded as `***`.
+    ///
+    /// Guide: docs/guide/parameter-changes.md.
     ParamSet {
         /// The parameter file (`.yaml`, `.yml`, `.json`, `.toml` or `.ini`).
         #[arg(long, value_name = "PATH")]
@@ -123,11 +136,23 @@ pub enum Command {
     },
     /// Run one read-only SQL statement against a SQLite database and write the result as
     /// CSV (UTF-8 with BOM, or Shift_JIS), mode 0640; recorded (`unyo extracts`).
+    ///
+    /// The file must hold exactly one statement that returns rows and cannot write. `--param`
+    /// values are bound as values, never as SQL. Text a spreadsheet would run as a formula gets a
+    /// leading `'`. A failed extract leaves no file, whole or partial.
+    ///
+    /// Guide: docs/guide/extracts.md.
     Extract(ExtractArgs),
     /// HR transfers: compare a transfer list with the staff directory and the department
     /// folders' ACLs, and show the diff (`--dry-run`), apply it writing its inverse first
     /// (`--apply`), check that it is in effect (`--verify`), or undo an apply (`--undo`).
     /// Every grant and revoke is recorded (`unyo permissions history`).
+    ///
+    /// An apply or undo that would change anything needs a second operator's approval: it runs only
+    /// as a step of a run whose approval step another operator approved (the shipped jobs
+    /// `hr-transfer` and `hr-transfer-undo`).
+    ///
+    /// Guide: docs/guide/hr-transfers.md.
     #[command(group(
         clap::ArgGroup::new("mode")
             .required(true)

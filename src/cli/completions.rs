@@ -21,15 +21,33 @@ pub fn completions(args: Args) -> Result<(), Error> {
     Ok(())
 }
 
-/// Prints the manual page (roff), e.g. `unyo man > /usr/local/share/man/man1/unyo.1`.
+/// Prints the manual page (roff), e.g. `unyo man > /usr/local/share/man/man1/unyo.1`: the
+/// page of `unyo`, then one page for each command (`unyo-submit`, `unyo-incident-ack`, ...)
+/// with its whole explanation and options, as `unyo help CMD` prints them.
 pub fn man() -> Result<(), Error> {
+    let mut cmd = Cli::command();
+    cmd.build();
     let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut out)
+    page(&cmd, "unyo", &mut out)?;
+    super::out(&String::from_utf8_lossy(&out));
+    Ok(())
+}
+
+/// Renders the page of `cmd`, titled `title`, then those of its visible commands.
+fn page(cmd: &clap::Command, title: &str, out: &mut Vec<u8>) -> Result<(), Error> {
+    clap_mangen::Man::new(cmd.clone())
+        .title(title)
+        .source(format!("unyo {}", env!("CARGO_PKG_VERSION")))
+        .render(out)
         .map_err(|source| Error::Io {
             action: "cannot render the manual page".to_owned(),
             source,
         })?;
-    super::out(&String::from_utf8_lossy(&out));
+    for sub in cmd.get_subcommands() {
+        if sub.is_hide_set() || sub.get_name() == "help" {
+            continue;
+        }
+        page(sub, &format!("{title}-{}", sub.get_name()), out)?;
+    }
     Ok(())
 }

@@ -7,6 +7,11 @@ use crate::model::Settings;
 pub enum Command {
     /// Create `<data_dir>/city/`: business database, shared folders, staff directory and the
     /// online system's parameter file (refused when it exists, unless `--force`).
+    ///
+    /// An invented city from a fixed seed, the same on every machine; the people in it do not
+    /// exist. `--force` creates it anew: what was in it is lost.
+    ///
+    /// Guide: docs/guide/demo-city.md.
     Init {
         /// Replace an existing demo environment.
         #[arg(long)]

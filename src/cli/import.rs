@@ -17,6 +17,14 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum Source {
     /// Turn a crontab into one job file per entry and one schedule file.
+    ///
+    /// Each entry becomes `jobs/NAME.yaml`, named from the comment line right above it, else from
+    /// the program the command runs. The command prints what it wrote, what it could not carry over
+    /// (`@reboot`, `MAILTO=`) and the credentials it copied (named, never shown), then validates
+    /// the result. Existing files are never overwritten without `--force`; `--system` reads a
+    /// crontab with a user column.
+    ///
+    /// Guide: docs/guide/import-crontab.md.
     Crontab(CrontabArgs),
 }
 

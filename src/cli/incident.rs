@@ -33,8 +33,15 @@ pub enum Command {
         json: bool,
     },
     /// Take an open incident on: escalation stops.
+    ///
+    /// The user and time are recorded. An incident acknowledged or resolved already is refused
+    /// (exit 3). Its messages still pending for contact level 2 and up are withdrawn.
     Ack { id: i64 },
     /// Close an incident with its cause and countermeasure (both go into the reports).
+    ///
+    /// Both texts are required and must not be empty. Resolving an open incident records the same
+    /// user and time as its acknowledgement. A resolved incident cannot be resolved again. Its
+    /// pending messages are withdrawn.
     Resolve {
         id: i64,
         /// What caused the failure.

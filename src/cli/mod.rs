@@ -62,19 +62,64 @@ pub struct Cli {
 pub enum Command {
     /// Run the scheduler in the foreground: fire schedules, start queued runs, recover
     /// interrupted ones. Stops on SIGTERM or SIGINT; SIGHUP reloads the definitions.
+    ///
+    /// It runs the definitions of the root until it is stopped. Each schedule's slots are decided
+    /// when they fall due and recorded with their outcome (started, shifted, queued, waiting for a
+    /// window, skipped, missed, held); a slot is never lost or decided twice across a restart or a
+    /// `kill -9`. Queued runs start within half a second. Runs left `running` by a unyo process
+    /// that died are recovered at start and every 30 s. One daemon runs on a database: a second one
+    /// exits 3.
+    ///
+    /// On SIGTERM or SIGINT running runs get `shutdown_grace` (30 s) to finish; then their steps
+    /// are stopped and the runs recorded `interrupted`. A second signal ends the grace at once. On
+    /// SIGHUP a valid set of definitions replaces the old one whole; an invalid one is refused and
+    /// the daemon goes on with the old. `UNYO_LOG=info` logs every run it starts and ends.
+    ///
+    /// Guide: docs/guide/daemon.md.
     Daemon,
     /// Check every definition file and report all problems at once.
+    ///
+    /// Unknown and duplicate keys, wrong types, bad durations and cron expressions, a `needs`
+    /// naming no step, dependency cycles, unknown runbooks, calendars, windows or jobs, secrets in
+    /// command lines: each is reported with file:line:column and a "did you mean" hint where one
+    /// fits. Exit 2 when there is any. Nothing runs and the database is not opened.
+    ///
+    /// Reference: docs/reference/definitions.md.
     Validate,
     /// Print the business date of now (`YYYY-MM-DD`, in the configured time zone, after
     /// `day_start`), as runs started now get it: `cat var/reports/disk-$(unyo business-date).txt`.
     BusinessDate,
     /// List the days of a year in a calendar: business or closed, and why.
+    ///
+    /// An `open` date is always a business day. Any other day is closed by a `closed` rule, then by
+    /// a Japanese public holiday (computed by unyo for 1970–2099, with 振替休日 and 国民の休日), then by a
+    /// weekend day; the first reason is shown. The listing ends with the year's counts.
+    ///
+    /// Reference: docs/reference/schedules.md.
     Calendar(calendar::Args),
     /// Run a job now, in the foreground, and record every step.
+    ///
+    /// The run starts at once, whatever the job's window, `after` jobs or schedules say. Parameters
+    /// (`-p NAME=VALUE`) are typed and checked before anything is recorded. Progress goes to
+    /// stderr, a summary table to stdout. Ctrl-C or SIGTERM stops the run: every running step's
+    /// process group gets SIGTERM, then SIGKILL after `kill_grace`, and the run is recorded
+    /// `cancelled`.
+    ///
+    /// `--detach` queues the run for the daemon instead and prints its id. `--business-date` runs
+    /// the job as on another date (a rehearsal); the date is recorded on the run and in the audit.
+    /// Exit 0 when every step succeeded, 1 when the run failed or was cancelled, 5 when it ended
+    /// `refused`.
+    ///
+    /// Reference: docs/reference/jobs.md.
     Run(run::Args),
     /// List recorded runs, newest first.
     Runs(runs::Args),
     /// Show one run: its steps, attempts, timings and exit codes.
+    ///
+    /// Under each failed attempt that a runbook rule matched: the rule, what was done (remediation,
+    /// incident, retry, continue) and the remediation's result. `--json` has the whole record.
+    ///
+    /// Reference: docs/reference/runbooks.md.
     Show(show::Args),
     /// Print the output of a run's steps.
     Logs(logs::Args),
@@ -85,54 +130,152 @@ pub enum Command {
     /// Queue an ad-hoc run of a job marked `adhoc: true` (now, `--at` a time, or in a
     /// `--window`, by default the job's own), with typed parameters and the requester's
     /// `--reason`.
+    ///
+    /// Only a job that says `adhoc: true` may be submitted. Parameters are checked first; a refusal
+    /// names the parameter and is audited. `--at` (`HH:MM` is the next time the clock shows it) or
+    /// `--window` defers the run. A job with `window:` (or `avoid:`) starts no earlier than its
+    /// window lets it, and the command says when the run will really start. `--outside-window`
+    /// (urgent; needs `--reason`) lets it start outside the window, recorded on the run and in the
+    /// audit.
+    ///
+    /// `--reason` (the requester, the ticket) stays with the run and reaches its steps as
+    /// `{{reason}}` and `UNYO_REASON`. A secret parameter cannot be submitted: the job reads it
+    /// with `from_env`. It works with the daemon stopped; the daemon starts the run when it comes.
+    /// `--wait` follows the run and exits 0 when it succeeded, 1 otherwise.
+    ///
+    /// Guide: docs/guide/operating.md.
     Submit(submit::Args),
     /// Approve a waiting approval step of a run.
+    ///
+    /// The run goes on within a second. Who decided, and the comment, are recorded with the step.
+    /// With `separate_approver: true` the operator who started the run cannot approve it. A
+    /// decision taken while the daemon is stopped is found when it starts.
+    ///
+    /// Guide: docs/guide/operating.md.
     Approve(approve::ApproveArgs),
     /// Reject a waiting approval step of a run (the step and the run fail).
+    ///
+    /// The steps that need it are skipped and no incident is opened: it was a decision. The reason
+    /// is recorded with the step.
     Reject(approve::RejectArgs),
     /// Run an ended run again (`--from-failed`: keep the steps that succeeded).
+    ///
+    /// The new run (trigger `rerun`, linked by `rerun_of`) has the same parameters and business
+    /// date; the daemon starts it. `--from-failed` keeps the steps that succeeded (recorded
+    /// `succeeded`, "kept from run N") and runs the failed step and everything after it. A run that
+    /// was given a secret parameter cannot be rerun: give it again to `unyo run`.
     Rerun(rerun::Args),
     /// Pause a job's schedules: its slots are recorded `held` and start nothing.
+    ///
+    /// Each slot is recorded `held` with who held the job and why, until `unyo release JOB`. Queued
+    /// runs and `unyo run` are not affected.
     Hold(hold::HoldArgs),
     /// Resume a held job's schedules.
     Release(hold::ReleaseArgs),
     /// How operations stand: the daemon, running and waiting runs, open incidents, next slots.
+    ///
+    /// The daemon is alive when its heartbeat (every 10 s, in the database) is recent; otherwise
+    /// NOT RUNNING (last seen …). Then: running runs with the steps waiting to retry, queued runs
+    /// with why they wait (window, `after:` jobs, not before a time), held jobs, open and
+    /// acknowledged incidents (`!` past the report deadline), the runs of the last 24 hours that
+    /// ended `refused` with their reasons, and the next slots. It reads the database only, so it
+    /// works with the daemon stopped.
     Status(status::Args),
     /// Cancel a run: a queued one at once, a running one within a second (its steps' process
     /// groups are stopped).
+    ///
+    /// For a running run the request goes into the database, and the process running it (the
+    /// daemon, or `unyo run` in another terminal) stops its steps' process groups (SIGTERM, SIGKILL
+    /// after `kill_grace`) and records `cancelled`; the command waits for that unless `--no-wait`.
+    /// An operator's cancel opens no incident.
     Cancel(cancel::Args),
     /// List the operator actions on record (oldest first).
+    ///
+    /// The actions: `run`, `run.detach`, `submit`, `approve`, `reject`, `cancel`, `rerun`, `hold`,
+    /// `release`, `incident.ack`, `incident.resolve`, `param.set`, `param.rollback`, `extract`,
+    /// `permissions.apply`, `permissions.undo`, `report.freeze`; each with its time,
+    /// operating-system user, host, target, arguments and outcome, refusals included. The table is
+    /// append-only: the database refuses to change or delete a row.
     Audit(audit::Args),
     /// List incidents, newest first (`!` marks one past its report deadline).
+    ///
+    /// An incident is opened when a runbook rule escalates a failed attempt, when a run fails after
+    /// its runbook had its say, or when a run is interrupted. While one is unresolved, the same job
+    /// failing the same way adds an occurrence (SEEN) to it instead. `unyo incident ack ID` takes
+    /// one on; `unyo incident resolve ID --cause TEXT --countermeasure TEXT` closes it.
+    ///
+    /// Guide: docs/guide/incidents.md.
     Incidents(incident::ListArgs),
     /// Show, acknowledge or resolve one incident.
     #[command(subcommand)]
     Incident(incident::Command),
     /// List the notifications sent about incidents (`--failed`: those never delivered).
+    ///
+    /// Every message is written to the outbox in the database first, then delivered by the daemon,
+    /// retried, and its outcome recorded. Each line: what it is about (an incident `#3`, or a
+    /// waiting approval `run 12 attend`), the event, the route and contact level (`desk/1`), the
+    /// channel, the status (pending, sent, failed, withdrawn), the tries, and the receipt, the last
+    /// error or why it was withdrawn.
+    ///
+    /// Guide: docs/guide/notifications.md.
     Notifications(notifications::Args),
     /// List the coming slots of the schedules, with what the calendar and windows make of
     /// each.
+    ///
+    /// It reads only the definitions. Each coming slot is `run`, `moved` (to the time in DUE),
+    /// `skipped` or `waits` (for its window), with the reason. It knows nothing of the runs of the
+    /// moment, so overlap and misfire decisions are not foreseen. The range is from now (or
+    /// `--from`) to 7 days later (or `--to`), in the configured time zone.
+    ///
+    /// Reference: docs/reference/schedules.md.
     Next(next::Args),
     /// List what became of each slot of the schedules, newest first.
+    ///
+    /// Every slot the daemon decided has a row, also when nothing ran: started, shifted, queued,
+    /// waiting_window, skipped_closed_day, skipped_overlap, skipped_window, missed or held, with
+    /// the reason and the run it made.
+    ///
+    /// Guide: docs/guide/daemon.md.
     Slots(slots::Args),
     /// Turn definitions written in another format (a crontab) into jobs and schedules.
     Import(import::Args),
     /// List the data extracts `unyo act extract` wrote, newest first.
+    ///
+    /// Each with its run, the file, its row count (the header not counted) and SHA-256, the
+    /// encoding, columns and parameters, the user and the group.
+    ///
+    /// Guide: docs/guide/extracts.md.
     Extracts(extracts::Args),
     /// Reports for the client: `report monthly`.
+    ///
+    /// `report monthly` and `report yearly` compute every figure from the database and the
+    /// definitions; `report verify FILE` checks a frozen report years later.
+    ///
+    /// Guide: docs/guide/reports.md.
     #[command(subcommand)]
     Report(report::Command),
     /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set,
     /// extract, permissions.
+    ///
+    /// A job calls them as ordinary `argv` steps: `argv: ["{{unyo}}", act, backup, ...]`
+    /// (`{{unyo}}` is the running binary).
+    ///
+    /// Reference: docs/reference/actions.md.
     #[command(subcommand)]
     Act(act::Command),
     /// Parameter changes made by `unyo act param-set`: history, rollback.
+    ///
+    /// Guide: docs/guide/parameter-changes.md.
     #[command(subcommand)]
     Params(params::Command),
     /// Grants and revokes made by `unyo act permissions` (HR transfers): history.
+    ///
+    /// Guide: docs/guide/hr-transfers.md.
     #[command(subcommand)]
     Permissions(permissions::Command),
     /// The demo environment the shipped jobs work on.
+    ///
+    /// Guide: docs/guide/demo-city.md.
     #[command(subcommand)]
     Demo(demo::Command),
     /// Development and benchmark tool: fill a database without runs with a synthetic month

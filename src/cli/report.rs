@@ -12,9 +12,26 @@ use crate::report::{self, Period};
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// The monthly job-result and SLA report (月次運用報告書).
+    ///
+    /// Of a month (default: the previous one in the configured time zone, each day from
+    /// `day_start`): summary, service levels (each job's `sla:` and the `service:` of `unyo.yaml`),
+    /// jobs, incidents, ad-hoc requests, changes, next month. A month that has not ended is marked
+    /// preliminary (速報).
+    ///
+    /// `--freeze` stores the rendered bytes for `unyo report verify`, only for a period that has
+    /// ended (exit 5 otherwise); `--supersede --reason` replaces a frozen report on purpose.
+    /// `--format html` is one self-contained page with A4 print rules and two charts, to print to
+    /// PDF with headless Chromium.
+    ///
+    /// Guide: docs/guide/reports.md.
     Monthly(MonthlyArgs),
     /// The yearly report (年次運用報告書) of a fiscal year: the same sections over its twelve
     /// months, the plan of the next fiscal year.
+    ///
+    /// Every count is the sum of its months'; availability is computed from the summed times, not
+    /// averaged. The fiscal year starts in the month of `fiscal_year_start` (April).
+    ///
+    /// Guide: docs/guide/reports.md.
     Yearly(YearlyArgs),
     /// Say whether a file is a frozen report, unaltered and current (exit 0), or not (exit
     /// 1): not frozen, altered, or superseded (by which report, when, by whom and why).
