@@ -15,13 +15,13 @@
 //! | create_run | runs::create_run_records_the_run_and_its_pending_steps_in_order, runs::create_run_queued_has_no_start_and_keeps_not_before, runs::create_run_of_a_rerun_keeps_steps_as_succeeded |
 //! | set_run_status | runs::set_run_status_sets_start_once_and_end_when_final, runs::set_run_status_final_cancels_the_steps_that_never_started, runs::set_run_status_interrupted_ends_running_steps_and_attempts |
 //! | start_attempt | runs::start_attempt_marks_the_step_running_and_counts_attempts |
-//! | set_attempt_pid | runs::set_attempt_pid_records_the_process_id |
-//! | finish_attempt | runs::finish_attempt_records_how_it_ended_and_the_step_status, runs::finish_attempt_waiting_retry_leaves_the_step_open |
+//! | set_attempt_pid | runs::set_attempt_pid_records_the_process_id, runs::writes_naming_an_unknown_run_change_nothing |
+//! | finish_attempt | runs::finish_attempt_records_how_it_ended_and_the_step_status, runs::finish_attempt_waiting_retry_leaves_the_step_open, runs::writes_naming_an_unknown_run_change_nothing |
 //! | end_step | runs::end_step_ends_a_step_that_never_ran, runs::writes_commit_in_the_order_they_were_called |
 //! | list_runs | runs::list_runs_newest_first_filtered_and_limited |
 //! | get_run | runs::get_run_of_an_unknown_id_is_none (and most contracts of runs) |
 //! | succeeded | runs::succeeded_only_for_a_succeeded_run_of_that_job_and_day |
-//! | defer_run | runs::defer_run_sets_when_a_queued_run_may_start |
+//! | defer_run | runs::defer_run_sets_when_a_queued_run_may_start, runs::writes_naming_an_unknown_run_change_nothing |
 //! | active_runs | runs::active_runs_lists_queued_and_running_oldest_first |
 //! | claim_run | runs::claim_run_takes_a_queued_run_once, runs::claim_run_has_one_winner_among_racing_daemons |
 //! | take_over | runs::take_over_moves_a_running_run_from_its_gone_owner, runs::take_over_has_one_winner_among_racing_daemons |
@@ -129,6 +129,7 @@ macro_rules! every_contract {
                 request_cancel_of_a_running_run_asks_its_owner,
                 request_cancel_of_an_ended_or_unknown_run_changes_nothing,
                 cancel_requested_is_none_until_someone_asks,
+                writes_naming_an_unknown_run_change_nothing,
             }
             schedule {
                 record_slots_returns_the_run_each_slot_made,

@@ -734,3 +734,37 @@ pub async fn cancel_requested_is_none_until_someone_asks(db: &Db) {
         None
     );
 }
+
+/// Writes that name a run or attempt nobody recorded leave the database as it was.
+pub async fn writes_naming_an_unknown_run_change_nothing(db: &Db) {
+    let id = db
+        .create_run(&queued("backup", &["dump"]))
+        .await
+        .expect("create");
+    let before = db.get_run(id).await.expect("get").expect("run");
+    let ghost = id + 100;
+    db.set_run_status(ghost, RunStatus::Failed, at(1), Some("x"))
+        .await
+        .expect("status of an unknown run");
+    db.end_step(ghost, "dump", StepStatus::Skipped, at(1), "x")
+        .await
+        .expect("step of an unknown run");
+    db.end_step(id, "nothing", StepStatus::Skipped, at(1), "x")
+        .await
+        .expect("unknown step");
+    db.defer_run(ghost, at(5), "x")
+        .await
+        .expect("defer an unknown run");
+    db.set_attempt_pid(ghost, 1)
+        .await
+        .expect("pid of an unknown attempt");
+    db.finish_attempt(
+        ghost,
+        &ended(AttemptStatus::Failed, StepStatus::Failed, at(2)),
+    )
+    .await
+    .expect_err("there is no such attempt to finish");
+    assert_eq!(db.get_run(id).await.expect("get").expect("run"), before);
+    assert_eq!(all_runs(&**db).await.len(), 1);
+    assert!(db.get_run(ghost).await.expect("get").is_none());
+}
