@@ -1,0 +1,323 @@
+//! The store conformance suite: every method of the `Store` trait, checked through
+//! `&dyn Store` only, against each backend. A backend joins with one line at the bottom
+//! (`conformance!(NAME, fixtures::backends::NAME)`): its function returns a fresh, empty
+//! database, and every contract below runs on its own one.
+//!
+//! The contracts are what callers rely on: ids, statuses, the order and limits of listings,
+//! filters, idempotence, one winner among racing writers, and what each call leaves
+//! unchanged. Each is named after what it checks.
+//!
+//! Coverage: each method of the trait and the contracts that call it (checked by
+//! `coverage_table_names_every_store_method_and_contract`).
+//!
+//! | method | contracts |
+//! |---|---|
+//! | create_run | runs::create_run_records_the_run_and_its_pending_steps_in_order, runs::create_run_queued_has_no_start_and_keeps_not_before, runs::create_run_of_a_rerun_keeps_steps_as_succeeded |
+//! | set_run_status | runs::set_run_status_sets_start_once_and_end_when_final, runs::set_run_status_final_cancels_the_steps_that_never_started, runs::set_run_status_interrupted_ends_running_steps_and_attempts |
+//! | start_attempt | runs::start_attempt_marks_the_step_running_and_counts_attempts |
+//! | set_attempt_pid | runs::set_attempt_pid_records_the_process_id, runs::writes_naming_an_unknown_run_change_nothing |
+//! | finish_attempt | runs::finish_attempt_records_how_it_ended_and_the_step_status, runs::finish_attempt_waiting_retry_leaves_the_step_open, runs::writes_naming_an_unknown_run_change_nothing |
+//! | end_step | runs::end_step_ends_a_step_that_never_ran, runs::writes_commit_in_the_order_they_were_called |
+//! | list_runs | runs::list_runs_newest_first_filtered_and_limited |
+//! | get_run | runs::get_run_of_an_unknown_id_is_none (and most contracts of runs) |
+//! | succeeded | runs::succeeded_only_for_a_succeeded_run_of_that_job_and_day |
+//! | defer_run | runs::defer_run_sets_when_a_queued_run_may_start, runs::writes_naming_an_unknown_run_change_nothing |
+//! | active_runs | runs::active_runs_lists_queued_and_running_oldest_first |
+//! | claim_run | runs::claim_run_takes_a_queued_run_once, runs::claim_run_has_one_winner_among_racing_daemons |
+//! | take_over | runs::take_over_moves_a_running_run_from_its_gone_owner, runs::take_over_has_one_winner_among_racing_daemons |
+//! | request_cancel | runs::request_cancel_cancels_a_queued_run_at_once, runs::request_cancel_of_a_running_run_asks_its_owner, runs::request_cancel_of_an_ended_or_unknown_run_changes_nothing |
+//! | cancel_requested | runs::cancel_requested_is_none_until_someone_asks |
+//! | record_slots | schedule::record_slots_returns_the_run_each_slot_made, schedule::record_slots_twice_makes_no_second_run, schedule::record_slots_racing_daemons_make_one_run_per_slot |
+//! | watermarks | schedule::watermarks_only_move_forward |
+//! | list_slots | schedule::list_slots_newest_first_filtered_and_limited |
+//! | hold | schedule::hold_is_taken_once_until_released |
+//! | release | schedule::release_frees_a_held_job_once |
+//! | holds | schedule::holds_lists_every_held_job_by_name |
+//! | register_daemon | schedule::register_daemon_returns_new_ids_listed_newest_first |
+//! | heartbeat | schedule::heartbeat_moves_the_beat_and_keeps_the_stop |
+//! | daemons | schedule::register_daemon_returns_new_ids_listed_newest_first, schedule::heartbeat_moves_the_beat_and_keeps_the_stop |
+//! | open_incident | incidents::open_incident_opens_with_its_first_event, incidents::open_incident_deduplicates_by_job_and_failure_class_until_resolved, incidents::open_incident_counts_occurrences_given, incidents::open_incident_raises_severity_and_shortens_deadline, incidents::open_incident_racing_failures_open_one_incident |
+//! | list_incidents | incidents::list_incidents_newest_first_filtered_and_limited |
+//! | get_incident | incidents::get_incident_of_an_unknown_id_is_none (and every contract of incidents) |
+//! | change_incident | incidents::change_incident_acknowledges_then_resolves_once, incidents::change_incident_resolves_straight_from_open, incidents::change_incident_refused_writes_nothing, incidents::change_incident_withdraws_the_messages_nobody_needs, incidents::change_incident_has_one_winner_among_racing_operators, incidents::change_incident_completes_one_unyo_resolved |
+//! | job_recovered | incidents::job_recovered_resolves_open_incidents_of_earlier_runs, incidents::job_recovered_without_resolve_only_notes, incidents::job_recovered_withdraws_the_messages_of_what_it_resolves |
+//! | open_gate | gates::open_gate_marks_the_step_waiting_approval, gates::open_gate_again_keeps_the_first_gate_and_its_decision |
+//! | gate | gates::gate_of_an_unknown_step_is_none |
+//! | decide_gate | gates::decide_gate_records_one_decision, gates::decide_gate_without_a_waiting_gate_is_refused, gates::decide_gate_has_one_winner_among_racing_operators, gates::decide_gate_withdraws_the_gate_notices |
+//! | plan_gate_notice | gates::plan_gate_notice_writes_notices_while_the_gate_waits, gates::plan_gate_notice_after_the_decision_writes_nothing |
+//! | notification_work | outbox::notification_work_lists_unrouted_incidents, outbox::notification_work_lists_unnotified_occurrences_of_routed_incidents, outbox::notification_work_lists_escalations_due, outbox::notification_work_lists_gates_to_announce_or_remind |
+//! | plan_notifications | outbox::plan_notifications_writes_messages_and_moves_the_route, outbox::plan_notifications_only_if_open_stops_after_an_acknowledgement |
+//! | due_notifications | outbox::due_notifications_oldest_due_first_and_limited |
+//! | notification_tried | outbox::notification_tried_sent_records_the_receipt, outbox::notification_tried_failure_retries_then_gives_up |
+//! | list_notifications | outbox::list_notifications_newest_first_failed_only_and_limited |
+//! | audit | records::audit_appends_every_action_unchanged |
+//! | list_audit | records::list_audit_oldest_first_since_by_user_and_limited |
+//! | record_param_change | records::record_param_change_reads_back_as_recorded |
+//! | list_param_changes | records::list_param_changes_newest_first_by_key_and_limited |
+//! | get_param_change | records::record_param_change_reads_back_as_recorded |
+//! | mark_rolled_back | records::mark_rolled_back_marks_a_change_once |
+//! | record_extract | records::record_extract_reads_back_as_recorded |
+//! | list_extracts | records::list_extracts_newest_first_and_limited |
+//! | record_permission_changes | records::record_permission_changes_returns_ids_in_order |
+//! | list_permission_changes | records::list_permission_changes_filters_by_department_staff_and_batch |
+//! | freeze_report | reports::freeze_report_freezes_once_and_refuses_other_bytes, reports::freeze_report_supersede_chains_and_keeps_the_old, reports::freeze_report_supersede_with_nothing_frozen_writes_nothing, reports::freeze_report_racing_freezes_freeze_once |
+//! | frozen_report | reports::frozen_report_reads_one_by_id |
+//! | frozen_reports_by_hash | reports::frozen_reports_by_hash_lists_every_report_with_those_bytes |
+//! | report_facts | reports::report_facts_reads_the_runs_queued_in_the_period, reports::report_facts_counts_slots_and_keeps_those_of_the_jobs_asked, reports::report_facts_counts_attempts_that_failed_or_retried, reports::report_facts_incidents_opened_in_or_open_at_the_start, reports::report_facts_records_made_in_the_period, reports::report_facts_first_notified_is_the_earliest_sent |
+
+// The contracts live beside this file, in `store_conformance/`.
+#[path = "store_conformance/fixtures.rs"]
+mod fixtures;
+#[path = "store_conformance/gates.rs"]
+mod gates;
+#[path = "store_conformance/incidents.rs"]
+mod incidents;
+#[path = "store_conformance/outbox.rs"]
+mod outbox;
+#[path = "store_conformance/records.rs"]
+mod records;
+#[path = "store_conformance/reports.rs"]
+mod reports;
+#[path = "store_conformance/runs.rs"]
+mod runs;
+#[path = "store_conformance/schedule.rs"]
+mod schedule;
+
+/// Instantiates, for one backend, every contract listed: a test per contract, each on a
+/// fresh database from `$fresh`.
+macro_rules! contracts {
+    ($fresh:path; $($module:ident { $($contract:ident),* $(,)? })*) => {
+        $(mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $contract() {
+                    let db = $fresh().await;
+                    crate::$module::$contract(&db).await;
+                }
+            )*
+        })*
+    };
+}
+
+/// Every contract of the suite, by module.
+macro_rules! every_contract {
+    ($fresh:path) => {
+        contracts! { $fresh;
+            runs {
+                create_run_records_the_run_and_its_pending_steps_in_order,
+                create_run_queued_has_no_start_and_keeps_not_before,
+                create_run_of_a_rerun_keeps_steps_as_succeeded,
+                set_run_status_sets_start_once_and_end_when_final,
+                set_run_status_final_cancels_the_steps_that_never_started,
+                set_run_status_interrupted_ends_running_steps_and_attempts,
+                start_attempt_marks_the_step_running_and_counts_attempts,
+                set_attempt_pid_records_the_process_id,
+                finish_attempt_records_how_it_ended_and_the_step_status,
+                finish_attempt_waiting_retry_leaves_the_step_open,
+                end_step_ends_a_step_that_never_ran,
+                writes_commit_in_the_order_they_were_called,
+                list_runs_newest_first_filtered_and_limited,
+                get_run_of_an_unknown_id_is_none,
+                succeeded_only_for_a_succeeded_run_of_that_job_and_day,
+                defer_run_sets_when_a_queued_run_may_start,
+                active_runs_lists_queued_and_running_oldest_first,
+                claim_run_takes_a_queued_run_once,
+                claim_run_has_one_winner_among_racing_daemons,
+                take_over_moves_a_running_run_from_its_gone_owner,
+                take_over_has_one_winner_among_racing_daemons,
+                request_cancel_cancels_a_queued_run_at_once,
+                request_cancel_of_a_running_run_asks_its_owner,
+                request_cancel_of_an_ended_or_unknown_run_changes_nothing,
+                cancel_requested_is_none_until_someone_asks,
+                writes_naming_an_unknown_run_change_nothing,
+            }
+            schedule {
+                record_slots_returns_the_run_each_slot_made,
+                record_slots_twice_makes_no_second_run,
+                record_slots_racing_daemons_make_one_run_per_slot,
+                watermarks_only_move_forward,
+                list_slots_newest_first_filtered_and_limited,
+                hold_is_taken_once_until_released,
+                release_frees_a_held_job_once,
+                holds_lists_every_held_job_by_name,
+                register_daemon_returns_new_ids_listed_newest_first,
+                heartbeat_moves_the_beat_and_keeps_the_stop,
+            }
+            incidents {
+                open_incident_opens_with_its_first_event,
+                open_incident_deduplicates_by_job_and_failure_class_until_resolved,
+                open_incident_counts_occurrences_given,
+                open_incident_raises_severity_and_shortens_deadline,
+                open_incident_racing_failures_open_one_incident,
+                list_incidents_newest_first_filtered_and_limited,
+                get_incident_of_an_unknown_id_is_none,
+                change_incident_acknowledges_then_resolves_once,
+                change_incident_resolves_straight_from_open,
+                change_incident_refused_writes_nothing,
+                change_incident_withdraws_the_messages_nobody_needs,
+                change_incident_has_one_winner_among_racing_operators,
+                change_incident_completes_one_unyo_resolved,
+                job_recovered_resolves_open_incidents_of_earlier_runs,
+                job_recovered_without_resolve_only_notes,
+                job_recovered_withdraws_the_messages_of_what_it_resolves,
+            }
+            gates {
+                open_gate_marks_the_step_waiting_approval,
+                open_gate_again_keeps_the_first_gate_and_its_decision,
+                gate_of_an_unknown_step_is_none,
+                decide_gate_records_one_decision,
+                decide_gate_without_a_waiting_gate_is_refused,
+                decide_gate_has_one_winner_among_racing_operators,
+                decide_gate_withdraws_the_gate_notices,
+                plan_gate_notice_writes_notices_while_the_gate_waits,
+                plan_gate_notice_after_the_decision_writes_nothing,
+            }
+            outbox {
+                notification_work_lists_unrouted_incidents,
+                notification_work_lists_unnotified_occurrences_of_routed_incidents,
+                notification_work_lists_escalations_due,
+                notification_work_lists_gates_to_announce_or_remind,
+                plan_notifications_writes_messages_and_moves_the_route,
+                plan_notifications_only_if_open_stops_after_an_acknowledgement,
+                due_notifications_oldest_due_first_and_limited,
+                notification_tried_sent_records_the_receipt,
+                notification_tried_failure_retries_then_gives_up,
+                list_notifications_newest_first_failed_only_and_limited,
+            }
+            records {
+                audit_appends_every_action_unchanged,
+                list_audit_oldest_first_since_by_user_and_limited,
+                record_param_change_reads_back_as_recorded,
+                list_param_changes_newest_first_by_key_and_limited,
+                mark_rolled_back_marks_a_change_once,
+                record_extract_reads_back_as_recorded,
+                list_extracts_newest_first_and_limited,
+                record_permission_changes_returns_ids_in_order,
+                list_permission_changes_filters_by_department_staff_and_batch,
+            }
+            reports {
+                freeze_report_freezes_once_and_refuses_other_bytes,
+                freeze_report_supersede_chains_and_keeps_the_old,
+                freeze_report_supersede_with_nothing_frozen_writes_nothing,
+                freeze_report_racing_freezes_freeze_once,
+                frozen_report_reads_one_by_id,
+                frozen_reports_by_hash_lists_every_report_with_those_bytes,
+                report_facts_reads_the_runs_queued_in_the_period,
+                report_facts_counts_slots_and_keeps_those_of_the_jobs_asked,
+                report_facts_counts_attempts_that_failed_or_retried,
+                report_facts_incidents_opened_in_or_open_at_the_start,
+                report_facts_records_made_in_the_period,
+                report_facts_first_notified_is_the_earliest_sent,
+            }
+        }
+    };
+}
+
+/// Runs every contract against one backend: `conformance!(NAME, FUNCTION)`, where
+/// `FUNCTION().await` returns a fresh, empty [`fixtures::Db`].
+macro_rules! conformance {
+    ($backend:ident, $fresh:path) => {
+        mod $backend {
+            every_contract!($fresh);
+        }
+    };
+}
+
+conformance!(sqlite, crate::fixtures::backends::sqlite);
+
+/// The coverage table above names every method of the store's traits, and every contract it
+/// names exists: a method added to the trait without a contract fails here.
+#[test]
+fn coverage_table_names_every_store_method_and_contract() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let me = std::fs::read_to_string(repo.join("tests/store_conformance.rs")).expect("read suite");
+    let mut table: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for line in me.lines().filter_map(|l| l.strip_prefix("//! | ")) {
+        let mut cells = line.trim_end().trim_end_matches('|').split(" | ");
+        let (Some(method), Some(contracts)) = (cells.next(), cells.next()) else {
+            continue;
+        };
+        if method == "method" || method.starts_with("---") {
+            continue;
+        }
+        let names = contracts
+            .split(", ")
+            .map(|c| c.split(" (").next().unwrap_or(c).trim().to_owned())
+            .collect();
+        table.insert(method.trim().to_owned(), names);
+    }
+
+    // The methods of every public trait under src/store: `fn NAME(` inside `pub trait ... {`
+    // up to its closing `}` at the start of a line.
+    let mut methods = std::collections::BTreeSet::new();
+    let mut dirs = vec![repo.join("src/store")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read src/store") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read source");
+            let mut inside = false;
+            for line in text.lines() {
+                if line.starts_with("pub trait ") && line.trim_end().ends_with('{') {
+                    inside = true;
+                } else if inside && line.starts_with('}') {
+                    inside = false;
+                } else if inside {
+                    let Some(rest) = line.trim_start().strip_prefix("fn ") else {
+                        continue;
+                    };
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    methods.insert(name);
+                }
+            }
+        }
+    }
+    assert!(methods.len() >= 50, "found only {methods:?} in src/store");
+    let missing: Vec<&String> = methods.iter().filter(|m| !table.contains_key(*m)).collect();
+    assert!(
+        missing.is_empty(),
+        "store methods without a row in the table: {missing:?}"
+    );
+    let unknown: Vec<&String> = table.keys().filter(|m| !methods.contains(*m)).collect();
+    assert!(
+        unknown.is_empty(),
+        "rows for methods the store has not: {unknown:?}"
+    );
+
+    let mut problems = Vec::new();
+    for (method, contracts) in &table {
+        if contracts.is_empty() {
+            problems.push(format!("`{method}` has no contract"));
+        }
+        for contract in contracts {
+            let Some((module, name)) = contract.split_once("::") else {
+                problems.push(format!("`{contract}` is not MODULE::NAME"));
+                continue;
+            };
+            let path = repo.join(format!("tests/store_conformance/{module}.rs"));
+            let source = std::fs::read_to_string(&path).unwrap_or_default();
+            let head = format!("pub async fn {name}(db: &Db)");
+            let Some(start) = source.find(&head) else {
+                problems.push(format!(
+                    "the table names `{contract}`, which {module}.rs does not define"
+                ));
+                continue;
+            };
+            let body = &source[start + head.len()..];
+            let body = &body[..body.find("\npub async fn ").unwrap_or(body.len())];
+            if !body.contains(&format!(".{method}(")) {
+                problems.push(format!("`{contract}` does not call `{method}`"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
