@@ -348,6 +348,22 @@ impl Daemon {
 mod tests {
     use super::*;
 
+    /// A queued run is looked for at least every `QUEUE_POLL`, well within a second: the
+    /// main loop never sleeps past its next queue poll, however far off the next slot is;
+    /// a slot due sooner wakes it sooner, and nothing keeps it asleep past `MAX_SLEEP`.
+    #[test]
+    fn the_loop_wakes_for_the_next_queue_poll() {
+        assert!(QUEUE_POLL < Duration::from_secs(1));
+        let now = tokio::time::Instant::now();
+        let poll = now + QUEUE_POLL;
+        assert_eq!(wake_at(now, poll, None), poll);
+        assert_eq!(wake_at(now, poll, Some(Duration::from_secs(3600))), poll);
+        let soon = Duration::from_millis(100);
+        assert_eq!(wake_at(now, poll, Some(soon)), now + soon);
+        let far = now + Duration::from_secs(3600);
+        assert_eq!(wake_at(now, far, None), now + MAX_SLEEP);
+    }
+
     /// Regression: every run's task stayed in the `JoinSet` until shutdown (the daemon grew
     /// by about 2.7 KB per run).
     #[tokio::test]
