@@ -175,43 +175,14 @@ impl Starting {
             lock,
         } = self;
         let store: Arc<dyn Store> = Arc::from(crate::store::open(&settings).await?);
-        let now = clock.now();
-        let id = store
-            .register_daemon(
-                &engine::hostname(),
-                std::process::id(),
-                env!("CARGO_PKG_VERSION"),
-                now,
-            )
-            .await?;
-        let (done_tx, done_rx) = mpsc::unbounded_channel();
-        let planner = slots::Planner::new(&settings, &catalog, store.watermarks().await?, now);
-        let (notifier, notifier_rx) = watch::channel(Arc::new(Notifier::new(
-            settings.clone(),
-            catalog.clone(),
-            store.clone(),
-        )));
+        let (mut daemon, notifier_rx) =
+            Daemon::new(settings, catalog, store, clock.clone(), lock).await?;
         let (notifier_stop, notifier_stop_rx) = watch::channel(false);
         let notifier_task = tokio::spawn(notify_task::notify_loop(
             notifier_rx,
             notifier_stop_rx,
-            clock.clone(),
-        ));
-        let mut daemon = Daemon {
-            settings,
-            catalog,
-            store,
             clock,
-            id,
-            running: HashMap::new(),
-            tasks: JoinSet::new(),
-            done_tx,
-            done_rx,
-            waiting: HashMap::new(),
-            planner,
-            notifier,
-            _lock: lock,
-        };
+        ));
         daemon.announce();
         daemon.recover().await?;
         let result = daemon.main_loop(signals).await;
@@ -272,6 +243,50 @@ fn wake_at(
 }
 
 impl Daemon {
+    /// The daemon on an open store: registered (its row in `daemons`), its planner loaded
+    /// from the saved watermarks at the clock's now; with the receiving end of the
+    /// notifier's current settings.
+    async fn new(
+        settings: Settings,
+        catalog: Arc<Catalog>,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        lock: File,
+    ) -> Result<(Daemon, watch::Receiver<Arc<Notifier>>), Error> {
+        let now = clock.now();
+        let id = store
+            .register_daemon(
+                &engine::hostname(),
+                std::process::id(),
+                env!("CARGO_PKG_VERSION"),
+                now,
+            )
+            .await?;
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let planner = slots::Planner::new(&settings, &catalog, store.watermarks().await?, now);
+        let (notifier, notifier_rx) = watch::channel(Arc::new(Notifier::new(
+            settings.clone(),
+            catalog.clone(),
+            store.clone(),
+        )));
+        let daemon = Daemon {
+            settings,
+            catalog,
+            store,
+            clock,
+            id,
+            running: HashMap::new(),
+            tasks: JoinSet::new(),
+            done_tx,
+            done_rx,
+            waiting: HashMap::new(),
+            planner,
+            notifier,
+            _lock: lock,
+        };
+        Ok((daemon, notifier_rx))
+    }
+
     /// The start line, on the log and on stderr, with the settings' warnings.
     fn announce(&self) {
         tracing::info!(
@@ -345,46 +360,4 @@ impl Daemon {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A queued run is looked for at least every `QUEUE_POLL`, well within a second: the
-    /// main loop never sleeps past its next queue poll, however far off the next slot is;
-    /// a slot due sooner wakes it sooner, and nothing keeps it asleep past `MAX_SLEEP`.
-    #[test]
-    fn the_loop_wakes_for_the_next_queue_poll() {
-        assert!(QUEUE_POLL < Duration::from_secs(1));
-        let now = tokio::time::Instant::now();
-        let poll = now + QUEUE_POLL;
-        assert_eq!(wake_at(now, poll, None), poll);
-        assert_eq!(wake_at(now, poll, Some(Duration::from_secs(3600))), poll);
-        let soon = Duration::from_millis(100);
-        assert_eq!(wake_at(now, poll, Some(soon)), now + soon);
-        let far = now + Duration::from_secs(3600);
-        assert_eq!(wake_at(now, far, None), now + MAX_SLEEP);
-    }
-
-    /// Regression: every run's task stayed in the `JoinSet` until shutdown (the daemon grew
-    /// by about 2.7 KB per run).
-    #[tokio::test]
-    async fn finished_run_tasks_are_reaped() {
-        let mut tasks = JoinSet::new();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        for _ in 0..100 {
-            let tx = tx.clone();
-            tasks.spawn(async move {
-                let _ = tx.send(());
-            });
-        }
-        for _ in 0..100 {
-            rx.recv().await.expect("every task ran");
-        }
-        let mut joined = 0;
-        while !tasks.is_empty() {
-            joined += reap(&mut tasks);
-            tokio::task::yield_now().await;
-        }
-        assert_eq!(joined, 100);
-        assert_eq!(tasks.len(), 0);
-    }
-}
+mod tests;
