@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::context::StepContext;
 use super::dag::{Outcomes, StepEnd};
@@ -48,31 +48,7 @@ pub(super) async fn run_step(
             .join(&ctx.job.name)
             .join(format!("{}.{}.{attempt}.log", ctx.run_id, step.name));
         let prepared = prepare(ctx, step, attempt, log_path.clone());
-        let mut cancel = ctx.cancel.clone();
-        let mut drain = ctx.drain.clone();
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit.ok(),
-            () = async { let _ = cancel.wait_for(|c| *c).await; } => None,
-            () = async { let _ = drain.wait_for(|d| *d).await; } => None,
-        };
-        if permit.is_none() && *ctx.drain.borrow() && !*ctx.cancel.borrow() {
-            // The daemon is stopping: this attempt starts after the next start.
-            let _ = outcome.send((
-                i,
-                if attempt == 1 {
-                    StepEnd::NotStarted
-                } else {
-                    StepEnd::Suspended
-                },
-            ));
-            return Ok(());
-        }
-        let Some(permit) = permit.filter(|_| !*ctx.cancel.borrow()) else {
-            if attempt == 1 {
-                let _ = outcome.send((i, StepEnd::NotStarted));
-            } else {
-                stopped_while_waiting(ctx, i, &outcome).await?;
-            }
+        let Some(permit) = take_slot(ctx, i, attempt, &slots, &outcome).await? else {
             return Ok(());
         };
         let command_record = match &prepared {
@@ -97,39 +73,7 @@ pub(super) async fn run_step(
         });
 
         let result = match prepared {
-            Ok(cmd) => {
-                // A step that is still running after PID_RECORD_DELAY gets its pid recorded
-                // then; a shorter one has it recorded with its end, one transaction fewer.
-                let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<u32>();
-                let record_pid = async {
-                    if let Ok(pid) = pid_rx.await {
-                        tokio::time::sleep(PID_RECORD_DELAY).await;
-                        ctx.store.set_attempt_pid(attempt_id, pid).await
-                    } else {
-                        std::future::pending().await
-                    }
-                };
-                let on_spawn = move |pid: u32| {
-                    let _ = pid_tx.send(pid);
-                };
-                let running = exec::execute(&cmd, ctx.cancel.clone(), on_spawn);
-                tokio::pin!(running, record_pid);
-                let mut pid_recorded = false;
-                let outcome = loop {
-                    tokio::select! {
-                        outcome = &mut running => break outcome,
-                        recorded = &mut record_pid, if !pid_recorded => {
-                            recorded?;
-                            pid_recorded = true;
-                        }
-                    }
-                };
-                // Free the slot and let the step waiting for it start before this end is
-                // recorded: writes run in this thread, and the end is not on anyone's way.
-                drop(permit);
-                tokio::task::yield_now().await;
-                outcome.map_err(|e| e.to_string())
-            }
+            Ok(cmd) => spawn_attempt(ctx, &cmd, attempt_id, permit).await?,
             Err(e) => {
                 drop(permit);
                 Err(e)
@@ -180,6 +124,86 @@ pub(super) async fn run_step(
         });
         return Ok(());
     }
+}
+
+/// Waits for one of the run's `parallel` permits for attempt number `attempt` of step `i`.
+/// `None` when the run was stopped meanwhile (the step's end is then reported or recorded,
+/// and its task ends): a stopping daemon leaves the attempt for the next start.
+async fn take_slot(
+    ctx: &StepContext,
+    i: usize,
+    attempt: i64,
+    slots: &Arc<Semaphore>,
+    outcome: &Outcomes,
+) -> Result<Option<OwnedSemaphorePermit>, StoreError> {
+    let mut cancel = ctx.cancel.clone();
+    let mut drain = ctx.drain.clone();
+    let permit = tokio::select! {
+        permit = slots.clone().acquire_owned() => permit.ok(),
+        () = async { let _ = cancel.wait_for(|c| *c).await; } => None,
+        () = async { let _ = drain.wait_for(|d| *d).await; } => None,
+    };
+    if permit.is_none() && *ctx.drain.borrow() && !*ctx.cancel.borrow() {
+        // The daemon is stopping: this attempt starts after the next start.
+        let _ = outcome.send((
+            i,
+            if attempt == 1 {
+                StepEnd::NotStarted
+            } else {
+                StepEnd::Suspended
+            },
+        ));
+        return Ok(None);
+    }
+    let Some(permit) = permit.filter(|_| !*ctx.cancel.borrow()) else {
+        if attempt == 1 {
+            let _ = outcome.send((i, StepEnd::NotStarted));
+        } else {
+            stopped_while_waiting(ctx, i, outcome).await?;
+        }
+        return Ok(None);
+    };
+    Ok(Some(permit))
+}
+
+/// Runs a recorded attempt's process to its end, holding `permit` while it runs. A step
+/// that is still running after [`PID_RECORD_DELAY`] gets its pid recorded then; a shorter
+/// one has it recorded with its end, one transaction fewer.
+async fn spawn_attempt(
+    ctx: &StepContext,
+    cmd: &exec::Command,
+    attempt_id: i64,
+    permit: OwnedSemaphorePermit,
+) -> Result<Result<exec::Outcome, String>, StoreError> {
+    let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<u32>();
+    let record_pid = async {
+        if let Ok(pid) = pid_rx.await {
+            tokio::time::sleep(PID_RECORD_DELAY).await;
+            ctx.store.set_attempt_pid(attempt_id, pid).await
+        } else {
+            std::future::pending().await
+        }
+    };
+    let on_spawn = move |pid: u32| {
+        let _ = pid_tx.send(pid);
+    };
+    let running = exec::execute(cmd, ctx.cancel.clone(), on_spawn);
+    tokio::pin!(running, record_pid);
+    let mut pid_recorded = false;
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut running => break outcome,
+            recorded = &mut record_pid, if !pid_recorded => {
+                recorded?;
+                pid_recorded = true;
+            }
+        }
+    };
+    // Free the slot and let the step waiting for it start before this end is recorded:
+    // writes run in this thread, and the end is not on anyone's way.
+    drop(permit);
+    tokio::task::yield_now().await;
+    Ok(outcome.map_err(|e| e.to_string()))
 }
 
 /// The command as recorded with an attempt.
