@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 
-use crate::helper::{Tree, both, text};
+use crate::helper::{Daemon, Tree, both, text};
 
 fn assert_exit(out: &Output, code: i32) {
     assert_eq!(out.status.code(), Some(code), "{}", both(out));
@@ -631,17 +631,11 @@ fn the_param_change_history_records_the_submitters_reason() {
         "correction requested by the tax division",
     ]);
     assert_exit(&out, 0);
-    let mut daemon = unyo(&t)
-        .arg("daemon")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("daemon");
+    let daemon = Daemon::start(&t);
     crate::helper::wait_for("the submitted change", || {
         (history(&t).len() == 2).then_some(())
     });
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    drop(daemon);
     assert_eq!(
         history(&t)[0]["reason"],
         "correction requested by the tax division"

@@ -11,7 +11,9 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::helper::{Tree, attempts, both, live_group_members, step, text, unyo_bin, wait_for};
+use crate::helper::{
+    Setup, Tree, attempts, both, live_group_members, step, text, unyo_bin, wait_for,
+};
 
 /// The run id from the summary line `run ID of `JOB`: STATUS in DURATION`.
 fn summary_run_id(out: &Output) -> i64 {
@@ -978,4 +980,59 @@ fn concurrent_first_runs_on_a_fresh_database_both_succeed() {
         }
         assert_eq!(runs_json(&t).len(), 2);
     }
+}
+
+/// The engine reads the time only through the clock it is given: a run driven on a clock
+/// standing at the last day of a fiscal year is recorded at that instant and belongs to that
+/// business date and fiscal year, whatever the wall clock says; its steps see them too.
+#[tokio::test]
+async fn a_run_takes_its_times_and_business_date_from_the_clock_it_is_given() {
+    let t = Tree::new();
+    t.file("unyo.yaml", "timezone: Asia/Tokyo\n");
+    t.job(
+        "close",
+        "steps:\n  a:\n    run: echo \"$UNYO_BUSINESS_DATE $UNYO_FISCAL_YEAR $UNYO_STEP $UNYO_ATTEMPT\"\n",
+    );
+    let at = DateTime::parse_from_rfc3339("2027-03-31T12:00:00+09:00")
+        .expect("time")
+        .with_timezone(&Utc);
+    let s = Setup::new(&t, at).await;
+    let job = s.catalog.jobs.get("close").cloned().expect("job");
+    let (_stop, stop_rx) = tokio::sync::watch::channel(None);
+    let result = unyo::engine::run(
+        &s.settings,
+        &s.catalog,
+        s.store.clone(),
+        unyo::engine::RunRequest {
+            job,
+            params: indexmap::IndexMap::new(),
+            trigger: unyo::store::Trigger::Manual,
+            reason: None,
+            parallel: 1,
+            requested_by: "tester".to_owned(),
+            business_date: None,
+            clock: s.clock.clone(),
+        },
+        stop_rx,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .expect("run");
+    assert_eq!(result.status, unyo::store::RunStatus::Succeeded);
+    let detail = s
+        .store
+        .get_run(result.run_id)
+        .await
+        .expect("read")
+        .expect("the run");
+    assert_eq!(detail.run.started_at, Some(at));
+    assert_eq!(detail.run.ended_at, Some(at));
+    assert_eq!(
+        detail.run.business_date,
+        NaiveDate::from_ymd_opt(2027, 3, 31).expect("date")
+    );
+    assert_eq!(detail.run.fiscal_year, 2026);
+    assert_eq!(detail.attempts.len(), 1);
+    assert_eq!(detail.attempts[0].started_at, at);
+    assert_eq!(detail.attempts[0].stdout_tail.trim(), "2027-03-31 2026 a 1");
 }

@@ -1,4 +1,5 @@
-//! `unyo demo init`: creates the demo environment (an invented city) under the data directory.
+//! `unyo demo init`: creates the demo environment (an invented city) under the data directory;
+//! and the same, when it is missing, before `unyo daemon` starts with `demo: true`.
 
 use crate::error::Error;
 use crate::model::Settings;
@@ -48,5 +49,21 @@ pub fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
             super::out(&text);
             Ok(())
         }
+    }
+}
+
+/// With `demo: true` (the shipped `unyo.yaml`), the daemon's first start creates the demo
+/// environment the shipped jobs work on when it is missing (`unyo demo init` does the same on
+/// demand). A failure is logged: the daemon runs on.
+pub async fn ensure_environment(settings: &Settings) {
+    let data_dir = settings.data_dir.clone();
+    match tokio::task::spawn_blocking(move || crate::demo::ensure(&data_dir)).await {
+        Ok(Ok(true)) => tracing::info!(
+            "created the demo environment in {}",
+            crate::demo::city_dir(&settings.data_dir).display()
+        ),
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => tracing::warn!("cannot create the demo environment: {e}"),
+        Err(e) => tracing::warn!("cannot create the demo environment: {e}"),
     }
 }

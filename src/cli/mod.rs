@@ -319,7 +319,13 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
     protect(&settings)?;
     log_time::set_zone(settings.timezone);
     match cli.command {
-        Command::Daemon => crate::daemon::run(settings).await,
+        Command::Daemon => {
+            let starting = crate::daemon::begin(settings)?;
+            if starting.settings().demo {
+                demo::ensure_environment(starting.settings()).await;
+            }
+            starting.run(crate::domain::clock::system()).await
+        }
         Command::Validate => validate::run(&settings),
         Command::Calendar(args) => calendar::run(&settings, args),
         Command::BusinessDate => business_date::run(&settings),

@@ -224,6 +224,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             parallel,
             requested_by: engine::os_user(),
             business_date,
+            clock: crate::domain::clock::system(),
         },
         cancel_rx,
         on_event,

@@ -57,7 +57,7 @@ impl Daemon {
                 .set_run_status(
                     run.id,
                     RunStatus::Interrupted,
-                    (self.clock)(),
+                    self.clock.now(),
                     Some(&reason),
                 )
                 .await?;
@@ -105,7 +105,7 @@ impl Daemon {
         if running || !waiting {
             return Ok(false);
         }
-        let Some(resume) = resume_state(&detail, &job, (self.clock)()) else {
+        let Some(resume) = resume_state(&detail, &job, self.clock.now()) else {
             return Ok(false);
         };
         if !self

@@ -1,13 +1,22 @@
 //! Shared test helpers: a definition tree in a temp dir, the real `unyo` binary pointed at it,
-//! and checks on processes and the recorded database.
+//! a real `unyo daemon` on it (`Daemon`, stopped on drop), the library's own set-up on it
+//! with a settable clock (`Setup`: settings, definitions, store), and checks on processes
+//! and the recorded database.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use chrono::{DateTime, Utc};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use unyo::domain::clock::ManualClock;
+use unyo::model::{Catalog, Settings};
+use unyo::store::Store;
 
 /// Upper bound for anything a test waits for; only catches hangs.
 pub const PATIENCE: Duration = Duration::from_secs(60);
@@ -161,4 +170,136 @@ pub fn live_group_members(pgid: i64) -> Vec<i64> {
 pub fn unyo_bin() -> String {
     let bin = assert_cmd::cargo::cargo_bin("unyo");
     bin.canonicalize().unwrap_or(bin).display().to_string()
+}
+
+/// A `unyo daemon` process on a tree, its stderr in its own log file; killed when dropped.
+pub struct Daemon {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `unyo daemon` on `t` and waits for its start line.
+    pub fn start(t: &Tree) -> Daemon {
+        let log = t.path(&format!("daemon-{}.log", unique()));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+            .env_remove("UNYO_ROOT")
+            .env("NO_COLOR", "1")
+            .env("UNYO_LOG", "unyo=info")
+            .arg("--root")
+            .arg(t.root())
+            .arg("daemon")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(t.path("daemon.out")).expect("out"))
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start daemon");
+        let d = Daemon {
+            child: Some(child),
+            log,
+        };
+        wait_for("the daemon to start", || {
+            d.log().contains("unyo daemon").then_some(())
+        });
+        d
+    }
+
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.as_ref().expect("child").id() as i32)
+    }
+
+    pub fn signal(&self, s: Signal) {
+        kill(self.pid(), s).expect("signal");
+    }
+
+    /// What the daemon wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the daemon to exit and returns its exit code.
+    pub fn wait(mut self) -> Option<i32> {
+        let mut child = self.child.take().expect("child");
+        let status = wait_for("the daemon to exit", || child.try_wait().expect("wait"));
+        status.code()
+    }
+
+    /// SIGTERM, then its exit code once it has stopped.
+    pub fn stop(self) -> Option<i32> {
+        self.signal(Signal::SIGTERM);
+        self.wait()
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn crash(mut self) {
+        let mut child = self.child.take().expect("child");
+        child.kill().expect("kill -9");
+        child.wait().expect("reap");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A number no other call in this process returns (for file names).
+pub fn unique() -> u128 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    nanos * 1000 + u128::from(n % 1000)
+}
+
+/// A connection to the tree's database, as another process would open it.
+pub fn db(t: &Tree) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(t.path("var/unyo.db")).expect("open db");
+    c.busy_timeout(Duration::from_secs(10)).expect("busy");
+    c
+}
+
+/// The first column of every row of `sql`.
+pub fn query<T: rusqlite::types::FromSql>(t: &Tree, sql: &str) -> Vec<T> {
+    let c = db(t);
+    let mut s = c.prepare(sql).expect("prepare");
+    s.query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+/// The one value `sql` selects.
+pub fn one<T: rusqlite::types::FromSql>(t: &Tree, sql: &str) -> T {
+    db(t).query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
+/// The library set up on a tree as the daemon sets itself up, with a clock the test sets.
+pub struct Setup {
+    pub settings: Settings,
+    pub catalog: Arc<Catalog>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+}
+
+impl Setup {
+    /// The tree's settings and definitions, its store (created and migrated), and a clock
+    /// standing at `at`.
+    pub async fn new(t: &Tree, at: DateTime<Utc>) -> Setup {
+        let settings = Settings::load(t.root()).expect("settings");
+        let catalog = Arc::new(Catalog::load(&settings).expect("catalog"));
+        let store: Arc<dyn Store> = Arc::from(unyo::store::open(&settings).await.expect("store"));
+        Setup {
+            settings,
+            catalog,
+            store,
+            clock: ManualClock::new(at),
+        }
+    }
 }
