@@ -13,6 +13,7 @@ mod files;
 mod forecast;
 mod freeze;
 mod import;
+mod layers;
 mod notify;
 mod operator;
 mod outbox;
