@@ -32,28 +32,55 @@ pub use traits::{IncidentStore, Outbox, RecordStore, ReportStore, RunStore, Slot
 use crate::model::{Database, Settings, Severity};
 
 /// The one wording for a run id that names no run, whichever command was given it.
-pub fn no_such_run(id: i64) -> String {
-    format!("no run {id} is recorded")
+pub fn no_such_run(id: i64) -> StoreError {
+    StoreError::NotFound { what: "run", id }
 }
 
 /// The one wording for an incident id that names no incident, whichever command was given it.
-pub fn no_such_incident(id: i64) -> String {
-    format!("no incident {id} is recorded")
+pub fn no_such_incident(id: i64) -> StoreError {
+    StoreError::NotFound {
+        what: "incident",
+        id,
+    }
 }
 
-/// A failed database operation, with what was being done. Causes are kept as text so that
-/// every store implementation reports the same way.
+/// A failed database operation, with what was being done and why, the cause kept apart:
+/// another process holding the database, a broken constraint, a record that is not there,
+/// a full disk, an I/O failure, a value that does not read back. Every store implementation
+/// reports through these, so a caller can tell them apart whichever database it uses.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open database {database}: {message}")]
     Open { database: String, message: String },
     #[error("cannot update the database schema: {0}")]
     Migrate(String),
+    /// Another process held the database (busy or locked) for longer than the store waits.
+    #[error("database error while {action}: {message}")]
+    Busy {
+        action: &'static str,
+        message: String,
+    },
+    /// A write broke a constraint of the schema (unique, foreign key, check, not null).
+    #[error("database error while {action}: {message}")]
+    Constraint {
+        action: &'static str,
+        message: String,
+    },
+    /// Reading or writing the database file failed below SQL.
+    #[error("database error while {action}: {message}")]
+    Io {
+        action: &'static str,
+        message: String,
+    },
+    /// Any other failure of a statement.
     #[error("database error while {action}: {message}")]
     Query {
         action: &'static str,
         message: String,
     },
+    /// What a command named is not recorded.
+    #[error("no {what} {id} is recorded")]
+    NotFound { what: &'static str, id: i64 },
     #[error("database holds an unexpected value: {0}")]
     Corrupt(String),
     #[error("{0} is not supported yet")]
@@ -78,6 +105,11 @@ impl StoreError {
     /// Whether the disk holding the database is full.
     pub fn is_disk_full(&self) -> bool {
         matches!(self, StoreError::DiskFull { .. })
+    }
+
+    /// Whether another process held the database for longer than the store waits.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Busy { .. })
     }
 }
 
@@ -767,15 +799,10 @@ pub enum CancelOutcome {
     Unknown,
 }
 
-/// An operator's change to an incident.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IncidentChange {
-    Acknowledge,
-    Resolve {
-        cause: String,
-        countermeasure: String,
-    },
-}
+/// Why an approval gate's decision is refused (decided in `domain`).
+pub use crate::domain::gate::GateRefusal;
+/// An operator's change to an incident, and why one is refused (decided in `domain`).
+pub use crate::domain::incident::{IncidentChange, Refusal as IncidentRefusal};
 
 /// The answer to a store call: awaiting it waits for the commit (or the read).
 pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;

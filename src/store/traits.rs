@@ -74,7 +74,7 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
         user: &str,
         comment: &str,
         at: DateTime<Utc>,
-    ) -> Pending<Result<(), String>>;
+    ) -> Pending<Result<(), GateRefusal>>;
     /// Holds a job's schedules; false when it was held already.
     fn hold(&self, job: &str, user: &str, at: DateTime<Utc>, reason: &str) -> Pending<bool>;
     /// Releases a held job; false when it was not held.
@@ -135,7 +135,7 @@ pub trait IncidentStore: Send + Sync + std::fmt::Debug {
         change: &IncidentChange,
         actor: &str,
         at: DateTime<Utc>,
-    ) -> Pending<Result<IncidentRow, String>>;
+    ) -> Pending<Result<IncidentRow, IncidentRefusal>>;
     /// A run of `job` succeeded: every unresolved incident of the job gets a note, and is
     /// resolved by unyo when `resolve` is set (its pending messages withdrawn). Returns the
     /// incidents touched.

@@ -3,6 +3,7 @@
 //! current row, asks, and writes what was decided.
 
 use super::*;
+use crate::domain::incident;
 
 pub(super) fn incident_row(row: &Row<'_>) -> Result<IncidentRow, StoreError> {
     Ok(IncidentRow {
@@ -92,52 +93,52 @@ impl IncidentStore for SqliteStore {
         let n = n.clone();
         self.write("recording an incident", move |c| {
             let at = ts(n.at);
-            let existing: Option<(i64, String)> = c
+            let failure = incident::Failure {
+                severity: n.severity,
+                summary: &n.summary,
+                report_deadline: n.report_deadline,
+                occurrences: n.occurrences,
+            };
+            let existing = c
                 .prepare_cached(
-                    "SELECT id, severity FROM incidents WHERE job = ? AND failure_class = ? \
-                     AND status <> 'resolved'",
+                    "SELECT id, severity, report_deadline FROM incidents WHERE job = ? \
+                     AND failure_class = ? AND status <> 'resolved'",
                 )?
                 .query_row(params![n.job, n.failure_class], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+                    Ok((
+                        r.get::<_, i64>("id")?,
+                        r.get::<_, String>("severity")?,
+                        opt_time(r, "report_deadline"),
+                    ))
                 })
                 .optional()?;
-            if let Some((id, severity)) = existing {
-                let higher = severity
-                    .parse::<Severity>()
-                    .map_or(true, |s| n.severity > s);
-                // A higher severity brings its (shorter) report deadline with it.
+            if let Some((id, severity, deadline)) = existing {
+                let recorded = incident::Unresolved {
+                    severity: severity.parse().ok(),
+                    report_deadline: deadline.map_err(carry)?,
+                };
+                let recurred = incident::recur(&recorded, &failure);
                 c.prepare_cached(
                     "UPDATE incidents SET occurrences = occurrences + ?, last_seen_at = ?, \
-                     severity = CASE WHEN ? THEN ? ELSE severity END, \
-                     report_deadline = CASE WHEN ? AND ? IS NOT NULL \
-                       THEN min(COALESCE(report_deadline, ?), ?) ELSE report_deadline END \
-                     WHERE id = ?",
+                     severity = ?, report_deadline = ? WHERE id = ?",
                 )?
                 .execute(params![
-                    n.occurrences.max(1),
+                    recurred.add,
                     at,
-                    higher,
-                    n.severity.as_str(),
-                    higher,
-                    n.report_deadline.map(ts),
-                    n.report_deadline.map(ts),
-                    n.report_deadline.map(ts),
+                    recurred.severity.as_str(),
+                    recurred.report_deadline.map(ts),
                     id
                 ])?;
-                let text = if higher {
-                    format!("{} (severity raised to {})", n.summary, n.severity)
-                } else {
-                    n.summary.clone()
-                };
-                incident_log(c, id, &at, "occurrence", &n.actor, n.run_id, &text)?;
+                incident_log(c, id, &at, "occurrence", &n.actor, n.run_id, &recurred.text)?;
                 return Ok(IncidentOpened { id, new: false });
             }
+            let opened = incident::open(&failure);
             let id: i64 = c
                 .prepare_cached(
                     "INSERT INTO incidents (opened_at, severity, job, run_id, step, \
                      failure_class, summary, log_excerpt, rule, status, last_seen_at, \
                      report_deadline, occurrences) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?) RETURNING id",
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 )?
                 .query_row(
                     params![
@@ -150,13 +151,14 @@ impl IncidentStore for SqliteStore {
                         n.summary,
                         n.log_excerpt,
                         n.rule,
+                        IncidentStatus::Open.as_str(),
                         at,
                         n.report_deadline.map(ts),
-                        n.occurrences.max(1),
+                        opened.occurrences,
                     ],
                     |r| r.get(0),
                 )?;
-            incident_log(c, id, &at, "opened", &n.actor, n.run_id, &n.summary)?;
+            incident_log(c, id, &at, "opened", &n.actor, n.run_id, &opened.text)?;
             Ok(IncidentOpened { id, new: true })
         })
     }
@@ -203,64 +205,45 @@ impl IncidentStore for SqliteStore {
         change: &IncidentChange,
         actor: &str,
         at: DateTime<Utc>,
-    ) -> Pending<Result<IncidentRow, String>> {
+    ) -> Pending<Result<IncidentRow, IncidentRefusal>> {
         let (change, actor) = (change.clone(), actor.to_owned());
-        let result = self.write_now("changing an incident", move |c| {
-            let Some(row) = incident_by_id(c, id)? else {
-                return Ok(Err(super::no_such_incident(id)));
+        self.write("changing an incident", move |c| {
+            let row = match incident_by_id(c, id)? {
+                None => None,
+                Some(Err(_)) => return Ok(Err(IncidentRefusal::Unreadable { id })),
+                Some(Ok(row)) => Some(row),
             };
-            let Ok(row) = row else {
-                return Ok(Err(format!("incident {id} cannot be read")));
+            let current = row.as_ref().map(|r| incident::Current {
+                status: r.status,
+                acknowledged_by: r.acknowledged_by.as_deref(),
+                resolved_by: r.resolved_by.as_deref(),
+            });
+            let done = match incident::change(id, current.as_ref(), &change, &actor) {
+                Ok(done) => done,
+                Err(refused) => return Ok(Err(refused)),
             };
             let at = ts(at);
             match &change {
                 IncidentChange::Acknowledge => {
-                    if row.status != IncidentStatus::Open {
-                        let by = match row.status {
-                            IncidentStatus::Resolved => row.resolved_by.as_deref(),
-                            _ => row.acknowledged_by.as_deref(),
-                        };
-                        return Ok(Err(format!(
-                            "incident {id} is {} already (by {})",
-                            row.status,
-                            by.unwrap_or("unknown")
-                        )));
-                    }
                     c.prepare_cached(
-                        "UPDATE incidents SET status = 'acknowledged', acknowledged_by = ?, \
+                        "UPDATE incidents SET status = ?, acknowledged_by = ?, \
                          acknowledged_at = ?, next_escalation_at = NULL WHERE id = ?",
                     )?
-                    .execute(params![actor, at, id])?;
-                    incident_log(c, id, &at, "acknowledged", &actor, None, "")?;
-                    withdraw_messages(
-                        c,
-                        id,
-                        2,
-                        &format!("incident {id} was acknowledged by {actor}"),
-                    )?;
+                    .execute(params![done.status.as_str(), actor, at, id])?;
                 }
                 IncidentChange::Resolve {
                     cause,
                     countermeasure,
                 } => {
-                    // One that unyo closed when the job recovered can still be given its
-                    // cause and countermeasure by a person.
-                    if row.status == IncidentStatus::Resolved
-                        && row.resolved_by.as_deref() != Some("unyo")
-                    {
-                        return Ok(Err(format!(
-                            "incident {id} is resolved already (by {})",
-                            row.resolved_by.as_deref().unwrap_or("unknown")
-                        )));
-                    }
                     c.prepare_cached(
-                        "UPDATE incidents SET status = 'resolved', resolved_by = ?, \
+                        "UPDATE incidents SET status = ?, resolved_by = ?, \
                          resolved_at = ?, cause = ?, countermeasure = ?, \
                          acknowledged_by = COALESCE(acknowledged_by, ?), \
                          acknowledged_at = COALESCE(acknowledged_at, ?), \
                          next_escalation_at = NULL WHERE id = ?",
                     )?
                     .execute(params![
+                        done.status.as_str(),
                         actor,
                         at,
                         cause,
@@ -269,23 +252,14 @@ impl IncidentStore for SqliteStore {
                         at,
                         id
                     ])?;
-                    incident_log(
-                        c,
-                        id,
-                        &at,
-                        "resolved",
-                        &actor,
-                        None,
-                        &format!("cause: {cause}; countermeasure: {countermeasure}"),
-                    )?;
-                    withdraw_messages(c, id, 1, &format!("incident {id} was resolved by {actor}"))?;
                 }
             }
+            incident_log(c, id, &at, done.event, &actor, None, &done.text)?;
+            withdraw_messages(c, id, done.withdraw.from_level, &done.withdraw.reason)?;
             Ok(incident_by_id(c, id)?
                 .and_then(Result::ok)
-                .ok_or_else(|| format!("incident {id} vanished")))
-        });
-        Box::pin(std::future::ready(result))
+                .ok_or(IncidentRefusal::Vanished { id }))
+        })
     }
 
     fn job_recovered(
@@ -306,30 +280,31 @@ impl IncidentStore for SqliteStore {
                 .collect::<rusqlite::Result<_>>()?;
             let at = ts(at);
             let mut ids = Vec::with_capacity(rows.len());
-            for (id, status, opened_by_run) in &rows {
-                ids.push(*id);
-                let id = *id;
-                let text = format!("`{job}` succeeded again in run {run_id}");
-                // Only an incident nobody took on, opened by an earlier run: one a person
-                // acknowledged is theirs to close, and a run's own retry that worked does
-                // not close the incident it opened.
-                if resolve && status == "open" && *opened_by_run != Some(run_id) {
-                    c.prepare_cached(
-                        "UPDATE incidents SET status = 'resolved', resolved_by = 'unyo', \
-                         resolved_at = ?, next_escalation_at = NULL, \
-                         cause = COALESCE(cause, 'not recorded: unyo closed it when the job succeeded again'), \
-                         countermeasure = COALESCE(countermeasure, 'not recorded') WHERE id = ?",
-                    )?
-                    .execute(params![at, id])?;
-                    incident_log(c, id, &at, "resolved", "unyo", Some(run_id), &text)?;
-                    withdraw_messages(
-                        c,
-                        id,
-                        1,
-                        &format!("incident {id} was resolved: {text}"),
-                    )?;
-                } else {
-                    incident_log(c, id, &at, "note", "unyo", Some(run_id), &text)?;
+            for (id, status, opened_by_run) in rows {
+                ids.push(id);
+                let status = status.parse().ok();
+                match incident::recovered(id, status, opened_by_run, &job, run_id, resolve) {
+                    incident::Recovery::Resolve { text, withdraw } => {
+                        c.prepare_cached(
+                            "UPDATE incidents SET status = ?, resolved_by = ?, \
+                             resolved_at = ?, next_escalation_at = NULL, \
+                             cause = COALESCE(cause, ?), \
+                             countermeasure = COALESCE(countermeasure, ?) WHERE id = ?",
+                        )?
+                        .execute(params![
+                            IncidentStatus::Resolved.as_str(),
+                            incident::UNYO,
+                            at,
+                            incident::UNYO_CAUSE,
+                            incident::UNYO_COUNTERMEASURE,
+                            id
+                        ])?;
+                        incident_log(c, id, &at, "resolved", incident::UNYO, Some(run_id), &text)?;
+                        withdraw_messages(c, id, withdraw.from_level, &withdraw.reason)?;
+                    }
+                    incident::Recovery::Note { text } => {
+                        incident_log(c, id, &at, "note", incident::UNYO, Some(run_id), &text)?;
+                    }
                 }
             }
             Ok(ids)

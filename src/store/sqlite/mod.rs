@@ -33,11 +33,13 @@ mod reports;
 mod rows;
 mod runs;
 mod slots;
+mod writer;
 
 use incidents::*;
 use records::*;
 use rows::*;
 use runs::*;
+use writer::{QueuedWrite, Writer, in_savepoint};
 
 /// Migrations, applied in order; a version once released never changes (forward-only).
 /// Versions need not be contiguous: every version listed here and not yet recorded in
@@ -144,9 +146,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct SqliteStore {
     /// The database file, to tell a full disk from other failures.
     path: Arc<PathBuf>,
-    writer: Arc<Mutex<Connection>>,
-    /// Writes called but not yet committed, in call order.
-    queued: Arc<Mutex<Vec<QueuedWrite>>>,
+    /// The thread that owns the write connection.
+    writer: Arc<Writer>,
     reader: Arc<Mutex<Connection>>,
 }
 
@@ -156,18 +157,57 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// A queued write: given the open transaction (or why it could not begin), it runs its
-/// statements and returns what reports its outcome once the commit is known.
-type QueuedWrite = Box<dyn FnOnce(Result<&Connection, &str>) -> Reply + Send>;
-
-/// Reports a write's outcome, given the commit's.
-type Reply = Box<dyn FnOnce(Result<(), &str>) + Send>;
-
-fn query_err(action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| StoreError::Query {
-        action,
-        message: e.to_string(),
+/// A failed statement as a [`StoreError`] that keeps its cause: the one place SQLite's
+/// result codes are read.
+pub(super) fn sqlite_error(action: &'static str, e: &rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    if let rusqlite::Error::ToSqlConversionFailure(carried) = e
+        && let Some(e) = carried.downcast_ref::<StoreError>()
+    {
+        return e.clone();
     }
+    let message = e.to_string();
+    let code = match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    };
+    match code {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Busy { action, message }
+        }
+        Some(ErrorCode::ConstraintViolation) => StoreError::Constraint { action, message },
+        Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::CannotOpen) => {
+            StoreError::Io { action, message }
+        }
+        _ => StoreError::Query { action, message },
+    }
+}
+
+/// Carries a [`StoreError`] out of a write through rusqlite's error type, so the write's
+/// savepoint is rolled back and its caller gets the error as it was.
+pub(super) fn carry(e: StoreError) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
+/// [`sqlite_error`] for `map_err`.
+fn query_err(action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| sqlite_error(action, &e)
+}
+
+/// A write whose reply was lost: the writer thread is gone, its transaction never ran.
+fn not_committed(action: &'static str) -> StoreError {
+    StoreError::Query {
+        action,
+        message: "the write was not committed".to_owned(),
+    }
+}
+
+/// Starts the writer thread of the database at `path`.
+fn start_writer(path: &Path, conn: Connection) -> Result<Writer, StoreError> {
+    Writer::start(conn).map_err(|e| StoreError::Open {
+        database: format!("sqlite:{}", path.display()),
+        message: format!("cannot start the writer thread: {e}"),
+    })
 }
 
 /// Times are stored as RFC 3339 UTC text with microseconds, which sorts as it reads.
@@ -180,7 +220,10 @@ pub(crate) fn classify(path: &Path, e: StoreError) -> StoreError {
     let detail = match &e {
         StoreError::Open { message, .. } => format!("opening it: {message}"),
         StoreError::Migrate(m) => format!("updating its schema: {m}"),
-        StoreError::Query { action, message } => format!("{action}: {message}"),
+        StoreError::Query { action, message }
+        | StoreError::Io { action, message }
+        | StoreError::Busy { action, message }
+        | StoreError::Constraint { action, message } => format!("{action}: {message}"),
         _ => return e,
     };
     let lower = detail.to_lowercase();
@@ -337,39 +380,6 @@ fn poisoned() -> StoreError {
     }
 }
 
-/// A write whose reply was lost: its transaction never ran.
-fn not_committed(action: &'static str) -> StoreError {
-    StoreError::Query {
-        action,
-        message: "the write was not committed".to_owned(),
-    }
-}
-
-/// Runs one queued write inside the shared transaction: its changes are undone alone when
-/// it fails.
-fn in_savepoint<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    run_cached(conn, "SAVEPOINT write")?;
-    match f(conn) {
-        Ok(v) => {
-            run_cached(conn, "RELEASE write")?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = run_cached(conn, "ROLLBACK TO write");
-            let _ = run_cached(conn, "RELEASE write");
-            Err(e)
-        }
-    }
-}
-
-/// Runs a statement without parameters through the statement cache.
-fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
 /// Opens one connection to the database file (creating the file and its folder if needed),
 /// set up as the store's own connections are, and applies pending migrations. The store
 /// opens its write connection so; `synth` uses it to write in bulk.
@@ -454,10 +464,10 @@ impl SqliteStore {
         let write = connect_read(&path, false)
             .or_else(|_| connect_read(&path, true))
             .map_err(open_err)?;
+        let writer = Arc::new(start_writer(&path, write)?);
         Ok(SqliteStore {
             path: Arc::new(path),
-            writer: Arc::new(Mutex::new(write)),
-            queued: Arc::new(Mutex::new(Vec::new())),
+            writer,
             reader: Arc::new(Mutex::new(conn)),
         })
     }
@@ -474,110 +484,71 @@ impl SqliteStore {
             )
         })?;
         super::disk::keep_reserve(&path);
+        let writer = Arc::new(start_writer(&path, write)?);
         Ok(SqliteStore {
             path: Arc::new(path),
-            writer: Arc::new(Mutex::new(write)),
-            queued: Arc::new(Mutex::new(Vec::new())),
+            writer,
             reader: Arc::new(Mutex::new(read)),
         })
     }
 
-    /// Queues `f` and returns a future that commits it, with whatever else is queued by
-    /// then, and resolves once the commit is done.
+    /// Sends `f` to the writer and returns a future that resolves once it is committed
+    /// (with whatever else was waiting by then).
     fn write<T: Send + 'static>(
         &self,
         action: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Pending<T> {
-        let reply = self.queue(action, f);
-        let store = self.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.queue(action, f, move |outcome| {
+            let _ = tx.send(outcome);
+        });
+        let path = self.path.clone();
         Box::pin(async move {
-            tokio::task::yield_now().await;
-            let done = match store.commit_queued() {
-                Ok(()) => reply.await.map_err(|_| not_committed(action))?,
-                Err(e) => Err(e),
-            };
-            done.map_err(|e| classify(&store.path, e))
+            rx.await
+                .map_err(|_| not_committed(action))?
+                .map_err(|e| classify(&path, e))
         })
     }
 
-    /// Queues `f`, commits at once (with anything queued before it) and returns its result.
+    /// Sends `f` to the writer and blocks until it is committed (with anything sent before
+    /// it): for a caller outside the async runtime.
+    #[cfg(test)]
     fn write_now<T: Send + 'static>(
         &self,
         action: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let mut reply = self.queue(action, f);
-        let done = match self.commit_queued() {
-            Ok(()) => reply.try_recv().map_err(|_| not_committed(action))?,
-            Err(e) => Err(e),
-        };
-        done.map_err(|e| classify(&self.path, e))
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.queue(action, f, move |outcome| {
+            let _ = tx.send(outcome);
+        });
+        rx.recv()
+            .map_err(|_| not_committed(action))?
+            .map_err(|e| classify(&self.path, e))
     }
 
+    /// Hands `f` to the writer thread; `answer` gets its outcome once the commit is known.
     fn queue<T: Send + 'static>(
         &self,
         action: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> tokio::sync::oneshot::Receiver<Result<T, StoreError>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        answer: impl FnOnce(Result<T, StoreError>) + Send + 'static,
+    ) {
         let write: QueuedWrite = Box::new(move |conn| {
             let ran = match conn {
-                Ok(c) => in_savepoint(c, f).map_err(query_err(action)),
-                Err(m) => Err(StoreError::Query {
-                    action: "starting a write transaction",
-                    message: m.to_owned(),
-                }),
+                Ok(c) => in_savepoint(c, f).map_err(|e| sqlite_error(action, &e)),
+                Err(e) => Err(e.clone()),
             };
-            Box::new(move |committed: Result<(), &str>| {
-                let outcome = match (ran, committed) {
+            Box::new(move |committed: Result<(), &StoreError>| {
+                answer(match (ran, committed) {
                     (Err(e), _) => Err(e),
                     (Ok(v), Ok(())) => Ok(v),
-                    (Ok(_), Err(m)) => Err(StoreError::Query {
-                        action: "committing",
-                        message: m.to_owned(),
-                    }),
-                };
-                let _ = tx.send(outcome);
+                    (Ok(_), Err(e)) => Err(e.clone()),
+                });
             })
         });
-        match self.queued.lock() {
-            Ok(mut q) => q.push(write),
-            // The reply is dropped with the write: its future reports it not committed.
-            Err(_) => drop(write),
-        }
-        rx
-    }
-
-    /// Commits every queued write in one `BEGIN IMMEDIATE` transaction. Replies are sent
-    /// while the write lock is held, so a write whose commit another caller did is answered
-    /// by the time this returns.
-    fn commit_queued(&self) -> Result<(), StoreError> {
-        let conn = self.writer.lock().map_err(|_| poisoned())?;
-        let conn = &*conn;
-        let writes = std::mem::take(&mut *self.queued.lock().map_err(|_| poisoned())?);
-        if writes.is_empty() {
-            return Ok(());
-        }
-        if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
-            let message = e.to_string();
-            for w in writes {
-                w(Err(&message))(Err(&message));
-            }
-            return Ok(());
-        }
-        let replies: Vec<Reply> = writes.into_iter().map(|w| w(Ok(conn))).collect();
-        let committed = run_cached(conn, "COMMIT").map_err(|e| {
-            let _ = run_cached(conn, "ROLLBACK");
-            e.to_string()
-        });
-        for reply in replies {
-            reply(match &committed {
-                Ok(()) => Ok(()),
-                Err(m) => Err(m.as_str()),
-            });
-        }
-        Ok(())
+        self.writer.send(write);
     }
 
     /// Runs `f` on the read connection on a blocking thread.

@@ -3,6 +3,7 @@
 //! requests, approval gates and held jobs; their row mappers.
 
 use super::*;
+use crate::domain::{gate, run};
 
 pub(super) fn run_row(row: &Row<'_>) -> Result<RunRow, StoreError> {
     let date: String = col(row, "business_date")?;
@@ -74,10 +75,7 @@ pub(super) fn insert_run(c: &Connection, run: &NewRun) -> rusqlite::Result<i64> 
         step.execute(params![id, name, i as i64])?;
     }
     if !run.kept_steps.is_empty() {
-        let reason = match run.rerun_of {
-            Some(old) => format!("kept from run {old}"),
-            None => "kept".to_owned(),
-        };
+        let reason = run::kept_reason(run.rerun_of);
         let mut keep = c.prepare_cached(
             "UPDATE steps SET status = 'succeeded', reason = ? WHERE run_id = ? AND name = ?",
         )?;
@@ -456,9 +454,8 @@ impl RunStore for SqliteStore {
                 return Ok(CancelOutcome::Unknown);
             };
             let at = ts(at);
-            match status.as_str() {
-                "queued" => {
-                    let reason = format!("cancelled by {user} before it started");
+            match run::cancel(status.parse().ok(), &user) {
+                run::Cancel::Now { reason } => {
                     c.prepare_cached(
                         "UPDATE runs SET status = 'cancelled', reason = ?, ended_at = ?, \
                          cancel_requested_by = ?, cancel_requested_at = ? WHERE id = ?",
@@ -471,7 +468,7 @@ impl RunStore for SqliteStore {
                     .execute(params![reason, at, run_id])?;
                     Ok(CancelOutcome::Cancelled)
                 }
-                "running" => {
+                run::Cancel::Request => {
                     c.prepare_cached(
                         "UPDATE runs SET cancel_requested_by = ?, cancel_requested_at = ? \
                          WHERE id = ?",
@@ -479,9 +476,7 @@ impl RunStore for SqliteStore {
                     .execute(params![user, at, run_id])?;
                     Ok(CancelOutcome::Requested { owner })
                 }
-                other => Ok(CancelOutcome::Ended(
-                    other.parse().unwrap_or(RunStatus::Failed),
-                )),
+                run::Cancel::Ended(status) => Ok(CancelOutcome::Ended(status)),
             }
         })
     }
@@ -542,9 +537,9 @@ impl RunStore for SqliteStore {
         user: &str,
         comment: &str,
         at: DateTime<Utc>,
-    ) -> Pending<Result<(), String>> {
+    ) -> Pending<Result<(), GateRefusal>> {
         let (step, user, comment) = (step.to_owned(), user.to_owned(), comment.to_owned());
-        let result = self.write_now("deciding an approval gate", move |c| {
+        self.write("deciding an approval gate", move |c| {
             let current: Option<(Option<String>, Option<String>, String)> = c
                 .prepare_cached(
                     "SELECT g.decision, g.decided_by, s.status FROM gates g \
@@ -555,47 +550,34 @@ impl RunStore for SqliteStore {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
                 .optional()?;
-            match current {
-                None => Ok(Err(format!(
-                    "run {run_id} has no approval step `{step}` waiting"
-                ))),
-                Some((Some(d), by, _)) => Ok(Err(format!(
-                    "step `{step}` of run {run_id} was {d} already by {}",
-                    by.unwrap_or_default()
-                ))),
-                Some((None, _, status)) if status != "waiting_approval" => Ok(Err(format!(
-                    "step `{step}` of run {run_id} is not waiting for approval ({status})"
-                ))),
-                Some(_) => {
-                    c.prepare_cached(
-                        "UPDATE gates SET decision = ?, decided_by = ?, decided_at = ?, \
-                         comment = ? WHERE run_id = ? AND step = ?",
-                    )?
-                    .execute(params![
-                        if approve { "approved" } else { "rejected" },
-                        user,
-                        ts(at),
-                        comment,
-                        run_id,
-                        step
-                    ])?;
-                    c.prepare_cached(
-                        "UPDATE notifications SET status = 'withdrawn', reason = ? \
-                         WHERE run_id = ? AND step = ? AND status = 'pending'",
-                    )?
-                    .execute(params![
-                        format!(
-                            "step `{step}` of run {run_id} was {} by {user}",
-                            if approve { "approved" } else { "rejected" }
-                        ),
-                        run_id,
-                        step
-                    ])?;
-                    Ok(Ok(()))
-                }
-            }
-        });
-        Box::pin(std::future::ready(result))
+            let gate = current.as_ref().map(|(decision, by, status)| gate::Gate {
+                decision: decision.as_deref(),
+                decided_by: by.as_deref(),
+                step_status: status,
+            });
+            let decided = match gate::decide(run_id, &step, gate.as_ref(), approve, &user) {
+                Ok(decided) => decided,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            c.prepare_cached(
+                "UPDATE gates SET decision = ?, decided_by = ?, decided_at = ?, \
+                 comment = ? WHERE run_id = ? AND step = ?",
+            )?
+            .execute(params![
+                decided.decision,
+                user,
+                ts(at),
+                comment,
+                run_id,
+                step
+            ])?;
+            c.prepare_cached(
+                "UPDATE notifications SET status = 'withdrawn', reason = ? \
+                 WHERE run_id = ? AND step = ? AND status = 'pending'",
+            )?
+            .execute(params![decided.withdraw_reason, run_id, step])?;
+            Ok(Ok(()))
+        })
     }
 
     fn hold(&self, job: &str, user: &str, at: DateTime<Utc>, reason: &str) -> Pending<bool> {

@@ -106,8 +106,9 @@ fn refuses_a_database_it_did_not_create() {
     );
 }
 
-/// Writes queued in the same turn share a commit; one that fails fails alone, the
-/// others are committed, and every caller gets its own outcome.
+/// Writes waiting for the writer share a commit; one that fails fails alone (a broken
+/// constraint, told as such), the others are committed, and every caller gets its own
+/// outcome.
 #[test]
 fn queued_writes_commit_together_and_fail_alone() {
     let dir = tempfile::tempdir().expect("dir");
@@ -123,17 +124,27 @@ fn queued_writes_commit_together_and_fail_alone() {
             })
             .await
             .expect("create");
+        // The writer is kept busy until the three inserts wait behind it, so they are
+        // committed in one transaction.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let busy = store.write("waiting", move |_| {
+            let _ = wait.recv();
+            Ok(())
+        });
         let insert = |x: i64| {
             store.write("inserting", move |c| {
                 c.execute("INSERT INTO scratch (x) VALUES (?)", [x])
             })
         };
-        let (a, b, c) = tokio::join!(insert(1), insert(1), insert(2));
+        let (a, b, c) = (insert(1), insert(1), insert(2));
+        go.send(()).expect("writer waits");
+        let (busy, a, b, c) = tokio::join!(busy, a, b, c);
+        busy.expect("waiting write");
         assert_eq!(a.expect("first insert"), 1);
         let err = b.expect_err("duplicate");
+        assert!(matches!(err, StoreError::Constraint { .. }), "{err:?}");
         assert!(err.to_string().contains("UNIQUE"), "{err}");
         assert_eq!(c.expect("third insert"), 1);
-        assert!(store.queued.lock().expect("queue").is_empty());
     });
     let conn = Connection::open(&path).expect("reopen");
     let xs: Vec<i64> = conn
@@ -144,6 +155,111 @@ fn queued_writes_commit_together_and_fail_alone() {
         .collect::<Result<_, _>>()
         .expect("rows");
     assert_eq!(xs, [1, 2]);
+}
+
+/// A write waiting for another process that holds the database waits on the writer
+/// thread: the runtime's only thread keeps running other tasks, and the write is committed
+/// once the other process lets go.
+#[test]
+fn a_write_blocked_by_another_process_does_not_block_the_runtime() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).await.expect("open");
+        let other = Connection::open(&path).expect("second connection");
+        other
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("other holds the database");
+        let write = tokio::spawn(store.hold(
+            "backup",
+            "ops",
+            DateTime::from_timestamp(1_700_000_000, 0).expect("t"),
+            "blocked",
+        ));
+        let ticker = tokio::spawn(async {
+            let mut ticks = 0;
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                ticks += 1;
+            }
+            ticks
+        });
+        assert_eq!(ticker.await.expect("ticker"), 5);
+        assert!(
+            !write.is_finished(),
+            "the write waits for the other process"
+        );
+        other.execute_batch("COMMIT").expect("other lets go");
+        assert!(write.await.expect("task").expect("held"));
+        assert_eq!(store.holds().await.expect("holds").len(), 1);
+    });
+}
+
+/// SQLite's result codes become the store's causes: a database another connection holds
+/// is busy; a missing table is another failure.
+#[test]
+fn sqlite_failures_keep_their_cause() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let holder = connect(&path).expect("connect");
+    holder.execute_batch("BEGIN IMMEDIATE").expect("hold");
+    let waiter = Connection::open(&path).expect("connect");
+    waiter.busy_timeout(Duration::ZERO).expect("no wait");
+    let e = waiter.execute_batch("BEGIN IMMEDIATE").expect_err("locked");
+    let err = sqlite_error("starting a write transaction", &e);
+    assert!(err.is_busy(), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "database error while starting a write transaction: database is locked"
+    );
+    let e = waiter
+        .execute_batch("SELECT * FROM nothing_here")
+        .expect_err("no table");
+    assert!(matches!(
+        sqlite_error("reading", &e),
+        StoreError::Query {
+            action: "reading",
+            ..
+        }
+    ));
+    // A store error carried through a write comes out as it went in.
+    let carried = carry(StoreError::Corrupt("x".to_owned()));
+    assert!(matches!(
+        sqlite_error("writing", &carried),
+        StoreError::Corrupt(m) if m == "x"
+    ));
+}
+
+/// Once the last handle of a store drops, its writer thread has committed what it was
+/// given and closed the connection.
+#[test]
+fn dropping_the_store_commits_what_was_sent_and_ends_the_writer() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let weak = rt.block_on(async {
+        let store = SqliteStore::open(&path).await.expect("open");
+        // Sent, never awaited.
+        drop(store.hold(
+            "backup",
+            "ops",
+            DateTime::from_timestamp(1_700_000_000, 0).expect("t"),
+            "sent",
+        ));
+        Arc::downgrade(&store.writer)
+    });
+    assert!(weak.upgrade().is_none(), "the writer is gone");
+    let conn = Connection::open(&path).expect("reopen");
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(n, 1);
 }
 
 /// `write_now` commits what was queued before it, first.
