@@ -1,9 +1,11 @@
-//! Persistence of runs, steps and attempts behind the [`Store`] trait.
+//! Persistence of runs, steps and attempts behind the [`Store`] trait, which is one trait
+//! per aggregate (`traits.rs`), with the row types they speak and [`StoreError`].
 //!
-//! The database is the contract between the CLI and the daemon. The trait speaks only plain
+//! The database is the contract between the CLI and the daemon. The traits speak only plain
 //! Rust types (ids, strings, `chrono` times), so SQLite (the embedded default) and PostgreSQL
-//! can both implement it. Every write is its own committed transaction; nothing here decides
-//! what to run.
+//! can both implement them. Every write is committed before its future resolves; nothing
+//! here decides what to run, and what a write does to an incident, a gate or a frozen
+//! report is decided in `domain` and only persisted here.
 
 pub mod disk;
 pub(crate) mod sqlite;

@@ -1,18 +1,19 @@
-//! The SQLite store: one file, WAL journal, one write connection used in the calling thread
-//! and a read connection for queries.
+//! The SQLite store: one file, WAL journal, a write connection owned by the store's writer
+//! thread (`writer.rs`) and a read connection for queries (on tokio's blocking threads).
+//! One file per aggregate beside this one (`runs`, `slots`, `incidents`, `outbox`,
+//! `records`, `reports`) implements its trait with its row mappers; `rows.rs` reads
+//! columns. This file opens the database, applies the migrations and maps SQLite's
+//! failures to [`StoreError`] (`sqlite_error`, the one place its result codes are read).
 //!
-//! Writes are queued in the order they are called and committed in the calling thread: a
-//! write's future yields once, so that the other tasks ready in the same turn of the
-//! runtime can queue theirs, then commits everything queued in one transaction (group
-//! commit; each write in its own savepoint, so one failing write fails alone). The future
-//! resolves only after the commit, so "recorded" always means "on disk". When one step ends
-//! and the next starts, the end and the start share one commit. A write takes a few tens of
-//! microseconds, less than handing it to another thread and waiting for that thread to be
-//! scheduled on a busy machine (BENCHMARKS.md measured both). Transactions start with
-//! `BEGIN IMMEDIATE`, so another process writing the same file makes us wait on the busy
-//! timeout (other writers hold the lock for milliseconds) instead of failing on a lock
-//! upgrade. The write connection copies the WAL back into the database file whenever
-//! the WAL reaches 1,000 pages (SQLite's default): one `fsync` every few hundred writes.
+//! Writes are sent to the writer in the order they are called; it commits everything
+//! waiting in one transaction (group commit; each write in its own savepoint, so one
+//! failing write fails alone). The future resolves only after the commit, so "recorded"
+//! always means "on disk". Transactions start with `BEGIN IMMEDIATE`, so another process
+//! writing the same file makes the writer wait on the busy timeout (other writers hold the
+//! lock for milliseconds) instead of failing on a lock upgrade; only the writer thread
+//! waits, never a task of the async runtime. The write connection copies the WAL back into
+//! the database file whenever the WAL reaches 1,000 pages (SQLite's default): one `fsync`
+//! every few hundred writes.
 //!
 //! `synchronous = NORMAL` in WAL mode: a commit survives a crash of unyo or of a step; the
 //! last commits may be lost only if the machine itself loses power.

@@ -2,6 +2,7 @@
 //! Which frozen row is current and what a freeze does is decided by `domain::freeze`.
 
 use super::*;
+use crate::domain::freeze::{self, FreezeDecision};
 
 pub(super) fn frozen_report_row(r: &Row<'_>) -> Result<FrozenReport, StoreError> {
     Ok(FrozenReport {
@@ -181,86 +182,77 @@ pub(super) fn run_facts(
 impl ReportStore for SqliteStore {
     fn freeze_report(&self, report: &NewFrozenReport) -> Pending<Freeze> {
         let n = report.clone();
-        let sha = report.sha256.clone();
-        let store = self.clone();
-        Box::pin(async move {
-            let found = store.write("freezing a report", move |c| {
-                // The current one: the row of this report no other supersedes.
-                let before = c
-                    .prepare_cached(&format!(
-                        "SELECT {FROZEN_COLUMNS} FROM frozen_reports \
-                         WHERE kind = ?1 AND period = ?2 AND lang = ?3 AND format = ?4 \
-                         AND NOT EXISTS (SELECT 1 FROM frozen_reports s \
-                         WHERE s.supersedes = frozen_reports.id)"
-                    ))?
-                    .query_row(params![n.kind, n.period, n.lang, n.format], |r| {
-                        Ok(frozen_report_row(r))
-                    })
-                    .optional()?;
-                let supersedes = match (before, &n.supersede) {
-                    (None, None) => None,
-                    (None, Some(_)) => return Ok(Err(None)),
-                    (Some(before), None) => return Ok(Err(Some(before))),
-                    (Some(Ok(before)), Some(_)) if before.sha256 == n.sha256 => {
-                        return Ok(Err(Some(Ok(before))));
-                    }
-                    (Some(Ok(before)), Some(_)) => Some(before),
-                    (Some(Err(e)), Some(_)) => return Ok(Err(Some(Err(e)))),
-                };
-                c.prepare_cached(
-                    "INSERT INTO frozen_reports (kind, period, lang, format, data_from, data_to, \
-                     sha256, body, frozen_at, frozen_by, supersedes, reason) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )?
-                .execute(params![
-                    n.kind,
-                    n.period,
-                    n.lang,
-                    n.format,
-                    ts(n.data_from),
-                    ts(n.data_to),
-                    n.sha256,
-                    n.body,
-                    ts(n.frozen_at),
-                    n.frozen_by,
-                    supersedes.as_ref().map(|b| b.id),
-                    n.supersede
-                ])?;
-                let new = FrozenReport {
-                    id: c.last_insert_rowid(),
-                    kind: n.kind,
-                    period: n.period,
-                    lang: n.lang,
-                    format: n.format,
-                    data_from: n.data_from,
-                    data_to: n.data_to,
-                    sha256: n.sha256,
-                    frozen_at: n.frozen_at,
-                    frozen_by: n.frozen_by,
-                    supersedes: supersedes.as_ref().map(|b| b.id),
-                    reason: n.supersede,
-                    superseded_by: None,
-                };
-                Ok(Ok((new, supersedes)))
-            });
-            Ok(match found.await? {
-                Ok((new, None)) => Freeze::Frozen(new),
-                Ok((new, Some(old))) => Freeze::Superseded {
+        self.write("freezing a report", move |c| {
+            // The current one: the row of this report no other supersedes.
+            let current = c
+                .prepare_cached(&format!(
+                    "SELECT {FROZEN_COLUMNS} FROM frozen_reports \
+                     WHERE kind = ?1 AND period = ?2 AND lang = ?3 AND format = ?4 \
+                     AND NOT EXISTS (SELECT 1 FROM frozen_reports s \
+                     WHERE s.supersedes = frozen_reports.id)"
+                ))?
+                .query_row(params![n.kind, n.period, n.lang, n.format], |r| {
+                    Ok(frozen_report_row(r))
+                })
+                .optional()?
+                .transpose()
+                .map_err(carry)?;
+            let decided = freeze::freeze(
+                current,
+                |r| r.sha256.as_str(),
+                &n.sha256,
+                n.supersede.is_some(),
+            );
+            let supersedes = match decided {
+                FreezeDecision::Insert { supersedes } => supersedes,
+                FreezeDecision::Already(current) => return Ok(Freeze::Already(current)),
+                FreezeDecision::Differs(current) => return Ok(Freeze::Differs(current)),
+                FreezeDecision::NothingToSupersede => return Ok(Freeze::NothingToSupersede),
+            };
+            let supersedes_id = supersedes.as_ref().map(|b| b.id);
+            c.prepare_cached(
+                "INSERT INTO frozen_reports (kind, period, lang, format, data_from, data_to, \
+                 sha256, body, frozen_at, frozen_by, supersedes, reason) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                n.kind,
+                n.period,
+                n.lang,
+                n.format,
+                ts(n.data_from),
+                ts(n.data_to),
+                n.sha256,
+                n.body,
+                ts(n.frozen_at),
+                n.frozen_by,
+                supersedes_id,
+                n.supersede
+            ])?;
+            let new = FrozenReport {
+                id: c.last_insert_rowid(),
+                kind: n.kind,
+                period: n.period,
+                lang: n.lang,
+                format: n.format,
+                data_from: n.data_from,
+                data_to: n.data_to,
+                sha256: n.sha256,
+                frozen_at: n.frozen_at,
+                frozen_by: n.frozen_by,
+                supersedes: supersedes_id,
+                reason: n.supersede,
+                superseded_by: None,
+            };
+            Ok(match supersedes {
+                None => Freeze::Frozen(new),
+                Some(old) => Freeze::Superseded {
                     old: Box::new(FrozenReport {
                         superseded_by: Some(new.id),
                         ..old
                     }),
                     new: Box::new(new),
                 },
-                Err(None) => Freeze::NothingToSupersede,
-                Err(Some(before)) => {
-                    let before = before?;
-                    if before.sha256 == sha {
-                        Freeze::Already(before)
-                    } else {
-                        Freeze::Differs(before)
-                    }
-                }
             })
         })
     }
