@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::*;
 
-/// Runs, their steps and attempts, claims, cancel requests, approval gates and held jobs. See [`Store`] for the rule every write follows.
+/// Runs, their steps and attempts, claims, cancel requests, approval gates and held jobs.
+/// See [`Store`] for the rule every write follows.
 pub trait RunStore: Send + Sync + std::fmt::Debug {
     /// Records a run and its steps (all `pending`); returns the run id.
     fn create_run(&self, run: &NewRun) -> Pending<i64>;
@@ -83,7 +84,8 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     fn holds(&self) -> Pending<Vec<HoldRow>>;
 }
 
-/// Schedule slots, watermarks and the daemons that decide them. See [`Store`] for the rule every write follows.
+/// Schedule slots, watermarks and the daemons that decide them.
+/// See [`Store`] for the rule every write follows.
 pub trait SlotStore: Send + Sync + std::fmt::Debug {
     /// Records decided slots (with the runs they make) and moves the watermarks, in one
     /// transaction. A slot already recorded for the same schedule and fire time is left as it
@@ -111,7 +113,8 @@ pub trait SlotStore: Send + Sync + std::fmt::Debug {
     fn daemons(&self, limit: i64) -> Pending<Vec<DaemonRow>>;
 }
 
-/// Incidents and their history. See [`Store`] for the rule every write follows.
+/// Incidents and their history.
+/// See [`Store`] for the rule every write follows.
 pub trait IncidentStore: Send + Sync + std::fmt::Debug {
     /// Opens an incident, or adds an occurrence to the unresolved one for the same job and
     /// failure class (raising its severity when the new one is higher).
@@ -148,7 +151,8 @@ pub trait IncidentStore: Send + Sync + std::fmt::Debug {
     ) -> Pending<Vec<i64>>;
 }
 
-/// The notification outbox. See [`Store`] for the rule every write follows.
+/// The notification outbox.
+/// See [`Store`] for the rule every write follows.
 pub trait Outbox: Send + Sync + std::fmt::Debug {
     /// What the notifier has to do at `now`.
     fn notification_work(&self, now: DateTime<Utc>, limit: i64) -> Pending<NotificationWork>;
@@ -173,7 +177,8 @@ pub trait Outbox: Send + Sync + std::fmt::Debug {
     fn list_notifications(&self, failed: bool, limit: i64) -> Pending<Vec<NotificationRow>>;
 }
 
-/// What operators did: the audit trail, parameter changes, data extracts, permission changes. See [`Store`] for the rule every write follows.
+/// What operators did: the audit trail, parameter changes, data extracts, permission changes.
+/// See [`Store`] for the rule every write follows.
 pub trait RecordStore: Send + Sync + std::fmt::Debug {
     /// Appends an operator action to the audit trail.
     fn audit(&self, entry: &AuditEntry) -> Pending<()>;
@@ -203,7 +208,8 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
     fn list_permission_changes(&self, filter: &PermissionFilter) -> Pending<Vec<PermissionChange>>;
 }
 
-/// What the reports read, and frozen reports. See [`Store`] for the rule every write follows.
+/// What the reports read, and frozen reports.
+/// See [`Store`] for the rule every write follows.
 pub trait ReportStore: Send + Sync + std::fmt::Debug {
     /// Freezes a rendered report, unless it was frozen before (see [`Freeze`]), or supersedes
     /// the current frozen one when `supersede` gives a reason (same bytes: `Already`).
