@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use unyo::model::Severity;
+use unyo::store::prelude::*;
 use unyo::store::{
     AttemptEnd, AttemptStatus, IncidentOpened, NewAttempt, NewExtract, NewIncident, NewRun,
     NewSlot, RunFilter, RunStatus, SlotOutcome, SqliteStore, StepStatus, Store, Trigger,

@@ -62,7 +62,7 @@ async fn decide(
         }
     };
     let Some(detail) = store.get_run(run).await? else {
-        return refuse(crate::store::no_such_run(run)).await;
+        return refuse(crate::store::no_such_run(run).to_string()).await;
     };
     let catalog = Catalog::load(settings)?;
     let job = catalog.jobs.get(&detail.run.job);
@@ -92,7 +92,7 @@ async fn decide(
             ));
             Ok(())
         }
-        Err(why) => refuse(why).await,
+        Err(why) => refuse(why.to_string()).await,
     }
 }
 

@@ -48,7 +48,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         CancelOutcome::Ended(status) => {
             Err(format!("run {} has ended already ({status})", args.run))
         }
-        CancelOutcome::Unknown => Err(crate::store::no_such_run(args.run)),
+        CancelOutcome::Unknown => Err(crate::store::no_such_run(args.run).to_string()),
     };
     super::audit::record(
         &*store,

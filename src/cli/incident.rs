@@ -153,7 +153,7 @@ pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
         .await?;
     let outcome = match &result {
         Ok(row) => Ok(format!("now {}", row.status)),
-        Err(why) => Err(why.clone()),
+        Err(why) => Err(why.to_string()),
     };
     super::audit::record(&*store, action, format!("incident {id}"), args, outcome).await?;
     match result {
@@ -161,7 +161,7 @@ pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
             super::out(&format!("incident {} {} by {user}\n", row.id, row.status));
             Ok(())
         }
-        Err(why) => Err(Error::Request(why)),
+        Err(why) => Err(Error::Request(why.to_string())),
     }
 }
 
@@ -172,7 +172,9 @@ async fn show(
     json: bool,
 ) -> Result<(), Error> {
     let Some((i, events)) = store.get_incident(id).await? else {
-        return Err(Error::Request(crate::store::no_such_incident(id)));
+        return Err(Error::Request(
+            crate::store::no_such_incident(id).to_string(),
+        ));
     };
     let now = Utc::now();
     if json {

@@ -21,7 +21,9 @@ pub struct Args {
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let store = super::open_reader(settings).await?;
     let Some(d) = store.get_run(args.run).await? else {
-        return Err(Error::Request(crate::store::no_such_run(args.run)));
+        return Err(Error::Request(
+            crate::store::no_such_run(args.run).to_string(),
+        ));
     };
     let chosen: Vec<&AttemptRow> = match &args.step {
         None => d.attempts.iter().collect(),

@@ -38,7 +38,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         Err::<(), Error>(Error::Request(why))
     };
     let Some(old) = store.get_run(args.run).await? else {
-        return refuse(crate::store::no_such_run(args.run)).await;
+        return refuse(crate::store::no_such_run(args.run).to_string()).await;
     };
     if !old.run.status.is_final() {
         return refuse(format!(

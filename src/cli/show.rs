@@ -18,7 +18,9 @@ pub struct Args {
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let store = super::open_reader(settings).await?;
     let Some(d) = store.get_run(args.run).await? else {
-        return Err(Error::Request(crate::store::no_such_run(args.run)));
+        return Err(Error::Request(
+            crate::store::no_such_run(args.run).to_string(),
+        ));
     };
     if args.json {
         let text = serde_json::to_string_pretty(&d).unwrap_or_default();

@@ -1,12 +1,23 @@
-//! Persistence of runs, steps and attempts behind the [`Store`] trait.
+//! Persistence of runs, steps and attempts behind the [`Store`] trait, which is one trait
+//! per aggregate (`traits.rs`), with the row types they speak and [`StoreError`].
 //!
-//! The database is the contract between the CLI and the daemon. The trait speaks only plain
+//! The database is the contract between the CLI and the daemon. The traits speak only plain
 //! Rust types (ids, strings, `chrono` times), so SQLite (the embedded default) and PostgreSQL
-//! can both implement it. Every write is its own committed transaction; nothing here decides
-//! what to run.
+//! can both implement them. Every write is committed before its future resolves; nothing
+//! here decides what to run, and what a write does to an incident, a gate or a frozen
+//! report is decided in `domain` and only persisted here.
 
 pub mod disk;
 pub(crate) mod sqlite;
+mod traits;
+
+/// The store's traits: `use crate::store::prelude::*;` to call any store method on a
+/// `&dyn Store`.
+pub mod prelude {
+    pub use super::traits::{
+        IncidentStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+    };
+}
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,32 +29,60 @@ pub use crate::domain::status::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
 pub use sqlite::SqliteStore;
+pub use traits::{IncidentStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store};
 
 use crate::model::{Database, Settings, Severity};
 
 /// The one wording for a run id that names no run, whichever command was given it.
-pub fn no_such_run(id: i64) -> String {
-    format!("no run {id} is recorded")
+pub fn no_such_run(id: i64) -> StoreError {
+    StoreError::NotFound { what: "run", id }
 }
 
 /// The one wording for an incident id that names no incident, whichever command was given it.
-pub fn no_such_incident(id: i64) -> String {
-    format!("no incident {id} is recorded")
+pub fn no_such_incident(id: i64) -> StoreError {
+    StoreError::NotFound {
+        what: "incident",
+        id,
+    }
 }
 
-/// A failed database operation, with what was being done. Causes are kept as text so that
-/// every store implementation reports the same way.
+/// A failed database operation, with what was being done and why, the cause kept apart:
+/// another process holding the database, a broken constraint, a record that is not there,
+/// a full disk, an I/O failure, a value that does not read back. Every store implementation
+/// reports through these, so a caller can tell them apart whichever database it uses.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open database {database}: {message}")]
     Open { database: String, message: String },
     #[error("cannot update the database schema: {0}")]
     Migrate(String),
+    /// Another process held the database (busy or locked) for longer than the store waits.
+    #[error("database error while {action}: {message}")]
+    Busy {
+        action: &'static str,
+        message: String,
+    },
+    /// A write broke a constraint of the schema (unique, foreign key, check, not null).
+    #[error("database error while {action}: {message}")]
+    Constraint {
+        action: &'static str,
+        message: String,
+    },
+    /// Reading or writing the database file failed below SQL.
+    #[error("database error while {action}: {message}")]
+    Io {
+        action: &'static str,
+        message: String,
+    },
+    /// Any other failure of a statement.
     #[error("database error while {action}: {message}")]
     Query {
         action: &'static str,
         message: String,
     },
+    /// What a command named is not recorded.
+    #[error("no {what} {id} is recorded")]
+    NotFound { what: &'static str, id: i64 },
     #[error("database holds an unexpected value: {0}")]
     Corrupt(String),
     #[error("{0} is not supported yet")]
@@ -68,6 +107,11 @@ impl StoreError {
     /// Whether the disk holding the database is full.
     pub fn is_disk_full(&self) -> bool {
         matches!(self, StoreError::DiskFull { .. })
+    }
+
+    /// Whether another process held the database for longer than the store waits.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Busy { .. })
     }
 }
 
@@ -757,222 +801,13 @@ pub enum CancelOutcome {
     Unknown,
 }
 
-/// An operator's change to an incident.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IncidentChange {
-    Acknowledge,
-    Resolve {
-        cause: String,
-        countermeasure: String,
-    },
-}
+/// Why an approval gate's decision is refused (decided in `domain`).
+pub use crate::domain::gate::GateRefusal;
+/// An operator's change to an incident, and why one is refused (decided in `domain`).
+pub use crate::domain::incident::{IncidentChange, Refusal as IncidentRefusal};
 
 /// The answer to a store call: awaiting it waits for the commit (or the read).
 pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
-
-/// Where runs are recorded.
-///
-/// Write methods *issue* their write when called, before the returned future is first
-/// polled, and a store commits writes in the order they were issued; awaiting the future
-/// waits until the write is committed. The engine relies on this: it issues the end of a
-/// step, then lets the steps that need it start, whose start records are therefore never
-/// committed before that end.
-pub trait Store: Send + Sync + std::fmt::Debug {
-    /// Records a run and its steps (all `pending`); returns the run id.
-    fn create_run(&self, run: &NewRun) -> Pending<i64>;
-    /// Moves a run to `status`; sets `started_at` when it starts and `ended_at` when it ends.
-    /// A final status also ends the steps that never started (`cancelled`, with `reason`);
-    /// `interrupted` also ends the running steps and attempts as `interrupted`.
-    fn set_run_status(
-        &self,
-        run_id: i64,
-        status: RunStatus,
-        at: DateTime<Utc>,
-        reason: Option<&str>,
-    ) -> Pending<()>;
-    /// Records an attempt as running (and its step as running); returns the attempt id.
-    fn start_attempt(&self, attempt: &NewAttempt) -> Pending<i64>;
-    /// Records the process id of a started attempt.
-    fn set_attempt_pid(&self, attempt_id: i64, pid: u32) -> Pending<()>;
-    /// Records how an attempt ended and the step's resulting status.
-    fn finish_attempt(&self, attempt_id: i64, end: &AttemptEnd) -> Pending<()>;
-    /// Ends a step that never ran (skipped or cancelled), with the reason.
-    fn end_step(
-        &self,
-        run_id: i64,
-        step: &str,
-        status: StepStatus,
-        at: DateTime<Utc>,
-        reason: &str,
-    ) -> Pending<()>;
-    fn list_runs(&self, filter: &RunFilter) -> Pending<Vec<RunRow>>;
-    fn get_run(&self, run_id: i64) -> Pending<Option<RunDetail>>;
-
-    /// Records decided slots (with the runs they make) and moves the watermarks, in one
-    /// transaction. A slot already recorded for the same schedule and fire time is left as it
-    /// is and makes no run. Returns, per slot, the id of the run it made.
-    fn record_slots(
-        &self,
-        slots: &[NewSlot],
-        watermarks: &[(String, DateTime<Utc>)],
-    ) -> Pending<Vec<Option<i64>>>;
-    /// Every schedule's watermark.
-    fn watermarks(&self) -> Pending<Vec<(String, DateTime<Utc>)>>;
-    /// Slots, newest first.
-    fn list_slots(&self, schedule: Option<&str>, limit: i64) -> Pending<Vec<SlotRow>>;
-    /// Runs that are queued or running, oldest first.
-    fn active_runs(&self) -> Pending<Vec<RunRow>>;
-    /// Takes a queued run: it becomes `running` under `owner`. False when it was no longer
-    /// queued (another daemon took it, or it was cancelled).
-    fn claim_run(&self, run_id: i64, owner: &str, at: DateTime<Utc>) -> Pending<bool>;
-    /// Takes a running run over from an owner that is gone (to resume it). False when the
-    /// run is no longer running under `old_owner`.
-    fn take_over(&self, run_id: i64, old_owner: Option<&str>, new_owner: &str) -> Pending<bool>;
-    /// Sets when a queued run may start, and why it waits.
-    fn defer_run(&self, run_id: i64, not_before: DateTime<Utc>, reason: &str) -> Pending<()>;
-    /// True when a run of `job` for `business_date` has succeeded.
-    fn succeeded(&self, job: &str, business_date: NaiveDate) -> Pending<bool>;
-    /// Registers a starting daemon; returns its id.
-    fn register_daemon(
-        &self,
-        host: &str,
-        pid: u32,
-        version: &str,
-        at: DateTime<Utc>,
-    ) -> Pending<i64>;
-    /// Records that a daemon is alive (`stopped` false) or has stopped.
-    fn heartbeat(&self, daemon_id: i64, at: DateTime<Utc>, stopped: bool) -> Pending<()>;
-    /// Daemons, newest first.
-    fn daemons(&self, limit: i64) -> Pending<Vec<DaemonRow>>;
-
-    /// Opens an incident, or adds an occurrence to the unresolved one for the same job and
-    /// failure class (raising its severity when the new one is higher).
-    fn open_incident(&self, incident: &NewIncident) -> Pending<IncidentOpened>;
-    /// Incidents, newest first.
-    fn list_incidents(
-        &self,
-        status: Option<IncidentStatus>,
-        limit: i64,
-    ) -> Pending<Vec<IncidentRow>>;
-    /// One incident and its history.
-    fn get_incident(&self, id: i64) -> Pending<Option<(IncidentRow, Vec<IncidentEvent>)>>;
-    /// Applies an operator's change; `Err` says why it does not apply (unknown incident,
-    /// already resolved ...), and nothing is written then. In the same transaction the
-    /// incident's pending messages nobody needs any more are withdrawn with the reason: an
-    /// acknowledgement withdraws those of later contact levels (level 2 and up), a
-    /// resolution all of them.
-    fn change_incident(
-        &self,
-        id: i64,
-        change: &IncidentChange,
-        actor: &str,
-        at: DateTime<Utc>,
-    ) -> Pending<Result<IncidentRow, String>>;
-    /// An operator asks to cancel a run (see [`CancelOutcome`]).
-    fn request_cancel(&self, run_id: i64, user: &str, at: DateTime<Utc>) -> Pending<CancelOutcome>;
-    /// Opens a step's approval gate (kept when it exists, so a resumed run finds its
-    /// decision) and marks the step `waiting_approval` with `reason`.
-    fn open_gate(
-        &self,
-        run_id: i64,
-        step: &str,
-        at: DateTime<Utc>,
-        timeout_at: Option<DateTime<Utc>>,
-        reason: &str,
-    ) -> Pending<()>;
-    /// A step's approval gate.
-    fn gate(&self, run_id: i64, step: &str) -> Pending<Option<GateRow>>;
-    /// An operator's decision; `Err` says why it cannot be taken (none waiting, decided).
-    /// The gate's pending notices are withdrawn with it.
-    fn decide_gate(
-        &self,
-        run_id: i64,
-        step: &str,
-        approve: bool,
-        user: &str,
-        comment: &str,
-        at: DateTime<Utc>,
-    ) -> Pending<Result<(), String>>;
-    /// Holds a job's schedules; false when it was held already.
-    fn hold(&self, job: &str, user: &str, at: DateTime<Utc>, reason: &str) -> Pending<bool>;
-    /// Releases a held job; false when it was not held.
-    fn release(&self, job: &str) -> Pending<bool>;
-    /// Every held job.
-    fn holds(&self) -> Pending<Vec<HoldRow>>;
-    /// Who asked to cancel a run, if anyone did.
-    fn cancel_requested(&self, run_id: i64) -> Pending<Option<String>>;
-    /// Appends an operator action to the audit trail.
-    fn audit(&self, entry: &AuditEntry) -> Pending<()>;
-    /// The audit trail, oldest first, from `since`, of `user` when given.
-    fn list_audit(
-        &self,
-        since: Option<DateTime<Utc>>,
-        user: Option<&str>,
-        limit: i64,
-    ) -> Pending<Vec<AuditEntry>>;
-    /// Records a change to a parameter file; returns its id.
-    fn record_param_change(&self, change: &NewParamChange) -> Pending<i64>;
-    /// Parameter changes, newest first, of `key` when given.
-    fn list_param_changes(&self, key: Option<&str>, limit: i64) -> Pending<Vec<ParamChange>>;
-    /// One parameter change.
-    fn get_param_change(&self, id: i64) -> Pending<Option<ParamChange>>;
-    /// Marks change `id` undone by change `by`; false when it was rolled back already.
-    fn mark_rolled_back(&self, id: i64, by: i64) -> Pending<bool>;
-    /// Freezes a rendered report, unless it was frozen before (see [`Freeze`]), or supersedes
-    /// the current frozen one when `supersede` gives a reason (same bytes: `Already`).
-    fn freeze_report(&self, report: &NewFrozenReport) -> Pending<Freeze>;
-    /// One frozen report, by id.
-    fn frozen_report(&self, id: i64) -> Pending<Option<FrozenReport>>;
-    /// The frozen reports with these bytes' SHA-256.
-    fn frozen_reports_by_hash(&self, sha256: &str) -> Pending<Vec<FrozenReport>>;
-    /// What the reports read of the period `[from, to)`.
-    fn report_facts(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        slot_jobs: &[String],
-    ) -> Pending<ReportFacts>;
-    /// Records a data extract; returns its id.
-    fn record_extract(&self, extract: &NewExtract) -> Pending<i64>;
-    /// Data extracts, newest first.
-    fn list_extracts(&self, limit: i64) -> Pending<Vec<ExtractRow>>;
-    /// Records the grants and revokes of one apply or undo, in one transaction; returns their
-    /// ids in order.
-    fn record_permission_changes(&self, changes: &[NewPermissionChange]) -> Pending<Vec<i64>>;
-    /// Permission changes, newest first.
-    fn list_permission_changes(&self, filter: &PermissionFilter) -> Pending<Vec<PermissionChange>>;
-    /// What the notifier has to do at `now`.
-    fn notification_work(&self, now: DateTime<Utc>, limit: i64) -> Pending<NotificationWork>;
-    /// Writes notifications to the outbox and moves the incident's route, in one
-    /// transaction. False when `only_if_open` and the incident is no longer open.
-    fn plan_notifications(&self, plan: &NotificationPlan) -> Pending<bool>;
-    /// Writes an approval gate's notices to the outbox and marks it announced or reminded,
-    /// in one transaction, only while the gate still waits; false when it does not.
-    fn plan_gate_notice(&self, notice: &GateNotice) -> Pending<bool>;
-    /// Outbox messages due for (another) try.
-    fn due_notifications(&self, now: DateTime<Utc>, limit: i64) -> Pending<Vec<NotificationRow>>;
-    /// Records a try: `Ok(receipt)` sent, `Err(why)` failed, to be tried again at `retry_at`
-    /// or given up when that is `None`.
-    fn notification_tried(
-        &self,
-        id: i64,
-        result: Result<String, String>,
-        at: DateTime<Utc>,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Pending<()>;
-    /// Outbox messages, newest first; `failed` only those given up.
-    fn list_notifications(&self, failed: bool, limit: i64) -> Pending<Vec<NotificationRow>>;
-    /// A run of `job` succeeded: every unresolved incident of the job gets a note, and is
-    /// resolved by unyo when `resolve` is set (its pending messages withdrawn). Returns the
-    /// incidents touched.
-    fn job_recovered(
-        &self,
-        job: &str,
-        run_id: i64,
-        at: DateTime<Utc>,
-        resolve: bool,
-    ) -> Pending<Vec<i64>>;
-}
 
 /// Opens the configured database and brings its schema up to date.
 /// Opens the database for a command that only reads: read-only when the file exists and

@@ -114,7 +114,7 @@ pub async fn decide_gate_records_one_decision(db: &Db) {
         .await
         .expect("store");
     assert_eq!(
-        again,
+        again.map_err(|e| e.to_string()),
         Err(format!(
             "step `sign` of run {id} was rejected already by alice"
         ))
@@ -127,13 +127,15 @@ pub async fn decide_gate_without_a_waiting_gate_is_refused(db: &Db) {
     assert_eq!(
         db.decide_gate(id, "prepare", true, "alice", "", at(3))
             .await
-            .expect("store"),
+            .expect("store")
+            .map_err(|e| e.to_string()),
         Err(format!("run {id} has no approval step `prepare` waiting"))
     );
     assert_eq!(
         db.decide_gate(id + 1, "sign", true, "alice", "", at(3))
             .await
-            .expect("store"),
+            .expect("store")
+            .map_err(|e| e.to_string()),
         Err(format!(
             "run {} has no approval step `sign` waiting",
             id + 1
@@ -145,7 +147,8 @@ pub async fn decide_gate_without_a_waiting_gate_is_refused(db: &Db) {
     assert_eq!(
         db.decide_gate(id, "sign", true, "alice", "", at(5))
             .await
-            .expect("store"),
+            .expect("store")
+            .map_err(|e| e.to_string()),
         Err(format!(
             "step `sign` of run {id} is not waiting for approval (cancelled)"
         ))

@@ -314,7 +314,7 @@ pub async fn change_incident_acknowledges_then_resolves_once(db: &Db) {
         .await
         .expect("store");
     assert_eq!(
-        again,
+        again.map_err(|e| e.to_string()),
         Err(format!("incident {id} is acknowledged already (by alice)"))
     );
 
@@ -345,7 +345,7 @@ pub async fn change_incident_acknowledges_then_resolves_once(db: &Db) {
         .await
         .expect("store");
     assert_eq!(
-        twice,
+        twice.map_err(|e| e.to_string()),
         Err(format!("incident {id} is resolved already (by bob)"))
     );
     let ack_late = db
@@ -353,7 +353,7 @@ pub async fn change_incident_acknowledges_then_resolves_once(db: &Db) {
         .await
         .expect("store");
     assert_eq!(
-        ack_late,
+        ack_late.map_err(|e| e.to_string()),
         Err(format!("incident {id} is resolved already (by bob)"))
     );
     let (_, events) = db.get_incident(id).await.expect("get").expect("row");
@@ -398,14 +398,16 @@ pub async fn change_incident_refused_writes_nothing(db: &Db) {
     assert_eq!(
         db.change_incident(7, &IncidentChange::Acknowledge, "alice", at(0))
             .await
-            .expect("store"),
+            .expect("store")
+            .map_err(|e| e.to_string()),
         Err("no incident 7 is recorded".to_owned())
     );
     assert_eq!(
         db.change_incident(7, &resolve("x"), "alice", at(0))
             .await
-            .expect("store"),
-        Err(unyo::store::no_such_incident(7))
+            .expect("store")
+            .map_err(|e| e.to_string()),
+        Err(unyo::store::no_such_incident(7).to_string())
     );
     assert!(db.list_incidents(None, 10).await.expect("list").is_empty());
     let id = db

@@ -1,0 +1,300 @@
+//! Tests of the SQLite store's own machinery: migrations, the writer, time text.
+
+use super::*;
+
+#[test]
+fn refuses_a_database_newer_than_itself() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let mut conn = connect(&path).expect("connect");
+    migrate(&mut conn).expect("migrate");
+    conn.execute(
+        "INSERT INTO schema_migrations VALUES (999, 'future', '2030-01-01T00:00:00Z')",
+        [],
+    )
+    .expect("insert");
+    let err = migrate(&mut conn).expect_err("newer schema");
+    assert!(err.to_string().contains("schema version 999"), "{err}");
+}
+
+/// Migration numbers may have gaps, and one merged later with a lower number than the
+/// newest applied is still applied.
+#[test]
+fn a_known_migration_missing_below_the_newest_is_applied() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let mut conn = connect(&path).expect("connect");
+    migrate(&mut conn).expect("migrate");
+    conn.execute_batch(
+        "DROP TABLE param_changes; DELETE FROM schema_migrations WHERE version = 10;",
+    )
+    .expect("forget 10");
+    migrate(&mut conn).expect("migrate again");
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM param_changes", [], |r| r.get(0))
+        .expect("param_changes is back");
+    assert_eq!(n, 0);
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows");
+    let known: Vec<i64> = MIGRATIONS.iter().map(|m| m.0).collect();
+    assert_eq!(versions, known);
+}
+
+/// Secret values an earlier version stored in clear are masked by migration 17.
+#[test]
+fn secrets_stored_in_clear_before_are_masked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let mut conn = connect(&path).expect("connect");
+    migrate(&mut conn).expect("migrate");
+    conn.execute_batch(
+        r#"DELETE FROM schema_migrations WHERE version = 17;
+        INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year,
+            queued_at, requested_by, host, job_digest, catalog_digest)
+        VALUES ('login', 'manual', '{"user":"app","db_password":"hunter2","api_token":""}',
+            'succeeded', '2026-12-01', 2026, '2026-12-01T00:00:00Z', 'ops', 'h', '', '');
+        INSERT INTO audit (at, user, host, action, target, args, outcome, detail) VALUES
+            ('2026-12-01T00:00:00Z', 'ops', 'h', 'run', 'job login',
+             '{"params":{"user":"app","db_password":"hunter2"},"parallel":2}', 'done', 'x'),
+            ('2026-12-01T00:00:00Z', 'ops', 'h', 'submit', 'job login',
+             '{"params":["user=app","DB_PASSWORD=hunter2","x=a=b"],"at":null}', 'done', 'x'),
+            ('2026-12-01T00:00:00Z', 'ops', 'h', 'param.set', 'param db.password',
+             '{"file":"/a.yaml","key":"db.password","value":"hunter2","reason":"","expect":null}',
+             'done', 'change 1: "old1" -> "hunter2"');
+        INSERT INTO param_changes (at, file, key, before, after, reason, user)
+        VALUES ('2026-12-01T00:00:00Z', '/a.yaml', 'db.password', '"old1"', '"hunter2"', '', 'ops');"#,
+    )
+    .expect("rows of an earlier version");
+    migrate(&mut conn).expect("migrate again");
+    let text = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
+    assert_eq!(
+        text("SELECT params FROM runs"),
+        r#"{"user":"app","db_password":"***","api_token":""}"#
+    );
+    assert_eq!(
+        text("SELECT group_concat(args, ' | ') FROM audit ORDER BY id"),
+        r#"{"params":{"user":"app","db_password":"***"},"parallel":2} | {"params":["user=app","DB_PASSWORD=***","x=a=b"],"at":null} | {"file":"/a.yaml","key":"db.password","value":"***","reason":"","expect":null}"#
+    );
+    assert_eq!(
+        text("SELECT detail FROM audit WHERE action = 'param.set'"),
+        r#"change 1: "***" -> "***""#
+    );
+    assert_eq!(
+        text("SELECT before || ' ' || after FROM param_changes"),
+        r#""***" "***""#
+    );
+    // The audit trail is append-only again.
+    assert!(conn.execute("DELETE FROM audit", []).is_err());
+}
+
+#[test]
+fn refuses_a_database_it_did_not_create() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("other.db");
+    let mut conn = connect(&path).expect("connect");
+    conn.execute_batch("CREATE TABLE runs (id INTEGER)")
+        .expect("create");
+    let err = migrate(&mut conn).expect_err("foreign tables");
+    assert!(
+        err.to_string().contains("tables that unyo did not create"),
+        "{err}"
+    );
+}
+
+/// Writes waiting for the writer share a commit; one that fails fails alone (a broken
+/// constraint, told as such), the others are committed, and every caller gets its own
+/// outcome.
+#[test]
+fn queued_writes_commit_together_and_fail_alone() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).await.expect("open");
+        store
+            .write("creating", |c| {
+                c.execute_batch("CREATE TABLE scratch (x INTEGER UNIQUE)")
+            })
+            .await
+            .expect("create");
+        // The writer is kept busy until the three inserts wait behind it, so they are
+        // committed in one transaction.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let busy = store.write("waiting", move |_| {
+            let _ = wait.recv();
+            Ok(())
+        });
+        let insert = |x: i64| {
+            store.write("inserting", move |c| {
+                c.execute("INSERT INTO scratch (x) VALUES (?)", [x])
+            })
+        };
+        let (a, b, c) = (insert(1), insert(1), insert(2));
+        go.send(()).expect("writer waits");
+        let (busy, a, b, c) = tokio::join!(busy, a, b, c);
+        busy.expect("waiting write");
+        assert_eq!(a.expect("first insert"), 1);
+        let err = b.expect_err("duplicate");
+        assert!(matches!(err, StoreError::Constraint { .. }), "{err:?}");
+        assert!(err.to_string().contains("UNIQUE"), "{err}");
+        assert_eq!(c.expect("third insert"), 1);
+    });
+    let conn = Connection::open(&path).expect("reopen");
+    let xs: Vec<i64> = conn
+        .prepare("SELECT x FROM scratch ORDER BY x")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(xs, [1, 2]);
+}
+
+/// A write waiting for another process that holds the database waits on the writer
+/// thread: the runtime's only thread keeps running other tasks, and the write is committed
+/// once the other process lets go.
+#[test]
+fn a_write_blocked_by_another_process_does_not_block_the_runtime() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).await.expect("open");
+        let other = Connection::open(&path).expect("second connection");
+        other
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("other holds the database");
+        let write = tokio::spawn(store.hold(
+            "backup",
+            "ops",
+            DateTime::from_timestamp(1_700_000_000, 0).expect("t"),
+            "blocked",
+        ));
+        let ticker = tokio::spawn(async {
+            let mut ticks = 0;
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                ticks += 1;
+            }
+            ticks
+        });
+        assert_eq!(ticker.await.expect("ticker"), 5);
+        assert!(
+            !write.is_finished(),
+            "the write waits for the other process"
+        );
+        other.execute_batch("COMMIT").expect("other lets go");
+        assert!(write.await.expect("task").expect("held"));
+        assert_eq!(store.holds().await.expect("holds").len(), 1);
+    });
+}
+
+/// SQLite's result codes become the store's causes: a database another connection holds
+/// is busy; a missing table is another failure.
+#[test]
+fn sqlite_failures_keep_their_cause() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let holder = connect(&path).expect("connect");
+    holder.execute_batch("BEGIN IMMEDIATE").expect("hold");
+    let waiter = Connection::open(&path).expect("connect");
+    waiter.busy_timeout(Duration::ZERO).expect("no wait");
+    let e = waiter.execute_batch("BEGIN IMMEDIATE").expect_err("locked");
+    let err = sqlite_error("starting a write transaction", &e);
+    assert!(err.is_busy(), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "database error while starting a write transaction: database is locked"
+    );
+    let e = waiter
+        .execute_batch("SELECT * FROM nothing_here")
+        .expect_err("no table");
+    assert!(matches!(
+        sqlite_error("reading", &e),
+        StoreError::Query {
+            action: "reading",
+            ..
+        }
+    ));
+    // A store error carried through a write comes out as it went in.
+    let carried = carry(StoreError::Corrupt("x".to_owned()));
+    assert!(matches!(
+        sqlite_error("writing", &carried),
+        StoreError::Corrupt(m) if m == "x"
+    ));
+}
+
+/// Once the last handle of a store drops, its writer thread has committed what it was
+/// given and closed the connection.
+#[test]
+fn dropping_the_store_commits_what_was_sent_and_ends_the_writer() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let weak = rt.block_on(async {
+        let store = SqliteStore::open(&path).await.expect("open");
+        // Sent, never awaited.
+        drop(store.hold(
+            "backup",
+            "ops",
+            DateTime::from_timestamp(1_700_000_000, 0).expect("t"),
+            "sent",
+        ));
+        Arc::downgrade(&store.writer)
+    });
+    assert!(weak.upgrade().is_none(), "the writer is gone");
+    let conn = Connection::open(&path).expect("reopen");
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(n, 1);
+}
+
+/// `write_now` commits what was queued before it, first.
+#[test]
+fn write_now_commits_earlier_queued_writes_in_order() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).await.expect("open");
+        store
+            .write("creating", |c| {
+                c.execute_batch("CREATE TABLE scratch (x INTEGER PRIMARY KEY, y TEXT)")
+            })
+            .await
+            .expect("create");
+        let queued = store.write("inserting", |c| {
+            c.execute("INSERT INTO scratch (x, y) VALUES (1, 'queued')", [])
+        });
+        let seen: String = store
+            .write_now("reading back", |c| {
+                c.query_row("SELECT y FROM scratch WHERE x = 1", [], |r| r.get(0))
+            })
+            .expect("write_now");
+        assert_eq!(seen, "queued");
+        assert_eq!(queued.await.expect("queued write"), 1);
+    });
+}
+
+#[test]
+fn times_sort_as_text() {
+    let a = ts(DateTime::from_timestamp(1_700_000_000, 5_000).expect("t"));
+    let b = ts(DateTime::from_timestamp(1_700_000_000, 60_000).expect("t"));
+    assert!(a < b, "{a} {b}");
+    assert!(a.ends_with('Z'));
+}

@@ -1,0 +1,242 @@
+//! The store's traits, one per aggregate, and [`Store`], all of them together. Callers
+//! `use crate::store::prelude::*;` so that every method can be called on a `&dyn Store`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::*;
+
+/// Runs, their steps and attempts, claims, cancel requests, approval gates and held jobs.
+/// See [`Store`] for the rule every write follows.
+pub trait RunStore: Send + Sync + std::fmt::Debug {
+    /// Records a run and its steps (all `pending`); returns the run id.
+    fn create_run(&self, run: &NewRun) -> Pending<i64>;
+    /// Moves a run to `status`; sets `started_at` when it starts and `ended_at` when it ends.
+    /// A final status also ends the steps that never started (`cancelled`, with `reason`);
+    /// `interrupted` also ends the running steps and attempts as `interrupted`.
+    fn set_run_status(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        at: DateTime<Utc>,
+        reason: Option<&str>,
+    ) -> Pending<()>;
+    /// Records an attempt as running (and its step as running); returns the attempt id.
+    fn start_attempt(&self, attempt: &NewAttempt) -> Pending<i64>;
+    /// Records the process id of a started attempt.
+    fn set_attempt_pid(&self, attempt_id: i64, pid: u32) -> Pending<()>;
+    /// Records how an attempt ended and the step's resulting status.
+    fn finish_attempt(&self, attempt_id: i64, end: &AttemptEnd) -> Pending<()>;
+    /// Ends a step that never ran (skipped or cancelled), with the reason.
+    fn end_step(
+        &self,
+        run_id: i64,
+        step: &str,
+        status: StepStatus,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Pending<()>;
+    fn list_runs(&self, filter: &RunFilter) -> Pending<Vec<RunRow>>;
+    fn get_run(&self, run_id: i64) -> Pending<Option<RunDetail>>;
+    /// Runs that are queued or running, oldest first.
+    fn active_runs(&self) -> Pending<Vec<RunRow>>;
+    /// Takes a queued run: it becomes `running` under `owner`. False when it was no longer
+    /// queued (another daemon took it, or it was cancelled).
+    fn claim_run(&self, run_id: i64, owner: &str, at: DateTime<Utc>) -> Pending<bool>;
+    /// Takes a running run over from an owner that is gone (to resume it). False when the
+    /// run is no longer running under `old_owner`.
+    fn take_over(&self, run_id: i64, old_owner: Option<&str>, new_owner: &str) -> Pending<bool>;
+    /// Sets when a queued run may start, and why it waits.
+    fn defer_run(&self, run_id: i64, not_before: DateTime<Utc>, reason: &str) -> Pending<()>;
+    /// True when a run of `job` for `business_date` has succeeded.
+    fn succeeded(&self, job: &str, business_date: NaiveDate) -> Pending<bool>;
+    /// An operator asks to cancel a run (see [`CancelOutcome`]).
+    fn request_cancel(&self, run_id: i64, user: &str, at: DateTime<Utc>) -> Pending<CancelOutcome>;
+    /// Who asked to cancel a run, if anyone did.
+    fn cancel_requested(&self, run_id: i64) -> Pending<Option<String>>;
+    /// Opens a step's approval gate (kept when it exists, so a resumed run finds its
+    /// decision) and marks the step `waiting_approval` with `reason`.
+    fn open_gate(
+        &self,
+        run_id: i64,
+        step: &str,
+        at: DateTime<Utc>,
+        timeout_at: Option<DateTime<Utc>>,
+        reason: &str,
+    ) -> Pending<()>;
+    /// A step's approval gate.
+    fn gate(&self, run_id: i64, step: &str) -> Pending<Option<GateRow>>;
+    /// An operator's decision; `Err` says why it cannot be taken (none waiting, decided).
+    /// The gate's pending notices are withdrawn with it.
+    fn decide_gate(
+        &self,
+        run_id: i64,
+        step: &str,
+        approve: bool,
+        user: &str,
+        comment: &str,
+        at: DateTime<Utc>,
+    ) -> Pending<Result<(), GateRefusal>>;
+    /// Holds a job's schedules; false when it was held already.
+    fn hold(&self, job: &str, user: &str, at: DateTime<Utc>, reason: &str) -> Pending<bool>;
+    /// Releases a held job; false when it was not held.
+    fn release(&self, job: &str) -> Pending<bool>;
+    /// Every held job.
+    fn holds(&self) -> Pending<Vec<HoldRow>>;
+}
+
+/// Schedule slots, watermarks and the daemons that decide them.
+/// See [`Store`] for the rule every write follows.
+pub trait SlotStore: Send + Sync + std::fmt::Debug {
+    /// Records decided slots (with the runs they make) and moves the watermarks, in one
+    /// transaction. A slot already recorded for the same schedule and fire time is left as it
+    /// is and makes no run. Returns, per slot, the id of the run it made.
+    fn record_slots(
+        &self,
+        slots: &[NewSlot],
+        watermarks: &[(String, DateTime<Utc>)],
+    ) -> Pending<Vec<Option<i64>>>;
+    /// Every schedule's watermark.
+    fn watermarks(&self) -> Pending<Vec<(String, DateTime<Utc>)>>;
+    /// Slots, newest first.
+    fn list_slots(&self, schedule: Option<&str>, limit: i64) -> Pending<Vec<SlotRow>>;
+    /// Registers a starting daemon; returns its id.
+    fn register_daemon(
+        &self,
+        host: &str,
+        pid: u32,
+        version: &str,
+        at: DateTime<Utc>,
+    ) -> Pending<i64>;
+    /// Records that a daemon is alive (`stopped` false) or has stopped.
+    fn heartbeat(&self, daemon_id: i64, at: DateTime<Utc>, stopped: bool) -> Pending<()>;
+    /// Daemons, newest first.
+    fn daemons(&self, limit: i64) -> Pending<Vec<DaemonRow>>;
+}
+
+/// Incidents and their history.
+/// See [`Store`] for the rule every write follows.
+pub trait IncidentStore: Send + Sync + std::fmt::Debug {
+    /// Opens an incident, or adds an occurrence to the unresolved one for the same job and
+    /// failure class (raising its severity when the new one is higher).
+    fn open_incident(&self, incident: &NewIncident) -> Pending<IncidentOpened>;
+    /// Incidents, newest first.
+    fn list_incidents(
+        &self,
+        status: Option<IncidentStatus>,
+        limit: i64,
+    ) -> Pending<Vec<IncidentRow>>;
+    /// One incident and its history.
+    fn get_incident(&self, id: i64) -> Pending<Option<(IncidentRow, Vec<IncidentEvent>)>>;
+    /// Applies an operator's change; `Err` says why it does not apply (unknown incident,
+    /// already resolved ...), and nothing is written then. In the same transaction the
+    /// incident's pending messages nobody needs any more are withdrawn with the reason: an
+    /// acknowledgement withdraws those of later contact levels (level 2 and up), a
+    /// resolution all of them.
+    fn change_incident(
+        &self,
+        id: i64,
+        change: &IncidentChange,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Pending<Result<IncidentRow, IncidentRefusal>>;
+    /// A run of `job` succeeded: every unresolved incident of the job gets a note, and is
+    /// resolved by unyo when `resolve` is set (its pending messages withdrawn). Returns the
+    /// incidents touched.
+    fn job_recovered(
+        &self,
+        job: &str,
+        run_id: i64,
+        at: DateTime<Utc>,
+        resolve: bool,
+    ) -> Pending<Vec<i64>>;
+}
+
+/// The notification outbox.
+/// See [`Store`] for the rule every write follows.
+pub trait Outbox: Send + Sync + std::fmt::Debug {
+    /// What the notifier has to do at `now`.
+    fn notification_work(&self, now: DateTime<Utc>, limit: i64) -> Pending<NotificationWork>;
+    /// Writes notifications to the outbox and moves the incident's route, in one
+    /// transaction. False when `only_if_open` and the incident is no longer open.
+    fn plan_notifications(&self, plan: &NotificationPlan) -> Pending<bool>;
+    /// Writes an approval gate's notices to the outbox and marks it announced or reminded,
+    /// in one transaction, only while the gate still waits; false when it does not.
+    fn plan_gate_notice(&self, notice: &GateNotice) -> Pending<bool>;
+    /// Outbox messages due for (another) try.
+    fn due_notifications(&self, now: DateTime<Utc>, limit: i64) -> Pending<Vec<NotificationRow>>;
+    /// Records a try: `Ok(receipt)` sent, `Err(why)` failed, to be tried again at `retry_at`
+    /// or given up when that is `None`.
+    fn notification_tried(
+        &self,
+        id: i64,
+        result: Result<String, String>,
+        at: DateTime<Utc>,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Pending<()>;
+    /// Outbox messages, newest first; `failed` only those given up.
+    fn list_notifications(&self, failed: bool, limit: i64) -> Pending<Vec<NotificationRow>>;
+}
+
+/// What operators did: the audit trail, parameter changes, data extracts, permission changes.
+/// See [`Store`] for the rule every write follows.
+pub trait RecordStore: Send + Sync + std::fmt::Debug {
+    /// Appends an operator action to the audit trail.
+    fn audit(&self, entry: &AuditEntry) -> Pending<()>;
+    /// The audit trail, oldest first, from `since`, of `user` when given.
+    fn list_audit(
+        &self,
+        since: Option<DateTime<Utc>>,
+        user: Option<&str>,
+        limit: i64,
+    ) -> Pending<Vec<AuditEntry>>;
+    /// Records a change to a parameter file; returns its id.
+    fn record_param_change(&self, change: &NewParamChange) -> Pending<i64>;
+    /// Parameter changes, newest first, of `key` when given.
+    fn list_param_changes(&self, key: Option<&str>, limit: i64) -> Pending<Vec<ParamChange>>;
+    /// One parameter change.
+    fn get_param_change(&self, id: i64) -> Pending<Option<ParamChange>>;
+    /// Marks change `id` undone by change `by`; false when it was rolled back already.
+    fn mark_rolled_back(&self, id: i64, by: i64) -> Pending<bool>;
+    /// Records a data extract; returns its id.
+    fn record_extract(&self, extract: &NewExtract) -> Pending<i64>;
+    /// Data extracts, newest first.
+    fn list_extracts(&self, limit: i64) -> Pending<Vec<ExtractRow>>;
+    /// Records the grants and revokes of one apply or undo, in one transaction; returns their
+    /// ids in order.
+    fn record_permission_changes(&self, changes: &[NewPermissionChange]) -> Pending<Vec<i64>>;
+    /// Permission changes, newest first.
+    fn list_permission_changes(&self, filter: &PermissionFilter) -> Pending<Vec<PermissionChange>>;
+}
+
+/// What the reports read, and frozen reports.
+/// See [`Store`] for the rule every write follows.
+pub trait ReportStore: Send + Sync + std::fmt::Debug {
+    /// Freezes a rendered report, unless it was frozen before (see [`Freeze`]), or supersedes
+    /// the current frozen one when `supersede` gives a reason (same bytes: `Already`).
+    fn freeze_report(&self, report: &NewFrozenReport) -> Pending<Freeze>;
+    /// One frozen report, by id.
+    fn frozen_report(&self, id: i64) -> Pending<Option<FrozenReport>>;
+    /// The frozen reports with these bytes' SHA-256.
+    fn frozen_reports_by_hash(&self, sha256: &str) -> Pending<Vec<FrozenReport>>;
+    /// What the reports read of the period `[from, to)`.
+    fn report_facts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        slot_jobs: &[String],
+    ) -> Pending<ReportFacts>;
+}
+
+/// Where runs are recorded.
+///
+/// Write methods *issue* their write when called, before the returned future is first
+/// polled, and a store commits writes in the order they were issued; awaiting the future
+/// waits until the write is committed. The engine relies on this: it issues the end of a
+/// step, then lets the steps that need it start, whose start records are therefore never
+/// committed before that end.
+pub trait Store: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore {}
+
+impl<T> Store for T where
+    T: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore
+{
+}
