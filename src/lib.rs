@@ -9,7 +9,6 @@
 pub mod act;
 pub mod calendar;
 pub mod cli;
-pub mod csv;
 pub mod daemon;
 pub mod demo;
 pub mod domain;

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
 use super::{ActError, db, io};
-use crate::csv::{field, guard_formula};
+use crate::domain::csv::{field, guard_formula};
 
 /// The output file's mode: the owner writes, the group reads, nobody else.
 pub const MODE: u32 = 0o640;
@@ -70,7 +70,7 @@ pub struct Extract {
     /// The group the file is given (its members may read it).
     pub group: Option<String>,
     /// Text that a spreadsheet would take for a formula is written as text (see
-    /// [`guard_formula`](crate::csv::guard_formula)); `false` writes it as it is.
+    /// [`guard_formula`](crate::domain::csv::guard_formula)); `false` writes it as it is.
     pub guard_formulas: bool,
 }
 

@@ -1,6 +1,5 @@
 //! CSV as unyo writes it (extracts, archives, reports): one field quoted when RFC 4180 asks for
-//! it, and text a spreadsheet would run as a formula guarded. The bottom of the layers: it
-//! imports nothing of unyo's.
+//! it, and text a spreadsheet would run as a formula guarded.
 
 /// Text a spreadsheet would read as a formula (a first character `=`, `+`, `-`, `@`, tab or
 /// CR: a resident registered as `=HYPERLINK(...)`) gets a leading `'`, so Excel shows it as
