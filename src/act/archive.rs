@@ -149,11 +149,7 @@ fn columns(conn: &Connection, file: &Path, table: &str) -> Result<Vec<String>, A
 
 /// One CSV field: quoted when it holds a comma, a quote or a line break.
 fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
+    crate::domain::csv::field(text).into_owned()
 }
 
 fn export(

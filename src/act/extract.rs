@@ -19,6 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
 use super::{ActError, db, io};
+use crate::domain::csv::{field, guard_formula};
 
 /// The output file's mode: the owner writes, the group reads, nobody else.
 pub const MODE: u32 = 0o640;
@@ -69,7 +70,7 @@ pub struct Extract {
     /// The group the file is given (its members may read it).
     pub group: Option<String>,
     /// Text that a spreadsheet would take for a formula is written as text (see
-    /// [`guard_formula`]); `false` writes it as it is.
+    /// [`guard_formula`](crate::domain::csv::guard_formula)); `false` writes it as it is.
     pub guard_formulas: bool,
 }
 
@@ -300,27 +301,6 @@ fn text(v: ValueRef<'_>) -> Result<String, String> {
     }
 }
 
-/// Text a spreadsheet would read as a formula (a first character `=`, `+`, `-`, `@`, tab or
-/// CR: a resident registered as `=HYPERLINK(...)`) gets a leading `'`, so Excel shows it as
-/// text and runs nothing when the file is opened. Text that is a plain number (`-5`, `+3.5`)
-/// is left as it is.
-pub fn guard_formula(value: &mut String) {
-    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    if risky && value.trim().parse::<f64>().is_err() {
-        value.insert(0, '\'');
-    }
-}
-
-/// One CSV field, quoted when RFC 4180 asks for it (a comma, a quote, CR or LF inside;
-/// quotes doubled).
-pub fn field(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\"")).into()
-    } else {
-        value.into()
-    }
-}
-
 /// Why a record could not be written.
 #[derive(Debug)]
 enum RecordError {
@@ -471,38 +451,6 @@ impl Drop for Temp {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_a_spreadsheet_would_run_is_written_as_text() {
-        let guarded = |v: &str| {
-            let mut v = v.to_owned();
-            guard_formula(&mut v);
-            v
-        };
-        assert_eq!(
-            guarded("=HYPERLINK(\"http://x\")"),
-            "'=HYPERLINK(\"http://x\")"
-        );
-        assert_eq!(guarded("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(guarded("+81-3-1234"), "'+81-3-1234");
-        assert_eq!(guarded("\t=1"), "'\t=1");
-        assert_eq!(guarded("-5"), "-5");
-        assert_eq!(guarded("+3.5"), "+3.5");
-        assert_eq!(guarded("佐藤 花子"), "佐藤 花子");
-        assert_eq!(guarded("a=b"), "a=b");
-    }
-
-    #[test]
-    fn fields_are_quoted_only_when_rfc_4180_needs_it() {
-        assert_eq!(field("plain"), "plain");
-        assert_eq!(field(""), "");
-        assert_eq!(field("山田 太郎"), "山田 太郎");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("two\nlines"), "\"two\nlines\"");
-        assert_eq!(field("cr\rhere"), "\"cr\rhere\"");
-        assert_eq!(field("\""), "\"\"\"\"");
-    }
 
     fn line(encoding: Encoding, fields: &[&str]) -> Result<Vec<u8>, RecordError> {
         let mut buf = Vec::new();

@@ -1,13 +1,15 @@
 //! The bottom layer: words every other layer speaks and that import nothing of unyo's: the
 //! persisted status tokens of runs, steps, attempts, triggers, slots, incidents and
 //! notifications (`status`), incident severities (`severity`), cron expressions (`cron`),
-//! the machine and user unyo runs as (`host`), where "now" comes from (`clock`), and the
-//! decisions every store persists the same way: incident transitions (`incident`), approval
-//! gates (`gate`), frozen reports (`freeze`), kept steps and cancel requests (`run`). Anything
-//! here may be used anywhere; nothing here may use anything above it.
+//! the machine and user unyo runs as (`host`), where "now" comes from (`clock`), a CSV field
+//! written safely for spreadsheets (`csv`), and the decisions every store persists the same
+//! way: incident transitions (`incident`), approval gates (`gate`), frozen reports (`freeze`),
+//! kept steps and cancel requests (`run`). Anything here may be used anywhere; nothing here
+//! may use anything above it.
 
 pub mod clock;
 pub mod cron;
+pub mod csv;
 pub mod freeze;
 pub mod gate;
 pub mod host;

@@ -11,8 +11,8 @@ pub mod crontab;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::engine::template::Renderer;
 use crate::model::shell_line_is_safe;
+use crate::model::template::Renderer;
 
 /// One file an import writes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 mod business_day;
 pub mod param_value;
 mod settings;
+pub mod template;
 mod validate;
 pub mod values;
 

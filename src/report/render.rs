@@ -758,8 +758,8 @@ fn line(out: &mut String, fields: &[String]) {
         .iter()
         .map(|f| {
             let mut f = f.clone();
-            crate::act::extract::guard_formula(&mut f);
-            crate::act::extract::field(&f).into_owned()
+            crate::domain::csv::guard_formula(&mut f);
+            crate::domain::csv::field(&f).into_owned()
         })
         .collect();
     out.push_str(&fields.join(","));

@@ -1,0 +1,470 @@
+//! Checking a job and its steps: parameters declared, `sla:`, environment, `needs` (each a
+//! step of the job, no cycle), the step's command or approval, `refuse_exit`, runbooks named.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use petgraph::graph::DiGraph;
+use serde_saphyr::Spanned;
+use sha2::{Digest, Sha256};
+
+use super::param::{param, type_name};
+use super::runbook::code_range;
+use super::{Ctx, IDENT};
+use crate::model::values::parse_clock;
+use crate::model::{Action, Job, JobSla, ParamType, Step};
+use crate::spec::{CodeSpec, Diagnostic, JobSpec, SourceFile, StepSpec, diag};
+
+pub(super) fn job(
+    cx: &mut Ctx<'_>,
+    src: &SourceFile,
+    name: &str,
+    spec: &JobSpec,
+    runbooks: &[String],
+) -> Option<Job> {
+    let file = &src.display;
+    let errors_before = cx.diags.len();
+    if spec.steps.is_empty() {
+        cx.diags
+            .push(Diagnostic::file(file, format!("job `{name}` has no steps")));
+    }
+    let mut params = IndexMap::new();
+    for (pname, p) in &spec.params {
+        if !IDENT.is_match(pname) {
+            cx.err(
+                file,
+                p,
+                format!("bad parameter name `{pname}` (letters, digits and `_`)"),
+            );
+        }
+        let default = p.value.default.as_ref().map(|d| d.value.0.clone());
+        if p.value.required && default.is_some() {
+            cx.err(
+                file,
+                p,
+                format!("parameter `{pname}` is required and has a default; choose one"),
+            );
+        }
+        let param = param(cx, file, pname, p, default);
+        if let (Some(d), Some(at)) = (&param.default, &p.value.default)
+            && let Err(m) = crate::model::param_value::check_value(
+                &param,
+                d,
+                chrono::Utc::now().date_naive(),
+                cx.root,
+            )
+        {
+            cx.err(file, at, format!("default of parameter `{pname}`: {m}"));
+        }
+        params.insert(pname.clone(), param);
+    }
+    for (pname, p) in &params {
+        let (Some((other, types)), Some(at)) = (&p.type_by, &spec.params[pname].value.type_by)
+        else {
+            continue;
+        };
+        match params.get(other) {
+            Some(o) if o.kind == ParamType::Enum => {
+                for value in types.keys().filter(|v| !o.values.contains(v)) {
+                    cx.err(
+                        file,
+                        at,
+                        format!(
+                            "`type_by` of `{pname}`: `{value}` is not a value of `{other}`{}",
+                            diag::hint(value, o.values.iter().map(String::as_str))
+                        ),
+                    );
+                }
+            }
+            Some(o) => cx.err(
+                file,
+                at,
+                format!(
+                    "`type_by` of `{pname}` needs an enum parameter; `{other}` is `{}`",
+                    type_name(o.kind)
+                ),
+            ),
+            None => cx.err(
+                file,
+                at,
+                format!(
+                    "`type_by` of `{pname}` names unknown parameter `{other}`{}",
+                    diag::hint(other, params.keys().map(String::as_str))
+                ),
+            ),
+        }
+    }
+    let job_timeout = cx.duration(file, &spec.timeout, "timeout");
+    let sla = spec.sla.as_ref().map(|s| sla(cx, file, s));
+    let wait_timeout = cx.duration(file, &spec.wait_timeout, "wait_timeout");
+    if let Some(w) = &spec.wait_timeout
+        && spec.after.is_none()
+    {
+        cx.err(
+            file,
+            w,
+            "`wait_timeout` needs `after` (the jobs to wait for)",
+        );
+    }
+    if spec.outside_window.is_some() && spec.window.is_none() && spec.avoid.is_none() {
+        cx.diags.push(Diagnostic::file(
+            file,
+            "`outside_window` needs `window` or `avoid`",
+        ));
+    }
+    let mut job_env = Vec::new();
+    for (k, v) in &spec.env {
+        env_entry(cx, file, k, v, &spec.params, &mut job_env);
+    }
+    if let Some(w) = &spec.workdir {
+        cx.template(file, w, &w.value, &spec.params, false);
+        cx.no_secret(file, w, &w.value, &spec.params, "workdir");
+    }
+
+    let index: HashMap<&str, usize> = spec
+        .steps
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let job_refuse = refuse_exit(cx, file, &spec.refuse_exit);
+    let mut steps = Vec::new();
+    for (sname, s) in &spec.steps {
+        let at = Spanned::new(sname.clone(), s.referenced, s.defined);
+        cx.name(file, &at, "step");
+        let mut built = step(
+            cx,
+            file,
+            sname,
+            s,
+            spec,
+            &index,
+            job_timeout,
+            &job_env,
+            runbooks,
+        );
+        let own = refuse_exit(cx, file, &s.value.refuse_exit);
+        if let (Action::Approval { .. }, Some(codes)) = (&built.action, &s.value.refuse_exit) {
+            if let Some(first) = codes.first() {
+                cx.err(
+                    file,
+                    first,
+                    format!(
+                        "step `{sname}` is an approval: it has no exit code, so no `refuse_exit`"
+                    ),
+                );
+            }
+        } else if !matches!(built.action, Action::Approval { .. }) {
+            built.refuse_exit = own.or_else(|| job_refuse.clone()).unwrap_or_default();
+        }
+        steps.push(built);
+    }
+    check_cycles(cx, file, spec, &steps);
+    if cx.diags.len() > errors_before {
+        return None;
+    }
+    Some(Job {
+        name: name.to_owned(),
+        file: file.clone(),
+        digest: format!("{:x}", Sha256::digest(src.text.as_bytes())),
+        description: spec.description.clone(),
+        params,
+        window: spec.window.as_ref().map(|w| w.value.clone()),
+        avoid: spec.avoid.as_ref().map(|w| w.value.clone()),
+        outside_window: spec.outside_window.unwrap_or_default(),
+        after: spec
+            .after
+            .as_ref()
+            .map(|a| a.value.clone())
+            .unwrap_or_default(),
+        wait_timeout: wait_timeout.unwrap_or(crate::model::DEFAULT_WAIT_TIMEOUT),
+        on_interrupt: spec.on_interrupt.unwrap_or_default(),
+        adhoc: spec.adhoc,
+        separate_approver: spec.separate_approver,
+        allowed_users: spec.allowed_users.clone().unwrap_or_default(),
+        allowed_groups: spec.allowed_groups.clone().unwrap_or_default(),
+        sla,
+        steps,
+    })
+}
+
+/// A job's `sla:`, each item checked.
+fn sla(cx: &mut Ctx<'_>, file: &Path, spec: &Spanned<crate::spec::SlaSpec>) -> JobSla {
+    let s = &spec.value;
+    let mut out = JobSla::default();
+    if let Some(t) = &s.complete_by {
+        match parse_clock(&t.value) {
+            Ok(t) => out.complete_by = Some(t),
+            Err(m) => cx.err(file, t, format!("sla.complete_by: {m}")),
+        }
+    }
+    if let Some(r) = &s.success_rate {
+        if r.value > 0.0 && r.value <= 100.0 {
+            out.success_rate = Some(r.value);
+        } else {
+            cx.err(
+                file,
+                r,
+                format!(
+                    "sla.success_rate {} is not a percentage (more than 0, at most 100)",
+                    r.value
+                ),
+            );
+        }
+    }
+    out.max_duration = cx.duration(file, &s.max_duration, "sla.max_duration");
+    if s.complete_by.is_none() && s.success_rate.is_none() && s.max_duration.is_none() {
+        cx.err(
+            file,
+            spec,
+            "`sla` promises nothing: give `complete_by`, `success_rate` or `max_duration`",
+        );
+    }
+    out
+}
+
+fn env_entry(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    key: &str,
+    value: &Spanned<String>,
+    params: &IndexMap<String, Spanned<crate::spec::ParamSpec>>,
+    out: &mut Vec<(String, String)>,
+) {
+    if !IDENT.is_match(key) {
+        cx.err(
+            file,
+            value,
+            format!("bad environment variable name `{key}`"),
+        );
+    } else if key.starts_with("UNYO_") {
+        cx.err(
+            file,
+            value,
+            format!("`{key}`: names starting with `UNYO_` are set by unyo"),
+        );
+    }
+    cx.template(file, value, &value.value, params, false);
+    out.retain(|(k, _)| k != key);
+    out.push((key.to_owned(), value.value.clone()));
+}
+
+/// A step's `needs` as indexes into the job's steps, each checked.
+fn step_needs(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    name: &str,
+    spec: &StepSpec,
+    index: &HashMap<&str, usize>,
+) -> Vec<usize> {
+    let mut needs = Vec::new();
+    if let Some(list) = &spec.needs {
+        for n in &list.value {
+            match index.get(n.as_str()) {
+                Some(_) if n == name => {
+                    cx.err(file, list, format!("step `{name}` needs itself"));
+                }
+                Some(&i) if needs.contains(&i) => {
+                    cx.err(
+                        file,
+                        list,
+                        format!("step `{name}` lists `{n}` twice in `needs`"),
+                    );
+                }
+                Some(&i) => needs.push(i),
+                None => {
+                    let hint = diag::hint(n, index.keys().copied());
+                    cx.err(
+                        file,
+                        list,
+                        format!("step `{name}` needs `{n}`, which is not a step of this job{hint}"),
+                    );
+                }
+            }
+        }
+    }
+    needs
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    name: &str,
+    s: &Spanned<StepSpec>,
+    job: &JobSpec,
+    index: &HashMap<&str, usize>,
+    job_timeout: Option<Duration>,
+    job_env: &[(String, String)],
+    runbooks: &[String],
+) -> Step {
+    let spec = &s.value;
+    let kinds = [
+        spec.argv.is_some(),
+        spec.run.is_some(),
+        spec.approval.is_some(),
+    ]
+    .iter()
+    .filter(|k| **k)
+    .count();
+    if let (Some(a), 1) = (&spec.approval, kinds) {
+        return Step {
+            name: name.to_owned(),
+            description: spec.description.clone(),
+            action: Action::Approval {
+                message: a.value.message.clone(),
+            },
+            needs: step_needs(cx, file, name, spec, index),
+            env: Vec::new(),
+            workdir: None,
+            timeout: cx.duration(file, &spec.timeout, "timeout"),
+            runbook: None,
+            always: spec.always,
+            refuse_exit: Vec::new(),
+        };
+    }
+    if let (Some(a), 2..) = (&spec.approval, kinds) {
+        cx.err(
+            file,
+            a,
+            format!("step `{name}` is an approval: it has no `argv` or `run`"),
+        );
+    }
+    let action = match (&spec.argv, &spec.run) {
+        (Some(argv), None) => {
+            if argv.value.is_empty() {
+                cx.err(file, argv, format!("step `{name}`: `argv` is empty"));
+            }
+            for a in &argv.value {
+                cx.template(file, argv, a, &job.params, false);
+                cx.no_secret(file, argv, a, &job.params, "argv");
+            }
+            Action::Argv(argv.value.clone())
+        }
+        (None, Some(run)) => {
+            if run.value.trim().is_empty() {
+                cx.err(file, run, format!("step `{name}`: `run` is empty"));
+            }
+            cx.template(file, run, &run.value, &job.params, true);
+            cx.no_secret(file, run, &run.value, &job.params, "run");
+            Action::Shell(run.value.clone())
+        }
+        (Some(argv), Some(_)) => {
+            cx.err(
+                file,
+                argv,
+                format!("step `{name}` has both `argv` and `run`; give one"),
+            );
+            Action::Argv(Vec::new())
+        }
+        (None, None) => {
+            if spec.approval.is_none() {
+                cx.err(
+                    file,
+                    s,
+                    format!("step `{name}` needs `argv`, `run` or `approval`"),
+                );
+            }
+            Action::Argv(Vec::new())
+        }
+    };
+    let needs = step_needs(cx, file, name, spec, index);
+    let mut env = job_env.to_vec();
+    for (k, v) in &spec.env {
+        env_entry(cx, file, k, v, &job.params, &mut env);
+    }
+    if let Some(w) = &spec.workdir {
+        cx.template(file, w, &w.value, &job.params, false);
+        cx.no_secret(file, w, &w.value, &job.params, "workdir");
+    }
+    if let Some(r) = &spec.runbook {
+        cx.reference(file, r, "runbook", runbooks);
+    }
+    let timeout = cx.duration(file, &spec.timeout, "timeout").or(job_timeout);
+    Step {
+        name: name.to_owned(),
+        description: spec.description.clone(),
+        action,
+        needs,
+        env,
+        workdir: spec
+            .workdir
+            .as_ref()
+            .or(job.workdir.as_ref())
+            .map(|w| w.value.clone()),
+        timeout,
+        runbook: spec
+            .runbook
+            .as_ref()
+            .or(job.runbook.as_ref())
+            .map(|r| r.value.clone()),
+        always: spec.always,
+        refuse_exit: Vec::new(),
+    }
+}
+
+/// A `refuse_exit` list, each code or range checked (`None` when not given). Exit code 0 is
+/// success, so it cannot mean a refusal.
+fn refuse_exit(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    list: &Option<Vec<Spanned<CodeSpec>>>,
+) -> Option<Vec<(i32, i32)>> {
+    let list = list.as_ref()?;
+    let mut out = Vec::new();
+    for c in list {
+        match code_range(&c.value) {
+            Ok((0, _)) => cx.err(
+                file,
+                c,
+                "`refuse_exit`: exit code 0 means success; list the non-zero codes a step \
+                 exits with when it declines",
+            ),
+            Ok(range) => out.push(range),
+            Err(msg) => cx.err(file, c, format!("`refuse_exit`: {msg}")),
+        }
+    }
+    Some(out)
+}
+
+/// Reports every dependency cycle with its path, e.g. `a -> b -> c -> a`.
+fn check_cycles(cx: &mut Ctx<'_>, file: &Path, spec: &JobSpec, steps: &[Step]) {
+    let mut g = DiGraph::<usize, ()>::new();
+    let nodes: Vec<_> = (0..steps.len()).map(|i| g.add_node(i)).collect();
+    for (i, s) in steps.iter().enumerate() {
+        for &n in &s.needs {
+            g.add_edge(nodes[i], nodes[n], ());
+        }
+    }
+    for scc in petgraph::algo::tarjan_scc(&g) {
+        if scc.len() < 2 {
+            continue;
+        }
+        let members: HashSet<usize> = scc.iter().map(|n| g[*n]).collect();
+        let start = *members.iter().min().unwrap_or(&0);
+        // Walk needs inside the component until a step repeats: that loop is a cycle.
+        let mut path = vec![start];
+        let mut cur = start;
+        let cycle = loop {
+            let Some(&next) = steps[cur].needs.iter().find(|n| members.contains(n)) else {
+                break path.clone();
+            };
+            if let Some(pos) = path.iter().position(|&p| p == next) {
+                let mut c = path[pos..].to_vec();
+                c.push(next);
+                break c;
+            }
+            path.push(next);
+            cur = next;
+        };
+        let names: Vec<&str> = cycle.iter().map(|&i| steps[i].name.as_str()).collect();
+        let first = &spec.steps[cycle[0]];
+        cx.err(
+            file,
+            first,
+            format!("dependency cycle: {}", names.join(" -> ")),
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! What a report holds, every figure as it is shown: the period, the summary, the job lines,
+//! SLA and service items, incidents, refusals, ad-hoc runs, changes, the next period's plan and
+//! the charts' data. The renderers read these and nothing else.
+
+use serde::Serialize;
+
+use super::{Availability, ServiceItem};
+
+/// A report (of a month or of a fiscal year), every figure as it is shown.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// The period had not ended when the report was computed: its figures are preliminary
+    /// (速報) and will change; such a report cannot be frozen.
+    pub preliminary: bool,
+    pub period: PeriodInfo,
+    pub summary: Summary,
+    pub jobs: Vec<JobLine>,
+    pub sla: Vec<SlaItem>,
+    /// The service-level items of `service:` (empty without it).
+    pub service: Vec<ServiceItem>,
+    /// The planned service time, its outages and planned stops (with `service.availability`).
+    pub availability: Option<Availability>,
+    pub incidents: Vec<IncidentLine>,
+    /// Runs that refused by themselves (a step's `refuse_exit`), by job and reason: not
+    /// failures, not successes.
+    pub refusals: Vec<RefusalLine>,
+    pub adhoc: Vec<AdhocLine>,
+    pub changes: Changes,
+    pub plan: Plan,
+    pub charts: Charts,
+    /// When the service desk takes calls (`notify.desk_hours`), stated with the service
+    /// levels; `None` without `notify:`.
+    pub desk_hours: Option<DeskHoursLine>,
+}
+
+/// The desk hours as the report states them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeskHoursLine {
+    pub from: String,
+    pub to: String,
+    /// The calendar whose business days are desk days; `None`: Monday to Friday.
+    pub calendar: Option<String>,
+}
+
+/// What the charts of the HTML form draw.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Charts {
+    /// Every operating day of the period with its runs by outcome.
+    pub daily: Vec<DayRuns>,
+    /// The slowest jobs (by mean duration, at most [`TREND_JOBS`]): each day's mean duration.
+    pub trend: Vec<Trend>,
+}
+
+/// How many of the slowest jobs the duration chart follows.
+pub const TREND_JOBS: usize = 3;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DayRuns {
+    pub date: String,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Cancelled, interrupted, unfinished.
+    pub other: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Trend {
+    pub job: String,
+    /// Per operating day with runs that ended: the day and the mean duration in seconds.
+    pub points: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PeriodInfo {
+    /// `monthly` or `yearly`.
+    pub kind: String,
+    /// `2026-10`, `FY2026`.
+    pub label: String,
+    /// `令和8年(2026年)10月分`.
+    pub label_ja: String,
+    /// `October 2026`.
+    pub label_en: String,
+    pub from: String,
+    pub to: String,
+    pub timezone: String,
+    /// When an operating day begins (`00:00`, `06:00`).
+    pub day_start: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Summary {
+    pub runs: u64,
+    /// Trigger token and runs, in the order of `Trigger::ALL`, those with none left out.
+    pub by_trigger: Vec<Count>,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub interrupted: u64,
+    /// Declined by themselves (`refuse_exit`): neither failures nor successes.
+    pub refused: u64,
+    /// Queued or running when the period ended.
+    pub unfinished: u64,
+    /// Succeeded of the ended runs that did not refuse, percent with two decimals; `None`
+    /// without such runs.
+    pub success_rate: Option<f64>,
+    /// Attempts after the first.
+    pub retries: u64,
+    /// Attempts that ended abnormally, by kind.
+    pub abnormal_ends: Vec<Count>,
+    pub incidents_opened: u64,
+    pub incidents_resolved: u64,
+    /// Mean time from opening to acknowledgement (or resolution, when that came first), in
+    /// minutes, over the incidents opened in the period that were acknowledged.
+    pub mtta_minutes: Option<f64>,
+    /// Mean time from opening to resolution, in minutes.
+    pub mttr_minutes: Option<f64>,
+    pub sla_items: u64,
+    pub sla_met: u64,
+}
+
+/// Slots of a job skipped for one reason: the outcome token (`skipped_closed_day`,
+/// `skipped_overlap`, `skipped_window`, `held`) and, for a closed day, its kind (`weekend`,
+/// `year_end`, a holiday's name, a closed rule) or, for a hold, the operator's reason.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Skip {
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub count: u64,
+}
+
+/// Runs of a job that refused for one reason.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RefusalLine {
+    pub job: String,
+    pub reason: String,
+    pub count: u64,
+}
+
+/// A name and how many.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Count {
+    pub name: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct JobLine {
+    pub job: String,
+    pub slots: u64,
+    pub runs: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Slots recorded `missed`.
+    pub missed: u64,
+    /// Slots skipped, by outcome (and, for closed days and holds, why).
+    pub skipped: Vec<Skip>,
+    /// Scheduled runs that had not succeeded by the job's `complete_by`.
+    pub late: u64,
+    pub mean_seconds: Option<f64>,
+    pub p95_seconds: Option<f64>,
+    pub previous_mean_seconds: Option<f64>,
+    pub previous_p95_seconds: Option<f64>,
+    /// Change of the mean against the previous month, percent.
+    pub mean_change_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SlaItem {
+    pub job: String,
+    /// `complete_by`, `success_rate` or `max_duration`.
+    pub item: String,
+    pub agreed: String,
+    /// Runs that kept the promise, of `total` it applies to (`complete_by`: scheduled runs;
+    /// `success_rate`: ended runs; `max_duration`: runs).
+    pub ok: u64,
+    pub total: u64,
+    /// `success_rate`: the measured percentage.
+    pub rate: Option<f64>,
+    pub met: bool,
+    /// The runs that broke it, at most [`EVIDENCE`]; `more` says how many are left out.
+    pub breaches: Vec<Breach>,
+    pub more: u64,
+}
+
+/// A run that broke an SLA item: its day, its id, how it ended (status, and the local end
+/// time for a late success) and how long it took. A slot that was missed (no run at all)
+/// breaks `complete_by` too: it has no run and the status `missed`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Breach {
+    pub date: String,
+    pub run: Option<i64>,
+    pub status: String,
+    pub ended: Option<String>,
+    pub took: Option<String>,
+}
+
+/// How many breaches an SLA item lists by name.
+pub const EVIDENCE: usize = 20;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IncidentLine {
+    pub id: i64,
+    pub opened_at: String,
+    pub severity: String,
+    pub job: String,
+    pub run_id: Option<i64>,
+    pub summary: String,
+    pub failure_class: String,
+    pub status: String,
+    pub occurrences: i64,
+    pub acknowledged_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub cause: Option<String>,
+    pub countermeasure: Option<String>,
+    pub report_deadline: Option<String>,
+    /// Resolved (its report in) by the deadline; `None` without a deadline.
+    pub deadline_met: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AdhocLine {
+    pub run_id: i64,
+    pub at: String,
+    pub requester: String,
+    pub job: String,
+    /// `name=value` pairs, secrets shown as `***`.
+    pub params: String,
+    pub reason: Option<String>,
+    pub result: String,
+    /// Rows of the extract the run wrote, if it wrote one.
+    pub rows: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Changes {
+    pub parameters: Vec<ParamLine>,
+    /// Grants and revokes applied, by department.
+    pub permissions: Vec<PermissionLine>,
+    /// Jobs whose definition file changed during the month: the first run on the new file.
+    pub definitions: Vec<DefinitionLine>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ParamLine {
+    pub id: i64,
+    pub at: String,
+    pub key: String,
+    pub before: String,
+    pub after: String,
+    pub user: String,
+    pub reason: String,
+    pub rolled_back: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PermissionLine {
+    pub department: String,
+    pub grants: u64,
+    pub revokes: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DefinitionLine {
+    pub job: String,
+    pub first_run: i64,
+    pub at: String,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Plan {
+    /// The period planned: the next month, or the next fiscal year.
+    pub period: String,
+    /// Scheduled runs by job.
+    pub jobs: Vec<Count>,
+    /// Jobs that run at most twice in the month, each run with its day.
+    pub events: Vec<PlanEvent>,
+    /// Closed days of each calendar, with the reason.
+    pub closed_days: Vec<PlanEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PlanEvent {
+    pub date: String,
+    pub what: String,
+}

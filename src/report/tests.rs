@@ -1,0 +1,105 @@
+//! Periods and their labels, duration statistics, skip reasons, secrets kept out.
+
+use chrono::{NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+
+use super::changes::secret;
+use super::jobs::{skip_reason, stats};
+use super::*;
+use crate::model::DateStyle;
+use crate::store::SlotOutcome;
+
+/// A period ends when its last operating day does: with days starting at 06:00, December
+/// 2026 in Tokyo runs until 2027-01-01 06:00, and a report made before then is
+/// preliminary.
+#[test]
+fn a_period_ends_with_its_last_operating_day() {
+    let tz = chrono_tz::Asia::Tokyo;
+    let six = NaiveTime::from_hms_opt(6, 0, 0).expect("06:00");
+    let december = Period::month(2026, 12, tz, six).expect("month");
+    let at = |d: u32, h: u32, m: u32| {
+        crate::schedule::window::local_instant(
+            tz,
+            NaiveDate::from_ymd_opt(2027, 1, d).expect("day"),
+            NaiveTime::from_hms_opt(h, m, 0).expect("time"),
+        )
+        .expect("instant")
+    };
+    assert!(!december.ended(at(1, 5, 59)));
+    assert!(december.ended(at(1, 6, 0)));
+    let year = Period::fiscal_year(2026, 4, tz, six).expect("year");
+    assert!(!year.ended(at(1, 6, 0)));
+}
+
+#[test]
+fn era_labels() {
+    let both = DateStyle::Both;
+    assert_eq!(label_ja(2026, 11, both), "令和8年(2026年)11月分");
+    assert_eq!(label_ja(2019, 5, both), "令和元年(2019年)5月分");
+    assert_eq!(label_ja(2019, 4, both), "平成31年(2019年)4月分");
+    assert_eq!(label_ja(1989, 4, both), "平成元年(1989年)4月分");
+    assert_eq!(label_ja(1988, 12, both), "昭和63年(1988年)12月分");
+    assert_eq!(label_ja(2026, 11, DateStyle::Era), "令和8年11月分");
+    assert_eq!(label_ja(2019, 4, DateStyle::Era), "平成31年4月分");
+    assert_eq!(label_ja(2026, 11, DateStyle::Western), "2026年11月分");
+    assert_eq!(label_ja_year(2026, both), "令和8年度(2026年度)");
+    assert_eq!(label_ja_year(2019, both), "令和元年度(2019年度)");
+    assert_eq!(label_ja_year(2018, DateStyle::Era), "平成30年度");
+    assert_eq!(label_ja_year(1988, DateStyle::Era), "昭和63年度");
+    assert_eq!(label_ja_year(2026, DateStyle::Western), "2026年度");
+}
+
+#[test]
+fn a_month_in_tokyo_starts_at_the_day_start() {
+    let tz: Tz = "Asia/Tokyo".parse().expect("tz");
+    let p = Period::parse("2026-10", tz, NaiveTime::MIN).expect("month");
+    assert_eq!(p.from.to_rfc3339(), "2026-09-30T15:00:00+00:00");
+    assert_eq!(p.to.to_rfc3339(), "2026-10-31T15:00:00+00:00");
+    let six = NaiveTime::from_hms_opt(6, 0, 0).expect("time");
+    let p = Period::parse("2026-12", tz, six).expect("month");
+    assert_eq!(p.to.to_rfc3339(), "2026-12-31T21:00:00+00:00");
+    for bad in ["2026-13", "2026", "26-01", "x-y", "2026-00"] {
+        assert!(Period::parse(bad, tz, NaiveTime::MIN).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn p95_is_the_nearest_rank() {
+    let xs: Vec<f64> = (1..=100).map(f64::from).collect();
+    assert_eq!(stats(xs), (Some(50.5), Some(95.0)));
+    assert_eq!(stats(vec![7.0]), (Some(7.0), Some(7.0)));
+    assert_eq!(stats(vec![]), (None, None));
+}
+
+#[test]
+fn skips_are_told_apart_by_what_the_reader_needs() {
+    let closed = |r: &str| skip_reason(SlotOutcome::SkippedClosedDay, Some(r));
+    assert_eq!(closed("closed: weekend (Sat)").as_deref(), Some("weekend"));
+    assert_eq!(closed("closed: weekend (Sun)").as_deref(), Some("weekend"));
+    assert_eq!(
+        closed("closed: year-end closure").as_deref(),
+        Some("year_end")
+    );
+    assert_eq!(
+        closed("closed: public holiday スポーツの日 (Sports Day)").as_deref(),
+        Some("スポーツの日 (Sports Day)")
+    );
+    assert_eq!(
+        closed("closed: closed (2027-05-06); no business day within 31 days").as_deref(),
+        Some("closed (2027-05-06)")
+    );
+    let overlap = "run 842 of `batch-001` is still active (overlap: forbid)";
+    assert_eq!(
+        skip_reason(SlotOutcome::SkippedOverlap, Some(overlap)),
+        None
+    );
+    assert_eq!(
+        skip_reason(SlotOutcome::Held, Some("maintenance")).as_deref(),
+        Some("maintenance")
+    );
+}
+
+#[test]
+fn secrets_are_not_shown() {
+    assert!(secret("db_password") && secret("API_TOKEN") && !secret("department"));
+}
