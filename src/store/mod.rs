@@ -5,6 +5,7 @@
 //! can both implement it. Every write is its own committed transaction; nothing here decides
 //! what to run.
 
+pub mod bulk;
 pub mod disk;
 pub(crate) mod sqlite;
 

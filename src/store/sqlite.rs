@@ -17,6 +17,9 @@
 //! `synchronous = NORMAL` in WAL mode: a commit survives a crash of unyo or of a step; the
 //! last commits may be lost only if the machine itself loses power.
 
+#[path = "sqlite_bulk.rs"]
+mod bulk;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex};
