@@ -14,7 +14,7 @@
 //! the same spec writes the same rows. Only `schema_migrations.applied_at` (when the schema
 //! was created) differs between two databases. Nothing here writes SQL: the runs go through
 //! the store's [`HistoryStore`] (each run whole, as the engine's calls would have left it,
-//! in parts of [`RUNS_A_PART`] runs, one transaction each), everything else through the [`crate::store::Store`] methods the
+//! all in one transaction), everything else through the [`crate::store::Store`] methods the
 //! daemon and the operator commands use, so the rows hold the store's tokens, times, and
 //! incident and notification rules. This module writes into a database that holds no runs
 //! yet, and only then.
@@ -124,9 +124,6 @@ pub enum SynthError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// How many runs one transaction writes.
-const RUNS_A_PART: usize = 50_000;
-
 /// At most this many runs in a month: more would put a generated job's slots less than a
 /// second apart.
 pub const MAX_RUNS: u64 = 200_000_000;
@@ -166,28 +163,13 @@ async fn write<S: HistoryStore>(
             runs: existing,
         });
     }
-    // The runs go in parts, each one transaction: a part's pages pass through the
-    // write-ahead log into the database before the next, which keeps the log (and the
-    // lookups in it) small.
-    let mut progress = runs::Progress::start(spec, &bounds, &plan);
-    let mut parts = (spec.clone(), bounds, plan);
-    loop {
-        let (spec, bounds, plan) = parts;
-        let (at, spec, bounds, plan) = store
-            .write_history("writing a synthetic month's runs", move |past| {
-                let at = runs::write_runs(past, &spec, &bounds, &plan, progress, RUNS_A_PART)?;
-                Ok((at, spec, bounds, plan))
-            })
-            .await?;
-        let done = at.next_run >= plan.runs.len();
-        progress = at;
-        parts = (spec, bounds, plan);
-        if done {
-            break;
-        }
-    }
-    let (spec_back, bounds, plan) = parts;
-    let carried = progress.carried;
+    let owned = spec.clone();
+    let (carried, spec_back, bounds, plan) = store
+        .write_history("writing a synthetic month's runs", move |past| {
+            let carried = runs::write_runs(past, &owned, &bounds, &plan)?;
+            Ok((carried, owned, bounds, plan))
+        })
+        .await?;
     let mut w = runs::Writer::resume(&spec_back, &bounds, &plan, carried);
     w.incidents(store).await?;
     w.side_records(store).await?;

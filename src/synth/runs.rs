@@ -117,54 +117,34 @@ pub(super) struct Carried {
     watermarks: BTreeMap<u32, Us>,
 }
 
-/// Where writing the plan's runs stands: what they left so far, and the next run and lone
-/// slot to write.
-pub(super) struct Progress {
-    pub carried: Carried,
-    pub next_run: usize,
-    pub next_lone: usize,
-}
-
-impl Progress {
-    pub fn start(spec: &Spec, m: &Month, plan: &Plan) -> Progress {
-        Progress {
-            carried: Writer::new(spec, m, plan).carry(),
-            next_run: 0,
-            next_lone: 0,
-        }
-    }
-}
-
-/// Writes the plan's next `count` runs and the slots decided before them, in the order they
-/// were decided; with the last run, the lone slots after it too.
+/// Writes every run and slot of the plan, in the order they were decided.
 pub(super) fn write_runs(
     past: &mut dyn PastWriter,
     spec: &Spec,
     m: &Month,
     plan: &Plan,
-    at: Progress,
-    count: usize,
-) -> Result<Progress, StoreError> {
-    let mut w = Writer::resume(spec, m, plan, at.carried);
-    let end = (at.next_run + count).min(plan.runs.len());
-    let mut lone = at.next_lone;
-    for p in &plan.runs[at.next_run..end] {
-        while let Some(s) = plan.lone.get(lone).filter(|s| s.decided < p.queued) {
+) -> Result<Carried, StoreError> {
+    let mut w = Writer::new(spec, m, plan);
+    let mut lone = plan.lone.iter().peekable();
+    for p in &plan.runs {
+        while let Some(s) = lone.next_if(|s| s.decided < p.queued) {
             w.lone_slot(past, s)?;
-            lone += 1;
         }
         w.run(past, p)?;
     }
-    if end == plan.runs.len() {
-        for s in &plan.lone[lone..] {
-            w.lone_slot(past, s)?;
-        }
-        lone = plan.lone.len();
+    for s in lone {
+        w.lone_slot(past, s)?;
     }
-    Ok(Progress {
-        carried: w.carry(),
-        next_run: end,
-        next_lone: lone,
+    Ok(Carried {
+        summary: w.summary,
+        failures: w.failures,
+        successes: w.successes,
+        audit: w.audit,
+        params: w.params,
+        extracts: w.extracts,
+        perms: w.perms,
+        ids: w.ids,
+        watermarks: w.watermarks,
     })
 }
 
@@ -219,21 +199,6 @@ impl<'a> Writer<'a> {
                 .map(|j| j.steps.iter().map(|s| command_value(&s.command)).collect())
                 .collect(),
             owners,
-        }
-    }
-
-    /// What the writer carries, for the next part of the month.
-    pub fn carry(self) -> Carried {
-        Carried {
-            summary: self.summary,
-            failures: self.failures,
-            successes: self.successes,
-            audit: self.audit,
-            params: self.params,
-            extracts: self.extracts,
-            perms: self.perms,
-            ids: self.ids,
-            watermarks: self.watermarks,
         }
     }
 
