@@ -74,7 +74,7 @@ fn freezing_the_current_month_is_refused_and_names_its_end() {
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["action"], "report.freeze");
     assert_eq!(entries[0]["outcome"], "refused");
-    assert_eq!(entries[0]["user"], unyo::engine::os_user().as_str());
+    assert_eq!(entries[0]["user"], unyo::domain::host::os_user().as_str());
     assert!(
         entries[0]["detail"]
             .as_str()
@@ -203,7 +203,7 @@ fn superseding_a_frozen_report_keeps_both_is_audited_and_verify_says_which_stand
         both(&out)
     );
     assert_eq!(frozen_rows(&t), 2);
-    let user = unyo::engine::os_user();
+    let user = unyo::domain::host::os_user();
 
     // The old file: unaltered, but superseded (by which, when, by whom, why): exit 1.
     let out = t.run(&["report", "verify", &old]);

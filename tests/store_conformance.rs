@@ -64,12 +64,20 @@
 //! | frozen_report | reports::frozen_report_reads_one_by_id |
 //! | frozen_reports_by_hash | reports::frozen_reports_by_hash_lists_every_report_with_those_bytes |
 //! | report_facts | reports::report_facts_reads_the_runs_queued_in_the_period, reports::report_facts_counts_slots_and_keeps_those_of_the_jobs_asked, reports::report_facts_counts_attempts_that_failed_or_retried, reports::report_facts_incidents_opened_in_or_open_at_the_start, reports::report_facts_records_made_in_the_period, reports::report_facts_first_notified_is_the_earliest_sent |
+//! | write_history | history::write_history_reads_back_as_the_engine_leaves_a_run, history::write_history_that_fails_writes_nothing |
+//! | run | history::write_history_reads_back_as_the_engine_leaves_a_run |
+//! | attempts | history::write_history_reads_back_as_the_engine_leaves_a_run |
+//! | slot | history::slot_without_a_run_is_listed |
+//! | set_attempt_action | history::set_attempt_action_names_what_was_done_later |
+//! | count_runs | history::count_runs_counts_every_recorded_run |
 
 // The contracts live beside this file, in `store_conformance/`.
 #[path = "store_conformance/fixtures.rs"]
 mod fixtures;
 #[path = "store_conformance/gates.rs"]
 mod gates;
+#[path = "store_conformance/history.rs"]
+mod history;
 #[path = "store_conformance/incidents.rs"]
 mod incidents;
 #[path = "store_conformance/outbox.rs"]
@@ -103,6 +111,13 @@ macro_rules! contracts {
 macro_rules! every_contract {
     ($fresh:path) => {
         contracts! { $fresh;
+            history {
+                write_history_reads_back_as_the_engine_leaves_a_run,
+                write_history_that_fails_writes_nothing,
+                slot_without_a_run_is_listed,
+                set_attempt_action_names_what_was_done_later,
+                count_runs_counts_every_recorded_run,
+            }
             runs {
                 create_run_records_the_run_and_its_pending_steps_in_order,
                 create_run_queued_has_no_start_and_keeps_not_before,

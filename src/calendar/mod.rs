@@ -9,7 +9,6 @@
 mod business;
 pub mod holidays;
 
-pub use crate::model::BusinessDay;
 pub use business::Closed;
 pub use holidays::{Holiday, holiday, holidays_in_year};
 

@@ -423,7 +423,7 @@ async fn param_set(
         run_id: std::env::var("UNYO_RUN_ID")
             .ok()
             .and_then(|v| v.parse().ok()),
-        user: crate::engine::os_user(),
+        user: crate::domain::host::os_user(),
     };
     let id = store.record_param_change(&change).await?;
     let shown = |v: &Option<serde_json::Value>| {
@@ -508,7 +508,7 @@ async fn extract(root: &Path, args: ExtractArgs) -> Result<(), Error> {
         sha256: report.sha256.clone(),
         columns: serde_json::json!(report.columns),
         params: serde_json::Value::Object(params),
-        user: crate::engine::os_user(),
+        user: crate::domain::host::os_user(),
         group: x.group.clone(),
     };
     let id = store.record_extract(&record).await?;

@@ -5,7 +5,6 @@
 
 use chrono::Utc;
 
-use crate::engine;
 use crate::error::Error;
 use crate::model::{Action, Catalog, Job, Settings};
 use crate::spec::diag;
@@ -50,7 +49,7 @@ async fn decide(
     text: &str,
 ) -> Result<(), Error> {
     let store = super::open_store(settings).await?;
-    let user = engine::os_user();
+    let user = crate::domain::host::os_user();
     let action = if approve { "approve" } else { "reject" };
     let target = format!("run {run} step {step}");
     let audit_args = serde_json::json!({ if approve { "comment" } else { "reason" }: text });

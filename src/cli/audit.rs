@@ -4,7 +4,6 @@
 use chrono::Utc;
 
 use super::table::Table;
-use crate::engine;
 use crate::error::Error;
 use crate::model::Settings;
 use crate::store::{AuditEntry, Store};
@@ -40,8 +39,8 @@ pub async fn record(
     store
         .audit(&AuditEntry {
             at: Utc::now(),
-            user: engine::os_user(),
-            host: engine::hostname(),
+            user: crate::domain::host::os_user(),
+            host: crate::domain::host::hostname(),
             action: action.to_owned(),
             target,
             args,

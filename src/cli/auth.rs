@@ -2,7 +2,6 @@
 //! and groups). With neither set, anyone who can write the database may. A refusal is a
 //! clear error, and the caller audits it.
 
-use crate::engine;
 use crate::model::Job;
 
 /// The groups of the user running unyo, by name.
@@ -20,7 +19,7 @@ pub fn check(job: &Job, action: &str) -> Result<(), String> {
     if job.allowed_users.is_empty() && job.allowed_groups.is_empty() {
         return Ok(());
     }
-    let user = engine::os_user();
+    let user = crate::domain::host::os_user();
     if job.allowed_users.contains(&user) {
         return Ok(());
     }

@@ -23,7 +23,7 @@ pub struct Args {
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let store = super::open_store(settings).await?;
-    let user = engine::os_user();
+    let user = crate::domain::host::os_user();
     let target = format!("run {}", args.run);
     // The job's allowed users and groups decide who may cancel its runs.
     if let Some(d) = store.get_run(args.run).await?

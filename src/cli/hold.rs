@@ -4,7 +4,6 @@
 
 use chrono::Utc;
 
-use crate::engine;
 use crate::error::Error;
 use crate::model::{Catalog, Settings};
 use crate::spec::diag;
@@ -47,7 +46,7 @@ pub async fn hold(settings: &Settings, args: HoldArgs) -> Result<(), Error> {
         .await?;
         return Err(Error::Request(why));
     }
-    let user = engine::os_user();
+    let user = crate::domain::host::os_user();
     let held = store
         .hold(&args.job, &user, Utc::now(), args.reason.trim())
         .await?;

@@ -5,7 +5,6 @@
 use chrono::{DateTime, Utc};
 
 use super::table::Table;
-use crate::engine;
 use crate::error::Error;
 use crate::model::Settings;
 use crate::store::{IncidentChange, IncidentRow, IncidentStatus};
@@ -114,7 +113,7 @@ pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
         return show(settings, &*store, id, json).await;
     }
     let store = super::open_store(settings).await?;
-    let user = engine::os_user();
+    let user = crate::domain::host::os_user();
     let (id, change) = match cmd {
         Command::Show { .. } => return Ok(()),
         Command::Ack { id } => (id, IncidentChange::Acknowledge),

@@ -354,7 +354,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Extracts(args) => extracts::run(&settings, args).await,
         Command::Report(cmd) => report::run(&settings, cmd).await,
         Command::Permissions(cmd) => permissions::run(&settings, cmd).await,
-        Command::SynthHistory(args) => synth::run(&settings, args),
+        Command::SynthHistory(args) => synth::run(&settings, args).await,
     }
 }
 

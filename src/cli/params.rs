@@ -165,7 +165,7 @@ async fn rollback(store: &dyn Store, id: i64, reason: &str) -> Result<String, Re
         after: change.before.clone(),
         reason: reason.to_owned(),
         run_id: None,
-        user: crate::engine::os_user(),
+        user: crate::domain::host::os_user(),
     };
     let new_id = store
         .record_param_change(&undo)

@@ -479,7 +479,7 @@ async fn finish(
     let run_id = std::env::var("UNYO_RUN_ID")
         .ok()
         .and_then(|v| v.parse().ok());
-    let user = crate::engine::os_user();
+    let user = crate::domain::host::os_user();
     let rows: Vec<NewPermissionChange> = done
         .ops()
         .map(|(c, o)| NewPermissionChange {

@@ -258,7 +258,7 @@ async fn freeze(
         sha256: sha256.clone(),
         body: text.as_bytes().to_vec(),
         frozen_at: chrono::Utc::now(),
-        frozen_by: crate::engine::os_user(),
+        frozen_by: crate::domain::host::os_user(),
         supersede: supersede.clone(),
     };
     let target = target(period, form);

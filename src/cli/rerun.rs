@@ -94,7 +94,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         Trigger::Rerun,
         RunStatus::Queued,
         Utc::now(),
-        &engine::os_user(),
+        &crate::domain::host::os_user(),
     );
     record.params = old.run.params.clone();
     record.business_date = old.run.business_date;

@@ -119,7 +119,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             Trigger::Manual,
             RunStatus::Queued,
             chrono::Utc::now(),
-            &engine::os_user(),
+            &crate::domain::host::os_user(),
         );
         if let Some(date) = business_date {
             engine::give_business_date(settings, &mut record, date);
@@ -222,7 +222,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             trigger: Trigger::Manual,
             reason: args.reason.clone(),
             parallel,
-            requested_by: engine::os_user(),
+            requested_by: crate::domain::host::os_user(),
             business_date,
             clock: crate::domain::clock::system(),
         },
@@ -307,7 +307,7 @@ pub fn summary_table(detail: &crate::store::RunDetail) -> String {
         let exit = match last {
             Some(a) => match (a.exit_code, a.signal, &a.error) {
                 (Some(c), _, _) => c.to_string(),
-                (_, Some(sig), _) => engine::describe_exit(crate::exec::Exit::Signal(sig)),
+                (_, Some(sig), _) => crate::exec::describe_exit(crate::exec::Exit::Signal(sig)),
                 (_, _, Some(_)) => "not started".to_owned(),
                 _ => "-".to_owned(),
             },

@@ -153,7 +153,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         Trigger::Submit,
         RunStatus::Queued,
         now,
-        &engine::os_user(),
+        &crate::domain::host::os_user(),
     );
     record.not_before = Some(start.at).filter(|t| *t > now);
     record.comment = args.reason.clone();

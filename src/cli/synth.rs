@@ -19,7 +19,7 @@ pub struct Args {
     pub seed: u64,
 }
 
-pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
+pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     let month = parse_month(&args.month).ok_or_else(|| {
         Error::Request(format!(
             "--month: `{}` is not a month (YYYY-MM)",
@@ -39,14 +39,12 @@ pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     spec.root = settings.root.clone();
     spec.data_dir = settings.data_dir.clone();
     spec.log_dir = settings.log_dir.clone();
-    let s = crate::synth::generate(path, &spec).map_err(|e| match e {
-        SynthError::Store(e) => Error::Store(e),
-        e @ SynthError::Write { .. } => Error::Io {
-            action: "unyo synth-history".to_owned(),
-            source: std::io::Error::other(e.to_string()),
-        },
-        other => Error::Request(other.to_string()),
-    })?;
+    let s = crate::synth::generate(path, &spec)
+        .await
+        .map_err(|e| match e {
+            SynthError::Store(e) => Error::Store(e),
+            other => Error::Request(other.to_string()),
+        })?;
     super::out(&format!(
         "{}: {} runs, {} steps, {} attempts, {} slots, {} incidents in {:.2} s ({})\n",
         args.month,

@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::domain::clock::SharedClock;
-use crate::engine::{self, RunResult, Stop};
+use crate::engine::{RunResult, Stop};
 use crate::error::Error;
 use crate::incident::notifier::Notifier;
 use crate::model::{Catalog, Settings};
@@ -256,7 +256,7 @@ impl Daemon {
         let now = clock.now();
         let id = store
             .register_daemon(
-                &engine::hostname(),
+                &crate::domain::host::hostname(),
                 std::process::id(),
                 env!("CARGO_PKG_VERSION"),
                 now,

@@ -62,7 +62,7 @@ impl Planner {
         let mut entries = HashMap::new();
         for s in &catalog.schedules {
             // Validation parsed every expression already.
-            let Ok(cron) = crate::schedule::parse_cron(&s.cron) else {
+            let Ok(cron) = crate::domain::cron::parse_cron(&s.cron) else {
                 continue;
             };
             let (watermark, unsaved) = match known(&s.name) {

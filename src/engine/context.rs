@@ -8,9 +8,9 @@ use indexmap::IndexMap;
 use tokio::sync::watch;
 
 use super::secrets::secret_values;
-use super::template::Renderer;
 use super::{Event, Resume, Started, Stop, unyo_bin};
 use crate::domain::clock::SharedClock;
+use crate::model::template::Renderer;
 use crate::model::{Catalog, Job, Settings};
 use crate::store::Store;
 

@@ -24,10 +24,7 @@ pub mod params;
 mod recovery;
 mod secrets;
 mod step;
-pub mod template;
 
-pub use crate::domain::host::{hostname, os_user};
-pub use crate::exec::describe_exit;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -193,7 +190,7 @@ pub fn new_run(
         fiscal_year,
         at,
         requested_by: requested_by.to_owned(),
-        host: hostname(),
+        host: crate::domain::host::hostname(),
         job_digest: job.digest.clone(),
         catalog_digest: catalog.digest.clone(),
         steps: job.steps.iter().map(|s| s.name.clone()).collect(),

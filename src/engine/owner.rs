@@ -13,7 +13,7 @@ pub fn me() -> String {
     ME.get_or_init(|| {
         let pid = std::process::id();
         let start = process_start(pid).unwrap_or(0);
-        format!("{}:{pid}:{start}", super::hostname())
+        format!("{}:{pid}:{start}", crate::domain::host::hostname())
     })
     .clone()
 }
@@ -25,7 +25,7 @@ pub fn alive(owner: &str) -> Option<bool> {
     let start: u64 = parts.next()?.parse().ok()?;
     let pid: u32 = parts.next()?.parse().ok()?;
     let host = parts.next()?;
-    if host != super::hostname() {
+    if host != crate::domain::host::hostname() {
         return None;
     }
     Some(process_start(pid) == Some(start))
@@ -38,7 +38,7 @@ mod tests {
     #[test]
     fn this_process_is_alive_and_a_stranger_is_not() {
         assert_eq!(alive(&me()), Some(true));
-        let host = crate::engine::hostname();
+        let host = crate::domain::host::hostname();
         // Same pid, another start time: a reused pid.
         assert_eq!(
             alive(&format!("{host}:{}:1", std::process::id())),

@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use indexmap::IndexMap;
 
-pub use crate::model::param_value::check_value;
+use crate::model::param_value::check_value;
 use crate::model::{Job, Param};
 use crate::spec::diag;
 

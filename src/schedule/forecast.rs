@@ -37,7 +37,7 @@ pub fn forecast(
             continue;
         }
         let (Ok(cron), Some(job)) = (
-            crate::schedule::parse_cron(&s.cron),
+            crate::domain::cron::parse_cron(&s.cron),
             catalog.jobs.get(&s.job),
         ) else {
             continue;

@@ -7,5 +7,3 @@
 pub mod forecast;
 pub mod plan;
 pub mod window;
-
-pub use crate::domain::cron::{cron_fault_offset, parse_cron};

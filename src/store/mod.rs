@@ -7,6 +7,7 @@
 //! here decides what to run, and what a write does to an incident, a gate or a frozen
 //! report is decided in `domain` and only persisted here.
 
+pub mod bulk;
 pub mod disk;
 pub(crate) mod sqlite;
 mod traits;

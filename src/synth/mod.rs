@@ -12,19 +12,30 @@
 //!
 //! Everything follows from the [`Spec`]: a seeded generator, no clock, no hash-map order, so
 //! the same spec writes the same rows. Only `schema_migrations.applied_at` (when the schema
-//! was created) differs between two databases. The rows are written as the store writes them
-//! (same tokens, RFC 3339 UTC times with microseconds), so every reading command accepts
-//! them. This module writes into a database that holds no runs yet, and only then.
+//! was created) differs between two databases. Nothing here writes SQL: the runs go through
+//! the store's [`HistoryStore`] (each run whole, as the engine's calls would have left it,
+//! all in one transaction), everything else through the [`crate::store::Store`] methods the
+//! daemon and the operator commands use, so the rows hold the store's tokens, times, and
+//! incident and notification rules. This module writes into a database that holds no runs
+//! yet, and only then.
 
+mod batch;
+mod effects;
+mod incidents;
 mod jobs;
 mod plan;
-mod write;
+mod records;
+mod runs;
+mod simulate;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+
+use crate::store::SqliteStore;
+use crate::store::bulk::HistoryStore;
 
 pub(crate) type Us = i64;
 pub(crate) const MS: Us = 1_000;
@@ -111,13 +122,6 @@ pub enum SynthError {
     NotEmpty { database: PathBuf, runs: i64 },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("cannot write synthetic history into {}: while {action}: {source}", .database.display())]
-    Write {
-        database: PathBuf,
-        action: &'static str,
-        #[source]
-        source: rusqlite::Error,
-    },
 }
 
 /// At most this many runs in a month: more would put a generated job's slots less than a
@@ -126,7 +130,7 @@ pub const MAX_RUNS: u64 = 200_000_000;
 
 /// Opens (or creates, applying unyo's migrations) the SQLite database `db` and writes the
 /// month `spec` describes into it. Refused when the database holds runs already.
-pub fn generate(db: &Path, spec: &Spec) -> Result<Summary, SynthError> {
+pub async fn generate(db: &Path, spec: &Spec) -> Result<Summary, SynthError> {
     let began = Instant::now();
     let (year, month) = spec.month;
     let bounds = Month::new(year, month, spec.timezone).ok_or(SynthError::Month { year, month })?;
@@ -137,49 +141,40 @@ pub fn generate(db: &Path, spec: &Spec) -> Result<Summary, SynthError> {
         });
     }
     let plan = plan::plan(spec, &bounds)?;
-    let mut conn = crate::store::sqlite::open_migrated(db)?;
-    let err = |action: &'static str| {
-        let database = db.to_path_buf();
-        move |source| SynthError::Write {
-            database,
-            action,
-            source,
-        }
-    };
-    let existing: i64 = conn
-        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
-        .map_err(err("counting the runs recorded"))?;
+    let store = SqliteStore::open(db).await?;
+    let mut summary = write(&store, db, spec, bounds, plan).await?;
+    summary.seconds = began.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Writes a planned month into `store`, which must hold no runs: the runs and slots in one
+/// transaction, then what they left (incidents, side records, watermarks, daemons).
+async fn write<S: HistoryStore>(
+    store: &S,
+    db: &Path,
+    spec: &Spec,
+    bounds: Month,
+    plan: plan::Plan,
+) -> Result<Summary, SynthError> {
+    let existing = store.count_runs().await?;
     if existing > 0 {
         return Err(SynthError::NotEmpty {
             database: db.to_path_buf(),
             runs: existing,
         });
     }
-    // Bulk settings for the one big transaction: no sync, the rollback journal in memory
-    // (pages new to the file are not journaled at all), a large cache. WAL and NORMAL sync,
-    // the store's settings, come back afterwards.
-    conn.execute_batch(
-        "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF; \
-         PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY;",
-    )
-    .map_err(err("preparing the database for bulk writing"))?;
-    let written = write::write(&mut conn, spec, &bounds, plan).map_err(|(action, source)| {
-        SynthError::Write {
-            database: db.to_path_buf(),
-            action,
-            source,
-        }
-    });
-    let restored = conn
-        .execute_batch(
-            "PRAGMA cache_size = -2000; PRAGMA foreign_keys = ON; \
-             PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-        )
-        .map_err(err("restoring the database's settings"));
-    let mut summary = written?;
-    restored?;
-    summary.seconds = began.elapsed().as_secs_f64();
-    Ok(summary)
+    let owned = spec.clone();
+    let (carried, spec_back, bounds, plan) = store
+        .write_history("writing a synthetic month's runs", move |past| {
+            let carried = runs::write_runs(past, &owned, &bounds, &plan)?;
+            Ok((carried, owned, bounds, plan))
+        })
+        .await?;
+    let mut w = runs::Writer::resume(&spec_back, &bounds, &plan, carried);
+    w.incidents(store).await?;
+    w.side_records(store).await?;
+    w.daemons(store).await?;
+    Ok(w.summary)
 }
 
 /// The month's bounds and its days, in the spec's zone.

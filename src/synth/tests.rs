@@ -9,6 +9,15 @@ use crate::store::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
 
+/// Generates as `unyo synth-history` does, on a runtime of its own.
+fn generate(db: &std::path::Path, spec: &Spec) -> Result<Summary, SynthError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(super::generate(db, spec))
+}
+
 fn generated(spec: &Spec) -> (tempfile::TempDir, Connection, Summary) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("var/unyo.db");

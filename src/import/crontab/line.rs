@@ -2,8 +2,8 @@
 //! system crontab, the command), a `NAME=value` line, `@reboot`, or why it is not a crontab
 //! line; and the command's `%` rules turned into a `run:` line that feeds its standard input.
 
+use crate::domain::cron::parse_cron;
 use crate::exec::shell_quote;
-use crate::schedule::parse_cron;
 
 /// One line of a crontab.
 #[derive(Debug, Clone, PartialEq, Eq)]

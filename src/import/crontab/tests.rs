@@ -2,7 +2,7 @@
 
 use super::line::ALIASES;
 use super::*;
-use crate::schedule::parse_cron;
+use crate::domain::cron::parse_cron;
 
 fn entry(line: &str) -> Entry<'_> {
     match parse_line(line, false) {

@@ -80,7 +80,7 @@ fn slots(
     after: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Vec<Occurrence> {
-    let cron = crate::schedule::parse_cron(&s.cron).expect("cron");
+    let cron = crate::domain::cron::parse_cron(&s.cron).expect("cron");
     Plan {
         schedule: s,
         cron: &cron,
@@ -245,7 +245,7 @@ fn month_end_on_a_weekend_moves_to_the_previous_business_day() {
         at(TOKYO, 2027, 2, 15, 0, 0),
     );
     assert_eq!(local(&v, TOKYO), ["01-31 20:00->01-29 20:00"]);
-    let cron = crate::schedule::parse_cron(&s.cron).expect("cron");
+    let cron = crate::domain::cron::parse_cron(&s.cron).expect("cron");
     let p = Plan {
         schedule: &s,
         cron: &cron,
@@ -313,7 +313,7 @@ fn public_holidays_move_slots_and_business_day_expressions_pick_days() {
         ["01-29 09:00", "02-26 09:00", "03-31 09:00"]
     );
     s.business_day = Some("first_of_fiscal_year".parse().expect("business day"));
-    let cron = crate::schedule::parse_cron(&s.cron).expect("cron");
+    let cron = crate::domain::cron::parse_cron(&s.cron).expect("cron");
     let p = Plan {
         schedule: &s,
         cron: &cron,

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use super::*;
 
+mod bulk;
 mod incidents;
 mod outbox;
 mod records;
