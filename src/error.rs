@@ -1,6 +1,6 @@
 //! The errors the CLI can end with, and the one place that maps them to exit codes.
 //!
-//! Exit codes (documented in the README):
+//! Exit codes (documented in `docs/reference/exit-codes.md`):
 //! 0 success · 1 the run failed or was cancelled · 2 definitions are invalid ·
 //! 3 bad request (unknown job, run, step or parameter) · 4 database or I/O problem ·
 //! 5 refused: nothing was done because there is nothing to do, or not yet (a period that

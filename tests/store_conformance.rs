@@ -13,11 +13,11 @@
 //! | method | contracts |
 //! |---|---|
 //! | create_run | runs::create_run_records_the_run_and_its_pending_steps_in_order, runs::create_run_queued_has_no_start_and_keeps_not_before, runs::create_run_of_a_rerun_keeps_steps_as_succeeded |
-//! | set_run_status | runs::set_run_status_sets_start_once_and_end_when_final, runs::set_run_status_final_cancels_the_steps_that_never_started, runs::set_run_status_interrupted_ends_running_steps_and_attempts |
+//! | set_run_status | gates::set_run_status_final_withdraws_the_notices_of_its_gates, runs::set_run_status_sets_start_once_and_end_when_final, runs::set_run_status_final_cancels_the_steps_that_never_started, runs::set_run_status_interrupted_ends_running_steps_and_attempts |
 //! | start_attempt | runs::start_attempt_marks_the_step_running_and_counts_attempts |
 //! | set_attempt_pid | runs::set_attempt_pid_records_the_process_id, runs::writes_naming_an_unknown_run_change_nothing |
 //! | finish_attempt | runs::finish_attempt_records_how_it_ended_and_the_step_status, runs::finish_attempt_waiting_retry_leaves_the_step_open, runs::writes_naming_an_unknown_run_change_nothing |
-//! | end_step | runs::end_step_ends_a_step_that_never_ran, runs::writes_commit_in_the_order_they_were_called |
+//! | end_step | gates::end_step_withdraws_the_notices_of_a_gate_that_ended_undecided, runs::end_step_ends_a_step_that_never_ran, runs::writes_commit_in_the_order_they_were_called |
 //! | list_runs | runs::list_runs_newest_first_filtered_and_limited |
 //! | get_run | runs::get_run_of_an_unknown_id_is_none (and most contracts of runs) |
 //! | succeeded | runs::succeeded_only_for_a_succeeded_run_of_that_job_and_day |
@@ -184,6 +184,8 @@ macro_rules! every_contract {
                 decide_gate_without_a_waiting_gate_is_refused,
                 decide_gate_has_one_winner_among_racing_operators,
                 decide_gate_withdraws_the_gate_notices,
+                end_step_withdraws_the_notices_of_a_gate_that_ended_undecided,
+                set_run_status_final_withdraws_the_notices_of_its_gates,
                 plan_gate_notice_writes_notices_while_the_gate_waits,
                 plan_gate_notice_after_the_decision_writes_nothing,
             }

@@ -80,6 +80,17 @@ pub fn decide(
     })
 }
 
+/// Why a gate's pending notices are withdrawn when its step ends without a decision (it
+/// timed out, or its run was cancelled): nobody can approve it any more.
+pub fn step_ended_reason(run_id: i64, step: &str, status: &str) -> String {
+    format!("step `{step}` of run {run_id} ended {status}")
+}
+
+/// Why the pending notices of a run's gates are withdrawn when the run ends.
+pub fn run_ended_reason(run_id: i64, status: &str) -> String {
+    format!("run {run_id} ended {status}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +147,14 @@ mod tests {
             late.to_string(),
             "step `sign` of run 4 is not waiting for approval (cancelled)"
         );
+    }
+
+    #[test]
+    fn an_ended_step_or_run_names_why_its_notices_are_withdrawn() {
+        assert_eq!(
+            step_ended_reason(4, "sign", "failed"),
+            "step `sign` of run 4 ended failed"
+        );
+        assert_eq!(run_ended_reason(4, "cancelled"), "run 4 ended cancelled");
     }
 }

@@ -20,6 +20,7 @@ use crate::model::{Catalog, Notify, Settings};
 use crate::notify::{
     APPROVAL_REMINDER, APPROVAL_WAITING, ApprovalNote, Event, IncidentNote, Route, Templates, route,
 };
+use crate::store::Delivery;
 use crate::store::{
     GateNotice, IncidentRow, NewNotification, NotificationPlan, NotificationRow, Store, StoreError,
     WaitingGate,
@@ -224,8 +225,12 @@ impl Notifier {
                         "not delivered after {MAX_TRIES} tries, given up: {why}"
                     ),
                 }
+                let delivery = match result {
+                    Ok(receipt) => Delivery::Sent(receipt),
+                    Err(why) => Delivery::Failed(why),
+                };
                 self.store
-                    .notification_tried(n.id, result, now, retry_at)
+                    .notification_tried(n.id, delivery, now, retry_at)
                     .await?;
                 tried += 1;
             }

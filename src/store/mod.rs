@@ -384,6 +384,15 @@ pub struct NewNotification {
     pub channel: String,
 }
 
+/// How one try to deliver an outbox message went (`notification_tried`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Delivered; the channel's receipt (an SMTP reply, an HTTP status, a command's output).
+    Sent(String),
+    /// Not delivered; why.
+    Failed(String),
+}
+
 /// A message in the outbox: about an incident, or about a waiting approval gate (`run_id`
 /// and `step`).
 #[derive(Debug, Clone, Serialize, PartialEq)]

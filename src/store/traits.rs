@@ -169,7 +169,7 @@ pub trait Outbox: Send + Sync + std::fmt::Debug {
     fn notification_tried(
         &self,
         id: i64,
-        result: Result<String, String>,
+        result: Delivery,
         at: DateTime<Utc>,
         retry_at: Option<DateTime<Utc>>,
     ) -> Pending<()>;

@@ -12,6 +12,7 @@ use super::plan::{OPERATORS, item};
 use super::runs::{AuditRow, Failure, Writer};
 use super::{HOUR, MIN, MS, Month, Rng, SEC, Us, utc};
 use crate::model::Severity;
+use crate::store::Delivery;
 use crate::store::bulk::HistoryStore;
 use crate::store::{
     IncidentChange, NewIncident, NewNotification, NotificationPlan, Pending, StoreError,
@@ -293,7 +294,7 @@ impl Writer<'_> {
             "250 2.0.0 Ok: queued as {:08X}",
             (f.run_id as u64).wrapping_mul(2_654_435_761) as u32
         );
-        Ok(store.notification_tried(message.id, Ok(receipt), utc(sent), None))
+        Ok(store.notification_tried(message.id, Delivery::Sent(receipt), utc(sent), None))
     }
 }
 

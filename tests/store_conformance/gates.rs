@@ -1,7 +1,8 @@
 //! Contracts of approval gates: opening one, the operator's one decision, and the notices
 //! written while a gate waits and withdrawn when it is decided.
 
-use unyo::store::{GateNotice, NotificationStatus, StepStatus};
+use unyo::store::Delivery;
+use unyo::store::{GateNotice, NotificationStatus, RunStatus, StepStatus};
 
 use crate::fixtures::{Db, at, message, race, running};
 
@@ -200,7 +201,7 @@ pub async fn decide_gate_withdraws_the_gate_notices(db: &Db) {
             .expect("reminder")
     );
     let sent = db.due_notifications(at(2), 10).await.expect("due")[0].id;
-    db.notification_tried(sent, Ok("250".into()), at(3), None)
+    db.notification_tried(sent, Delivery::Sent("250".into()), at(3), None)
         .await
         .expect("sent");
     db.decide_gate(id, "sign", true, "alice", "", at(55))
@@ -298,5 +299,83 @@ pub async fn plan_gate_notice_after_the_decision_writes_nothing(db: &Db) {
             .await
             .expect("list")
             .is_empty()
+    );
+}
+
+/// Two notices of the waiting gate of run `id`: the announcement (pending) and a reminder.
+async fn two_notices(db: &Db, id: i64) {
+    assert!(
+        db.plan_gate_notice(&notice(id, true, false, 2))
+            .await
+            .expect("notice")
+    );
+    assert!(
+        db.plan_gate_notice(&notice(id, false, true, 50))
+            .await
+            .expect("reminder")
+    );
+}
+
+fn withdrawn(rows: Vec<unyo::store::NotificationRow>) -> Vec<(NotificationStatus, Option<String>)> {
+    rows.into_iter().map(|n| (n.status, n.reason)).collect()
+}
+
+pub async fn end_step_withdraws_the_notices_of_a_gate_that_ended_undecided(db: &Db) {
+    let id = waiting(db, Some(60)).await;
+    two_notices(db, id).await;
+    db.end_step(
+        id,
+        "sign",
+        StepStatus::Failed,
+        at(60),
+        "no decision in time",
+    )
+    .await
+    .expect("time out");
+    let reason = Some(format!("step `sign` of run {id} ended failed"));
+    assert_eq!(
+        withdrawn(db.list_notifications(false, 10).await.expect("list")),
+        [
+            (NotificationStatus::Withdrawn, reason.clone()),
+            (NotificationStatus::Withdrawn, reason)
+        ]
+    );
+    assert!(
+        db.due_notifications(at(100), 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+}
+
+pub async fn set_run_status_final_withdraws_the_notices_of_its_gates(db: &Db) {
+    let id = waiting(db, Some(60)).await;
+    two_notices(db, id).await;
+    let sent = db.due_notifications(at(2), 10).await.expect("due")[0].id;
+    db.notification_tried(sent, Delivery::Sent("250".into()), at(3), None)
+        .await
+        .expect("sent");
+    db.set_run_status(id, RunStatus::Running, at(4), None)
+        .await
+        .expect("still running");
+    assert_eq!(
+        db.due_notifications(at(100), 10).await.expect("due").len(),
+        1,
+        "a run that goes on keeps its gate's notices"
+    );
+    db.set_run_status(id, RunStatus::Cancelled, at(5), Some("cancelled by bob"))
+        .await
+        .expect("cancel");
+    let mut rows = withdrawn(db.list_notifications(false, 10).await.expect("list"));
+    rows.reverse();
+    assert_eq!(
+        rows,
+        [
+            (NotificationStatus::Sent, None),
+            (
+                NotificationStatus::Withdrawn,
+                Some(format!("run {id} ended cancelled"))
+            )
+        ]
     );
 }

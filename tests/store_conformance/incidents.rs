@@ -3,6 +3,7 @@
 //! withdraws.
 
 use unyo::model::Severity;
+use unyo::store::Delivery;
 use unyo::store::{
     IncidentChange, IncidentOpened, IncidentStatus, NotificationPlan, NotificationRow,
     NotificationStatus, RunStatus,
@@ -442,7 +443,7 @@ pub async fn change_incident_withdraws_the_messages_nobody_needs(db: &Db) {
         .id;
     notify(db, id, &[1, 1, 2, 3]).await;
     let first = outbox(db).await[0].id;
-    db.notification_tried(first, Ok("250 queued".into()), at(2), None)
+    db.notification_tried(first, Delivery::Sent("250 queued".into()), at(2), None)
         .await
         .expect("sent");
     db.change_incident(id, &IncidentChange::Acknowledge, "alice", at(5))

@@ -2,6 +2,7 @@
 //! tries until sent or given up.
 
 use unyo::model::Severity;
+use unyo::store::Delivery;
 use unyo::store::{IncidentChange, NotificationPlan, NotificationRow, NotificationStatus};
 
 use crate::fixtures::{Db, at, incident, message};
@@ -324,7 +325,7 @@ pub async fn due_notifications_oldest_due_first_and_limited(db: &Db) {
         ids(&db.due_notifications(at(10), 3).await.expect("due")),
         ids(&due[..3])
     );
-    db.notification_tried(due[0].id, Ok("250".into()), at(11), None)
+    db.notification_tried(due[0].id, Delivery::Sent("250".into()), at(11), None)
         .await
         .expect("sent");
     assert_eq!(
@@ -339,12 +340,22 @@ pub async fn notification_tried_sent_records_the_receipt(db: &Db) {
         .await
         .expect("plan");
     let due = db.due_notifications(at(1), 10).await.expect("due");
-    db.notification_tried(due[0].id, Err("timeout".into()), at(2), Some(at(3)))
-        .await
-        .expect("failed");
-    db.notification_tried(due[0].id, Ok("250 2.0.0 queued".into()), at(3), None)
-        .await
-        .expect("sent");
+    db.notification_tried(
+        due[0].id,
+        Delivery::Failed("timeout".into()),
+        at(2),
+        Some(at(3)),
+    )
+    .await
+    .expect("failed");
+    db.notification_tried(
+        due[0].id,
+        Delivery::Sent("250 2.0.0 queued".into()),
+        at(3),
+        None,
+    )
+    .await
+    .expect("sent");
     let n = db
         .list_notifications(false, 10)
         .await
@@ -372,9 +383,14 @@ pub async fn notification_tried_failure_retries_then_gives_up(db: &Db) {
         .await
         .expect("plan");
     let n = db.due_notifications(at(1), 1).await.expect("due")[0].id;
-    db.notification_tried(n, Err("connection refused".into()), at(2), Some(at(7)))
-        .await
-        .expect("retry");
+    db.notification_tried(
+        n,
+        Delivery::Failed("connection refused".into()),
+        at(2),
+        Some(at(7)),
+    )
+    .await
+    .expect("retry");
     let row = |rows: Vec<NotificationRow>| rows.into_iter().find(|r| r.id == n);
     let r = row(db.list_notifications(false, 10).await.expect("list")).expect("row");
     assert_eq!(
@@ -387,7 +403,7 @@ pub async fn notification_tried_failure_retries_then_gives_up(db: &Db) {
         "not before its retry"
     );
     assert!(row(db.due_notifications(at(7), 10).await.expect("due")).is_some());
-    db.notification_tried(n, Err("503 unavailable".into()), at(8), None)
+    db.notification_tried(n, Delivery::Failed("503 unavailable".into()), at(8), None)
         .await
         .expect("give up");
     let r = row(db.list_notifications(false, 10).await.expect("list")).expect("row");
@@ -437,7 +453,7 @@ pub async fn list_notifications_newest_first_failed_only_and_limited(db: &Db) {
             .is_empty()
     );
     for n in [all[1].id, all[3].id] {
-        db.notification_tried(n, Err("refused".into()), at(3), None)
+        db.notification_tried(n, Delivery::Failed("refused".into()), at(3), None)
             .await
             .expect("give up");
     }

@@ -2,6 +2,7 @@
 //! chain, find by hash) and the facts of a period.
 
 use unyo::model::Severity;
+use unyo::store::Delivery;
 use unyo::store::{
     AttemptCount, AttemptStatus, Freeze, FrozenReport, IncidentChange, JobSlot, NewRun,
     NotificationPlan, RefusalCount, RunStatus, SlotCount, SlotOutcome, StepStatus, Trigger,
@@ -568,19 +569,19 @@ pub async fn report_facts_first_notified_is_the_earliest_sent(db: &Db) {
             .map(|n| n.id)
     };
     let told_msgs: Vec<i64> = of(told).collect();
-    db.notification_tried(told_msgs[0], Ok("250".into()), at(15), None)
+    db.notification_tried(told_msgs[0], Delivery::Sent("250".into()), at(15), None)
         .await
         .expect("sent");
-    db.notification_tried(told_msgs[1], Ok("250".into()), at(12), None)
+    db.notification_tried(told_msgs[1], Delivery::Sent("250".into()), at(12), None)
         .await
         .expect("sent");
     for n in of(never) {
-        db.notification_tried(n, Err("refused".into()), at(25), None)
+        db.notification_tried(n, Delivery::Failed("refused".into()), at(25), None)
             .await
             .expect("failed");
     }
     for n in of(earlier) {
-        db.notification_tried(n, Ok("250".into()), at(-150), None)
+        db.notification_tried(n, Delivery::Sent("250".into()), at(-150), None)
             .await
             .expect("sent");
     }

@@ -2,6 +2,7 @@
 //! plans for incidents and approval gates, and each delivery try.
 
 use super::*;
+use crate::store::Delivery;
 
 pub(super) fn notification_row(row: &Row<'_>) -> Result<NotificationRow, StoreError> {
     Ok(NotificationRow {
@@ -173,20 +174,20 @@ impl Outbox for SqliteStore {
     fn notification_tried(
         &self,
         id: i64,
-        result: Result<String, String>,
+        result: Delivery,
         at: DateTime<Utc>,
         retry_at: Option<DateTime<Utc>>,
     ) -> Pending<()> {
         self.write("recording a delivery", move |c| {
             let at = ts(at);
             match &result {
-                Ok(receipt) => c
+                Delivery::Sent(receipt) => c
                     .prepare_cached(
                         "UPDATE notifications SET status = 'sent', attempts = attempts + 1, \
                          receipt = ?, sent_at = ?, last_error = NULL WHERE id = ?",
                     )?
                     .execute(params![receipt, at, id])?,
-                Err(why) => c
+                Delivery::Failed(why) => c
                     .prepare_cached(
                         "UPDATE notifications SET attempts = attempts + 1, last_error = ?, \
                          status = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END, \

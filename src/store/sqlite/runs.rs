@@ -218,6 +218,14 @@ impl RunStore for SqliteStore {
                      ended_at = ? WHERE run_id = ? AND status = 'pending'",
                 )?
                 .execute(params![reason, at, run_id])?;
+                c.prepare_cached(
+                    "UPDATE notifications SET status = 'withdrawn', reason = ? \
+                     WHERE run_id = ? AND status = 'pending'",
+                )?
+                .execute(params![
+                    crate::domain::gate::run_ended_reason(run_id, status.as_str()),
+                    run_id
+                ])?;
             }
             Ok(())
         })
@@ -327,6 +335,16 @@ impl RunStore for SqliteStore {
                  WHERE run_id = ? AND name = ?",
             )?
             .execute(params![status.as_str(), reason, ts(at), run_id, step])?;
+            // An ended step's gate waits no more: its notices nobody sent are withdrawn.
+            c.prepare_cached(
+                "UPDATE notifications SET status = 'withdrawn', reason = ? \
+                 WHERE run_id = ? AND step = ? AND status = 'pending'",
+            )?
+            .execute(params![
+                crate::domain::gate::step_ended_reason(run_id, &step, status.as_str()),
+                run_id,
+                step
+            ])?;
             Ok(())
         })
     }
