@@ -1036,3 +1036,48 @@ async fn a_run_takes_its_times_and_business_date_from_the_clock_it_is_given() {
     assert_eq!(detail.attempts[0].started_at, at);
     assert_eq!(detail.attempts[0].stdout_tail.trim(), "2027-03-31 2026 a 1");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_incident_takes_its_time_and_deadline_from_the_run_clock() {
+    let t = Tree::new();
+    t.file("unyo.yaml", "timezone: Asia/Tokyo\n");
+    t.job("nightly", "steps:\n  a:\n    run: exit 3\n");
+    let at = DateTime::parse_from_rfc3339("2027-01-05T02:00:00+09:00")
+        .expect("time")
+        .with_timezone(&Utc);
+    let s = Setup::new(&t, at).await;
+    let job = s.catalog.jobs.get("nightly").cloned().expect("job");
+    let (_stop, stop_rx) = tokio::sync::watch::channel(None);
+    let result = unyo::engine::run(
+        &s.settings,
+        &s.catalog,
+        s.store.clone(),
+        unyo::engine::RunRequest {
+            job,
+            params: indexmap::IndexMap::new(),
+            trigger: unyo::store::Trigger::Manual,
+            reason: None,
+            parallel: 1,
+            requested_by: "tester".to_owned(),
+            business_date: None,
+            clock: s.clock.clone(),
+        },
+        stop_rx,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .expect("run");
+    assert_eq!(result.status, unyo::store::RunStatus::Failed);
+    let incidents = s.store.list_incidents(None, 10).await.expect("incidents");
+    assert_eq!(incidents.len(), 1, "one incident for the failed run");
+    assert_eq!(incidents[0].opened_at, at, "opened at the clock's time");
+    let deadline = s
+        .settings
+        .incidents
+        .report_deadline(incidents[0].severity)
+        .map(|d| at + chrono::Duration::from_std(d).expect("deadline"));
+    assert_eq!(
+        incidents[0].report_deadline, deadline,
+        "deadline from the clock"
+    );
+}

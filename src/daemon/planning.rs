@@ -129,6 +129,7 @@ impl Daemon {
                     summary,
                     log_excerpt: excerpt.join("\n"),
                     rule: None,
+                    at: self.clock.now(),
                 },
                 i64::try_from(n).unwrap_or(i64::MAX),
             )

@@ -73,6 +73,7 @@ impl Daemon {
                     summary: format!("run {} of `{}` was interrupted: {reason}", run.id, run.job),
                     log_excerpt: String::new(),
                     rule: None,
+                    at: self.clock.now(),
                 },
             )
             .await?;

@@ -110,6 +110,7 @@ pub(super) async fn after_run(ctx: &StepContext, status: RunStatus) -> Result<()
                     ),
                     log_excerpt: f.excerpt,
                     rule: f.rule,
+                    at: ctx.clock.now(),
                 },
             )
             .await?;
@@ -133,6 +134,7 @@ pub(super) async fn after_run(ctx: &StepContext, status: RunStatus) -> Result<()
                     ),
                     log_excerpt: String::new(),
                     rule: None,
+                    at: ctx.clock.now(),
                 },
             )
             .await?;

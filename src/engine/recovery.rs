@@ -140,6 +140,7 @@ pub(super) async fn apply_runbook(
                 ),
                 log_excerpt: crate::incident::excerpt(&end.stdout_tail, &end.stderr_tail),
                 rule: Some(matched.label()),
+                at: ctx.clock.now(),
             },
         )
         .await?;

@@ -8,7 +8,7 @@
 
 pub mod notifier;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::model::{Settings, Severity};
 use crate::store::{IncidentOpened, NewIncident, Store, StoreError};
@@ -27,6 +27,9 @@ pub struct Raise<'a> {
     pub summary: String,
     pub log_excerpt: String,
     pub rule: Option<String>,
+    /// When the failure was seen, from the caller's clock: the incident's time and the
+    /// start of its report deadline.
+    pub at: DateTime<Utc>,
 }
 
 /// Opens an incident (or adds an occurrence to the open one of the same job and failure
@@ -49,7 +52,7 @@ pub async fn raise_counted(
     r: Raise<'_>,
     occurrences: i64,
 ) -> Result<IncidentOpened, StoreError> {
-    let at = Utc::now();
+    let at = r.at;
     let deadline = settings
         .incidents
         .report_deadline(r.severity)

@@ -190,16 +190,7 @@ pub async fn decide_gate_has_one_winner_among_racing_operators(db: &Db) {
 
 pub async fn decide_gate_withdraws_the_gate_notices(db: &Db) {
     let id = waiting(db, Some(60)).await;
-    assert!(
-        db.plan_gate_notice(&notice(id, true, false, 2))
-            .await
-            .expect("notice")
-    );
-    assert!(
-        db.plan_gate_notice(&notice(id, false, true, 50))
-            .await
-            .expect("reminder")
-    );
+    two_notices(db, id).await;
     let sent = db.due_notifications(at(2), 10).await.expect("due")[0].id;
     db.notification_tried(sent, Delivery::Sent("250".into()), at(3), None)
         .await
