@@ -75,6 +75,9 @@ gen_start=$(date +%s.%N)
 /usr/bin/time -v -o "$work/gen.time" \
     "$UNYO" --root "$root" synth-history --month "$MONTH" --runs "$N" >"$work/gen.out"
 gen_end=$(date +%s.%N)
+# Write the generated database out before timing reads of it: the kernel flushing a
+# gigabyte and a half of dirty pages in the background would be timed with the report.
+sync
 gen_rss_kib=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/gen.time")
 db_bytes=$(stat -c %s "$db")
 printf 'generation: %s\n' "$(cat "$work/gen.out")"
