@@ -33,6 +33,30 @@ fn param_set(t: &Tree, file: &str, key: &str, value: &str) -> Output {
     ])
 }
 
+/// `unyo run|submit param-change` of `tax_rate_percent` to `value` from `effective`, with
+/// `extra` arguments after.
+fn change_tax_rate(
+    t: &Tree,
+    command: &str,
+    value: &str,
+    effective: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let (value, effective) = (format!("value={value}"), format!("effective={effective}"));
+    let mut args = vec![
+        command,
+        "param-change",
+        "-p",
+        "key=tax_rate_percent",
+        "-p",
+        &value,
+        "-p",
+        &effective,
+    ];
+    args.extend_from_slice(extra);
+    t.run(&args)
+}
+
 fn history(t: &Tree) -> Vec<serde_json::Value> {
     let out = t.run(&["params", "history", "--json"]);
     assert_exit(&out, 0);
@@ -309,16 +333,7 @@ fn the_param_change_job_sets_the_value_on_its_effective_date_and_not_before() {
     let t = demo();
     // A day back, so that it is not after the business date in any time zone.
     let effective = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
-    let out = t.run(&[
-        "run",
-        "param-change",
-        "-p",
-        "key=tax_rate_percent",
-        "-p",
-        "value=8",
-        "-p",
-        &format!("effective={effective}"),
-    ]);
+    let out = change_tax_rate(&t, "run", "8", &effective, &[]);
     assert_exit(&out, 0);
     assert!(read(&t, PARAMS).lines().any(|l| l == "tax_rate_percent: 8"));
     let h = history(&t);
@@ -326,16 +341,7 @@ fn the_param_change_job_sets_the_value_on_its_effective_date_and_not_before() {
     assert_eq!(h[0]["after"], 8);
     assert_eq!(h[0]["run_id"], 1);
 
-    let out = t.run(&[
-        "run",
-        "param-change",
-        "-p",
-        "key=tax_rate_percent",
-        "-p",
-        "value=6",
-        "-p",
-        "effective=2099-01-01",
-    ]);
+    let out = change_tax_rate(&t, "run", "6", "2099-01-01", &[]);
     // Too early: the run refuses (exit 5) with the reason, and opens no incident.
     assert_exit(&out, 5);
     let logs = t.run(&["logs", "2", "--step", "check-effective"]);
@@ -600,36 +606,26 @@ fn every_format_keeps_the_type_of_the_value_it_replaces() {
 fn the_param_change_history_records_the_submitters_reason() {
     let t = demo();
     let effective = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
-    let out = t.run(&[
+    let out = change_tax_rate(
+        &t,
         "run",
-        "param-change",
-        "-p",
-        "key=tax_rate_percent",
-        "-p",
-        "value=8",
-        "-p",
-        &format!("effective={effective}"),
-        "--reason",
-        "ordinance 12 of 2026, ticket 4711",
-    ]);
+        "8",
+        &effective,
+        &["--reason", "ordinance 12 of 2026, ticket 4711"],
+    );
     assert_exit(&out, 0);
     let h = history(&t);
     assert_eq!(h[0]["reason"], "ordinance 12 of 2026, ticket 4711");
     assert_eq!(t.show(1)["comment"], "ordinance 12 of 2026, ticket 4711");
 
     // Queued with `unyo submit --reason`: the daemon's step gets it from the database.
-    let out = t.run(&[
+    let out = change_tax_rate(
+        &t,
         "submit",
-        "param-change",
-        "-p",
-        "key=tax_rate_percent",
-        "-p",
-        "value=9",
-        "-p",
-        &format!("effective={effective}"),
-        "--reason",
-        "correction requested by the tax division",
-    ]);
+        "9",
+        &effective,
+        &["--reason", "correction requested by the tax division"],
+    );
     assert_exit(&out, 0);
     let daemon = Daemon::start(&t);
     crate::helper::wait_for("the submitted change", || {
@@ -641,16 +637,7 @@ fn the_param_change_history_records_the_submitters_reason() {
         "correction requested by the tax division"
     );
     // Without a reason, the job says what it did.
-    let out = t.run(&[
-        "run",
-        "param-change",
-        "-p",
-        "key=tax_rate_percent",
-        "-p",
-        "value=10",
-        "-p",
-        &format!("effective={effective}"),
-    ]);
+    let out = change_tax_rate(&t, "run", "10", &effective, &[]);
     assert_exit(&out, 0);
     assert_eq!(
         history(&t)[0]["reason"],

@@ -997,27 +997,7 @@ async fn a_run_takes_its_times_and_business_date_from_the_clock_it_is_given() {
         .expect("time")
         .with_timezone(&Utc);
     let s = Setup::new(&t, at).await;
-    let job = s.catalog.jobs.get("close").cloned().expect("job");
-    let (_stop, stop_rx) = tokio::sync::watch::channel(None);
-    let result = unyo::engine::run(
-        &s.settings,
-        &s.catalog,
-        s.store.clone(),
-        unyo::engine::RunRequest {
-            job,
-            params: indexmap::IndexMap::new(),
-            trigger: unyo::store::Trigger::Manual,
-            reason: None,
-            parallel: 1,
-            requested_by: "tester".to_owned(),
-            business_date: None,
-            clock: s.clock.clone(),
-        },
-        stop_rx,
-        std::sync::Arc::new(|_| {}),
-    )
-    .await
-    .expect("run");
+    let result = run_on_the_setup_clock(&s, "close").await;
     assert_eq!(result.status, unyo::store::RunStatus::Succeeded);
     let detail = s
         .store
@@ -1046,9 +1026,27 @@ async fn an_incident_takes_its_time_and_deadline_from_the_run_clock() {
         .expect("time")
         .with_timezone(&Utc);
     let s = Setup::new(&t, at).await;
-    let job = s.catalog.jobs.get("nightly").cloned().expect("job");
+    let result = run_on_the_setup_clock(&s, "nightly").await;
+    assert_eq!(result.status, unyo::store::RunStatus::Failed);
+    let incidents = s.store.list_incidents(None, 10).await.expect("incidents");
+    assert_eq!(incidents.len(), 1, "one incident for the failed run");
+    assert_eq!(incidents[0].opened_at, at, "opened at the clock's time");
+    let deadline = s
+        .settings
+        .incidents
+        .report_deadline(incidents[0].severity)
+        .map(|d| at + chrono::Duration::from_std(d).expect("deadline"));
+    assert_eq!(
+        incidents[0].report_deadline, deadline,
+        "deadline from the clock"
+    );
+}
+
+/// Runs `job` in this process with the engine given the set-up's clock.
+async fn run_on_the_setup_clock(s: &Setup, job: &str) -> unyo::engine::RunResult {
+    let job = s.catalog.jobs.get(job).cloned().expect("job");
     let (_stop, stop_rx) = tokio::sync::watch::channel(None);
-    let result = unyo::engine::run(
+    unyo::engine::run(
         &s.settings,
         &s.catalog,
         s.store.clone(),
@@ -1066,18 +1064,5 @@ async fn an_incident_takes_its_time_and_deadline_from_the_run_clock() {
         std::sync::Arc::new(|_| {}),
     )
     .await
-    .expect("run");
-    assert_eq!(result.status, unyo::store::RunStatus::Failed);
-    let incidents = s.store.list_incidents(None, 10).await.expect("incidents");
-    assert_eq!(incidents.len(), 1, "one incident for the failed run");
-    assert_eq!(incidents[0].opened_at, at, "opened at the clock's time");
-    let deadline = s
-        .settings
-        .incidents
-        .report_deadline(incidents[0].severity)
-        .map(|d| at + chrono::Duration::from_std(d).expect("deadline"));
-    assert_eq!(
-        incidents[0].report_deadline, deadline,
-        "deadline from the clock"
-    );
+    .expect("run")
 }
