@@ -1066,3 +1066,69 @@ async fn run_on_the_setup_clock(s: &Setup, job: &str) -> unyo::engine::RunResult
     .await
     .expect("run")
 }
+
+/// A step in the root is started with the run's prepared environment (`posix_spawn`), a step
+/// with a `workdir` of its own through std: both must see the same variables — unyo's own
+/// less the parameter's `from_env` secret, plus the run's and the step's — and a step that
+/// sets its own `PATH` must find its program there.
+#[test]
+fn both_ways_of_starting_a_step_give_the_same_environment() {
+    let t = Tree::new();
+    std::fs::create_dir_all(t.path("sub")).expect("mkdir");
+    std::fs::create_dir_all(t.path("tools")).expect("mkdir");
+    t.file(
+        "tools/only-here",
+        "#!/bin/sh\necho found > \"$UNYO_ROOT/path.txt\"\n",
+    );
+    std::fs::set_permissions(
+        t.path("tools/only-here"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let tools = t.path("tools").display().to_string();
+    t.job(
+        "envs",
+        &format!(
+            "params:\n  token: {{ from_env: UNYO_TEST_SPAWN_TOKEN }}\nsteps:\n  \
+             inroot:\n    env: {{ MINE: two }}\n    run: env > \"$UNYO_ROOT/root.env\"\n  \
+             insub:\n    workdir: sub\n    env: {{ MINE: two }}\n    run: env > \"$UNYO_ROOT/sub.env\"\n  \
+             ownpath:\n    env: {{ PATH: \"{tools}:/usr/bin:/bin\" }}\n    argv: [only-here]\n"
+        ),
+    );
+    let out = t
+        .unyo()
+        .env("UNYO_TEST_SPAWN_INHERITED", "kept")
+        .env("UNYO_TEST_SPAWN_TOKEN", "s3cret-token")
+        .args(["run", "envs"])
+        .output()
+        .expect("run unyo");
+    assert_exit(&out, 0);
+    let vars = |file: &str| -> BTreeMap<String, String> {
+        read(&t, file)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .filter(|(k, _)| !matches!(*k, "PWD" | "OLDPWD" | "SHLVL" | "_" | "UNYO_STEP"))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    };
+    let (root, sub) = (vars("root.env"), vars("sub.env"));
+    assert_eq!(root, sub, "the two steps saw different environments");
+    assert_eq!(
+        root.get("UNYO_TEST_SPAWN_INHERITED").map(String::as_str),
+        Some("kept")
+    );
+    assert_eq!(root.get("MINE").map(String::as_str), Some("two"));
+    assert!(root.contains_key("UNYO_RUN_ID"), "{root:?}");
+    assert!(
+        !root.contains_key("UNYO_TEST_SPAWN_TOKEN"),
+        "a from_env secret reached a step: {root:?}"
+    );
+    // The secret reaches steps as its parameter only.
+    let holding: Vec<&String> = root
+        .iter()
+        .filter(|(_, v)| v.contains("s3cret-token"))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(holding, ["UNYO_PARAM_TOKEN"], "{root:?}");
+    assert_eq!(read(&t, "path.txt").trim(), "found");
+}

@@ -307,6 +307,17 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     runtime.block_on(dispatch(cli))
 }
 
+/// The commands that run steps work in the root (an absolute path: nothing they read is
+/// relative to where the operator stood): a step with no `workdir` runs there, and a process
+/// started in unyo's own working directory is started with the run's prepared environment,
+/// without copying unyo's for each process (`exec::Environment`).
+fn enter_root(settings: &Settings) -> Result<(), Error> {
+    std::env::set_current_dir(&settings.root).map_err(|source| Error::Io {
+        action: format!("cannot work in the root `{}`", settings.root.display()),
+        source,
+    })
+}
+
 async fn dispatch(cli: Cli) -> Result<(), Error> {
     // These need no settings: they work anywhere.
     match cli.command {
@@ -318,6 +329,9 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
     let settings = Settings::load(&cli.root)?;
     protect(&settings)?;
     log_time::set_zone(settings.timezone);
+    if matches!(cli.command, Command::Daemon | Command::Run(_)) {
+        enter_root(&settings)?;
+    }
     match cli.command {
         Command::Daemon => {
             let starting = crate::daemon::begin(settings)?;

@@ -27,11 +27,10 @@ pub(super) struct StepContext {
     pub(super) secret_params: IndexMap<String, String>,
     /// Secret parameters that have no value, each with what to do: no step starts.
     pub(super) missing: Vec<String>,
-    /// Inherited variables no step gets: unyo's own secrets and every `from_env`.
-    pub(super) env_remove: Vec<String>,
-    /// The variables every step of the run gets (`UNYO_RUN_ID`, `UNYO_PARAM_…`), built once
-    /// for the run; each step adds its own (`UNYO_STEP`, `UNYO_ATTEMPT`, `env:`).
-    pub(super) run_env: Vec<(String, String)>,
+    /// The environment every step of the run starts from, built once for the run: unyo's
+    /// own less its secrets and every `from_env`, plus the run's variables (`UNYO_RUN_ID`,
+    /// `UNYO_PARAM_…`); each step adds its own (`UNYO_STEP`, `UNYO_ATTEMPT`, `env:`).
+    pub(super) base_env: Arc<crate::exec::Environment>,
     /// Where the run's times come from.
     pub(super) clock: SharedClock,
     pub(super) renderer: &'static Renderer,
@@ -134,12 +133,14 @@ impl StepContext {
             env_data,
             secret_params,
             missing,
-            env_remove: settings
-                .secret_env()
-                .into_iter()
-                .chain(catalog.secret_env())
-                .collect(),
-            run_env,
+            base_env: Arc::new(crate::exec::Environment::new(
+                &settings
+                    .secret_env()
+                    .into_iter()
+                    .chain(catalog.secret_env())
+                    .collect::<Vec<_>>(),
+                &run_env,
+            )),
             clock,
             renderer: Renderer::shared(),
             store,

@@ -350,12 +350,11 @@ pub(super) fn prepare(
         Action::Shell(line) => Program::Shell(r.shell(line, &ctx.data).map_err(step_err)?),
         Action::Approval { .. } => return Err(step_err("an approval runs no command".to_owned())),
     };
-    // The run's variables were built once for the run; the step's own come first, and its
-    // `env:` values last, as before.
-    let mut env = Vec::with_capacity(ctx.run_env.len() + step.env.len() + 3);
+    // The run's variables are in `base_env`, built once for the run; the step's own come
+    // on top, its `env:` values last.
+    let mut env = Vec::with_capacity(step.env.len() + 2);
     env.push(("UNYO_STEP".to_owned(), step.name.clone()));
     env.push(("UNYO_ATTEMPT".to_owned(), attempt.to_string()));
-    env.extend(ctx.run_env.iter().cloned());
     for (k, v) in &step.env {
         env.push((k.clone(), r.plain(v, &ctx.env_data).map_err(step_err)?));
     }
@@ -374,8 +373,8 @@ pub(super) fn prepare(
     }
     Ok(exec::Command {
         program,
+        base: ctx.base_env.clone(),
         env,
-        env_remove: ctx.env_remove.clone(),
         workdir,
         timeout: step.timeout,
         kill_grace: ctx.settings.kill_grace,

@@ -87,25 +87,33 @@ impl Drop for Registration {
     }
 }
 
-/// Spawns a step's process and registers it with the marks in `env`; the registry is held
-/// while spawning, so no sweep can take the new child for an orphan.
+/// Spawns a step's process with `spawn` and registers it with `marks` (`KEY=value` of its
+/// [`MARKS`]); the registry is held while spawning, so no sweep can take the new child for an
+/// orphan.
 pub(crate) fn spawn_step(
-    command: &mut tokio::process::Command,
-    env: &[(String, String)],
-) -> std::io::Result<(tokio::process::Child, Option<Registration>)> {
+    marks: Vec<Vec<u8>>,
+    spawn: impl FnOnce() -> std::io::Result<super::spawn::Child>,
+) -> std::io::Result<(super::spawn::Child, Option<Registration>)> {
     let mut r = registry();
-    let child = command.spawn()?;
-    let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) else {
+    let child = spawn()?;
+    let Ok(pid) = i32::try_from(child.id()) else {
         return Ok((child, None));
     };
-    let marks = env
-        .iter()
-        .filter(|(k, _)| MARKS.contains(&k.as_str()))
-        .map(|(k, v)| format!("{k}={v}").into_bytes())
-        .collect();
     let start = read_proc(pid).map_or(0, |p| p.start);
     r.steps.insert(pid, Step { start, marks });
     Ok((child, Some(Registration { pid })))
+}
+
+/// The `KEY=value` marks of a step's environment that name it, for [`spawn_step`].
+pub(crate) fn marks_of(get: impl Fn(&str) -> Option<Vec<u8>>) -> Vec<Vec<u8>> {
+    MARKS
+        .iter()
+        .filter_map(|k| {
+            let mut mark = format!("{k}=").into_bytes();
+            mark.extend(get(k)?);
+            Some(mark)
+        })
+        .collect()
 }
 
 /// Spawns a child of ours that is not a step (a notification command) and registers it, so
@@ -142,19 +150,43 @@ impl Proc {
 /// parentheses.
 fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
     let rest = stat.get(stat.rfind(')')? + 1..)?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
+    let mut f = rest.split_ascii_whitespace();
+    let state = f.next()?.chars().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    let pgid = f.next()?.parse().ok()?;
+    // Field 22 of the line, the 20th after the state.
+    let start = f.nth(16)?.parse().ok()?;
     Some(Proc {
         pid,
-        state: f.first()?.chars().next()?,
-        ppid: f.get(1)?.parse().ok()?,
-        pgid: f.get(2)?.parse().ok()?,
-        start: f.get(19)?.parse().ok()?,
+        state,
+        ppid,
+        pgid,
+        start,
     })
 }
 
+/// Reads a small file of `/proc` (a `stat` line, a `children` list) into `buf` with one
+/// `open` and as few `read`s as it takes, without asking for its size (always 0 there).
+fn read_small<'a>(path: &std::path::Path, buf: &'a mut [u8]) -> Option<&'a str> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(buf.get_mut(len..)?) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    std::str::from_utf8(buf.get(..len)?).ok()
+}
+
 fn read_proc(pid: i32) -> Option<Proc> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(pid, &stat)
+    // A `stat` line is well under 1 KiB (the command name is at most 64 bytes).
+    let mut buf = [0u8; 1024];
+    let path = std::path::PathBuf::from(format!("/proc/{pid}/stat"));
+    parse_stat(pid, read_small(&path, &mut buf)?)
 }
 
 /// Every process in `/proc`.
@@ -168,16 +200,35 @@ fn scan() -> Vec<Proc> {
         .collect()
 }
 
-/// The children of this process, from `/proc/self/task/*/children`; `None` when the
-/// kernel does not list them.
-fn own_children() -> Option<Vec<i32>> {
+/// The children of this process, from `/proc/self/task/*/children` (`all_threads`), or of
+/// its main thread only, which is where the kernel re-parents an orphan to a subreaper (the
+/// first live thread of the group: the main thread runs as long as unyo does); `None` when
+/// the kernel does not list them (or a list is too long to read here at once: the caller
+/// then reads the whole process table).
+fn own_children(all_threads: bool) -> Option<Vec<i32>> {
+    const LIST: usize = 4096;
     let mut pids = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        let text = std::fs::read_to_string(task.path().join("children")).ok()?;
+    let mut buf = [0u8; LIST];
+    let mut read = |path: &std::path::Path| -> Option<()> {
+        let text = read_small(path, &mut buf)?;
+        if text.len() == LIST {
+            return None;
+        }
         pids.extend(
-            text.split_whitespace()
+            text.split_ascii_whitespace()
                 .filter_map(|p| p.parse::<i32>().ok()),
         );
+        Some(())
+    };
+    if all_threads {
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            read(&task.path().join("children"))?;
+        }
+    } else {
+        let main = std::process::id();
+        read(std::path::Path::new(&format!(
+            "/proc/self/task/{main}/children"
+        )))?;
     }
     Some(pids)
 }
@@ -281,19 +332,22 @@ pub async fn sweep(ending: Option<u32>, grace: Duration) -> usize {
         return 0;
     }
     let ending = ending.and_then(|p| i32::try_from(p).ok());
+    // The common case, cheaply and in this thread (a small read of `/proc`, no hand-over to
+    // another thread on the way from one step's end to the next one's start): every child
+    // of ours is registered, so nothing was adopted and the process table need not be read.
+    // At a step's end only the main thread's children are listed: an adopted orphan is
+    // there. A sweep for no step in particular lists every thread's.
+    if let Some(children) = own_children(ending.is_none()) {
+        let reg = registry();
+        if children
+            .iter()
+            .all(|p| reg.steps.contains_key(p) || reg.others.contains(p))
+        {
+            return 0;
+        }
+    }
     let planned = tokio::task::spawn_blocking(move || {
         let me = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
-        // The common case, cheaply: every child of ours is registered, so nothing was
-        // adopted and the whole process table need not be read.
-        if let Some(children) = own_children() {
-            let reg = registry();
-            if children
-                .iter()
-                .all(|p| reg.steps.contains_key(p) || reg.others.contains(p))
-            {
-                return Vec::new();
-            }
-        }
         let procs = scan();
         // Taken after the scan: a child visible in it was registered before the spawn
         // released the lock.

@@ -14,14 +14,17 @@ pub mod escaped;
 pub mod orphans;
 mod output;
 mod process;
+mod spawn;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 pub use process::execute;
+pub use spawn::Environment;
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,11 +40,11 @@ pub enum Program {
 pub struct Command {
     /// What to run.
     pub program: Program,
-    /// Variables added on top of the inherited environment.
+    /// The environment the process starts from, prepared once per run: unyo's own less its
+    /// secrets, plus the run's variables (see [`Environment`]).
+    pub base: Arc<Environment>,
+    /// This attempt's variables, on top of `base` (a later one replaces an earlier one).
     pub env: Vec<(String, String)>,
-    /// Variables of the inherited environment the process does not get (unyo's own secrets);
-    /// `env` may set one of them again.
-    pub env_remove: Vec<String>,
     /// The working directory of the process.
     pub workdir: PathBuf,
     /// How long the process may run before it is terminated; `None` means no limit.
@@ -66,8 +69,8 @@ impl fmt::Debug for Command {
             .collect();
         f.debug_struct("Command")
             .field("program", &self.program)
+            .field("base", &self.base)
             .field("env", &env)
-            .field("env_remove", &self.env_remove)
             .field("workdir", &self.workdir)
             .field("timeout", &self.timeout)
             .field("kill_grace", &self.kill_grace)
@@ -176,8 +179,8 @@ mod tests {
     fn shell_command(line: String, workdir: PathBuf) -> Command {
         Command {
             program: Program::Shell(line),
+            base: Arc::default(),
             env: Vec::new(),
-            env_remove: Vec::new(),
             log_path: workdir.join("out.log"),
             workdir,
             timeout: Some(Duration::from_secs(60)),

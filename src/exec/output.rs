@@ -191,8 +191,8 @@ mod tests {
     fn command(argv: &[&str], dir: &Path) -> Command {
         Command {
             program: Program::Argv(argv.iter().map(|s| s.to_string()).collect()),
+            base: std::sync::Arc::default(),
             env: Vec::new(),
-            env_remove: Vec::new(),
             workdir: dir.to_path_buf(),
             timeout: Some(Duration::from_secs(60)),
             kill_grace: Duration::from_millis(300),

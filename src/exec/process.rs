@@ -12,7 +12,7 @@
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::output::{LogSink, Tail};
+use super::spawn::Spawn;
 use super::{Command, ExecError, Exit, Outcome, Program};
 
 /// Bytes read from a pipe at once.
@@ -48,18 +49,12 @@ pub async fn execute(
     mut cancel: watch::Receiver<bool>,
     on_spawn: impl FnOnce(u32),
 ) -> Result<Outcome, ExecError> {
-    let (mut command, program) = match &cmd.program {
+    let (program, args): (&str, Vec<&str>) = match &cmd.program {
         Program::Argv(argv) => {
-            let (first, rest) = argv.split_first().ok_or(ExecError::EmptyArgv)?;
-            let mut command = tokio::process::Command::new(first);
-            command.args(rest);
-            (command, first.as_str())
+            let first = argv.first().ok_or(ExecError::EmptyArgv)?;
+            (first.as_str(), argv.iter().map(String::as_str).collect())
         }
-        Program::Shell(line) => {
-            let mut command = tokio::process::Command::new("/bin/sh");
-            command.arg("-c").arg(line);
-            (command, "/bin/sh")
-        }
+        Program::Shell(line) => ("/bin/sh", vec!["/bin/sh", "-c", line.as_str()]),
     };
     // The file itself is opened on the first output byte; its directory is made here so
     // that a bad log location is reported before anything runs.
@@ -75,44 +70,42 @@ pub async fn execute(
                 source,
             })?;
     }
-    for key in &cmd.env_remove {
-        command.env_remove(key);
-    }
-    command
-        .envs(cmd.env.iter().map(|(key, value)| (key, value)))
-        .current_dir(&cmd.workdir)
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(false);
+    let spec = Spawn {
+        program,
+        args: &args,
+        workdir: &cmd.workdir,
+        base: &cmd.base,
+        extra: &cmd.env,
+    };
+    // The variables that name the step, as the process sees them (its own win).
+    let marks = super::escaped::marks_of(|k| {
+        cmd.env
+            .iter()
+            .rev()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone().into_bytes())
+            .or_else(|| cmd.base.get(k).map(<[u8]>::to_vec))
+    });
 
     let started_at = Utc::now();
     // Registered while it lives, so that processes leaving its group can be told apart.
-    let (mut child, registration) = match super::escaped::spawn_step(&mut command, &cmd.env) {
-        Ok(spawned) => spawned,
-        Err(source) => {
-            let source = explain_spawn_error(source, cmd).await;
-            return Err(spawn_error(program, source));
-        }
-    };
-    let Some((pid, pgid)) = child
-        .id()
-        .and_then(|pid| Some((pid, Pid::from_raw(i32::try_from(pid).ok()?))))
-    else {
-        // Cannot happen right after spawn; without a pid the group cannot be signalled.
-        let _ = child.start_kill();
-        return Err(spawn_error(
-            program,
-            io::Error::other("no usable process id"),
-        ));
-    };
+    let (mut child, registration) =
+        match super::escaped::spawn_step(marks, || super::spawn::spawn(&spec)) {
+            Ok(spawned) => spawned,
+            Err(source) => {
+                let source = explain_spawn_error(source, cmd).await;
+                return Err(spawn_error(program, source));
+            }
+        };
+    let pid = child.id();
+    let pgid = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
     on_spawn(pid);
 
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
-    let mut out_buf = vec![0u8; READ_CHUNK];
-    let mut err_buf = vec![0u8; READ_CHUNK];
+    // Filled by `read_buf` up to their capacity, never zeroed first.
+    let mut out_buf = Vec::with_capacity(READ_CHUNK);
+    let mut err_buf = Vec::with_capacity(READ_CHUNK);
     let mut out_tail = Tail::new(cmd.tail_limit);
     let mut err_tail = Tail::new(cmd.tail_limit);
     let mut log = LogSink::new(cmd.log_path.clone(), cmd.log_limit);
@@ -342,13 +335,15 @@ impl Supervisor {
     }
 }
 
-/// Reads from a pipe that is still open; never called on a closed one.
+/// Reads from a pipe that is still open into `buf` (emptied first, read up to its capacity,
+/// which never grows); never called on a closed one.
 async fn read_some<R: AsyncRead + Unpin>(
     reader: &mut Option<R>,
-    buf: &mut [u8],
+    buf: &mut Vec<u8>,
 ) -> io::Result<usize> {
+    buf.clear();
     match reader {
-        Some(reader) => reader.read(buf).await,
+        Some(reader) => reader.read_buf(buf).await,
         None => std::future::pending().await,
     }
 }
@@ -474,8 +469,8 @@ mod tests {
     fn command(program: Program, dir: &Path) -> Command {
         Command {
             program,
+            base: std::sync::Arc::default(),
             env: Vec::new(),
-            env_remove: Vec::new(),
             workdir: dir.to_path_buf(),
             timeout: None,
             kill_grace: Duration::from_millis(300),

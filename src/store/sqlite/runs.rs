@@ -235,22 +235,20 @@ impl RunStore for SqliteStore {
         let a = a.clone();
         self.write("recording an attempt", move |c| {
             let started = ts(a.started_at);
-            let id: i64 = c
-                .prepare_cached(
-                    "INSERT INTO attempts (run_id, step, attempt, status, command, log_path, \
-                     started_at) VALUES (?, ?, ?, 'running', ?, ?, ?) RETURNING id",
-                )?
-                .query_row(
-                    params![
-                        a.run_id,
-                        a.step,
-                        a.attempt,
-                        a.command.to_string(),
-                        a.log_path,
-                        started
-                    ],
-                    |r| r.get(0),
-                )?;
+            // No `RETURNING`: SQLite gathers its rows in a temporary table on every call.
+            c.prepare_cached(
+                "INSERT INTO attempts (run_id, step, attempt, status, command, log_path, \
+                 started_at) VALUES (?, ?, ?, 'running', ?, ?, ?)",
+            )?
+            .execute(params![
+                a.run_id,
+                a.step,
+                a.attempt,
+                a.command.to_string(),
+                a.log_path,
+                started
+            ])?;
+            let id = c.last_insert_rowid();
             c.prepare_cached(
                 "UPDATE steps SET status = 'running', attempts = ?, retry_at = NULL, \
                  started_at = COALESCE(started_at, ?) WHERE run_id = ? AND name = ?",
@@ -272,32 +270,32 @@ impl RunStore for SqliteStore {
         let e = e.clone();
         self.write("recording the end of an attempt", move |c| {
             let ended = ts(e.ended_at);
+            // Read first, by rowid, instead of `RETURNING` (a temporary table every call).
             let (run_id, step): (i64, String) = c
-                .prepare_cached(
-                    "UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, signal = ?, \
+                .prepare_cached("SELECT run_id, step FROM attempts WHERE id = ?")?
+                .query_row([attempt_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            c.prepare_cached(
+                "UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, signal = ?, \
                      error = ?, stdout_tail = ?, stderr_tail = ?, log_bytes = ?, \
                      log_dropped = ?, pid = COALESCE(pid, ?), rule = ?, action = ?, \
-                     remediation = ? WHERE id = ? RETURNING run_id, step",
-                )?
-                .query_row(
-                    params![
-                        e.status.as_str(),
-                        ended,
-                        e.exit_code,
-                        e.signal,
-                        e.error,
-                        e.stdout_tail,
-                        e.stderr_tail,
-                        e.log_bytes,
-                        e.log_dropped,
-                        e.pid.map(i64::from),
-                        e.rule,
-                        e.action,
-                        e.remediation.as_ref().map(|r| r.to_string()),
-                        attempt_id
-                    ],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
+                     remediation = ? WHERE id = ?",
+            )?
+            .execute(params![
+                e.status.as_str(),
+                ended,
+                e.exit_code,
+                e.signal,
+                e.error,
+                e.stdout_tail,
+                e.stderr_tail,
+                e.log_bytes,
+                e.log_dropped,
+                e.pid.map(i64::from),
+                e.rule,
+                e.action,
+                e.remediation.as_ref().map(|r| r.to_string()),
+                attempt_id
+            ])?;
             let step_ended = (!matches!(
                 e.step_status,
                 StepStatus::Running | StepStatus::WaitingRetry

@@ -1,0 +1,427 @@
+//! Starting a step's process and reaping it: the environment a run's steps start from,
+//! prepared once per run ([`Environment`]), and a child reaped through its pidfd ([`Child`]).
+//!
+//! A step whose working directory is unyo's own and whose program is found on unyo's own
+//! `PATH` (the common case: `unyo run` and the daemon work in the root) is started with
+//! `posix_spawn` and an `envp` that points at the run's prepared variables, so nothing of the
+//! inherited environment is copied for each process. Any other step goes through
+//! `std::process::Command`, with the same environment. Either way the child gets `/dev/null`
+//! as stdin, two pipes as stdout and stderr, a process group of its own, an empty signal
+//! mask and `SIGPIPE` at its default, and it is reaped here, not by the async runtime.
+//!
+//! It must not decide what goes into the environment (the engine does) nor supervise the
+//! process (`process.rs` does).
+
+use std::ffi::{CStr, CString, OsStr};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::OnceLock;
+
+use nix::spawn::{
+    PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn, posix_spawnp,
+};
+use nix::sys::signal::{SigSet, Signal};
+use nix::unistd::Pid;
+use rustix::process::{WaitId, WaitIdOptions, WaitIdStatus, pidfd_open};
+use tokio::io::unix::AsyncFd;
+use tokio::net::unix::pipe;
+
+/// The variables every process of a run starts with: unyo's own environment less the
+/// variables it must not pass on, plus the run's own. Built once per run; each attempt adds
+/// its own few variables on top (a later variable replaces an earlier one of the same name).
+pub struct Environment {
+    /// `KEY=value`, in the order the process sees them.
+    vars: Vec<CString>,
+    /// A variable could not be passed to a process (a NUL byte): such a run's processes are
+    /// started through std, which reports it.
+    unusable: bool,
+    /// `PATH` is not unyo's own, so a program must be looked up in the process's `PATH`.
+    path_changed: bool,
+}
+
+/// Names only: values may hold secrets.
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<_> = self
+            .vars
+            .iter()
+            .map(|v| String::from_utf8_lossy(key(v.to_bytes())).into_owned())
+            .collect();
+        f.debug_struct("Environment")
+            .field("names", &names)
+            .finish()
+    }
+}
+
+impl Default for Environment {
+    /// unyo's own environment, as it is.
+    fn default() -> Self {
+        Self::new(&[], &[])
+    }
+}
+
+impl Environment {
+    /// unyo's environment less the variables named in `remove`, plus `add` (a later variable
+    /// replaces an earlier one of the same name).
+    pub fn new(remove: &[String], add: &[(String, String)]) -> Environment {
+        let mut vars: Vec<CString> = Vec::new();
+        let mut unusable = false;
+        let mut push = |k: &[u8], v: &[u8]| {
+            vars.retain(|e| key(e.to_bytes()) != k);
+            let mut entry = Vec::with_capacity(k.len() + v.len() + 1);
+            entry.extend_from_slice(k);
+            entry.push(b'=');
+            entry.extend_from_slice(v);
+            match CString::new(entry) {
+                Ok(c) => vars.push(c),
+                Err(_) => unusable = true,
+            }
+        };
+        for (k, v) in std::env::vars_os() {
+            if !remove.iter().any(|r| OsStr::new(r) == k) {
+                push(k.as_bytes(), v.as_bytes());
+            }
+        }
+        for (k, v) in add {
+            push(k.as_bytes(), v.as_bytes());
+        }
+        let own_path = std::env::var_os("PATH");
+        let path = vars
+            .iter()
+            .find(|e| key(e.to_bytes()) == b"PATH")
+            .map(|e| value(e.to_bytes()));
+        let path_changed = path != own_path.as_ref().map(|p| p.as_bytes());
+        Environment {
+            vars,
+            unusable,
+            path_changed,
+        }
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.vars
+            .iter()
+            .map(|e| e.to_bytes())
+            .find(|e| key(e) == name.as_bytes())
+            .map(value)
+    }
+
+    /// The variables as (name, value) pairs.
+    fn pairs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+        self.vars.iter().map(|e| {
+            let e = e.to_bytes();
+            (OsStr::from_bytes(key(e)), OsStr::from_bytes(value(e)))
+        })
+    }
+}
+
+fn key(entry: &[u8]) -> &[u8] {
+    let end = entry.iter().position(|b| *b == b'=').unwrap_or(entry.len());
+    entry.get(..end).unwrap_or(entry)
+}
+
+fn value(entry: &[u8]) -> &[u8] {
+    match entry.iter().position(|b| *b == b'=') {
+        Some(at) => entry.get(at + 1..).unwrap_or_default(),
+        None => &[],
+    }
+}
+
+/// What to start: a program with its arguments (argv[0] first), in `workdir`, with `base`
+/// plus `extra` as its environment.
+pub(super) struct Spawn<'a> {
+    pub program: &'a str,
+    pub args: &'a [&'a str],
+    pub workdir: &'a Path,
+    pub base: &'a Environment,
+    pub extra: &'a [(String, String)],
+}
+
+/// A started process: its pid (also its process group), the read ends of its stdout and
+/// stderr, and its pidfd for reaping.
+pub(crate) struct Child {
+    pid: u32,
+    pub stdout: Option<pipe::Receiver>,
+    pub stderr: Option<pipe::Receiver>,
+    /// `None` once the process is reaped.
+    pidfd: Option<AsyncFd<OwnedFd>>,
+    status: Option<ExitStatus>,
+}
+
+impl fmt::Debug for Child {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Child")
+            .field("pid", &self.pid)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Child {
+    pub fn id(&self) -> u32 {
+        self.pid
+    }
+
+    /// Waits for the process to exit and reaps it. Cancel-safe: dropping the future loses
+    /// nothing.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        loop {
+            if let Some(status) = self.status {
+                return Ok(status);
+            }
+            let Some(fd) = &self.pidfd else {
+                return Err(io::Error::other("the process was already reaped"));
+            };
+            let mut ready = fd.readable().await?;
+            match reap(fd.get_ref())? {
+                Some(status) => {
+                    self.status = Some(status);
+                    self.pidfd = None;
+                }
+                None => ready.clear_ready(),
+            }
+        }
+    }
+}
+
+impl Drop for Child {
+    /// A child dropped before it was reaped is reaped in the background, so it never stays
+    /// a zombie (nor looks like an adopted orphan to a sweep).
+    fn drop(&mut self) {
+        let Some(fd) = self.pidfd.take() else { return };
+        if matches!(reap(fd.get_ref()), Ok(Some(_)) | Err(_)) {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                loop {
+                    let Ok(mut ready) = fd.readable().await else {
+                        return;
+                    };
+                    match reap(fd.get_ref()) {
+                        Ok(None) => ready.clear_ready(),
+                        _ => return,
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// Reaps the process of `pidfd` if it has exited.
+fn reap(pidfd: &OwnedFd) -> io::Result<Option<ExitStatus>> {
+    let status = rustix::process::waitid(
+        WaitId::PidFd(pidfd.as_fd()),
+        WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+    )?;
+    Ok(status.map(|s| exit_status(&s)))
+}
+
+/// The wait status as `waitpid` would give it.
+fn exit_status(s: &WaitIdStatus) -> ExitStatus {
+    let raw = if let Some(code) = s.exit_status() {
+        (code & 0xff) << 8
+    } else if let Some(signal) = s.terminating_signal() {
+        signal | if s.dumped() { 0x80 } else { 0 }
+    } else {
+        0
+    };
+    ExitStatus::from_raw(raw)
+}
+
+/// Starts `spec` (see the module's header for how).
+pub(super) fn spawn(spec: &Spawn<'_>) -> io::Result<Child> {
+    let fast = !spec.base.unusable
+        && !spec.base.path_changed
+        && !spec.extra.iter().any(|(k, _)| k == "PATH")
+        && std::env::current_dir().is_ok_and(|cwd| cwd == spec.workdir);
+    let (pid, stdout, stderr) = if fast {
+        spawn_direct(spec)?
+    } else {
+        spawn_std(spec)?
+    };
+    // The pid cannot be reused before the process is reaped, which only this does.
+    let pidfd = pidfd_open(
+        rustix::process::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX))
+            .ok_or_else(|| io::Error::other("no usable process id"))?,
+        rustix::process::PidfdFlags::NONBLOCK,
+    )?;
+    // `AsyncFd::new` is deprecated because a handle whose descriptor can be swapped or closed
+    // under it is unsound; an `OwnedFd` owned by the `AsyncFd` cannot be (and the other way,
+    // `register`, needs `unsafe`, which this crate forbids).
+    #[allow(deprecated)]
+    let pidfd = AsyncFd::new(pidfd)?;
+    Ok(Child {
+        pid,
+        stdout: Some(pipe::Receiver::from_owned_fd(stdout)?),
+        stderr: Some(pipe::Receiver::from_owned_fd(stderr)?),
+        pidfd: Some(pidfd),
+        status: None,
+    })
+}
+
+/// `/dev/null`, opened once for every process's stdin.
+fn dev_null() -> io::Result<&'static OwnedFd> {
+    static NULL: OnceLock<OwnedFd> = OnceLock::new();
+    if let Some(fd) = NULL.get() {
+        return Ok(fd);
+    }
+    let file = std::fs::File::open("/dev/null")?;
+    Ok(NULL.get_or_init(|| file.into()))
+}
+
+fn nix_err(e: nix::errno::Errno) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+/// `posix_spawn` with the run's prepared variables and this attempt's on top.
+fn spawn_direct(spec: &Spawn<'_>) -> io::Result<(u32, OwnedFd, OwnedFd)> {
+    let null = dev_null()?;
+    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(nix_err)?;
+    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(nix_err)?;
+
+    let mut actions = PosixSpawnFileActions::init().map_err(nix_err)?;
+    actions.add_dup2(raw(null), 0).map_err(nix_err)?;
+    actions.add_dup2(raw(&out_w), 1).map_err(nix_err)?;
+    actions.add_dup2(raw(&err_w), 2).map_err(nix_err)?;
+    let mut attr = PosixSpawnAttr::init().map_err(nix_err)?;
+    attr.set_flags(
+        PosixSpawnFlags::POSIX_SPAWN_SETPGROUP
+            | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
+            | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
+    )
+    .map_err(nix_err)?;
+    attr.set_pgroup(Pid::from_raw(0)).map_err(nix_err)?;
+    attr.set_sigmask(&SigSet::empty()).map_err(nix_err)?;
+    let mut defaults = SigSet::empty();
+    defaults.add(Signal::SIGPIPE);
+    attr.set_sigdefault(&defaults).map_err(nix_err)?;
+
+    let program = CString::new(spec.program)?;
+    let args = spec
+        .args
+        .iter()
+        .map(|a| CString::new(*a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let extra = spec
+        .extra
+        .iter()
+        .enumerate()
+        // A later variable of the same name wins.
+        .filter(|(i, (k, _))| !spec.extra.iter().skip(i + 1).any(|(l, _)| l == k))
+        .map(|(_, (k, v))| CString::new(format!("{k}={v}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut envp: Vec<&CStr> = Vec::with_capacity(spec.base.vars.len() + extra.len());
+    envp.extend(
+        spec.base
+            .vars
+            .iter()
+            .filter(|e| {
+                let k = key(e.to_bytes());
+                !spec.extra.iter().any(|(name, _)| name.as_bytes() == k)
+            })
+            .map(CString::as_c_str),
+    );
+    envp.extend(extra.iter().map(CString::as_c_str));
+
+    let pid = if spec.program.contains('/') {
+        posix_spawn(program.as_c_str(), &actions, &attr, &args, &envp)
+    } else {
+        posix_spawnp(&program, &actions, &attr, &args, &envp)
+    }
+    .map_err(nix_err)?;
+    drop((out_w, err_w));
+    let pid = u32::try_from(pid.as_raw()).map_err(|_| io::Error::other("no usable process id"))?;
+    Ok((pid, out_r, err_r))
+}
+
+fn raw(fd: &OwnedFd) -> std::os::fd::RawFd {
+    use std::os::fd::AsRawFd;
+    fd.as_raw_fd()
+}
+
+/// The same through `std::process::Command` (a working directory of its own, or a `PATH`
+/// that is not unyo's).
+fn spawn_std(spec: &Spawn<'_>) -> io::Result<(u32, OwnedFd, OwnedFd)> {
+    let mut command = std::process::Command::new(spec.program);
+    command
+        .args(spec.args.iter().skip(1))
+        .env_clear()
+        .envs(spec.base.pairs())
+        .envs(spec.extra.iter().map(|(k, v)| (k, v)))
+        .current_dir(spec.workdir)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn()?;
+    let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(io::Error::other("the process has no output pipes"));
+    };
+    // The std handle is dropped without waiting: the pidfd reaps the process.
+    Ok((child.id(), OwnedFd::from(out), OwnedFd::from(err)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(env: &Environment) -> Vec<String> {
+        env.vars
+            .iter()
+            .map(|v| String::from_utf8_lossy(key(v.to_bytes())).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_run_environment_drops_the_removed_and_a_later_variable_wins() {
+        let inherited: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+        let Some(gone) = inherited.first().cloned() else {
+            return;
+        };
+        let env = Environment::new(
+            std::slice::from_ref(&gone),
+            &[
+                ("UNYO_A".to_owned(), "1".to_owned()),
+                ("UNYO_A".to_owned(), "2".to_owned()),
+            ],
+        );
+        assert_eq!(env.get("UNYO_A"), Some(&b"2"[..]));
+        assert_eq!(env.get(&gone), None, "`{gone}` was removed");
+        let names = names(&env);
+        assert_eq!(names.iter().filter(|n| *n == "UNYO_A").count(), 1);
+        assert_eq!(names.len(), inherited.len(), "{names:?}");
+        assert!(!env.path_changed);
+        assert!(!env.unusable);
+    }
+
+    #[test]
+    fn a_nul_byte_or_another_path_sends_the_run_through_std() {
+        let nul = Environment::new(&[], &[("UNYO_X".to_owned(), "a\0b".to_owned())]);
+        assert!(nul.unusable);
+        let path = Environment::new(&[], &[("PATH".to_owned(), "/nowhere".to_owned())]);
+        assert!(path.path_changed);
+        assert_eq!(path.get("PATH"), Some(&b"/nowhere"[..]));
+    }
+
+    #[test]
+    fn a_debug_print_names_variables_without_their_values() {
+        let env = Environment::new(&[], &[("UNYO_SECRET_ISH".to_owned(), "hunter2".to_owned())]);
+        let shown = format!("{env:?}");
+        assert!(shown.contains("UNYO_SECRET_ISH"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn a_key_is_what_comes_before_the_first_equals_sign() {
+        assert_eq!(key(b"A=b=c"), b"A");
+        assert_eq!(value(b"A=b=c"), b"b=c");
+        assert_eq!(value(b"A"), b"");
+    }
+}
