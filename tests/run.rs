@@ -1014,6 +1014,11 @@ async fn a_run_takes_its_times_and_business_date_from_the_clock_it_is_given() {
     assert_eq!(detail.run.fiscal_year, 2026);
     assert_eq!(detail.attempts.len(), 1);
     assert_eq!(detail.attempts[0].started_at, at);
+    assert_eq!(
+        detail.attempts[0].ended_at,
+        Some(at),
+        "an attempt's end is on the run's clock too, not the wall clock"
+    );
     assert_eq!(detail.attempts[0].stdout_tail.trim(), "2027-03-31 2026 a 1");
 }
 

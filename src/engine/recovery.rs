@@ -233,7 +233,7 @@ async fn remediate(
                 "command": command,
                 "result": result,
                 "started_at": started,
-                "ended_at": out.ended_at,
+                "ended_at": ctx.clock.now(),
                 "exit_code": match out.exit { Exit::Code(c) => Some(c), Exit::Signal(_) => None },
                 "signal": match out.exit { Exit::Signal(s) => Some(s), Exit::Code(_) => None },
                 "stdout_tail": mask_secrets(ctx, out.stdout_tail),

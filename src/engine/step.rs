@@ -282,7 +282,7 @@ fn attempt_end(
             AttemptEnd {
                 status,
                 pid: Some(out.pid),
-                ended_at: out.ended_at,
+                // `ended_at` from `blank`: the run's clock, as its start was.
                 exit_code,
                 signal,
                 stdout_tail: mask_secrets(ctx, out.stdout_tail),

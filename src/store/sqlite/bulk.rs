@@ -19,43 +19,40 @@ impl Past<'_> {
     fn insert_run(&self, p: &PastRun) -> rusqlite::Result<i64> {
         let c = self.c;
         let r = &p.run;
-        let run_id: i64 = c
-            .prepare_cached(
-                "INSERT INTO runs (job, trigger, params, status, reason, business_date, \
-                 fiscal_year, queued_at, started_at, ended_at, requested_by, host, job_digest, \
-                 catalog_digest, owner, not_before, schedule, rerun_of, cancel_requested_by, \
-                 cancel_requested_at, comment, business_date_given, outside_window) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 RETURNING id",
-            )?
-            .query_row(
-                params![
-                    r.job,
-                    r.trigger.as_str(),
-                    r.params.to_string(),
-                    r.status.as_str(),
-                    p.reason,
-                    r.business_date.format("%Y-%m-%d").to_string(),
-                    r.fiscal_year,
-                    ts(r.at),
-                    p.started_at.map(ts),
-                    ts(p.ended_at),
-                    r.requested_by,
-                    r.host,
-                    r.job_digest,
-                    r.catalog_digest,
-                    r.owner,
-                    r.not_before.map(ts),
-                    r.schedule,
-                    r.rerun_of,
-                    p.cancel_requested.as_ref().map(|(u, _)| u.as_str()),
-                    p.cancel_requested.as_ref().map(|(_, t)| ts(*t)),
-                    r.comment,
-                    r.business_date_given,
-                    r.outside_window,
-                ],
-                |row| row.get(0),
-            )?;
+        // Ids by `last_insert_rowid`, not `RETURNING` (a temporary table for every row).
+        c.prepare_cached(
+            "INSERT INTO runs (job, trigger, params, status, reason, business_date, \
+             fiscal_year, queued_at, started_at, ended_at, requested_by, host, job_digest, \
+             catalog_digest, owner, not_before, schedule, rerun_of, cancel_requested_by, \
+             cancel_requested_at, comment, business_date_given, outside_window) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )?
+        .execute(params![
+            r.job,
+            r.trigger.as_str(),
+            r.params.to_string(),
+            r.status.as_str(),
+            p.reason,
+            r.business_date.format("%Y-%m-%d").to_string(),
+            r.fiscal_year,
+            ts(r.at),
+            p.started_at.map(ts),
+            ts(p.ended_at),
+            r.requested_by,
+            r.host,
+            r.job_digest,
+            r.catalog_digest,
+            r.owner,
+            r.not_before.map(ts),
+            r.schedule,
+            r.rerun_of,
+            p.cancel_requested.as_ref().map(|(u, _)| u.as_str()),
+            p.cancel_requested.as_ref().map(|(_, t)| ts(*t)),
+            r.comment,
+            r.business_date_given,
+            r.outside_window,
+        ])?;
+        let run_id = c.last_insert_rowid();
         if let Some(s) = &p.slot {
             self.insert_slot(s, Some(run_id))?;
         }
@@ -102,35 +99,32 @@ impl Past<'_> {
             "INSERT INTO attempts (run_id, step, attempt, status, command, log_path, pid, \
              started_at, ended_at, exit_code, signal, error, stdout_tail, stderr_tail, \
              log_bytes, log_dropped, rule, action, remediation) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )?;
         for a in attempts {
             let (n, e) = (&a.start, &a.end);
-            let id: i64 = insert.query_row(
-                params![
-                    n.run_id,
-                    n.step,
-                    n.attempt,
-                    e.status.as_str(),
-                    n.command.to_string(),
-                    n.log_path,
-                    a.pid.or(e.pid).map(i64::from),
-                    ts(n.started_at),
-                    ts(e.ended_at),
-                    e.exit_code,
-                    e.signal,
-                    e.error,
-                    e.stdout_tail,
-                    e.stderr_tail,
-                    e.log_bytes,
-                    e.log_dropped,
-                    e.rule,
-                    e.action,
-                    e.remediation.as_ref().map(|r| r.to_string()),
-                ],
-                |row| row.get(0),
-            )?;
-            ids.push(id);
+            insert.execute(params![
+                n.run_id,
+                n.step,
+                n.attempt,
+                e.status.as_str(),
+                n.command.to_string(),
+                n.log_path,
+                a.pid.or(e.pid).map(i64::from),
+                ts(n.started_at),
+                ts(e.ended_at),
+                e.exit_code,
+                e.signal,
+                e.error,
+                e.stdout_tail,
+                e.stderr_tail,
+                e.log_bytes,
+                e.log_dropped,
+                e.rule,
+                e.action,
+                e.remediation.as_ref().map(|r| r.to_string()),
+            ])?;
+            ids.push(self.c.last_insert_rowid());
         }
         Ok(ids)
     }
