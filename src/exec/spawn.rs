@@ -259,11 +259,19 @@ pub(super) fn spawn(spec: &Spawn<'_>) -> io::Result<Child> {
     let pidfd = AsyncFd::new(pidfd)?;
     Ok(Child {
         pid,
-        stdout: Some(pipe::Receiver::from_owned_fd(stdout)?),
-        stderr: Some(pipe::Receiver::from_owned_fd(stderr)?),
+        stdout: Some(receiver(stdout)?),
+        stderr: Some(receiver(stderr)?),
         pidfd: Some(pidfd),
         status: None,
     })
+}
+
+/// The read end of a pipe made here, non-blocking, for the runtime (the checks of
+/// `Receiver::from_owned_fd` would ask the kernel what is known already).
+fn receiver(fd: OwnedFd) -> io::Result<pipe::Receiver> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(nix_err)?;
+    pipe::Receiver::from_owned_fd_unchecked(fd)
 }
 
 /// `/dev/null`, opened once for every process's stdin.
