@@ -9,6 +9,7 @@
 
 pub mod bulk;
 pub mod disk;
+mod findings;
 pub(crate) mod sqlite;
 mod traits;
 
@@ -16,7 +17,7 @@ mod traits;
 /// `&dyn Store`.
 pub mod prelude {
     pub use super::traits::{
-        IncidentStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+        IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
     };
 }
 
@@ -29,8 +30,11 @@ use serde::Serialize;
 pub use crate::domain::status::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
+pub use findings::{DurationSample, FindingRow, NewFinding};
 pub use sqlite::SqliteStore;
-pub use traits::{IncidentStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store};
+pub use traits::{
+    IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+};
 
 use crate::model::{Database, Settings, Severity};
 
