@@ -70,6 +70,11 @@
 //! | slot | history::slot_without_a_run_is_listed |
 //! | set_attempt_action | history::set_attempt_action_names_what_was_done_later |
 //! | count_runs | history::count_runs_counts_every_recorded_run |
+//! | slot_due_at | monitor::slot_due_at_is_the_due_time_of_the_slot_that_made_the_run |
+//! | recent_durations | monitor::recent_durations_lists_succeeded_runs_before_newest_first_and_limited |
+//! | record_finding | monitor::record_finding_writes_once_per_run_and_kind |
+//! | set_finding_incident | monitor::set_finding_incident_notes_the_incident |
+//! | list_findings | monitor::record_finding_writes_once_per_run_and_kind, monitor::list_findings_in_the_period_oldest_first |
 
 // The contracts live beside this file, in `store_conformance/`.
 #[path = "store_conformance/fixtures.rs"]
@@ -80,6 +85,8 @@ mod gates;
 mod history;
 #[path = "store_conformance/incidents.rs"]
 mod incidents;
+#[path = "store_conformance/monitor.rs"]
+mod monitor;
 #[path = "store_conformance/outbox.rs"]
 mod outbox;
 #[path = "store_conformance/records.rs"]
@@ -188,6 +195,13 @@ macro_rules! every_contract {
                 set_run_status_final_withdraws_the_notices_of_its_gates,
                 plan_gate_notice_writes_notices_while_the_gate_waits,
                 plan_gate_notice_after_the_decision_writes_nothing,
+            }
+            monitor {
+                slot_due_at_is_the_due_time_of_the_slot_that_made_the_run,
+                recent_durations_lists_succeeded_runs_before_newest_first_and_limited,
+                record_finding_writes_once_per_run_and_kind,
+                set_finding_incident_notes_the_incident,
+                list_findings_in_the_period_oldest_first,
             }
             outbox {
                 notification_work_lists_unrouted_incidents,
