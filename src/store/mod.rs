@@ -666,6 +666,9 @@ pub struct ReportFacts {
     pub job_slots: Vec<JobSlot>,
     /// The period's runs that refused (`refused`), by job and reason.
     pub refusals: Vec<RefusalCount>,
+    /// What the monitoring found in the period (lateness, stuck steps, slow or fast runs),
+    /// by when it was found.
+    pub findings: Vec<FindingRow>,
 }
 
 /// Runs of a job that refused for one reason.

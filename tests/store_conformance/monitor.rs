@@ -160,3 +160,15 @@ pub async fn list_findings_in_the_period_oldest_first(db: &Db) {
         .collect();
     assert_eq!(kinds, ["start_delay", "fast"], "[from, to), by time");
 }
+
+pub async fn report_facts_lists_the_findings_made_in_the_period(db: &Db) {
+    let run = finished(&**db, "nightly-backup", RunStatus::Succeeded, at(0)).await;
+    for (kind, t) in [(Breach::Slow, 5), (Breach::EndDelay, 90)] {
+        db.record_finding(&finding(run, kind, t))
+            .await
+            .expect("record");
+    }
+    let facts = db.report_facts(at(0), at(60), &[]).await.expect("facts");
+    let kinds: Vec<&str> = facts.findings.iter().map(|f| f.kind.as_str()).collect();
+    assert_eq!(kinds, ["slow"]);
+}

@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn finding_row(row: &Row<'_>) -> Result<FindingRow, StoreError> {
+pub(super) fn finding_row(row: &Row<'_>) -> Result<FindingRow, StoreError> {
     let date: String = col(row, "business_date")?;
     Ok(FindingRow {
         id: col(row, "id")?,
