@@ -286,11 +286,12 @@ pub(super) fn word_en(token: &str) -> Option<&'static str> {
     })
 }
 
-/// The section's tables for the CSV form: title, header, rows (tokens as they are; the
-/// caller puts titles, headers and kinds into the report's language).
-pub(super) fn csv_tables(
-    m: &Monitoring,
-) -> Vec<(&'static str, Vec<&'static str>, Vec<Vec<String>>)> {
+/// A CSV table: its title, its header, its rows.
+pub(super) type CsvTable = (&'static str, Vec<&'static str>, Vec<Vec<String>>);
+
+/// The section's tables for the CSV form (tokens as they are; the caller puts titles,
+/// headers and kinds into the report's language).
+pub(super) fn csv_tables(m: &Monitoring) -> Vec<CsvTable> {
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     let finding = |f: &FindingLine| {
         vec![
