@@ -3,11 +3,11 @@
 //! of a job's successful runs of one class (median and median absolute deviation, MAD), and
 //! the verdict on one duration against it.
 //!
-//! A run is too slow when it is above the median by more than the larger of
-//! [`SIGMAS`] scaled MADs and half the median; suspiciously fast when it is below by as
-//! much. Ordinary variation of ±20 % is far inside both, a run three times the median far
-//! outside, and a job whose runs always take the same time still needs a 50 % change before
-//! it is flagged. Nothing here reads a clock or the database.
+//! A run is too slow when it is above the median by more than the largest of [`SIGMAS`]
+//! scaled MADs, half the median and [`MIN_SECONDS`]; suspiciously fast when it is below by
+//! as much. Ordinary variation of ±20 % is far inside, a run three times the median (of
+//! more than a few seconds) far outside, a job whose runs always take the same time still
+//! needs a 50 % change before it is flagged, and a job of a second is not judged on jitter. Nothing here reads a clock or the database.
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 
@@ -84,6 +84,10 @@ pub const SIGMAS: f64 = 4.0;
 /// The fraction of the median a run must be from it, at least, to be flagged.
 pub const MIN_RELATIVE: f64 = 0.5;
 
+/// Seconds a run must be from the median, at least, to be flagged: a job of a second or two
+/// varies by more than half with the machine's load, and nobody needs to hear of it.
+pub const MIN_SECONDS: f64 = 5.0;
+
 /// The MAD of a normal distribution is 0.6745 of its standard deviation.
 const MAD_SCALE: f64 = 1.4826;
 
@@ -129,7 +133,9 @@ pub fn baseline(durations: &[f64]) -> Option<Baseline> {
 impl Baseline {
     /// How far from the median a run must be to be flagged, in seconds.
     pub fn margin(&self) -> f64 {
-        (SIGMAS * MAD_SCALE * self.mad).max(MIN_RELATIVE * self.median)
+        (SIGMAS * MAD_SCALE * self.mad)
+            .max(MIN_RELATIVE * self.median)
+            .max(MIN_SECONDS)
     }
 }
 
@@ -244,6 +250,13 @@ mod tests {
         assert_eq!(verdict(&b, 14.9), Verdict::Usual);
         assert_eq!(verdict(&b, 15.1), Verdict::TooSlow);
         assert_eq!(verdict(&b, 4.9), Verdict::TooFast);
+    }
+
+    #[test]
+    fn a_job_of_a_second_is_not_flagged_for_jitter() {
+        let b = baseline(&[0.05, 0.06, 0.05, 0.04, 0.05]).expect("five");
+        assert_eq!(verdict(&b, 0.5), Verdict::Usual);
+        assert_eq!(verdict(&b, 5.1), Verdict::TooSlow);
     }
 
     #[test]
