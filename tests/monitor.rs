@@ -180,6 +180,21 @@ async fn a_run_still_going_at_its_end_deadline_opens_an_incident_while_it_runs()
     assert!(all.iter().all(|i| i.occurrences == 1), "{all:?}");
     let kinds: Vec<String> = findings(&s).await.into_iter().map(|f| f.kind).collect();
     assert_eq!(kinds, ["end_delay", "max_runtime"]);
+    // `unyo show` lists them with their incidents.
+    let shown = crate::helper::text(&t.run(&["show", &run.to_string()]).stdout);
+    assert!(
+        shown.contains(&format!(
+            "findings:\n  end_delay  2026-11-25 06:00:01  run {run} of `backup` is still running"
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("(incident {})", late.id)),
+        "{shown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&t.run(&["show", &run.to_string(), "--json"]).stdout).expect("json");
+    assert_eq!(json["findings"][1]["kind"], "max_runtime");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -74,6 +74,7 @@
 //! | recent_durations | monitor::recent_durations_lists_succeeded_runs_before_newest_first_and_limited |
 //! | record_finding | monitor::record_finding_writes_once_per_run_and_kind |
 //! | set_finding_incident | monitor::set_finding_incident_notes_the_incident |
+//! | run_findings | monitor::run_findings_lists_one_runs_findings_oldest_first |
 //! | list_findings | monitor::record_finding_writes_once_per_run_and_kind, monitor::list_findings_in_the_period_oldest_first |
 
 // The contracts live beside this file, in `store_conformance/`.
@@ -203,6 +204,7 @@ macro_rules! every_contract {
                 set_finding_incident_notes_the_incident,
                 list_findings_in_the_period_oldest_first,
                 report_facts_lists_the_findings_made_in_the_period,
+                run_findings_lists_one_runs_findings_oldest_first,
             }
             outbox {
                 notification_work_lists_unrouted_incidents,

@@ -241,6 +241,8 @@ pub trait MonitorStore: Send + Sync + std::fmt::Debug {
     fn record_finding(&self, finding: &NewFinding) -> Pending<bool>;
     /// Notes the incident a finding opened (or added an occurrence to).
     fn set_finding_incident(&self, run_id: i64, kind: &str, incident_id: i64) -> Pending<()>;
+    /// The findings of one run, oldest first.
+    fn run_findings(&self, run_id: i64) -> Pending<Vec<FindingRow>>;
     /// Findings made in `[from, to)`, oldest first.
     fn list_findings(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<Vec<FindingRow>>;
 }

@@ -172,3 +172,26 @@ pub async fn report_facts_lists_the_findings_made_in_the_period(db: &Db) {
     let kinds: Vec<&str> = facts.findings.iter().map(|f| f.kind.as_str()).collect();
     assert_eq!(kinds, ["slow"]);
 }
+
+pub async fn run_findings_lists_one_runs_findings_oldest_first(db: &Db) {
+    let run = finished(&**db, "nightly-backup", RunStatus::Succeeded, at(0)).await;
+    let other = finished(&**db, "nightly-backup", RunStatus::Succeeded, at(1)).await;
+    for (r, kind, t) in [
+        (run, Breach::MaxRuntime, 30),
+        (other, Breach::Slow, 20),
+        (run, Breach::EndDelay, 10),
+    ] {
+        db.record_finding(&finding(r, kind, t))
+            .await
+            .expect("record");
+    }
+    let kinds: Vec<String> = db
+        .run_findings(run)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|f| f.kind)
+        .collect();
+    assert_eq!(kinds, ["end_delay", "max_runtime"]);
+    assert_eq!(db.run_findings(9999).await.expect("read"), Vec::new());
+}

@@ -104,6 +104,18 @@ impl MonitorStore for SqliteStore {
         })
     }
 
+    fn run_findings(&self, run_id: i64) -> Pending<Vec<FindingRow>> {
+        self.read(move |c| {
+            all(
+                c,
+                "reading a run's findings",
+                "SELECT * FROM findings WHERE run_id = ? ORDER BY at, id",
+                [run_id],
+                finding_row,
+            )
+        })
+    }
+
     fn list_findings(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<Vec<FindingRow>> {
         self.read(move |c| {
             all(
