@@ -14,6 +14,7 @@ mod forecast;
 mod freeze;
 mod import;
 mod layers;
+mod monitor;
 mod notify;
 mod operator;
 mod outbox;

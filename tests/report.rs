@@ -165,6 +165,25 @@ fn history(t: &Tree) {
         None,
     );
 
+    // What the monitoring found: run 2 still going at 06:00, run 5 far slower than usual.
+    c.execute(
+        "INSERT INTO findings (run_id, job, kind, at, business_date, deadline, observed, \
+         detail) VALUES (?1, 'backup', 'end_delay', ?2, '2026-10-02', ?3, 1.0, 'late')",
+        params![
+            r2,
+            jst(10, 2, 6, 0).replace(":00.000000Z", ":01.000000Z"),
+            jst(10, 2, 6, 0)
+        ],
+    )
+    .expect("insert finding");
+    c.execute(
+        "INSERT INTO findings (run_id, job, kind, at, business_date, observed, expected, spread, \
+         samples, day_class, detail) VALUES (?1, 'backup', 'slow', ?2, '2026-10-05', 4200.0, \
+         1800.0, 120.0, 20, 'ordinary', 'slow')",
+        params![r5, jst(10, 5, 1, 40)],
+    )
+    .expect("insert finding");
+
     let x = insert_run(
         &c,
         &Run {
@@ -1126,9 +1145,10 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
         html.contains(r#"@bottom-center { content: counter(page) " / " counter(pages);"#),
         "page numbers"
     );
-    // Every table's header row is a `<thead>`, repeated on each page it runs over.
-    assert_eq!(html.matches("<table").count(), 12);
-    assert_eq!(html.matches("<thead><tr><th>").count(), 12, "{html}");
+    // Every table's header row is a `<thead>`, repeated on each page it runs over (two of
+    // them the monitoring's lateness and slowdowns; no job got slower, so no trend table).
+    assert_eq!(html.matches("<table").count(), 14);
+    assert_eq!(html.matches("<thead><tr><th>").count(), 14, "{html}");
     assert!(html.contains("thead { display: table-header-group; }"));
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
     assert!(!html.contains("<script"), "no script at all");

@@ -172,20 +172,22 @@ const HEADINGS_JA: &[&str] = &[
     "1. 総括",
     "2. サービスレベル達成状況",
     "3. ジョブ別実績",
-    "4. 障害・インシデント",
-    "5. 随時依頼への対応",
-    "6. 変更管理",
-    "7. 次月予定(2026-11)",
+    "4. 稼働監視の状況",
+    "5. 障害・インシデント",
+    "6. 随時依頼への対応",
+    "7. 変更管理",
+    "8. 次月予定(2026-11)",
 ];
 const HEADINGS_EN: &[&str] = &[
     "Monthly operations report, October 2026",
     "1. Summary",
     "2. Service levels",
     "3. Jobs",
-    "4. Incidents",
-    "5. Ad-hoc requests",
-    "6. Changes",
-    "7. Next month (2026-11)",
+    "4. Monitoring",
+    "5. Incidents",
+    "6. Ad-hoc requests",
+    "7. Changes",
+    "8. Next month (2026-11)",
 ];
 
 /// The pages of each language's PDF of the fixed history, as observed with Chromium 156 and

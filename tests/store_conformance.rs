@@ -63,13 +63,19 @@
 //! | freeze_report | reports::freeze_report_freezes_once_and_refuses_other_bytes, reports::freeze_report_supersede_chains_and_keeps_the_old, reports::freeze_report_supersede_with_nothing_frozen_writes_nothing, reports::freeze_report_racing_freezes_freeze_once |
 //! | frozen_report | reports::frozen_report_reads_one_by_id |
 //! | frozen_reports_by_hash | reports::frozen_reports_by_hash_lists_every_report_with_those_bytes |
-//! | report_facts | reports::report_facts_reads_the_runs_queued_in_the_period, reports::report_facts_counts_slots_and_keeps_those_of_the_jobs_asked, reports::report_facts_counts_attempts_that_failed_or_retried, reports::report_facts_incidents_opened_in_or_open_at_the_start, reports::report_facts_records_made_in_the_period, reports::report_facts_first_notified_is_the_earliest_sent |
+//! | report_facts | reports::report_facts_reads_the_runs_queued_in_the_period, reports::report_facts_counts_slots_and_keeps_those_of_the_jobs_asked, reports::report_facts_counts_attempts_that_failed_or_retried, reports::report_facts_incidents_opened_in_or_open_at_the_start, reports::report_facts_records_made_in_the_period, reports::report_facts_first_notified_is_the_earliest_sent, monitor::report_facts_lists_the_findings_made_in_the_period |
 //! | write_history | history::write_history_reads_back_as_the_engine_leaves_a_run, history::write_history_that_fails_writes_nothing |
 //! | run | history::write_history_reads_back_as_the_engine_leaves_a_run |
 //! | attempts | history::write_history_reads_back_as_the_engine_leaves_a_run |
 //! | slot | history::slot_without_a_run_is_listed |
 //! | set_attempt_action | history::set_attempt_action_names_what_was_done_later |
 //! | count_runs | history::count_runs_counts_every_recorded_run |
+//! | slot_due_at | monitor::slot_due_at_is_the_due_time_of_the_slot_that_made_the_run |
+//! | recent_durations | monitor::recent_durations_lists_succeeded_runs_before_newest_first_and_limited |
+//! | record_finding | monitor::record_finding_writes_once_per_run_and_kind |
+//! | set_finding_incident | monitor::set_finding_incident_notes_the_incident |
+//! | run_findings | monitor::run_findings_lists_one_runs_findings_oldest_first |
+//! | list_findings | monitor::record_finding_writes_once_per_run_and_kind, monitor::list_findings_in_the_period_oldest_first |
 
 // The contracts live beside this file, in `store_conformance/`.
 #[path = "store_conformance/fixtures.rs"]
@@ -80,6 +86,8 @@ mod gates;
 mod history;
 #[path = "store_conformance/incidents.rs"]
 mod incidents;
+#[path = "store_conformance/monitor.rs"]
+mod monitor;
 #[path = "store_conformance/outbox.rs"]
 mod outbox;
 #[path = "store_conformance/records.rs"]
@@ -188,6 +196,15 @@ macro_rules! every_contract {
                 set_run_status_final_withdraws_the_notices_of_its_gates,
                 plan_gate_notice_writes_notices_while_the_gate_waits,
                 plan_gate_notice_after_the_decision_writes_nothing,
+            }
+            monitor {
+                slot_due_at_is_the_due_time_of_the_slot_that_made_the_run,
+                recent_durations_lists_succeeded_runs_before_newest_first_and_limited,
+                record_finding_writes_once_per_run_and_kind,
+                set_finding_incident_notes_the_incident,
+                list_findings_in_the_period_oldest_first,
+                report_facts_lists_the_findings_made_in_the_period,
+                run_findings_lists_one_runs_findings_oldest_first,
             }
             outbox {
                 notification_work_lists_unrouted_incidents,

@@ -1,4 +1,5 @@
-//! `unyo show RUN`: one run with its steps and attempts; works with no daemon running.
+//! `unyo show RUN`: one run with its steps, attempts and what the monitoring found about it
+//! (lateness, stuck steps, slowdowns); works with no daemon running.
 
 use super::table::Table;
 use crate::engine;
@@ -22,8 +23,16 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             crate::store::no_such_run(args.run).to_string(),
         ));
     };
+    let findings = store.run_findings(args.run).await?;
     if args.json {
-        let text = serde_json::to_string_pretty(&d).unwrap_or_default();
+        let mut value = serde_json::to_value(&d).unwrap_or_default();
+        if let Some(o) = value.as_object_mut() {
+            o.insert(
+                "findings".to_owned(),
+                serde_json::to_value(&findings).unwrap_or_default(),
+            );
+        }
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
         super::out(&format!("{text}\n"));
         return Ok(());
     }
@@ -133,6 +142,20 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             {
                 out.push_str(&format!("    {line}\n"));
             }
+        }
+    }
+    if !findings.is_empty() {
+        // Lateness, stuck steps and slowdowns, each with its evidence (see `monitor`).
+        out.push_str("\nfindings:\n");
+        for f in &findings {
+            out.push_str(&format!(
+                "  {}  {}  {}{}\n",
+                f.kind,
+                super::local_time(settings, f.at),
+                f.detail,
+                f.incident_id
+                    .map_or(String::new(), |i| format!(" (incident {i})"))
+            ));
         }
     }
     super::out(&out);

@@ -10,9 +10,10 @@
 //! This file holds the start (`begin`, then `Starting::run`) and the main loop; each of its
 //! concerns has a file: the lock (`lock.rs`), planning passes (`planning.rs`, on the
 //! per-schedule state of `slots.rs`), the queue poll (`queue.rs`), the runs it drives
-//! (`launch.rs`), crash recovery (`recover.rs`), the notifier's task (`notify_task.rs`),
+//! (`launch.rs`), queued runs already late (`late.rs`), crash recovery (`recover.rs`), the notifier's task (`notify_task.rs`),
 //! SIGHUP (`reload.rs`), and the signals and the stop (`shutdown.rs`).
 
+mod late;
 mod launch;
 mod lock;
 mod notify_task;
@@ -108,6 +109,8 @@ struct Daemon {
     /// Queued runs waiting for their `after` jobs: when to look again (the reason is
     /// written once, when the wait starts).
     waiting: HashMap<i64, tokio::time::Instant>,
+    /// Queued runs watched for their start and end deadlines (`late.rs`).
+    late: late::QueuedLateness,
     planner: slots::Planner,
     /// The notifier task's current settings and catalog (replaced on reload).
     notifier: watch::Sender<Arc<Notifier>>,
@@ -280,6 +283,7 @@ impl Daemon {
             done_tx,
             done_rx,
             waiting: HashMap::new(),
+            late: Default::default(),
             planner,
             notifier,
             _lock: lock,

@@ -18,6 +18,7 @@ impl Daemon {
     /// Starts the queued runs that may start now.
     pub(super) async fn pump(&mut self, now: DateTime<Utc>) -> Result<(), Error> {
         let active = self.store.active_runs().await?;
+        self.watch_queued(&active, now).await;
         let running_jobs: HashMap<&str, Vec<i64>> = active
             .iter()
             .filter(|r| r.status == RunStatus::Running)

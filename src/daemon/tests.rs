@@ -100,3 +100,81 @@ async fn a_slot_fires_when_the_clock_reaches_it() {
     assert_eq!(detail.run.ended_at, Some(now));
     assert_eq!(detail.attempts[0].started_at, now);
 }
+
+/// A queued run still waiting past its `start_delay` is late at that moment, not when it
+/// finally starts: one finding and one incident, however many queue polls see it.
+#[tokio::test]
+async fn a_queued_run_past_its_start_delay_opens_an_incident_while_it_waits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write("unyo.yaml", "timezone: Asia/Tokyo\n");
+    write("jobs/prep.yaml", "steps:\n  a:\n    run: 'true'\n");
+    write(
+        "jobs/report.yaml",
+        "after: [prep]\nstart_delay: 10m\nsteps:\n  a:\n    run: 'true'\n",
+    );
+    let settings = Settings::load(dir.path()).expect("settings");
+    let catalog = Arc::new(Catalog::load(&settings).expect("catalog"));
+    let store: Arc<dyn Store> = Arc::from(crate::store::open(&settings).await.expect("store"));
+    let queued_at = DateTime::parse_from_rfc3339("2027-01-05T20:00:00+09:00")
+        .expect("time")
+        .with_timezone(&Utc);
+    let clock = ManualClock::new(queued_at);
+    let job = catalog.jobs.get("report").cloned().expect("job");
+    let record = crate::engine::new_run(
+        &settings,
+        &catalog,
+        &job,
+        &indexmap::IndexMap::new(),
+        Trigger::Manual,
+        RunStatus::Queued,
+        queued_at,
+        "tester",
+    );
+    let run = store.create_run(&record).await.expect("queue");
+    let lock = lock::lock(&settings).expect("lock");
+    let (mut daemon, _notifier) =
+        Daemon::new(settings, catalog, store.clone(), clock.clone(), lock)
+            .await
+            .expect("daemon");
+
+    clock.advance(chrono::Duration::minutes(10));
+    daemon.pump(clock.now()).await.expect("pump");
+    assert!(
+        store
+            .list_incidents(None, 10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+
+    clock.advance(chrono::Duration::seconds(1));
+    daemon.pump(clock.now()).await.expect("pump");
+    clock.advance(chrono::Duration::seconds(1));
+    daemon.pump(clock.now()).await.expect("pump");
+    let incidents = store.list_incidents(None, 10).await.expect("read");
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0].failure_class, "start_delay");
+    assert_eq!(incidents[0].occurrences, 1);
+    assert!(
+        incidents[0]
+            .summary
+            .contains("has not started by its start deadline 2027-01-05 20:10"),
+        "{}",
+        incidents[0].summary
+    );
+    let detail = store.get_run(run).await.expect("read").expect("run");
+    assert_eq!(
+        detail.run.status,
+        RunStatus::Queued,
+        "still waiting for `prep`"
+    );
+    let far = queued_at + chrono::Duration::days(1);
+    let findings = store.list_findings(queued_at, far).await.expect("findings");
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].incident_id, Some(incidents[0].id));
+}

@@ -4,9 +4,11 @@
 //! the machine and user unyo runs as (`host`), where "now" comes from (`clock`), a CSV field
 //! written safely for spreadsheets (`csv`), and the decisions every store persists the same
 //! way: incident transitions (`incident`), approval gates (`gate`), frozen reports (`freeze`),
-//! kept steps and cancel requests (`run`). Anything here may be used anywhere; nothing here
+//! kept steps and cancel requests (`run`), and the monitoring's verdicts: deadlines and
+//! stuck steps (`lateness`), day classes, baselines and slowdowns (`baseline`). Anything here may be used anywhere; nothing here
 //! may use anything above it.
 
+pub mod baseline;
 pub mod clock;
 pub mod cron;
 pub mod csv;
@@ -14,6 +16,7 @@ pub mod freeze;
 pub mod gate;
 pub mod host;
 pub mod incident;
+pub mod lateness;
 pub mod run;
 pub mod severity;
 pub mod status;

@@ -19,6 +19,7 @@ pub(super) struct StepContext {
     pub(super) settings: Settings,
     pub(super) job: Arc<Job>,
     pub(super) run_id: i64,
+    pub(super) business_date: chrono::NaiveDate,
     /// What templates see; secret parameters masked.
     pub(super) data: serde_json::Value,
     /// What `env:` values see: `data` with the secret parameters' values.
@@ -50,6 +51,8 @@ pub(super) struct StepContext {
     pub(super) drain: watch::Receiver<bool>,
     /// An approval step was rejected: the run's failure is a decision, not an incident.
     pub(super) rejected: std::sync::Mutex<bool>,
+    /// Each step's running attempt and output so far, for the run's watcher (`monitor.rs`).
+    pub(super) live: Vec<super::monitor::StepLive>,
     /// Incidents this run's runbook rules opened, by step and failure class.
     pub(super) escalated: std::sync::Mutex<std::collections::HashMap<(String, String), i64>>,
 }
@@ -125,10 +128,12 @@ impl StepContext {
             let v = secret_params.get(k).unwrap_or(v);
             run_env.push((format!("UNYO_PARAM_{}", k.to_ascii_uppercase()), v.clone()));
         }
+        let live = job.steps.iter().map(|_| Default::default()).collect();
         StepContext {
             settings: settings.clone(),
             job,
             run_id,
+            business_date,
             data,
             env_data,
             secret_params,
@@ -151,6 +156,7 @@ impl StepContext {
             failures: std::sync::Mutex::new(Vec::new()),
             resume,
             escalated: std::sync::Mutex::new(std::collections::HashMap::new()),
+            live,
             drain,
             rejected: std::sync::Mutex::new(false),
         }

@@ -1,8 +1,8 @@
 //! The step DAG of one run: which steps may start (their needs met), how many have a process
 //! at once (a semaphore of `parallel` permits), the dependents of a failed or refused step
 //! recorded `skipped` (except `always` steps, which wait only for their needs to end), the
-//! stop requests (the caller's, and `unyo cancel` read from the database), and the run's
-//! status once no step task is left.
+//! stop requests (the caller's, and `unyo cancel` read from the database), the run's watcher
+//! looked at on the same tick, and the run's status once no step task is left.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::context::StepContext;
+use super::monitor::Monitor;
 use super::step::run_step;
 use super::{CANCEL_POLL, Event, Resume, Stop};
 use crate::store::{RunStatus, StepStatus, StoreError};
@@ -145,6 +146,8 @@ struct Driver {
     /// The steps' `drain`: set when the daemon starts stopping.
     drain: watch::Sender<bool>,
     cancel_poll: tokio::time::Interval,
+    /// The run's watcher, looked at on every tick of `cancel_poll`.
+    monitor: Option<Monitor>,
     cancelled: bool,
     draining: bool,
     /// The first database error: no new step starts, running ones are stopped, and the run
@@ -166,6 +169,9 @@ pub(super) async fn drive(
 ) -> Result<RunStatus, StoreError> {
     let (mut dag, retries) = Dag::new(ctx);
     let mut driver = Driver::new(ctx, parallel, cancel, halt, drain);
+    let mut monitor = Monitor::new(ctx).await;
+    monitor.check(ctx).await;
+    driver.monitor = Some(monitor);
     for (i, attempt, at) in retries {
         driver.spawn(i, Some((attempt, at)));
     }
@@ -216,6 +222,7 @@ impl Driver {
             halt,
             drain,
             cancel_poll,
+            monitor: None,
             broken: None,
         }
     }
@@ -253,6 +260,9 @@ impl Driver {
             }
             _ = self.cancel_poll.tick(), if !self.cancelled => {
                 self.poll_cancel_request().await;
+                if let Some(m) = &mut self.monitor {
+                    m.check(&self.ctx).await;
+                }
                 None
             }
             changed = self.cancel.changed(), if !self.cancelled => {

@@ -1,6 +1,7 @@
 //! The end of a run: what a refused run gives as its reason, and how the run's end reaches
 //! the incidents (`after_run`): a failed or interrupted run opens one (or adds an
-//! occurrence), a successful one notes the recovery on the job's open incidents.
+//! occurrence), a successful one notes the recovery on the job's open incidents and has its
+//! duration judged against its baseline (`monitor::judge_duration`).
 
 use super::context::{StepContext, StepFailure};
 use super::step::exit_of;
@@ -148,6 +149,8 @@ pub(super) async fn after_run(ctx: &StepContext, status: RunStatus) -> Result<()
                     ctx.settings.incidents.auto_resolve,
                 )
                 .await?;
+            // After the recovery, so an incident of a slow run stays open.
+            super::monitor::judge_duration(ctx).await;
         }
         // A step declined by itself (`refuse_exit`): nothing went wrong, nobody is called,
         // and the job's open incidents stay as they are (nothing ran to show it recovered).

@@ -12,13 +12,15 @@
 //! `Event`); each concept has a file of its own: the run's shared context and environment
 //! (`context.rs`), the step DAG (`dag.rs`), one step and its attempts (`step.rs`), approval
 //! gates (`gate.rs`), a runbook's plan carried out for a failed attempt and the wait for a
-//! retry (`recovery.rs`), the run's end reaching the incidents (`finish.rs`), and the secret
-//! parameters' values and their masking (`secrets.rs`).
+//! retry (`recovery.rs`), the run's end reaching the incidents (`finish.rs`), the secret
+//! parameters' values and their masking (`secrets.rs`), and the run's watcher: lateness,
+//! stuck steps and slowdowns (`monitor.rs`).
 
 mod context;
 mod dag;
 mod finish;
 mod gate;
+mod monitor;
 pub mod owner;
 pub mod params;
 mod recovery;
@@ -42,7 +44,9 @@ use context::StepContext;
 /// processes are still found by the `UNYO_RUN_ID` and `UNYO_STEP` in their environment.
 pub const PID_RECORD_DELAY: Duration = Duration::from_millis(20);
 
-/// How often a run looks for an operator's cancel request in the database.
+/// How often a run looks for an operator's cancel request in the database, and how often
+/// its watcher looks at its deadlines and its steps' output (the tick of `stuck_after`,
+/// `end_delay`, `max_runtime`).
 pub const CANCEL_POLL: Duration = Duration::from_secs(1);
 
 /// Bytes of each output stream kept in the database.

@@ -229,6 +229,8 @@ mod tests {
             allowed_users: Vec::new(),
             allowed_groups: Vec::new(),
             sla: None,
+            lateness: Default::default(),
+            slowdown: Default::default(),
             steps: Vec::new(),
         };
         job.params.insert(

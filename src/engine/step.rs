@@ -48,7 +48,11 @@ pub(super) async fn run_step(
             .log_dir
             .join(&ctx.job.name)
             .join(format!("{}.{}.{attempt}.log", ctx.run_id, step.name));
-        let prepared = prepare(ctx, step, attempt, log_path.clone());
+        let mut prepared = prepare(ctx, step, attempt, log_path.clone());
+        if let Ok(cmd) = &mut prepared {
+            // Counted where the run's watcher sees it (`stuck_after`).
+            cmd.progress = ctx.live[i].progress.clone();
+        }
         let Some(permit) = take_slot(ctx, i, attempt, &slots, &outcome).await? else {
             return Ok(());
         };
@@ -74,7 +78,12 @@ pub(super) async fn run_step(
         });
 
         let result = match prepared {
-            Ok(cmd) => spawn_attempt(ctx, &cmd, attempt_id, permit).await?,
+            Ok(cmd) => {
+                ctx.live[i].running(attempt);
+                let outcome = spawn_attempt(ctx, &cmd, attempt_id, permit).await;
+                ctx.live[i].running(0);
+                outcome?
+            }
             Err(e) => {
                 drop(permit);
                 Err(e)
@@ -381,6 +390,7 @@ pub(super) fn prepare(
         log_path,
         log_limit: ctx.settings.log_limit,
         tail_limit: TAIL_BYTES,
+        progress: exec::Progress::default(),
     })
 }
 

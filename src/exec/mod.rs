@@ -57,6 +57,28 @@ pub struct Command {
     pub log_limit: u64,
     /// Bytes of each stream's tail kept in memory.
     pub tail_limit: usize,
+    /// Counts the output bytes as they are read, for whoever watches the attempt for
+    /// progress (a stuck step prints nothing).
+    pub progress: Progress,
+}
+
+/// The output bytes an attempt's process has produced so far, counted as each chunk is
+/// read from its pipes; shared with the task that watches it. A counter, not a time: the
+/// watcher notes when it changes on its own clock.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Progress {
+    /// `n` more bytes were read.
+    pub fn add(&self, n: usize) {
+        self.0
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Bytes read so far.
+    pub fn bytes(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// Hand-written so that env values (which may hold secrets) never reach a log.
@@ -77,6 +99,7 @@ impl fmt::Debug for Command {
             .field("log_path", &self.log_path)
             .field("log_limit", &self.log_limit)
             .field("tail_limit", &self.tail_limit)
+            .field("progress", &self.progress.bytes())
             .finish()
     }
 }
@@ -187,6 +210,7 @@ mod tests {
             kill_grace: Duration::from_millis(300),
             log_limit: 1 << 20,
             tail_limit: 4096,
+            progress: Progress::default(),
         }
     }
 

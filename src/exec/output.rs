@@ -199,6 +199,7 @@ mod tests {
             log_path: dir.join("logs").join("run-1").join("step.log"),
             log_limit: 1 << 20,
             tail_limit: 4096,
+            progress: Default::default(),
         }
     }
 

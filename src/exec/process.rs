@@ -145,12 +145,14 @@ pub async fn execute(
             read = read_some(&mut stdout, &mut out_buf), if stdout.is_some() => {
                 if let Some(chunk) = chunk(read, &out_buf, &mut stdout, pid) {
                     out_tail.push(chunk);
+                    cmd.progress.add(chunk.len());
                     log.write(chunk).await;
                 }
             }
             read = read_some(&mut stderr, &mut err_buf), if stderr.is_some() => {
                 if let Some(chunk) = chunk(read, &err_buf, &mut stderr, pid) {
                     err_tail.push(chunk);
+                    cmd.progress.add(chunk.len());
                     log.write(chunk).await;
                 }
             }
@@ -477,6 +479,7 @@ mod tests {
             log_path: dir.join("step.log"),
             log_limit: 1 << 20,
             tail_limit: 4096,
+            progress: Default::default(),
         }
     }
 

@@ -94,6 +94,11 @@ pub struct Job {
     pub allowed_groups: Vec<String>,
     /// What the job promises the client (`sla:`), measured by the monthly report.
     pub sla: Option<JobSla>,
+    /// When its runs are late (`start_delay`, `end_delay`, `max_runtime`): watched while
+    /// they go on.
+    pub lateness: crate::domain::lateness::Limits,
+    /// How its successful runs' durations are judged against their baseline.
+    pub slowdown: Slowdown,
     /// Steps in declaration order; `needs` are indexes into this list.
     pub steps: Vec<Step>,
 }
@@ -115,6 +120,30 @@ pub struct JobSla {
     pub success_rate: Option<f64>,
     /// No run may take longer.
     pub max_duration: Option<Duration>,
+}
+
+/// A job's slowdown detection (`slowdown:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slowdown {
+    /// Judge the job's durations at all.
+    pub enabled: bool,
+    /// The baseline is made of this many last successful runs of the same day class.
+    pub runs: usize,
+    /// A flagged run opens an incident too.
+    pub incident: bool,
+}
+
+/// The baseline's size when `slowdown.runs` is not given.
+pub const DEFAULT_BASELINE_RUNS: usize = 20;
+
+impl Default for Slowdown {
+    fn default() -> Slowdown {
+        Slowdown {
+            enabled: true,
+            runs: DEFAULT_BASELINE_RUNS,
+            incident: false,
+        }
+    }
 }
 
 /// A job parameter.
@@ -249,6 +278,9 @@ pub struct Step {
     /// Exit-code ranges (inclusive) with which the step declines by itself (`refuse_exit`,
     /// the step's own, else the job's): it ends `refused`, not `failed`.
     pub refuse_exit: Vec<(i32, i32)>,
+    /// A running attempt that prints nothing for this long is stuck (the step's
+    /// `stuck_after`, else the job's).
+    pub stuck_after: Option<Duration>,
 }
 
 impl Step {

@@ -21,6 +21,8 @@ pub struct Report {
     /// The planned service time, its outages and planned stops (with `service.availability`).
     pub availability: Option<Availability>,
     pub incidents: Vec<IncidentLine>,
+    /// What the monitoring found: lateness, stuck steps, slowdowns, and the trends.
+    pub monitoring: super::Monitoring,
     /// Runs that refused by themselves (a step's `refuse_exit`), by job and reason: not
     /// failures, not successes.
     pub refusals: Vec<RefusalLine>,

@@ -2,7 +2,7 @@
 //! database of records ([`ReportFacts`]) and the definitions (the jobs' `sla:`, the schedules
 //! for the next period's plan), then rendered (`render.rs`, `chart.rs`). The computation is
 //! pure: the same facts and definitions give the same report, so a re-rendered month is byte
-//! for byte the same.
+//! for byte the same. The monitoring section (稼働監視の状況) is `monitoring.rs`.
 
 mod changes;
 pub mod chart;
@@ -10,6 +10,7 @@ mod content;
 mod incidents;
 pub mod interval;
 mod jobs;
+mod monitoring;
 mod period;
 mod plan;
 pub mod render;
@@ -26,6 +27,7 @@ use chrono::{DateTime, Utc};
 use crate::model::{Catalog, Settings};
 use crate::store::{ReportFacts, RunStatus};
 pub use content::*;
+pub use monitoring::{FindingLine, Monitoring, TrendLine};
 pub use period::{Period, label_ja, label_ja_year};
 pub use service::{Availability, Outage, ServiceBreach, ServiceItem, Stop};
 pub use summary::ABNORMAL_KINDS;
@@ -95,6 +97,7 @@ pub fn build(
         service,
         availability,
         incidents,
+        monitoring: monitoring::monitoring(period, facts, tz),
         refusals: facts
             .refusals
             .iter()

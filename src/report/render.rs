@@ -382,7 +382,7 @@ fn word(lang: Lang, token: &str) -> &str {
         "preliminary" => "速報",
         "preliminary_text" => "対象期間の終了前に作成した速報値です。確定値ではありません。",
         "count" => "件数",
-        _ => token,
+        _ => super::monitoring::word_ja(token).unwrap_or(token),
     };
     let en = match token {
         "catch_up" => "catch-up",
@@ -429,7 +429,7 @@ fn word(lang: Lang, token: &str) -> &str {
         "refused_short" => "refused",
         "refusals" => "refused by the job itself",
         "preliminary_text" => "made before the period ended: preliminary figures, not final ones",
-        _ => token,
+        _ => super::monitoring::word_en(token).unwrap_or(token),
     };
     match lang {
         Lang::Ja => ja,
@@ -716,6 +716,17 @@ fn csv(r: &Report, lang: Lang) -> String {
             })
             .collect(),
     );
+    for (title, header, mut rows) in super::monitoring::csv_tables(&r.monitoring) {
+        for row in &mut rows {
+            // The kind and the day class, in the report's language.
+            for i in [3, 11] {
+                if let Some(cell) = row.get_mut(i).filter(|_| title == "monitoring_findings") {
+                    *cell = word(lang, cell).to_owned();
+                }
+            }
+        }
+        table(title, &header, rows);
+    }
     table(
         "permission_changes",
         &["department", "granted", "revoked", "skipped"],

@@ -13,6 +13,7 @@ use super::{FileSpec, Scalar, leaf};
 static PARAM: LazyLock<Shape> = LazyLock::new(leaf::<ParamSpec>);
 static APPROVAL: LazyLock<Shape> = LazyLock::new(leaf::<ApprovalSpec>);
 static SLA: LazyLock<Shape> = LazyLock::new(leaf::<SlaSpec>);
+static SLOWDOWN: LazyLock<Shape> = LazyLock::new(leaf::<SlowdownSpec>);
 static STEP: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<StepSpec>(),
     children: vec![("approval", Child::Struct(&APPROVAL))],
@@ -23,6 +24,7 @@ static JOB: LazyLock<Shape> = LazyLock::new(|| Shape {
         ("params", Child::MapOf(&PARAM)),
         ("steps", Child::MapOf(&STEP)),
         ("sla", Child::Struct(&SLA)),
+        ("slowdown", Child::Struct(&SLOWDOWN)),
     ],
 });
 
@@ -76,6 +78,17 @@ pub struct JobSpec {
     pub allowed_groups: Option<Vec<String>>,
     /// What the job promises the client; the monthly report measures it.
     pub sla: Option<Spanned<SlaSpec>>,
+    /// A run has started by then: a duration after its slot (`30m`) or a business time of
+    /// day (`"05:00"`). Watched while the run waits and when it starts.
+    pub start_delay: Option<Spanned<String>>,
+    /// A run has ended by then (same forms): one still going then is an incident at once.
+    pub end_delay: Option<Spanned<String>>,
+    /// A run may run this long; past it, an incident while it goes on.
+    pub max_runtime: Option<Spanned<String>>,
+    /// A step that prints nothing for this long is stuck (an incident); a step's own wins.
+    pub stuck_after: Option<Spanned<String>>,
+    /// How this job's durations are watched against their baseline.
+    pub slowdown: Option<Spanned<SlowdownSpec>>,
     pub steps: IndexMap<String, Spanned<StepSpec>>,
 }
 
@@ -90,6 +103,19 @@ pub struct SlaSpec {
     pub success_rate: Option<Spanned<f64>>,
     /// No run may take longer.
     pub max_duration: Option<Spanned<String>>,
+}
+
+/// Slowdown detection of a job, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowdownSpec {
+    /// The baseline is made of this many last successful runs of the same day class.
+    pub runs: Option<Spanned<u32>>,
+    /// A slow (or suspiciously fast) run also opens an incident, not only a finding.
+    #[serde(default)]
+    pub incident: bool,
+    /// `false`: this job's durations are not judged at all.
+    pub enabled: Option<bool>,
 }
 
 /// What a run due outside its window does.
@@ -145,6 +171,8 @@ pub struct StepSpec {
     /// the step ends `refused` with its last line of output as the reason, the steps that
     /// need it are skipped, and the run ends `refused`: no runbook, no incident.
     pub refuse_exit: Option<Vec<Spanned<CodeSpec>>>,
+    /// A running attempt that prints nothing for this long is stuck (overrides the job's).
+    pub stuck_after: Option<Spanned<String>>,
 }
 
 /// The declared type of a parameter.

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 pub use diag::{Diagnostic, Diagnostics};
-pub use job::{JobSpec, OnInterrupt, ParamSpec, ParamType, SlaSpec, StepSpec, WindowPolicy};
+pub use job::{
+    JobSpec, OnInterrupt, ParamSpec, ParamType, SlaSpec, SlowdownSpec, StepSpec, WindowPolicy,
+};
 pub use notify::{
     ChannelSpec, CommandSpec, DeskHoursSpec, EmailSpec, LevelSpec, NotifySpec, WebhookSpec,
 };

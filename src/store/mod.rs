@@ -9,6 +9,7 @@
 
 pub mod bulk;
 pub mod disk;
+mod findings;
 pub(crate) mod sqlite;
 mod traits;
 
@@ -16,7 +17,7 @@ mod traits;
 /// `&dyn Store`.
 pub mod prelude {
     pub use super::traits::{
-        IncidentStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+        IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
     };
 }
 
@@ -29,8 +30,11 @@ use serde::Serialize;
 pub use crate::domain::status::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
+pub use findings::{DurationSample, FindingRow, NewFinding};
 pub use sqlite::SqliteStore;
-pub use traits::{IncidentStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store};
+pub use traits::{
+    IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+};
 
 use crate::model::{Database, Settings, Severity};
 
@@ -662,6 +666,9 @@ pub struct ReportFacts {
     pub job_slots: Vec<JobSlot>,
     /// The period's runs that refused (`refused`), by job and reason.
     pub refusals: Vec<RefusalCount>,
+    /// What the monitoring found in the period (lateness, stuck steps, slow or fast runs),
+    /// by when it was found.
+    pub findings: Vec<FindingRow>,
 }
 
 /// Runs of a job that refused for one reason.

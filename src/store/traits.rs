@@ -227,6 +227,26 @@ pub trait ReportStore: Send + Sync + std::fmt::Debug {
     ) -> Pending<ReportFacts>;
 }
 
+/// What the monitoring reads and records: when a run's slot was due, a job's last
+/// successful durations, and findings (lateness, stuck steps, slow or fast runs).
+/// See [`Store`] for the rule every write follows.
+pub trait MonitorStore: Send + Sync + std::fmt::Debug {
+    /// When the slot that made a run was due (after a closed-day shift); `None` for a run no
+    /// slot made.
+    fn slot_due_at(&self, run_id: i64) -> Pending<Option<DateTime<Utc>>>;
+    /// The last `limit` succeeded runs of `job` before run `before` (lower ids), newest
+    /// first, with their business dates and how long each ran.
+    fn recent_durations(&self, job: &str, before: i64, limit: i64) -> Pending<Vec<DurationSample>>;
+    /// Records a finding; false (and nothing written) when the run has one of that kind.
+    fn record_finding(&self, finding: &NewFinding) -> Pending<bool>;
+    /// Notes the incident a finding opened (or added an occurrence to).
+    fn set_finding_incident(&self, run_id: i64, kind: &str, incident_id: i64) -> Pending<()>;
+    /// The findings of one run, oldest first.
+    fn run_findings(&self, run_id: i64) -> Pending<Vec<FindingRow>>;
+    /// Findings made in `[from, to)`, oldest first.
+    fn list_findings(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<Vec<FindingRow>>;
+}
+
 /// Where runs are recorded.
 ///
 /// Write methods *issue* their write when called, before the returned future is first
@@ -234,9 +254,12 @@ pub trait ReportStore: Send + Sync + std::fmt::Debug {
 /// waits until the write is committed. The engine relies on this: it issues the end of a
 /// step, then lets the steps that need it start, whose start records are therefore never
 /// committed before that end.
-pub trait Store: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore {}
+pub trait Store:
+    RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore + MonitorStore
+{
+}
 
 impl<T> Store for T where
-    T: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore
+    T: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore + MonitorStore
 {
 }

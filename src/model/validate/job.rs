@@ -1,5 +1,6 @@
 //! Checking a job and its steps: parameters declared, `sla:`, environment, `needs` (each a
-//! step of the job, no cycle), the step's command or approval, `refuse_exit`, runbooks named.
+//! step of the job, no cycle), the step's command or approval, `refuse_exit`, runbooks named,
+//! lateness (`start_delay`, `end_delay`, `max_runtime`), `stuck_after` and `slowdown:`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -13,8 +14,9 @@ use sha2::{Digest, Sha256};
 use super::param::{param, type_name};
 use super::runbook::code_range;
 use super::{Ctx, IDENT};
+use crate::domain::lateness::{Deadline, Limits};
 use crate::model::values::parse_clock;
-use crate::model::{Action, Job, JobSla, ParamType, Step};
+use crate::model::{Action, Job, JobSla, ParamType, Slowdown, Step};
 use crate::spec::{CodeSpec, Diagnostic, JobSpec, SourceFile, StepSpec, diag};
 
 pub(super) fn job(
@@ -98,6 +100,17 @@ pub(super) fn job(
     }
     let job_timeout = cx.duration(file, &spec.timeout, "timeout");
     let sla = spec.sla.as_ref().map(|s| sla(cx, file, s));
+    let lateness = Limits {
+        start: deadline(cx, file, &spec.start_delay, "start_delay"),
+        end: deadline(cx, file, &spec.end_delay, "end_delay"),
+        max_runtime: cx.duration(file, &spec.max_runtime, "max_runtime"),
+    };
+    let job_stuck = cx.duration(file, &spec.stuck_after, "stuck_after");
+    let slowdown = spec
+        .slowdown
+        .as_ref()
+        .map(|s| slowdown(cx, file, s))
+        .unwrap_or_default();
     let wait_timeout = cx.duration(file, &spec.wait_timeout, "wait_timeout");
     if let Some(w) = &spec.wait_timeout
         && spec.after.is_none()
@@ -145,6 +158,16 @@ pub(super) fn job(
             &job_env,
             runbooks,
         );
+        built.stuck_after = cx
+            .duration(file, &s.value.stuck_after, "stuck_after")
+            .or(job_stuck);
+        if let (Action::Approval { .. }, Some(at)) = (&built.action, &s.value.stuck_after) {
+            cx.err(
+                file,
+                at,
+                format!("step `{sname}` is an approval: it prints nothing, so no `stuck_after`"),
+            );
+        }
         let own = refuse_exit(cx, file, &s.value.refuse_exit);
         if let (Action::Approval { .. }, Some(codes)) = (&built.action, &s.value.refuse_exit) {
             if let Some(first) = codes.first() {
@@ -186,6 +209,8 @@ pub(super) fn job(
         allowed_users: spec.allowed_users.clone().unwrap_or_default(),
         allowed_groups: spec.allowed_groups.clone().unwrap_or_default(),
         sla,
+        lateness,
+        slowdown,
         steps,
     })
 }
@@ -220,6 +245,72 @@ fn sla(cx: &mut Ctx<'_>, file: &Path, spec: &Spanned<crate::spec::SlaSpec>) -> J
             file,
             spec,
             "`sla` promises nothing: give `complete_by`, `success_rate` or `max_duration`",
+        );
+    }
+    out
+}
+
+/// A `start_delay` or `end_delay`: a duration after the slot (`30m`) or a business time of
+/// day (`"06:00"`).
+fn deadline(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    v: &Option<Spanned<String>>,
+    key: &str,
+) -> Option<Deadline> {
+    let at = v.as_ref()?;
+    if at.value.contains(':') {
+        return match parse_clock(&at.value) {
+            Ok(t) => Some(Deadline::At(t)),
+            Err(m) => {
+                cx.err(file, at, format!("`{key}`: {m}"));
+                None
+            }
+        };
+    }
+    if crate::model::values::parse_duration(&at.value).is_err() {
+        cx.err(
+            file,
+            at,
+            format!(
+                "`{key}`: `{}` is neither a duration after the slot (`30m`, `2h`) nor a time \
+                 of day (`\"06:00\"`)",
+                at.value
+            ),
+        );
+        return None;
+    }
+    cx.duration(file, v, key).map(Deadline::After)
+}
+
+/// A job's `slowdown:`.
+fn slowdown(cx: &mut Ctx<'_>, file: &Path, spec: &Spanned<crate::spec::SlowdownSpec>) -> Slowdown {
+    let s = &spec.value;
+    let mut out = Slowdown {
+        enabled: s.enabled.unwrap_or(true),
+        incident: s.incident,
+        ..Slowdown::default()
+    };
+    if let Some(n) = &s.runs {
+        let min = crate::domain::baseline::MIN_SAMPLES as u32;
+        if (min..=1000).contains(&n.value) {
+            out.runs = n.value as usize;
+        } else {
+            cx.err(
+                file,
+                n,
+                format!(
+                    "`slowdown.runs` {} is out of range ({min} to 1000 runs)",
+                    n.value
+                ),
+            );
+        }
+    }
+    if !out.enabled && s.incident {
+        cx.err(
+            file,
+            spec,
+            "`slowdown` with `enabled: false` opens no incident; drop `incident`",
         );
     }
     out
@@ -323,6 +414,7 @@ fn step(
             runbook: None,
             always: spec.always,
             refuse_exit: Vec::new(),
+            stuck_after: None,
         };
     }
     if let (Some(a), 2..) = (&spec.approval, kinds) {
@@ -402,6 +494,7 @@ fn step(
             .map(|r| r.value.clone()),
         always: spec.always,
         refuse_exit: Vec::new(),
+        stuck_after: None,
     }
 }
 

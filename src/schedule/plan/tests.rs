@@ -70,6 +70,8 @@ fn job() -> Job {
         allowed_users: vec![],
         allowed_groups: vec![],
         sla: None,
+        lateness: Default::default(),
+        slowdown: Default::default(),
         steps: vec![],
     }
 }

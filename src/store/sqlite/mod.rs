@@ -28,6 +28,7 @@ use std::time::Duration;
 use super::*;
 
 mod bulk;
+mod findings;
 mod incidents;
 mod outbox;
 mod records;
@@ -137,6 +138,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "operator_time",
         include_str!("../../../migrations/sqlite/0020_operator_time.sql"),
+    ),
+    (
+        21,
+        "findings",
+        include_str!("../../../migrations/sqlite/0021_findings.sql"),
     ),
 ];
 

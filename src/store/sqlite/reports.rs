@@ -383,6 +383,13 @@ impl ReportStore for SqliteStore {
                 [&from, &to],
                 |r| Ok((col(r, "id")?, time(r, "sent_at")?)),
             )?;
+            facts.findings = all(
+                c,
+                "reading a period's findings",
+                "SELECT * FROM findings WHERE at >= ?1 AND at < ?2 ORDER BY at, id",
+                [&from, &to],
+                super::findings::finding_row,
+            )?;
             Ok(facts)
         })
     }
