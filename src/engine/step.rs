@@ -382,6 +382,8 @@ pub(super) fn prepare(
         log_path,
         log_limit: ctx.settings.log_limit,
         tail_limit: TAIL_BYTES,
+        target: exec::Target::Local,
+        user: None,
     })
 }
 

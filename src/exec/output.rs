@@ -199,6 +199,8 @@ mod tests {
             log_path: dir.join("logs").join("run-1").join("step.log"),
             log_limit: 1 << 20,
             tail_limit: 4096,
+            target: super::super::Target::Local,
+            user: None,
         }
     }
 

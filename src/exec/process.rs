@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::output::{LogSink, Tail};
-use super::{Command, ExecError, Exit, Outcome, Program};
+use super::{Command, ExecError, Exit, Outcome};
 
 /// Bytes read from a pipe at once.
 const READ_CHUNK: usize = 8 * 1024;
@@ -48,19 +48,12 @@ pub async fn execute(
     mut cancel: watch::Receiver<bool>,
     on_spawn: impl FnOnce(u32),
 ) -> Result<Outcome, ExecError> {
-    let (mut command, program) = match &cmd.program {
-        Program::Argv(argv) => {
-            let (first, rest) = argv.split_first().ok_or(ExecError::EmptyArgv)?;
-            let mut command = tokio::process::Command::new(first);
-            command.args(rest);
-            (command, first.as_str())
-        }
-        Program::Shell(line) => {
-            let mut command = tokio::process::Command::new("/bin/sh");
-            command.arg("-c").arg(line);
-            (command, "/bin/sh")
-        }
-    };
+    // The argv (behind `setpriv` for a `user`, or `ssh` for a host), env and stdin.
+    let mut plan = super::spawn_plan(cmd).await?;
+    let (first, rest) = plan.argv.split_first().ok_or(ExecError::EmptyArgv)?;
+    let mut command = tokio::process::Command::new(first);
+    command.args(rest);
+    let program = first.as_str();
     // The file itself is opened on the first output byte; its directory is made here so
     // that a bad log location is reported before anything runs.
     if let Some(parent) = cmd
@@ -79,10 +72,14 @@ pub async fn execute(
         command.env_remove(key);
     }
     command
-        .envs(cmd.env.iter().map(|(key, value)| (key, value)))
+        .envs(plan.env.iter().map(|(key, value)| (key, value)))
         .current_dir(&cmd.workdir)
         .process_group(0)
-        .stdin(Stdio::null())
+        .stdin(if plan.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(false);
@@ -108,6 +105,12 @@ pub async fn execute(
         ));
     };
     on_spawn(pid);
+    // A remote step's ssh gets its environment as data, and its stdin stays open until the
+    // attempt is over: its end tells the remote side to stop the command.
+    let stdin_guard = plan
+        .stdin
+        .take()
+        .map(|data| super::remote::feed(child.stdin.take(), data));
 
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -191,6 +194,7 @@ pub async fn execute(
     drop(stdout);
     drop(stderr);
     drop(registration);
+    drop(stdin_guard);
 
     let status = match sup.status {
         Some(status) => status,
@@ -212,6 +216,7 @@ pub async fn execute(
         stderr_tail: err_tail.into_string(),
         log_written: stats.written,
         log_dropped: stats.dropped,
+        connection: None,
     })
 }
 
@@ -469,6 +474,7 @@ mod tests {
     use std::path::Path;
     use std::time::Instant as StdInstant;
 
+    use super::super::Program;
     use super::*;
 
     fn command(program: Program, dir: &Path) -> Command {
@@ -482,6 +488,8 @@ mod tests {
             log_path: dir.join("step.log"),
             log_limit: 1 << 20,
             tail_limit: 4096,
+            target: super::super::Target::Local,
+            user: None,
         }
     }
 
