@@ -6,7 +6,7 @@
 //! left its group, found as orphans re-parented to a subreaper: `escaped.rs`), and stdout and
 //! stderr are captured into one log file with a size cap plus a bounded in-memory tail of
 //! each stream. It also provides POSIX shell quoting. A command may run as another user
-//! (`run_as.rs`) or on another server through `ssh` (`remote.rs`): [`spawn_plan`] turns it
+//! (`run_as.rs`) or on another server through `ssh` (`remote.rs`): `spawn_plan` turns it
 //! into the program, argv, environment and standard input to spawn locally.
 //!
 //! It must not touch the database or know about jobs, runs or retries: it gets a [`Command`]
