@@ -29,6 +29,7 @@ mod run;
 mod runbook;
 mod secrets;
 mod shipped;
+mod ssh;
 mod store_story;
 mod synth;
 mod validate;
