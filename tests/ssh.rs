@@ -87,3 +87,241 @@ fn exit_codes_come_through_and_a_remote_255_is_the_command_s_own() {
     assert_eq!(i.len(), 1, "{i:#?}");
     assert_ne!(i[0]["failure_class"], "connection failed");
 }
+
+#[test]
+fn a_timeout_leaves_no_remote_process() {
+    let sshd = Sshd::start();
+    let t = Tree::new();
+    sshd.settings(&t, "");
+    // A remote group with a member that ignores TERM: the wrapper's KILL after the grace.
+    t.job(
+        "slow",
+        "host: box\nsteps:\n  wait:\n    run: \"(trap '' TERM; sleep 4311) & sleep 4312\"\n    timeout: 2s\n",
+    );
+    let out = t.run(&["run", "slow"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let run = t.show(only_run(&t));
+    assert_eq!(attempts(&run, "wait")[0]["status"], "timed_out");
+    wait_for("the remote processes to end", || {
+        (processes_running(&["sleep", "4311"]).is_empty()
+            && processes_running(&["sleep", "4312"]).is_empty())
+        .then_some(())
+    });
+}
+
+#[test]
+fn a_cancel_leaves_no_remote_process() {
+    let sshd = Sshd::start();
+    let t = Tree::new();
+    sshd.settings(&t, "");
+    t.job(
+        "long",
+        "host: box\nsteps:\n  wait:\n    run: \"sleep 4321 & sleep 4322\"\n",
+    );
+    let mut child = t
+        .unyo()
+        .get_program()
+        .to_owned()
+        .pipe(std::process::Command::new);
+    let child = child
+        .env("NO_COLOR", "1")
+        .arg("--root")
+        .arg(t.root())
+        .args(["run", "long"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unyo run");
+    wait_for("the remote command to start", || {
+        (!processes_running(&["sleep", "4322"]).is_empty()).then_some(())
+    });
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("cancel");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let run = t.show(only_run(&t));
+    assert_eq!(run["status"], "cancelled", "{run:#}");
+    wait_for("the remote processes to end", || {
+        (processes_running(&["sleep", "4321"]).is_empty()
+            && processes_running(&["sleep", "4322"]).is_empty())
+        .then_some(())
+    });
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
+
+const RETRY_CONNECTIONS: &str = "rules:\n  - match: { exit_codes: [255] }\n    escalate: { severity: low }\n  - match: { connection_failed: true }\n    retry: { max: 1, initial: 10ms }\n";
+
+#[test]
+fn ssh_s_own_failures_are_connection_failures_that_runbooks_can_retry() {
+    let sshd = Sshd::start();
+    let t = Tree::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let stray = stray_key(t.root());
+    sshd.settings(
+        &t,
+        &format!(
+            "  down:\n    address: 127.0.0.1\n    port: {closed}\n    user: root\n    host_key: \"{}\"\n  stranger:\n    address: 127.0.0.1\n    port: {}\n    user: root\n    identity: {}\n    host_key: \"{}\"\n",
+            sshd.host_key(),
+            sshd.port,
+            stray.display(),
+            sshd.host_key()
+        ),
+    );
+    t.file("runbooks/reach.yaml", RETRY_CONNECTIONS);
+    for (job, host) in [("refused", "down"), ("denied", "stranger")] {
+        t.job(
+            job,
+            &format!("host: {host}\nrunbook: reach\nsteps:\n  a: {{ run: 'true' }}\n"),
+        );
+    }
+    for (job, what) in [
+        ("refused", "cannot connect"),
+        ("denied", "authentication failed"),
+    ] {
+        let out = t.run(&["run", job]);
+        assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+        let runs: serde_json::Value =
+            serde_json::from_slice(&t.run(&["runs", "--json"]).stdout).expect("json");
+        let id = runs
+            .as_array()
+            .expect("runs")
+            .iter()
+            .find(|r| r["job"] == job)
+            .expect("run")["id"]
+            .as_i64()
+            .expect("id");
+        let run = t.show(id);
+        let tries = attempts(&run, "a");
+        // `exit_codes: [255]` did not match; `connection_failed` did, and retried once.
+        assert_eq!(tries.len(), 2, "{run:#}");
+        for a in tries {
+            assert_eq!(a["status"], "error", "{a:#}");
+            assert!(a["exit_code"].is_null(), "{a:#}");
+            let error = a["error"].as_str().expect("error");
+            assert!(
+                error.starts_with("connection to host `")
+                    && error.contains(&format!("failed: {what}")),
+                "{job}: {error}"
+            );
+        }
+    }
+    let i = incidents(&t);
+    assert_eq!(i.len(), 2, "{i:#?}");
+    assert!(i.iter().all(|i| i["failure_class"] == "connection failed"), "{i:#?}");
+}
+
+#[test]
+fn a_changed_host_key_is_refused_with_an_incident() {
+    let sshd = Sshd::start();
+    let t = Tree::new();
+    let other = stray_key(t.root());
+    t.file(
+        "unyo.yaml",
+        &sshd
+            .host_entry("box")
+            .replace(&sshd.host_key(), &crate::helper::sshd::public_key(&other))
+            .pipe(|h| format!("hosts:\n{h}")),
+    );
+    // Even a rule that retries anything does not retry it.
+    t.file("runbooks/any.yaml", "rules:\n  - match: any\n    retry: { max: 3, initial: 10ms }\n");
+    t.job(
+        "pinned",
+        "host: box\nrunbook: any\nsteps:\n  a: { run: 'touch /tmp/unyo-must-not-exist' }\n",
+    );
+    let out = t.run(&["run", "pinned"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let run = t.show(only_run(&t));
+    let tries = attempts(&run, "a");
+    assert_eq!(tries.len(), 1, "{run:#}");
+    let error = tries[0]["error"].as_str().expect("error");
+    assert!(error.starts_with("host key of `box` changed"), "{error}");
+    assert!(!std::path::Path::new("/tmp/unyo-must-not-exist").exists());
+    assert_eq!(step(&run, "a")["status"], "failed");
+    let i = incidents(&t);
+    assert_eq!(i.len(), 1, "{i:#?}");
+    assert_eq!(i[0]["failure_class"], "host key changed");
+    assert_eq!(i[0]["severity"], "high");
+    // The known-hosts file still holds the pinned key only: nothing was accepted.
+    let known = std::fs::read_to_string(t.path("var/ssh/known_hosts.box")).expect("known");
+    assert!(!known.contains(&sshd.host_key()), "{known}");
+}
+
+#[test]
+fn hostile_parameter_values_arrive_on_the_host_byte_for_byte() {
+    let sshd = Sshd::start();
+    let t = Tree::new();
+    sshd.settings(&t, "");
+    let out_dir = t.path("out");
+    std::fs::create_dir_all(&out_dir).expect("mkdir");
+    let d = out_dir.display();
+    t.job(
+        "echo",
+        &format!(
+            "host: box\nparams:\n  text: {{ type: string }}\nsteps:\n  argv:\n    argv: [sh, -c, 'printf %s \"$1\" > {d}/argv.txt', x, '{{{{params.text}}}}']\n  line:\n    run: |\n      printf '%s' {{{{params.text}}}} > {d}/line.txt\n      printf '%s' \"$UNYO_PARAM_TEXT\" > {d}/env.txt\n"
+        ),
+    );
+    for hostile in [
+        "; touch pwned",
+        "$(touch pwned)",
+        "`touch pwned`",
+        "' ; touch pwned ; '",
+        "\" ; touch pwned ; \"",
+        "a\ntouch pwned",
+        "|| touch pwned",
+        "${IFS}touch${IFS}pwned",
+        "*",
+        "back\\slash \\0101 \\n %s %b",
+        "trailing newlines\n\n",
+        "-n",
+        "日本語 ✓",
+    ] {
+        let out = t.run(&["run", "echo", "-p", &format!("text={hostile}")]);
+        assert!(out.status.success(), "{hostile:?}: {}", both(&out));
+        for file in ["argv.txt", "line.txt", "env.txt"] {
+            assert_eq!(
+                std::fs::read_to_string(out_dir.join(file)).expect(file),
+                hostile,
+                "{file}: the value reaches the host as it was given"
+            );
+        }
+        assert!(!std::path::Path::new("/root/pwned").exists(), "{hostile:?} executed");
+        assert!(!t.path("pwned").exists(), "{hostile:?} executed");
+    }
+}
+
+#[test]
+fn the_second_step_shares_the_first_step_s_connection() {
+    let sshd = Sshd::start();
+    let t = Tree::new();
+    sshd.settings(&t, "");
+    t.job(
+        "two",
+        "host: box\nsteps:\n  first: { argv: [/bin/true] }\n  second: { argv: [/bin/true], needs: [first] }\n  third: { argv: [/bin/true], needs: [second] }\n",
+    );
+    let out = t.run(&["run", "two"]);
+    assert!(out.status.success(), "{}", both(&out));
+    // One login for three steps: the steps after the first used the shared connection.
+    wait_for("sshd to log the login", || (sshd.logins() > 0).then_some(()));
+    assert_eq!(sshd.logins(), 1, "{}", sshd.log());
+    let run = t.show(only_run(&t));
+    for name in ["first", "second", "third"] {
+        let a = attempts(&run, name)[0];
+        let ms = |k: &str| {
+            chrono::DateTime::parse_from_rfc3339(a[k].as_str().expect(k))
+                .expect("time")
+                .timestamp_micros()
+        };
+        eprintln!(
+            "{name}: {:.1} ms from recorded start to end",
+            (ms("ended_at") - ms("started_at")) as f64 / 1000.0
+        );
+    }
+}
