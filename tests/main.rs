@@ -26,6 +26,7 @@ mod report;
 mod report_pdf;
 mod rollover;
 mod run;
+mod run_as;
 mod runbook;
 mod secrets;
 mod shipped;
