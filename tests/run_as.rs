@@ -58,7 +58,11 @@ fn a_step_runs_as_its_user_with_the_user_s_groups_and_home() {
     let log = a["log_path"].as_str().expect("log path");
     let meta = std::fs::metadata(log).expect("log");
     assert_eq!(meta.uid(), 0);
-    assert!(std::fs::read_to_string(log).expect("readable").contains(&user.name));
+    assert!(
+        std::fs::read_to_string(log)
+            .expect("readable")
+            .contains(&user.name)
+    );
 }
 
 #[test]

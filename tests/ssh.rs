@@ -44,8 +44,7 @@ fn a_remote_step_runs_there_and_its_output_is_logged() {
     let a = attempts(&run, "hello")[0];
     assert_eq!(a["exit_code"], 0, "{a:#}");
     assert_eq!(
-        a["stdout_tail"],
-        "out on root in /root\nstep hello of remote\n",
+        a["stdout_tail"], "out on root in /root\nstep hello of remote\n",
         "{a:#}"
     );
     assert_eq!(a["stderr_tail"], "to-stderr\n");
@@ -81,7 +80,10 @@ fn exit_codes_come_through_and_a_remote_255_is_the_command_s_own() {
     }
     let a = attempts(&run, "own255")[0];
     assert_eq!(a["status"], "failed");
-    assert_eq!(a["stderr_tail"], "last words\n", "the marker is not in the tail");
+    assert_eq!(
+        a["stderr_tail"], "last words\n",
+        "the marker is not in the tail"
+    );
     // The run's incident is the job's own failure, not a connection failure.
     let i = incidents(&t);
     assert_eq!(i.len(), 1, "{i:#?}");
@@ -215,7 +217,10 @@ fn ssh_s_own_failures_are_connection_failures_that_runbooks_can_retry() {
     }
     let i = incidents(&t);
     assert_eq!(i.len(), 2, "{i:#?}");
-    assert!(i.iter().all(|i| i["failure_class"] == "connection failed"), "{i:#?}");
+    assert!(
+        i.iter().all(|i| i["failure_class"] == "connection failed"),
+        "{i:#?}"
+    );
 }
 
 #[test]
@@ -231,7 +236,10 @@ fn a_changed_host_key_is_refused_with_an_incident() {
             .pipe(|h| format!("hosts:\n{h}")),
     );
     // Even a rule that retries anything does not retry it.
-    t.file("runbooks/any.yaml", "rules:\n  - match: any\n    retry: { max: 3, initial: 10ms }\n");
+    t.file(
+        "runbooks/any.yaml",
+        "rules:\n  - match: any\n    retry: { max: 3, initial: 10ms }\n",
+    );
     t.job(
         "pinned",
         "host: box\nrunbook: any\nsteps:\n  a: { run: 'touch /tmp/unyo-must-not-exist' }\n",
@@ -292,7 +300,10 @@ fn hostile_parameter_values_arrive_on_the_host_byte_for_byte() {
                 "{file}: the value reaches the host as it was given"
             );
         }
-        assert!(!std::path::Path::new("/root/pwned").exists(), "{hostile:?} executed");
+        assert!(
+            !std::path::Path::new("/root/pwned").exists(),
+            "{hostile:?} executed"
+        );
         assert!(!t.path("pwned").exists(), "{hostile:?} executed");
     }
 }
@@ -309,7 +320,9 @@ fn the_second_step_shares_the_first_step_s_connection() {
     let out = t.run(&["run", "two"]);
     assert!(out.status.success(), "{}", both(&out));
     // One login for three steps: the steps after the first used the shared connection.
-    wait_for("sshd to log the login", || (sshd.logins() > 0).then_some(()));
+    wait_for("sshd to log the login", || {
+        (sshd.logins() > 0).then_some(())
+    });
     assert_eq!(sshd.logins(), 1, "{}", sshd.log());
     let run = t.show(only_run(&t));
     for name in ["first", "second", "third"] {
@@ -323,5 +336,74 @@ fn the_second_step_shares_the_first_step_s_connection() {
             "{name}: {:.1} ms from recorded start to end",
             (ms("ended_at") - ms("started_at")) as f64 / 1000.0
         );
+    }
+}
+
+#[test]
+fn hosts_check_reports_each_host_in_the_operator_s_words() {
+    let sshd = Sshd::start();
+    let t = Tree::new();
+    let other = stray_key(t.root());
+    let changed = sshd
+        .host_entry("moved")
+        .replace(&sshd.host_key(), &crate::helper::sshd::public_key(&other));
+    sshd.settings(&t, &changed);
+    let out = t.run(&["hosts", "check", "box"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("box"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("root@127.0.0.1:{}", sshd.port)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok ("), "{stdout}");
+
+    let out = t.run(&["hosts", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("failed: host key of `moved` changed or is not the pinned one; refused"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("1 of 2 hosts did not answer"),
+        "{}",
+        both(&out)
+    );
+
+    let out = t.run(&["hosts", "check", "bx"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("unknown host `bx` (did you mean `box`?)"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn hosts_are_checked_without_connecting() {
+    let t = Tree::new();
+    t.file(
+        "unyo.yaml",
+        "hosts:\n  Tax:\n    address: 10.0.0.5\n    user: unyo\n    host_key: \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\"\n  db:\n    address: -oProxyCommand=x\n    port: 70000\n    user: unyo\n    host_key: \"AAAAC3NzaC1lZDI1NTE5AAAAIA\"\n    colour: blue\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = text(&out.stderr);
+    assert!(err.contains("unknown key `colour`"), "{err}");
+    t.file(
+        "unyo.yaml",
+        "hosts:\n  Tax:\n    address: 10.0.0.5\n    user: unyo\n    host_key: \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\"\n  db:\n    address: -oProxyCommand=x\n    port: 70000\n    user: unyo\n    host_key: \"AAAAC3NzaC1lZDI1NTE5AAAAIA\"\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let err = text(&out.stderr);
+    for want in [
+        "bad host name `Tax` (lowercase letters",
+        "host `db`: `address` `-oProxyCommand=x` is not a host name or address",
+        "host `db`: `port` must be 1-65535, not 70000",
+        "host `db`: `host_key` must be `TYPE KEY`",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
     }
 }

@@ -84,10 +84,9 @@ async fn check(settings: &Settings, args: CheckArgs) -> Result<(), Error> {
     }
     super::out(&t.render());
     if failed > 0 {
-        return Err(Error::Failed(format!(
-            "{failed} of {} hosts did not answer",
-            hosts.len()
-        )));
+        let summary = format!("{failed} of {} hosts did not answer", hosts.len());
+        eprintln!("unyo: {summary}");
+        return Err(Error::Failed(summary));
     }
     Ok(())
 }
@@ -123,7 +122,12 @@ async fn check_one(settings: &Settings, host: &crate::model::Host) -> String {
                 return "failed: no answer in time".to_owned();
             }
             if !out.success() {
-                let last = out.stderr_tail.lines().last().unwrap_or_default().to_owned();
+                let last = out
+                    .stderr_tail
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .to_owned();
                 return format!("failed: {} {last}", exec::describe_exit(out.exit));
             }
             format!(

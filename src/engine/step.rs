@@ -400,7 +400,11 @@ pub(super) fn prepare(
         None => exec::Target::Local,
         Some(name) => match ctx.settings.hosts.get(name) {
             Some(host) => exec::Target::Ssh(host.target(&ctx.settings.data_dir)),
-            None => return Err(step_err(format!("unknown host `{name}` (see `hosts:` in unyo.yaml)"))),
+            None => {
+                return Err(step_err(format!(
+                    "unknown host `{name}` (see `hosts:` in unyo.yaml)"
+                )));
+            }
         },
     };
     Ok(exec::Command {

@@ -547,7 +547,9 @@ mod tests {
         );
         assert!(line.starts_with("exec /bin/sh -c '"), "{line}");
         assert!(
-            line.ends_with(r#" 'unyo: the command on `tax-db` exited 255' 'echo' '$(touch x)' 'it'\''s'"#),
+            line.ends_with(
+                r#" 'unyo: the command on `tax-db` exited 255' 'echo' '$(touch x)' 'it'\''s'"#
+            ),
             "{line}"
         );
         assert!(line.contains(" unyo-remote '2' "), "{line}");
@@ -581,19 +583,26 @@ mod tests {
         assert_eq!(outcome.stderr_tail, "oops\n");
 
         let mut outcome = crate::exec::tests::outcome(Exit::Code(255));
-        outcome.stderr_tail = "ssh: connect to host 127.0.0.1 port 2222: Connection refused\n".into();
+        outcome.stderr_tail =
+            "ssh: connect to host 127.0.0.1 port 2222: Connection refused\n".into();
         classify(&cmd, &mut outcome);
         let failure = outcome.connection.expect("ssh's own");
         assert_eq!(failure.kind, FailureKind::Connect);
         assert_eq!(failure.class(), "connection failed");
-        assert_eq!(class_of_error(&failure.to_string()), Some("connection failed"));
+        assert_eq!(
+            class_of_error(&failure.to_string()),
+            Some("connection failed")
+        );
 
         let mut outcome = crate::exec::tests::outcome(Exit::Code(255));
         outcome.stderr_tail = "@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\n".into();
         classify(&cmd, &mut outcome);
         let failure = outcome.connection.expect("ssh's own");
         assert_eq!(failure.kind, FailureKind::HostKey);
-        assert_eq!(class_of_error(&failure.to_string()), Some("host key changed"));
+        assert_eq!(
+            class_of_error(&failure.to_string()),
+            Some("host key changed")
+        );
 
         let mut outcome = crate::exec::tests::outcome(Exit::Code(3));
         classify(&cmd, &mut outcome);

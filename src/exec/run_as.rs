@@ -28,7 +28,11 @@ pub struct RunAs {
 pub fn check(name: &str) -> Result<RunAs, String> {
     let user = match User::from_name(name) {
         Ok(Some(u)) => u,
-        Ok(None) => return Err(format!("no user `{name}` on this machine (see /etc/passwd)")),
+        Ok(None) => {
+            return Err(format!(
+                "no user `{name}` on this machine (see /etc/passwd)"
+            ));
+        }
         Err(e) => return Err(format!("cannot look up user `{name}`: {e}")),
     };
     let me = Uid::effective();
@@ -79,7 +83,10 @@ mod tests {
     #[test]
     fn an_unknown_user_is_named() {
         let e = check("unyo-no-such-user").expect_err("unknown");
-        assert_eq!(e, "no user `unyo-no-such-user` on this machine (see /etc/passwd)");
+        assert_eq!(
+            e,
+            "no user `unyo-no-such-user` on this machine (see /etc/passwd)"
+        );
     }
 
     #[test]
@@ -95,6 +102,9 @@ mod tests {
         assert_eq!(argv[0], "setpriv");
         assert!(argv.contains(&"--init-groups".to_owned()));
         assert_eq!(argv[argv.len() - 2..], ["id".to_owned(), "-u".to_owned()]);
-        assert_eq!(env(&user)[0], ("HOME".to_owned(), "/home/taxbatch".to_owned()));
+        assert_eq!(
+            env(&user)[0],
+            ("HOME".to_owned(), "/home/taxbatch".to_owned())
+        );
     }
 }

@@ -26,8 +26,7 @@ use indexmap::IndexMap;
 
 pub use settings::{
     AvailabilityTarget, BackupTarget, Database, Host, IncidentSettings, SETTINGS_FILE, Service,
-    Settings,
-    absolute, redact_url,
+    Settings, absolute, redact_url,
 };
 pub use settings::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, DateStyle, DeskHours,

@@ -133,7 +133,10 @@ pub fn stray_key(dir: &Path) -> PathBuf {
 
 /// Live (non-zombie) processes whose command line is exactly `argv`.
 pub fn processes_running(argv: &[&str]) -> Vec<i64> {
-    let want: Vec<u8> = argv.iter().flat_map(|a| [a.as_bytes(), b"\0"].concat()).collect();
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
     let mut pids = Vec::new();
     for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i64>() else {
@@ -144,7 +147,10 @@ pub fn processes_running(argv: &[&str]) -> Vec<i64> {
         };
         let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
-            .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')))
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().starts_with('Z'))
+            })
             .unwrap_or(true);
         if cmdline == want && !zombie {
             pids.push(pid);
@@ -178,11 +184,7 @@ impl OsUser {
     }
 
     fn id(&self, flag: &str, what: &str) -> u32 {
-        let out = Command::new("id")
-            .arg(flag)
-            .arg(what)
-            .output()
-            .expect("id");
+        let out = Command::new("id").arg(flag).arg(what).output().expect("id");
         String::from_utf8_lossy(&out.stdout)
             .trim()
             .parse()

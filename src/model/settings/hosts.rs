@@ -96,11 +96,17 @@ pub(super) fn hosts(
         if !plain_word(&h.address.value) {
             err(
                 &h.address,
-                format!("`address` `{}` is not a host name or address", h.address.value),
+                format!(
+                    "`address` `{}` is not a host name or address",
+                    h.address.value
+                ),
             );
         }
         if !plain_word(&h.user.value) || h.user.value.contains('@') {
-            err(&h.user, format!("`user` `{}` is not a user name", h.user.value));
+            err(
+                &h.user,
+                format!("`user` `{}` is not a user name", h.user.value),
+            );
         }
         if !good_key(&h.host_key.value) {
             err(
@@ -163,7 +169,9 @@ mod tests {
         assert!(plain_word("10.0.0.5"));
         assert!(!plain_word("-oProxyCommand=x"));
         assert!(!plain_word("a b"));
-        assert!(good_key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA+x/y= root@db"));
+        assert!(good_key(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA+x/y= root@db"
+        ));
         assert!(!good_key("AAAAC3NzaC1lZDI1NTE5AAAAIA"));
         assert!(!good_key("ssh-ed25519 $(x)AAAAAAAAAAAAAAAAA"));
     }
