@@ -502,7 +502,10 @@ async fn close_when_idle(sock: PathBuf) {
 /// Writes the environment block to the local `ssh`'s standard input and keeps it open until
 /// the returned guard is dropped (the end of the attempt): its end is what tells the remote
 /// wrapper to stop the command.
-pub(super) fn feed(stdin: Option<tokio::process::ChildStdin>, data: Vec<u8>) -> StdinGuard {
+pub(super) fn feed<W>(stdin: Option<W>, data: Vec<u8>) -> StdinGuard
+where
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     if let Some(mut stdin) = stdin {
         tokio::spawn(async move {
