@@ -243,12 +243,33 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
     set_mode(dir, 0o700)
 }
 
-/// The control socket of this unyo process for a host, when its path is short enough.
+/// The control socket of this unyo process for a host as it is now configured (a reload
+/// that changes the host's address, user, key or pinned key gets a connection of its own),
+/// when its path is short enough.
 fn socket(target: &SshTarget) -> Option<PathBuf> {
-    let path = target
-        .dir
-        .join("control")
-        .join(format!("{}-{}", std::process::id(), target.name));
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        target.address.as_str(),
+        &target.port.to_string(),
+        &target.user,
+        &target
+            .identity
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        &target.host_key,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let digest = format!("{:x}", h.finalize());
+    let path = target.dir.join("control").join(format!(
+        "{}-{}-{}",
+        std::process::id(),
+        target.name,
+        digest.get(..8).unwrap_or_default()
+    ));
     (path.as_os_str().len() <= SOCKET_PATH_MAX).then_some(path)
 }
 
