@@ -407,3 +407,31 @@ fn hosts_are_checked_without_connecting() {
         assert!(err.contains(want), "{want}: {err}");
     }
 }
+
+#[test]
+fn the_daemon_runs_remote_steps_over_one_shared_connection() {
+    let sshd = Sshd::start();
+    let t = Tree::new();
+    sshd.settings(&t, "");
+    t.job(
+        "nightly",
+        "host: box\nsteps:\n  a: { run: 'echo a' }\n  b: { run: 'echo b', needs: [a] }\n",
+    );
+    let daemon = crate::helper::Daemon::start(&t);
+    for n in 1..=2 {
+        let out = t.run(&["run", "nightly", "--detach"]);
+        assert!(out.status.success(), "{}", both(&out));
+        let id: i64 = text(&out.stdout).trim().parse().expect("run id");
+        wait_for("the queued run to end", || {
+            let status: String =
+                crate::helper::one(&t, &format!("SELECT status FROM runs WHERE id = {id}"));
+            (status != "queued" && status != "running").then_some(status)
+        })
+        .pipe(|status| assert_eq!(status, "succeeded", "run {n}: {}", daemon.log()));
+        let run = t.show(id);
+        assert_eq!(attempts(&run, "b")[0]["stdout_tail"], "b\n");
+    }
+    // Four steps in two runs, one login: the daemon's sweeps leave its connection alone.
+    assert_eq!(sshd.logins(), 1, "{}", sshd.log());
+    assert_eq!(daemon.stop(), Some(0));
+}
