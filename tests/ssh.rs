@@ -435,3 +435,67 @@ fn the_daemon_runs_remote_steps_over_one_shared_connection() {
     assert_eq!(sshd.logins(), 1, "{}", sshd.log());
     assert_eq!(daemon.stop(), Some(0));
 }
+
+/// Live processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<i64> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i64>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_killed_unyo_leaves_nothing_running_here_or_there() {
+    let sshd = Sshd::start();
+    let t = Tree::new();
+    sshd.settings(&t, "");
+    t.job(
+        "long",
+        "host: box\nsteps:\n  wait:\n    run: \"sleep 4331 & sleep 4332\"\n",
+    );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        .env("NO_COLOR", "1")
+        .arg("--root")
+        .arg(t.root())
+        .args(["run", "long"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("unyo run");
+    wait_for("the remote command to start", || {
+        (!processes_running(&["sleep", "4332"]).is_empty()).then_some(())
+    });
+    let known = t.path("var/ssh/known_hosts.box").display().to_string();
+    assert!(
+        !processes_mentioning(&known).is_empty(),
+        "the step's ssh runs with unyo's known-hosts file"
+    );
+    let mut child = child;
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+    wait_for("the remote processes to end", || {
+        (processes_running(&["sleep", "4331"]).is_empty()
+            && processes_running(&["sleep", "4332"]).is_empty())
+        .then_some(())
+    });
+    // Its local ssh processes (the step's and the shared connection) end too.
+    wait_for("the local ssh processes to end", || {
+        processes_mentioning(&known).is_empty().then_some(())
+    });
+}
