@@ -223,6 +223,7 @@ fn shipped_runbook_rules_fit_the_failures_they_are_for() {
             stdout: "",
             stderr,
             elapsed: Duration::from_secs(3),
+            connection_failed: false,
         };
         find(&catalog, Some("transient"), None, &f)
             .map(|m| m.number)

@@ -13,6 +13,7 @@ mod completions;
 mod demo;
 mod extracts;
 mod hold;
+mod hosts;
 mod import;
 pub(crate) mod incident;
 pub mod log_time;
@@ -209,6 +210,17 @@ pub enum Command {
     /// Show, acknowledge or resolve one incident.
     #[command(subcommand)]
     Incident(incident::Command),
+    /// The servers steps reach through `ssh` (`hosts:` in unyo.yaml): list them, or check
+    /// that each answers as a step's connection would.
+    ///
+    /// A step with `host: NAME` runs on that server through the system `ssh`, with unyo's own
+    /// known-hosts file holding the pinned `host_key`, `BatchMode=yes`, a shared connection per
+    /// host and keepalives. `unyo hosts check` tells a refused connection, a failed
+    /// authentication and a changed host key apart, as a step's record does.
+    ///
+    /// Guide: docs/guide/remote-steps.md.
+    #[command(subcommand)]
+    Hosts(hosts::Command),
     /// List the notifications sent about incidents (`--failed`: those never delivered).
     ///
     /// Every message is written to the outbox in the database first, then delivered by the daemon,
@@ -361,6 +373,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Completions(_) | Command::Man | Command::Act(_) => Ok(()),
         Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
+        Command::Hosts(cmd) => hosts::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args),
         Command::Demo(cmd) => demo::run(&settings, cmd),

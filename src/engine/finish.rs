@@ -58,7 +58,11 @@ async fn recorded_failure(ctx: &StepContext) -> Result<Option<StepFailure>, Stor
     });
     Ok(Some(StepFailure {
         step: step.name.clone(),
-        class: crate::runbook::failure_class(exit, a.status == AttemptStatus::TimedOut, false),
+        class: crate::runbook::failure_class_of(
+            exit,
+            a.status == AttemptStatus::TimedOut,
+            a.error.as_deref(),
+        ),
         detail: step.reason.clone().unwrap_or_else(|| "failed".to_owned()),
         excerpt: crate::incident::excerpt(&a.stdout_tail, &a.stderr_tail),
         rule: a.rule.clone(),

@@ -89,6 +89,10 @@ pub(super) async fn apply_runbook(
         stdout: &end.stdout_tail,
         stderr: &end.stderr_tail,
         elapsed,
+        connection_failed: end
+            .error
+            .as_deref()
+            .is_some_and(|e| crate::exec::remote::class_of_error(e).is_some()),
     };
     let default = ctx
         .settings
@@ -111,7 +115,7 @@ pub(super) async fn apply_runbook(
         ));
         end.remediation = Some(record);
     }
-    let class = crate::runbook::failure_class(exit, failure.timed_out, false);
+    let class = crate::runbook::failure_class_of(exit, failure.timed_out, end.error.as_deref());
     let already = ctx
         .escalated
         .lock()
@@ -261,10 +265,10 @@ pub(super) fn record_failure(
     if let Ok(mut f) = ctx.failures.lock() {
         f.push(StepFailure {
             step: step.name.clone(),
-            class: crate::runbook::failure_class(
+            class: crate::runbook::failure_class_of(
                 exit,
                 end.status == AttemptStatus::TimedOut,
-                false,
+                end.error.as_deref(),
             ),
             detail: end
                 .step_reason

@@ -98,7 +98,14 @@ pub(super) async fn run_step(
             AttemptStatus::Failed | AttemptStatus::TimedOut | AttemptStatus::Error
         );
         let (mut severity, mut incident) = (None, None);
-        if failed && !*ctx.cancel.borrow() {
+        let host_key = end
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(exec::remote::HOST_KEY_CHANGED));
+        if host_key {
+            // Never retried or worked around: the run fails and its incident is high.
+            severity = Some(crate::model::Severity::High);
+        } else if failed && !*ctx.cancel.borrow() {
             (severity, incident) = apply_runbook(ctx, step, attempt, elapsed, &mut end).await?;
         }
         // Issued before the engine hears of the outcome, so a dependent's start is never
@@ -250,11 +257,28 @@ fn attempt_end(
         continued: false,
     };
     match result {
-        Ok(out) => {
+        Ok(mut out) => {
             let (exit_code, signal) = match out.exit {
                 Exit::Code(c) => (Some(c), None),
                 Exit::Signal(s) => (None, Some(s)),
             };
+            let stopped = out.cancelled || out.timed_out;
+            if let Some(failure) = out.connection.take().filter(|_| !stopped) {
+                // ssh's own exit 255: the command's end is unknown, so no exit code is kept.
+                let message = failure.to_string();
+                return AttemptEnd {
+                    status: AttemptStatus::Error,
+                    pid: Some(out.pid),
+                    ended_at: out.ended_at,
+                    error: Some(message.clone()),
+                    stdout_tail: mask_secrets(ctx, out.stdout_tail),
+                    stderr_tail: mask_secrets(ctx, out.stderr_tail),
+                    log_bytes: i64::try_from(out.log_written).unwrap_or(i64::MAX),
+                    log_dropped: i64::try_from(out.log_dropped).unwrap_or(i64::MAX),
+                    step_reason: Some(message),
+                    ..blank
+                };
+            }
             let (status, step_status, reason) = if out.cancelled {
                 (
                     AttemptStatus::Cancelled,
@@ -380,6 +404,17 @@ pub(super) fn prepare(
             workdir.display()
         )));
     }
+    let target = match &step.host {
+        None => exec::Target::Local,
+        Some(name) => match ctx.settings.hosts.get(name) {
+            Some(host) => exec::Target::Ssh(host.target(&ctx.settings.data_dir)),
+            None => {
+                return Err(step_err(format!(
+                    "unknown host `{name}` (see `hosts:` in unyo.yaml)"
+                )));
+            }
+        },
+    };
     Ok(exec::Command {
         program,
         base: ctx.base_env.clone(),
@@ -391,6 +426,8 @@ pub(super) fn prepare(
         log_limit: ctx.settings.log_limit,
         tail_limit: TAIL_BYTES,
         progress: exec::Progress::default(),
+        target,
+        user: step.user.clone(),
     })
 }
 

@@ -5,7 +5,9 @@
 //! grace period, processes the step leaves behind are ended the same way (also those that
 //! left its group, found as orphans re-parented to a subreaper: `escaped.rs`), and stdout and
 //! stderr are captured into one log file with a size cap plus a bounded in-memory tail of
-//! each stream. It also provides POSIX shell quoting.
+//! each stream. It also provides POSIX shell quoting. A command may run as another user
+//! (`run_as.rs`) or on another server through `ssh` (`remote.rs`): `spawn_plan` turns it
+//! into the program, argv, environment and standard input to spawn locally.
 //!
 //! It must not touch the database or know about jobs, runs or retries: it gets a [`Command`]
 //! and hands back an [`Outcome`]; the engine decides what the outcome means.
@@ -14,6 +16,8 @@ pub mod escaped;
 pub mod orphans;
 mod output;
 mod process;
+pub mod remote;
+pub mod run_as;
 mod spawn;
 
 use std::fmt;
@@ -23,8 +27,80 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use process::execute;
+pub use remote::{ConnectionFailure, SshTarget, Target};
 pub use spawn::Environment;
+
+/// Runs `cmd` to its end and reports what happened (see [`process::execute`]); an exit 255
+/// of a remote command's `ssh` is told apart as a [`ConnectionFailure`].
+pub async fn execute(
+    cmd: &Command,
+    cancel: tokio::sync::watch::Receiver<bool>,
+    on_spawn: impl FnOnce(u32),
+) -> Result<Outcome, ExecError> {
+    let mut outcome = process::execute(cmd, cancel, on_spawn).await?;
+    remote::classify(cmd, &mut outcome);
+    Ok(outcome)
+}
+
+/// What to spawn on this machine for a [`Command`].
+struct SpawnPlan {
+    /// The program and its arguments.
+    argv: Vec<String>,
+    /// Variables added on top of the inherited environment (after `env_remove`).
+    env: Vec<(String, String)>,
+    /// Bytes written to the process's standard input, which then stays open until the
+    /// attempt is over; `None`: standard input is `/dev/null`.
+    stdin: Option<Vec<u8>>,
+    /// Keeps a shared ssh connection in use while the attempt runs.
+    _lease: Option<remote::Lease>,
+}
+
+/// Turns a command into what is spawned: its argv (or `/bin/sh -c LINE`), behind `setpriv`
+/// for `user`, or the `ssh` command whose remote side runs it.
+async fn spawn_plan(cmd: &Command) -> Result<SpawnPlan, ExecError> {
+    let argv = match &cmd.program {
+        Program::Argv(argv) if argv.is_empty() => return Err(ExecError::EmptyArgv),
+        Program::Argv(argv) => argv.clone(),
+        Program::Shell(line) => vec!["/bin/sh".to_owned(), "-c".to_owned(), line.clone()],
+    };
+    match (&cmd.target, &cmd.user) {
+        (Target::Local, None) => Ok(SpawnPlan {
+            argv,
+            env: cmd.env.clone(),
+            stdin: None,
+            _lease: None,
+        }),
+        (Target::Local, Some(name)) => {
+            let user = run_as::check(name).map_err(ExecError::RunAs)?;
+            let mut env = run_as::env(&user);
+            env.extend(cmd.env.iter().cloned());
+            Ok(SpawnPlan {
+                argv: run_as::wrap(&user, argv),
+                env,
+                stdin: None,
+                _lease: None,
+            })
+        }
+        (Target::Ssh(target), None) => {
+            let remote = remote::prepare(cmd, target)
+                .await
+                .map_err(|source| ExecError::Ssh {
+                    host: target.name.clone(),
+                    source,
+                })?;
+            Ok(SpawnPlan {
+                argv: remote.argv,
+                env: cmd.env.clone(),
+                stdin: Some(remote.stdin),
+                _lease: remote.lease,
+            })
+        }
+        (Target::Ssh(target), Some(name)) => Err(ExecError::RunAs(format!(
+            "`user: {name}` runs a local step; on `{}` the step logs in as the host's user",
+            target.name
+        ))),
+    }
+}
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +136,10 @@ pub struct Command {
     /// Counts the output bytes as they are read, for whoever watches the attempt for
     /// progress (a stuck step prints nothing).
     pub progress: Progress,
+    /// This machine, or a server reached through `ssh`.
+    pub target: Target,
+    /// The operating-system user the step runs as (a local step); `None`: unyo's own.
+    pub user: Option<String>,
 }
 
 /// The output bytes an attempt's process has produced so far, counted as each chunk is
@@ -100,6 +180,8 @@ impl fmt::Debug for Command {
             .field("log_limit", &self.log_limit)
             .field("tail_limit", &self.tail_limit)
             .field("progress", &self.progress.bytes())
+            .field("target", &self.target)
+            .field("user", &self.user)
             .finish()
     }
 }
@@ -147,6 +229,8 @@ pub struct Outcome {
     pub log_written: u64,
     /// Bytes of output not written because of `log_limit` (or because the log failed).
     pub log_dropped: u64,
+    /// A remote command's `ssh` failed (its own exit 255): the connection, not the command.
+    pub connection: Option<ConnectionFailure>,
 }
 
 impl Outcome {
@@ -178,6 +262,17 @@ pub enum ExecError {
     /// `Program::Argv` with no program.
     #[error("argv is empty")]
     EmptyArgv,
+    /// The step cannot run as its `user`.
+    #[error("{0}")]
+    RunAs(String),
+    /// unyo's ssh files for a host could not be written.
+    #[error("host `{host}`: cannot write unyo's ssh files: {source}")]
+    Ssh {
+        /// The host's name.
+        host: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }
 
 /// Quotes `value` as one POSIX shell word: always single-quoted, `'` written as `'\''`.
@@ -199,7 +294,7 @@ pub fn shell_quote(value: &str) -> String {
 mod tests {
     use super::*;
 
-    fn shell_command(line: String, workdir: PathBuf) -> Command {
+    pub(super) fn shell_command(line: String, workdir: PathBuf) -> Command {
         Command {
             program: Program::Shell(line),
             base: Arc::default(),
@@ -211,6 +306,24 @@ mod tests {
             log_limit: 1 << 20,
             tail_limit: 4096,
             progress: Progress::default(),
+            target: Target::Local,
+            user: None,
+        }
+    }
+
+    pub(super) fn outcome(exit: Exit) -> Outcome {
+        Outcome {
+            exit,
+            timed_out: false,
+            cancelled: false,
+            pid: 1,
+            started_at: Utc::now(),
+            ended_at: Utc::now(),
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            log_written: 0,
+            log_dropped: 0,
+            connection: None,
         }
     }
 
@@ -260,18 +373,7 @@ mod tests {
 
     #[test]
     fn success_needs_code_zero_and_no_interruption() {
-        let mut outcome = Outcome {
-            exit: Exit::Code(0),
-            timed_out: false,
-            cancelled: false,
-            pid: 1,
-            started_at: Utc::now(),
-            ended_at: Utc::now(),
-            stdout_tail: String::new(),
-            stderr_tail: String::new(),
-            log_written: 0,
-            log_dropped: 0,
-        };
+        let mut outcome = outcome(Exit::Code(0));
         assert!(outcome.success());
         outcome.timed_out = true;
         assert!(!outcome.success());

@@ -200,6 +200,8 @@ mod tests {
             log_limit: 1 << 20,
             tail_limit: 4096,
             progress: Default::default(),
+            target: super::super::Target::Local,
+            user: None,
         }
     }
 

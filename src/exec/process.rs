@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use super::output::{LogSink, Tail};
 use super::spawn::Spawn;
-use super::{Command, ExecError, Exit, Outcome, Program};
+use super::{Command, ExecError, Exit, Outcome};
 
 /// Bytes read from a pipe at once.
 const READ_CHUNK: usize = 8 * 1024;
@@ -49,13 +49,11 @@ pub async fn execute(
     mut cancel: watch::Receiver<bool>,
     on_spawn: impl FnOnce(u32),
 ) -> Result<Outcome, ExecError> {
-    let (program, args): (&str, Vec<&str>) = match &cmd.program {
-        Program::Argv(argv) => {
-            let first = argv.first().ok_or(ExecError::EmptyArgv)?;
-            (first.as_str(), argv.iter().map(String::as_str).collect())
-        }
-        Program::Shell(line) => ("/bin/sh", vec!["/bin/sh", "-c", line.as_str()]),
-    };
+    // The argv (behind `setpriv` for a `user`, or `ssh` for a host), env and stdin.
+    let mut plan = super::spawn_plan(cmd).await?;
+    let stdin_data = plan.stdin.take();
+    let program = plan.argv.first().ok_or(ExecError::EmptyArgv)?.as_str();
+    let args: Vec<&str> = plan.argv.iter().map(String::as_str).collect();
     // The file itself is opened on the first output byte; its directory is made here so
     // that a bad log location is reported before anything runs.
     if let Some(parent) = cmd
@@ -75,7 +73,8 @@ pub async fn execute(
         args: &args,
         workdir: &cmd.workdir,
         base: &cmd.base,
-        extra: &cmd.env,
+        extra: &plan.env,
+        stdin: stdin_data.is_some(),
     };
     // The variables that name the step, as the process sees them (its own win).
     let marks = super::escaped::marks_of(|k| {
@@ -100,6 +99,9 @@ pub async fn execute(
     let pid = child.id();
     let pgid = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
     on_spawn(pid);
+    // A remote step's ssh gets its environment as data, and its stdin stays open until the
+    // attempt is over: its end tells the remote side to stop the command.
+    let stdin_guard = stdin_data.map(|data| super::remote::feed(child.stdin.take(), data));
 
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -186,6 +188,7 @@ pub async fn execute(
     drop(stdout);
     drop(stderr);
     drop(registration);
+    drop(stdin_guard);
 
     let status = match sup.status {
         Some(status) => status,
@@ -207,6 +210,7 @@ pub async fn execute(
         stderr_tail: err_tail.into_string(),
         log_written: stats.written,
         log_dropped: stats.dropped,
+        connection: None,
     })
 }
 
@@ -466,6 +470,7 @@ mod tests {
     use std::path::Path;
     use std::time::Instant as StdInstant;
 
+    use super::super::Program;
     use super::*;
 
     fn command(program: Program, dir: &Path) -> Command {
@@ -480,6 +485,8 @@ mod tests {
             log_limit: 1 << 20,
             tail_limit: 4096,
             progress: Default::default(),
+            target: super::super::Target::Local,
+            user: None,
         }
     }
 

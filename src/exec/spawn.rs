@@ -42,6 +42,9 @@ pub struct Environment {
     unusable: bool,
     /// `PATH` is not unyo's own, so a program must be looked up in the process's `PATH`.
     path_changed: bool,
+    /// The variables the run added (not inherited), as given: what a step on another
+    /// machine is sent.
+    added: Vec<(String, String)>,
 }
 
 /// Names only: values may hold secrets.
@@ -100,6 +103,7 @@ impl Environment {
             vars,
             unusable,
             path_changed,
+            added: add.to_vec(),
         }
     }
 
@@ -112,8 +116,14 @@ impl Environment {
             .map(value)
     }
 
+    /// The variables the run added on top of unyo's own, in order (a later one of the same
+    /// name wins).
+    pub fn added(&self) -> &[(String, String)] {
+        &self.added
+    }
+
     /// The variables as (name, value) pairs.
-    fn pairs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
         self.vars.iter().map(|e| {
             let e = e.to_bytes();
             (OsStr::from_bytes(key(e)), OsStr::from_bytes(value(e)))
@@ -141,12 +151,16 @@ pub(super) struct Spawn<'a> {
     pub workdir: &'a Path,
     pub base: &'a Environment,
     pub extra: &'a [(String, String)],
+    /// A pipe as standard input (for data the caller writes), instead of `/dev/null`.
+    pub stdin: bool,
 }
 
 /// A started process: its pid (also its process group), the read ends of its stdout and
 /// stderr, and its pidfd for reaping.
 pub(crate) struct Child {
     pid: u32,
+    /// The write end of its standard input, when a pipe was asked for.
+    pub stdin: Option<pipe::Sender>,
     pub stdout: Option<pipe::Receiver>,
     pub stderr: Option<pipe::Receiver>,
     /// `None` once the process is reaped.
@@ -237,12 +251,14 @@ fn exit_status(s: &WaitIdStatus) -> ExitStatus {
 
 /// Starts `spec` (see the module's header for how).
 pub(super) fn spawn(spec: &Spawn<'_>) -> io::Result<Child> {
-    let fast = !spec.base.unusable
+    let fast = !spec.stdin
+        && !spec.base.unusable
         && !spec.base.path_changed
         && !spec.extra.iter().any(|(k, _)| k == "PATH")
         && std::env::current_dir().is_ok_and(|cwd| cwd == spec.workdir);
-    let (pid, stdout, stderr) = if fast {
-        spawn_direct(spec)?
+    let (pid, stdin, stdout, stderr) = if fast {
+        let (pid, stdout, stderr) = spawn_direct(spec)?;
+        (pid, None, stdout, stderr)
     } else {
         spawn_std(spec)?
     };
@@ -257,8 +273,17 @@ pub(super) fn spawn(spec: &Spawn<'_>) -> io::Result<Child> {
     // `register`, needs `unsafe`, which this crate forbids).
     #[allow(deprecated)]
     let pidfd = AsyncFd::new(pidfd)?;
+    let stdin = match stdin {
+        Some(fd) => {
+            use nix::fcntl::{FcntlArg, OFlag, fcntl};
+            fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(nix_err)?;
+            Some(pipe::Sender::from_owned_fd_unchecked(fd)?)
+        }
+        None => None,
+    };
     Ok(Child {
         pid,
+        stdin,
         stdout: Some(receiver(stdout)?),
         stderr: Some(receiver(stderr)?),
         pidfd: Some(pidfd),
@@ -354,9 +379,9 @@ fn raw(fd: &OwnedFd) -> std::os::fd::RawFd {
     fd.as_raw_fd()
 }
 
-/// The same through `std::process::Command` (a working directory of its own, or a `PATH`
-/// that is not unyo's).
-fn spawn_std(spec: &Spawn<'_>) -> io::Result<(u32, OwnedFd, OwnedFd)> {
+/// The same through `std::process::Command` (a working directory of its own, a `PATH` that
+/// is not unyo's, or a pipe as standard input).
+fn spawn_std(spec: &Spawn<'_>) -> io::Result<(u32, Option<OwnedFd>, OwnedFd, OwnedFd)> {
     let mut command = std::process::Command::new(spec.program);
     command
         .args(spec.args.iter().skip(1))
@@ -365,15 +390,20 @@ fn spawn_std(spec: &Spawn<'_>) -> io::Result<(u32, OwnedFd, OwnedFd)> {
         .envs(spec.extra.iter().map(|(k, v)| (k, v)))
         .current_dir(spec.workdir)
         .process_group(0)
-        .stdin(Stdio::null())
+        .stdin(if spec.stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn()?;
+    let stdin = child.stdin.take().map(OwnedFd::from);
     let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(io::Error::other("the process has no output pipes"));
     };
     // The std handle is dropped without waiting: the pidfd reaps the process.
-    Ok((child.id(), OwnedFd::from(out), OwnedFd::from(err)))
+    Ok((child.id(), stdin, OwnedFd::from(out), OwnedFd::from(err)))
 }
 
 #[cfg(test)]

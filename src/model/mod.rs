@@ -25,8 +25,8 @@ use chrono_tz::Tz;
 use indexmap::IndexMap;
 
 pub use settings::{
-    AvailabilityTarget, BackupTarget, Database, IncidentSettings, SETTINGS_FILE, Service, Settings,
-    absolute, redact_url,
+    AvailabilityTarget, BackupTarget, Database, Host, IncidentSettings, SETTINGS_FILE, Service,
+    Settings, absolute, redact_url,
 };
 pub use settings::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, DateStyle, DeskHours,
@@ -50,6 +50,9 @@ pub struct Catalog {
     pub schedules: Vec<Schedule>,
     /// SHA-256 over every definition file (names and contents), recorded with each run.
     pub digest: String,
+    /// Every `user:` a step runs as, as the problem it is when unyo cannot switch users (not
+    /// root): `unyo validate` reports them then (other commands only read definitions).
+    pub run_as: Vec<crate::spec::Diagnostic>,
 }
 
 impl Catalog {
@@ -281,6 +284,10 @@ pub struct Step {
     /// A running attempt that prints nothing for this long is stuck (the step's
     /// `stuck_after`, else the job's).
     pub stuck_after: Option<Duration>,
+    /// The server of `hosts:` it runs on through `ssh` (the step's own, else the job's).
+    pub host: Option<String>,
+    /// The operating-system user a local step runs as (the step's own, else the job's).
+    pub user: Option<String>,
 }
 
 impl Step {
@@ -319,6 +326,8 @@ pub struct Match {
     pub exit_codes: Vec<(i32, i32)>,
     pub signals: Vec<i32>,
     pub timeout: Option<bool>,
+    /// `ssh` could not reach the step's host (not the command's own exit 255).
+    pub connection_failed: Option<bool>,
     pub stdout: Option<regex::Regex>,
     pub stderr: Option<regex::Regex>,
     pub output: Option<regex::Regex>,

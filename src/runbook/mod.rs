@@ -19,6 +19,8 @@ pub struct Failure<'a> {
     pub stdout: &'a str,
     pub stderr: &'a str,
     pub elapsed: Duration,
+    /// `ssh` could not reach the step's host; there is no exit code of the command.
+    pub connection_failed: bool,
 }
 
 /// The rule that fits, with its runbook and position (1-based, as people count).
@@ -63,6 +65,11 @@ pub fn matches(m: &Match, f: &Failure<'_>) -> bool {
     }
     if let Some(t) = m.timeout
         && t != f.timed_out
+    {
+        return false;
+    }
+    if let Some(c) = m.connection_failed
+        && c != f.connection_failed
     {
         return false;
     }
@@ -181,6 +188,15 @@ pub fn failure_class(exit: Option<Exit>, timed_out: bool, interrupted: bool) -> 
     }
 }
 
+/// The failure class of a recorded attempt: `connection failed` or `host key changed` when
+/// its `error` says ssh could not reach the host (see `exec::remote`), else [`failure_class`].
+pub fn failure_class_of(exit: Option<Exit>, timed_out: bool, error: Option<&str>) -> String {
+    match error.and_then(crate::exec::remote::class_of_error) {
+        Some(class) => class.to_owned(),
+        None => failure_class(exit, timed_out, false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +208,7 @@ mod tests {
             stdout: "",
             stderr: "",
             elapsed: Duration::from_secs(1),
+            connection_failed: false,
         }
     }
 

@@ -54,6 +54,11 @@ pub struct JobSpec {
     /// Exit codes (or ranges) with which a step declines by itself, for steps that give
     /// none (see `StepSpec::refuse_exit`).
     pub refuse_exit: Option<Vec<Spanned<CodeSpec>>>,
+    /// The server of `hosts:` (unyo.yaml) every step runs on, through `ssh`, unless the
+    /// step names its own.
+    pub host: Option<Spanned<String>>,
+    /// The operating-system user every local step runs as, unless the step names its own.
+    pub user: Option<Spanned<String>>,
     /// Window the job must run inside.
     pub window: Option<Spanned<String>>,
     /// Window the job must keep out of.
@@ -164,6 +169,10 @@ pub struct StepSpec {
     pub workdir: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
     pub runbook: Option<Spanned<String>>,
+    /// The server of `hosts:` (unyo.yaml) this step runs on, through `ssh`.
+    pub host: Option<Spanned<String>>,
+    /// The operating-system user this (local) step runs as.
+    pub user: Option<Spanned<String>>,
     /// Run once every need has ended, whatever its status (a clean-up that must happen).
     #[serde(default)]
     pub always: bool,

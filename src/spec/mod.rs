@@ -33,7 +33,9 @@ pub use schedule::{
     CalendarSpec, ClosedDay, HolidaySet, MisfirePolicy, MisfireSpec, Overlap, ScheduleFileSpec,
     ScheduleSpec, WeekdaySpec, WindowSpec,
 };
-pub use settings::{AvailabilitySpec, BackupsSpec, ServiceHoursSpec, ServiceSpec, SettingsSpec};
+pub use settings::{
+    AvailabilitySpec, BackupsSpec, HostSpec, ServiceHoursSpec, ServiceSpec, SettingsSpec,
+};
 
 /// Largest definition file accepted; a job tree is text written by people.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;

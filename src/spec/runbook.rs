@@ -96,6 +96,9 @@ pub struct MatchMapSpec {
     pub exit_codes: Option<Vec<Spanned<CodeSpec>>>,
     pub signal: Option<Vec<Spanned<String>>>,
     pub timeout: Option<bool>,
+    /// A step on a host could not reach it: `ssh` itself failed (its exit 255: refused,
+    /// authentication failed, connection lost), not the command.
+    pub connection_failed: Option<bool>,
     pub stdout: Option<Spanned<String>>,
     pub stderr: Option<Spanned<String>>,
     pub output: Option<Spanned<String>>,

@@ -15,6 +15,7 @@ static REPORT: LazyLock<Shape> = LazyLock::new(leaf::<ReportSpec>);
 static SERVICE_HOURS: LazyLock<Shape> = LazyLock::new(leaf::<ServiceHoursSpec>);
 static AVAILABILITY: LazyLock<Shape> = LazyLock::new(leaf::<AvailabilitySpec>);
 static BACKUPS: LazyLock<Shape> = LazyLock::new(leaf::<BackupsSpec>);
+static HOST: LazyLock<Shape> = LazyLock::new(leaf::<HostSpec>);
 static SERVICE: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<ServiceSpec>(),
     children: vec![
@@ -30,6 +31,7 @@ static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
         ("notify", Child::Struct(&NOTIFY)),
         ("report", Child::Struct(&REPORT)),
         ("service", Child::Struct(&SERVICE)),
+        ("hosts", Child::MapOf(&HOST)),
     ],
 });
 
@@ -77,6 +79,26 @@ pub struct SettingsSpec {
     pub service: Option<Spanned<ServiceSpec>>,
     /// How the monthly and yearly reports are written.
     pub report: Option<ReportSpec>,
+    /// Servers without a unyo daemon that steps reach through `ssh` (`host:` of a step).
+    #[serde(default)]
+    pub hosts: IndexMap<String, Spanned<HostSpec>>,
+}
+
+/// One server of `hosts:` in unyo.yaml.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    /// Name or IP address.
+    pub address: Spanned<String>,
+    /// TCP port of its sshd (default 22).
+    pub port: Option<Spanned<u32>>,
+    /// The user unyo logs in as.
+    pub user: Spanned<String>,
+    /// The private key (relative to the root, or absolute); default: ssh's own for the
+    /// user unyo runs as.
+    pub identity: Option<Spanned<String>>,
+    /// The host's public key, `TYPE BASE64` as in a known-hosts line; the only key accepted.
+    pub host_key: Spanned<String>,
 }
 
 /// `report:` in unyo.yaml.

@@ -15,6 +15,7 @@ use super::values::{parse_clock, parse_duration, parse_size};
 use crate::spec::{self, Diagnostic, Diagnostics, SettingsSpec, Severity};
 
 mod channel;
+mod hosts;
 mod incidents;
 mod notify;
 mod report;
@@ -27,6 +28,7 @@ pub use channel::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, EmailChannel, SmtpAuth, SmtpTls,
     WebhookUrl, url_origin,
 };
+pub use hosts::Host;
 pub use incidents::IncidentSettings;
 pub use notify::{DeskHours, Language, Level, NOTIFY_TEMPLATE_FILES, Notify};
 pub use report::{DateStyle, REPORT_TEMPLATE_FILES, ReportSettings};
@@ -118,6 +120,8 @@ pub struct Settings {
     pub service: Option<Service>,
     /// How reports are written.
     pub report: ReportSettings,
+    /// Servers steps reach through `ssh` (`hosts:`), by name.
+    pub hosts: IndexMap<String, Host>,
 }
 
 impl Settings {
@@ -144,6 +148,7 @@ impl Settings {
             notify: None,
             report: ReportSettings::default(),
             service: None,
+            hosts: IndexMap::new(),
         }
     }
 
@@ -350,6 +355,7 @@ impl Settings {
         if let Some(s) = &raw.service {
             self.service = Some(service(s, file, diags));
         }
+        self.hosts = hosts::hosts(&raw.hosts, &root, file, diags);
     }
 
     /// The environment variables these settings name as holding unyo's own secrets: the

@@ -181,6 +181,7 @@ pub(super) fn job(
             }
         } else if !matches!(built.action, Action::Approval { .. }) {
             built.refuse_exit = own.or_else(|| job_refuse.clone()).unwrap_or_default();
+            placement(cx, file, sname, &s.value, spec, &mut built);
         }
         steps.push(built);
     }
@@ -415,6 +416,8 @@ fn step(
             always: spec.always,
             refuse_exit: Vec::new(),
             stuck_after: None,
+            host: None,
+            user: None,
         };
     }
     if let (Some(a), 2..) = (&spec.approval, kinds) {
@@ -495,6 +498,78 @@ fn step(
         always: spec.always,
         refuse_exit: Vec::new(),
         stuck_after: None,
+        host: None,
+        user: None,
+    }
+}
+
+/// Where a step runs and as whom: `host:` names a host of unyo.yaml; `user:` an existing
+/// user of this machine, for a local step only (a remote step logs in as its host's user,
+/// and starts in that user's home, so a local `workdir` means nothing there).
+fn placement(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    name: &str,
+    spec: &StepSpec,
+    job: &JobSpec,
+    built: &mut Step,
+) {
+    let host = spec.host.as_ref().or(job.host.as_ref());
+    let user = spec.user.as_ref().or(job.user.as_ref());
+    if let Some(h) = host {
+        let hosts = cx.hosts.clone();
+        cx.reference(file, h, "host", &hosts);
+        if let Some(u) = user {
+            cx.err(
+                file,
+                u,
+                format!(
+                    "step `{name}` runs on host `{}`, where it logs in as the host's `user`; \
+                     `user: {}` is for steps on this machine",
+                    h.value, u.value
+                ),
+            );
+        }
+        if let Some(w) = spec.workdir.as_ref().or(job.workdir.as_ref()) {
+            cx.err(
+                file,
+                w,
+                format!(
+                    "step `{name}` runs on host `{}`: `workdir` is a folder of this machine; \
+                     `cd` in the command instead",
+                    h.value
+                ),
+            );
+        }
+        built.host = Some(h.value.clone());
+        return;
+    }
+    let Some(u) = user else { return };
+    match nix::unistd::User::from_name(&u.value) {
+        Ok(Some(_)) if !u.value.starts_with('-') => {
+            cx.run_as.push(Diagnostic::spanned(
+                file,
+                u,
+                format!(
+                    "step `{name}`: `user: {}` needs unyo to run as root to switch users",
+                    u.value
+                ),
+            ));
+            built.user = Some(u.value.clone());
+        }
+        Ok(_) => cx.err(
+            file,
+            u,
+            format!(
+                "step `{name}`: no user `{}` on this machine (see /etc/passwd)",
+                u.value
+            ),
+        ),
+        Err(e) => cx.err(
+            file,
+            u,
+            format!("step `{name}`: cannot look up user `{}`: {e}", u.value),
+        ),
     }
 }
 

@@ -59,6 +59,10 @@ struct Ctx<'a> {
     /// Jobs and runbooks (kind, file stem) whose file did not parse, or a runbook that did
     /// not validate: known to exist, so a reference to one is not "unknown".
     unparsed: HashSet<(&'static str, String)>,
+    /// The names of `hosts:` in unyo.yaml.
+    hosts: Vec<String>,
+    /// Each `user:` of a step, as the problem it is when unyo cannot switch users.
+    run_as: Vec<Diagnostic>,
 }
 
 impl Ctx<'_> {
@@ -284,6 +288,8 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         root: &settings.root,
         incomplete: HashSet::new(),
         unparsed: HashSet::new(),
+        hosts: settings.hosts.keys().cloned().collect(),
+        run_as: Vec::new(),
     };
     let raw_runbooks: Vec<(SourceFile, RunbookSpec)> = cx.read_dir("runbooks", &["runbook"]);
     let raw_schedules: Vec<(SourceFile, ScheduleFileSpec)> =
@@ -454,6 +460,7 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
     }
 
     let digest = format!("{:x}", cx.hasher.finalize());
+    let run_as = cx.run_as;
     let mut diags = cx.diags;
     if !diags.is_empty() {
         diags.sort();
@@ -466,6 +473,7 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         windows,
         schedules,
         digest,
+        run_as,
     })
 }
 

@@ -51,6 +51,7 @@ pub(super) fn runbook(
                     }
                 }
                 out.timeout = m.timeout;
+                out.connection_failed = m.connection_failed;
                 for (slot, re) in [
                     (&mut out.stdout, &m.stdout),
                     (&mut out.stderr, &m.stderr),
