@@ -7,6 +7,7 @@
 //! kept steps and cancel requests (`run`). Anything here may be used anywhere; nothing here
 //! may use anything above it.
 
+pub mod check;
 pub mod clock;
 pub mod cron;
 pub mod csv;
