@@ -117,6 +117,60 @@ impl std::fmt::Display for TargetState {
     }
 }
 
+/// What kind of thing a target is, as the city names them (software, hardware, network,
+/// access). Persisted as its lowercase token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TargetKind {
+    /// Processes, the online system's maintenance flag.
+    Software,
+    /// Disk, load, memory.
+    Hardware,
+    /// A TCP or HTTP service.
+    Network,
+    /// Failed logins, request counts from a log.
+    Access,
+}
+
+impl TargetKind {
+    pub const ALL: [TargetKind; 4] = [
+        TargetKind::Software,
+        TargetKind::Hardware,
+        TargetKind::Network,
+        TargetKind::Access,
+    ];
+    pub const NAMES: [&str; 4] = ["software", "hardware", "network", "access"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Software => "software",
+            TargetKind::Hardware => "hardware",
+            TargetKind::Network => "network",
+            TargetKind::Access => "access",
+        }
+    }
+}
+
+impl std::str::FromStr for TargetKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown target kind `{s}`; expected one of: {}",
+                    Self::NAMES.join(", ")
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One value of a plugin's performance data: `'label'=value[UOM];[warn];[crit];[min];[max]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Perf {

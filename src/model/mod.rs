@@ -29,7 +29,8 @@ pub use settings::{
     absolute, redact_url,
 };
 pub use settings::{
-    Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, DateStyle, DeskHours,
+    Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, DEFAULT_PLUGINS, DateStyle,
+    DeskHours, LogFormat, LogSettings, LogTo,
     EmailChannel, Language, Level, NOTIFY_TEMPLATE_FILES, Notify, REPORT_TEMPLATE_FILES,
     ReportSettings, SmtpAuth, SmtpTls, WebhookUrl, template_compile_reason, url_origin,
 };
@@ -249,6 +250,20 @@ pub struct Step {
     /// Exit-code ranges (inclusive) with which the step declines by itself (`refuse_exit`,
     /// the step's own, else the job's): it ends `refused`, not `failed`.
     pub refuse_exit: Vec<(i32, i32)>,
+    /// A health check (`check:`): the action runs its plugin, whose exit code 0-3 is a
+    /// result for the target, not the step's success or failure.
+    pub check: Option<Check>,
+}
+
+/// What a check step keeps beside its plugin's command (the step's `Action::Argv`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// The target's name, unique in the catalog.
+    pub target: String,
+    pub kind: crate::domain::check::TargetKind,
+    pub thresholds: crate::domain::check::Thresholds,
+    /// Severity of the incident when it goes down; `None`: the settings' default.
+    pub severity: Option<Severity>,
 }
 
 impl Step {

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 pub use diag::{Diagnostic, Diagnostics};
-pub use job::{JobSpec, OnInterrupt, ParamSpec, ParamType, SlaSpec, StepSpec, WindowPolicy};
+pub use job::{
+    CheckSpec, JobSpec, OnInterrupt, ParamSpec, ParamType, SlaSpec, StepSpec, WindowPolicy,
+};
 pub use notify::{
     ChannelSpec, CommandSpec, DeskHoursSpec, EmailSpec, LevelSpec, NotifySpec, WebhookSpec,
 };
@@ -31,7 +33,10 @@ pub use schedule::{
     CalendarSpec, ClosedDay, HolidaySet, MisfirePolicy, MisfireSpec, Overlap, ScheduleFileSpec,
     ScheduleSpec, WeekdaySpec, WindowSpec,
 };
-pub use settings::{AvailabilitySpec, BackupsSpec, ServiceHoursSpec, ServiceSpec, SettingsSpec};
+pub use settings::{
+    AvailabilitySpec, BackupsSpec, ChecksSpec, LogSpec, MetricsSpec, ServiceHoursSpec, ServiceSpec,
+    SettingsSpec,
+};
 
 /// Largest definition file accepted; a job tree is text written by people.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;

@@ -9,6 +9,7 @@
 
 pub mod bulk;
 pub mod disk;
+mod monitor;
 pub(crate) mod sqlite;
 mod traits;
 
@@ -16,7 +17,7 @@ mod traits;
 /// `&dyn Store`.
 pub mod prelude {
     pub use super::traits::{
-        IncidentStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+        IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
     };
 }
 
@@ -30,7 +31,12 @@ pub use crate::domain::status::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
 pub use sqlite::SqliteStore;
-pub use traits::{IncidentStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store};
+pub use monitor::{
+    CheckRecorded, Histogram, MetricFacts, NewCheckResult, RunTally, TargetChange, TargetRow,
+};
+pub use traits::{
+    IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+};
 
 use crate::model::{Database, Settings, Severity};
 

@@ -141,7 +141,8 @@ pub trait IncidentStore: Send + Sync + std::fmt::Debug {
     ) -> Pending<Result<IncidentRow, IncidentRefusal>>;
     /// A run of `job` succeeded: every unresolved incident of the job gets a note, and is
     /// resolved by unyo when `resolve` is set (its pending messages withdrawn). Returns the
-    /// incidents touched.
+    /// incidents touched. A target's incident (`domain::check::target_class`) is left to
+    /// its target ([`MonitorStore::target_recovered`]).
     fn job_recovered(
         &self,
         job: &str,
@@ -227,6 +228,34 @@ pub trait ReportStore: Send + Sync + std::fmt::Debug {
     ) -> Pending<ReportFacts>;
 }
 
+/// Health checks' results and targets, and the figures monitors read.
+/// See [`Store`] for the rule every write follows.
+pub trait MonitorStore: Send + Sync + std::fmt::Debug {
+    /// Records a check's result and its target's state afterwards (`domain::check::next`
+    /// over the recorded state), in one transaction; a target seen first starts up.
+    fn record_check(&self, result: &NewCheckResult) -> Pending<CheckRecorded>;
+    /// Every target, by name.
+    fn targets(&self) -> Pending<Vec<TargetRow>>;
+    /// The results that changed a target's state before `to`, oldest first.
+    fn target_changes(&self, to: DateTime<Utc>) -> Pending<Vec<TargetChange>>;
+    /// Target `target` of `job` came back up: its unresolved incident (of class
+    /// `domain::check::target_class`) is resolved by unyo when open, noted when someone
+    /// acknowledged it. Returns the incidents touched.
+    fn target_recovered(
+        &self,
+        job: &str,
+        target: &str,
+        run_id: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Pending<Vec<i64>>;
+    /// What `/metrics` shows, with run durations counted into `duration_buckets`, fire
+    /// delays and queue waits into `wait_buckets` (seconds, ascending).
+    fn metric_facts(&self, duration_buckets: &[f64], wait_buckets: &[f64])
+    -> Pending<MetricFacts>;
+    /// Slots missed since `since` (due then or later), by job.
+    fn missed_since(&self, since: DateTime<Utc>) -> Pending<Vec<(String, i64)>>;
+}
+
 /// Where runs are recorded.
 ///
 /// Write methods *issue* their write when called, before the returned future is first
@@ -234,9 +263,12 @@ pub trait ReportStore: Send + Sync + std::fmt::Debug {
 /// waits until the write is committed. The engine relies on this: it issues the end of a
 /// step, then lets the steps that need it start, whose start records are therefore never
 /// committed before that end.
-pub trait Store: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore {}
+pub trait Store:
+    RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore + MonitorStore
+{
+}
 
 impl<T> Store for T where
-    T: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore
+    T: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore + MonitorStore
 {
 }

@@ -16,6 +16,7 @@ use crate::spec::{self, Diagnostic, Diagnostics, SettingsSpec, Severity};
 
 mod channel;
 mod incidents;
+mod monitor;
 mod notify;
 mod report;
 mod service;
@@ -28,6 +29,7 @@ pub use channel::{
     WebhookUrl, url_origin,
 };
 pub use incidents::IncidentSettings;
+pub use monitor::{DEFAULT_PLUGINS, LogFormat, LogSettings, LogTo};
 pub use notify::{DeskHours, Language, Level, NOTIFY_TEMPLATE_FILES, Notify};
 pub use report::{DateStyle, REPORT_TEMPLATE_FILES, ReportSettings};
 pub use service::{AvailabilityTarget, BackupTarget, Service};
@@ -118,6 +120,12 @@ pub struct Settings {
     pub service: Option<Service>,
     /// How reports are written.
     pub report: ReportSettings,
+    /// The folder of the plugins checks name by file name (`checks.plugins`).
+    pub check_plugins: PathBuf,
+    /// Where the daemon serves `/metrics`; `None` (the default): no endpoint.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// The daemon's own log (`log:`).
+    pub log: LogSettings,
 }
 
 impl Settings {
@@ -144,6 +152,9 @@ impl Settings {
             notify: None,
             report: ReportSettings::default(),
             service: None,
+            check_plugins: PathBuf::from(DEFAULT_PLUGINS),
+            metrics: None,
+            log: LogSettings::default(),
         }
     }
 
@@ -349,6 +360,17 @@ impl Settings {
         }
         if let Some(s) = &raw.service {
             self.service = Some(service(s, file, diags));
+        }
+        if let Some(c) = &raw.checks
+            && let Some(p) = monitor::plugins(c, &root)
+        {
+            self.check_plugins = p;
+        }
+        if let Some(m) = &raw.metrics {
+            self.metrics = monitor::metrics(m, file, diags);
+        }
+        if let Some(l) = &raw.log {
+            self.log = monitor::log(l, file, diags);
         }
     }
 

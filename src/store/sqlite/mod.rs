@@ -29,6 +29,7 @@ use super::*;
 
 mod bulk;
 mod incidents;
+mod monitor;
 mod outbox;
 mod records;
 mod reports;
@@ -137,6 +138,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "operator_time",
         include_str!("../../../migrations/sqlite/0020_operator_time.sql"),
+    ),
+    (
+        22,
+        "checks",
+        include_str!("../../../migrations/sqlite/0022_checks.sql"),
     ),
 ];
 
