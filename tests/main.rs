@@ -4,6 +4,7 @@
 mod helper;
 
 mod calendar;
+mod checks;
 mod daemon;
 mod demo;
 mod disk_full;

@@ -15,6 +15,7 @@
 //! retry (`recovery.rs`), the run's end reaching the incidents (`finish.rs`), and the secret
 //! parameters' values and their masking (`secrets.rs`).
 
+mod check;
 mod context;
 mod dag;
 mod finish;
