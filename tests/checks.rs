@@ -233,7 +233,10 @@ fn a_check_step_is_validated() {
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("unknown target kind `netwerk`"), "{err}");
-    assert!(err.contains("`check.down_after` must be at least 1"), "{err}");
+    assert!(
+        err.contains("`check.down_after` must be at least 1"),
+        "{err}"
+    );
     assert!(err.contains("is a check: it has no `argv`"), "{err}");
     assert!(err.contains("target `load` is checked by job"), "{err}");
 }

@@ -94,7 +94,11 @@ pub(super) async fn read_result(
                         check.kind,
                         status.nagios(),
                         check.thresholds.down_after,
-                        if check.thresholds.down_after == 1 { "" } else { "s" }
+                        if check.thresholds.down_after == 1 {
+                            ""
+                        } else {
+                            "s"
+                        }
                     ),
                     log_excerpt: crate::incident::excerpt(&end.stdout_tail, &end.stderr_tail),
                     rule: None,

@@ -30,9 +30,9 @@ pub use settings::{
 };
 pub use settings::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, DEFAULT_PLUGINS, DateStyle,
-    DeskHours, LogFormat, LogSettings, LogTo,
-    EmailChannel, Language, Level, NOTIFY_TEMPLATE_FILES, Notify, REPORT_TEMPLATE_FILES,
-    ReportSettings, SmtpAuth, SmtpTls, WebhookUrl, template_compile_reason, url_origin,
+    DeskHours, EmailChannel, Language, Level, LogFormat, LogSettings, LogTo, NOTIFY_TEMPLATE_FILES,
+    Notify, REPORT_TEMPLATE_FILES, ReportSettings, SmtpAuth, SmtpTls, WebhookUrl,
+    template_compile_reason, url_origin,
 };
 pub use validate::shell_line_is_safe;
 

@@ -30,10 +30,10 @@ use serde::Serialize;
 pub use crate::domain::status::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
-pub use sqlite::SqliteStore;
 pub use monitor::{
     CheckRecorded, Histogram, MetricFacts, NewCheckResult, RunTally, TargetChange, TargetRow,
 };
+pub use sqlite::SqliteStore;
 pub use traits::{
     IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
 };

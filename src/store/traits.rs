@@ -250,8 +250,7 @@ pub trait MonitorStore: Send + Sync + std::fmt::Debug {
     ) -> Pending<Vec<i64>>;
     /// What `/metrics` shows, with run durations counted into `duration_buckets`, fire
     /// delays and queue waits into `wait_buckets` (seconds, ascending).
-    fn metric_facts(&self, duration_buckets: &[f64], wait_buckets: &[f64])
-    -> Pending<MetricFacts>;
+    fn metric_facts(&self, duration_buckets: &[f64], wait_buckets: &[f64]) -> Pending<MetricFacts>;
     /// Slots missed since `since` (due then or later), by job.
     fn missed_since(&self, since: DateTime<Utc>) -> Pending<Vec<(String, i64)>>;
 }

@@ -54,7 +54,11 @@ pub(super) fn plugins(raw: &ChecksSpec, root: &Path) -> Option<PathBuf> {
 }
 
 /// `metrics.listen`: a socket address.
-pub(super) fn metrics(raw: &MetricsSpec, file: &Path, diags: &mut Diagnostics) -> Option<SocketAddr> {
+pub(super) fn metrics(
+    raw: &MetricsSpec,
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> Option<SocketAddr> {
     let listen = raw.listen.as_ref()?;
     match listen.value.parse::<SocketAddr>() {
         Ok(a) => Some(a),

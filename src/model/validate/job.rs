@@ -352,9 +352,10 @@ fn step(
         check = Some(check_step(cx, file, name, c, job));
     }
     let action = match (&spec.argv, &spec.run) {
-        _ if spec.check.is_some() => check
-            .as_ref()
-            .map_or_else(|| Action::Argv(Vec::new()), |(argv, _)| Action::Argv(argv.clone())),
+        _ if spec.check.is_some() => check.as_ref().map_or_else(
+            || Action::Argv(Vec::new()),
+            |(argv, _)| Action::Argv(argv.clone()),
+        ),
         (Some(argv), None) => {
             if argv.value.is_empty() {
                 cx.err(file, argv, format!("step `{name}`: `argv` is empty"));
@@ -440,7 +441,11 @@ fn check_step(
     let spec = &c.value;
     let plugin = spec.plugin.value.trim();
     if plugin.is_empty() {
-        cx.err(file, &spec.plugin, format!("step `{name}`: `check.plugin` is empty"));
+        cx.err(
+            file,
+            &spec.plugin,
+            format!("step `{name}`: `check.plugin` is empty"),
+        );
     }
     cx.template(file, &spec.plugin, plugin, &job.params, false);
     let path = if plugin.contains('/') {
@@ -457,7 +462,11 @@ fn check_step(
     let kind = match spec.kind.value.parse::<TargetKind>() {
         Ok(k) => k,
         Err(m) => {
-            cx.err(file, &spec.kind, format!("step `{name}`: `check.kind`: {m}"));
+            cx.err(
+                file,
+                &spec.kind,
+                format!("step `{name}`: `check.kind`: {m}"),
+            );
             TargetKind::Software
         }
     };
@@ -479,7 +488,11 @@ fn check_step(
     };
     let mut count = |v: &Option<Spanned<u32>>, key: &str, default: u32| match v {
         Some(n) if n.value == 0 => {
-            cx.err(file, n, format!("step `{name}`: `check.{key}` must be at least 1"));
+            cx.err(
+                file,
+                n,
+                format!("step `{name}`: `check.{key}` must be at least 1"),
+            );
             default
         }
         Some(n) => n.value,

@@ -209,11 +209,7 @@ impl MonitorStore for SqliteStore {
         })
     }
 
-    fn metric_facts(
-        &self,
-        duration_buckets: &[f64],
-        wait_buckets: &[f64],
-    ) -> Pending<MetricFacts> {
+    fn metric_facts(&self, duration_buckets: &[f64], wait_buckets: &[f64]) -> Pending<MetricFacts> {
         let durations = duration_buckets.to_vec();
         let waits = wait_buckets.to_vec();
         self.read(move |c| {
@@ -241,11 +237,7 @@ impl MonitorStore for SqliteStore {
     }
 }
 
-fn metric_facts(
-    c: &Connection,
-    durations: &[f64],
-    waits: &[f64],
-) -> rusqlite::Result<MetricFacts> {
+fn metric_facts(c: &Connection, durations: &[f64], waits: &[f64]) -> rusqlite::Result<MetricFacts> {
     let mut facts = MetricFacts::default();
     let sql = format!(
         "SELECT job, status, COUNT(*), {} FROM (SELECT job, status, \
@@ -323,13 +315,10 @@ fn metric_facts(
         .filter_map(|(sev, status, n)| sev.parse().ok().map(|s| (s, status, n)))
         .collect();
     let beat: Option<String> = c
-        .prepare_cached(
-            "SELECT MAX(heartbeat_at) FROM daemons WHERE stopped_at IS NULL",
-        )?
+        .prepare_cached("SELECT MAX(heartbeat_at) FROM daemons WHERE stopped_at IS NULL")?
         .query_row([], |r| r.get(0))?;
     facts.heartbeat = beat
         .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
         .map(|t| t.with_timezone(&Utc));
     Ok(facts)
 }
-
