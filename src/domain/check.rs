@@ -230,6 +230,14 @@ pub fn parse_output(stdout: &str) -> PluginOutput {
     }
 }
 
+/// Reads performance data as printed (items that do not read are left out).
+pub fn parse_perfdata(raw: &str) -> Vec<Perf> {
+    perf_items(raw)
+        .iter()
+        .filter_map(|i| perf_item(i))
+        .collect()
+}
+
 /// Splits performance data into items at spaces outside single quotes.
 fn perf_items(raw: &str) -> Vec<String> {
     let mut items = Vec::new();

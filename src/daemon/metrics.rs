@@ -1,0 +1,148 @@
+//! The daemon's Prometheus endpoint: `GET /metrics` on the address of `metrics.listen`
+//! (loopback in the shipped settings; off when not set), served by hyper's HTTP/1 server in
+//! a task of its own. Each scrape reads the records (`Store::metric_facts`, `targets`,
+//! `target_changes`) and the next slots the main loop last published, and renders them with
+//! `metrics::render`. Any other path is 404, any other method 405.
+//!
+//! The endpoint only reads: it never writes the database nor touches the main loop's state,
+//! and a slow scrape holds up nothing but itself.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+
+use crate::domain::clock::SharedClock;
+use crate::metrics::{CONTENT_TYPE, DURATION_BUCKETS, Snapshot, WAIT_BUCKETS, render};
+use crate::store::{Store, StoreError};
+
+/// Each scheduled job's next slot, as the main loop last published it.
+pub(super) type NextSlots = watch::Receiver<Arc<Vec<(String, DateTime<Utc>)>>>;
+
+/// What a scrape needs.
+pub(super) struct Endpoint {
+    pub store: Arc<dyn Store>,
+    pub clock: SharedClock,
+    pub next_slots: NextSlots,
+}
+
+/// Serves `/metrics` on `listener` until `stop` turns true.
+pub(super) async fn serve(
+    listener: std::net::TcpListener,
+    endpoint: Endpoint,
+    mut stop: watch::Receiver<bool>,
+) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("the metrics endpoint cannot listen: {e}");
+            return;
+        }
+    };
+    let endpoint = Arc::new(endpoint);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let (stream, _) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("the metrics endpoint could not accept a connection: {e}");
+                continue;
+            }
+        };
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let endpoint = endpoint.clone();
+                async move { Ok::<_, Infallible>(answer(&endpoint, &req).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!("a metrics connection ended: {e}");
+            }
+        });
+    }
+}
+
+fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+async fn answer(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.uri().path() != "/metrics" {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "not found: unyo serves `/metrics` only\n".to_owned(),
+        );
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed: `/metrics` answers GET\n".to_owned(),
+        );
+    }
+    match scrape(endpoint).await {
+        Ok(text) => {
+            let mut r = plain(StatusCode::OK, text);
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(CONTENT_TYPE),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::warn!("a metrics scrape failed: {e}");
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the records cannot be read: {e}\n"),
+            )
+        }
+    }
+}
+
+/// One scrape's exposition.
+pub(super) async fn scrape(endpoint: &Endpoint) -> Result<String, StoreError> {
+    let now = endpoint.clock.now();
+    let facts = endpoint
+        .store
+        .metric_facts(&DURATION_BUCKETS, &WAIT_BUCKETS)
+        .await?;
+    let targets = endpoint.store.targets().await?;
+    // Flapping looks back a day; older changes are not read.
+    let changes: Vec<_> = if targets.is_empty() {
+        Vec::new()
+    } else {
+        let day_ago = now - Duration::hours(24);
+        endpoint
+            .store
+            .target_changes(now + Duration::seconds(1))
+            .await?
+            .into_iter()
+            .filter(|c| c.at >= day_ago)
+            .collect()
+    };
+    let next = endpoint.next_slots.borrow().clone();
+    Ok(render(&Snapshot {
+        version: env!("CARGO_PKG_VERSION"),
+        now,
+        facts: &facts,
+        targets: &targets,
+        changes: &changes,
+        next_slots: &next,
+    }))
+}
