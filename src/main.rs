@@ -28,7 +28,7 @@ fn main() {
         .init();
     if let Err(e) = unyo::cli::run(cli) {
         match &e {
-            Error::Failed(_) => {}
+            Error::Failed(_) | Error::Checked(_) => {}
             Error::Definitions(d) => eprintln!("{d}"),
             Error::Refused(m) => eprintln!("refused: {m}"),
             // Every message carries its cause already.

@@ -15,6 +15,7 @@ mod forecast;
 mod freeze;
 mod import;
 mod layers;
+mod metrics;
 mod notify;
 mod operator;
 mod outbox;

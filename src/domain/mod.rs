@@ -13,6 +13,7 @@ pub mod cron;
 pub mod csv;
 pub mod freeze;
 pub mod gate;
+pub mod health;
 pub mod host;
 pub mod incident;
 pub mod run;

@@ -4,6 +4,9 @@
 //! unresolved incidents by severity, health-check targets (up, last status, flapping, their
 //! plugins' performance data), the daemon's heartbeat and the build.
 //!
+//! Jobs are labelled `unyo_job`, not `job`: Prometheus gives every scraped series the label
+//! `job` of its scrape configuration, and would rename ours to `exported_job`.
+//!
 //! `render` is pure: it formats a [`Snapshot`] the caller read (the store's `metric_facts`
 //! and `targets`, the planner's next slots). Names follow Prometheus conventions: base
 //! units (`_seconds`), `_total` counters, `_timestamp_seconds` instants; `promtool check
@@ -132,7 +135,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
     for r in &f.runs {
         let _ = writeln!(
             out,
-            "unyo_runs_total{{job=\"{}\",status=\"{}\"}} {}",
+            "unyo_runs_total{{unyo_job=\"{}\",status=\"{}\"}} {}",
             esc(&r.job),
             esc(&r.status),
             r.count
@@ -156,7 +159,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
             f.runs[i..j].iter().map(|r| &r.duration),
             DURATION_BUCKETS.len(),
         );
-        let labels = format!("job=\"{}\",", esc(job));
+        let labels = format!("unyo_job=\"{}\",", esc(job));
         histogram(
             &mut out,
             "unyo_run_duration_seconds",
@@ -219,7 +222,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
         let reason = outcome.strip_prefix("skipped_").unwrap_or(outcome);
         let _ = writeln!(
             out,
-            "unyo_missed_slots_total{{job=\"{}\",reason=\"{}\"}} {n}",
+            "unyo_missed_slots_total{{unyo_job=\"{}\",reason=\"{}\"}} {n}",
             esc(job),
             esc(reason)
         );
@@ -234,7 +237,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
     for (job, t) in &f.last_success {
         let _ = writeln!(
             out,
-            "unyo_job_last_success_timestamp_seconds{{job=\"{}\"}} {}",
+            "unyo_job_last_success_timestamp_seconds{{unyo_job=\"{}\"}} {}",
             esc(job),
             seconds(*t)
         );
@@ -248,7 +251,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
     for (job, t) in s.next_slots {
         let _ = writeln!(
             out,
-            "unyo_job_next_slot_timestamp_seconds{{job=\"{}\"}} {}",
+            "unyo_job_next_slot_timestamp_seconds{{unyo_job=\"{}\"}} {}",
             esc(job),
             seconds(*t)
         );
