@@ -6,6 +6,7 @@ mod helper;
 mod calendar;
 mod checks;
 mod daemon;
+mod daemon_log;
 mod demo;
 mod disk_full;
 mod escaped;

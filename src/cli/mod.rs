@@ -16,6 +16,7 @@ mod extracts;
 mod hold;
 mod import;
 pub(crate) mod incident;
+pub mod log;
 pub mod log_time;
 mod logs;
 mod next;
