@@ -6,6 +6,7 @@
 
 mod changes;
 pub mod chart;
+pub mod checks;
 mod content;
 mod incidents;
 pub mod interval;
