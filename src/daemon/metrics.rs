@@ -21,8 +21,10 @@ use crate::domain::clock::SharedClock;
 use crate::metrics::{CONTENT_TYPE, DURATION_BUCKETS, Snapshot, WAIT_BUCKETS, render};
 use crate::store::{Store, StoreError};
 
+/// Each scheduled job's next slot, by job name.
+pub(super) type Slots = Arc<Vec<(String, DateTime<Utc>)>>;
 /// Each scheduled job's next slot, as the main loop last published it.
-pub(super) type NextSlots = watch::Receiver<Arc<Vec<(String, DateTime<Utc>)>>>;
+pub(super) type NextSlots = watch::Receiver<Slots>;
 
 /// What a scrape needs.
 pub(super) struct Endpoint {

@@ -116,7 +116,7 @@ struct Daemon {
     notifier: watch::Sender<Arc<Notifier>>,
     /// Each scheduled job's next slot, for the metrics endpoint (published after each
     /// planning pass that recorded slots, and on reload).
-    next_slots: watch::Sender<Arc<Vec<(String, chrono::DateTime<chrono::Utc>)>>>,
+    next_slots: watch::Sender<metrics::Slots>,
     /// systemd's notify socket, when the daemon runs under it.
     notify: systemd::Notify,
     /// Held for the daemon's life: a second daemon on the same database is refused.
