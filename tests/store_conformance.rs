@@ -74,7 +74,9 @@
 //! | targets | monitor::targets_lists_every_target_by_name, monitor::record_check_keeps_the_targets_state_from_consecutive_results |
 //! | target_changes | monitor::target_changes_lists_state_changes_before_the_instant_oldest_first |
 //! | target_recovered | monitor::target_recovered_resolves_the_targets_open_incident_only |
-//! | metric_facts | monitor::metric_facts_counts_runs_slots_incidents_and_targets |
+//! | metric_facts | monitor::metric_facts_reads_active_runs_unresolved_incidents_and_the_heartbeat |
+//! | runs_since | monitor::runs_since_lists_ended_runs_from_an_id_with_the_oldest_active |
+//! | slots_not_run | monitor::slots_not_run_lists_missed_and_skipped_slots_after_an_id |
 //! | missed_since | monitor::missed_since_counts_missed_slots_due_since_by_job |
 
 // The contracts live beside this file, in `store_conformance/`.
@@ -226,7 +228,9 @@ macro_rules! every_contract {
                 target_changes_lists_state_changes_before_the_instant_oldest_first,
                 target_recovered_resolves_the_targets_open_incident_only,
                 job_recovered_leaves_a_targets_incident_to_its_target,
-                metric_facts_counts_runs_slots_incidents_and_targets,
+                metric_facts_reads_active_runs_unresolved_incidents_and_the_heartbeat,
+                runs_since_lists_ended_runs_from_an_id_with_the_oldest_active,
+                slots_not_run_lists_missed_and_skipped_slots_after_an_id,
                 missed_since_counts_missed_slots_due_since_by_job,
             }
             reports {

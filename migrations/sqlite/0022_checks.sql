@@ -30,3 +30,6 @@ CREATE TABLE check_results (
 );
 CREATE INDEX check_results_target ON check_results (target, id);
 CREATE INDEX check_results_changes ON check_results (at) WHERE changed = 1;
+
+-- `/metrics` counts each ended run once, with the fire delay of the slot that made it.
+CREATE INDEX slots_run ON slots (run_id) WHERE run_id IS NOT NULL;

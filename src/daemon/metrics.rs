@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use crate::domain::clock::SharedClock;
-use crate::metrics::{CONTENT_TYPE, DURATION_BUCKETS, Snapshot, WAIT_BUCKETS, render};
+use crate::metrics::{CONTENT_TYPE, Snapshot, Tally, render};
 use crate::store::{Store, StoreError};
 
 /// Each scheduled job's next slot, by job name.
@@ -31,6 +31,9 @@ pub(super) struct Endpoint {
     pub store: Arc<dyn Store>,
     pub clock: SharedClock,
     pub next_slots: NextSlots,
+    /// The counts of ended runs and slots, kept between scrapes (locked only to read or
+    /// add, never across an await).
+    pub tally: std::sync::Mutex<Tally>,
 }
 
 /// Serves `/metrics` on `listener` until `stop` turns true.
@@ -117,13 +120,29 @@ async fn answer(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Full<B
     }
 }
 
+fn poisoned() -> StoreError {
+    StoreError::Query {
+        action: "counting the runs for the metrics",
+        message: "a scrape panicked while counting".to_owned(),
+    }
+}
+
 /// One scrape's exposition.
 pub(super) async fn scrape(endpoint: &Endpoint) -> Result<String, StoreError> {
     let now = endpoint.clock.now();
-    let facts = endpoint
-        .store
-        .metric_facts(&DURATION_BUCKETS, &WAIT_BUCKETS)
-        .await?;
+    let (runs_from, slots_after) = {
+        let t = endpoint.tally.lock().map_err(|_| poisoned())?;
+        (t.runs_from(), t.slots_after())
+    };
+    let runs = endpoint.store.runs_since(runs_from).await?;
+    let slots = endpoint.store.slots_not_run(slots_after).await?;
+    let mut facts = endpoint.store.metric_facts().await?;
+    {
+        let mut t = endpoint.tally.lock().map_err(|_| poisoned())?;
+        t.add_runs(&runs);
+        t.add_slots(&slots);
+        t.fill(&mut facts);
+    }
     let targets = endpoint.store.targets().await?;
     // Flapping looks back a day; older changes are not read.
     let changes: Vec<_> = if targets.is_empty() {

@@ -215,6 +215,7 @@ impl Starting {
                 store: daemon.store.clone(),
                 clock: daemon.clock.clone(),
                 next_slots: daemon.next_slots.subscribe(),
+                tally: Default::default(),
             };
             tokio::spawn(metrics::serve(listener, endpoint, metrics_stop_rx))
         });

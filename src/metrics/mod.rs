@@ -8,9 +8,14 @@
 //! `job` of its scrape configuration, and would rename ours to `exported_job`.
 //!
 //! `render` is pure: it formats a [`Snapshot`] the caller read (the store's `metric_facts`
-//! and `targets`, the planner's next slots). Names follow Prometheus conventions: base
+//! and `targets`, the counts of ended runs and slots a [`Tally`] keeps between scrapes,
+//! the planner's next slots). Names follow Prometheus conventions: base
 //! units (`_seconds`), `_total` counters, `_timestamp_seconds` instants; `promtool check
 //! metrics` finds nothing to say. This module reads nothing and serves nothing.
+
+mod tally;
+
+pub use tally::Tally;
 
 use std::fmt::Write as _;
 

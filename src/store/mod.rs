@@ -31,7 +31,8 @@ pub use crate::domain::status::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
 pub use monitor::{
-    CheckRecorded, Histogram, MetricFacts, NewCheckResult, RunTally, TargetChange, TargetRow,
+    CheckRecorded, EndedRun, Histogram, MetricFacts, NewCheckResult, RunTally, RunsSince,
+    SlotsSince, TargetChange, TargetRow,
 };
 pub use sqlite::SqliteStore;
 pub use traits::{

@@ -84,7 +84,44 @@ pub struct RunTally {
     pub duration: Histogram,
 }
 
-/// What `/metrics` reads of the records, all of it in one read transaction.
+/// A run that has ended, as `/metrics` counts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedRun {
+    pub id: i64,
+    pub job: String,
+    pub status: String,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: DateTime<Utc>,
+    /// When the slot that made it was due, for a run a slot made.
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// The runs that ended with an id from a given one on, read in one snapshot with what says
+/// which ids can still end: every run below `oldest_active` (or up to `max_id` when none is
+/// active) has ended.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunsSince {
+    pub ended: Vec<EndedRun>,
+    /// The smallest id of a queued or running run.
+    pub oldest_active: Option<i64>,
+    /// The largest run id recorded (0: none).
+    pub max_id: i64,
+}
+
+/// Slots recorded after a given slot id that made no run (missed, skipped), with the largest
+/// slot id recorded (slots are written once, with their outcome).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SlotsSince {
+    /// (slot id, job, outcome)
+    pub not_run: Vec<(i64, String, String)>,
+    pub max_id: i64,
+}
+
+/// What `/metrics` shows of the records. The store fills the figures of now (`active`,
+/// `incidents`, `heartbeat`) in one read; the counts of ended runs and slots (`runs`,
+/// `not_run`, `last_success`, `fire_delay`, `queue_wait`) are kept by the caller, which
+/// reads only what is new each time (`runs_since`, `slots_not_run`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MetricFacts {
     /// Ended runs by job and status.

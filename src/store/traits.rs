@@ -248,9 +248,15 @@ pub trait MonitorStore: Send + Sync + std::fmt::Debug {
         run_id: Option<i64>,
         at: DateTime<Utc>,
     ) -> Pending<Vec<i64>>;
-    /// What `/metrics` shows, with run durations counted into `duration_buckets`, fire
-    /// delays and queue waits into `wait_buckets` (seconds, ascending).
-    fn metric_facts(&self, duration_buckets: &[f64], wait_buckets: &[f64]) -> Pending<MetricFacts>;
+    /// The figures of now `/metrics` shows: queued and running runs, unresolved incidents,
+    /// the running daemon's heartbeat (the counts of ended runs and slots are left empty).
+    fn metric_facts(&self) -> Pending<MetricFacts>;
+    /// The ended runs with id `from_id` or above, by id, with the smallest id still active
+    /// and the largest id, in one snapshot.
+    fn runs_since(&self, from_id: i64) -> Pending<RunsSince>;
+    /// The slots after slot `after_id` that made no run (missed or skipped), by id, and the
+    /// largest slot id.
+    fn slots_not_run(&self, after_id: i64) -> Pending<SlotsSince>;
     /// Slots missed since `since` (due then or later), by job.
     fn missed_since(&self, since: DateTime<Utc>) -> Pending<Vec<(String, i64)>>;
 }

@@ -201,64 +201,126 @@ pub async fn job_recovered_leaves_a_targets_incident_to_its_target(db: &Db) {
     assert_eq!(events.len(), 1, "{events:?}");
 }
 
-pub async fn metric_facts_counts_runs_slots_incidents_and_targets(db: &Db) {
-    let empty = db.metric_facts(&[1.0], &[1.0]).await.expect("facts");
-    assert!(empty.runs.is_empty() && empty.incidents.is_empty());
-    assert_eq!(empty.queue_wait.count, 0);
+pub async fn metric_facts_reads_active_runs_unresolved_incidents_and_the_heartbeat(db: &Db) {
+    let empty = db.metric_facts().await.expect("facts");
+    assert!(empty.active.is_empty() && empty.incidents.is_empty());
     assert_eq!(empty.heartbeat, None);
 
-    // Two succeeded runs of `backup` (0 s each: queued, started and ended at once), one
-    // failed, one still running.
-    for m in [0, 5] {
-        finished(&**db, "backup", RunStatus::Succeeded, at(m)).await;
-    }
-    finished(&**db, "backup", RunStatus::Failed, at(7)).await;
+    finished(&**db, "backup", RunStatus::Succeeded, at(0)).await;
     db.create_run(&crate::fixtures::running("extract", &["only"]))
+        .await
+        .expect("create");
+    db.create_run(&crate::fixtures::queued("extract", &["only"]))
         .await
         .expect("create");
     db.open_incident(&incident("backup", "exit 3", Severity::High, at(8)))
         .await
         .expect("open");
-    let missed = crate::fixtures::slot("nightly", "backup", at(20), SlotOutcome::Missed);
-    db.record_slots(&[missed], &[]).await.expect("slots");
+    let acked = db
+        .open_incident(&incident("backup", "timeout", Severity::Low, at(8)))
+        .await
+        .expect("open")
+        .id;
+    db.change_incident(acked, &IncidentChange::Acknowledge, "alice", at(9))
+        .await
+        .expect("store")
+        .expect("ack");
     let daemon = db
         .register_daemon("ops1", 100, "0.1.0", at(0))
         .await
         .expect("daemon");
     db.heartbeat(daemon, at(30), false).await.expect("beat");
 
-    let f = db.metric_facts(&[0.5, 60.0], &[1.0]).await.expect("facts");
-    let runs: Vec<(String, String, i64, i64, Vec<i64>)> = f
-        .runs
-        .iter()
-        .map(|r| {
-            (
-                r.job.clone(),
-                r.status.clone(),
-                r.count,
-                r.duration.count,
-                r.duration.buckets.clone(),
-            )
-        })
-        .collect();
+    let f = db.metric_facts().await.expect("facts");
     assert_eq!(
-        runs,
+        f.active,
+        vec![("queued".to_owned(), 1), ("running".to_owned(), 1)]
+    );
+    assert_eq!(
+        f.incidents,
         vec![
-            ("backup".into(), "failed".into(), 1, 1, vec![1, 1]),
-            ("backup".into(), "succeeded".into(), 2, 2, vec![2, 2]),
+            (Severity::High, "open".to_owned(), 1),
+            (Severity::Low, "acknowledged".to_owned(), 1)
         ]
     );
-    assert_eq!(f.active, vec![("running".to_owned(), 1)]);
-    assert_eq!(
-        f.not_run,
-        vec![("backup".to_owned(), "missed".to_owned(), 1)]
-    );
-    assert_eq!(f.last_success, vec![("backup".to_owned(), at(5))]);
-    assert_eq!(f.incidents, vec![(Severity::High, "open".to_owned(), 1)]);
     assert_eq!(f.heartbeat, Some(at(30)));
-    // Every run that started: its wait from queued to started.
-    assert_eq!(f.queue_wait.count, 4);
-    assert_eq!(f.queue_wait.buckets, vec![4]);
+    assert!(
+        f.runs.is_empty() && f.not_run.is_empty(),
+        "left to the caller"
+    );
+    // A stopped daemon has no heartbeat to show.
+    db.heartbeat(daemon, at(40), true).await.expect("stop");
+    assert_eq!(db.metric_facts().await.expect("facts").heartbeat, None);
+}
+
+pub async fn runs_since_lists_ended_runs_from_an_id_with_the_oldest_active(db: &Db) {
+    let empty = db.runs_since(0).await.expect("runs");
+    assert_eq!(
+        (empty.ended.len(), empty.oldest_active, empty.max_id),
+        (0, None, 0)
+    );
+    let first = finished(&**db, "backup", RunStatus::Succeeded, at(0)).await;
+    let active = db
+        .create_run(&crate::fixtures::running("extract", &["only"]))
+        .await
+        .expect("create");
+    let slot = crate::fixtures::slot_with_run("nightly", "report", at(5));
+    let made = db.record_slots(&[slot], &[]).await.expect("slots")[0].expect("run");
+    db.claim_run(made, "ops1:1:1", at(6)).await.expect("claim");
+    db.set_run_status(made, RunStatus::Failed, at(7), None)
+        .await
+        .expect("end");
+
+    let read = db.runs_since(0).await.expect("runs");
+    let ids: Vec<i64> = read.ended.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![first, made]);
+    assert_eq!((read.oldest_active, read.max_id), (Some(active), made));
+    let r = &read.ended[1];
+    assert_eq!((r.job.as_str(), r.status.as_str()), ("report", "failed"));
+    assert_eq!(
+        (r.queued_at, r.started_at, r.ended_at),
+        (at(5), Some(at(6)), at(7))
+    );
+    assert_eq!(r.due_at, Some(at(5)));
+    assert_eq!(read.ended[0].due_at, None);
+    // From an id on.
+    let later = db.runs_since(made).await.expect("runs");
+    assert_eq!(later.ended.len(), 1);
+}
+
+pub async fn slots_not_run_lists_missed_and_skipped_slots_after_an_id(db: &Db) {
+    let slot = |job: &str, m: i64, outcome: SlotOutcome| {
+        crate::fixtures::slot(&format!("s-{job}-{m}"), job, at(m), outcome)
+    };
+    db.record_slots(
+        &[
+            slot("backup", 0, SlotOutcome::Missed),
+            slot("backup", 1, SlotOutcome::Started),
+            slot("extract", 2, SlotOutcome::SkippedClosedDay),
+        ],
+        &[],
+    )
+    .await
+    .expect("slots");
+    let read = db.slots_not_run(0).await.expect("slots");
+    let rows: Vec<(String, String)> = read
+        .not_run
+        .iter()
+        .map(|(_, j, o)| (j.clone(), o.clone()))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("backup".to_owned(), "missed".to_owned()),
+            ("extract".to_owned(), "skipped_closed_day".to_owned())
+        ]
+    );
+    assert_eq!(read.max_id, read.not_run[1].0);
+    let after = db.slots_not_run(read.not_run[0].0).await.expect("slots");
+    assert_eq!(after.not_run.len(), 1);
+    let none = db.slots_not_run(read.max_id).await.expect("slots");
+    assert!(none.not_run.is_empty());
+    assert_eq!(none.max_id, read.max_id);
 }
 
 pub async fn missed_since_counts_missed_slots_due_since_by_job(db: &Db) {

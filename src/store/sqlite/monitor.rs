@@ -27,34 +27,6 @@ fn target_row(row: &Row<'_>) -> Result<TargetRow, StoreError> {
     })
 }
 
-/// Seconds between two timestamp columns, in SQL.
-fn seconds(from: &str, to: &str) -> String {
-    format!("(julianday({to}) - julianday({from})) * 86400.0")
-}
-
-/// The SELECT items counting `d` into cumulative buckets: `COUNT(d), TOTAL(d), SUM(d <= b)…`.
-fn bucket_items(bounds: &[f64]) -> String {
-    let mut items = String::from("COUNT(d), TOTAL(d)");
-    for b in bounds {
-        // A float written by Rust: a plain number, never text from outside.
-        items.push_str(&format!(", COALESCE(SUM(d <= {b:?}), 0)"));
-    }
-    items
-}
-
-/// Reads a histogram from the row's columns starting at `first`.
-fn histogram(row: &Row<'_>, first: usize, bounds: usize) -> rusqlite::Result<Histogram> {
-    let mut buckets = Vec::with_capacity(bounds);
-    for i in 0..bounds {
-        buckets.push(row.get(first + 2 + i)?);
-    }
-    Ok(Histogram {
-        count: row.get(first)?,
-        sum: row.get(first + 1)?,
-        buckets,
-    })
-}
-
 impl MonitorStore for SqliteStore {
     fn record_check(&self, result: &NewCheckResult) -> Pending<CheckRecorded> {
         let r = result.clone();
@@ -209,17 +181,87 @@ impl MonitorStore for SqliteStore {
         })
     }
 
-    fn metric_facts(&self, duration_buckets: &[f64], wait_buckets: &[f64]) -> Pending<MetricFacts> {
-        let durations = duration_buckets.to_vec();
-        let waits = wait_buckets.to_vec();
+    fn metric_facts(&self) -> Pending<MetricFacts> {
         self.read(move |c| {
             let action = "reading the metrics";
             let q = query_err(action);
             // One snapshot for every figure.
             c.execute_batch("BEGIN").map_err(&q)?;
-            let facts = metric_facts(c, &durations, &waits);
+            let facts = metric_facts(c);
             let _ = c.execute_batch("COMMIT");
             facts.map_err(q)
+        })
+    }
+
+    fn runs_since(&self, from_id: i64) -> Pending<RunsSince> {
+        self.read(move |c| {
+            let action = "reading the runs that ended";
+            let q = query_err(action);
+            c.execute_batch("BEGIN").map_err(&q)?;
+            let read = (|| {
+                let ended = all(
+                    c,
+                    action,
+                    "SELECT r.id, r.job, r.status, r.queued_at, r.started_at, r.ended_at, \
+                     (SELECT s.due_at FROM slots s WHERE s.run_id = r.id) AS due_at \
+                     FROM runs r WHERE r.id >= ? AND r.status NOT IN ('queued', 'running') \
+                     AND r.ended_at IS NOT NULL ORDER BY r.id",
+                    [from_id],
+                    |row| {
+                        Ok(EndedRun {
+                            id: col(row, "id")?,
+                            job: col(row, "job")?,
+                            status: col(row, "status")?,
+                            queued_at: time(row, "queued_at")?,
+                            started_at: opt_time(row, "started_at")?,
+                            ended_at: time(row, "ended_at")?,
+                            due_at: opt_time(row, "due_at")?,
+                        })
+                    },
+                )?;
+                let (oldest_active, max_id): (Option<i64>, Option<i64>) = c
+                    .prepare_cached(
+                        "SELECT (SELECT MIN(id) FROM runs WHERE status IN ('queued', 'running')), \
+                         (SELECT MAX(id) FROM runs)",
+                    )
+                    .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+                    .map_err(&q)?;
+                Ok(RunsSince {
+                    ended,
+                    oldest_active,
+                    max_id: max_id.unwrap_or(0),
+                })
+            })();
+            let _ = c.execute_batch("COMMIT");
+            read
+        })
+    }
+
+    fn slots_not_run(&self, after_id: i64) -> Pending<SlotsSince> {
+        self.read(move |c| {
+            let action = "reading the slots that made no run";
+            let q = query_err(action);
+            c.execute_batch("BEGIN").map_err(&q)?;
+            let read = (|| {
+                let not_run = all(
+                    c,
+                    action,
+                    "SELECT id, job, outcome FROM slots WHERE id > ? \
+                     AND (outcome = 'missed' OR outcome LIKE 'skipped%') ORDER BY id",
+                    [after_id],
+                    |row| Ok((col(row, "id")?, col(row, "job")?, col(row, "outcome")?)),
+                )?;
+                let max_id: Option<i64> = c
+                    .prepare_cached("SELECT MAX(id) FROM slots")
+                    .and_then(|mut st| st.query_row([], |r| r.get(0)))
+                    .map_err(&q)?;
+                Ok(SlotsSince {
+                    not_run,
+                    max_id: max_id.unwrap_or(0),
+                })
+            })();
+            let _ = c.execute_batch("COMMIT");
+            read
         })
     }
 
@@ -237,25 +279,8 @@ impl MonitorStore for SqliteStore {
     }
 }
 
-fn metric_facts(c: &Connection, durations: &[f64], waits: &[f64]) -> rusqlite::Result<MetricFacts> {
+fn metric_facts(c: &Connection) -> rusqlite::Result<MetricFacts> {
     let mut facts = MetricFacts::default();
-    let sql = format!(
-        "SELECT job, status, COUNT(*), {} FROM (SELECT job, status, \
-         CASE WHEN started_at IS NOT NULL THEN {} END AS d FROM runs \
-         WHERE status NOT IN ('queued', 'running')) GROUP BY job, status ORDER BY job, status",
-        bucket_items(durations),
-        seconds("started_at", "ended_at")
-    );
-    let mut stmt = c.prepare_cached(&sql)?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        facts.runs.push(RunTally {
-            job: row.get(0)?,
-            status: row.get(1)?,
-            count: row.get(2)?,
-            duration: histogram(row, 3, durations.len())?,
-        });
-    }
     facts.active = c
         .prepare_cached(
             "SELECT status, COUNT(*) FROM runs WHERE status IN ('queued', 'running') \
@@ -263,46 +288,6 @@ fn metric_facts(c: &Connection, durations: &[f64], waits: &[f64]) -> rusqlite::R
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    facts.not_run = c
-        .prepare_cached(
-            "SELECT job, outcome, COUNT(*) FROM slots \
-             WHERE outcome = 'missed' OR outcome LIKE 'skipped%' \
-             GROUP BY job, outcome ORDER BY job, outcome",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let success: Vec<(String, String)> = c
-        .prepare_cached(
-            "SELECT job, MAX(ended_at) FROM runs WHERE status = 'succeeded' \
-             AND ended_at IS NOT NULL GROUP BY job ORDER BY job",
-        )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    facts.last_success = success
-        .into_iter()
-        .filter_map(|(job, t)| {
-            DateTime::parse_from_rfc3339(&t)
-                .ok()
-                .map(|t| (job, t.with_timezone(&Utc)))
-        })
-        .collect();
-    let sql = format!(
-        "SELECT {} FROM (SELECT {} AS d FROM slots s JOIN runs r ON r.id = s.run_id \
-         WHERE r.started_at IS NOT NULL)",
-        bucket_items(waits),
-        seconds("s.due_at", "r.started_at")
-    );
-    facts.fire_delay = c
-        .prepare_cached(&sql)?
-        .query_row([], |row| histogram(row, 0, waits.len()))?;
-    let sql = format!(
-        "SELECT {} FROM (SELECT {} AS d FROM runs WHERE started_at IS NOT NULL)",
-        bucket_items(waits),
-        seconds("queued_at", "started_at")
-    );
-    facts.queue_wait = c
-        .prepare_cached(&sql)?
-        .query_row([], |row| histogram(row, 0, waits.len()))?;
     let incidents: Vec<(String, String, i64)> = c
         .prepare_cached(
             "SELECT severity, status, COUNT(*) FROM incidents WHERE status <> 'resolved' \
