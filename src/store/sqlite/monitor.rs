@@ -280,8 +280,7 @@ impl MonitorStore for SqliteStore {
 }
 
 fn metric_facts(c: &Connection) -> rusqlite::Result<MetricFacts> {
-    let mut facts = MetricFacts::default();
-    facts.active = c
+    let active = c
         .prepare_cached(
             "SELECT status, COUNT(*) FROM runs WHERE status IN ('queued', 'running') \
              GROUP BY status ORDER BY status",
@@ -295,15 +294,20 @@ fn metric_facts(c: &Connection) -> rusqlite::Result<MetricFacts> {
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    facts.incidents = incidents
+    let incidents = incidents
         .into_iter()
         .filter_map(|(sev, status, n)| sev.parse().ok().map(|s| (s, status, n)))
         .collect();
     let beat: Option<String> = c
         .prepare_cached("SELECT MAX(heartbeat_at) FROM daemons WHERE stopped_at IS NULL")?
         .query_row([], |r| r.get(0))?;
-    facts.heartbeat = beat
+    let heartbeat = beat
         .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
         .map(|t| t.with_timezone(&Utc));
-    Ok(facts)
+    Ok(MetricFacts {
+        active,
+        incidents,
+        heartbeat,
+        ..MetricFacts::default()
+    })
 }
