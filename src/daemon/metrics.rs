@@ -120,6 +120,9 @@ async fn answer(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Full<B
     }
 }
 
+/// Ended runs read at a time.
+const RUNS_BATCH: i64 = 2000;
+
 fn poisoned() -> StoreError {
     StoreError::Query {
         action: "counting the runs for the metrics",
@@ -130,16 +133,30 @@ fn poisoned() -> StoreError {
 /// One scrape's exposition.
 pub(super) async fn scrape(endpoint: &Endpoint) -> Result<String, StoreError> {
     let now = endpoint.clock.now();
-    let (runs_from, slots_after) = {
+    let (mut cursor, slots_after) = {
         let t = endpoint.tally.lock().map_err(|_| poisoned())?;
         (t.runs_from(), t.slots_after())
     };
-    let runs = endpoint.store.runs_since(runs_from).await?;
+    // In batches, so that the first scrape over a long history holds a batch at a time.
+    let mut snapshots = Vec::new();
+    loop {
+        let read = endpoint.store.runs_since(cursor, RUNS_BATCH).await?;
+        snapshots.push((read.oldest_active, read.max_id));
+        endpoint
+            .tally
+            .lock()
+            .map_err(|_| poisoned())?
+            .add_runs(&read);
+        match read.ended.last() {
+            Some(last) if read.ended.len() as i64 == RUNS_BATCH => cursor = last.id + 1,
+            _ => break,
+        }
+    }
     let slots = endpoint.store.slots_not_run(slots_after).await?;
     let mut facts = endpoint.store.metric_facts().await?;
     {
         let mut t = endpoint.tally.lock().map_err(|_| poisoned())?;
-        t.add_runs(&runs);
+        t.advance(snapshots);
         t.add_slots(&slots);
         t.fill(&mut facts);
     }

@@ -73,7 +73,19 @@ impl Tally {
             }
             self.count(r);
         }
-        let from = read.oldest_active.unwrap_or(read.max_id + 1);
+    }
+
+    /// After the reads of one scrape: every run below the lowest of their snapshots'
+    /// `oldest_active` (or `max_id + 1`) was ended in the read that covered it, so it is
+    /// counted.
+    pub fn advance(&mut self, reads: impl IntoIterator<Item = (Option<i64>, i64)>) {
+        let Some(from) = reads
+            .into_iter()
+            .map(|(oldest, max)| oldest.unwrap_or(max + 1))
+            .min()
+        else {
+            return;
+        };
         if from > self.from {
             self.from = from;
             self.seen = self.seen.split_off(&from);
@@ -190,6 +202,7 @@ mod tests {
             oldest_active: Some(2),
             max_id: 3,
         });
+        t.advance([(Some(2), 3)]);
         assert_eq!(t.runs_from(), 2);
         // The next read from 2 sees 3 again, and 2 now ended.
         t.add_runs(&RunsSince {
@@ -197,6 +210,10 @@ mod tests {
             oldest_active: None,
             max_id: 3,
         });
+        // Two reads in one scrape: the lower snapshot wins.
+        t.advance([(None, 3), (Some(3), 5)]);
+        assert_eq!(t.runs_from(), 3);
+        t.advance([(None, 3)]);
         assert_eq!(t.runs_from(), 4);
         let mut f = MetricFacts::default();
         t.fill(&mut f);

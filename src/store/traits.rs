@@ -251,9 +251,9 @@ pub trait MonitorStore: Send + Sync + std::fmt::Debug {
     /// The figures of now `/metrics` shows: queued and running runs, unresolved incidents,
     /// the running daemon's heartbeat (the counts of ended runs and slots are left empty).
     fn metric_facts(&self) -> Pending<MetricFacts>;
-    /// The ended runs with id `from_id` or above, by id, with the smallest id still active
-    /// and the largest id, in one snapshot.
-    fn runs_since(&self, from_id: i64) -> Pending<RunsSince>;
+    /// The ended runs with id `from_id` or above, by id, at most `limit`, with the smallest
+    /// id still active and the largest id, in one snapshot.
+    fn runs_since(&self, from_id: i64, limit: i64) -> Pending<RunsSince>;
     /// The slots after slot `after_id` that made no run (missed or skipped), by id, and the
     /// largest slot id.
     fn slots_not_run(&self, after_id: i64) -> Pending<SlotsSince>;

@@ -254,7 +254,7 @@ pub async fn metric_facts_reads_active_runs_unresolved_incidents_and_the_heartbe
 }
 
 pub async fn runs_since_lists_ended_runs_from_an_id_with_the_oldest_active(db: &Db) {
-    let empty = db.runs_since(0).await.expect("runs");
+    let empty = db.runs_since(0, 100).await.expect("runs");
     assert_eq!(
         (empty.ended.len(), empty.oldest_active, empty.max_id),
         (0, None, 0)
@@ -271,7 +271,7 @@ pub async fn runs_since_lists_ended_runs_from_an_id_with_the_oldest_active(db: &
         .await
         .expect("end");
 
-    let read = db.runs_since(0).await.expect("runs");
+    let read = db.runs_since(0, 100).await.expect("runs");
     let ids: Vec<i64> = read.ended.iter().map(|r| r.id).collect();
     assert_eq!(ids, vec![first, made]);
     assert_eq!((read.oldest_active, read.max_id), (Some(active), made));
@@ -283,9 +283,14 @@ pub async fn runs_since_lists_ended_runs_from_an_id_with_the_oldest_active(db: &
     );
     assert_eq!(r.due_at, Some(at(5)));
     assert_eq!(read.ended[0].due_at, None);
-    // From an id on.
-    let later = db.runs_since(made).await.expect("runs");
+    // From an id on, and at most `limit`.
+    let later = db.runs_since(made, 100).await.expect("runs");
     assert_eq!(later.ended.len(), 1);
+    let one = db.runs_since(0, 1).await.expect("runs");
+    assert_eq!(
+        one.ended.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![first]
+    );
 }
 
 pub async fn slots_not_run_lists_missed_and_skipped_slots_after_an_id(db: &Db) {

@@ -193,7 +193,7 @@ impl MonitorStore for SqliteStore {
         })
     }
 
-    fn runs_since(&self, from_id: i64) -> Pending<RunsSince> {
+    fn runs_since(&self, from_id: i64, limit: i64) -> Pending<RunsSince> {
         self.read(move |c| {
             let action = "reading the runs that ended";
             let q = query_err(action);
@@ -205,8 +205,8 @@ impl MonitorStore for SqliteStore {
                     "SELECT r.id, r.job, r.status, r.queued_at, r.started_at, r.ended_at, \
                      (SELECT s.due_at FROM slots s WHERE s.run_id = r.id) AS due_at \
                      FROM runs r WHERE r.id >= ? AND r.status NOT IN ('queued', 'running') \
-                     AND r.ended_at IS NOT NULL ORDER BY r.id",
-                    [from_id],
+                     AND r.ended_at IS NOT NULL ORDER BY r.id LIMIT ?",
+                    [from_id, limit],
                     |row| {
                         Ok(EndedRun {
                             id: col(row, "id")?,
