@@ -191,6 +191,42 @@ fn a_stopped_service_goes_down_opens_incidents_and_resolves_them_when_it_is_back
         "SELECT COUNT(*) FROM check_results WHERE target = 'online-tcp' AND changed = 1",
     );
     assert_eq!(changes, 2);
+
+    // The month's report has the checks in its monitoring part, in both languages.
+    let month = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .format("%Y-%m")
+        .to_string();
+    let out = t.run(&["report", "monthly", "--month", &month, "--lang", "en"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("### Monitoring: health checks"), "{report}");
+    let web = report
+        .lines()
+        .find(|l| l.starts_with("| online-web | network | "))
+        .unwrap_or_else(|| panic!("no line of online-web in:\n{report}"));
+    assert!(web.contains("| 1 | 1 | up |"), "went down once, one incident, up at the end: {web}");
+    assert!(
+        report.contains("| network | 2 | "),
+        "two network targets: {report}"
+    );
+    let out = t.run(&["report", "monthly", "--month", &month, "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["checks"]["targets"].as_array().map(Vec::len), Some(2));
+    let out = t.run(&["report", "monthly", "--month", &month]);
+    assert!(text(&out.stdout).contains("### 稼働監視の状況"), "{}", text(&out.stdout));
+}
+
+/// A month with no check has no monitoring part (and its JSON no `checks`).
+#[test]
+fn a_report_without_checks_has_no_monitoring_part() {
+    let t = Tree::new();
+    t.job("nightly", "steps:\n  a:\n    run: echo done\n");
+    run_ok(&t, "nightly");
+    let out = t.run(&["report", "monthly", "--lang", "en", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(json.get("checks").is_none(), "{json}");
 }
 
 #[test]

@@ -97,6 +97,17 @@ fn the_daemon_serves_metrics_that_promtool_accepts() {
     );
     let (code, _) = get(port, "/other").expect("answer");
     assert_eq!(code, 404);
+    // A run that ends later is counted once, at the next scrape, and never again.
+    run(&t, "nightly");
+    for _ in 0..2 {
+        let (_, again) = get(port, "/metrics").expect("scrape");
+        assert!(
+            again
+                .lines()
+                .any(|l| l == "unyo_runs_total{unyo_job=\"nightly\",status=\"succeeded\"} 2"),
+            "{again}"
+        );
+    }
 
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])

@@ -121,7 +121,8 @@ fn merged<'a>(hs: impl Iterator<Item = &'a Histogram>, bounds: usize) -> Histogr
 /// The exposition of one scrape.
 pub fn render(s: &Snapshot<'_>) -> String {
     let f = s.facts;
-    let mut out = String::with_capacity(256 + f.runs.len() * 1200);
+    // About 14 lines of 40 bytes a job (its runs and its duration histogram).
+    let mut out = String::with_capacity(4096 + f.runs.len() * 560);
 
     head(
         &mut out,
