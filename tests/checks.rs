@@ -205,7 +205,10 @@ fn a_stopped_service_goes_down_opens_incidents_and_resolves_them_when_it_is_back
         .lines()
         .find(|l| l.starts_with("| online-web | network | "))
         .unwrap_or_else(|| panic!("no line of online-web in:\n{report}"));
-    assert!(web.contains("| 1 | 1 | up |"), "went down once, one incident, up at the end: {web}");
+    assert!(
+        web.contains("| 1 | 1 | up |"),
+        "went down once, one incident, up at the end: {web}"
+    );
     assert!(
         report.contains("| network | 2 | "),
         "two network targets: {report}"
@@ -214,7 +217,11 @@ fn a_stopped_service_goes_down_opens_incidents_and_resolves_them_when_it_is_back
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["checks"]["targets"].as_array().map(Vec::len), Some(2));
     let out = t.run(&["report", "monthly", "--month", &month]);
-    assert!(text(&out.stdout).contains("### 稼働監視の状況"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("### 稼働監視の状況"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 /// A month with no check has no monitoring part (and its JSON no `checks`).

@@ -373,9 +373,16 @@ fn every_example_runs_from_a_fresh_clone() {
 #[test]
 fn a_failed_shipped_job_reaches_the_demo_mailbox() {
     let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    // The shipped metrics port may be taken on this machine (a demo daemon running): any
+    // free one does here.
+    let settings = std::fs::read_to_string(repo().join("unyo.yaml")).expect("unyo.yaml");
+    assert!(
+        settings.contains("\"127.0.0.1:9464\""),
+        "the shipped metrics address"
+    );
     t.file(
         "unyo.yaml",
-        &std::fs::read_to_string(repo().join("unyo.yaml")).expect("unyo.yaml"),
+        &settings.replace("\"127.0.0.1:9464\"", "\"127.0.0.1:0\""),
     );
     let log = t.path("daemon.log");
     let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
