@@ -1,8 +1,9 @@
 //! Health checks with Debian's real `monitoring-plugins` (`check_http`, `check_tcp`) against a
 //! real HTTP service on loopback that the test stops and starts: the target goes down after
 //! its `down_after` CRITICAL results and opens an incident, comes back up after `up_after`
-//! good ones and resolves it; performance data is kept; a plugin that cannot start fails its
-//! step and moves no state.
+//! good ones and resolves it (under the daemon, notified through the routes); performance
+//! data is kept; a plugin that cannot start fails its step and moves no state; the month's
+//! report shows the checks.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -282,4 +283,41 @@ fn a_check_step_is_validated() {
     );
     assert!(err.contains("is a check: it has no `argv`"), "{err}");
     assert!(err.contains("target `load` is checked by job"), "{err}");
+}
+
+/// Under the daemon, a target going down reaches people through the routes of `notify:`
+/// (here a command channel that writes the subject to a file), and coming back up resolves
+/// the incident.
+#[test]
+fn a_target_going_down_under_the_daemon_is_notified_through_the_routes() {
+    let t = Tree::new();
+    let service = Service::start("127.0.0.1:0".parse().expect("addr"));
+    let addr = service.addr();
+    t.file(
+        "unyo.yaml",
+        "notify:\n  channels:\n    file:\n      command:\n        argv: [sh, -c, 'printf \"%s\\n\" \"$UNYO_NOTIFY_SUBJECT\" >> notified.txt']\n  desk:\n    - notify: [file]\n",
+    );
+    t.job(
+        "watch",
+        &format!(
+            "steps:\n  tcp:\n    check:\n      plugin: check_tcp\n      args: [\"-H\", \"127.0.0.1\", \"-p\", \"{}\", \"-t\", \"5\"]\n      target: online-port\n      kind: network\n      down_after: 1\n      severity: high\n",
+            addr.port()
+        ),
+    );
+    let d = crate::helper::Daemon::start(&t);
+    service.stop();
+    let out = t.run(&["run", "watch", "--detach"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let subject = crate::helper::wait_for("the notification of the target", || {
+        std::fs::read_to_string(t.path("notified.txt")).ok()
+    });
+    assert!(subject.contains("watch"), "{subject}");
+    assert_eq!(incidents_of(&t, "online-port"), vec!["open -"]);
+    let _service = Service::start(addr);
+    let out = t.run(&["run", "watch", "--detach"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    crate::helper::wait_for("the incident to be resolved", || {
+        (incidents_of(&t, "online-port") == vec!["resolved unyo"]).then_some(())
+    });
+    assert_eq!(d.stop(), Some(0));
 }
