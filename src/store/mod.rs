@@ -8,8 +8,8 @@
 //! report is decided in `domain` and only persisted here.
 
 pub mod bulk;
+mod checks;
 pub mod disk;
-mod monitor;
 pub(crate) mod sqlite;
 mod traits;
 
@@ -17,7 +17,7 @@ mod traits;
 /// `&dyn Store`.
 pub mod prelude {
     pub use super::traits::{
-        IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+        CheckStore, IncidentStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
     };
 }
 
@@ -30,13 +30,13 @@ use serde::Serialize;
 pub use crate::domain::status::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
-pub use monitor::{
+pub use checks::{
     CheckRecorded, EndedRun, Histogram, MetricFacts, NewCheckResult, RunTally, RunsSince,
     SlotsSince, TargetChange, TargetRow,
 };
 pub use sqlite::SqliteStore;
 pub use traits::{
-    IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+    CheckStore, IncidentStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
 };
 
 use crate::model::{Database, Settings, Severity};

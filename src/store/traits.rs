@@ -142,7 +142,7 @@ pub trait IncidentStore: Send + Sync + std::fmt::Debug {
     /// A run of `job` succeeded: every unresolved incident of the job gets a note, and is
     /// resolved by unyo when `resolve` is set (its pending messages withdrawn). Returns the
     /// incidents touched. A target's incident (`domain::check::target_class`) is left to
-    /// its target ([`MonitorStore::target_recovered`]).
+    /// its target ([`CheckStore::target_recovered`]).
     fn job_recovered(
         &self,
         job: &str,
@@ -230,7 +230,7 @@ pub trait ReportStore: Send + Sync + std::fmt::Debug {
 
 /// Health checks' results and targets, and the figures monitors read.
 /// See [`Store`] for the rule every write follows.
-pub trait MonitorStore: Send + Sync + std::fmt::Debug {
+pub trait CheckStore: Send + Sync + std::fmt::Debug {
     /// Records a check's result and its target's state afterwards (`domain::check::next`
     /// over the recorded state), in one transaction; a target seen first starts up.
     fn record_check(&self, result: &NewCheckResult) -> Pending<CheckRecorded>;
@@ -269,11 +269,11 @@ pub trait MonitorStore: Send + Sync + std::fmt::Debug {
 /// step, then lets the steps that need it start, whose start records are therefore never
 /// committed before that end.
 pub trait Store:
-    RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore + MonitorStore
+    RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore + CheckStore
 {
 }
 
 impl<T> Store for T where
-    T: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore + MonitorStore
+    T: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore + CheckStore
 {
 }

@@ -28,8 +28,8 @@ use std::time::Duration;
 use super::*;
 
 mod bulk;
+mod checks;
 mod incidents;
-mod monitor;
 mod outbox;
 mod records;
 mod reports;

@@ -27,7 +27,7 @@ fn target_row(row: &Row<'_>) -> Result<TargetRow, StoreError> {
     })
 }
 
-impl MonitorStore for SqliteStore {
+impl CheckStore for SqliteStore {
     fn record_check(&self, result: &NewCheckResult) -> Pending<CheckRecorded> {
         let r = result.clone();
         self.write("recording a check result", move |c| {
