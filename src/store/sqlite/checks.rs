@@ -1,7 +1,8 @@
 //! Health checks and the figures monitors read, in SQLite. What a result does to its target
 //! is decided by `domain::check::next`, and what a target coming back up does to its
 //! incident by `domain::incident::recovered`; this file reads the current rows, asks, and
-//! writes what was decided. The metric figures are counted by SQL in one read.
+//! writes what was decided. For `/metrics` it reads the figures of now in one snapshot, and
+//! the runs ended and slots decided after given ids (the caller keeps the counts).
 
 use super::*;
 use crate::domain::check::{self, Change, Tally};
