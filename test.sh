@@ -8,6 +8,8 @@
 #   fonts-noto-cjk  a Japanese font, without which Japanese prints as empty boxes
 #   poppler-utils   pdfinfo, pdftotext: the PDF tests read what was printed
 #   openssh-server  sshd: the remote-step tests (tests/ssh.rs) start one on loopback
+#   monitoring-plugins  check_http, check_tcp, check_log ...: the health-check tests
+#   prometheus   prometheus, promtool: the metrics tests scrape and lint /metrics
 # Run as root, this script installs what is missing (Debian packages) and starts PostgreSQL
 # when it is down; run as another user, it prints the one line to run as root and exits 1.
 # Arguments are passed to `cargo test` (e.g. `./test.sh --test main report::`).
@@ -24,6 +26,9 @@ have chromium || missing+=(chromium)
 fc-list ':lang=ja' family 2>/dev/null | grep -q 'Noto Sans CJK JP' || missing+=(fonts-noto-cjk)
 have pdfinfo && have pdftotext || missing+=(poppler-utils)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+[ -x /usr/lib/nagios/plugins/check_http ] && [ -x /usr/lib/nagios/plugins/check_tcp ] \
+    || missing+=(monitoring-plugins)
+have prometheus && have promtool || missing+=(prometheus)
 # A machine without a PostgreSQL server gets Debian's, with trust for local connections.
 pg_server_missing=0
 if ! have pg_ctlcluster || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then

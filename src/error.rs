@@ -32,6 +32,10 @@ pub enum Error {
     /// this exit code in its `refuse_exit` to end refused instead of failed.
     #[error("{0}")]
     Refused(String),
+    /// `unyo check` printed its line; exit with this Nagios code (1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN).
+    #[error("check status {0}")]
+    Checked(i32),
 }
 
 /// The exit code of [`Error::Refused`].
@@ -46,6 +50,7 @@ impl Error {
             Error::Request(_) => 3,
             Error::Store(_) | Error::Io { .. } => 4,
             Error::Refused(_) => EXIT_REFUSED,
+            Error::Checked(code) => *code,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod exec;
 pub mod files;
 pub mod import;
 pub mod incident;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod report;

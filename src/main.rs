@@ -1,8 +1,6 @@
 //! The `unyo` binary: parse arguments, set up logging, call the library, map errors to exit
 //! codes.
 
-use std::io::IsTerminal;
-
 use clap::Parser;
 use unyo::cli::Cli;
 use unyo::error::{EXIT_USAGE, Error};
@@ -16,19 +14,10 @@ fn main() {
             std::process::exit(code);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("UNYO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        // In the configured time zone, with its offset, once the settings are read.
-        .with_timer(unyo::cli::log_time::LogTime)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .init();
+    unyo::cli::log::init(&cli);
     if let Err(e) = unyo::cli::run(cli) {
         match &e {
-            Error::Failed(_) => {}
+            Error::Failed(_) | Error::Checked(_) => {}
             Error::Definitions(d) => eprintln!("{d}"),
             Error::Refused(m) => eprintln!("refused: {m}"),
             // Every message carries its cause already.

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["error"],
     &["incident"],
     &["engine"],
-    &["report", "import", "synth"],
+    &["report", "import", "synth", "metrics"],
     &["daemon"],
     &["cli"],
 ];

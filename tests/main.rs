@@ -4,7 +4,9 @@
 mod helper;
 
 mod calendar;
+mod checks;
 mod daemon;
+mod daemon_log;
 mod demo;
 mod disk_full;
 mod escaped;
@@ -14,6 +16,7 @@ mod forecast;
 mod freeze;
 mod import;
 mod layers;
+mod metrics;
 mod monitor;
 mod notify;
 mod operator;

@@ -451,6 +451,8 @@ fn the_test_command_installs_or_names_what_the_tests_need() {
         "getfacl",
         "chromium",
         "pdftotext",
+        "prometheus",
+        "promtool",
         "pg_ctlcluster",
         "env",
         "setpriv",

@@ -374,9 +374,16 @@ fn every_example_runs_from_a_fresh_clone() {
 #[test]
 fn a_failed_shipped_job_reaches_the_demo_mailbox() {
     let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
+    // The shipped metrics port may be taken on this machine (a demo daemon running): any
+    // free one does here.
+    let settings = std::fs::read_to_string(repo().join("unyo.yaml")).expect("unyo.yaml");
+    assert!(
+        settings.contains("\"127.0.0.1:9464\""),
+        "the shipped metrics address"
+    );
     t.file(
         "unyo.yaml",
-        &std::fs::read_to_string(repo().join("unyo.yaml")).expect("unyo.yaml"),
+        &settings.replace("\"127.0.0.1:9464\"", "\"127.0.0.1:0\""),
     );
     let log = t.path("daemon.log");
     let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
@@ -491,4 +498,58 @@ fn the_daemon_warns_at_start_when_incidents_reach_nobody() {
         ),
         "{text}"
     );
+}
+
+/// The shipped health checks run on a copy: every check step reports (its run succeeds
+/// whatever the plugin says), and each target is recorded with its kind.
+#[test]
+fn shipped_health_checks_run_and_record_their_targets() {
+    let t = Tree::from_repo(&["jobs", "runbooks", "schedules", "plugins"]);
+    for name in ["check_memory", "check_maintenance"] {
+        use std::os::unix::fs::PermissionsExt;
+        let p = t.path(&format!("plugins/{name}"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    for job in [
+        "watch-hardware",
+        "watch-software",
+        "watch-network",
+        "watch-access",
+    ] {
+        let out = t.run(&["run", job]);
+        assert!(out.status.success(), "{job}: {}", both(&out));
+    }
+    let c = crate::helper::db(&t);
+    let mut s = c
+        .prepare("SELECT target || ' ' || kind FROM check_targets ORDER BY target")
+        .expect("prepare");
+    let targets: Vec<String> = s
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(
+        targets,
+        vec![
+            "online-logins access",
+            "online-open software",
+            "online-port network",
+            "online-web network",
+            "ops-disk hardware",
+            "ops-load hardware",
+            "ops-memory hardware",
+            "unyo-daemon software",
+        ]
+    );
+    // The plugins that report on this machine report OK or WARNING.
+    let memory: String = crate::helper::one(
+        &t,
+        "SELECT last_status FROM check_targets WHERE target = 'ops-memory'",
+    );
+    assert!(["ok", "warning"].contains(&memory.as_str()), "{memory}");
+    let perf: String = crate::helper::one(
+        &t,
+        "SELECT last_perfdata FROM check_targets WHERE target = 'ops-disk'",
+    );
+    assert!(perf.contains('B'), "{perf}");
 }

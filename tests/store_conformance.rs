@@ -40,7 +40,7 @@
 //! | list_incidents | incidents::list_incidents_newest_first_filtered_and_limited |
 //! | get_incident | incidents::get_incident_of_an_unknown_id_is_none (and every contract of incidents) |
 //! | change_incident | incidents::change_incident_acknowledges_then_resolves_once, incidents::change_incident_resolves_straight_from_open, incidents::change_incident_refused_writes_nothing, incidents::change_incident_withdraws_the_messages_nobody_needs, incidents::change_incident_has_one_winner_among_racing_operators, incidents::change_incident_completes_one_unyo_resolved |
-//! | job_recovered | incidents::job_recovered_resolves_open_incidents_of_earlier_runs, incidents::job_recovered_without_resolve_only_notes, incidents::job_recovered_withdraws_the_messages_of_what_it_resolves |
+//! | job_recovered | incidents::job_recovered_resolves_open_incidents_of_earlier_runs, incidents::job_recovered_without_resolve_only_notes, incidents::job_recovered_withdraws_the_messages_of_what_it_resolves, checks::job_recovered_leaves_a_targets_incident_to_its_target |
 //! | open_gate | gates::open_gate_marks_the_step_waiting_approval, gates::open_gate_again_keeps_the_first_gate_and_its_decision |
 //! | gate | gates::gate_of_an_unknown_step_is_none |
 //! | decide_gate | gates::decide_gate_records_one_decision, gates::decide_gate_without_a_waiting_gate_is_refused, gates::decide_gate_has_one_winner_among_racing_operators, gates::decide_gate_withdraws_the_gate_notices |
@@ -76,8 +76,18 @@
 //! | set_finding_incident | monitor::set_finding_incident_notes_the_incident |
 //! | run_findings | monitor::run_findings_lists_one_runs_findings_oldest_first |
 //! | list_findings | monitor::record_finding_writes_once_per_run_and_kind, monitor::list_findings_in_the_period_oldest_first |
+//! | record_check | checks::record_check_keeps_the_targets_state_from_consecutive_results, checks::targets_lists_every_target_by_name |
+//! | targets | checks::targets_lists_every_target_by_name, checks::record_check_keeps_the_targets_state_from_consecutive_results |
+//! | target_changes | checks::target_changes_lists_state_changes_before_the_instant_oldest_first |
+//! | target_recovered | checks::target_recovered_resolves_the_targets_open_incident_only |
+//! | metric_facts | checks::metric_facts_reads_active_runs_unresolved_incidents_and_the_heartbeat |
+//! | runs_since | checks::runs_since_lists_ended_runs_from_an_id_with_the_oldest_active |
+//! | slots_not_run | checks::slots_not_run_lists_missed_and_skipped_slots_after_an_id |
+//! | missed_since | checks::missed_since_counts_missed_slots_due_since_by_job |
 
 // The contracts live beside this file, in `store_conformance/`.
+#[path = "store_conformance/checks.rs"]
+mod checks;
 #[path = "store_conformance/fixtures.rs"]
 mod fixtures;
 #[path = "store_conformance/gates.rs"]
@@ -228,6 +238,17 @@ macro_rules! every_contract {
                 list_extracts_newest_first_and_limited,
                 record_permission_changes_returns_ids_in_order,
                 list_permission_changes_filters_by_department_staff_and_batch,
+            }
+            checks {
+                record_check_keeps_the_targets_state_from_consecutive_results,
+                targets_lists_every_target_by_name,
+                target_changes_lists_state_changes_before_the_instant_oldest_first,
+                target_recovered_resolves_the_targets_open_incident_only,
+                job_recovered_leaves_a_targets_incident_to_its_target,
+                metric_facts_reads_active_runs_unresolved_incidents_and_the_heartbeat,
+                runs_since_lists_ended_runs_from_an_id_with_the_oldest_active,
+                slots_not_run_lists_missed_and_skipped_slots_after_an_id,
+                missed_since_counts_missed_slots_due_since_by_job,
             }
             reports {
                 freeze_report_freezes_once_and_refuses_other_bytes,

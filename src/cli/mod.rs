@@ -9,6 +9,7 @@ mod auth;
 mod business_date;
 mod calendar;
 mod cancel;
+mod check;
 mod completions;
 mod demo;
 mod extracts;
@@ -16,6 +17,7 @@ mod hold;
 mod hosts;
 mod import;
 pub(crate) mod incident;
+pub mod log;
 pub mod log_time;
 mod logs;
 mod next;
@@ -182,6 +184,18 @@ pub enum Command {
     /// ended `refused` with their reasons, and the next slots. It reads the database only, so it
     /// works with the daemon stopped.
     Status(status::Args),
+    /// Print one line and exit with a Nagios code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
+    /// for monitors that call plugins: Zabbix, Nagios, JP1.
+    ///
+    /// CRITICAL when no daemon runs or its heartbeat is older than `--heartbeat-critical`, when
+    /// an incident of severity high or critical is open (not acknowledged), or a health-check
+    /// target is down. WARNING when the heartbeat is older than `--heartbeat-warning`, a slot
+    /// was missed within `--missed-within`, or any other incident is unresolved. UNKNOWN when
+    /// the records cannot be read. The line ends with performance data after `|`. Works with
+    /// the daemon stopped (it reads the database only).
+    ///
+    /// Guide: docs/guide/monitoring.md.
+    Check(check::Args),
     /// Cancel a run: a queued one at once, a running one within a second (its steps' process
     /// groups are stopped).
     ///
@@ -364,6 +378,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Audit(args) => audit::run(&settings, args).await,
         Command::Cancel(args) => cancel::run(&settings, args).await,
         Command::Status(args) => status::run(&settings, args).await,
+        Command::Check(args) => check::run(&settings, args).await,
         Command::Hold(args) => hold::hold(&settings, args).await,
         Command::Rerun(args) => rerun::run(&settings, args).await,
         Command::Submit(args) => submit::run(&settings, args).await,

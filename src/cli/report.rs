@@ -205,7 +205,12 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
         Some(p) => store.report_facts(p.from, p.to, &[]).await?,
         None => Default::default(),
     };
-    let report = report::build(period, &facts, &previous, &catalog, settings, now);
+    let mut report = report::build(period, &facts, &previous, &catalog, settings, now);
+    let targets = store.targets().await?;
+    if !targets.is_empty() {
+        let changes = store.target_changes(period.to).await?;
+        report::add_checks(&mut report, period, &targets, &changes, &facts, settings);
+    }
     let templates = settings.report.templates.as_deref();
     let text = report::render::report(&report, form.lang, form.format, templates)
         .map_err(|e| Error::Request(e.to_string()))?;

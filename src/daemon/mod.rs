@@ -10,12 +10,15 @@
 //! This file holds the start (`begin`, then `Starting::run`) and the main loop; each of its
 //! concerns has a file: the lock (`lock.rs`), planning passes (`planning.rs`, on the
 //! per-schedule state of `slots.rs`), the queue poll (`queue.rs`), the runs it drives
-//! (`launch.rs`), queued runs already late (`late.rs`), crash recovery (`recover.rs`), the notifier's task (`notify_task.rs`),
-//! SIGHUP (`reload.rs`), and the signals and the stop (`shutdown.rs`).
+//! (`launch.rs`), queued runs already late (`late.rs`), crash recovery (`recover.rs`), the
+//! notifier's task (`notify_task.rs`), SIGHUP (`reload.rs`), the signals and the stop
+//! (`shutdown.rs`), the `/metrics` endpoint's task (`metrics.rs`) and systemd's notify
+//! protocol (`systemd.rs`).
 
 mod late;
 mod launch;
 mod lock;
+mod metrics;
 mod notify_task;
 mod planning;
 mod queue;
@@ -23,6 +26,7 @@ mod recover;
 mod reload;
 mod shutdown;
 mod slots;
+pub mod systemd;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -114,6 +118,11 @@ struct Daemon {
     planner: slots::Planner,
     /// The notifier task's current settings and catalog (replaced on reload).
     notifier: watch::Sender<Arc<Notifier>>,
+    /// Each scheduled job's next slot, for the metrics endpoint (published after each
+    /// planning pass that recorded slots, and on reload).
+    next_slots: watch::Sender<metrics::Slots>,
+    /// systemd's notify socket, when the daemon runs under it.
+    notify: systemd::Notify,
     /// Held for the daemon's life: a second daemon on the same database is refused.
     _lock: File,
 }
@@ -126,6 +135,8 @@ pub struct Starting {
     catalog: Arc<Catalog>,
     signals: Signals,
     lock: File,
+    /// The `/metrics` listener, bound at the start so a taken address stops the start.
+    metrics: Option<std::net::TcpListener>,
 }
 
 /// The first part of the daemon's start: signals, the lock, the definitions.
@@ -140,11 +151,24 @@ pub fn begin(settings: Settings) -> Result<Starting, Error> {
     // their step.
     crate::exec::escaped::become_subreaper();
     let catalog = Arc::new(Catalog::load(&settings)?);
+    let metrics = match settings.metrics {
+        Some(addr) => {
+            let io = |source| Error::Io {
+                action: format!("cannot listen on `{addr}` for `/metrics` (`metrics.listen`)"),
+                source,
+            };
+            let l = std::net::TcpListener::bind(addr).map_err(io)?;
+            l.set_nonblocking(true).map_err(io)?;
+            Some(l)
+        }
+        None => None,
+    };
     Ok(Starting {
         settings,
         catalog,
         signals,
         lock,
+        metrics,
     })
 }
 
@@ -176,6 +200,7 @@ impl Starting {
             catalog,
             signals,
             lock,
+            metrics,
         } = self;
         let store: Arc<dyn Store> = Arc::from(crate::store::open(&settings).await?);
         let (mut daemon, notifier_rx) =
@@ -188,7 +213,24 @@ impl Starting {
         ));
         daemon.announce();
         daemon.recover().await?;
+        let (metrics_stop, metrics_stop_rx) = watch::channel(false);
+        let metrics_task = metrics.map(|listener| {
+            let endpoint = metrics::Endpoint {
+                store: daemon.store.clone(),
+                clock: daemon.clock.clone(),
+                next_slots: daemon.next_slots.subscribe(),
+                tally: Default::default(),
+            };
+            tokio::spawn(metrics::serve(listener, endpoint, metrics_stop_rx))
+        });
+        let ready = format!("running: {}", daemon.catalog.summary());
+        daemon.notify.ready(&ready);
         let result = daemon.main_loop(signals).await;
+        daemon.notify.stopping("stopping");
+        let _ = metrics_stop.send(true);
+        if let Some(t) = metrics_task {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
         if let Err(e) = &result {
             // The loop is broken (the database failed): stop the steps rather than abandon
             // them; the next start records what it can.
@@ -246,6 +288,15 @@ fn wake_at(
 }
 
 impl Daemon {
+    /// Tells the metrics endpoint each scheduled job's next slot.
+    fn publish_next_slots(&self) {
+        if self.next_slots.receiver_count() > 0 {
+            let _ = self
+                .next_slots
+                .send(Arc::new(self.planner.next_by_job(&self.catalog)));
+        }
+    }
+
     /// The daemon on an open store: registered (its row in `daemons`), its planner loaded
     /// from the saved watermarks at the clock's now; with the receiving end of the
     /// notifier's current settings.
@@ -272,7 +323,10 @@ impl Daemon {
             catalog.clone(),
             store.clone(),
         )));
+        let (next_slots, _) = watch::channel(Arc::new(planner.next_by_job(&catalog)));
         let daemon = Daemon {
+            next_slots,
+            notify: systemd::Notify::from_env(),
             settings,
             catalog,
             store,
@@ -320,6 +374,7 @@ impl Daemon {
             mut hup,
         } = signals;
         let mut last_heartbeat = tokio::time::Instant::now();
+        let mut last_watchdog = tokio::time::Instant::now();
         let mut last_recover = tokio::time::Instant::now();
         let mut next_queue_poll = tokio::time::Instant::now();
         loop {
@@ -345,6 +400,20 @@ impl Daemon {
                 );
                 self.store.heartbeat(self.id, now, false).await?;
                 last_heartbeat = tokio::time::Instant::now();
+                let status = format!(
+                    "running: {}; {} run(s) in progress",
+                    self.catalog.summary(),
+                    self.running.len()
+                );
+                self.notify.status(&status);
+            }
+            // Fed here only, after a pass that planned, polled and beat: a loop that hangs
+            // (or a database that does not answer) starves the watchdog.
+            if let Some(every) = self.notify.watchdog_every
+                && last_watchdog.elapsed() >= every.min(QUEUE_POLL * 2)
+            {
+                self.notify.watchdog();
+                last_watchdog = tokio::time::Instant::now();
             }
             // Sleep until the next slot is due, the next queue poll, or at most MAX_SLEEP.
             let until_due = self

@@ -35,6 +35,7 @@ impl Daemon {
             .await?;
         self.planner
             .committed(&self.settings, &self.catalog, &decided);
+        self.publish_next_slots();
         self.missed_incidents(&decided.slots).await?;
         for (slot, run_id) in decided.slots.iter().zip(made) {
             let (Some(run_id), Some(run)) = (run_id, &slot.run) else {

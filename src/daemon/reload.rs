@@ -19,6 +19,11 @@ impl Daemon {
                 return;
             }
         };
+        if settings.metrics != self.settings.metrics {
+            tracing::warn!(
+                "`metrics.listen` changed in unyo.yaml; restart the daemon to serve it there"
+            );
+        }
         if settings.database != self.settings.database {
             tracing::warn!(
                 "`database` changed in unyo.yaml; restart the daemon to use {}",
@@ -28,13 +33,16 @@ impl Daemon {
         match Catalog::load(&settings) {
             Ok(catalog) => {
                 let database = self.settings.database.clone();
+                let metrics = self.settings.metrics;
                 self.settings = Settings {
                     database,
+                    metrics,
                     ..settings
                 };
                 self.catalog = Arc::new(catalog);
                 self.planner
                     .reload(&self.settings, &self.catalog, self.clock.now());
+                self.publish_next_slots();
                 let _ = self.notifier.send(Arc::new(Notifier::new(
                     self.settings.clone(),
                     self.catalog.clone(),

@@ -101,6 +101,20 @@ impl Planner {
         self.entries.values().filter_map(|e| e.next_due).min()
     }
 
+    /// Each scheduled job's next due slot (the soonest of its schedules), by job name.
+    pub fn next_by_job(&self, catalog: &Catalog) -> Vec<(String, DateTime<Utc>)> {
+        let mut next: std::collections::BTreeMap<&str, DateTime<Utc>> = Default::default();
+        for s in &catalog.schedules {
+            let Some(due) = self.entries.get(&s.name).and_then(|e| e.next_due) else {
+                continue;
+            };
+            next.entry(s.job.as_str())
+                .and_modify(|d| *d = (*d).min(due))
+                .or_insert(due);
+        }
+        next.into_iter().map(|(j, d)| (j.to_owned(), d)).collect()
+    }
+
     /// Whether a pass at `now` has anything to decide or record.
     pub fn anything_due(&self, now: DateTime<Utc>) -> bool {
         self.entries

@@ -9,11 +9,13 @@
 //! may use anything above it.
 
 pub mod baseline;
+pub mod check;
 pub mod clock;
 pub mod cron;
 pub mod csv;
 pub mod freeze;
 pub mod gate;
+pub mod health;
 pub mod host;
 pub mod incident;
 pub mod lateness;

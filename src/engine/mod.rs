@@ -16,6 +16,7 @@
 //! parameters' values and their masking (`secrets.rs`), and the run's watcher: lateness,
 //! stuck steps and slowdowns (`monitor.rs`).
 
+mod check;
 mod context;
 mod dag;
 mod finish;

@@ -91,6 +91,9 @@ pub(super) async fn run_step(
         };
 
         let mut end = attempt_end(ctx, step, result);
+        if let Some(check) = &step.check {
+            super::check::read_result(ctx, step, check, &mut end).await?;
+        }
         mask_log(ctx, &log_path).await;
         let elapsed = (end.ended_at - started_at).to_std().unwrap_or_default();
         let failed = matches!(

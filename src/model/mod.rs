@@ -29,9 +29,10 @@ pub use settings::{
     Settings, absolute, redact_url,
 };
 pub use settings::{
-    Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, DateStyle, DeskHours,
-    EmailChannel, Language, Level, NOTIFY_TEMPLATE_FILES, Notify, REPORT_TEMPLATE_FILES,
-    ReportSettings, SmtpAuth, SmtpTls, WebhookUrl, template_compile_reason, url_origin,
+    Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, DEFAULT_PLUGINS, DateStyle,
+    DeskHours, EmailChannel, Language, Level, LogFormat, LogSettings, LogTo, NOTIFY_TEMPLATE_FILES,
+    Notify, REPORT_TEMPLATE_FILES, ReportSettings, SmtpAuth, SmtpTls, WebhookUrl,
+    template_compile_reason, url_origin,
 };
 pub use validate::shell_line_is_safe;
 
@@ -288,6 +289,20 @@ pub struct Step {
     pub host: Option<String>,
     /// The operating-system user a local step runs as (the step's own, else the job's).
     pub user: Option<String>,
+    /// A health check (`check:`): the action runs its plugin, whose exit code 0-3 is a
+    /// result for the target, not the step's success or failure.
+    pub check: Option<Check>,
+}
+
+/// What a check step keeps beside its plugin's command (the step's `Action::Argv`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// The target's name, unique in the catalog.
+    pub target: String,
+    pub kind: crate::domain::check::TargetKind,
+    pub thresholds: crate::domain::check::Thresholds,
+    /// Severity of the incident when it goes down; `None`: the settings' default.
+    pub severity: Option<Severity>,
 }
 
 impl Step {

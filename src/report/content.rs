@@ -33,6 +33,10 @@ pub struct Report {
     /// When the service desk takes calls (`notify.desk_hours`), stated with the service
     /// levels; `None` without `notify:`.
     pub desk_hours: Option<DeskHoursLine>,
+    /// Health checks by target kind and target (稼働監視の状況); `None` when no target was
+    /// ever checked (then the report has no such section, and its JSON no such key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<super::checks::Checks>,
 }
 
 /// The desk hours as the report states them.

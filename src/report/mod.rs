@@ -6,6 +6,7 @@
 
 mod changes;
 pub mod chart;
+pub mod checks;
 mod content;
 mod incidents;
 pub mod interval;
@@ -116,6 +117,30 @@ pub fn build(
             to: n.desk_hours.to.format("%H:%M").to_string(),
             calendar: n.desk_hours.calendar.as_ref().map(|c| c.value.clone()),
         }),
+        checks: None,
+    }
+}
+
+/// Adds the health checks of `period` to `report` (its monitoring section), from the
+/// targets and their state changes as recorded; nothing when no target was ever checked.
+pub fn add_checks(
+    report: &mut Report,
+    period: &Period,
+    targets: &[crate::store::TargetRow],
+    changes: &[crate::store::TargetChange],
+    facts: &ReportFacts,
+    settings: &Settings,
+) {
+    let c = checks::checks(
+        period.from,
+        period.to,
+        targets,
+        changes,
+        &facts.incidents,
+        settings.timezone,
+    );
+    if !c.targets.is_empty() {
+        report.checks = Some(c);
     }
 }
 

@@ -14,9 +14,13 @@ static PARAM: LazyLock<Shape> = LazyLock::new(leaf::<ParamSpec>);
 static APPROVAL: LazyLock<Shape> = LazyLock::new(leaf::<ApprovalSpec>);
 static SLA: LazyLock<Shape> = LazyLock::new(leaf::<SlaSpec>);
 static SLOWDOWN: LazyLock<Shape> = LazyLock::new(leaf::<SlowdownSpec>);
+static CHECK: LazyLock<Shape> = LazyLock::new(leaf::<CheckSpec>);
 static STEP: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<StepSpec>(),
-    children: vec![("approval", Child::Struct(&APPROVAL))],
+    children: vec![
+        ("approval", Child::Struct(&APPROVAL)),
+        ("check", Child::Struct(&CHECK)),
+    ],
 });
 static JOB: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<JobSpec>(),
@@ -153,7 +157,32 @@ pub struct ApprovalSpec {
     pub message: Option<String>,
 }
 
-/// One step: exactly one of `argv`, `run` or `approval`.
+/// A health check: a Nagios-compatible plugin run as the step's command, its exit code read
+/// as OK, WARNING, CRITICAL or UNKNOWN and its target's up/down state kept from consecutive
+/// results.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// The plugin: a file name in the settings' `checks.plugins` folder
+    /// (`/usr/lib/nagios/plugins`), or a path (relative to the root, or absolute).
+    pub plugin: Spanned<String>,
+    /// Its arguments, each a template like `argv`'s.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The name of what is checked (default: `JOB.STEP`); one check per target.
+    pub target: Option<Spanned<String>>,
+    /// What kind of target it is: `software`, `hardware`, `network` or `access`.
+    pub kind: Spanned<String>,
+    /// Consecutive CRITICAL results that take the target down (default 3).
+    pub down_after: Option<Spanned<u32>>,
+    /// Consecutive OK or WARNING results that bring it back up (default 1).
+    pub up_after: Option<Spanned<u32>>,
+    /// Severity of the incident opened when the target goes down (default: the settings'
+    /// `incidents.severity`).
+    pub severity: Option<super::Severity>,
+}
+
+/// One step: exactly one of `argv`, `run`, `approval` or `check`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
@@ -162,6 +191,8 @@ pub struct StepSpec {
     pub run: Option<Spanned<String>>,
     /// Wait for an operator's approval (its `timeout` is the step's).
     pub approval: Option<Spanned<ApprovalSpec>>,
+    /// Run a health-check plugin (its `timeout` is the step's).
+    pub check: Option<Spanned<CheckSpec>>,
     /// One position for the whole list: a span per item made big DAGs slow to load.
     pub needs: Option<Spanned<Vec<String>>>,
     #[serde(default)]

@@ -20,7 +20,8 @@ use serde::de::DeserializeOwned;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use job::{
-    JobSpec, OnInterrupt, ParamSpec, ParamType, SlaSpec, SlowdownSpec, StepSpec, WindowPolicy,
+    CheckSpec, JobSpec, OnInterrupt, ParamSpec, ParamType, SlaSpec, SlowdownSpec, StepSpec,
+    WindowPolicy,
 };
 pub use notify::{
     ChannelSpec, CommandSpec, DeskHoursSpec, EmailSpec, LevelSpec, NotifySpec, WebhookSpec,
@@ -34,7 +35,8 @@ pub use schedule::{
     ScheduleSpec, WeekdaySpec, WindowSpec,
 };
 pub use settings::{
-    AvailabilitySpec, BackupsSpec, HostSpec, ServiceHoursSpec, ServiceSpec, SettingsSpec,
+    AvailabilitySpec, BackupsSpec, ChecksSpec, HostSpec, LogSpec, MetricsSpec, ServiceHoursSpec,
+    ServiceSpec, SettingsSpec,
 };
 
 /// Largest definition file accepted; a job tree is text written by people.

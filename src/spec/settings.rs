@@ -24,9 +24,15 @@ static SERVICE: LazyLock<Shape> = LazyLock::new(|| Shape {
         ("backups", Child::Struct(&BACKUPS)),
     ],
 });
+static CHECKS: LazyLock<Shape> = LazyLock::new(leaf::<ChecksSpec>);
+static METRICS: LazyLock<Shape> = LazyLock::new(leaf::<MetricsSpec>);
+static LOG: LazyLock<Shape> = LazyLock::new(leaf::<LogSpec>);
 static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<SettingsSpec>(),
     children: vec![
+        ("checks", Child::Struct(&CHECKS)),
+        ("metrics", Child::Struct(&METRICS)),
+        ("log", Child::Struct(&LOG)),
         ("incidents", Child::Struct(&INCIDENTS)),
         ("notify", Child::Struct(&NOTIFY)),
         ("report", Child::Struct(&REPORT)),
@@ -82,6 +88,41 @@ pub struct SettingsSpec {
     /// Servers without a unyo daemon that steps reach through `ssh` (`host:` of a step).
     #[serde(default)]
     pub hosts: IndexMap<String, Spanned<HostSpec>>,
+    /// Health checks: where their plugins are.
+    pub checks: Option<ChecksSpec>,
+    /// The daemon's Prometheus endpoint (off without it).
+    pub metrics: Option<MetricsSpec>,
+    /// The daemon's own log: format and destination.
+    pub log: Option<LogSpec>,
+}
+
+/// `checks:` in unyo.yaml.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksSpec {
+    /// The folder of the plugins a check names by file name (default
+    /// `/usr/lib/nagios/plugins`, Debian's `monitoring-plugins`).
+    pub plugins: Option<Spanned<String>>,
+}
+
+/// `metrics:` in unyo.yaml.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// `HOST:PORT` the daemon serves `/metrics` on, e.g. `127.0.0.1:9464`.
+    pub listen: Option<Spanned<String>>,
+}
+
+/// `log:` in unyo.yaml.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogSpec {
+    /// `text` (default) or `json` (one JSON object a line).
+    pub format: Option<Spanned<String>>,
+    /// `stderr` (default; journald under systemd) or `files` (`<log_dir>/unyo.log.YYYY-MM-DD`).
+    pub to: Option<Spanned<String>>,
+    /// With `to: files`: how many daily files are kept (default 30).
+    pub keep_days: Option<Spanned<u32>>,
 }
 
 /// One server of `hosts:` in unyo.yaml.

@@ -8,6 +8,7 @@
 //! report is decided in `domain` and only persisted here.
 
 pub mod bulk;
+mod checks;
 pub mod disk;
 mod findings;
 pub(crate) mod sqlite;
@@ -17,7 +18,8 @@ mod traits;
 /// `&dyn Store`.
 pub mod prelude {
     pub use super::traits::{
-        IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+        CheckStore, IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore,
+        SlotStore, Store,
     };
 }
 
@@ -30,10 +32,15 @@ use serde::Serialize;
 pub use crate::domain::status::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
+pub use checks::{
+    CheckRecorded, EndedRun, Histogram, MetricFacts, NewCheckResult, RunTally, RunsSince,
+    SlotsSince, TargetChange, TargetRow,
+};
 pub use findings::{DurationSample, FindingRow, NewFinding};
 pub use sqlite::SqliteStore;
 pub use traits::{
-    IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore, Store,
+    CheckStore, IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore,
+    Store,
 };
 
 use crate::model::{Database, Settings, Severity};

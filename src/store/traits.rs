@@ -141,7 +141,8 @@ pub trait IncidentStore: Send + Sync + std::fmt::Debug {
     ) -> Pending<Result<IncidentRow, IncidentRefusal>>;
     /// A run of `job` succeeded: every unresolved incident of the job gets a note, and is
     /// resolved by unyo when `resolve` is set (its pending messages withdrawn). Returns the
-    /// incidents touched.
+    /// incidents touched. A target's incident (`domain::check::target_class`) is left to
+    /// its target ([`CheckStore::target_recovered`]).
     fn job_recovered(
         &self,
         job: &str,
@@ -247,6 +248,39 @@ pub trait MonitorStore: Send + Sync + std::fmt::Debug {
     fn list_findings(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<Vec<FindingRow>>;
 }
 
+/// Health checks' results and targets, and the figures monitors read.
+/// See [`Store`] for the rule every write follows.
+pub trait CheckStore: Send + Sync + std::fmt::Debug {
+    /// Records a check's result and its target's state afterwards (`domain::check::next`
+    /// over the recorded state), in one transaction; a target seen first starts up.
+    fn record_check(&self, result: &NewCheckResult) -> Pending<CheckRecorded>;
+    /// Every target, by name.
+    fn targets(&self) -> Pending<Vec<TargetRow>>;
+    /// The results that changed a target's state before `to`, oldest first.
+    fn target_changes(&self, to: DateTime<Utc>) -> Pending<Vec<TargetChange>>;
+    /// Target `target` of `job` came back up: its unresolved incident (of class
+    /// `domain::check::target_class`) is resolved by unyo when open, noted when someone
+    /// acknowledged it. Returns the incidents touched.
+    fn target_recovered(
+        &self,
+        job: &str,
+        target: &str,
+        run_id: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Pending<Vec<i64>>;
+    /// The figures of now `/metrics` shows: queued and running runs, unresolved incidents,
+    /// the running daemon's heartbeat (the counts of ended runs and slots are left empty).
+    fn metric_facts(&self) -> Pending<MetricFacts>;
+    /// The ended runs with id `from_id` or above, by id, at most `limit`, with the smallest
+    /// id still active and the largest id, in one snapshot.
+    fn runs_since(&self, from_id: i64, limit: i64) -> Pending<RunsSince>;
+    /// The slots after slot `after_id` that made no run (missed or skipped), by id, and the
+    /// largest slot id.
+    fn slots_not_run(&self, after_id: i64) -> Pending<SlotsSince>;
+    /// Slots missed since `since` (due then or later), by job.
+    fn missed_since(&self, since: DateTime<Utc>) -> Pending<Vec<(String, i64)>>;
+}
+
 /// Where runs are recorded.
 ///
 /// Write methods *issue* their write when called, before the returned future is first
@@ -255,11 +289,25 @@ pub trait MonitorStore: Send + Sync + std::fmt::Debug {
 /// step, then lets the steps that need it start, whose start records are therefore never
 /// committed before that end.
 pub trait Store:
-    RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore + MonitorStore
+    RunStore
+    + SlotStore
+    + IncidentStore
+    + Outbox
+    + RecordStore
+    + ReportStore
+    + MonitorStore
+    + CheckStore
 {
 }
 
 impl<T> Store for T where
-    T: RunStore + SlotStore + IncidentStore + Outbox + RecordStore + ReportStore + MonitorStore
+    T: RunStore
+        + SlotStore
+        + IncidentStore
+        + Outbox
+        + RecordStore
+        + ReportStore
+        + MonitorStore
+        + CheckStore
 {
 }

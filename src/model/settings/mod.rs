@@ -17,6 +17,7 @@ use crate::spec::{self, Diagnostic, Diagnostics, SettingsSpec, Severity};
 mod channel;
 mod hosts;
 mod incidents;
+mod monitor;
 mod notify;
 mod report;
 mod service;
@@ -30,6 +31,7 @@ pub use channel::{
 };
 pub use hosts::Host;
 pub use incidents::IncidentSettings;
+pub use monitor::{DEFAULT_PLUGINS, LogFormat, LogSettings, LogTo};
 pub use notify::{DeskHours, Language, Level, NOTIFY_TEMPLATE_FILES, Notify};
 pub use report::{DateStyle, REPORT_TEMPLATE_FILES, ReportSettings};
 pub use service::{AvailabilityTarget, BackupTarget, Service};
@@ -122,6 +124,12 @@ pub struct Settings {
     pub report: ReportSettings,
     /// Servers steps reach through `ssh` (`hosts:`), by name.
     pub hosts: IndexMap<String, Host>,
+    /// The folder of the plugins checks name by file name (`checks.plugins`).
+    pub check_plugins: PathBuf,
+    /// Where the daemon serves `/metrics`; `None` (the default): no endpoint.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// The daemon's own log (`log:`).
+    pub log: LogSettings,
 }
 
 impl Settings {
@@ -149,6 +157,9 @@ impl Settings {
             report: ReportSettings::default(),
             service: None,
             hosts: IndexMap::new(),
+            check_plugins: PathBuf::from(DEFAULT_PLUGINS),
+            metrics: None,
+            log: LogSettings::default(),
         }
     }
 
@@ -356,6 +367,17 @@ impl Settings {
             self.service = Some(service(s, file, diags));
         }
         self.hosts = hosts::hosts(&raw.hosts, &root, file, diags);
+        if let Some(c) = &raw.checks
+            && let Some(p) = monitor::plugins(c, &root)
+        {
+            self.check_plugins = p;
+        }
+        if let Some(m) = &raw.metrics {
+            self.metrics = monitor::metrics(m, file, diags);
+        }
+        if let Some(l) = &raw.log {
+            self.log = monitor::log(l, file, diags);
+        }
     }
 
     /// The environment variables these settings name as holding unyo's own secrets: the

@@ -13,10 +13,11 @@ use sha2::{Digest, Sha256};
 
 use super::param::{param, type_name};
 use super::runbook::code_range;
-use super::{Ctx, IDENT};
+use super::{Ctx, IDENT, NAME};
+use crate::domain::check::{TargetKind, Thresholds};
 use crate::domain::lateness::{Deadline, Limits};
 use crate::model::values::parse_clock;
-use crate::model::{Action, Job, JobSla, ParamType, Slowdown, Step};
+use crate::model::{Action, Check, Job, JobSla, ParamType, Slowdown, Step};
 use crate::spec::{CodeSpec, Diagnostic, JobSpec, SourceFile, StepSpec, diag};
 
 pub(super) fn job(
@@ -182,6 +183,11 @@ pub(super) fn job(
         } else if !matches!(built.action, Action::Approval { .. }) {
             built.refuse_exit = own.or_else(|| job_refuse.clone()).unwrap_or_default();
             placement(cx, file, sname, &s.value, spec, &mut built);
+        }
+        if let Some(c) = &mut built.check
+            && c.target.is_empty()
+        {
+            c.target = format!("{name}.{sname}");
         }
         steps.push(built);
     }
@@ -397,6 +403,7 @@ fn step(
         spec.argv.is_some(),
         spec.run.is_some(),
         spec.approval.is_some(),
+        spec.check.is_some(),
     ]
     .iter()
     .filter(|k| **k)
@@ -418,6 +425,7 @@ fn step(
             stuck_after: None,
             host: None,
             user: None,
+            check: None,
         };
     }
     if let (Some(a), 2..) = (&spec.approval, kinds) {
@@ -427,7 +435,22 @@ fn step(
             format!("step `{name}` is an approval: it has no `argv` or `run`"),
         );
     }
+    let mut check = None;
+    if let Some(c) = &spec.check {
+        if kinds > 1 {
+            cx.err(
+                file,
+                c,
+                format!("step `{name}` is a check: it has no `argv`, `run` or `approval`"),
+            );
+        }
+        check = Some(check_step(cx, file, name, c, job));
+    }
     let action = match (&spec.argv, &spec.run) {
+        _ if spec.check.is_some() => check.as_ref().map_or_else(
+            || Action::Argv(Vec::new()),
+            |(argv, _)| Action::Argv(argv.clone()),
+        ),
         (Some(argv), None) => {
             if argv.value.is_empty() {
                 cx.err(file, argv, format!("step `{name}`: `argv` is empty"));
@@ -459,7 +482,7 @@ fn step(
                 cx.err(
                     file,
                     s,
-                    format!("step `{name}` needs `argv`, `run` or `approval`"),
+                    format!("step `{name}` needs `argv`, `run`, `approval` or `check`"),
                 );
             }
             Action::Argv(Vec::new())
@@ -500,6 +523,7 @@ fn step(
         stuck_after: None,
         host: None,
         user: None,
+        check: check.map(|(_, c)| c),
     }
 }
 
@@ -572,6 +596,95 @@ fn placement(
         ),
     }
 }
+
+/// A check step: its plugin's command line, and what it keeps of the target. The target's
+/// name is left empty when `target:` is not given (the job fills in `JOB.STEP`).
+fn check_step(
+    cx: &mut Ctx<'_>,
+    file: &Path,
+    name: &str,
+    c: &Spanned<crate::spec::CheckSpec>,
+    job: &JobSpec,
+) -> (Vec<String>, Check) {
+    let spec = &c.value;
+    let plugin = spec.plugin.value.trim();
+    if plugin.is_empty() {
+        cx.err(
+            file,
+            &spec.plugin,
+            format!("step `{name}`: `check.plugin` is empty"),
+        );
+    }
+    cx.template(file, &spec.plugin, plugin, &job.params, false);
+    let path = if plugin.contains('/') {
+        cx.root.join(plugin)
+    } else {
+        cx.plugins.join(plugin)
+    };
+    let mut argv = vec![path.display().to_string()];
+    for a in &spec.args {
+        cx.template(file, c, a, &job.params, false);
+        cx.no_secret(file, c, a, &job.params, "check.args");
+        argv.push(a.clone());
+    }
+    let kind = match spec.kind.value.parse::<TargetKind>() {
+        Ok(k) => k,
+        Err(m) => {
+            cx.err(
+                file,
+                &spec.kind,
+                format!("step `{name}`: `check.kind`: {m}"),
+            );
+            TargetKind::Software
+        }
+    };
+    let target = match &spec.target {
+        Some(t) => {
+            if !NAME.is_match(&t.value) {
+                cx.err(
+                    file,
+                    t,
+                    format!(
+                        "step `{name}`: bad target name `{}` (letters, digits, `-`, `_`, `.`)",
+                        t.value
+                    ),
+                );
+            }
+            t.value.clone()
+        }
+        None => String::new(),
+    };
+    let mut count = |v: &Option<Spanned<u32>>, key: &str, default: u32| match v {
+        Some(n) if n.value == 0 => {
+            cx.err(
+                file,
+                n,
+                format!("step `{name}`: `check.{key}` must be at least 1"),
+            );
+            default
+        }
+        Some(n) => n.value,
+        None => default,
+    };
+    let thresholds = Thresholds {
+        down_after: count(&spec.down_after, "down_after", DEFAULT_DOWN_AFTER),
+        up_after: count(&spec.up_after, "up_after", DEFAULT_UP_AFTER),
+    };
+    (
+        argv,
+        Check {
+            target,
+            kind,
+            thresholds,
+            severity: spec.severity,
+        },
+    )
+}
+
+/// Consecutive CRITICAL results that take a target down when its check does not say.
+pub const DEFAULT_DOWN_AFTER: u32 = 3;
+/// Consecutive good results that bring it back up when its check does not say.
+pub const DEFAULT_UP_AFTER: u32 = 1;
 
 /// A `refuse_exit` list, each code or range checked (`None` when not given). Exit code 0 is
 /// success, so it cannot mean a refusal.

@@ -53,6 +53,8 @@ struct Ctx<'a> {
     diags: Diagnostics,
     hasher: Sha256,
     root: &'a Path,
+    /// The folder of the plugins checks name by file name.
+    plugins: &'a Path,
     /// Kinds of definition (`"calendar"`, `"window"`) with a file that did not parse: a
     /// reference to an unknown name of that kind may be in that file, so it is not reported.
     incomplete: HashSet<&'static str>,
@@ -286,6 +288,7 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         diags: Diagnostics::default(),
         hasher: Sha256::new(),
         root: &settings.root,
+        plugins: &settings.check_plugins,
         incomplete: HashSet::new(),
         unparsed: HashSet::new(),
         hosts: settings.hosts.keys().cloned().collect(),
@@ -395,6 +398,22 @@ pub(super) fn load(settings: &Settings) -> Result<Catalog, Diagnostics> {
         }
     }
     let job_names: Vec<String> = job_files.keys().cloned().collect();
+    // A target is checked by one step: its state and incident are the target's.
+    let mut targets: HashMap<&str, &str> = HashMap::new();
+    for job in jobs.values() {
+        for step in &job.steps {
+            let Some(c) = &step.check else { continue };
+            if let Some(other) = targets.insert(&c.target, &job.name) {
+                cx.diags.push(Diagnostic::file(
+                    &job.file,
+                    format!(
+                        "step `{}`: target `{}` is checked by job `{other}` already; give this check its own `target`",
+                        step.name, c.target
+                    ),
+                ));
+            }
+        }
+    }
     for (src, spec) in &raw_jobs {
         let Some(after) = &spec.after else { continue };
         let me = name_of(src, &spec.name);

@@ -271,15 +271,20 @@ impl IncidentStore for SqliteStore {
     ) -> Pending<Vec<i64>> {
         let job = job.to_owned();
         self.write("noting a recovery on incidents", move |c| {
-            let rows: Vec<(i64, String, Option<i64>)> = c
+            let rows: Vec<(i64, String, Option<i64>, String)> = c
                 .prepare_cached(
-                    "SELECT id, status, run_id FROM incidents WHERE job = ? \
+                    "SELECT id, status, run_id, failure_class FROM incidents WHERE job = ? \
                      AND status <> 'resolved' ORDER BY id",
                 )?
-                .query_map([&job], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([&job], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<rusqlite::Result<_>>()?;
+            // A target's incident waits for the target, not for its check's run.
+            let rows = rows
+                .into_iter()
+                .filter(|(.., class)| crate::domain::check::recovers_with_job(class))
+                .map(|(id, status, run, _)| (id, status, run));
             let at = ts(at);
-            let mut ids = Vec::with_capacity(rows.len());
+            let mut ids = Vec::new();
             for (id, status, opened_by_run) in rows {
                 ids.push(id);
                 let status = status.parse().ok();

@@ -28,6 +28,7 @@ use std::time::Duration;
 use super::*;
 
 mod bulk;
+mod checks;
 mod findings;
 mod incidents;
 mod outbox;
@@ -143,6 +144,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         21,
         "findings",
         include_str!("../../../migrations/sqlite/0021_findings.sql"),
+    ),
+    (
+        22,
+        "checks",
+        include_str!("../../../migrations/sqlite/0022_checks.sql"),
     ),
 ];
 

@@ -1,0 +1,186 @@
+//! The daemon's Prometheus endpoint: `GET /metrics` on the address of `metrics.listen`
+//! (loopback in the shipped settings; off when not set), served by hyper's HTTP/1 server in
+//! a task of its own. Each scrape reads the records (`Store::metric_facts`, `targets`,
+//! `target_changes`) and the next slots the main loop last published, and renders them with
+//! `metrics::render`. Any other path is 404, any other method 405.
+//!
+//! The endpoint only reads: it never writes the database nor touches the main loop's state,
+//! and a slow scrape holds up nothing but itself.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+
+use crate::domain::clock::SharedClock;
+use crate::metrics::{CONTENT_TYPE, Snapshot, Tally, render};
+use crate::store::{Store, StoreError};
+
+/// Each scheduled job's next slot, by job name.
+pub(super) type Slots = Arc<Vec<(String, DateTime<Utc>)>>;
+/// Each scheduled job's next slot, as the main loop last published it.
+pub(super) type NextSlots = watch::Receiver<Slots>;
+
+/// What a scrape needs.
+pub(super) struct Endpoint {
+    pub store: Arc<dyn Store>,
+    pub clock: SharedClock,
+    pub next_slots: NextSlots,
+    /// The counts of ended runs and slots, kept between scrapes (locked only to read or
+    /// add, never across an await).
+    pub tally: std::sync::Mutex<Tally>,
+}
+
+/// Serves `/metrics` on `listener` until `stop` turns true.
+pub(super) async fn serve(
+    listener: std::net::TcpListener,
+    endpoint: Endpoint,
+    mut stop: watch::Receiver<bool>,
+) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("the metrics endpoint cannot listen: {e}");
+            return;
+        }
+    };
+    let endpoint = Arc::new(endpoint);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let (stream, _) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("the metrics endpoint could not accept a connection: {e}");
+                continue;
+            }
+        };
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let endpoint = endpoint.clone();
+                async move { Ok::<_, Infallible>(answer(&endpoint, &req).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!("a metrics connection ended: {e}");
+            }
+        });
+    }
+}
+
+fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+async fn answer(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.uri().path() != "/metrics" {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "not found: unyo serves `/metrics` only\n".to_owned(),
+        );
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed: `/metrics` answers GET\n".to_owned(),
+        );
+    }
+    match scrape(endpoint).await {
+        Ok(text) => {
+            let mut r = plain(StatusCode::OK, text);
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(CONTENT_TYPE),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::warn!("a metrics scrape failed: {e}");
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the records cannot be read: {e}\n"),
+            )
+        }
+    }
+}
+
+/// Ended runs read at a time.
+const RUNS_BATCH: i64 = 2000;
+
+fn poisoned() -> StoreError {
+    StoreError::Query {
+        action: "counting the runs for the metrics",
+        message: "a scrape panicked while counting".to_owned(),
+    }
+}
+
+/// One scrape's exposition.
+pub(super) async fn scrape(endpoint: &Endpoint) -> Result<String, StoreError> {
+    let now = endpoint.clock.now();
+    let (mut cursor, slots_after) = {
+        let t = endpoint.tally.lock().map_err(|_| poisoned())?;
+        (t.runs_from(), t.slots_after())
+    };
+    // In batches, so that the first scrape over a long history holds a batch at a time.
+    let mut snapshots = Vec::new();
+    loop {
+        let read = endpoint.store.runs_since(cursor, RUNS_BATCH).await?;
+        snapshots.push((read.oldest_active, read.max_id));
+        endpoint
+            .tally
+            .lock()
+            .map_err(|_| poisoned())?
+            .add_runs(&read);
+        match read.ended.last() {
+            Some(last) if read.ended.len() as i64 == RUNS_BATCH => cursor = last.id + 1,
+            _ => break,
+        }
+    }
+    let slots = endpoint.store.slots_not_run(slots_after).await?;
+    let mut facts = endpoint.store.metric_facts().await?;
+    {
+        let mut t = endpoint.tally.lock().map_err(|_| poisoned())?;
+        t.advance(snapshots);
+        t.add_slots(&slots);
+        t.fill(&mut facts);
+    }
+    let targets = endpoint.store.targets().await?;
+    // Flapping looks back a day; older changes are not read.
+    let changes: Vec<_> = if targets.is_empty() {
+        Vec::new()
+    } else {
+        let day_ago = now - Duration::hours(24);
+        endpoint
+            .store
+            .target_changes(now + Duration::seconds(1))
+            .await?
+            .into_iter()
+            .filter(|c| c.at >= day_ago)
+            .collect()
+    };
+    let next = endpoint.next_slots.borrow().clone();
+    Ok(render(&Snapshot {
+        version: env!("CARGO_PKG_VERSION"),
+        now,
+        facts: &facts,
+        targets: &targets,
+        changes: &changes,
+        next_slots: &next,
+    }))
+}
