@@ -20,6 +20,7 @@
 //! | end_step | gates::end_step_withdraws_the_notices_of_a_gate_that_ended_undecided, runs::end_step_ends_a_step_that_never_ran, runs::writes_commit_in_the_order_they_were_called |
 //! | list_runs | runs::list_runs_newest_first_filtered_and_limited |
 //! | get_run | runs::get_run_of_an_unknown_id_is_none (and most contracts of runs) |
+//! | get_run_row | runs::get_run_row_is_the_runs_row_of_get_run_without_steps |
 //! | succeeded | runs::succeeded_only_for_a_succeeded_run_of_that_job_and_day |
 //! | defer_run | runs::defer_run_sets_when_a_queued_run_may_start, runs::writes_naming_an_unknown_run_change_nothing |
 //! | active_runs | runs::active_runs_lists_queued_and_running_oldest_first |
@@ -151,6 +152,7 @@ macro_rules! every_contract {
                 writes_commit_in_the_order_they_were_called,
                 list_runs_newest_first_filtered_and_limited,
                 get_run_of_an_unknown_id_is_none,
+                get_run_row_is_the_runs_row_of_get_run_without_steps,
                 succeeded_only_for_a_succeeded_run_of_that_job_and_day,
                 defer_run_sets_when_a_queued_run_may_start,
                 active_runs_lists_queued_and_running_oldest_first,

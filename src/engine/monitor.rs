@@ -117,18 +117,18 @@ impl Monitor {
 
 /// The run's due time, business date and start, from its record.
 async fn run_times(ctx: &StepContext) -> Result<Option<RunTimes>, StoreError> {
-    let Some(run) = ctx.store.get_run(ctx.run_id).await? else {
+    let Some(run) = ctx.store.get_run_row(ctx.run_id).await? else {
         return Ok(None);
     };
     let due = ctx
         .store
         .slot_due_at(ctx.run_id)
         .await?
-        .unwrap_or(run.run.queued_at);
+        .unwrap_or(run.queued_at);
     Ok(Some(RunTimes {
         due,
-        business_date: run.run.business_date,
-        started: run.run.started_at,
+        business_date: run.business_date,
+        started: run.started_at,
     }))
 }
 
@@ -293,8 +293,9 @@ pub(super) async fn judge_duration(ctx: &StepContext) {
     if !slowdown.enabled {
         return;
     }
-    let run = match ctx.store.get_run(ctx.run_id).await {
-        Ok(Some(r)) => r.run,
+    // The run's row only: a run of a thousand steps is not read back whole.
+    let run = match ctx.store.get_run_row(ctx.run_id).await {
+        Ok(Some(r)) => r,
         Ok(None) => return,
         Err(e) => {
             tracing::warn!(run = ctx.run_id, "cannot judge the run's duration: {e}");

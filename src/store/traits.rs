@@ -37,6 +37,9 @@ pub trait RunStore: Send + Sync + std::fmt::Debug {
     ) -> Pending<()>;
     fn list_runs(&self, filter: &RunFilter) -> Pending<Vec<RunRow>>;
     fn get_run(&self, run_id: i64) -> Pending<Option<RunDetail>>;
+    /// The run's own row, without its steps and attempts (what a caller that needs only the
+    /// run's times or status reads, whatever the size of the run).
+    fn get_run_row(&self, run_id: i64) -> Pending<Option<RunRow>>;
     /// Runs that are queued or running, oldest first.
     fn active_runs(&self) -> Pending<Vec<RunRow>>;
     /// Takes a queued run: it becomes `running` under `owner`. False when it was no longer

@@ -455,6 +455,23 @@ pub async fn get_run_of_an_unknown_id_is_none(db: &Db) {
     assert!(db.get_run(id + 1).await.expect("get").is_none());
 }
 
+pub async fn get_run_row_is_the_runs_row_of_get_run_without_steps(db: &Db) {
+    assert!(db.get_run_row(1).await.expect("get").is_none());
+    let id = finished(&**db, "backup", RunStatus::Succeeded, at(0)).await;
+    let row = db.get_run_row(id).await.expect("get").expect("the run");
+    let detail = db.get_run(id).await.expect("get").expect("the run");
+    assert_eq!(row.id, id);
+    assert_eq!(row.job, "backup");
+    assert_eq!(row.status, RunStatus::Succeeded);
+    assert_eq!(row.ended_at, Some(at(0)));
+    assert_eq!(
+        serde_json::to_value(&row).expect("json"),
+        serde_json::to_value(&detail.run).expect("json"),
+        "the same row as get_run's"
+    );
+    assert!(db.get_run_row(id + 1).await.expect("get").is_none());
+}
+
 pub async fn succeeded_only_for_a_succeeded_run_of_that_job_and_day(db: &Db) {
     assert!(!db.succeeded("backup", day()).await.expect("read"));
     finished(&**db, "backup", RunStatus::Failed, at(0)).await;

@@ -393,6 +393,15 @@ impl RunStore for SqliteStore {
         })
     }
 
+    fn get_run_row(&self, run_id: i64) -> Pending<Option<RunRow>> {
+        self.read(move |c| {
+            c.prepare_cached("SELECT * FROM runs WHERE id = ?")
+                .and_then(|mut s| s.query_row([run_id], |r| Ok(run_row(r))).optional())
+                .map_err(query_err("reading a run"))?
+                .transpose()
+        })
+    }
+
     fn active_runs(&self) -> Pending<Vec<RunRow>> {
         self.read(|c| {
             all(
