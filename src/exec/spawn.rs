@@ -20,7 +20,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use nix::spawn::{
     PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn, posix_spawnp,
@@ -32,11 +32,15 @@ use tokio::io::unix::AsyncFd;
 use tokio::net::unix::pipe;
 
 /// The variables every process of a run starts with: unyo's own environment less the
-/// variables it must not pass on, plus the run's own. Built once per run; each attempt adds
-/// its own few variables on top (a later variable replaces an earlier one of the same name).
+/// variables it must not pass on, plus the run's own. Built once per run (unyo's own part
+/// once per process and list of removed names, shared by every run); each attempt adds its
+/// own few variables on top (a later variable replaces an earlier one of the same name).
 pub struct Environment {
-    /// `KEY=value`, in the order the process sees them.
-    vars: Vec<CString>,
+    /// unyo's own variables less the removed ones, `KEY=value`, shared between runs.
+    inherited: Arc<Vec<CString>>,
+    /// The run's own `KEY=value`, one of each name (the later given wins); each replaces an
+    /// inherited variable of its name.
+    own: Vec<CString>,
     /// A variable could not be passed to a process (a NUL byte): such a run's processes are
     /// started through std, which reports it.
     unusable: bool,
@@ -51,8 +55,7 @@ pub struct Environment {
 impl fmt::Debug for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<_> = self
-            .vars
-            .iter()
+            .vars()
             .map(|v| String::from_utf8_lossy(key(v.to_bytes())).into_owned())
             .collect();
         f.debug_struct("Environment")
@@ -68,49 +71,95 @@ impl Default for Environment {
     }
 }
 
+/// unyo's own environment less `remove`, as `KEY=value` (one of each name, the last one
+/// of the environment winning): built once for a list of removed names and kept, since a
+/// process's own environment does not change (the daemon's list changes only on a reload).
+fn inherited(remove: &[String]) -> Arc<Vec<CString>> {
+    type Cached = Option<(Vec<String>, Arc<Vec<CString>>)>;
+    static CACHE: std::sync::Mutex<Cached> = std::sync::Mutex::new(None);
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((names, vars)) = cache.as_ref()
+        && names.as_slice() == remove
+    {
+        return vars.clone();
+    }
+    let mut vars: Vec<CString> = Vec::new();
+    let mut seen: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+    for (k, v) in std::env::vars_os() {
+        if remove.iter().any(|r| OsStr::new(r) == k) {
+            continue;
+        }
+        // An environment entry holds no NUL byte.
+        let Ok(entry) = CString::new(entry_of(k.as_bytes(), v.as_bytes())) else {
+            continue;
+        };
+        match seen.get(k.as_bytes()) {
+            Some(&at) => {
+                if let Some(slot) = vars.get_mut(at) {
+                    *slot = entry;
+                }
+            }
+            None => {
+                seen.insert(k.as_bytes().to_vec(), vars.len());
+                vars.push(entry);
+            }
+        }
+    }
+    let vars = Arc::new(vars);
+    *cache = Some((remove.to_vec(), vars.clone()));
+    vars
+}
+
+fn entry_of(k: &[u8], v: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(k.len() + v.len() + 1);
+    entry.extend_from_slice(k);
+    entry.push(b'=');
+    entry.extend_from_slice(v);
+    entry
+}
+
 impl Environment {
     /// unyo's environment less the variables named in `remove`, plus `add` (a later variable
     /// replaces an earlier one of the same name).
     pub fn new(remove: &[String], add: &[(String, String)]) -> Environment {
-        let mut vars: Vec<CString> = Vec::new();
+        let inherited = inherited(remove);
+        let mut own: Vec<CString> = Vec::with_capacity(add.len());
         let mut unusable = false;
-        let mut push = |k: &[u8], v: &[u8]| {
-            vars.retain(|e| key(e.to_bytes()) != k);
-            let mut entry = Vec::with_capacity(k.len() + v.len() + 1);
-            entry.extend_from_slice(k);
-            entry.push(b'=');
-            entry.extend_from_slice(v);
-            match CString::new(entry) {
-                Ok(c) => vars.push(c),
+        for (k, v) in add {
+            own.retain(|e| key(e.to_bytes()) != k.as_bytes());
+            match CString::new(entry_of(k.as_bytes(), v.as_bytes())) {
+                Ok(c) => own.push(c),
                 Err(_) => unusable = true,
             }
-        };
-        for (k, v) in std::env::vars_os() {
-            if !remove.iter().any(|r| OsStr::new(r) == k) {
-                push(k.as_bytes(), v.as_bytes());
-            }
         }
-        for (k, v) in add {
-            push(k.as_bytes(), v.as_bytes());
-        }
-        let own_path = std::env::var_os("PATH");
-        let path = vars
-            .iter()
-            .find(|e| key(e.to_bytes()) == b"PATH")
-            .map(|e| value(e.to_bytes()));
-        let path_changed = path != own_path.as_ref().map(|p| p.as_bytes());
-        Environment {
-            vars,
+        let mut env = Environment {
+            inherited,
+            own,
             unusable,
-            path_changed,
+            path_changed: false,
             added: add.to_vec(),
-        }
+        };
+        let own_path = std::env::var_os("PATH");
+        env.path_changed = env.get("PATH") != own_path.as_ref().map(|p| p.as_bytes());
+        env
+    }
+
+    /// Every variable, `KEY=value`: the inherited ones the run does not set, then the run's.
+    fn vars(&self) -> impl Iterator<Item = &CString> {
+        self.inherited
+            .iter()
+            .filter(|e| {
+                let k = key(e.to_bytes());
+                !self.own.iter().any(|o| key(o.to_bytes()) == k)
+            })
+            .chain(self.own.iter())
     }
 
     /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.vars
-            .iter()
+        self.vars()
             .map(|e| e.to_bytes())
             .find(|e| key(e) == name.as_bytes())
             .map(value)
@@ -124,7 +173,7 @@ impl Environment {
 
     /// The variables as (name, value) pairs.
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
-        self.vars.iter().map(|e| {
+        self.vars().map(|e| {
             let e = e.to_bytes();
             (OsStr::from_bytes(key(e)), OsStr::from_bytes(value(e)))
         })
@@ -350,11 +399,10 @@ fn spawn_direct(spec: &Spawn<'_>) -> io::Result<(u32, OwnedFd, OwnedFd)> {
         .filter(|(i, (k, _))| !spec.extra.iter().skip(i + 1).any(|(l, _)| l == k))
         .map(|(_, (k, v))| CString::new(format!("{k}={v}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut envp: Vec<&CStr> = Vec::with_capacity(spec.base.vars.len() + extra.len());
+    let mut envp: Vec<&CStr> = Vec::with_capacity(spec.base.inherited.len() + extra.len() + 8);
     envp.extend(
         spec.base
-            .vars
-            .iter()
+            .vars()
             .filter(|e| {
                 let k = key(e.to_bytes());
                 !spec.extra.iter().any(|(name, _)| name.as_bytes() == k)
@@ -411,8 +459,7 @@ mod tests {
     use super::*;
 
     fn names(env: &Environment) -> Vec<String> {
-        env.vars
-            .iter()
+        env.vars()
             .map(|v| String::from_utf8_lossy(key(v.to_bytes())).into_owned())
             .collect()
     }
