@@ -141,25 +141,7 @@ impl Daemon {
         if !self.store.record_finding(f).await? {
             return Ok(());
         }
-        let opened = crate::incident::raise(
-            self.store.as_ref(),
-            &self.settings,
-            crate::incident::Raise {
-                severity: self.settings.incidents.severity,
-                job: &f.job,
-                run_id: Some(f.run_id),
-                step: None,
-                failure_class: f.kind.token(),
-                summary: f.detail.clone(),
-                log_excerpt: String::new(),
-                rule: None,
-                at: f.at,
-            },
-        )
-        .await?;
-        self.store
-            .set_finding_incident(f.run_id, f.kind.token(), opened.id)
-            .await?;
+        crate::incident::raise_finding(self.store.as_ref(), &self.settings, f).await?;
         Ok(())
     }
 }

@@ -265,25 +265,9 @@ async fn record(ctx: &StepContext, f: &NewFinding, incident: bool) -> Result<(),
     if !incident {
         return Ok(());
     }
-    let opened = crate::incident::raise(
-        ctx.store.as_ref(),
-        &ctx.settings,
-        crate::incident::Raise {
-            severity: ctx.settings.incidents.severity,
-            job: &ctx.job.name,
-            run_id: Some(ctx.run_id),
-            step: f.step.as_deref(),
-            failure_class: f.kind.token(),
-            summary: f.detail.clone(),
-            log_excerpt: String::new(),
-            rule: None,
-            at: f.at,
-        },
-    )
-    .await?;
-    ctx.store
-        .set_finding_incident(ctx.run_id, f.kind.token(), opened.id)
+    crate::incident::raise_finding(ctx.store.as_ref(), &ctx.settings, f)
         .await
+        .map(|_| ())
 }
 
 /// A successful run's duration against the baseline of its day class: recorded `slow` or

@@ -42,6 +42,36 @@ pub async fn raise(
     raise_counted(store, settings, r, 1).await
 }
 
+/// The incident of a monitoring finding just recorded (lateness, a stuck step, a slow or fast
+/// run): raised through the routes with the finding's kind as its failure class, and noted
+/// on the finding. The daemon's queue check and the run's watcher both call it.
+pub async fn raise_finding(
+    store: &dyn Store,
+    settings: &Settings,
+    f: &crate::store::NewFinding,
+) -> Result<IncidentOpened, StoreError> {
+    let opened = raise(
+        store,
+        settings,
+        Raise {
+            severity: settings.incidents.severity,
+            job: &f.job,
+            run_id: Some(f.run_id),
+            step: f.step.as_deref(),
+            failure_class: f.kind.token(),
+            summary: f.detail.clone(),
+            log_excerpt: String::new(),
+            rule: None,
+            at: f.at,
+        },
+    )
+    .await?;
+    store
+        .set_finding_incident(f.run_id, f.kind.token(), opened.id)
+        .await?;
+    Ok(opened)
+}
+
 /// Like [`raise`], for `occurrences` occurrences of the same failure seen at once (the slots
 /// of one schedule missed while the daemon was down): one incident, or one more event on
 /// the open one, whose count grows by `occurrences`, so people get one message, not one
