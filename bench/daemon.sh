@@ -11,32 +11,17 @@
 #                  Target <= 30 MiB; the same daemon on an empty root is the baseline.
 #
 # Usage: bash bench/daemon.sh
-# Environment: BENCH_SECONDS (default 60), BENCH_RUNS (hyperfine runs, default 10).
+# Environment: BENCH_SECONDS (default 60), BENCH_RUNS (hyperfine runs, default 10), UNYO_BIN
+# (a unyo binary to measure, e.g. an earlier build side by side; default: this tree's release
+# build).
 set -euo pipefail
 
 SECONDS_TO_RUN="${BENCH_SECONDS:-60}"
 RUNS="${BENCH_RUNS:-10}"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/.." && pwd)"
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-need=()
-command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
-command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
-if ((${#need[@]})); then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing ${need[*]} with apt-get"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-    else
-        die "missing tools: ${need[*]}"
-    fi
-fi
-
-log "building unyo (release)"
-(cd "$repo_root" && cargo build --release --locked --quiet)
-UNYO="$repo_root/target/release/unyo"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tools hyperfine=hyperfine sqlite3=sqlite3
+build_unyo
 work="$(mktemp -d "${TMPDIR:-/tmp}/unyo-bench-daemon.XXXXXX")"
 daemon_pid=""
 cleanup() {

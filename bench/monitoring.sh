@@ -13,33 +13,15 @@
 #                      beside GET of a path the endpoint answers 404 at once (the HTTP floor).
 #                      Target <= 20 ms.
 #
-# Usage: bash bench/monitoring.sh
+# Usage: bash bench/monitoring.sh (UNYO_BIN: a unyo binary to measure instead of this tree's)
 set -euo pipefail
 
 SECONDS_TO_RUN="${BENCH_SECONDS:-60}"
 RUNS="${BENCH_RUNS:-50}"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/.." && pwd)"
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-need=()
-command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
-command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
-command -v curl >/dev/null 2>&1 || need+=(curl)
-if ((${#need[@]})); then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing ${need[*]} with apt-get"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-    else
-        die "missing tools: ${need[*]}"
-    fi
-fi
-
-log "building unyo (release)"
-(cd "$repo_root" && cargo build --release --locked --quiet)
-UNYO="$repo_root/target/release/unyo"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tools hyperfine=hyperfine sqlite3=sqlite3 curl=curl
+build_unyo
 work="$(mktemp -d "${TMPDIR:-/tmp}/unyo-bench-monitoring.XXXXXX")"
 daemon_pid=""
 cleanup() {

@@ -17,19 +17,10 @@ set -euo pipefail
 MINUTES="${BENCH_MINUTES:-10}"
 SCHEDULES="${BENCH_SCHEDULES:-40}"
 EVERY="${BENCH_EVERY:-10}"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/.." && pwd)"
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-command -v sqlite3 >/dev/null 2>&1 || die "missing tool: sqlite3 (apt-get install sqlite3)"
-if [[ -n ${UNYO_BIN:-} ]]; then
-    UNYO="$UNYO_BIN"
-else
-    log "building unyo (release)"
-    (cd "$repo_root" && cargo build --release --locked --quiet)
-    UNYO="$repo_root/target/release/unyo"
-fi
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tools sqlite3=sqlite3
+build_unyo
 work="$(mktemp -d "${TMPDIR:-/tmp}/unyo-bench-soak.XXXXXX")"
 daemon_pid=""
 cleanup() {
