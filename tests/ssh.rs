@@ -276,21 +276,7 @@ fn hostile_parameter_values_arrive_on_the_host_byte_for_byte() {
             "host: box\nparams:\n  text: {{ type: string }}\nsteps:\n  argv:\n    argv: [sh, -c, 'printf %s \"$1\" > {d}/argv.txt', x, '{{{{params.text}}}}']\n  line:\n    run: |\n      printf '%s' {{{{params.text}}}} > {d}/line.txt\n      printf '%s' \"$UNYO_PARAM_TEXT\" > {d}/env.txt\n"
         ),
     );
-    for hostile in [
-        "; touch pwned",
-        "$(touch pwned)",
-        "`touch pwned`",
-        "' ; touch pwned ; '",
-        "\" ; touch pwned ; \"",
-        "a\ntouch pwned",
-        "|| touch pwned",
-        "${IFS}touch${IFS}pwned",
-        "*",
-        "back\\slash \\0101 \\n %s %b",
-        "trailing newlines\n\n",
-        "-n",
-        "日本語 ✓",
-    ] {
+    for &hostile in crate::helper::HOSTILE {
         let out = t.run(&["run", "echo", "-p", &format!("text={hostile}")]);
         assert!(out.status.success(), "{hostile:?}: {}", both(&out));
         for file in ["argv.txt", "line.txt", "env.txt"] {

@@ -305,3 +305,22 @@ impl Setup {
         }
     }
 }
+
+/// Parameter values that would run `touch pwned` (or change the command) if a value ever
+/// became shell code: quotes, substitutions, separators, newlines, globs, options, escapes
+/// and non-ASCII. Every test of injection, local or remote, takes them all.
+pub const HOSTILE: &[&str] = &[
+    "; touch pwned",
+    "$(touch pwned)",
+    "`touch pwned`",
+    "' ; touch pwned ; '",
+    "\" ; touch pwned ; \"",
+    "a\ntouch pwned",
+    "|| touch pwned",
+    "${IFS}touch${IFS}pwned",
+    "*",
+    "back\\slash \\0101 \\n %s %b",
+    "trailing newlines\n\n",
+    "-n",
+    "日本語 ✓",
+];
