@@ -47,11 +47,10 @@ async fn finished_run_tasks_are_reaped() {
     assert_eq!(tasks.len(), 0);
 }
 
-/// The daemon plans with the clock it is given: nothing is due before the schedule's time;
-/// once the clock reaches it, the slot is recorded at its fire time and due time and its run
-/// starts at the clock's now, whatever the wall clock says.
-#[tokio::test]
-async fn a_slot_fires_when_the_clock_reaches_it() {
+/// A root in a temp dir with `unyo.yaml` on Tokyo time and `files`, loaded, and its store.
+async fn root(
+    files: &[(&str, &str)],
+) -> (tempfile::TempDir, Settings, Arc<Catalog>, Arc<dyn Store>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let write = |rel: &str, text: &str| {
         let path = dir.path().join(rel);
@@ -59,14 +58,28 @@ async fn a_slot_fires_when_the_clock_reaches_it() {
         std::fs::write(path, text).expect("write");
     };
     write("unyo.yaml", "timezone: Asia/Tokyo\n");
-    write("jobs/open.yaml", "steps:\n  a:\n    run: echo open\n");
-    write(
-        "schedules/s.yaml",
-        "schedules:\n  - job: open\n    cron: \"0 9 * * *\"\n",
-    );
+    for (rel, text) in files {
+        write(rel, text);
+    }
     let settings = Settings::load(dir.path()).expect("settings");
     let catalog = Arc::new(Catalog::load(&settings).expect("catalog"));
     let store: Arc<dyn Store> = Arc::from(crate::store::open(&settings).await.expect("store"));
+    (dir, settings, catalog, store)
+}
+
+/// The daemon plans with the clock it is given: nothing is due before the schedule's time;
+/// once the clock reaches it, the slot is recorded at its fire time and due time and its run
+/// starts at the clock's now, whatever the wall clock says.
+#[tokio::test]
+async fn a_slot_fires_when_the_clock_reaches_it() {
+    let (_dir, settings, catalog, store) = root(&[
+        ("jobs/open.yaml", "steps:\n  a:\n    run: echo open\n"),
+        (
+            "schedules/s.yaml",
+            "schedules:\n  - job: open\n    cron: \"0 9 * * *\"\n",
+        ),
+    ])
+    .await;
     // A Tuesday in 2027, a minute before nine in Tokyo.
     let tokyo = |hms: &str| {
         DateTime::parse_from_rfc3339(&format!("2027-01-05T{hms}+09:00"))
@@ -105,21 +118,14 @@ async fn a_slot_fires_when_the_clock_reaches_it() {
 /// finally starts: one finding and one incident, however many queue polls see it.
 #[tokio::test]
 async fn a_queued_run_past_its_start_delay_opens_an_incident_while_it_waits() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let write = |rel: &str, text: &str| {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
-    write("unyo.yaml", "timezone: Asia/Tokyo\n");
-    write("jobs/prep.yaml", "steps:\n  a:\n    run: 'true'\n");
-    write(
-        "jobs/report.yaml",
-        "after: [prep]\nstart_delay: 10m\nsteps:\n  a:\n    run: 'true'\n",
-    );
-    let settings = Settings::load(dir.path()).expect("settings");
-    let catalog = Arc::new(Catalog::load(&settings).expect("catalog"));
-    let store: Arc<dyn Store> = Arc::from(crate::store::open(&settings).await.expect("store"));
+    let (_dir, settings, catalog, store) = root(&[
+        ("jobs/prep.yaml", "steps:\n  a:\n    run: 'true'\n"),
+        (
+            "jobs/report.yaml",
+            "after: [prep]\nstart_delay: 10m\nsteps:\n  a:\n    run: 'true'\n",
+        ),
+    ])
+    .await;
     let queued_at = DateTime::parse_from_rfc3339("2027-01-05T20:00:00+09:00")
         .expect("time")
         .with_timezone(&Utc);
