@@ -338,7 +338,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 /// started in unyo's own working directory is started with the run's prepared environment,
 /// without copying unyo's for each process (`exec::Environment`).
 fn enter_root(settings: &Settings) -> Result<(), Error> {
-    std::env::set_current_dir(&settings.root).map_err(|source| Error::Io {
+    crate::exec::work_in(&settings.root).map_err(|source| Error::Io {
         action: format!("cannot work in the root `{}`", settings.root.display()),
         source,
     })

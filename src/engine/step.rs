@@ -43,6 +43,10 @@ pub(super) async fn run_step(
         }
     }
     loop {
+        // Rendered once it has a slot: the steps waiting for one cost a parked task each.
+        let Some(permit) = take_slot(ctx, i, attempt, &slots, &outcome).await? else {
+            return Ok(());
+        };
         let log_path = ctx
             .settings
             .log_dir
@@ -53,9 +57,6 @@ pub(super) async fn run_step(
             // Counted where the run's watcher sees it (`stuck_after`).
             cmd.progress = ctx.live[i].progress.clone();
         }
-        let Some(permit) = take_slot(ctx, i, attempt, &slots, &outcome).await? else {
-            return Ok(());
-        };
         let command_record = match &prepared {
             Ok(cmd) => program_record(&cmd.program),
             Err(_) => serde_json::json!(null),
@@ -394,19 +395,23 @@ pub(super) fn prepare(
     for (k, v) in &step.env {
         env.push((k.clone(), r.plain(v, &ctx.env_data).map_err(step_err)?));
     }
+    // The root is where unyo works: only a step's own directory is looked for.
     let workdir = match &step.workdir {
-        Some(w) => ctx
-            .settings
-            .root
-            .join(r.plain(w, &ctx.data).map_err(step_err)?),
+        Some(w) => {
+            let dir = ctx
+                .settings
+                .root
+                .join(r.plain(w, &ctx.data).map_err(step_err)?);
+            if !dir.is_dir() {
+                return Err(step_err(format!(
+                    "working directory `{}` does not exist",
+                    dir.display()
+                )));
+            }
+            dir
+        }
         None => ctx.settings.root.clone(),
     };
-    if !workdir.is_dir() {
-        return Err(step_err(format!(
-            "working directory `{}` does not exist",
-            workdir.display()
-        )));
-    }
     let target = match &step.host {
         None => exec::Target::Local,
         Some(name) => match ctx.settings.hosts.get(name) {

@@ -18,7 +18,7 @@
 //! never sees a child of ours before it is registered, and never across an `.await`.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -58,7 +58,10 @@ fn registry() -> MutexGuard<'static, Registry> {
 /// re-parented to it and can be found. Returns whether it is one.
 pub fn become_subreaper() -> bool {
     match nix::sys::prctl::set_child_subreaper(true) {
-        Ok(()) => true,
+        Ok(()) => {
+            SUBREAPER.store(true, std::sync::atomic::Ordering::Relaxed);
+            true
+        }
         Err(e) => {
             tracing::warn!(
                 "cannot become a child subreaper ({e}): processes that leave a step's group \
@@ -69,8 +72,18 @@ pub fn become_subreaper() -> bool {
     }
 }
 
+/// Set once this process made itself a subreaper (it stays one).
+static SUBREAPER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn is_subreaper() -> bool {
-    nix::sys::prctl::get_child_subreaper().unwrap_or(false)
+    SUBREAPER.load(std::sync::atomic::Ordering::Relaxed)
+        || nix::sys::prctl::get_child_subreaper().unwrap_or(false)
+}
+
+/// This process's id (asked once: unyo never forks without starting another program).
+fn me() -> u32 {
+    static ME: OnceLock<u32> = OnceLock::new();
+    *ME.get_or_init(std::process::id)
 }
 
 /// A registered child of ours; dropping it forgets the child.
@@ -95,13 +108,25 @@ pub(crate) fn spawn_step(
     spawn: impl FnOnce() -> std::io::Result<super::spawn::Child>,
 ) -> std::io::Result<(super::spawn::Child, Option<Registration>)> {
     let mut r = registry();
+    // Read before the spawn, it is at most the process's own start time (never later), so a
+    // sweep takes an orphan for this step's at least as readily as with the exact time.
+    let start = boot_ticks();
     let child = spawn()?;
     let Ok(pid) = i32::try_from(child.id()) else {
         return Ok((child, None));
     };
-    let start = read_proc(pid).map_or(0, |p| p.start);
     r.steps.insert(pid, Step { start, marks });
     Ok((child, Some(Registration { pid })))
+}
+
+/// Now, in the clock of a process's start time in `/proc/PID/stat`: clock ticks after boot
+/// (suspended time included). Saves reading `/proc` for every step.
+fn boot_ticks() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    let ticks = rustix::param::clock_ticks_per_second().max(1);
+    let secs = u64::try_from(now.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
+    secs * ticks + nanos * ticks / 1_000_000_000
 }
 
 /// The `KEY=value` marks of a step's environment that name it, for [`spawn_step`].
@@ -209,8 +234,7 @@ fn own_children(all_threads: bool) -> Option<Vec<i32>> {
     const LIST: usize = 4096;
     let mut pids = Vec::new();
     let mut buf = [0u8; LIST];
-    let mut read = |path: &std::path::Path| -> Option<()> {
-        let text = read_small(path, &mut buf)?;
+    let mut add = |text: &str| -> Option<()> {
         if text.len() == LIST {
             return None;
         }
@@ -222,15 +246,33 @@ fn own_children(all_threads: bool) -> Option<Vec<i32>> {
     };
     if all_threads {
         for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-            read(&task.path().join("children"))?;
+            add(read_small(&task.path().join("children"), &mut buf)?)?;
         }
     } else {
-        let main = std::process::id();
-        read(std::path::Path::new(&format!(
-            "/proc/self/task/{main}/children"
-        )))?;
+        // Opened once and read again from its start each time: the kernel lists the
+        // children anew on every read, and a sweep after every step saves the path walk.
+        static MAIN: OnceLock<Option<std::fs::File>> = OnceLock::new();
+        let file = MAIN
+            .get_or_init(|| std::fs::File::open(format!("/proc/self/task/{}/children", me())).ok())
+            .as_ref()?;
+        add(read_at_start(file, &mut buf)?)?;
     }
     Some(pids)
+}
+
+/// Reads a `/proc` file from its start into `buf`, as [`read_small`] does.
+fn read_at_start<'a>(file: &std::fs::File, buf: &'a mut [u8]) -> Option<&'a str> {
+    use std::os::unix::fs::FileExt;
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read_at(buf.get_mut(len..)?, u64::try_from(len).ok()?) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    std::str::from_utf8(buf.get(..len)?).ok()
 }
 
 /// Whether `/proc/PID/environ` holds every one of `marks`; `None` when it cannot be read.
@@ -347,7 +389,7 @@ pub async fn sweep(ending: Option<u32>, grace: Duration) -> usize {
         }
     }
     let planned = tokio::task::spawn_blocking(move || {
-        let me = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+        let me = i32::try_from(me()).unwrap_or(i32::MAX);
         let procs = scan();
         // Taken after the scan: a child visible in it was registered before the spawn
         // released the lock.
@@ -393,7 +435,7 @@ pub async fn sweep(ending: Option<u32>, grace: Duration) -> usize {
     }
     // They and the descendants re-parented to us as they died are zombies of ours now.
     let _ = tokio::task::spawn_blocking(|| {
-        let me = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
+        let me = i32::try_from(me()).unwrap_or(i32::MAX);
         let procs = scan();
         let reg = registry();
         let dead: Vec<i32> = procs
@@ -420,6 +462,25 @@ fn reap(pids: &[i32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A step's start is read from the boot clock before the spawn instead of from
+    /// `/proc`: never later than the process's own start time there, and at most a tick
+    /// or two earlier.
+    #[test]
+    fn a_start_read_from_the_boot_clock_is_never_after_the_process_start() {
+        let before = boot_ticks();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep");
+        let after = boot_ticks();
+        let pid = i32::try_from(child.id()).expect("pid");
+        let start = read_proc(pid).expect("its stat").start;
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(before <= start, "{before} > {start}");
+        assert!(start <= after + 1, "{start} > {after} + 1");
+    }
 
     fn p(pid: i32, ppid: i32, start: u64) -> Proc {
         Proc {

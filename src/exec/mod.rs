@@ -28,7 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use remote::{ConnectionFailure, SshTarget, Target};
-pub use spawn::Environment;
+pub use spawn::{Environment, work_in};
 
 /// Runs `cmd` to its end and reports what happened (see [`process::execute`]); an exit 255
 /// of a remote command's `ssh` is told apart as a [`ConnectionFailure`].

@@ -36,11 +36,10 @@ use tokio::net::unix::pipe;
 /// once per process and list of removed names, shared by every run); each attempt adds its
 /// own few variables on top (a later variable replaces an earlier one of the same name).
 pub struct Environment {
-    /// unyo's own variables less the removed ones, `KEY=value`, shared between runs.
-    inherited: Arc<Vec<CString>>,
-    /// The run's own `KEY=value`, one of each name (the later given wins); each replaces an
-    /// inherited variable of its name.
-    own: Vec<CString>,
+    /// Every variable, `KEY=value`: unyo's own less the removed ones and those the run sets,
+    /// then the run's own (one of each name, the later given wins), with the length of each
+    /// name, so that a step's own variables are checked against them without scanning.
+    vars: Vec<Var>,
     /// A variable could not be passed to a process (a NUL byte): such a run's processes are
     /// started through std, which reports it.
     unusable: bool,
@@ -51,12 +50,40 @@ pub struct Environment {
     added: Vec<(String, String)>,
 }
 
+/// One `KEY=value` of an environment and the length of its `KEY`.
+struct Var {
+    entry: CString,
+    key_len: usize,
+}
+
+impl Var {
+    fn new(entry: CString) -> Var {
+        let key_len = key(entry.to_bytes()).len();
+        Var { entry, key_len }
+    }
+
+    fn key(&self) -> &[u8] {
+        self.entry
+            .to_bytes()
+            .get(..self.key_len)
+            .unwrap_or_default()
+    }
+
+    fn value(&self) -> &[u8] {
+        self.entry
+            .to_bytes()
+            .get(self.key_len + 1..)
+            .unwrap_or_default()
+    }
+}
+
 /// Names only: values may hold secrets.
 impl fmt::Debug for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<_> = self
-            .vars()
-            .map(|v| String::from_utf8_lossy(key(v.to_bytes())).into_owned())
+            .vars
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.key()).into_owned())
             .collect();
         f.debug_struct("Environment")
             .field("names", &names)
@@ -124,19 +151,24 @@ impl Environment {
     /// unyo's environment less the variables named in `remove`, plus `add` (a later variable
     /// replaces an earlier one of the same name).
     pub fn new(remove: &[String], add: &[(String, String)]) -> Environment {
-        let inherited = inherited(remove);
-        let mut own: Vec<CString> = Vec::with_capacity(add.len());
+        let mut own: Vec<Var> = Vec::with_capacity(add.len());
         let mut unusable = false;
         for (k, v) in add {
-            own.retain(|e| key(e.to_bytes()) != k.as_bytes());
+            own.retain(|e| e.key() != k.as_bytes());
             match CString::new(entry_of(k.as_bytes(), v.as_bytes())) {
-                Ok(c) => own.push(c),
+                Ok(c) => own.push(Var::new(c)),
                 Err(_) => unusable = true,
             }
         }
+        let inherited = inherited(remove);
+        let mut vars: Vec<Var> = inherited
+            .iter()
+            .map(|e| Var::new(e.clone()))
+            .filter(|v| !own.iter().any(|o| o.key() == v.key()))
+            .collect();
+        vars.extend(own);
         let mut env = Environment {
-            inherited,
-            own,
+            vars,
             unusable,
             path_changed: false,
             added: add.to_vec(),
@@ -146,23 +178,12 @@ impl Environment {
         env
     }
 
-    /// Every variable, `KEY=value`: the inherited ones the run does not set, then the run's.
-    fn vars(&self) -> impl Iterator<Item = &CString> {
-        self.inherited
-            .iter()
-            .filter(|e| {
-                let k = key(e.to_bytes());
-                !self.own.iter().any(|o| key(o.to_bytes()) == k)
-            })
-            .chain(self.own.iter())
-    }
-
     /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.vars()
-            .map(|e| e.to_bytes())
-            .find(|e| key(e) == name.as_bytes())
-            .map(value)
+        self.vars
+            .iter()
+            .find(|v| v.key() == name.as_bytes())
+            .map(Var::value)
     }
 
     /// The variables the run added on top of unyo's own, in order (a later one of the same
@@ -173,23 +194,15 @@ impl Environment {
 
     /// The variables as (name, value) pairs.
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
-        self.vars().map(|e| {
-            let e = e.to_bytes();
-            (OsStr::from_bytes(key(e)), OsStr::from_bytes(value(e)))
-        })
+        self.vars
+            .iter()
+            .map(|v| (OsStr::from_bytes(v.key()), OsStr::from_bytes(v.value())))
     }
 }
 
 fn key(entry: &[u8]) -> &[u8] {
     let end = entry.iter().position(|b| *b == b'=').unwrap_or(entry.len());
     entry.get(..end).unwrap_or(entry)
-}
-
-fn value(entry: &[u8]) -> &[u8] {
-    match entry.iter().position(|b| *b == b'=') {
-        Some(at) => entry.get(at + 1..).unwrap_or_default(),
-        None => &[],
-    }
 }
 
 /// What to start: a program with its arguments (argv[0] first), in `workdir`, with `base`
@@ -298,13 +311,32 @@ fn exit_status(s: &WaitIdStatus) -> ExitStatus {
     ExitStatus::from_raw(raw)
 }
 
+/// The directory unyo set itself to work in ([`work_in`]), so that a spawn need not ask.
+static WORKDIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+/// Makes `dir` unyo's working directory for the rest of its life (a process that runs steps
+/// works in its root), and remembers it.
+pub fn work_in(dir: &Path) -> io::Result<()> {
+    std::env::set_current_dir(dir)?;
+    let _ = WORKDIR.set(std::env::current_dir()?);
+    Ok(())
+}
+
+/// Whether `dir` is unyo's working directory.
+fn works_in(dir: &Path) -> bool {
+    match WORKDIR.get() {
+        Some(here) => here == dir,
+        None => std::env::current_dir().is_ok_and(|cwd| cwd == dir),
+    }
+}
+
 /// Starts `spec` (see the module's header for how).
 pub(super) fn spawn(spec: &Spawn<'_>) -> io::Result<Child> {
     let fast = !spec.stdin
         && !spec.base.unusable
         && !spec.base.path_changed
         && !spec.extra.iter().any(|(k, _)| k == "PATH")
-        && std::env::current_dir().is_ok_and(|cwd| cwd == spec.workdir);
+        && works_in(spec.workdir);
     let (pid, stdin, stdout, stderr) = if fast {
         let (pid, stdout, stderr) = spawn_direct(spec)?;
         (pid, None, stdout, stderr)
@@ -399,15 +431,18 @@ fn spawn_direct(spec: &Spawn<'_>) -> io::Result<(u32, OwnedFd, OwnedFd)> {
         .filter(|(i, (k, _))| !spec.extra.iter().skip(i + 1).any(|(l, _)| l == k))
         .map(|(_, (k, v))| CString::new(format!("{k}={v}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut envp: Vec<&CStr> = Vec::with_capacity(spec.base.inherited.len() + extra.len() + 8);
+    let mut envp: Vec<&CStr> = Vec::with_capacity(spec.base.vars.len() + extra.len() + 1);
     envp.extend(
         spec.base
-            .vars()
-            .filter(|e| {
-                let k = key(e.to_bytes());
-                !spec.extra.iter().any(|(name, _)| name.as_bytes() == k)
+            .vars
+            .iter()
+            .filter(|v| {
+                !spec
+                    .extra
+                    .iter()
+                    .any(|(name, _)| name.as_bytes() == v.key())
             })
-            .map(CString::as_c_str),
+            .map(|v| v.entry.as_c_str()),
     );
     envp.extend(extra.iter().map(CString::as_c_str));
 
@@ -459,8 +494,9 @@ mod tests {
     use super::*;
 
     fn names(env: &Environment) -> Vec<String> {
-        env.vars()
-            .map(|v| String::from_utf8_lossy(key(v.to_bytes())).into_owned())
+        env.vars
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.key()).into_owned())
             .collect()
     }
 
@@ -506,7 +542,8 @@ mod tests {
     #[test]
     fn a_key_is_what_comes_before_the_first_equals_sign() {
         assert_eq!(key(b"A=b=c"), b"A");
-        assert_eq!(value(b"A=b=c"), b"b=c");
-        assert_eq!(value(b"A"), b"");
+        let var = Var::new(CString::new("A=b=c").expect("no NUL"));
+        assert_eq!(var.key(), b"A");
+        assert_eq!(var.value(), b"b=c");
     }
 }

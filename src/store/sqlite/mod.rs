@@ -43,7 +43,7 @@ use incidents::*;
 use records::*;
 use rows::*;
 use runs::*;
-use writer::{QueuedWrite, Writer, in_savepoint};
+use writer::{QueuedWrite, Tx, Writer, Written, in_savepoint};
 
 /// Migrations, applied in order; a version once released never changes (forward-only).
 /// Versions need not be contiguous: every version listed here and not yet recorded in
@@ -149,6 +149,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         22,
         "checks",
         include_str!("../../../migrations/sqlite/0022_checks.sql"),
+    ),
+    (
+        23,
+        "notable_attempts",
+        include_str!("../../../migrations/sqlite/0023_notable_attempts.sql"),
     ),
 ];
 
@@ -513,10 +518,34 @@ impl SqliteStore {
         action: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Pending<T> {
+        self.write_with(action, f, false)
+    }
+
+    /// [`Self::write`] for a brief write (a few rows by key, once per step), which is
+    /// committed at once in the calling thread when that cannot wait (see `writer`).
+    fn write_brief<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Pending<T> {
+        self.write_with(action, f, true)
+    }
+
+    fn write_with<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        brief: bool,
+    ) -> Pending<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.queue(action, f, move |outcome| {
-            let _ = tx.send(outcome);
-        });
+        self.queue(
+            action,
+            f,
+            move |outcome| {
+                let _ = tx.send(outcome);
+            },
+            brief,
+        );
         let path = self.path.clone();
         Box::pin(async move {
             rx.await
@@ -534,35 +563,54 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.queue(action, f, move |outcome| {
-            let _ = tx.send(outcome);
-        });
+        self.queue(
+            action,
+            f,
+            move |outcome| {
+                let _ = tx.send(outcome);
+            },
+            false,
+        );
         rx.recv()
             .map_err(|_| not_committed(action))?
             .map_err(|e| classify(&self.path, e))
     }
 
-    /// Hands `f` to the writer thread; `answer` gets its outcome once the commit is known.
+    /// Hands `f` to the writer (`brief`: it may commit it at once); `answer` gets its
+    /// outcome once the commit is known.
     fn queue<T: Send + 'static>(
         &self,
         action: &'static str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
         answer: impl FnOnce(Result<T, StoreError>) + Send + 'static,
+        brief: bool,
     ) {
-        let write: QueuedWrite = Box::new(move |conn| {
-            let ran = match conn {
-                Ok(c) => in_savepoint(c, f).map_err(|e| sqlite_error(action, &e)),
+        let write: QueuedWrite = Box::new(move |tx| {
+            let ran = match tx {
+                // Alone in its transaction, which is undone as a whole if it fails.
+                Ok(Tx { conn, alone: true }) => f(conn).map_err(|e| sqlite_error(action, &e)),
+                Ok(Tx { conn, alone: false }) => {
+                    in_savepoint(conn, f).map_err(|e| sqlite_error(action, &e))
+                }
                 Err(e) => Err(e.clone()),
             };
-            Box::new(move |committed: Result<(), &StoreError>| {
-                answer(match (ran, committed) {
-                    (Err(e), _) => Err(e),
-                    (Ok(v), Ok(())) => Ok(v),
-                    (Ok(_), Err(e)) => Err(e.clone()),
-                });
-            })
+            let ok = ran.is_ok();
+            Written {
+                ok,
+                reply: Box::new(move |committed: Result<(), &StoreError>| {
+                    answer(match (ran, committed) {
+                        (Err(e), _) => Err(e),
+                        (Ok(v), Ok(())) => Ok(v),
+                        (Ok(_), Err(e)) => Err(e.clone()),
+                    });
+                }),
+            }
         });
-        self.writer.send(write);
+        if brief {
+            self.writer.send_brief(write);
+        } else {
+            self.writer.send(write);
+        }
     }
 
     /// Runs `f` on the read connection on a blocking thread.

@@ -302,11 +302,12 @@ impl ReportStore for SqliteStore {
                 c,
                 "reading a period's attempts",
                 // From the few notable attempts (a partial index) to their runs, not from
-                // a month of runs to all their attempts.
+                // a month of runs to all their attempts. A running first attempt counts
+                // for nothing yet.
                 "SELECT r.job AS job, a.status AS status, a.signal IS NOT NULL AS signalled, \
                  a.attempt > 1 AS retry, count(*) AS n \
                  FROM attempts a CROSS JOIN runs r ON r.id = a.run_id \
-                 WHERE (a.status <> 'succeeded' OR a.attempt > 1) \
+                 WHERE (a.status NOT IN ('succeeded', 'running') OR a.attempt > 1) \
                  AND r.queued_at >= ?1 AND r.queued_at < ?2 \
                  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
                 [&from, &to],

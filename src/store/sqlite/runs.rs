@@ -233,7 +233,7 @@ impl RunStore for SqliteStore {
 
     fn start_attempt(&self, a: &NewAttempt) -> Pending<i64> {
         let a = a.clone();
-        self.write("recording an attempt", move |c| {
+        self.write_brief("recording an attempt", move |c| {
             let started = ts(a.started_at);
             // No `RETURNING`: SQLite gathers its rows in a temporary table on every call.
             c.prepare_cached(
@@ -268,7 +268,7 @@ impl RunStore for SqliteStore {
 
     fn finish_attempt(&self, attempt_id: i64, e: &AttemptEnd) -> Pending<()> {
         let e = e.clone();
-        self.write("recording the end of an attempt", move |c| {
+        self.write_brief("recording the end of an attempt", move |c| {
             let ended = ts(e.ended_at);
             // Read first, by rowid, instead of `RETURNING` (a temporary table every call).
             let (run_id, step): (i64, String) = c

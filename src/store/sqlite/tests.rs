@@ -298,3 +298,126 @@ fn times_sort_as_text() {
     assert!(a < b, "{a} {b}");
     assert!(a.ends_with('Z'));
 }
+
+/// Polls `fut` once: `Some` when it is done at once.
+fn now_or_never<T>(fut: Pending<T>) -> (Option<Result<T, StoreError>>, Pending<T>) {
+    let mut fut = fut;
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => (Some(v), fut),
+        std::task::Poll::Pending => (None, fut),
+    }
+}
+
+fn scratch_store(path: &Path) -> (tokio::runtime::Runtime, SqliteStore) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let store = rt.block_on(async {
+        let store = SqliteStore::open(path).await.expect("open");
+        store
+            .write("creating", |c| {
+                c.execute_batch("CREATE TABLE scratch (x INTEGER, pad BLOB)")
+            })
+            .await
+            .expect("create");
+        store
+    });
+    (rt, store)
+}
+
+fn insert_brief(store: &SqliteStore, x: i64) -> Pending<usize> {
+    store.write_brief("inserting", move |c| {
+        c.execute("INSERT INTO scratch (x) VALUES (?)", [x])
+    })
+}
+
+fn xs(path: &Path) -> Vec<i64> {
+    let conn = Connection::open(path).expect("reopen");
+    conn.prepare("SELECT x FROM scratch ORDER BY rowid")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+/// A brief write (an attempt's start or end) with nothing queued before it and the
+/// database free is committed in the caller's thread: done when the call returns.
+#[test]
+fn a_brief_write_commits_at_once_when_nothing_waits() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let (_rt, store) = scratch_store(&path);
+    let (done, _) = now_or_never(insert_brief(&store, 7));
+    assert_eq!(done.expect("done at once").expect("inserted"), 1);
+    assert_eq!(xs(&path), [7]);
+    // One that fails is undone as a whole (no savepoint of its own: its transaction).
+    let failing = store.write_brief("failing", |c| {
+        c.execute("INSERT INTO scratch (x) VALUES (8)", [])?;
+        c.execute("INSERT INTO nowhere (x) VALUES (8)", [])
+    });
+    let (done, _) = now_or_never(failing);
+    assert!(done.expect("done at once").is_err());
+    assert_eq!(xs(&path), [7], "the failed write left nothing");
+}
+
+/// While another process holds the database, a brief write is not run in the caller's
+/// thread (which would wait there for the busy timeout): it is queued, and commits once
+/// the other process lets go, after the writes queued before it.
+#[test]
+fn a_brief_write_never_waits_in_the_caller_and_keeps_its_place() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let (rt, store) = scratch_store(&path);
+    let other = Connection::open(&path).expect("second connection");
+    other
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("other holds the database");
+    let (first, first_fut) = now_or_never(insert_brief(&store, 1));
+    assert!(first.is_none(), "queued, not waited for in the caller");
+    let queued = store.write("inserting", |c| {
+        c.execute("INSERT INTO scratch (x) VALUES (2)", [])
+    });
+    let (third, third_fut) = now_or_never(insert_brief(&store, 3));
+    assert!(third.is_none(), "behind the queued writes");
+    other.execute_batch("COMMIT").expect("other lets go");
+    rt.block_on(async {
+        let (a, b, c) = tokio::join!(first_fut, queued, third_fut);
+        assert_eq!((a.expect("1"), b.expect("2"), c.expect("3")), (1, 1, 1));
+    });
+    assert_eq!(xs(&path), [1, 2, 3], "committed in the order issued");
+}
+
+/// The log is checkpointed by the writer thread once it has grown, not by the writes
+/// committed in a caller's thread: it is reused from its start instead of growing with
+/// every write.
+#[test]
+fn the_writer_thread_checkpoints_the_log_that_brief_writes_grow() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let (rt, store) = scratch_store(&path);
+    // About 3 pages a write: 6,000 pages in all, the log checkpointed every 1,000.
+    for x in 0..2000 {
+        let write = store.write_brief("padding", move |c| {
+            c.execute(
+                "INSERT INTO scratch (x, pad) VALUES (?, zeroblob(10000))",
+                [x],
+            )
+        });
+        rt.block_on(write).expect("inserted");
+    }
+    rt.block_on(store.write("last", |c| {
+        c.execute("INSERT INTO scratch (x) VALUES (-1)", [])
+    }))
+    .expect("last");
+    let log = std::fs::metadata(dir.path().join("unyo.db-wal"))
+        .expect("log")
+        .len();
+    assert!(
+        log < 12 * 1024 * 1024,
+        "the log holds {log} bytes: it was not checkpointed"
+    );
+    assert_eq!(xs(&path).len(), 2001);
+}

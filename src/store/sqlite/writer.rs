@@ -1,40 +1,113 @@
 //! The store's writer: one thread per store owns the write connection, receives writes over
 //! a channel in the order they were issued, and commits everything waiting in one
 //! `BEGIN IMMEDIATE` transaction (group commit; each write in its own savepoint, so one
-//! failing write fails alone). Callers await a reply sent after the COMMIT, so no task of
+//! failing write fails alone; a write alone in its transaction needs none). Callers await a reply sent after the COMMIT, so no task of
 //! the async runtime ever waits on SQLite, even while another process holds the database
 //! for the whole busy timeout. The thread ends, and the connection closes, when the last
 //! handle of the store drops.
+//!
+//! A brief write (a few rows by key: an attempt's start and end, once per step) may instead
+//! run at once in the caller's thread, when that cannot wait: no write is queued before it
+//! (writes still commit in the order they were issued), the connection is free, and SQLite
+//! grants the write lock without waiting (no busy timeout). Otherwise it queues like any
+//! other. This saves two thread hand-overs on the way from one step to the next.
+//!
+//! Checkpoints (copying the log back into the database, with an fsync) are never run by a
+//! write: the log hook marks one due once the log holds [`CHECKPOINT_PAGES`], and the
+//! thread runs it, as SQLite's automatic checkpoint would have after that commit.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, mpsc};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::{StoreError, sqlite_error};
+use super::{BUSY_TIMEOUT, StoreError, sqlite_error};
 
 /// A queued write: given the open transaction (or why it could not begin), it runs its
-/// statements and returns what reports its outcome once the commit is known.
-pub(super) type QueuedWrite = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> Reply + Send>;
+/// statements and returns whether they succeeded and what reports its outcome once the
+/// commit is known.
+pub(super) type QueuedWrite = Box<dyn FnOnce(Result<Tx<'_>, &StoreError>) -> Written + Send>;
+
+/// The open transaction a write runs in.
+pub(super) struct Tx<'a> {
+    pub conn: &'a Connection,
+    /// The write is the transaction's only one: it needs no savepoint of its own (a failure
+    /// rolls the transaction back).
+    pub alone: bool,
+}
+
+/// What a write did.
+pub(super) struct Written {
+    pub ok: bool,
+    pub reply: Reply,
+}
 
 /// Reports a write's outcome, given the commit's.
 pub(super) type Reply = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 
+/// Log pages after which a checkpoint is due (SQLite's own automatic checkpoint default).
+const CHECKPOINT_PAGES: i32 = 1000;
+
+/// What the thread is sent.
+enum Job {
+    Write(QueuedWrite),
+    /// The log has grown: checkpoint it.
+    Checkpoint,
+}
+
+/// What the thread and the callers share.
+struct Shared {
+    conn: Mutex<Connection>,
+    /// Writes sent to the thread and not yet committed: a write issued meanwhile queues
+    /// behind them.
+    queued: AtomicUsize,
+    /// Set by the log hook when a checkpoint is due.
+    checkpoint_due: Arc<AtomicBool>,
+}
+
+impl Shared {
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A write that panicked left the connection usable (its transaction is rolled back
+        // by the next BEGIN failing or by SQLite when the statement is reset).
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The handle of a store's writer thread.
 pub(super) struct Writer {
+    shared: Arc<Shared>,
     /// Where writes are sent; `None` once dropping, which ends the thread.
-    jobs: Option<mpsc::Sender<QueuedWrite>>,
+    jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Writer {
     /// Starts the thread that owns `conn`.
-    pub(super) fn start(conn: Connection) -> std::io::Result<Writer> {
-        let (tx, rx) = mpsc::channel::<QueuedWrite>();
+    pub(super) fn start(mut conn: Connection) -> std::io::Result<Writer> {
+        let checkpoint_due = Arc::new(AtomicBool::new(false));
+        let due = checkpoint_due.clone();
+        // Replaces SQLite's automatic checkpoint, which would run inside a writer's COMMIT.
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+            if pages >= CHECKPOINT_PAGES {
+                due.store(true, Ordering::Release);
+            }
+            Ok(())
+        }))
+        .map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(conn),
+            queued: AtomicUsize::new(0),
+            checkpoint_due,
+        });
+        let (tx, rx) = mpsc::channel::<Job>();
+        let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("unyo-db-writer".to_owned())
-            .spawn(move || serve(&conn, &rx))?;
+            .spawn(move || serve(&theirs, &rx))?;
         Ok(Writer {
+            shared,
             jobs: Some(tx),
             thread: Some(thread),
         })
@@ -43,9 +116,61 @@ impl Writer {
     /// Hands a write to the thread. When the thread is gone the write is dropped with its
     /// reply, and its caller is told it was not committed.
     pub(super) fn send(&self, write: QueuedWrite) {
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(write);
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(Job::Write(write)).is_ok());
+        if !sent {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+
+    /// Commits a brief write at once in this thread when that cannot wait (see the module's
+    /// header), else hands it to the thread.
+    pub(super) fn send_brief(&self, write: QueuedWrite) {
+        match self.now(write) {
+            Ok(()) => {
+                if self.shared.checkpoint_due.load(Ordering::Acquire)
+                    && let Some(jobs) = &self.jobs
+                {
+                    let _ = jobs.send(Job::Checkpoint);
+                }
+            }
+            Err(write) => self.send(write),
+        }
+    }
+
+    /// Runs `write` in its own transaction now, or gives it back.
+    fn now(&self, write: QueuedWrite) -> Result<(), QueuedWrite> {
+        // While a checkpoint is due, writes go to the thread, which runs it first.
+        if self.jobs.is_none()
+            || self.shared.queued.load(Ordering::Acquire) != 0
+            || self.shared.checkpoint_due.load(Ordering::Acquire)
+        {
+            return Err(write);
+        }
+        let conn = match self.shared.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(write),
+        };
+        // Queued by another thread between the first look and the lock: it goes first.
+        if self.shared.queued.load(Ordering::Acquire) != 0 {
+            return Err(write);
+        }
+        if conn.busy_timeout(Duration::ZERO).is_err() {
+            return Err(write);
+        }
+        let begun = run_cached(&conn, "BEGIN IMMEDIATE");
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        if begun.is_err() {
+            // Another process writes (or the database cannot be written): the thread waits
+            // for it, or reports why not.
+            return Err(write);
+        }
+        finish(&conn, vec![write]);
+        Ok(())
     }
 }
 
@@ -60,13 +185,37 @@ impl Drop for Writer {
     }
 }
 
-/// The writer thread: takes the first waiting write, then every other one waiting by now,
-/// and commits them together.
-fn serve(conn: &Connection, jobs: &mpsc::Receiver<QueuedWrite>) {
+/// The writer thread: takes the first waiting job, then every other one waiting by now,
+/// commits the writes together, and checkpoints when one is due.
+fn serve(shared: &Shared, jobs: &mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        batch.extend(jobs.try_iter());
-        commit(conn, batch);
+        let mut batch = Vec::new();
+        for job in std::iter::once(first).chain(jobs.try_iter()) {
+            if let Job::Write(w) = job {
+                batch.push(w);
+            }
+        }
+        let conn = shared.conn();
+        if shared.checkpoint_due.load(Ordering::Acquire) {
+            checkpoint(&conn, &shared.checkpoint_due);
+        }
+        if !batch.is_empty() {
+            let n = batch.len();
+            commit(&conn, batch);
+            shared.queued.fetch_sub(n, Ordering::AcqRel);
+        }
+        if shared.checkpoint_due.load(Ordering::Acquire) {
+            checkpoint(&conn, &shared.checkpoint_due);
+        }
+    }
+}
+
+/// Copies the log back into the database: PASSIVE, as SQLite's automatic checkpoint (it
+/// never waits for readers).
+fn checkpoint(conn: &Connection, due: &AtomicBool) {
+    due.store(false, Ordering::Release);
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!("cannot checkpoint the database log: {e}");
     }
 }
 
@@ -75,17 +224,31 @@ fn commit(conn: &Connection, writes: Vec<QueuedWrite>) {
     if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         let failed = sqlite_error("starting a write transaction", &e);
         for w in writes {
-            w(Err(&failed))(Err(&failed));
+            (w(Err(&failed)).reply)(Err(&failed));
         }
         return;
     }
-    let replies: Vec<Reply> = writes.into_iter().map(|w| w(Ok(conn))).collect();
-    let committed = run_cached(conn, "COMMIT").map_err(|e| {
-        let _ = run_cached(conn, "ROLLBACK");
-        sqlite_error("committing", &e)
-    });
-    for reply in replies {
-        reply(committed.as_ref().map(|_| ()));
+    finish(conn, writes);
+}
+
+/// Runs `writes` in the open transaction, commits it and answers each. A write alone in
+/// the transaction runs without a savepoint; if it fails, the transaction is rolled back.
+fn finish(conn: &Connection, writes: Vec<QueuedWrite>) {
+    let alone = writes.len() == 1;
+    let done: Vec<Written> = writes
+        .into_iter()
+        .map(|w| w(Ok(Tx { conn, alone })))
+        .collect();
+    let committed = if alone && done.iter().any(|w| !w.ok) {
+        run_cached(conn, "ROLLBACK").map_err(|e| sqlite_error("rolling back", &e))
+    } else {
+        run_cached(conn, "COMMIT").map_err(|e| {
+            let _ = run_cached(conn, "ROLLBACK");
+            sqlite_error("committing", &e)
+        })
+    };
+    for w in done {
+        (w.reply)(committed.as_ref().map(|_| ()));
     }
 }
 
