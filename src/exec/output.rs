@@ -6,9 +6,10 @@
 //! bounded whatever the step prints. This file knows nothing about processes: the
 //! supervisor in `process` feeds it chunks and never waits on it for longer than a write.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt;
@@ -150,14 +151,21 @@ impl LogSink {
         }
         let file = match &mut self.file {
             Some(file) => file,
-            slot @ None => slot.insert(
-                OpenOptions::new()
-                    .create(true)
-                    .write(true)
-                    .truncate(true)
-                    .open(&self.path)
-                    .await?,
-            ),
+            slot @ None => {
+                let mut options = OpenOptions::new();
+                options.create(true).write(true).truncate(true);
+                let file = match options.open(&self.path).await {
+                    // Its directory went away since it was made: make it again.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        if let Some(dir) = self.path.parent() {
+                            tokio::fs::create_dir_all(dir).await?;
+                        }
+                        options.open(&self.path).await?
+                    }
+                    opened => opened?,
+                };
+                slot.insert(file)
+            }
         };
         file.write_all(bytes).await
     }
@@ -168,6 +176,33 @@ impl LogSink {
         }
         self.failed = true;
     }
+}
+
+/// Makes the directory of `log_path` unless this process made or saw it before (a run's
+/// attempts all log in their job's directory; one made once is not looked for again, and
+/// one removed since is made again when its log is opened).
+pub(super) async fn log_dir_ready(log_path: &Path) -> io::Result<()> {
+    static SEEN: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+    let Some(dir) = log_path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let seen = |dir: &Path| {
+        SEEN.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|s| s.contains(dir))
+    };
+    if seen(dir) {
+        return Ok(());
+    }
+    if !dir.is_dir() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    SEEN.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(HashSet::new)
+        .insert(dir.to_path_buf());
+    Ok(())
 }
 
 /// The line appended to a log that reached its limit.
@@ -208,6 +243,28 @@ mod tests {
     async fn run(cmd: &Command) -> super::super::Outcome {
         let (_tx, rx) = tokio::sync::watch::channel(false);
         execute(cmd, rx, |_| {}).await.expect("runs")
+    }
+
+    /// A log directory made once is not looked for again; removed since, it is made
+    /// again when the next log is opened, and that output is kept.
+    #[tokio::test]
+    async fn a_log_directory_removed_between_attempts_is_made_again() {
+        let dir = tempfile::tempdir().expect("dir");
+        let cmd = command(&["echo", "first"], dir.path());
+        run(&cmd).await;
+        let logs = dir.path().join("logs");
+        assert_eq!(
+            std::fs::read_to_string(&cmd.log_path).expect("first log"),
+            "first\n"
+        );
+        std::fs::remove_dir_all(&logs).expect("removed");
+        let again = command(&["echo", "second"], dir.path());
+        let out = run(&again).await;
+        assert_eq!(out.log_written, 7);
+        assert_eq!(
+            std::fs::read_to_string(&again.log_path).expect("second log"),
+            "second\n"
+        );
     }
 
     #[test]

@@ -56,18 +56,12 @@ pub async fn execute(
     let args: Vec<&str> = plan.argv.iter().map(String::as_str).collect();
     // The file itself is opened on the first output byte; its directory is made here so
     // that a bad log location is reported before anything runs.
-    if let Some(parent) = cmd
-        .log_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
-    {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|source| ExecError::Log {
-                path: cmd.log_path.clone(),
-                source,
-            })?;
-    }
+    super::output::log_dir_ready(&cmd.log_path)
+        .await
+        .map_err(|source| ExecError::Log {
+            path: cmd.log_path.clone(),
+            source,
+        })?;
     let spec = Spawn {
         program,
         args: &args,

@@ -255,6 +255,12 @@ fn dropping_the_store_commits_what_was_sent_and_ends_the_writer() {
         Arc::downgrade(&store.writer)
     });
     assert!(weak.upgrade().is_none(), "the writer is gone");
+    // Closing did not checkpoint: the commit is in the log, which the next opener reads.
+    let log = dir.path().join("unyo.db-wal");
+    assert!(
+        std::fs::metadata(&log).is_ok_and(|m| m.len() > 0),
+        "the log was checkpointed and removed on close"
+    );
     let conn = Connection::open(&path).expect("reopen");
     let n: i64 = conn
         .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))

@@ -14,7 +14,9 @@
 //!
 //! Checkpoints (copying the log back into the database, with an fsync) are never run by a
 //! write: the log hook marks one due once the log holds [`CHECKPOINT_PAGES`], and the
-//! thread runs it, as SQLite's automatic checkpoint would have after that commit.
+//! thread runs it, as SQLite's automatic checkpoint would have after that commit. Closing
+//! the connection does not checkpoint either: the log is left to the next opener, who reads
+//! it as it is (a commit is as durable in the log as in the database file).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, mpsc};
@@ -95,6 +97,13 @@ impl Writer {
             }
             Ok(())
         }))
+        .map_err(std::io::Error::other)?;
+        // Nor does closing the connection checkpoint (fsyncs and a copy of the whole log at
+        // the end of every command that wrote): the log stays for the next opener.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
         .map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared {
             conn: Mutex::new(conn),
