@@ -17,43 +17,24 @@
 #   BENCH_OUT    directory for hyperfine JSON exports and the summary (default: a temp dir,
 #                removed at exit)
 #   BENCH_TARGET ratio unyo/make that counts as PASS (default 1.5)
+#   UNYO_BIN     the unyo binary to measure (default: this tree's release build, built now)
 set -euo pipefail
 
 RUNS="${BENCH_RUNS:-10}"
 TARGET="${BENCH_TARGET:-1.5}"
 PARALLEL=2
 
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/.." && pwd)"
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- tools -------------------------------------------------------------------------------
-need_pkgs=()
-command -v hyperfine >/dev/null 2>&1 || need_pkgs+=(hyperfine)
-[[ -x /usr/bin/time ]] || need_pkgs+=(time)
-command -v make >/dev/null 2>&1 || need_pkgs+=(make)
-command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
-if ((${#need_pkgs[@]})); then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing ${need_pkgs[*]} with apt-get"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
-    else
-        die "missing tools: ${need_pkgs[*]}; install them first, e.g.
-  sudo apt-get update && sudo apt-get install -y ${need_pkgs[*]}"
-    fi
-fi
-command -v cargo >/dev/null 2>&1 || die "cargo not found (needed to build unyo)"
+[[ -x /usr/bin/time ]] || need_tools /usr/bin/time=time
+need_tools hyperfine=hyperfine make=make python3=python3
+[[ -n ${UNYO_BIN:-} ]] || command -v cargo >/dev/null 2>&1 || die "cargo not found (needed to build unyo)"
 
 # --- build -------------------------------------------------------------------------------
-log "building unyo (release)"
-(cd "$repo_root" && cargo build --release --locked --quiet)
-UNYO="$repo_root/target/release/unyo"
-[[ -x $UNYO ]] || die "no binary at $UNYO"
+build_unyo
 
 # --- work area ---------------------------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/unyo-bench.XXXXXX")"
@@ -178,8 +159,8 @@ summary="$out/summary.txt"
         "$PARALLEL" "$RUNS" "$TARGET"
     printf 'machine: %s cores, %s, kernel %s\n' "$(nproc)" \
         "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(uname -r)"
-    printf 'unyo: %s (git %s), %s, %s\n\n' "$("$UNYO" --version)" \
-        "$(git -C "$repo_root" describe --always --dirty 2>/dev/null || echo unknown)" \
+    printf 'unyo: %s (%s), %s, %s\n\n' "$("$UNYO" --version)" \
+        "${UNYO_BIN:-git $(git -C "$repo_root" describe --always --dirty 2>/dev/null || echo unknown)}" \
         "$(hyperfine --version)" "$(make --version | sed -n 1p)"
     for w in "${workloads[@]}"; do
         id="${w%%:*}"

@@ -17,6 +17,7 @@
 #   BENCH_MONTH   the month (default 2026-10)
 #   BENCH_RUNS    timed runs per command (default 5; hyperfine also does 1 warmup run)
 #   BENCH_FORMATS the report's forms to time (default "md html"; also csv, json)
+#   UNYO_BIN      the unyo binary to measure (default: this tree's release build, built now)
 #   BENCH_OUT     directory for the hyperfine JSON export and the report (default: a temp dir,
 #                 removed at exit)
 set -euo pipefail
@@ -26,36 +27,17 @@ MONTH="${BENCH_MONTH:-2026-10}"
 RUNS="${BENCH_RUNS:-5}"
 read -r -a FORMATS <<<"${BENCH_FORMATS:-md html}"
 
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo_root="$(cd "$script_dir/.." && pwd)"
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- tools -------------------------------------------------------------------------------
-need_pkgs=()
-command -v hyperfine >/dev/null 2>&1 || need_pkgs+=(hyperfine)
-[[ -x /usr/bin/time ]] || need_pkgs+=(time)
-command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
-if ((${#need_pkgs[@]})); then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing ${need_pkgs[*]} with apt-get"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
-    else
-        die "missing tools: ${need_pkgs[*]}; install them first, e.g.
-  sudo apt-get update && sudo apt-get install -y ${need_pkgs[*]}"
-    fi
-fi
-command -v cargo >/dev/null 2>&1 || die "cargo not found (needed to build unyo)"
+[[ -x /usr/bin/time ]] || need_tools /usr/bin/time=time
+need_tools hyperfine=hyperfine python3=python3
+[[ -n ${UNYO_BIN:-} ]] || command -v cargo >/dev/null 2>&1 || die "cargo not found (needed to build unyo)"
 
 # --- build -------------------------------------------------------------------------------
-log "building unyo (release)"
-(cd "$repo_root" && cargo build --release --locked --quiet)
-UNYO="$repo_root/target/release/unyo"
-[[ -x $UNYO ]] || die "no binary at $UNYO"
+build_unyo
 
 # --- work area ---------------------------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/unyo-report-bench.XXXXXX")"
