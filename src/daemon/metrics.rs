@@ -1,24 +1,28 @@
 //! The daemon's Prometheus endpoint: `GET /metrics` on the address of `metrics.listen`
 //! (loopback in the shipped settings; off when not set), served by hyper's HTTP/1 server in
 //! a task of its own. Each scrape reads the records (`Store::metric_facts`, `targets`,
-//! `target_changes`) and the next slots the main loop last published, and renders them with
-//! `metrics::render`. Any other path is 404, any other method 405.
+//! `target_changes`) and the next slots the main loop last published, and sends them as a
+//! `metrics::Exposition`, rendered a part at a time as the body goes out. Any other path is
+//! 404, any other method 405.
 //!
 //! The endpoint only reads: it never writes the database nor touches the main loop's state,
 //! and a slow scrape holds up nothing but itself.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use chrono::{DateTime, Duration, Utc};
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Bytes, Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use crate::domain::clock::SharedClock;
-use crate::metrics::{CONTENT_TYPE, Snapshot, Tally, render};
+use crate::metrics::{CONTENT_TYPE, Exposition, Tally};
 use crate::store::{Store, StoreError};
 
 /// Each scheduled job's next slot, by job name.
@@ -78,8 +82,31 @@ pub(super) async fn serve(
     }
 }
 
-fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+/// A response's body: a short text, or the exposition in parts.
+type Reply = UnsyncBoxBody<Bytes, Infallible>;
+
+/// The exposition as a body: each frame is the next part, rendered when hyper asks for it.
+struct Parts(Exposition);
+
+impl Body for Parts {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(
+            self.get_mut()
+                .0
+                .next()
+                .map(|part| Ok(Frame::data(Bytes::from(part)))),
+        )
+    }
+}
+
+fn plain(status: StatusCode, body: String) -> Response<Reply> {
+    let mut r = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
     *r.status_mut() = status;
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -88,7 +115,7 @@ fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     r
 }
 
-async fn answer(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+async fn answer(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Reply> {
     if req.uri().path() != "/metrics" {
         return plain(
             StatusCode::NOT_FOUND,
@@ -102,8 +129,8 @@ async fn answer(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Full<B
         );
     }
     match scrape(endpoint).await {
-        Ok(text) => {
-            let mut r = plain(StatusCode::OK, text);
+        Ok(exposition) => {
+            let mut r = Response::new(Parts(exposition).boxed_unsync());
             r.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
                 hyper::header::HeaderValue::from_static(CONTENT_TYPE),
@@ -120,8 +147,8 @@ async fn answer(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Full<B
     }
 }
 
-/// Ended runs read at a time.
-const RUNS_BATCH: i64 = 2000;
+/// Ended runs read at a time (the first scrape reads the whole history).
+const RUNS_BATCH: i64 = 500;
 
 fn poisoned() -> StoreError {
     StoreError::Query {
@@ -131,7 +158,7 @@ fn poisoned() -> StoreError {
 }
 
 /// One scrape's exposition.
-pub(super) async fn scrape(endpoint: &Endpoint) -> Result<String, StoreError> {
+pub(super) async fn scrape(endpoint: &Endpoint) -> Result<Exposition, StoreError> {
     let now = endpoint.clock.now();
     let (mut cursor, slots_after) = {
         let t = endpoint.tally.lock().map_err(|_| poisoned())?;
@@ -175,12 +202,12 @@ pub(super) async fn scrape(endpoint: &Endpoint) -> Result<String, StoreError> {
             .collect()
     };
     let next = endpoint.next_slots.borrow().clone();
-    Ok(render(&Snapshot {
-        version: env!("CARGO_PKG_VERSION"),
+    Ok(Exposition::new(
+        env!("CARGO_PKG_VERSION"),
         now,
-        facts: &facts,
-        targets: &targets,
-        changes: &changes,
-        next_slots: &next,
-    }))
+        facts,
+        targets,
+        changes,
+        next,
+    ))
 }

@@ -118,12 +118,98 @@ fn merged<'a>(hs: impl Iterator<Item = &'a Histogram>, bounds: usize) -> Histogr
     m
 }
 
-/// The exposition of one scrape.
+/// The exposition of one scrape, whole (the endpoint sends it in parts: [`Exposition`]).
 pub fn render(s: &Snapshot<'_>) -> String {
-    let f = s.facts;
-    // About 14 lines of 40 bytes a job (its runs and its duration histogram).
-    let mut out = String::with_capacity(4096 + f.runs.len() * 560);
+    let mut out = render_head(s);
+    let mut from = 0;
+    while from < s.facts.runs.len() {
+        from = render_durations(&mut out, s, from, usize::MAX);
+    }
+    out.push_str(&render_tail(s));
+    out
+}
 
+/// Jobs whose duration histograms make one part of a streamed exposition (about 60 KiB).
+const JOBS_PER_PART: usize = 100;
+
+/// The exposition of one scrape, rendered a part at a time as it is sent, from what the
+/// scrape read (owned): the runs by job, the duration histograms of [`JOBS_PER_PART`] jobs
+/// at a time, then the rest. Only one part is held at once, instead of the whole text (a
+/// megabyte with 1,000 jobs).
+#[derive(Debug)]
+pub struct Exposition {
+    version: String,
+    now: DateTime<Utc>,
+    facts: MetricFacts,
+    targets: Vec<TargetRow>,
+    changes: Vec<TargetChange>,
+    next_slots: std::sync::Arc<Vec<(String, DateTime<Utc>)>>,
+    next: Part,
+}
+
+/// The next part of an [`Exposition`] to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Head,
+    /// The duration histograms from this index of `facts.runs`, then the rest.
+    Durations(usize),
+    Done,
+}
+
+impl Exposition {
+    pub fn new(
+        version: &str,
+        now: DateTime<Utc>,
+        facts: MetricFacts,
+        targets: Vec<TargetRow>,
+        changes: Vec<TargetChange>,
+        next_slots: std::sync::Arc<Vec<(String, DateTime<Utc>)>>,
+    ) -> Exposition {
+        Exposition {
+            version: version.to_owned(),
+            now,
+            facts,
+            targets,
+            changes,
+            next_slots,
+            next: Part::Head,
+        }
+    }
+}
+
+impl Iterator for Exposition {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        let s = Snapshot {
+            version: &self.version,
+            now: self.now,
+            facts: &self.facts,
+            targets: &self.targets,
+            changes: &self.changes,
+            next_slots: &self.next_slots,
+        };
+        let runs = self.facts.runs.len();
+        let (text, next) = match self.next {
+            Part::Head => (render_head(&s), Part::Durations(0)),
+            Part::Durations(from) if from < runs => {
+                let mut out = String::with_capacity(JOBS_PER_PART * 600);
+                let to = render_durations(&mut out, &s, from, JOBS_PER_PART);
+                (out, Part::Durations(to))
+            }
+            Part::Durations(_) => (render_tail(&s), Part::Done),
+            Part::Done => return None,
+        };
+        self.next = next;
+        Some(text)
+    }
+}
+
+/// The build, the runs by job and status, and the head of the duration histograms.
+fn render_head(s: &Snapshot<'_>) -> String {
+    let f = s.facts;
+    // About 60 bytes a line, a line a job and status.
+    let mut out = String::with_capacity(4096 + f.runs.len() * 64);
     head(
         &mut out,
         "unyo_build_info",
@@ -154,8 +240,16 @@ pub fn render(s: &Snapshot<'_>) -> String {
         "histogram",
         "Time from a run's start to its end, by job.",
     );
-    let mut i = 0;
-    while i < f.runs.len() {
+    out
+}
+
+/// The duration histograms of up to `jobs` jobs, from index `from` of `facts.runs` (rows by
+/// job, then status); returns the index after them.
+fn render_durations(out: &mut String, s: &Snapshot<'_>, from: usize, jobs: usize) -> usize {
+    let f = s.facts;
+    let mut i = from;
+    let mut done = 0;
+    while i < f.runs.len() && done < jobs {
         let job = &f.runs[i].job;
         let j = f.runs[i..]
             .iter()
@@ -167,15 +261,22 @@ pub fn render(s: &Snapshot<'_>) -> String {
         );
         let labels = format!("unyo_job=\"{}\",", esc(job));
         histogram(
-            &mut out,
+            out,
             "unyo_run_duration_seconds",
             &labels,
             &DURATION_BUCKETS,
             &h,
         );
         i = j;
+        done += 1;
     }
+    i
+}
 
+/// Everything after the duration histograms.
+fn render_tail(s: &Snapshot<'_>) -> String {
+    let f = s.facts;
+    let mut out = String::with_capacity(16 * 1024 + s.next_slots.len() * 80);
     head(
         &mut out,
         "unyo_runs_active",

@@ -110,3 +110,66 @@ fn a_snapshot_renders_every_family_with_escaped_labels_and_merged_durations() {
     assert_eq!(types, helps);
     assert_eq!(types, 16);
 }
+
+/// The endpoint sends the exposition a part at a time: the parts put together are the
+/// whole text, a job's histogram is never cut, and no part holds more than a hundred jobs'.
+#[test]
+fn the_exposition_in_parts_is_the_whole_text_and_no_part_is_large() {
+    let n = DURATION_BUCKETS.len();
+    let runs: Vec<RunTally> = (0..250)
+        .flat_map(|j| {
+            ["failed", "succeeded"].map(|status| RunTally {
+                job: format!("job-{j:04}"),
+                status: status.into(),
+                count: 3,
+                duration: h(3, 30.0, vec![1; n]),
+            })
+        })
+        .collect();
+    let facts = MetricFacts {
+        runs,
+        active: Vec::new(),
+        not_run: Vec::new(),
+        last_success: vec![("job-0001".into(), at(0))],
+        fire_delay: h(0, 0.0, vec![0; WAIT_BUCKETS.len()]),
+        queue_wait: h(0, 0.0, vec![0; WAIT_BUCKETS.len()]),
+        incidents: Vec::new(),
+        heartbeat: Some(at(5)),
+    };
+    let next = std::sync::Arc::new(vec![("job-0001".to_owned(), at(100))]);
+    let whole = render(&Snapshot {
+        version: "0.1.0",
+        now: at(10),
+        facts: &facts,
+        targets: &[],
+        changes: &[],
+        next_slots: &next,
+    });
+    let parts: Vec<String> =
+        Exposition::new("0.1.0", at(10), facts, Vec::new(), Vec::new(), next).collect();
+    assert_eq!(parts.concat(), whole);
+    // The head, three parts of histograms (100, 100 and 50 jobs), the rest.
+    assert_eq!(
+        parts.len(),
+        5,
+        "{:?}",
+        parts.iter().map(String::len).collect::<Vec<_>>()
+    );
+    // Each job's two statuses merged into one histogram: 6 runs.
+    for (part, first, last) in [(1, 0, 99), (2, 100, 199), (3, 200, 249)] {
+        let part = &parts[part];
+        assert!(
+            part.starts_with(&format!(
+                "unyo_run_duration_seconds_bucket{{unyo_job=\"job-{first:04}\",le=\"1\"}} 2\n"
+            )),
+            "{part}"
+        );
+        assert!(
+            part.ends_with(&format!(
+                "unyo_run_duration_seconds_count{{unyo_job=\"job-{last:04}\"}} 6\n"
+            )),
+            "{part}"
+        );
+    }
+    assert!(parts.iter().all(|p| p.len() < 128 * 1024));
+}

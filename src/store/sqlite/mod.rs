@@ -157,6 +157,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// The read connection's page cache, in KiB as `PRAGMA cache_size` takes it (negative).
+const READ_CACHE_KIB: i64 = -512;
+
 /// How long a write waits for another process holding the database.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -320,6 +323,13 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     }
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // The last connection to close would checkpoint the whole log (fsyncs and a copy) at the
+    // end of every command: the log is left to the next opener instead, and checkpointed by
+    // whoever writes once it has grown (the writer thread, or SQLite's automatic checkpoint).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
     Ok(conn)
 }
 
@@ -493,15 +503,23 @@ impl SqliteStore {
 
     fn open_blocking(path: PathBuf) -> Result<SqliteStore, StoreError> {
         let write = open_migrated(&path).map_err(|e| classify(&path, e))?;
-        let read = connect(&path).map_err(|e| {
-            classify(
-                &path,
-                StoreError::Open {
-                    database: format!("sqlite:{}", path.display()),
-                    message: e.to_string(),
-                },
-            )
-        })?;
+        let read = connect(&path)
+            .and_then(|c| {
+                // The reads scan (a month of runs, the history the metrics count once): the
+                // system's page cache holds the file; SQLite's own, per connection, need not
+                // hold 2 MiB of it for the life of the daemon.
+                c.pragma_update(None, "cache_size", READ_CACHE_KIB)?;
+                Ok(c)
+            })
+            .map_err(|e| {
+                classify(
+                    &path,
+                    StoreError::Open {
+                        database: format!("sqlite:{}", path.display()),
+                        message: e.to_string(),
+                    },
+                )
+            })?;
         super::disk::keep_reserve(&path);
         let writer = Arc::new(start_writer(&path, write)?);
         Ok(SqliteStore {

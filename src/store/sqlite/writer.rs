@@ -14,9 +14,9 @@
 //!
 //! Checkpoints (copying the log back into the database, with an fsync) are never run by a
 //! write: the log hook marks one due once the log holds [`CHECKPOINT_PAGES`], and the
-//! thread runs it, as SQLite's automatic checkpoint would have after that commit. Closing
-//! the connection does not checkpoint either: the log is left to the next opener, who reads
-//! it as it is (a commit is as durable in the log as in the database file).
+//! thread runs it, as SQLite's automatic checkpoint would have after that commit. Closing a
+//! connection does not checkpoint either (`connect`): the log is left to the next opener,
+//! who reads it as it is (a commit is as durable in the log as in the database file).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, mpsc};
@@ -98,13 +98,6 @@ impl Writer {
             Ok(())
         }))
         .map_err(std::io::Error::other)?;
-        // Nor does closing the connection checkpoint (fsyncs and a copy of the whole log at
-        // the end of every command that wrote): the log stays for the next opener.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )
-        .map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared {
             conn: Mutex::new(conn),
             queued: AtomicUsize::new(0),
@@ -178,7 +171,11 @@ impl Writer {
             // for it, or reports why not.
             return Err(write);
         }
-        finish(&conn, vec![write]);
+        let answers = finish(&conn, vec![write]);
+        // Answered once the connection is free again, so that the caller's next write can
+        // take it.
+        drop(conn);
+        answers.send();
         Ok(())
     }
 }
@@ -204,17 +201,23 @@ fn serve(shared: &Shared, jobs: &mpsc::Receiver<Job>) {
                 batch.push(w);
             }
         }
-        let conn = shared.conn();
-        if shared.checkpoint_due.load(Ordering::Acquire) {
-            checkpoint(&conn, &shared.checkpoint_due);
-        }
-        if !batch.is_empty() {
+        let answers = {
+            let conn = shared.conn();
+            if shared.checkpoint_due.load(Ordering::Acquire) {
+                checkpoint(&conn, &shared.checkpoint_due);
+            }
             let n = batch.len();
-            commit(&conn, batch);
+            let answers = (n > 0).then(|| commit(&conn, batch));
+            // Before the callers hear of it: a write one of them issues next may then commit
+            // at once.
             shared.queued.fetch_sub(n, Ordering::AcqRel);
+            answers
+        };
+        if let Some(answers) = answers {
+            answers.send();
         }
         if shared.checkpoint_due.load(Ordering::Acquire) {
-            checkpoint(&conn, &shared.checkpoint_due);
+            checkpoint(&shared.conn(), &shared.checkpoint_due);
         }
     }
 }
@@ -228,21 +231,36 @@ fn checkpoint(conn: &Connection, due: &AtomicBool) {
     }
 }
 
-/// Commits `writes` in one `BEGIN IMMEDIATE` transaction and answers each.
-fn commit(conn: &Connection, writes: Vec<QueuedWrite>) {
-    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
-        let failed = sqlite_error("starting a write transaction", &e);
-        for w in writes {
-            (w(Err(&failed)).reply)(Err(&failed));
-        }
-        return;
-    }
-    finish(conn, writes);
+/// The answers to the writes of one transaction, sent once its outcome is known.
+struct Answers {
+    replies: Vec<Reply>,
+    committed: Result<(), StoreError>,
 }
 
-/// Runs `writes` in the open transaction, commits it and answers each. A write alone in
-/// the transaction runs without a savepoint; if it fails, the transaction is rolled back.
-fn finish(conn: &Connection, writes: Vec<QueuedWrite>) {
+impl Answers {
+    fn send(self) {
+        for reply in self.replies {
+            reply(self.committed.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// Commits `writes` in one `BEGIN IMMEDIATE` transaction.
+fn commit(conn: &Connection, writes: Vec<QueuedWrite>) -> Answers {
+    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
+        let failed = sqlite_error("starting a write transaction", &e);
+        let replies = writes.into_iter().map(|w| w(Err(&failed)).reply).collect();
+        return Answers {
+            replies,
+            committed: Err(failed),
+        };
+    }
+    finish(conn, writes)
+}
+
+/// Runs `writes` in the open transaction and commits it. A write alone in the transaction
+/// runs without a savepoint; if it fails, the transaction is rolled back.
+fn finish(conn: &Connection, writes: Vec<QueuedWrite>) -> Answers {
     let alone = writes.len() == 1;
     let done: Vec<Written> = writes
         .into_iter()
@@ -256,8 +274,9 @@ fn finish(conn: &Connection, writes: Vec<QueuedWrite>) {
             sqlite_error("committing", &e)
         })
     };
-    for w in done {
-        (w.reply)(committed.as_ref().map(|_| ()));
+    Answers {
+        replies: done.into_iter().map(|w| w.reply).collect(),
+        committed,
     }
 }
 
