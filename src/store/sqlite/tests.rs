@@ -427,3 +427,32 @@ fn the_writer_thread_checkpoints_the_log_that_brief_writes_grow() {
     );
     assert_eq!(xs(&path).len(), 2001);
 }
+
+/// A write that panics (a bug) in the caller's thread leaves the connection in its
+/// transaction: the next writes roll it back and go on, and what it wrote is not kept.
+#[test]
+fn a_write_that_panicked_does_not_stop_the_writes_after_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let (rt, store) = scratch_store(&path);
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        drop(store.write_brief("panicking", |c| {
+            c.execute("INSERT INTO scratch (x) VALUES (1)", [])?;
+            panic!("a bug in a write");
+            #[allow(unreachable_code)]
+            Ok(())
+        }));
+    }));
+    assert!(panicked.is_err(), "the write ran in this thread");
+    let (done, _) = now_or_never(insert_brief(&store, 2));
+    assert_eq!(done.expect("done at once").expect("inserted"), 1);
+    rt.block_on(store.write("queued", |c| {
+        c.execute("INSERT INTO scratch (x) VALUES (3)", [])
+    }))
+    .expect("queued write");
+    assert_eq!(
+        xs(&path),
+        [2, 3],
+        "the panicked write's row was rolled back"
+    );
+}

@@ -71,10 +71,18 @@ struct Shared {
 
 impl Shared {
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A write that panicked left the connection usable (its transaction is rolled back
-        // by the next BEGIN failing or by SQLite when the statement is reset).
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        recovered(self.conn.lock().unwrap_or_else(PoisonError::into_inner))
     }
+}
+
+/// The connection as a write panicked (a bug) may have left it: in the middle of its
+/// transaction, which is rolled back, so that the next writes can begin theirs.
+fn recovered(conn: MutexGuard<'_, Connection>) -> MutexGuard<'_, Connection> {
+    if !conn.is_autocommit() {
+        tracing::error!("a database write was interrupted; rolling its transaction back");
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    conn
 }
 
 /// The handle of a store's writer thread.
@@ -154,7 +162,7 @@ impl Writer {
         }
         let conn = match self.shared.conn.try_lock() {
             Ok(conn) => conn,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::Poisoned(p)) => recovered(p.into_inner()),
             Err(TryLockError::WouldBlock) => return Err(write),
         };
         // Queued by another thread between the first look and the lock: it goes first.
