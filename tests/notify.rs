@@ -13,7 +13,7 @@ use unyo::model::{Channel, ChannelKind, CommandChannel, Language, Notify, Settin
 use unyo::notify::{Event, IncidentNote, Message, Templates, deliver, local_time};
 use unyo::spec::Severity;
 
-use crate::helper::{Tree, both, live_group_members, text, wait_for};
+use crate::helper::{Tree, both, live_group_members, refused_definitions, text, wait_for};
 
 fn note() -> IncidentNote {
     let opened = Utc
@@ -640,9 +640,7 @@ notify:
       notify: [duty-phone, duty-phone]
 "#,
     );
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let err = text(&out.stderr);
+    let err = refused_definitions(&t);
     let expected = [
         "error: unyo.yaml:3:13: `notify.language`: unknown language `jp` (did you mean `ja`?); expected `ja` or `en`",
         "error: unyo.yaml:4:39: `notify.desk_hours.from`: bad time `8:30am` (expected `HH:MM`, e.g. `06:00`)",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use rusqlite::{Connection, params};
 
-use crate::helper::{Tree, both, text};
+use crate::helper::{Tree, both, refused_definitions, text};
 
 const BACKUP: &str = r#"description: Nightly backup
 sla: { complete_by: "06:00", success_rate: 100, max_duration: 1h }
@@ -1241,17 +1241,13 @@ fn a_template_folder_and_the_date_style_shape_the_report() {
         "unyo.yaml",
         "report:\n  templates: forms\n  date_style: reiwa\n  dates: era\n",
     );
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let err = text(&out.stderr);
+    let err = refused_definitions(&t);
     assert!(err.contains("unyo.yaml:4:3: unknown key `dates`"), "{err}");
     t.file(
         "unyo.yaml",
         "report:\n  templates: forms\n  date_style: reiwa\n",
     );
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let err = text(&out.stderr);
+    let err = refused_definitions(&t);
     for want in [
         "unyo.yaml:2:14: `report.templates`: `monthly.html.hbs:3:1` does not compile",
         "unyo.yaml:2:14: `report.templates`: unknown template file `monthly.md.hbs`",

@@ -6,7 +6,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use crate::helper::sshd::OsUser;
-use crate::helper::{Tree, attempts, both, text};
+use crate::helper::{Tree, attempts, both, refused_definitions, text};
 
 /// A tree whose root others may enter, with a folder `work` the step's user may write in.
 fn open_tree() -> Tree {
@@ -107,9 +107,7 @@ fn validate_names_an_unknown_user_and_user_on_a_remote_step() {
         "bad",
         "steps:\n  a:\n    argv: [id]\n    user: unyo-nobody-here\n  b:\n    argv: [id]\n    host: db\n    user: root\n  c:\n    argv: [id]\n    host: dv\n",
     );
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let err = text(&out.stderr);
+    let err = refused_definitions(&t);
     assert!(
         err.contains("step `a`: no user `unyo-nobody-here` on this machine"),
         "{err}"

@@ -1,7 +1,7 @@
 //! Runbooks and incidents with the real binary: retries with remediation, retries used up,
 //! timeouts, output patterns, `continue`, deduplication and the operator's commands.
 
-use crate::helper::{Tree, attempts, both, step, text};
+use crate::helper::{Tree, attempts, both, refused_definitions, step, text};
 
 fn incidents(t: &Tree) -> Vec<serde_json::Value> {
     let out = t.run(&["incidents", "--json"]);
@@ -346,9 +346,7 @@ fn bad_incident_settings_are_reported_with_their_place() {
         "unyo.yaml",
         "incidents:\n  severity: urgent\n  report_deadline: { hihg: 1d, low: soon }\n  autoresolve: true\n",
     );
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let err = text(&out.stderr);
+    let err = refused_definitions(&t);
     assert!(
         err.contains("unyo.yaml:4:3: unknown key `autoresolve`"),
         "{err}"
@@ -420,9 +418,7 @@ fn remediation_templates_are_checked_by_validate() {
         "runbooks/bad.yaml",
         "rules:\n  - match: any\n    remediate: { run: \"rm {{{settings.log_dir}}}/x\" }\n  - match: any\n    remediate: { argv: [echo, \"{{#if}}\"] }\n",
     );
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let err = text(&out.stderr);
+    let err = refused_definitions(&t);
     assert!(err.contains("runbooks/bad.yaml:3:16: `{{{...}}}`"), "{err}");
     assert!(
         err.contains("runbooks/bad.yaml:5:16: bad template `{{#if}}`"),

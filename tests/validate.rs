@@ -1,6 +1,6 @@
 //! `unyo validate` and definition diagnostics: every problem at once, each with its place.
 
-use crate::helper::{Tree, both, text};
+use crate::helper::{Tree, both, refused_definitions, text};
 
 const GOOD_JOB: &str = "steps:\n  a:\n    run: echo a\n  b:\n    needs: [a]\n    argv: [echo, b]\n";
 
@@ -93,9 +93,7 @@ fn runbook_problems_are_reported() {
         "runbooks/bad.yaml",
         "rules:\n  - match: { exit_codes: [\"78-64\", 300], signal: [TREM], stderr: \"(\" }\n    retry: { max: 1, initial: 1x }\n  - match: any\n",
     );
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let err = text(&out.stderr);
+    let err = refused_definitions(&t);
     for e in [
         "bad exit code range `78-64`",
         "exit code 300 is out of range 0-255",
@@ -160,9 +158,7 @@ fn hostile_input_is_refused() {
         b"description: \xff\xfe\nsteps: {}\n",
     )
     .expect("write");
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let err = text(&out.stderr);
+    let err = refused_definitions(&t);
     for file in [
         "bomb", "deep", "deepmap", "huge", "binary", "empty", "latin1",
     ] {
@@ -203,9 +199,7 @@ fn every_unknown_key_of_a_file_at_once() {
         "schedules/s.yaml",
         "calendars:\n  city: { weekend: [sat] }\nschedules:\n  - job: many\n    cron: \"0 1 * * *\"\n    misfire: { policy: skip, whithin: 1h }\n",
     );
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let err = text(&out.stderr);
+    let err = refused_definitions(&t);
     for e in [
         "jobs/many.yaml:1:1: unknown key `descripton` (did you mean `description`?)",
         "jobs/many.yaml:3:10: unknown key `typ` (did you mean `type`?)",
@@ -237,9 +231,7 @@ fn sla_problems_are_reported_at_their_place() {
         "good",
         "sla: { complete_by: \"06:00\", success_rate: 99.5, max_duration: 2h }\nsteps:\n  a:\n    run: echo\n",
     );
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let said = text(&out.stderr);
+    let said = refused_definitions(&t);
     for want in [
         "jobs/backup.yaml:2:16: sla.complete_by: bad time `25:00`",
         "jobs/backup.yaml:3:17: sla.success_rate 120 is not a percentage",
@@ -285,9 +277,7 @@ fn service_problems_are_reported_at_their_place() {
         "unyo.yaml",
         "service:\n  availability: { target: 100.5, probe: probe }\n  first_notice: 1hour\n  recovery: 0s\n  backups: { jobs: [], target: 0 }\n",
     );
-    let out = t.run(&["validate"]);
-    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    let said = text(&out.stderr);
+    let said = refused_definitions(&t);
     for want in [
         "error: unyo.yaml:2:27: `service.availability.target`: 100.5 is not a percentage (more than 0, at most 100)",
         "error: unyo.yaml:3:17: `service.first_notice`: bad duration `1hour`",

@@ -97,6 +97,13 @@ impl Tree {
     }
 }
 
+/// `unyo validate` on definitions that must be refused: exits 2; what it printed on stderr.
+pub fn refused_definitions(t: &Tree) -> String {
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    text(&out.stderr)
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

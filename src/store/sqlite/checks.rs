@@ -152,31 +152,10 @@ impl CheckStore for SqliteStore {
                 ids.push(id);
                 let status = status.parse().ok();
                 // Resolved whatever run opened it: the target's coming back is the news.
-                match incident::recovered(id, status, None, &job, run_id.unwrap_or(0), true) {
-                    incident::Recovery::Resolve { withdraw, .. } => {
-                        let text = format!("target `{target}` is up again");
-                        c.prepare_cached(
-                            "UPDATE incidents SET status = ?, resolved_by = ?, \
-                             resolved_at = ?, next_escalation_at = NULL, \
-                             cause = COALESCE(cause, ?), \
-                             countermeasure = COALESCE(countermeasure, ?) WHERE id = ?",
-                        )?
-                        .execute(params![
-                            IncidentStatus::Resolved.as_str(),
-                            incident::UNYO,
-                            at,
-                            incident::UNYO_CAUSE,
-                            incident::UNYO_COUNTERMEASURE,
-                            id
-                        ])?;
-                        incident_log(c, id, &at, "resolved", incident::UNYO, run_id, &text)?;
-                        withdraw_messages(c, id, withdraw.from_level, &withdraw.reason)?;
-                    }
-                    incident::Recovery::Note { .. } => {
-                        let text = format!("target `{target}` is up again");
-                        incident_log(c, id, &at, "note", incident::UNYO, run_id, &text)?;
-                    }
-                }
+                let recovery =
+                    incident::recovered(id, status, None, &job, run_id.unwrap_or(0), true);
+                let text = format!("target `{target}` is up again");
+                record_recovery(c, id, &at, run_id, &recovery, &text)?;
             }
             Ok(ids)
         })

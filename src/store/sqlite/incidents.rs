@@ -60,6 +60,42 @@ pub(super) fn withdraw_messages(
     .execute(params![reason, incident_id, from_level])
 }
 
+/// Records what `incident::recovered` decided for incident `id`, with `text` in its
+/// history: resolved by unyo (its pending messages withdrawn), or a note.
+pub(super) fn record_recovery(
+    c: &Connection,
+    id: i64,
+    at: &str,
+    run_id: Option<i64>,
+    recovery: &incident::Recovery,
+    text: &str,
+) -> rusqlite::Result<()> {
+    match recovery {
+        incident::Recovery::Resolve { withdraw, .. } => {
+            c.prepare_cached(
+                "UPDATE incidents SET status = ?, resolved_by = ?, \
+                 resolved_at = ?, next_escalation_at = NULL, \
+                 cause = COALESCE(cause, ?), \
+                 countermeasure = COALESCE(countermeasure, ?) WHERE id = ?",
+            )?
+            .execute(params![
+                IncidentStatus::Resolved.as_str(),
+                incident::UNYO,
+                at,
+                incident::UNYO_CAUSE,
+                incident::UNYO_COUNTERMEASURE,
+                id
+            ])?;
+            incident_log(c, id, at, "resolved", incident::UNYO, run_id, text)?;
+            withdraw_messages(c, id, withdraw.from_level, &withdraw.reason)?;
+        }
+        incident::Recovery::Note { .. } => {
+            incident_log(c, id, at, "note", incident::UNYO, run_id, text)?;
+        }
+    }
+    Ok(())
+}
+
 /// Adds an entry to an incident's history inside the caller's transaction.
 pub(super) fn incident_log(
     c: &Connection,
@@ -288,29 +324,13 @@ impl IncidentStore for SqliteStore {
             for (id, status, opened_by_run) in rows {
                 ids.push(id);
                 let status = status.parse().ok();
-                match incident::recovered(id, status, opened_by_run, &job, run_id, resolve) {
-                    incident::Recovery::Resolve { text, withdraw } => {
-                        c.prepare_cached(
-                            "UPDATE incidents SET status = ?, resolved_by = ?, \
-                             resolved_at = ?, next_escalation_at = NULL, \
-                             cause = COALESCE(cause, ?), \
-                             countermeasure = COALESCE(countermeasure, ?) WHERE id = ?",
-                        )?
-                        .execute(params![
-                            IncidentStatus::Resolved.as_str(),
-                            incident::UNYO,
-                            at,
-                            incident::UNYO_CAUSE,
-                            incident::UNYO_COUNTERMEASURE,
-                            id
-                        ])?;
-                        incident_log(c, id, &at, "resolved", incident::UNYO, Some(run_id), &text)?;
-                        withdraw_messages(c, id, withdraw.from_level, &withdraw.reason)?;
-                    }
-                    incident::Recovery::Note { text } => {
-                        incident_log(c, id, &at, "note", incident::UNYO, Some(run_id), &text)?;
-                    }
-                }
+                let recovery =
+                    incident::recovered(id, status, opened_by_run, &job, run_id, resolve);
+                let text = match &recovery {
+                    incident::Recovery::Resolve { text, .. }
+                    | incident::Recovery::Note { text } => text.clone(),
+                };
+                record_recovery(c, id, &at, Some(run_id), &recovery, &text)?;
             }
             Ok(ids)
         })
