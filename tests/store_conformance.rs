@@ -99,6 +99,8 @@ mod history;
 mod incidents;
 #[path = "store_conformance/monitor.rs"]
 mod monitor;
+#[path = "helper/pg.rs"]
+mod pg;
 #[path = "store_conformance/outbox.rs"]
 mod outbox;
 #[path = "store_conformance/records.rs"]
@@ -281,6 +283,7 @@ macro_rules! conformance {
 }
 
 conformance!(sqlite, crate::fixtures::backends::sqlite);
+conformance!(postgres, crate::fixtures::backends::postgres);
 
 /// The coverage table above names every method of the store's traits, and every contract it
 /// names exists: a method added to the trait without a contract fails here.

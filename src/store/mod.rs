@@ -11,6 +11,7 @@ pub mod bulk;
 mod checks;
 pub mod disk;
 mod findings;
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
 mod traits;
 
@@ -37,6 +38,7 @@ pub use checks::{
     SlotsSince, TargetChange, TargetRow,
 };
 pub use findings::{DurationSample, FindingRow, NewFinding};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
     CheckStore, IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore,
@@ -847,8 +849,6 @@ pub async fn open_read(settings: &Settings) -> Result<Box<dyn Store>, StoreError
 pub async fn open(settings: &Settings) -> Result<Box<dyn Store>, StoreError> {
     match &settings.database {
         Database::Sqlite(path) => Ok(Box::new(SqliteStore::open(path).await?)),
-        Database::Postgres(_) => Err(StoreError::Unsupported(
-            "a PostgreSQL database (set `database: sqlite:PATH`)".to_owned(),
-        )),
+        Database::Postgres(url) => Ok(Box::new(PgStore::open(url).await?)),
     }
 }

@@ -72,6 +72,16 @@ pub mod backends {
         let settings = unyo::model::Settings::defaults(dir.path());
         Db::open(settings, dir).await
     }
+
+    /// PostgreSQL: a new database on the test server (`UNYO_TEST_PG_URL`), dropped when the
+    /// test ends.
+    pub async fn postgres() -> Db {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = crate::pg::FreshDb::create();
+        let mut settings = unyo::model::Settings::defaults(dir.path());
+        settings.database = unyo::model::Database::Postgres(db.url.clone());
+        Db::open(settings, (db, dir)).await
+    }
 }
 
 /// The suite's clock: 2026-11-25 00:00 UTC, plus `minutes`.
