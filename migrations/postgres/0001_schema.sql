@@ -1,6 +1,6 @@
 -- unyo's records in PostgreSQL: the same tables and meanings as the SQLite schema at its
 -- version 23 (migrations/sqlite/), in PostgreSQL's own types: times are `timestamptz`
--- (microseconds, UTC), business dates `date`, flags `boolean`, every integer `bigint`, JSON
+-- (microseconds, UTC), business dates `date`, flags `boolean`, integers `bigint` (`integer` where unyo holds an i32: fiscal years, exit codes, signals), JSON
 -- values kept as the text unyo wrote (byte for byte, as SQLite keeps them).
 
 CREATE TABLE runs (
@@ -11,7 +11,7 @@ CREATE TABLE runs (
     status              TEXT        NOT NULL,   -- queued | running | succeeded | failed | cancelled | interrupted
     reason              TEXT,
     business_date       DATE        NOT NULL,
-    fiscal_year         BIGINT      NOT NULL,
+    fiscal_year         INTEGER     NOT NULL,
     queued_at           TIMESTAMPTZ NOT NULL,
     started_at          TIMESTAMPTZ,
     ended_at            TIMESTAMPTZ,
@@ -60,8 +60,8 @@ CREATE TABLE attempts (
     pid         BIGINT,
     started_at  TIMESTAMPTZ NOT NULL,
     ended_at    TIMESTAMPTZ,
-    exit_code   BIGINT,
-    signal      BIGINT,
+    exit_code   INTEGER,
+    signal      INTEGER,
     error       TEXT,                           -- why it could not start, when it could not
     stdout_tail TEXT        NOT NULL DEFAULT '',
     stderr_tail TEXT        NOT NULL DEFAULT '',
