@@ -2,8 +2,6 @@
 //! rerun keeps), its status, each attempt and its end, claims and take-overs by a daemon,
 //! cancel requests, approval gates and held jobs; their row mappers.
 
-#![allow(unused_variables)]
-
 use super::*;
 use crate::domain::{gate, run};
 
@@ -201,15 +199,92 @@ impl RunStore for PgStore {
         })
     }
     fn start_attempt(&self, a: &NewAttempt) -> Pending<i64> {
-        Box::pin(async { Err(StoreError::Unsupported("start_attempt on PostgreSQL".to_owned())) })
+        let a = a.clone();
+        self.write("recording an attempt", move |pg| {
+            let row = pg.fetch_one(
+                q("INSERT INTO attempts (run_id, step, attempt, status, command, log_path, \
+                   started_at) VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING id")
+                .bind(a.run_id)
+                .bind(a.step.clone())
+                .bind(a.attempt)
+                .bind(a.command.to_string())
+                .bind(a.log_path.clone())
+                .bind(a.started_at),
+            )?;
+            let id: i64 = col(&row, "id")?;
+            pg.execute(
+                q("UPDATE steps SET status = 'running', attempts = $1, retry_at = NULL, \
+                   started_at = COALESCE(started_at, $2) WHERE run_id = $3 AND name = $4")
+                .bind(a.attempt)
+                .bind(a.started_at)
+                .bind(a.run_id)
+                .bind(a.step),
+            )?;
+            Ok(id)
+        })
     }
 
     fn set_attempt_pid(&self, attempt_id: i64, pid: u32) -> Pending<()> {
-        Box::pin(async { Err(StoreError::Unsupported("set_attempt_pid on PostgreSQL".to_owned())) })
+        self.write("recording a process id", move |pg| {
+            pg.execute(
+                q("UPDATE attempts SET pid = $1 WHERE id = $2")
+                    .bind(i64::from(pid))
+                    .bind(attempt_id),
+            )?;
+            Ok(())
+        })
     }
 
     fn finish_attempt(&self, attempt_id: i64, e: &AttemptEnd) -> Pending<()> {
-        Box::pin(async { Err(StoreError::Unsupported("finish_attempt on PostgreSQL".to_owned())) })
+        let e = e.clone();
+        self.write("recording the end of an attempt", move |pg| {
+            let Some(row) = pg.fetch_optional(
+                q("UPDATE attempts SET status = $1, ended_at = $2, exit_code = $3, signal = $4, \
+                   error = $5, stdout_tail = $6, stderr_tail = $7, log_bytes = $8, \
+                   log_dropped = $9, pid = COALESCE(pid, $10), rule = $11, action = $12, \
+                   remediation = $13 WHERE id = $14 RETURNING run_id, step")
+                .bind(e.status.as_str())
+                .bind(e.ended_at)
+                .bind(e.exit_code)
+                .bind(e.signal)
+                .bind(e.error.clone())
+                .bind(e.stdout_tail.clone())
+                .bind(e.stderr_tail.clone())
+                .bind(e.log_bytes)
+                .bind(e.log_dropped)
+                .bind(e.pid.map(i64::from))
+                .bind(e.rule.clone())
+                .bind(e.action.clone())
+                .bind(e.remediation.as_ref().map(|r| r.to_string()))
+                .bind(attempt_id),
+            )?
+            else {
+                return Err(StoreError::NotFound {
+                    what: "attempt",
+                    id: attempt_id,
+                }
+                .into());
+            };
+            let run_id: i64 = col(&row, "run_id")?;
+            let step: String = col(&row, "step")?;
+            let step_ended = (!matches!(
+                e.step_status,
+                StepStatus::Running | StepStatus::WaitingRetry
+            ))
+            .then_some(e.ended_at);
+            pg.execute(
+                q("UPDATE steps SET status = $1, reason = $2, ended_at = $3, retry_at = $4, \
+                   continued = $5 WHERE run_id = $6 AND name = $7")
+                .bind(e.step_status.as_str())
+                .bind(e.step_reason)
+                .bind(step_ended)
+                .bind(e.retry_at)
+                .bind(e.continued)
+                .bind(run_id)
+                .bind(step),
+            )?;
+            Ok(())
+        })
     }
 
     fn end_step(
@@ -220,7 +295,27 @@ impl RunStore for PgStore {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Pending<()> {
-        Box::pin(async { Err(StoreError::Unsupported("end_step on PostgreSQL".to_owned())) })
+        let (step, reason) = (step.to_owned(), reason.to_owned());
+        self.write("ending a step", move |pg| {
+            pg.execute(
+                q("UPDATE steps SET status = $1, reason = $2, ended_at = $3 \
+                   WHERE run_id = $4 AND name = $5")
+                .bind(status.as_str())
+                .bind(reason)
+                .bind(at)
+                .bind(run_id)
+                .bind(step.clone()),
+            )?;
+            // An ended step's gate waits no more: its notices nobody sent are withdrawn.
+            pg.execute(
+                q("UPDATE notifications SET status = 'withdrawn', reason = $1 \
+                   WHERE run_id = $2 AND step = $3 AND status = 'pending'")
+                .bind(gate::step_ended_reason(run_id, &step, status.as_str()))
+                .bind(run_id)
+                .bind(step),
+            )?;
+            Ok(())
+        })
     }
 
     fn list_runs(&self, f: &RunFilter) -> Pending<Vec<RunRow>> {
@@ -265,31 +360,125 @@ impl RunStore for PgStore {
     }
 
     fn active_runs(&self) -> Pending<Vec<RunRow>> {
-        Box::pin(async { Err(StoreError::Unsupported("active_runs on PostgreSQL".to_owned())) })
+        self.read("listing active runs", |pg| {
+            let rows = pg.fetch_all(q(
+                "SELECT * FROM runs WHERE status IN ('queued', 'running') ORDER BY id",
+            ))?;
+            map_all(rows, run_row)
+        })
     }
 
     fn claim_run(&self, run_id: i64, owner: &str, at: DateTime<Utc>) -> Pending<bool> {
-        Box::pin(async { Err(StoreError::Unsupported("claim_run on PostgreSQL".to_owned())) })
+        let owner = owner.to_owned();
+        self.write("claiming a queued run", move |pg| {
+            let changed = pg.execute(
+                q("UPDATE runs SET status = 'running', owner = $1, started_at = $2, \
+                   reason = NULL WHERE id = $3 AND status = 'queued'")
+                .bind(owner)
+                .bind(at)
+                .bind(run_id),
+            )?;
+            Ok(changed == 1)
+        })
     }
 
     fn take_over(&self, run_id: i64, old_owner: Option<&str>, new_owner: &str) -> Pending<bool> {
-        Box::pin(async { Err(StoreError::Unsupported("take_over on PostgreSQL".to_owned())) })
+        let (old, new) = (old_owner.map(str::to_owned), new_owner.to_owned());
+        self.write("taking over a run", move |pg| {
+            let changed = pg.execute(
+                q("UPDATE runs SET owner = $1 WHERE id = $2 AND status = 'running' \
+                   AND owner IS NOT DISTINCT FROM $3")
+                .bind(new)
+                .bind(run_id)
+                .bind(old),
+            )?;
+            Ok(changed == 1)
+        })
     }
 
     fn defer_run(&self, run_id: i64, not_before: DateTime<Utc>, reason: &str) -> Pending<()> {
-        Box::pin(async { Err(StoreError::Unsupported("defer_run on PostgreSQL".to_owned())) })
+        let reason = reason.to_owned();
+        self.write("deferring a queued run", move |pg| {
+            pg.execute(
+                q("UPDATE runs SET not_before = $1, reason = $2 \
+                   WHERE id = $3 AND status = 'queued'")
+                .bind(not_before)
+                .bind(reason)
+                .bind(run_id),
+            )?;
+            Ok(())
+        })
     }
 
     fn succeeded(&self, job: &str, business_date: NaiveDate) -> Pending<bool> {
-        Box::pin(async { Err(StoreError::Unsupported("succeeded on PostgreSQL".to_owned())) })
+        let job = job.to_owned();
+        self.read("reading runs", move |pg| {
+            let row = pg.fetch_one(
+                q("SELECT EXISTS (SELECT 1 FROM runs WHERE job = $1 AND business_date = $2 \
+                   AND status = 'succeeded') AS e")
+                .bind(job)
+                .bind(business_date),
+            )?;
+            Ok(col(&row, "e")?)
+        })
     }
 
     fn request_cancel(&self, run_id: i64, user: &str, at: DateTime<Utc>) -> Pending<CancelOutcome> {
-        Box::pin(async { Err(StoreError::Unsupported("request_cancel on PostgreSQL".to_owned())) })
+        let user = user.to_owned();
+        self.write("requesting a cancel", move |pg| {
+            // Locked: the run's owner or another operator decides nothing on a stale status.
+            let Some(row) = pg.fetch_optional(
+                q("SELECT status, owner FROM runs WHERE id = $1 FOR UPDATE").bind(run_id),
+            )?
+            else {
+                return Ok(CancelOutcome::Unknown);
+            };
+            let status: String = col(&row, "status")?;
+            let owner: Option<String> = col(&row, "owner")?;
+            match run::cancel(status.parse().ok(), &user) {
+                run::Cancel::Now { reason } => {
+                    pg.execute(
+                        q("UPDATE runs SET status = 'cancelled', reason = $1, ended_at = $2, \
+                           cancel_requested_by = $3, cancel_requested_at = $2 WHERE id = $4")
+                        .bind(reason.clone())
+                        .bind(at)
+                        .bind(user)
+                        .bind(run_id),
+                    )?;
+                    pg.execute(
+                        q("UPDATE steps SET status = 'cancelled', reason = $1, ended_at = $2 \
+                           WHERE run_id = $3 AND status = 'pending'")
+                        .bind(reason)
+                        .bind(at)
+                        .bind(run_id),
+                    )?;
+                    Ok(CancelOutcome::Cancelled)
+                }
+                run::Cancel::Request => {
+                    pg.execute(
+                        q("UPDATE runs SET cancel_requested_by = $1, cancel_requested_at = $2 \
+                           WHERE id = $3")
+                        .bind(user)
+                        .bind(at)
+                        .bind(run_id),
+                    )?;
+                    Ok(CancelOutcome::Requested { owner })
+                }
+                run::Cancel::Ended(status) => Ok(CancelOutcome::Ended(status)),
+            }
+        })
     }
 
     fn cancel_requested(&self, run_id: i64) -> Pending<Option<String>> {
-        Box::pin(async { Err(StoreError::Unsupported("cancel_requested on PostgreSQL".to_owned())) })
+        self.read("reading a cancel request", move |pg| {
+            let row = pg.fetch_optional(
+                q("SELECT cancel_requested_by FROM runs WHERE id = $1").bind(run_id),
+            )?;
+            Ok(match row {
+                Some(r) => col::<Option<String>>(&r, "cancel_requested_by")?,
+                None => None,
+            })
+        })
     }
 
     fn open_gate(
@@ -300,11 +489,38 @@ impl RunStore for PgStore {
         timeout_at: Option<DateTime<Utc>>,
         reason: &str,
     ) -> Pending<()> {
-        Box::pin(async { Err(StoreError::Unsupported("open_gate on PostgreSQL".to_owned())) })
+        let (step, reason) = (step.to_owned(), reason.to_owned());
+        self.write("opening an approval gate", move |pg| {
+            pg.execute(
+                q("INSERT INTO gates (run_id, step, requested_at, timeout_at) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (run_id, step) DO NOTHING")
+                .bind(run_id)
+                .bind(step.clone())
+                .bind(at)
+                .bind(timeout_at),
+            )?;
+            pg.execute(
+                q("UPDATE steps SET status = 'waiting_approval', reason = $1, \
+                   started_at = COALESCE(started_at, $2) WHERE run_id = $3 AND name = $4")
+                .bind(reason)
+                .bind(at)
+                .bind(run_id)
+                .bind(step),
+            )?;
+            Ok(())
+        })
     }
 
     fn gate(&self, run_id: i64, step: &str) -> Pending<Option<GateRow>> {
-        Box::pin(async { Err(StoreError::Unsupported("gate on PostgreSQL".to_owned())) })
+        let step = step.to_owned();
+        self.read("reading an approval gate", move |pg| {
+            let row = pg.fetch_optional(
+                q("SELECT * FROM gates WHERE run_id = $1 AND step = $2")
+                    .bind(run_id)
+                    .bind(step),
+            )?;
+            Ok(row.as_ref().map(gate_row).transpose()?)
+        })
     }
 
     fn decide_gate(
@@ -316,19 +532,85 @@ impl RunStore for PgStore {
         comment: &str,
         at: DateTime<Utc>,
     ) -> Pending<Result<(), GateRefusal>> {
-        Box::pin(async { Err(StoreError::Unsupported("decide_gate on PostgreSQL".to_owned())) })
+        let (step, user, comment) = (step.to_owned(), user.to_owned(), comment.to_owned());
+        self.write("deciding an approval gate", move |pg| {
+            // Locked: of two operators deciding at once, the second sees the first's decision.
+            let row = pg.fetch_optional(
+                q("SELECT g.decision, g.decided_by, s.status FROM gates g \
+                   JOIN steps s ON s.run_id = g.run_id AND s.name = g.step \
+                   WHERE g.run_id = $1 AND g.step = $2 FOR UPDATE OF g")
+                .bind(run_id)
+                .bind(step.clone()),
+            )?;
+            let current: Option<(Option<String>, Option<String>, String)> = match &row {
+                Some(r) => Some((col(r, "decision")?, col(r, "decided_by")?, col(r, "status")?)),
+                None => None,
+            };
+            let gate = current.as_ref().map(|(decision, by, status)| gate::Gate {
+                decision: decision.as_deref(),
+                decided_by: by.as_deref(),
+                step_status: status,
+            });
+            let decided = match gate::decide(run_id, &step, gate.as_ref(), approve, &user) {
+                Ok(decided) => decided,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            pg.execute(
+                q("UPDATE gates SET decision = $1, decided_by = $2, decided_at = $3, \
+                   comment = $4 WHERE run_id = $5 AND step = $6")
+                .bind(decided.decision)
+                .bind(user)
+                .bind(at)
+                .bind(comment)
+                .bind(run_id)
+                .bind(step.clone()),
+            )?;
+            pg.execute(
+                q("UPDATE notifications SET status = 'withdrawn', reason = $1 \
+                   WHERE run_id = $2 AND step = $3 AND status = 'pending'")
+                .bind(decided.withdraw_reason)
+                .bind(run_id)
+                .bind(step),
+            )?;
+            Ok(Ok(()))
+        })
     }
 
     fn hold(&self, job: &str, user: &str, at: DateTime<Utc>, reason: &str) -> Pending<bool> {
-        Box::pin(async { Err(StoreError::Unsupported("hold on PostgreSQL".to_owned())) })
+        let (job, user, reason) = (job.to_owned(), user.to_owned(), reason.to_owned());
+        self.write("holding a job", move |pg| {
+            let n = pg.execute(
+                q("INSERT INTO holds (job, held_by, held_at, reason) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (job) DO NOTHING")
+                .bind(job)
+                .bind(user)
+                .bind(at)
+                .bind(reason),
+            )?;
+            Ok(n == 1)
+        })
     }
 
     fn release(&self, job: &str) -> Pending<bool> {
-        Box::pin(async { Err(StoreError::Unsupported("release on PostgreSQL".to_owned())) })
+        let job = job.to_owned();
+        self.write("releasing a job", move |pg| {
+            let n = pg.execute(q("DELETE FROM holds WHERE job = $1").bind(job))?;
+            Ok(n == 1)
+        })
     }
 
     fn holds(&self) -> Pending<Vec<HoldRow>> {
-        Box::pin(async { Err(StoreError::Unsupported("holds on PostgreSQL".to_owned())) })
+        self.read("reading holds", |pg| {
+            let rows = pg.fetch_all(q("SELECT * FROM holds ORDER BY job"))?;
+            map_all(rows, |r| {
+                Ok(HoldRow {
+                    job: col(r, "job")?,
+                    held_by: col(r, "held_by")?,
+                    held_at: time(r, "held_at")?,
+                    reason: col(r, "reason")?,
+                })
+            })
+        })
     }
 
 }
