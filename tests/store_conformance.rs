@@ -99,10 +99,10 @@ mod history;
 mod incidents;
 #[path = "store_conformance/monitor.rs"]
 mod monitor;
-#[path = "helper/pg.rs"]
-mod pg;
 #[path = "store_conformance/outbox.rs"]
 mod outbox;
+#[path = "helper/pg.rs"]
+mod pg;
 #[path = "store_conformance/records.rs"]
 mod records;
 #[path = "store_conformance/reports.rs"]

@@ -65,12 +65,11 @@ fn sweep() {
             let Ok(mut c) = sqlx::PgConnection::connect(&url).await else {
                 return Vec::new();
             };
-            let rows: Vec<(String,)> = sqlx::query_as(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'unyo\\_t\\_%'",
-            )
-            .fetch_all(&mut c)
-            .await
-            .unwrap_or_default();
+            let rows: Vec<(String,)> =
+                sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'unyo\\_t\\_%'")
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap_or_default();
             rows.into_iter().map(|r| r.0).collect()
         })
     })
@@ -108,6 +107,9 @@ impl FreshDb {
 
 impl Drop for FreshDb {
     fn drop(&mut self) {
-        admin(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+        admin(format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ));
     }
 }

@@ -5,15 +5,53 @@
 
 use unyo::model::Settings;
 use unyo::store::bulk::{HistoryStore, PastAttempt, PastRun, PastStep, PastWriter};
-use unyo::store::{AttemptStatus, RunStatus, SlotOutcome, SqliteStore, StepStatus, StoreError};
+use unyo::store::{
+    AttemptStatus, Pending, PgStore, RunStatus, SlotOutcome, SqliteStore, StepStatus, StoreError,
+};
 
 use crate::fixtures::{Db, at, attempt, ended, running, slot};
 
-/// The history handle on the database of `settings`.
-async fn history_of(settings: &Settings) -> SqliteStore {
+/// The history handle on the database of `settings`, of its backend.
+enum History {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl History {
+    fn write_history<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        write: impl FnOnce(&mut dyn PastWriter) -> Result<T, StoreError> + Send + 'static,
+    ) -> Pending<T> {
+        match self {
+            History::Sqlite(s) => s.write_history(action, write),
+            History::Postgres(s) => s.write_history(action, write),
+        }
+    }
+
+    fn set_attempt_action(&self, attempt_id: i64, action: &str) -> Pending<()> {
+        match self {
+            History::Sqlite(s) => s.set_attempt_action(attempt_id, action),
+            History::Postgres(s) => s.set_attempt_action(attempt_id, action),
+        }
+    }
+
+    fn count_runs(&self) -> Pending<i64> {
+        match self {
+            History::Sqlite(s) => s.count_runs(),
+            History::Postgres(s) => s.count_runs(),
+        }
+    }
+}
+
+async fn history_of(settings: &Settings) -> History {
     match &settings.database {
-        unyo::model::Database::Sqlite(path) => SqliteStore::open(path).await.expect("open"),
-        unyo::model::Database::Postgres(_) => panic!("history of this backend: add it here"),
+        unyo::model::Database::Sqlite(path) => {
+            History::Sqlite(SqliteStore::open(path).await.expect("open"))
+        }
+        unyo::model::Database::Postgres(url) => {
+            History::Postgres(PgStore::open(url).await.expect("open"))
+        }
     }
 }
 

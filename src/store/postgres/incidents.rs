@@ -6,7 +6,11 @@ use super::*;
 
 impl IncidentStore for PgStore {
     fn open_incident(&self, n: &NewIncident) -> Pending<IncidentOpened> {
-        Box::pin(async { Err(StoreError::Unsupported("open_incident on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "open_incident on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn list_incidents(
@@ -14,11 +18,19 @@ impl IncidentStore for PgStore {
         status: Option<IncidentStatus>,
         limit: i64,
     ) -> Pending<Vec<IncidentRow>> {
-        Box::pin(async { Err(StoreError::Unsupported("list_incidents on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "list_incidents on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn get_incident(&self, id: i64) -> Pending<Option<(IncidentRow, Vec<IncidentEvent>)>> {
-        Box::pin(async { Err(StoreError::Unsupported("get_incident on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "get_incident on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn change_incident(
@@ -28,7 +40,11 @@ impl IncidentStore for PgStore {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Pending<Result<IncidentRow, IncidentRefusal>> {
-        Box::pin(async { Err(StoreError::Unsupported("change_incident on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "change_incident on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn job_recovered(
@@ -38,7 +54,10 @@ impl IncidentStore for PgStore {
         at: DateTime<Utc>,
         resolve: bool,
     ) -> Pending<Vec<i64>> {
-        Box::pin(async { Err(StoreError::Unsupported("job_recovered on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "job_recovered on PostgreSQL".to_owned(),
+            ))
+        })
     }
-
 }

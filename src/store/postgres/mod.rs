@@ -92,9 +92,7 @@ pub(super) fn pg_error(action: &'static str, e: &sqlx::Error) -> StoreError {
         // and the triggers' restrict_violation)
         Some(c) if c.starts_with("23") => StoreError::Constraint { action, message },
         // insufficient_resources (disk_full, out_of_memory ...), system errors
-        Some(c) if c.starts_with("53") || c.starts_with("58") => {
-            StoreError::Io { action, message }
-        }
+        Some(c) if c.starts_with("53") || c.starts_with("58") => StoreError::Io { action, message },
         _ => StoreError::Query { action, message },
     }
 }

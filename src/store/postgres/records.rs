@@ -74,8 +74,10 @@ impl RecordStore for PgStore {
         let e = e.clone();
         self.write("recording an operator action", move |pg| {
             pg.execute(
-                q("INSERT INTO audit (at, \"user\", host, action, target, args, outcome, detail) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                q(
+                    "INSERT INTO audit (at, \"user\", host, action, target, args, outcome, detail) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
                 .bind(e.at)
                 .bind(e.user)
                 .bind(e.host)
@@ -134,8 +136,10 @@ impl RecordStore for PgStore {
         let key = key.map(str::to_owned);
         self.read("reading parameter changes", move |pg| {
             let rows = pg.fetch_all(
-                q("SELECT * FROM param_changes WHERE ($1::text IS NULL OR key = $1) \
-                   ORDER BY id DESC LIMIT $2")
+                q(
+                    "SELECT * FROM param_changes WHERE ($1::text IS NULL OR key = $1) \
+                   ORDER BY id DESC LIMIT $2",
+                )
                 .bind(key)
                 .bind(limit),
             )?;
@@ -166,9 +170,11 @@ impl RecordStore for PgStore {
         let x = extract.clone();
         self.write("recording an extract", move |pg| {
             let row = pg.fetch_one(
-                q("INSERT INTO extracts (at, run_id, job, db, sql_file, out_file, encoding, \
+                q(
+                    "INSERT INTO extracts (at, run_id, job, db, sql_file, out_file, encoding, \
                    rows, sha256, columns, params, \"user\", \"group\") \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id")
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                )
                 .bind(x.at)
                 .bind(x.run_id)
                 .bind(x.job)
@@ -201,10 +207,12 @@ impl RecordStore for PgStore {
             let mut ids = Vec::with_capacity(changes.len());
             for ch in changes {
                 let row = pg.fetch_one(
-                    q("INSERT INTO permission_changes (at, batch, run_id, staff_id, name, \
+                    q(
+                        "INSERT INTO permission_changes (at, batch, run_id, staff_id, name, \
                        department, kind, target, op, outcome, reason, undo_of, \"user\") \
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                       RETURNING id")
+                       RETURNING id",
+                    )
                     .bind(ch.at)
                     .bind(ch.batch)
                     .bind(ch.run_id)
@@ -229,9 +237,11 @@ impl RecordStore for PgStore {
         let f = filter.clone();
         self.read("reading permission changes", move |pg| {
             let rows = pg.fetch_all(
-                q("SELECT * FROM permission_changes WHERE ($1::text IS NULL OR department = $1) \
+                q(
+                    "SELECT * FROM permission_changes WHERE ($1::text IS NULL OR department = $1) \
                    AND ($2::text IS NULL OR staff_id = $2) AND ($3::text IS NULL OR batch = $3) \
-                   ORDER BY id DESC LIMIT $4")
+                   ORDER BY id DESC LIMIT $4",
+                )
                 .bind(f.department)
                 .bind(f.staff_id)
                 .bind(f.batch)

@@ -6,15 +6,27 @@ use super::*;
 
 impl ReportStore for PgStore {
     fn freeze_report(&self, report: &NewFrozenReport) -> Pending<Freeze> {
-        Box::pin(async { Err(StoreError::Unsupported("freeze_report on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "freeze_report on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn frozen_report(&self, id: i64) -> Pending<Option<FrozenReport>> {
-        Box::pin(async { Err(StoreError::Unsupported("frozen_report on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "frozen_report on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn frozen_reports_by_hash(&self, sha256: &str) -> Pending<Vec<FrozenReport>> {
-        Box::pin(async { Err(StoreError::Unsupported("frozen_reports_by_hash on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "frozen_reports_by_hash on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn report_facts(
@@ -23,7 +35,10 @@ impl ReportStore for PgStore {
         to: DateTime<Utc>,
         slot_jobs: &[String],
     ) -> Pending<ReportFacts> {
-        Box::pin(async { Err(StoreError::Unsupported("report_facts on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "report_facts on PostgreSQL".to_owned(),
+            ))
+        })
     }
-
 }

@@ -36,11 +36,13 @@ pub(super) fn run_row(row: &PgRow) -> Result<RunRow, StoreError> {
 pub(super) fn insert_run(pg: &mut Pg, run: &NewRun) -> Result<i64, Fail> {
     let started = (run.status == RunStatus::Running).then_some(run.at);
     let row = pg.fetch_one(
-        q("INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year, \
+        q(
+            "INSERT INTO runs (job, trigger, params, status, business_date, fiscal_year, \
            queued_at, started_at, requested_by, host, job_digest, catalog_digest, owner, \
            not_before, schedule, rerun_of, comment, business_date_given, outside_window) \
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-           $18, $19) RETURNING id")
+           $18, $19) RETURNING id",
+        )
         .bind(run.job.clone())
         .bind(run.trigger.as_str())
         .bind(run.params.to_string())
@@ -155,9 +157,11 @@ impl RunStore for PgStore {
             let started = (status == RunStatus::Running).then_some(at);
             let ended = status.is_final().then_some(at);
             pg.execute(
-                q("UPDATE runs SET status = $1, reason = COALESCE($2, reason), \
+                q(
+                    "UPDATE runs SET status = $1, reason = COALESCE($2, reason), \
                    started_at = COALESCE(started_at, $3), ended_at = COALESCE($4, ended_at) \
-                   WHERE id = $5")
+                   WHERE id = $5",
+                )
                 .bind(status.as_str())
                 .bind(reason.clone())
                 .bind(started)
@@ -172,9 +176,11 @@ impl RunStore for PgStore {
                     .bind(run_id),
                 )?;
                 pg.execute(
-                    q("UPDATE steps SET status = 'interrupted', reason = COALESCE($1, reason), \
+                    q(
+                        "UPDATE steps SET status = 'interrupted', reason = COALESCE($1, reason), \
                        ended_at = $2, retry_at = NULL \
-                       WHERE run_id = $3 AND status IN ('running', 'waiting_retry')")
+                       WHERE run_id = $3 AND status IN ('running', 'waiting_retry')",
+                    )
                     .bind(reason.clone())
                     .bind(at)
                     .bind(run_id),
@@ -182,15 +188,19 @@ impl RunStore for PgStore {
             }
             if status.is_final() {
                 pg.execute(
-                    q("UPDATE steps SET status = 'cancelled', reason = COALESCE($1, reason), \
-                       ended_at = $2 WHERE run_id = $3 AND status = 'pending'")
+                    q(
+                        "UPDATE steps SET status = 'cancelled', reason = COALESCE($1, reason), \
+                       ended_at = $2 WHERE run_id = $3 AND status = 'pending'",
+                    )
                     .bind(reason)
                     .bind(at)
                     .bind(run_id),
                 )?;
                 pg.execute(
-                    q("UPDATE notifications SET status = 'withdrawn', reason = $1 \
-                       WHERE run_id = $2 AND status = 'pending'")
+                    q(
+                        "UPDATE notifications SET status = 'withdrawn', reason = $1 \
+                       WHERE run_id = $2 AND status = 'pending'",
+                    )
                     .bind(gate::run_ended_reason(run_id, status.as_str()))
                     .bind(run_id),
                 )?;
@@ -202,8 +212,10 @@ impl RunStore for PgStore {
         let a = a.clone();
         self.write("recording an attempt", move |pg| {
             let row = pg.fetch_one(
-                q("INSERT INTO attempts (run_id, step, attempt, status, command, log_path, \
-                   started_at) VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING id")
+                q(
+                    "INSERT INTO attempts (run_id, step, attempt, status, command, log_path, \
+                   started_at) VALUES ($1, $2, $3, 'running', $4, $5, $6) RETURNING id",
+                )
                 .bind(a.run_id)
                 .bind(a.step.clone())
                 .bind(a.attempt)
@@ -213,8 +225,10 @@ impl RunStore for PgStore {
             )?;
             let id: i64 = col(&row, "id")?;
             pg.execute(
-                q("UPDATE steps SET status = 'running', attempts = $1, retry_at = NULL, \
-                   started_at = COALESCE(started_at, $2) WHERE run_id = $3 AND name = $4")
+                q(
+                    "UPDATE steps SET status = 'running', attempts = $1, retry_at = NULL, \
+                   started_at = COALESCE(started_at, $2) WHERE run_id = $3 AND name = $4",
+                )
                 .bind(a.attempt)
                 .bind(a.started_at)
                 .bind(a.run_id)
@@ -239,10 +253,12 @@ impl RunStore for PgStore {
         let e = e.clone();
         self.write("recording the end of an attempt", move |pg| {
             let Some(row) = pg.fetch_optional(
-                q("UPDATE attempts SET status = $1, ended_at = $2, exit_code = $3, signal = $4, \
+                q(
+                    "UPDATE attempts SET status = $1, ended_at = $2, exit_code = $3, signal = $4, \
                    error = $5, stdout_tail = $6, stderr_tail = $7, log_bytes = $8, \
                    log_dropped = $9, pid = COALESCE(pid, $10), rule = $11, action = $12, \
-                   remediation = $13 WHERE id = $14 RETURNING run_id, step")
+                   remediation = $13 WHERE id = $14 RETURNING run_id, step",
+                )
                 .bind(e.status.as_str())
                 .bind(e.ended_at)
                 .bind(e.exit_code)
@@ -273,8 +289,10 @@ impl RunStore for PgStore {
             ))
             .then_some(e.ended_at);
             pg.execute(
-                q("UPDATE steps SET status = $1, reason = $2, ended_at = $3, retry_at = $4, \
-                   continued = $5 WHERE run_id = $6 AND name = $7")
+                q(
+                    "UPDATE steps SET status = $1, reason = $2, ended_at = $3, retry_at = $4, \
+                   continued = $5 WHERE run_id = $6 AND name = $7",
+                )
                 .bind(e.step_status.as_str())
                 .bind(e.step_reason)
                 .bind(step_ended)
@@ -308,8 +326,10 @@ impl RunStore for PgStore {
             )?;
             // An ended step's gate waits no more: its notices nobody sent are withdrawn.
             pg.execute(
-                q("UPDATE notifications SET status = 'withdrawn', reason = $1 \
-                   WHERE run_id = $2 AND step = $3 AND status = 'pending'")
+                q(
+                    "UPDATE notifications SET status = 'withdrawn', reason = $1 \
+                   WHERE run_id = $2 AND step = $3 AND status = 'pending'",
+                )
                 .bind(gate::step_ended_reason(run_id, &step, status.as_str()))
                 .bind(run_id)
                 .bind(step),
@@ -334,7 +354,8 @@ impl RunStore for PgStore {
 
     fn get_run(&self, run_id: i64) -> Pending<Option<RunDetail>> {
         self.read("reading a run", move |pg| {
-            let Some(row) = pg.fetch_optional(q("SELECT * FROM runs WHERE id = $1").bind(run_id))?
+            let Some(row) =
+                pg.fetch_optional(q("SELECT * FROM runs WHERE id = $1").bind(run_id))?
             else {
                 return Ok(None);
             };
@@ -342,8 +363,9 @@ impl RunStore for PgStore {
             let steps = pg.fetch_all(
                 q("SELECT * FROM steps WHERE run_id = $1 ORDER BY position").bind(run_id),
             )?;
-            let attempts =
-                pg.fetch_all(q("SELECT * FROM attempts WHERE run_id = $1 ORDER BY id").bind(run_id))?;
+            let attempts = pg.fetch_all(
+                q("SELECT * FROM attempts WHERE run_id = $1 ORDER BY id").bind(run_id),
+            )?;
             Ok(Some(RunDetail {
                 run,
                 steps: map_all(steps, step_row)?,
@@ -372,8 +394,10 @@ impl RunStore for PgStore {
         let owner = owner.to_owned();
         self.write("claiming a queued run", move |pg| {
             let changed = pg.execute(
-                q("UPDATE runs SET status = 'running', owner = $1, started_at = $2, \
-                   reason = NULL WHERE id = $3 AND status = 'queued'")
+                q(
+                    "UPDATE runs SET status = 'running', owner = $1, started_at = $2, \
+                   reason = NULL WHERE id = $3 AND status = 'queued'",
+                )
                 .bind(owner)
                 .bind(at)
                 .bind(run_id),
@@ -386,8 +410,10 @@ impl RunStore for PgStore {
         let (old, new) = (old_owner.map(str::to_owned), new_owner.to_owned());
         self.write("taking over a run", move |pg| {
             let changed = pg.execute(
-                q("UPDATE runs SET owner = $1 WHERE id = $2 AND status = 'running' \
-                   AND owner IS NOT DISTINCT FROM $3")
+                q(
+                    "UPDATE runs SET owner = $1 WHERE id = $2 AND status = 'running' \
+                   AND owner IS NOT DISTINCT FROM $3",
+                )
                 .bind(new)
                 .bind(run_id)
                 .bind(old),
@@ -414,8 +440,10 @@ impl RunStore for PgStore {
         let job = job.to_owned();
         self.read("reading runs", move |pg| {
             let row = pg.fetch_one(
-                q("SELECT EXISTS (SELECT 1 FROM runs WHERE job = $1 AND business_date = $2 \
-                   AND status = 'succeeded') AS e")
+                q(
+                    "SELECT EXISTS (SELECT 1 FROM runs WHERE job = $1 AND business_date = $2 \
+                   AND status = 'succeeded') AS e",
+                )
                 .bind(job)
                 .bind(business_date),
             )?;
@@ -438,16 +466,20 @@ impl RunStore for PgStore {
             match run::cancel(status.parse().ok(), &user) {
                 run::Cancel::Now { reason } => {
                     pg.execute(
-                        q("UPDATE runs SET status = 'cancelled', reason = $1, ended_at = $2, \
-                           cancel_requested_by = $3, cancel_requested_at = $2 WHERE id = $4")
+                        q(
+                            "UPDATE runs SET status = 'cancelled', reason = $1, ended_at = $2, \
+                           cancel_requested_by = $3, cancel_requested_at = $2 WHERE id = $4",
+                        )
                         .bind(reason.clone())
                         .bind(at)
                         .bind(user)
                         .bind(run_id),
                     )?;
                     pg.execute(
-                        q("UPDATE steps SET status = 'cancelled', reason = $1, ended_at = $2 \
-                           WHERE run_id = $3 AND status = 'pending'")
+                        q(
+                            "UPDATE steps SET status = 'cancelled', reason = $1, ended_at = $2 \
+                           WHERE run_id = $3 AND status = 'pending'",
+                        )
                         .bind(reason)
                         .bind(at)
                         .bind(run_id),
@@ -456,8 +488,10 @@ impl RunStore for PgStore {
                 }
                 run::Cancel::Request => {
                     pg.execute(
-                        q("UPDATE runs SET cancel_requested_by = $1, cancel_requested_at = $2 \
-                           WHERE id = $3")
+                        q(
+                            "UPDATE runs SET cancel_requested_by = $1, cancel_requested_at = $2 \
+                           WHERE id = $3",
+                        )
                         .bind(user)
                         .bind(at)
                         .bind(run_id),
@@ -492,16 +526,20 @@ impl RunStore for PgStore {
         let (step, reason) = (step.to_owned(), reason.to_owned());
         self.write("opening an approval gate", move |pg| {
             pg.execute(
-                q("INSERT INTO gates (run_id, step, requested_at, timeout_at) \
-                   VALUES ($1, $2, $3, $4) ON CONFLICT (run_id, step) DO NOTHING")
+                q(
+                    "INSERT INTO gates (run_id, step, requested_at, timeout_at) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (run_id, step) DO NOTHING",
+                )
                 .bind(run_id)
                 .bind(step.clone())
                 .bind(at)
                 .bind(timeout_at),
             )?;
             pg.execute(
-                q("UPDATE steps SET status = 'waiting_approval', reason = $1, \
-                   started_at = COALESCE(started_at, $2) WHERE run_id = $3 AND name = $4")
+                q(
+                    "UPDATE steps SET status = 'waiting_approval', reason = $1, \
+                   started_at = COALESCE(started_at, $2) WHERE run_id = $3 AND name = $4",
+                )
                 .bind(reason)
                 .bind(at)
                 .bind(run_id)
@@ -543,7 +581,11 @@ impl RunStore for PgStore {
                 .bind(step.clone()),
             )?;
             let current: Option<(Option<String>, Option<String>, String)> = match &row {
-                Some(r) => Some((col(r, "decision")?, col(r, "decided_by")?, col(r, "status")?)),
+                Some(r) => Some((
+                    col(r, "decision")?,
+                    col(r, "decided_by")?,
+                    col(r, "status")?,
+                )),
                 None => None,
             };
             let gate = current.as_ref().map(|(decision, by, status)| gate::Gate {
@@ -556,8 +598,10 @@ impl RunStore for PgStore {
                 Err(refused) => return Ok(Err(refused)),
             };
             pg.execute(
-                q("UPDATE gates SET decision = $1, decided_by = $2, decided_at = $3, \
-                   comment = $4 WHERE run_id = $5 AND step = $6")
+                q(
+                    "UPDATE gates SET decision = $1, decided_by = $2, decided_at = $3, \
+                   comment = $4 WHERE run_id = $5 AND step = $6",
+                )
                 .bind(decided.decision)
                 .bind(user)
                 .bind(at)
@@ -566,8 +610,10 @@ impl RunStore for PgStore {
                 .bind(step.clone()),
             )?;
             pg.execute(
-                q("UPDATE notifications SET status = 'withdrawn', reason = $1 \
-                   WHERE run_id = $2 AND step = $3 AND status = 'pending'")
+                q(
+                    "UPDATE notifications SET status = 'withdrawn', reason = $1 \
+                   WHERE run_id = $2 AND step = $3 AND status = 'pending'",
+                )
                 .bind(decided.withdraw_reason)
                 .bind(run_id)
                 .bind(step),
@@ -580,8 +626,10 @@ impl RunStore for PgStore {
         let (job, user, reason) = (job.to_owned(), user.to_owned(), reason.to_owned());
         self.write("holding a job", move |pg| {
             let n = pg.execute(
-                q("INSERT INTO holds (job, held_by, held_at, reason) VALUES ($1, $2, $3, $4) \
-                   ON CONFLICT (job) DO NOTHING")
+                q(
+                    "INSERT INTO holds (job, held_by, held_at, reason) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (job) DO NOTHING",
+                )
                 .bind(job)
                 .bind(user)
                 .bind(at)
@@ -612,5 +660,4 @@ impl RunStore for PgStore {
             })
         })
     }
-
 }

@@ -81,7 +81,10 @@ pub(super) fn broken(e: &sqlx::Error) -> bool {
         // The server is shutting down (`admin_shutdown`, `crash_shutdown`,
         // `cannot_connect_now`) or terminated this backend.
         sqlx::Error::Database(d) => {
-            matches!(d.code().as_deref(), Some("57P01" | "57P02" | "57P03" | "08006"))
+            matches!(
+                d.code().as_deref(),
+                Some("57P01" | "57P02" | "57P03" | "08006")
+            )
         }
         _ => false,
     }
@@ -200,7 +203,9 @@ impl Pg {
     /// Runs statements without parameters (`BEGIN`, `COMMIT`, a schema ...), through the
     /// simple query protocol.
     pub(super) fn batch(&mut self, sql: &'static str) -> Result<(), Fail> {
-        Ok(self.on(move |c| Box::pin(async move { c.execute(sqlx::raw_sql(sql)).await.map(|_| ()) }))?)
+        Ok(self.on(move |c| {
+            Box::pin(async move { c.execute(sqlx::raw_sql(sql)).await.map(|_| ()) })
+        })?)
     }
 
     /// [`Pg::batch`] for a script known only at run time (a migration's file).

@@ -10,15 +10,27 @@ impl SlotStore for PgStore {
         slots: &[NewSlot],
         watermarks: &[(String, DateTime<Utc>)],
     ) -> Pending<Vec<Option<i64>>> {
-        Box::pin(async { Err(StoreError::Unsupported("record_slots on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "record_slots on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn watermarks(&self) -> Pending<Vec<(String, DateTime<Utc>)>> {
-        Box::pin(async { Err(StoreError::Unsupported("watermarks on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "watermarks on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn list_slots(&self, schedule: Option<&str>, limit: i64) -> Pending<Vec<SlotRow>> {
-        Box::pin(async { Err(StoreError::Unsupported("list_slots on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "list_slots on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn register_daemon(
@@ -28,15 +40,22 @@ impl SlotStore for PgStore {
         version: &str,
         at: DateTime<Utc>,
     ) -> Pending<i64> {
-        Box::pin(async { Err(StoreError::Unsupported("register_daemon on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "register_daemon on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn heartbeat(&self, daemon_id: i64, at: DateTime<Utc>, stopped: bool) -> Pending<()> {
-        Box::pin(async { Err(StoreError::Unsupported("heartbeat on PostgreSQL".to_owned())) })
+        Box::pin(async {
+            Err(StoreError::Unsupported(
+                "heartbeat on PostgreSQL".to_owned(),
+            ))
+        })
     }
 
     fn daemons(&self, limit: i64) -> Pending<Vec<DaemonRow>> {
         Box::pin(async { Err(StoreError::Unsupported("daemons on PostgreSQL".to_owned())) })
     }
-
 }
