@@ -84,6 +84,11 @@
 //! | metric_facts | checks::metric_facts_reads_active_runs_unresolved_incidents_and_the_heartbeat |
 //! | runs_since | checks::runs_since_lists_ended_runs_from_an_id_with_the_oldest_active |
 //! | slots_not_run | checks::slots_not_run_lists_missed_and_skipped_slots_after_an_id |
+//! | register_node | nodes::register_node_lists_the_node_with_its_labels_and_runs, nodes::nodes_shows_the_newest_daemon_of_each_name |
+//! | beat | nodes::beat_keeps_a_node_alive_and_a_silent_one_is_not, nodes::fence_dead_fences_a_silent_daemon_once |
+//! | nodes | nodes::register_node_lists_the_node_with_its_labels_and_runs, nodes::nodes_shows_the_newest_daemon_of_each_name, nodes::beat_keeps_a_node_alive_and_a_silent_one_is_not |
+//! | fence_dead | nodes::fence_dead_fences_a_silent_daemon_once, nodes::fence_dead_by_a_fenced_or_stopped_daemon_fences_nothing, nodes::take_lease_passes_from_a_fenced_holder |
+//! | take_lease | nodes::take_lease_has_one_holder_until_it_expires, nodes::take_lease_racing_daemons_give_it_to_one, nodes::take_lease_passes_from_a_fenced_holder |
 //! | missed_since | checks::missed_since_counts_missed_slots_due_since_by_job |
 
 // The contracts live beside this file, in `store_conformance/`.
@@ -99,6 +104,8 @@ mod history;
 mod incidents;
 #[path = "store_conformance/monitor.rs"]
 mod monitor;
+#[path = "store_conformance/nodes.rs"]
+mod nodes;
 #[path = "store_conformance/outbox.rs"]
 mod outbox;
 #[path = "helper/pg.rs"]
@@ -242,6 +249,16 @@ macro_rules! every_contract {
                 list_extracts_newest_first_and_limited,
                 record_permission_changes_returns_ids_in_order,
                 list_permission_changes_filters_by_department_staff_and_batch,
+            }
+            nodes {
+                register_node_lists_the_node_with_its_labels_and_runs,
+                nodes_shows_the_newest_daemon_of_each_name,
+                beat_keeps_a_node_alive_and_a_silent_one_is_not,
+                fence_dead_fences_a_silent_daemon_once,
+                fence_dead_by_a_fenced_or_stopped_daemon_fences_nothing,
+                take_lease_has_one_holder_until_it_expires,
+                take_lease_racing_daemons_give_it_to_one,
+                take_lease_passes_from_a_fenced_holder,
             }
             checks {
                 record_check_keeps_the_targets_state_from_consecutive_results,

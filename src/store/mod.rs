@@ -11,6 +11,7 @@ pub mod bulk;
 mod checks;
 pub mod disk;
 mod findings;
+mod nodes;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 mod traits;
@@ -19,8 +20,8 @@ mod traits;
 /// `&dyn Store`.
 pub mod prelude {
     pub use super::traits::{
-        CheckStore, IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore,
-        SlotStore, Store,
+        CheckStore, IncidentStore, MonitorStore, NodeStore, Outbox, RecordStore, ReportStore,
+        RunStore, SlotStore, Store,
     };
 }
 
@@ -38,11 +39,12 @@ pub use checks::{
     SlotsSince, TargetChange, TargetRow,
 };
 pub use findings::{DurationSample, FindingRow, NewFinding};
+pub use nodes::{Beat, FencedDaemon, Lease, NewNode, NodeRow};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
-    CheckStore, IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore,
-    Store,
+    CheckStore, IncidentStore, MonitorStore, NodeStore, Outbox, RecordStore, ReportStore, RunStore,
+    SlotStore, Store,
 };
 
 use crate::model::{Database, Settings, Severity};

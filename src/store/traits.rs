@@ -284,6 +284,39 @@ pub trait CheckStore: Send + Sync + std::fmt::Debug {
     fn missed_since(&self, since: DateTime<Utc>) -> Pending<Vec<(String, i64)>>;
 }
 
+/// The daemons sharing the database as nodes, their heartbeats, fencing and leases (see
+/// `nodes.rs`). Times are the database's clock on PostgreSQL; SQLite uses the `now` given.
+/// See [`Store`] for the rule every write follows.
+pub trait NodeStore: Send + Sync + std::fmt::Debug {
+    /// Registers a starting daemon as a node; returns its id (new at every start).
+    fn register_node(&self, node: &NewNode, now: DateTime<Utc>) -> Pending<i64>;
+    /// Records daemon `daemon_id`'s heartbeat, unless another daemon fenced it (then
+    /// nothing is written and [`Beat::Fenced`] says so).
+    fn beat(&self, daemon_id: i64, now: DateTime<Utc>) -> Pending<Beat>;
+    /// Every node by name, as its newest daemon shows it: alive when it is neither stopped
+    /// nor fenced and beat within `timeout`.
+    fn nodes(&self, now: DateTime<Utc>, timeout: std::time::Duration) -> Pending<Vec<NodeRow>>;
+    /// Declares dead (fences) every daemon but `by` that is neither stopped nor fenced and
+    /// has not beaten within `timeout`, and returns them; their leases end (expired: the next holder gets a new term). A daemon
+    /// fenced once is never fenced again, so of two daemons fencing at once one returns it.
+    fn fence_dead(
+        &self,
+        by: i64,
+        now: DateTime<Utc>,
+        timeout: std::time::Duration,
+    ) -> Pending<Vec<FencedDaemon>>;
+    /// Takes lease `name` for daemon `daemon_id` until `length` from now, or renews it when
+    /// that daemon holds it already. `None` when another daemon holds it unexpired, or when
+    /// `daemon_id` is stopped or fenced. The term grows each time the lease changes hands.
+    fn take_lease(
+        &self,
+        name: &str,
+        daemon_id: i64,
+        now: DateTime<Utc>,
+        length: std::time::Duration,
+    ) -> Pending<Option<Lease>>;
+}
+
 /// Where runs are recorded.
 ///
 /// Write methods *issue* their write when called, before the returned future is first
@@ -300,6 +333,7 @@ pub trait Store:
     + ReportStore
     + MonitorStore
     + CheckStore
+    + NodeStore
 {
 }
 
@@ -312,5 +346,6 @@ impl<T> Store for T where
         + ReportStore
         + MonitorStore
         + CheckStore
+        + NodeStore
 {
 }

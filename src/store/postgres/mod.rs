@@ -28,6 +28,7 @@ mod bulk;
 mod checks;
 mod findings;
 mod incidents;
+mod nodes;
 mod outbox;
 mod records;
 mod reports;
@@ -39,11 +40,18 @@ use session::{Fail, Pg, Q, Threads};
 use writer::{QueuedWrite, Tx, Written, in_savepoint};
 
 /// Migrations, applied in order; a version once released never changes (forward-only).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "schema",
-    include_str!("../../../migrations/postgres/0001_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "schema",
+        include_str!("../../../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        2,
+        "nodes",
+        include_str!("../../../migrations/postgres/0002_nodes.sql"),
+    ),
+];
 
 /// Threads reading, each with its own connection.
 const READERS: usize = 2;

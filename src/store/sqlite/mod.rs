@@ -31,6 +31,7 @@ mod bulk;
 mod checks;
 mod findings;
 mod incidents;
+mod nodes;
 mod outbox;
 mod records;
 mod reports;
@@ -154,6 +155,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         23,
         "notable_attempts",
         include_str!("../../../migrations/sqlite/0023_notable_attempts.sql"),
+    ),
+    (
+        24,
+        "nodes",
+        include_str!("../../../migrations/sqlite/0024_nodes.sql"),
     ),
 ];
 
