@@ -103,6 +103,16 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0} is not supported yet")]
     Unsupported(String),
+    /// Another daemon declared this one dead (it missed its heartbeats) and took over its
+    /// work: nothing this daemon writes is committed any more.
+    #[error(
+        "this daemon (id {daemon_id}) was declared dead by another after missing its \
+         heartbeats; it writes nothing more and must stop"
+    )]
+    Fenced { daemon_id: i64 },
+    /// The lease a write depends on (the planner's) passed to another daemon.
+    #[error("the `{name}` lease of term {term} is no longer held by this daemon")]
+    LeaseLost { name: String, term: i64 },
     /// The file system holding the database has no room left: told apart from other
     /// failures so that the operator reads "disk full" and where, not "disk I/O error".
     #[error(
@@ -123,6 +133,11 @@ impl StoreError {
     /// Whether the disk holding the database is full.
     pub fn is_disk_full(&self) -> bool {
         matches!(self, StoreError::DiskFull { .. })
+    }
+
+    /// Whether this daemon was fenced (declared dead by another).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, StoreError::Fenced { .. })
     }
 
     /// Whether another process held the database for longer than the store waits.

@@ -288,6 +288,11 @@ pub trait CheckStore: Send + Sync + std::fmt::Debug {
 /// `nodes.rs`). Times are the database's clock on PostgreSQL; SQLite uses the `now` given.
 /// See [`Store`] for the rule every write follows.
 pub trait NodeStore: Send + Sync + std::fmt::Debug {
+    /// From now on every write of this handle commits only while daemon `daemon_id` is not
+    /// fenced: a write of a fenced daemon fails with [`StoreError::Fenced`] and leaves
+    /// nothing. A fence that another daemon commits waits for a write of this handle in
+    /// progress, so nothing of this handle commits after it.
+    fn fence_writes(&self, daemon_id: i64);
     /// Registers a starting daemon as a node; returns its id (new at every start).
     fn register_node(&self, node: &NewNode, now: DateTime<Utc>) -> Pending<i64>;
     /// Records daemon `daemon_id`'s heartbeat, unless another daemon fenced it (then

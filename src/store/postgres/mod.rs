@@ -66,6 +66,8 @@ pub struct PgStore {
     database: Arc<str>,
     writer: Arc<Threads<QueuedWrite>>,
     readers: Arc<Threads<session::Job>>,
+    /// The daemon whose fence every write transaction checks (0: none).
+    fence: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -231,14 +233,19 @@ impl PgStore {
             database: database.to_string(),
             message,
         };
-        let writer = Threads::start("unyo-pg-writer", 1, &options, writer::serve)
-            .map_err(|e| open_err(format!("cannot start the writer thread: {e}")))?;
+        let fence: Arc<std::sync::atomic::AtomicI64> = Arc::default();
+        let theirs = fence.clone();
+        let writer = Threads::start("unyo-pg-writer", 1, &options, move |pg, jobs| {
+            writer::serve(pg, jobs, &theirs)
+        })
+        .map_err(|e| open_err(format!("cannot start the writer thread: {e}")))?;
         let readers = Threads::start("unyo-pg-reader", READERS, &options, session::serve_each)
             .map_err(|e| open_err(format!("cannot start the reader threads: {e}")))?;
         let store = PgStore {
             database: database.clone(),
             writer: Arc::new(writer),
             readers: Arc::new(readers),
+            fence,
         };
         // Connect and migrate on a reader's connection, outside any write transaction.
         store

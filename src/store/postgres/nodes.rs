@@ -18,6 +18,11 @@ fn labels(row: &PgRow) -> Result<Vec<String>, StoreError> {
 }
 
 impl NodeStore for PgStore {
+    fn fence_writes(&self, daemon_id: i64) {
+        self.fence
+            .store(daemon_id, std::sync::atomic::Ordering::Release);
+    }
+
     fn register_node(&self, node: &NewNode, _now: DateTime<Utc>) -> Pending<i64> {
         let node = node.clone();
         self.write("registering the daemon", move |pg| {

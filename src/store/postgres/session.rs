@@ -253,7 +253,7 @@ impl<J: Send + 'static> Threads<J> {
         name: &str,
         n: usize,
         options: &PgConnectOptions,
-        serve: fn(&mut Pg, &Mutex<mpsc::Receiver<J>>),
+        serve: impl Fn(&mut Pg, &Mutex<mpsc::Receiver<J>>) + Send + Clone + 'static,
     ) -> std::io::Result<Threads<J>> {
         let (tx, rx) = mpsc::channel::<J>();
         let rx = Arc::new(Mutex::new(rx));
@@ -261,6 +261,7 @@ impl<J: Send + 'static> Threads<J> {
         for _ in 0..n {
             let mut pg = Pg::new(options.clone())?;
             let rx = rx.clone();
+            let serve = serve.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name(name.to_owned())

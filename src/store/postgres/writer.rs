@@ -6,6 +6,7 @@
 //! A transaction whose connection broke before its `COMMIT` was answered is reported as
 //! not committed to every write in it (the server rolls an interrupted transaction back).
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, mpsc};
 
 use super::StoreError;
@@ -36,10 +37,11 @@ pub(super) type Reply = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
 /// The most writes committed together.
 const MAX_BATCH: usize = 256;
 
-/// The writer thread's loop.
-pub(super) fn serve(pg: &mut Pg, jobs: &Mutex<mpsc::Receiver<QueuedWrite>>) {
+/// The writer thread's loop; `fence` names the daemon whose fence every transaction
+/// checks (0: none).
+pub(super) fn serve(pg: &mut Pg, jobs: &Mutex<mpsc::Receiver<QueuedWrite>>, fence: &AtomicI64) {
     while let Some(batch) = next_batch(jobs, MAX_BATCH) {
-        let (replies, committed) = commit(pg, batch);
+        let (replies, committed) = commit(pg, batch, fence.load(Ordering::Acquire));
         for reply in replies {
             reply(committed.as_ref().map(|_| ()));
         }
@@ -53,10 +55,25 @@ fn failed(action: &'static str, f: Fail) -> StoreError {
     }
 }
 
-/// Runs `writes` in one transaction and commits it.
-fn commit(pg: &mut Pg, writes: Vec<QueuedWrite>) -> (Vec<Reply>, Result<(), StoreError>) {
-    if let Err(e) = pg.batch("BEGIN") {
-        let e = failed("starting a write transaction", e);
+/// Runs `writes` in one transaction and commits it, unless daemon `fence` (when not 0) was
+/// fenced: its row is read `FOR SHARE`, so a fence committed by another daemon waits for
+/// this transaction, and none of this handle commits after it.
+fn commit(
+    pg: &mut Pg,
+    writes: Vec<QueuedWrite>,
+    fence: i64,
+) -> (Vec<Reply>, Result<(), StoreError>) {
+    let begun = pg
+        .batch("BEGIN")
+        .map_err(|e| failed("starting a write transaction", e))
+        .and_then(|()| {
+            let checked = check_fence(pg, fence);
+            if checked.is_err() {
+                let _ = pg.batch("ROLLBACK");
+            }
+            checked
+        });
+    if let Err(e) = begun {
         let replies = writes.into_iter().map(|w| w(Err(&e)).reply).collect();
         return (replies, Err(e));
     }
@@ -64,6 +81,30 @@ fn commit(pg: &mut Pg, writes: Vec<QueuedWrite>) -> (Vec<Reply>, Result<(), Stor
     let (replies, committed) = run_and_commit(pg, writes);
     pg.hold(false);
     (replies, committed)
+}
+
+/// Fails when daemon `fence` (0: none) was fenced; otherwise its row stays locked (shared)
+/// to the end of the transaction, so a fence waits for the transaction.
+fn check_fence(pg: &mut Pg, fence: i64) -> Result<(), StoreError> {
+    if fence == 0 {
+        return Ok(());
+    }
+    let row = pg
+        .fetch_optional(
+            sqlx::query(
+                "SELECT fenced_at IS NOT NULL AS fenced FROM daemons WHERE id = $1 FOR SHARE",
+            )
+            .bind(fence),
+        )
+        .map_err(|e| failed("checking the daemon's fence", e))?;
+    let fenced = match row {
+        Some(r) => super::rows::col::<bool>(&r, "fenced")?,
+        None => false,
+    };
+    if fenced {
+        return Err(StoreError::Fenced { daemon_id: fence });
+    }
+    Ok(())
 }
 
 /// The rest of [`commit`], inside the open transaction.

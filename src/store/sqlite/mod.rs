@@ -177,6 +177,8 @@ pub struct SqliteStore {
     /// The thread that owns the write connection.
     writer: Arc<Writer>,
     reader: Arc<Mutex<Connection>>,
+    /// The daemon whose fence every write checks (0: none; see `NodeStore::fence_writes`).
+    fence: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -504,6 +506,7 @@ impl SqliteStore {
             path: Arc::new(path),
             writer,
             reader: Arc::new(Mutex::new(conn)),
+            fence: Arc::default(),
         })
     }
 
@@ -532,6 +535,7 @@ impl SqliteStore {
             path: Arc::new(path),
             writer,
             reader: Arc::new(Mutex::new(read)),
+            fence: Arc::default(),
         })
     }
 
@@ -609,6 +613,13 @@ impl SqliteStore {
         answer: impl FnOnce(Result<T, StoreError>) + Send + 'static,
         brief: bool,
     ) {
+        let fence = self.fence.load(std::sync::atomic::Ordering::Acquire);
+        let f = move |c: &Connection| {
+            if fence != 0 {
+                nodes::check_fence(c, fence)?;
+            }
+            f(c)
+        };
         let write: QueuedWrite = Box::new(move |tx| {
             let ran = match tx {
                 // Alone in its transaction, which is undone as a whole if it fails.

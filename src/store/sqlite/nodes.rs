@@ -21,7 +21,25 @@ fn seconds(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
+/// Fails a write of daemon `daemon_id` once another daemon fenced it.
+pub(super) fn check_fence(c: &Connection, daemon_id: i64) -> rusqlite::Result<()> {
+    let fenced: bool = c
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM daemons WHERE id = ? AND fenced_at IS NOT NULL)",
+        )?
+        .query_row([daemon_id], |r| r.get(0))?;
+    if fenced {
+        return Err(carry(StoreError::Fenced { daemon_id }));
+    }
+    Ok(())
+}
+
 impl NodeStore for SqliteStore {
+    fn fence_writes(&self, daemon_id: i64) {
+        self.fence
+            .store(daemon_id, std::sync::atomic::Ordering::Release);
+    }
+
     fn register_node(&self, node: &NewNode, now: DateTime<Utc>) -> Pending<i64> {
         let node = node.clone();
         self.write("registering the daemon", move |c| {
