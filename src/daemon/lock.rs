@@ -1,5 +1,7 @@
-//! The daemon lock beside the database file: one daemon per database, the holder's pid in
-//! the file for the refusal of a second one.
+//! The daemon lock: one daemon per SQLite database (the lock beside its file), or per
+//! installation on this machine when the daemons of several servers share a PostgreSQL
+//! (the lock in its data folder; the other servers' daemons are nodes of their own). The
+//! holder's pid is in the file for the refusal of a second one.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -15,11 +17,7 @@ pub(super) fn lock(settings: &Settings) -> Result<File, Error> {
             p.push(".daemon.lock");
             p.into()
         }
-        Database::Postgres(_) => {
-            return Err(Error::Request(
-                "the daemon needs a SQLite database for now (`database: sqlite:PATH`)".to_owned(),
-            ));
-        }
+        Database::Postgres(_) => settings.data_dir.join("daemon.lock"),
     };
     let io = |action: String| move |source| Error::Io { action, source };
     if let Some(dir) = path.parent() {
@@ -45,7 +43,15 @@ pub(super) fn lock(settings: &Settings) -> Result<File, Error> {
             let holder = holder.trim();
             return Err(Error::Request(format!(
                 "another unyo daemon is running on {}{}",
-                settings.database,
+                match &settings.database {
+                    Database::Sqlite(_) => settings.database.to_string(),
+                    Database::Postgres(_) => format!(
+                        "{} as node `{}` from {}",
+                        settings.database,
+                        settings.node.name,
+                        settings.root.display()
+                    ),
+                },
                 if holder.is_empty() {
                     String::new()
                 } else {

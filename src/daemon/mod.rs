@@ -19,6 +19,7 @@ mod late;
 mod launch;
 mod lock;
 mod metrics;
+mod node;
 mod notify_task;
 mod planning;
 mod queue;
@@ -46,8 +47,8 @@ use shutdown::Signals;
 
 /// How often queued runs are looked for (the CLI's requests start within this time).
 const QUEUE_POLL: Duration = Duration::from_millis(500);
-/// How often the daemon records that it is alive.
-const HEARTBEAT: Duration = Duration::from_secs(10);
+/// How often the daemon's status line (systemd's STATUS, the debug log) is written.
+const STATUS_EVERY: Duration = Duration::from_secs(10);
 /// The longest sleep: the wall clock is read again at least this often, so a clock step or
 /// a suspended machine is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
@@ -116,6 +117,8 @@ struct Daemon {
     /// Queued runs watched for their start and end deadlines (`late.rs`).
     late: late::QueuedLateness,
     planner: slots::Planner,
+    /// This daemon as a node: its heartbeat and the planner's lease (`node.rs`).
+    role: node::Role,
     /// The notifier task's current settings and catalog (replaced on reload).
     notifier: watch::Sender<Arc<Notifier>>,
     /// Each scheduled job's next slot, for the metrics endpoint (published after each
@@ -309,13 +312,19 @@ impl Daemon {
     ) -> Result<(Daemon, watch::Receiver<Arc<Notifier>>), Error> {
         let now = clock.now();
         let id = store
-            .register_daemon(
-                &crate::domain::host::hostname(),
-                std::process::id(),
-                env!("CARGO_PKG_VERSION"),
+            .register_node(
+                &crate::store::NewNode {
+                    name: settings.node.name.clone(),
+                    labels: settings.node.labels.clone(),
+                    host: crate::domain::host::hostname(),
+                    pid: std::process::id(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                },
                 now,
             )
             .await?;
+        // Once another node declares this one dead, nothing it writes is committed.
+        store.fence_writes(id);
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let planner = slots::Planner::new(&settings, &catalog, store.watermarks().await?, now);
         let (notifier, notifier_rx) = watch::channel(Arc::new(Notifier::new(
@@ -339,6 +348,7 @@ impl Daemon {
             waiting: HashMap::new(),
             late: Default::default(),
             planner,
+            role: node::Role::new(),
             notifier,
             _lock: lock,
         };
@@ -373,14 +383,18 @@ impl Daemon {
             mut int,
             mut hup,
         } = signals;
-        let mut last_heartbeat = tokio::time::Instant::now();
+        let mut last_status = tokio::time::Instant::now();
         let mut last_watchdog = tokio::time::Instant::now();
         let mut last_recover = tokio::time::Instant::now();
         let mut next_queue_poll = tokio::time::Instant::now();
         loop {
             reap(&mut self.tasks);
             let now = self.clock.now();
-            self.plan(now).await?;
+            self.beat(now).await?;
+            if self.planner(now).await? {
+                self.plan(now).await?;
+                self.fence_silent(now).await?;
+            }
             if tokio::time::Instant::now() >= next_queue_poll {
                 self.pump(now).await?;
                 next_queue_poll = tokio::time::Instant::now() + QUEUE_POLL;
@@ -391,15 +405,14 @@ impl Daemon {
                 tokio::spawn(crate::exec::escaped::sweep(None, self.settings.kill_grace));
                 last_recover = tokio::time::Instant::now();
             }
-            if last_heartbeat.elapsed() >= HEARTBEAT {
+            if last_status.elapsed() >= STATUS_EVERY {
                 tracing::debug!(
                     runs = self.running.len(),
                     tasks = self.tasks.len(),
                     waiting = self.waiting.len(),
                     "heartbeat"
                 );
-                self.store.heartbeat(self.id, now, false).await?;
-                last_heartbeat = tokio::time::Instant::now();
+                last_status = tokio::time::Instant::now();
                 let status = format!(
                     "running: {}; {} run(s) in progress",
                     self.catalog.summary(),

@@ -17,9 +17,26 @@ impl Daemon {
     /// runs is found here too, so its job is not held up until the next restart.
     pub(super) async fn recover(&mut self) -> Result<(), Error> {
         let active = self.store.active_runs().await?;
+        if !active.iter().any(|r| r.status == RunStatus::Running) {
+            return Ok(());
+        }
+        // Daemons of other nodes that were declared dead (or stopped): their runs are gone
+        // too, though this machine cannot see their processes.
+        let ended: Vec<crate::store::NodeRow> = self
+            .store
+            .nodes(self.clock.now(), self.settings.node.timeout)
+            .await?
+            .into_iter()
+            .filter(|n| n.fenced_at.is_some() || n.stopped_at.is_some())
+            .collect();
         for run in active.iter().filter(|r| r.status == RunStatus::Running) {
             let gone = match run.owner.as_deref() {
-                Some(o) => owner::alive(o) == Some(false),
+                Some(o) => {
+                    owner::alive(o) == Some(false)
+                        || ended
+                            .iter()
+                            .any(|n| crate::domain::host::owner_is(o, &n.host, n.pid))
+                }
                 // Recorded before owners were: only a dead process can have left it.
                 None => true,
             };
@@ -27,6 +44,15 @@ impl Daemon {
                 continue;
             }
             if self.resume(run).await? {
+                continue;
+            }
+            // One daemon recovers it, whichever nodes look at once: it takes the run over
+            // first, and the others find it no longer theirs to recover.
+            if !self
+                .store
+                .take_over(run.id, run.owner.as_deref(), &owner::me())
+                .await?
+            {
                 continue;
             }
             let id = run.id.to_string();

@@ -17,3 +17,12 @@ pub fn os_user() -> String {
         .flatten()
         .map_or_else(|| uid.to_string(), |u| u.name)
 }
+
+/// Whether a run's owner token (`host:pid:start`, see `engine::owner`) names process `pid`
+/// on `host`.
+pub fn owner_is(owner: &str, host: &str, pid: i64) -> bool {
+    let mut parts = owner.rsplitn(3, ':');
+    let _start = parts.next();
+    let p = parts.next().and_then(|p| p.parse::<i64>().ok());
+    parts.next() == Some(host) && p == Some(pid)
+}

@@ -25,8 +25,8 @@ use chrono_tz::Tz;
 use indexmap::IndexMap;
 
 pub use settings::{
-    AvailabilityTarget, BackupTarget, Database, Host, IncidentSettings, SETTINGS_FILE, Service,
-    Settings, absolute, redact_url,
+    AvailabilityTarget, BackupTarget, DEFAULT_NODE_TIMEOUT, Database, Host, IncidentSettings,
+    NodeSettings, SETTINGS_FILE, Service, Settings, absolute, is_label, redact_url,
 };
 pub use settings::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, DEFAULT_PLUGINS, DateStyle,

@@ -27,12 +27,14 @@ static SERVICE: LazyLock<Shape> = LazyLock::new(|| Shape {
 static CHECKS: LazyLock<Shape> = LazyLock::new(leaf::<ChecksSpec>);
 static METRICS: LazyLock<Shape> = LazyLock::new(leaf::<MetricsSpec>);
 static LOG: LazyLock<Shape> = LazyLock::new(leaf::<LogSpec>);
+static NODE: LazyLock<Shape> = LazyLock::new(leaf::<NodeSpec>);
 static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<SettingsSpec>(),
     children: vec![
         ("checks", Child::Struct(&CHECKS)),
         ("metrics", Child::Struct(&METRICS)),
         ("log", Child::Struct(&LOG)),
+        ("node", Child::Struct(&NODE)),
         ("incidents", Child::Struct(&INCIDENTS)),
         ("notify", Child::Struct(&NOTIFY)),
         ("report", Child::Struct(&REPORT)),
@@ -94,6 +96,21 @@ pub struct SettingsSpec {
     pub metrics: Option<MetricsSpec>,
     /// The daemon's own log: format and destination.
     pub log: Option<LogSpec>,
+    /// This server as a node of an installation whose daemons share one PostgreSQL.
+    pub node: Option<NodeSpec>,
+}
+
+/// `node:` in unyo.yaml.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// The node's name (default: the host name).
+    pub name: Option<Spanned<String>>,
+    /// What work this node takes: steps and jobs name the labels they need (`runs_on`).
+    pub labels: Option<Spanned<Vec<String>>>,
+    /// How long a node may miss its heartbeats before the others declare it dead and take
+    /// its work over (default `30s`).
+    pub timeout: Option<Spanned<String>>,
 }
 
 /// `checks:` in unyo.yaml.

@@ -68,11 +68,7 @@ impl FencedDaemon {
     /// Whether a run's owner token (`host:pid:start`, see `engine::owner`) names this
     /// daemon's process.
     pub fn owns(&self, owner: &str) -> bool {
-        let mut parts = owner.rsplitn(3, ':');
-        let _start = parts.next();
-        let pid = parts.next().and_then(|p| p.parse::<i64>().ok());
-        let host = parts.next();
-        host == Some(self.host.as_str()) && pid == Some(self.pid)
+        crate::domain::host::owner_is(owner, &self.host, self.pid)
     }
 }
 

@@ -18,6 +18,7 @@ mod channel;
 mod hosts;
 mod incidents;
 mod monitor;
+mod node;
 mod notify;
 mod report;
 mod service;
@@ -32,6 +33,7 @@ pub use channel::{
 pub use hosts::Host;
 pub use incidents::IncidentSettings;
 pub use monitor::{DEFAULT_PLUGINS, LogFormat, LogSettings, LogTo};
+pub use node::{DEFAULT_NODE_TIMEOUT, NodeSettings, is_label};
 pub use notify::{DeskHours, Language, Level, NOTIFY_TEMPLATE_FILES, Notify};
 pub use report::{DateStyle, REPORT_TEMPLATE_FILES, ReportSettings};
 pub use service::{AvailabilityTarget, BackupTarget, Service};
@@ -130,6 +132,8 @@ pub struct Settings {
     pub metrics: Option<std::net::SocketAddr>,
     /// The daemon's own log (`log:`).
     pub log: LogSettings,
+    /// This server as a node (`node:`).
+    pub node: NodeSettings,
 }
 
 impl Settings {
@@ -160,6 +164,7 @@ impl Settings {
             check_plugins: PathBuf::from(DEFAULT_PLUGINS),
             metrics: None,
             log: LogSettings::default(),
+            node: NodeSettings::default(),
         }
     }
 
@@ -377,6 +382,9 @@ impl Settings {
         }
         if let Some(l) = &raw.log {
             self.log = monitor::log(l, file, diags);
+        }
+        if let Some(n) = &raw.node {
+            self.node = node::node(n, file, diags);
         }
     }
 
