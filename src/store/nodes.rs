@@ -43,6 +43,8 @@ pub struct NodeRow {
     pub beat_age: f64,
     /// Runs running under its owner token's host and pid.
     pub running: i64,
+    /// It holds the planner's lease (it plans the schedules).
+    pub planner: bool,
 }
 
 /// What a heartbeat found.

@@ -8,7 +8,9 @@ use super::*;
 const NODES: &str = "SELECT d.*, COALESCE(d.node, d.host) AS name, \
      EXTRACT(EPOCH FROM clock_timestamp() - d.heartbeat_at)::float8 AS age, \
      (SELECT count(*) FROM runs r WHERE r.status = 'running' \
-      AND starts_with(r.owner, d.host || ':' || d.pid || ':')) AS running \
+      AND starts_with(r.owner, d.host || ':' || d.pid || ':')) AS running, \
+     EXISTS (SELECT 1 FROM leases l WHERE l.name = 'planner' AND l.daemon_id = d.id \
+             AND l.expires_at > clock_timestamp()) AS planner \
      FROM daemons d WHERE d.id IN (SELECT max(id) FROM daemons GROUP BY COALESCE(node, host)) \
      ORDER BY name";
 
@@ -92,6 +94,7 @@ impl NodeStore for PgStore {
                         && age <= timeout.as_secs_f64(),
                     beat_age: age,
                     running: col(r, "running")?,
+                    planner: col(r, "planner")?,
                 })
             })
         })

@@ -8,7 +8,9 @@ use super::*;
 const NODES: &str = "SELECT d.*, COALESCE(d.node, d.host) AS name, \
      (SELECT count(*) FROM runs r WHERE r.status = 'running' \
       AND substr(r.owner, 1, length(d.host || ':' || d.pid || ':')) = d.host || ':' || d.pid || ':') \
-     AS running \
+     AS running, \
+     (SELECT expires_at FROM leases l WHERE l.name = 'planner' AND l.daemon_id = d.id) \
+     AS planner_until \
      FROM daemons d WHERE d.id IN (SELECT max(id) FROM daemons GROUP BY COALESCE(node, host)) \
      ORDER BY name";
 
@@ -109,6 +111,8 @@ impl NodeStore for SqliteStore {
                     alive: stopped_at.is_none() && fenced_at.is_none() && age <= seconds(timeout),
                     beat_age: age.num_milliseconds() as f64 / 1000.0,
                     running: col(r, "running")?,
+                    planner: col::<Option<String>>(r, "planner_until")?
+                        .is_some_and(|until| until > ts(now)),
                 })
             })
         })
