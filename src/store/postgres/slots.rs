@@ -49,8 +49,8 @@ impl SlotStore for PgStore {
                 let inserted = pg.fetch_optional(
                     q(
                         "INSERT INTO slots (schedule, job, fire_time, due_at, outcome, reason, \
-                       decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                       ON CONFLICT (schedule, fire_time) DO NOTHING RETURNING id",
+                         decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (schedule, fire_time) DO NOTHING RETURNING id",
                     )
                     .bind(s.schedule.clone())
                     .bind(s.job.clone())
@@ -81,8 +81,8 @@ impl SlotStore for PgStore {
                 pg.execute(
                     q(
                         "INSERT INTO watermarks (schedule, through) VALUES ($1, $2) \
-                       ON CONFLICT (schedule) DO UPDATE SET through = excluded.through \
-                       WHERE excluded.through > watermarks.through",
+                         ON CONFLICT (schedule) DO UPDATE SET through = excluded.through \
+                         WHERE excluded.through > watermarks.through",
                     )
                     .bind(schedule)
                     .bind(through),
@@ -105,7 +105,7 @@ impl SlotStore for PgStore {
             let rows = pg.fetch_all(
                 q(
                     "SELECT * FROM slots WHERE ($1::text IS NULL OR schedule = $1) \
-                   ORDER BY fire_time DESC, id DESC LIMIT $2",
+                     ORDER BY fire_time DESC, id DESC LIMIT $2",
                 )
                 .bind(schedule)
                 .bind(limit),
@@ -126,7 +126,7 @@ impl SlotStore for PgStore {
             let row = pg.fetch_one(
                 q(
                     "INSERT INTO daemons (host, pid, version, started_at, heartbeat_at) \
-                   VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                     VALUES ($1, $2, $3, $4, $4) RETURNING id",
                 )
                 .bind(host)
                 .bind(i64::from(pid))
