@@ -21,6 +21,7 @@ pub mod log;
 pub mod log_time;
 mod logs;
 mod next;
+mod nodes;
 mod notifications;
 mod params;
 mod permissions;
@@ -184,6 +185,14 @@ pub enum Command {
     /// ended `refused` with their reasons, and the next slots. It reads the database only, so it
     /// works with the daemon stopped.
     Status(status::Args),
+    /// The daemons sharing the database, one line a node: alive or not, last heartbeat,
+    /// running runs, labels, and which node plans the schedules.
+    ///
+    /// A node is alive while it beats (every sixth of `node.timeout` in unyo.yaml, 30 s by
+    /// default); SILENT once it has missed its heartbeats for longer; `declared dead` once
+    /// another node fenced it (its runs were recovered, and it writes nothing more until it
+    /// starts again); `stopped` after a clean stop. With SQLite there is one node.
+    Nodes(nodes::Args),
     /// Print one line and exit with a Nagios code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
     /// for monitors that call plugins: Zabbix, Nagios, JP1.
     ///
@@ -378,6 +387,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Audit(args) => audit::run(&settings, args).await,
         Command::Cancel(args) => cancel::run(&settings, args).await,
         Command::Status(args) => status::run(&settings, args).await,
+        Command::Nodes(args) => nodes::run(&settings, args).await,
         Command::Check(args) => check::run(&settings, args).await,
         Command::Hold(args) => hold::hold(&settings, args).await,
         Command::Rerun(args) => rerun::run(&settings, args).await,

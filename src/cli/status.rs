@@ -27,6 +27,8 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct Status {
     daemon: Daemon,
+    /// Every node sharing the database (one with SQLite).
+    nodes: Vec<crate::store::NodeRow>,
     running: Vec<RunRow>,
     waiting_retry: Vec<Waiting>,
     queued: Vec<RunRow>,
@@ -69,6 +71,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         started_at: last.as_ref().map(|d| d.started_at),
         heartbeat_at: last.as_ref().map(|d| d.heartbeat_at),
     };
+    let nodes = store.nodes(now, settings.node.timeout).await?;
     let active = store.active_runs().await?;
     let (running, queued): (Vec<RunRow>, Vec<RunRow>) = active
         .into_iter()
@@ -126,6 +129,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         .collect();
     let status = Status {
         daemon,
+        nodes,
         running,
         waiting_retry,
         queued,
@@ -160,6 +164,20 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
                 .map(|t| format!(" (last seen {})", time(t)))
                 .unwrap_or_else(|| " (never started on this database)".to_owned())
         )),
+    }
+    // Several nodes: each in a word, the dead and silent ones first to be seen.
+    if s.nodes.len() > 1 {
+        let alive = s.nodes.iter().filter(|n| n.alive).count();
+        let each: Vec<String> = s
+            .nodes
+            .iter()
+            .map(|n| format!("{} ({})", n.name, super::nodes::state(n)))
+            .collect();
+        out.push_str(&format!(
+            "nodes:      {alive} of {} alive: {}\n",
+            s.nodes.len(),
+            each.join(", ")
+        ));
     }
     let overdue_n = s.open_incidents.iter().filter(|i| overdue(i, now)).count();
     out.push_str(&format!(

@@ -15,9 +15,9 @@ use crate::error::Error;
 use crate::store::{Beat, Lease, StoreError};
 
 /// The planner's lease: held this long past each renewal.
-pub(super) const LEASE: Duration = Duration::from_secs(10);
+pub(super) const LEASE: Duration = Duration::from_secs(6);
 /// How often the lease is renewed by its holder and tried by the others.
-const LEASE_EVERY: Duration = Duration::from_secs(2);
+const LEASE_EVERY: Duration = Duration::from_millis(1500);
 /// The lease's name.
 const PLANNER: &str = "planner";
 

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use super::{Daemon, Launch};
 use crate::engine::Stop;
 use crate::error::Error;
-use crate::store::RunStatus;
+use crate::store::{RunStatus, StoreError};
 
 impl Daemon {
     /// Records the slots due by `now` and starts the runs they make.
@@ -29,10 +29,27 @@ impl Daemon {
         let decided = self
             .planner
             .decide(&self.settings, &self.catalog, &active, &held, now);
-        let made = self
+        let Some(lease) = self.role.lease.clone() else {
+            return Ok(());
+        };
+        let made = match self
             .store
-            .record_slots(&decided.slots, &decided.watermarks)
-            .await?;
+            .record_planned(&lease, now, &decided.slots, &decided.watermarks)
+            .await
+        {
+            Ok(made) => made,
+            // Another node plans now (this one was paused past its lease): nothing was
+            // written; the planner's state is read again if this node takes the lease back.
+            Err(StoreError::LeaseLost { term, .. }) => {
+                tracing::warn!(
+                    term,
+                    "the planner's lease passed to another node before the slots were recorded"
+                );
+                self.role.lease = None;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.planner
             .committed(&self.settings, &self.catalog, &decided);
         self.publish_next_slots();

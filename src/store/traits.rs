@@ -320,6 +320,17 @@ pub trait NodeStore: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         length: std::time::Duration,
     ) -> Pending<Option<Lease>>;
+    /// Records the planner's decided slots as [`SlotStore::record_slots`] does, only while
+    /// `lease` is held (by its daemon, in its term, unexpired), checked in the same
+    /// transaction: otherwise nothing is written and the write fails with
+    /// [`StoreError::LeaseLost`]. A planner that was paused past its lease writes nothing.
+    fn record_planned(
+        &self,
+        lease: &Lease,
+        now: DateTime<Utc>,
+        slots: &[NewSlot],
+        watermarks: &[(String, DateTime<Utc>)],
+    ) -> Pending<Vec<Option<i64>>>;
 }
 
 /// Where runs are recorded.

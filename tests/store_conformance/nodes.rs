@@ -299,3 +299,121 @@ where
     }
     out
 }
+
+pub async fn fence_writes_a_fenced_daemon_commits_nothing_more(db: &Db) {
+    let a = db
+        .register_node(&node("a", &[], 1), Utc::now())
+        .await
+        .expect("a");
+    let b = db
+        .register_node(&node("b", &[], 2), Utc::now())
+        .await
+        .expect("b");
+    // b's own handle, as b's daemon has it.
+    let b_store = db.another().await;
+    b_store.fence_writes(b);
+    let run = b_store
+        .create_run(&running("backup", &["dump"]))
+        .await
+        .expect("b writes while alive");
+    tokio::time::sleep(PAUSE).await;
+    db.beat(a, Utc::now()).await.expect("a beats");
+    assert_eq!(
+        db.fence_dead(a, Utc::now(), SHORT)
+            .await
+            .expect("fence")
+            .len(),
+        1
+    );
+    let refused = b_store
+        .set_run_status(run, unyo::store::RunStatus::Succeeded, Utc::now(), None)
+        .await;
+    assert!(
+        matches!(refused, Err(unyo::store::StoreError::Fenced { daemon_id }) if daemon_id == b),
+        "{refused:?}"
+    );
+    let refused = b_store.create_run(&running("other", &["x"])).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.is_fenced()),
+        "{refused:?}"
+    );
+    let runs = db
+        .list_runs(&unyo::store::RunFilter {
+            job: None,
+            status: None,
+            limit: 10,
+        })
+        .await
+        .expect("runs");
+    assert_eq!(runs.len(), 1, "nothing more of b: {runs:?}");
+    assert_eq!(runs[0].status, unyo::store::RunStatus::Running);
+    // Another handle, not fenced, writes on.
+    db.set_run_status(run, unyo::store::RunStatus::Interrupted, Utc::now(), None)
+        .await
+        .expect("a writes");
+}
+
+pub async fn record_planned_writes_only_while_the_lease_is_held(db: &Db) {
+    use crate::fixtures::{at, slot_with_run};
+    let a = db
+        .register_node(&node("a", &[], 1), Utc::now())
+        .await
+        .expect("a");
+    let b = db
+        .register_node(&node("b", &[], 2), Utc::now())
+        .await
+        .expect("b");
+    let held = db
+        .take_lease("planner", a, Utc::now(), SHORT)
+        .await
+        .expect("take")
+        .expect("free");
+    let made = db
+        .record_planned(
+            &held,
+            Utc::now(),
+            &[slot_with_run("nightly", "backup", at(0))],
+            &[("nightly".to_owned(), at(0))],
+        )
+        .await
+        .expect("recorded while held");
+    assert!(made[0].is_some());
+    tokio::time::sleep(PAUSE).await;
+    let taken = db
+        .take_lease("planner", b, Utc::now(), LONG)
+        .await
+        .expect("take")
+        .expect("expired");
+    // a, paused past its lease, comes back with its old term.
+    let late = db
+        .record_planned(
+            &held,
+            Utc::now(),
+            &[slot_with_run("nightly", "backup", at(1))],
+            &[("nightly".to_owned(), at(1))],
+        )
+        .await;
+    assert!(
+        matches!(
+            &late,
+            Err(unyo::store::StoreError::LeaseLost { term: 1, .. })
+        ),
+        "{late:?}"
+    );
+    let slots = db.list_slots(None, 10).await.expect("slots");
+    assert_eq!(slots.len(), 1, "nothing of the old term: {slots:?}");
+    assert_eq!(
+        db.watermarks().await.expect("marks"),
+        [("nightly".to_owned(), at(0))]
+    );
+    let made = db
+        .record_planned(
+            &taken,
+            Utc::now(),
+            &[slot_with_run("nightly", "backup", at(1))],
+            &[],
+        )
+        .await
+        .expect("the new holder records");
+    assert!(made[0].is_some());
+}

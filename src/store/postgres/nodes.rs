@@ -179,4 +179,35 @@ impl NodeStore for PgStore {
             })
         })
     }
+
+    fn record_planned(
+        &self,
+        lease: &Lease,
+        _now: DateTime<Utc>,
+        slots: &[NewSlot],
+        watermarks: &[(String, DateTime<Utc>)],
+    ) -> Pending<Vec<Option<i64>>> {
+        let (lease, slots, watermarks) = (lease.clone(), slots.to_vec(), watermarks.to_vec());
+        self.write("recording slots", move |pg| {
+            // Shared lock on the lease: another daemon's take waits for this commit, and a
+            // lease already taken over (or expired) is not found.
+            let held = pg.fetch_optional(
+                q(
+                    "SELECT term FROM leases WHERE name = $1 AND daemon_id = $2 AND term = $3 \
+                   AND expires_at > clock_timestamp() FOR SHARE",
+                )
+                .bind(lease.name.clone())
+                .bind(lease.daemon_id)
+                .bind(lease.term),
+            )?;
+            if held.is_none() {
+                return Err(StoreError::LeaseLost {
+                    name: lease.name,
+                    term: lease.term,
+                }
+                .into());
+            }
+            super::slots::insert_slots(pg, &slots, watermarks)
+        })
+    }
 }

@@ -35,60 +35,70 @@ pub(super) fn daemon_row(row: &PgRow) -> Result<DaemonRow, StoreError> {
     })
 }
 
+/// Records decided slots (with the runs they make) and moves the watermarks, inside the
+/// caller's transaction (see `SlotStore::record_slots`).
+pub(super) fn insert_slots(
+    pg: &mut Pg,
+    slots: &[NewSlot],
+    mut watermarks: Vec<(String, DateTime<Utc>)>,
+) -> Result<Vec<Option<i64>>, Fail> {
+    // In the caller's order, as SQLite does: slot and run ids follow it.
+    let mut made = Vec::with_capacity(slots.len());
+    for s in slots {
+        let inserted = pg.fetch_optional(
+            q(
+                "INSERT INTO slots (schedule, job, fire_time, due_at, outcome, reason, \
+                     decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (schedule, fire_time) DO NOTHING RETURNING id",
+            )
+            .bind(s.schedule.clone())
+            .bind(s.job.clone())
+            .bind(s.fire_time)
+            .bind(s.due_at)
+            .bind(s.outcome.as_str())
+            .bind(s.reason.clone())
+            .bind(s.decided_at),
+        )?;
+        let slot_id: Option<i64> = inserted.as_ref().map(|r| col(r, "id")).transpose()?;
+        let run_id = if let (Some(slot_id), Some(run)) = (slot_id, &s.run) {
+            let run_id = insert_run(pg, run)?;
+            pg.execute(
+                q("UPDATE slots SET run_id = $1 WHERE id = $2")
+                    .bind(run_id)
+                    .bind(slot_id),
+            )?;
+            Some(run_id)
+        } else {
+            None
+        };
+        made.push(run_id);
+    }
+    // One order of keys whatever order the caller gave, so two daemons moving the
+    // same watermarks wait for each other rather than deadlock.
+    watermarks.sort_by(|a, b| a.0.cmp(&b.0));
+    for (schedule, through) in watermarks {
+        pg.execute(
+            q(
+                "INSERT INTO watermarks (schedule, through) VALUES ($1, $2) \
+                     ON CONFLICT (schedule) DO UPDATE SET through = excluded.through \
+                     WHERE excluded.through > watermarks.through",
+            )
+            .bind(schedule)
+            .bind(through),
+        )?;
+    }
+    Ok(made)
+}
+
 impl SlotStore for PgStore {
     fn record_slots(
         &self,
         slots: &[NewSlot],
         watermarks: &[(String, DateTime<Utc>)],
     ) -> Pending<Vec<Option<i64>>> {
-        let (slots, mut watermarks) = (slots.to_vec(), watermarks.to_vec());
+        let (slots, watermarks) = (slots.to_vec(), watermarks.to_vec());
         self.write("recording slots", move |pg| {
-            // In the caller's order, as SQLite does: slot and run ids follow it.
-            let mut made = Vec::with_capacity(slots.len());
-            for s in &slots {
-                let inserted = pg.fetch_optional(
-                    q(
-                        "INSERT INTO slots (schedule, job, fire_time, due_at, outcome, reason, \
-                         decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT (schedule, fire_time) DO NOTHING RETURNING id",
-                    )
-                    .bind(s.schedule.clone())
-                    .bind(s.job.clone())
-                    .bind(s.fire_time)
-                    .bind(s.due_at)
-                    .bind(s.outcome.as_str())
-                    .bind(s.reason.clone())
-                    .bind(s.decided_at),
-                )?;
-                let slot_id: Option<i64> = inserted.as_ref().map(|r| col(r, "id")).transpose()?;
-                let run_id = if let (Some(slot_id), Some(run)) = (slot_id, &s.run) {
-                    let run_id = insert_run(pg, run)?;
-                    pg.execute(
-                        q("UPDATE slots SET run_id = $1 WHERE id = $2")
-                            .bind(run_id)
-                            .bind(slot_id),
-                    )?;
-                    Some(run_id)
-                } else {
-                    None
-                };
-                made.push(run_id);
-            }
-            // One order of keys whatever order the caller gave, so two daemons moving the
-            // same watermarks wait for each other rather than deadlock.
-            watermarks.sort_by(|a, b| a.0.cmp(&b.0));
-            for (schedule, through) in watermarks {
-                pg.execute(
-                    q(
-                        "INSERT INTO watermarks (schedule, through) VALUES ($1, $2) \
-                         ON CONFLICT (schedule) DO UPDATE SET through = excluded.through \
-                         WHERE excluded.through > watermarks.through",
-                    )
-                    .bind(schedule)
-                    .bind(through),
-                )?;
-            }
-            Ok(made)
+            insert_slots(pg, &slots, watermarks)
         })
     }
 

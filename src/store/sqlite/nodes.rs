@@ -202,4 +202,32 @@ impl NodeStore for SqliteStore {
             }))
         })
     }
+
+    fn record_planned(
+        &self,
+        lease: &Lease,
+        now: DateTime<Utc>,
+        slots: &[NewSlot],
+        watermarks: &[(String, DateTime<Utc>)],
+    ) -> Pending<Vec<Option<i64>>> {
+        let (lease, slots, watermarks) = (lease.clone(), slots.to_vec(), watermarks.to_vec());
+        self.write("recording slots", move |c| {
+            let held: bool = c
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM leases WHERE name = ? AND daemon_id = ? \
+                     AND term = ? AND expires_at > ?)",
+                )?
+                .query_row(
+                    params![lease.name, lease.daemon_id, lease.term, ts(now)],
+                    |r| r.get(0),
+                )?;
+            if !held {
+                return Err(carry(StoreError::LeaseLost {
+                    name: lease.name.clone(),
+                    term: lease.term,
+                }));
+            }
+            super::slots::insert_slots(c, &slots, &watermarks)
+        })
+    }
 }

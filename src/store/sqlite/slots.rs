@@ -28,6 +28,56 @@ pub(super) fn daemon_row(row: &Row<'_>) -> Result<DaemonRow, StoreError> {
     })
 }
 
+/// Records decided slots (with the runs they make) and moves the watermarks, inside the
+/// caller's transaction (see `SlotStore::record_slots`).
+pub(super) fn insert_slots(
+    c: &Connection,
+    slots: &[NewSlot],
+    watermarks: &[(String, DateTime<Utc>)],
+) -> rusqlite::Result<Vec<Option<i64>>> {
+    let mut made = Vec::with_capacity(slots.len());
+    for s in slots {
+        let slot_id: Option<i64> = c
+            .prepare_cached(
+                "INSERT INTO slots (schedule, job, fire_time, due_at, outcome, reason, \
+                     decided_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (schedule, fire_time) DO NOTHING RETURNING id",
+            )?
+            .query_row(
+                params![
+                    s.schedule,
+                    s.job,
+                    ts(s.fire_time),
+                    ts(s.due_at),
+                    s.outcome.as_str(),
+                    s.reason,
+                    ts(s.decided_at)
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let run_id = match (slot_id, &s.run) {
+            (Some(slot_id), Some(run)) => {
+                let run_id = insert_run(c, run)?;
+                c.prepare_cached("UPDATE slots SET run_id = ? WHERE id = ?")?
+                    .execute(params![run_id, slot_id])?;
+                Some(run_id)
+            }
+            _ => None,
+        };
+        made.push(run_id);
+    }
+    let mut mark = c.prepare_cached(
+        "INSERT INTO watermarks (schedule, through) VALUES (?, ?) \
+             ON CONFLICT (schedule) DO UPDATE SET through = excluded.through \
+             WHERE excluded.through > watermarks.through",
+    )?;
+    for (schedule, through) in watermarks {
+        mark.execute(params![schedule, ts(*through)])?;
+    }
+    Ok(made)
+}
+
 impl SlotStore for SqliteStore {
     fn record_slots(
         &self,
@@ -36,47 +86,7 @@ impl SlotStore for SqliteStore {
     ) -> Pending<Vec<Option<i64>>> {
         let (slots, watermarks) = (slots.to_vec(), watermarks.to_vec());
         self.write("recording slots", move |c| {
-            let mut made = Vec::with_capacity(slots.len());
-            for s in &slots {
-                let slot_id: Option<i64> = c
-                    .prepare_cached(
-                        "INSERT INTO slots (schedule, job, fire_time, due_at, outcome, reason, \
-                         decided_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
-                         ON CONFLICT (schedule, fire_time) DO NOTHING RETURNING id",
-                    )?
-                    .query_row(
-                        params![
-                            s.schedule,
-                            s.job,
-                            ts(s.fire_time),
-                            ts(s.due_at),
-                            s.outcome.as_str(),
-                            s.reason,
-                            ts(s.decided_at)
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                let run_id = match (slot_id, &s.run) {
-                    (Some(slot_id), Some(run)) => {
-                        let run_id = insert_run(c, run)?;
-                        c.prepare_cached("UPDATE slots SET run_id = ? WHERE id = ?")?
-                            .execute(params![run_id, slot_id])?;
-                        Some(run_id)
-                    }
-                    _ => None,
-                };
-                made.push(run_id);
-            }
-            let mut mark = c.prepare_cached(
-                "INSERT INTO watermarks (schedule, through) VALUES (?, ?) \
-                 ON CONFLICT (schedule) DO UPDATE SET through = excluded.through \
-                 WHERE excluded.through > watermarks.through",
-            )?;
-            for (schedule, through) in &watermarks {
-                mark.execute(params![schedule, ts(*through)])?;
-            }
-            Ok(made)
+            insert_slots(c, &slots, &watermarks)
         })
     }
 
