@@ -49,6 +49,8 @@ use shutdown::Signals;
 const QUEUE_POLL: Duration = Duration::from_millis(500);
 /// How often the daemon's status line (systemd's STATUS, the debug log) is written.
 const STATUS_EVERY: Duration = Duration::from_secs(10);
+/// How often a daemon that cannot reach its database tries again.
+const OUTAGE_RETRY: Duration = Duration::from_secs(1);
 /// The longest sleep: the wall clock is read again at least this often, so a clock step or
 /// a suspended machine is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
@@ -377,6 +379,32 @@ impl Daemon {
         }
     }
 
+    /// One pass of the main loop: the heartbeat, planning (while this node holds the
+    /// planner's lease), fencing silent nodes, the queue poll and crash recovery when due.
+    async fn pass(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        next_queue_poll: &mut tokio::time::Instant,
+        last_recover: &mut tokio::time::Instant,
+    ) -> Result<(), Error> {
+        self.beat(now).await?;
+        if self.planner(now).await? {
+            self.plan(now).await?;
+            self.fence_silent(now).await?;
+        }
+        if tokio::time::Instant::now() >= *next_queue_poll {
+            self.pump(now).await?;
+            *next_queue_poll = tokio::time::Instant::now() + QUEUE_POLL;
+        }
+        if last_recover.elapsed() >= RECOVER_EVERY {
+            self.recover().await?;
+            // Orphans kept for a step that was running then, and orphans that died.
+            tokio::spawn(crate::exec::escaped::sweep(None, self.settings.kill_grace));
+            *last_recover = tokio::time::Instant::now();
+        }
+        Ok(())
+    }
+
     async fn main_loop(&mut self, signals: Signals) -> Result<(), Error> {
         let Signals {
             mut term,
@@ -387,23 +415,40 @@ impl Daemon {
         let mut last_watchdog = tokio::time::Instant::now();
         let mut last_recover = tokio::time::Instant::now();
         let mut next_queue_poll = tokio::time::Instant::now();
+        // Since when the database cannot be reached (the daemon goes on trying).
+        let mut outage: Option<tokio::time::Instant> = None;
         loop {
             reap(&mut self.tasks);
             let now = self.clock.now();
-            self.beat(now).await?;
-            if self.planner(now).await? {
-                self.plan(now).await?;
-                self.fence_silent(now).await?;
-            }
-            if tokio::time::Instant::now() >= next_queue_poll {
-                self.pump(now).await?;
-                next_queue_poll = tokio::time::Instant::now() + QUEUE_POLL;
-            }
-            if last_recover.elapsed() >= RECOVER_EVERY {
-                self.recover().await?;
-                // Orphans kept for a step that was running then, and orphans that died.
-                tokio::spawn(crate::exec::escaped::sweep(None, self.settings.kill_grace));
-                last_recover = tokio::time::Instant::now();
+            match self
+                .pass(now, &mut next_queue_poll, &mut last_recover)
+                .await
+            {
+                Ok(()) => {
+                    if let Some(since) = outage.take() {
+                        tracing::warn!("the database answers again after {:?}", since.elapsed());
+                        eprintln!(
+                            "unyo daemon: the database answers again (after {})",
+                            crate::model::values::format_duration(since.elapsed())
+                        );
+                    }
+                }
+                // A database restarting or out of reach: nothing of the pass was lost (its
+                // writes either committed or not); the next pass tries again.
+                Err(Error::Store(e)) if e.is_transient() => {
+                    if outage.is_none() {
+                        tracing::error!("the database cannot be reached; trying again: {e}");
+                        eprintln!("unyo daemon: {e}; trying again every second");
+                        outage = Some(tokio::time::Instant::now());
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(OUTAGE_RETRY) => {}
+                        Some(()) = term.recv() => return self.shutdown("SIGTERM", &mut term, &mut int).await,
+                        Some(()) = int.recv() => return self.shutdown("SIGINT", &mut term, &mut int).await,
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
             if last_status.elapsed() >= STATUS_EVERY {
                 tracing::debug!(

@@ -78,6 +78,13 @@ pub enum StoreError {
         action: &'static str,
         message: String,
     },
+    /// The database server could not be reached (it restarted, the network failed): the
+    /// statement did not run, or its transaction was rolled back; trying again later may work.
+    #[error("cannot reach the database while {action}: {message}")]
+    Unreachable {
+        action: &'static str,
+        message: String,
+    },
     /// A write broke a constraint of the schema (unique, foreign key, check, not null).
     #[error("database error while {action}: {message}")]
     Constraint {
@@ -133,6 +140,15 @@ impl StoreError {
     /// Whether the disk holding the database is full.
     pub fn is_disk_full(&self) -> bool {
         matches!(self, StoreError::DiskFull { .. })
+    }
+
+    /// Whether the failure may pass by itself: the database server could not be reached, or
+    /// another process held the database for longer than the store waits.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unreachable { .. } | StoreError::Busy { .. }
+        )
     }
 
     /// Whether this daemon was fenced (declared dead by another).

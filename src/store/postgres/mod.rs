@@ -86,9 +86,9 @@ pub(super) fn pg_error(action: &'static str, e: &sqlx::Error) -> StoreError {
         other => other.to_string(),
     };
     if session::broken(e) {
-        return StoreError::Io {
+        return StoreError::Unreachable {
             action,
-            message: format!("cannot reach PostgreSQL: {message}"),
+            message: format!("PostgreSQL: {message}"),
         };
     }
     let code = match e {

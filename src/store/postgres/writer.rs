@@ -157,7 +157,7 @@ fn run_and_commit(pg: &mut Pg, writes: Vec<QueuedWrite>) -> (Vec<Reply>, Result<
 
 /// The connection broke inside the transaction: nothing of it was committed.
 fn lost() -> StoreError {
-    StoreError::Io {
+    StoreError::Unreachable {
         action: "writing",
         message: "the connection to PostgreSQL broke before the commit; nothing was committed"
             .to_owned(),
