@@ -38,7 +38,7 @@ pub use checks::{
     SlotsSince, TargetChange, TargetRow,
 };
 pub use findings::{DurationSample, FindingRow, NewFinding};
-pub use postgres::PgStore;
+pub use postgres::{Copied, CopyError, PgStore, copy_sqlite, without_password};
 pub use sqlite::SqliteStore;
 pub use traits::{
     CheckStore, IncidentStore, MonitorStore, Outbox, RecordStore, ReportStore, RunStore, SlotStore,
