@@ -493,8 +493,9 @@ const TABLES: &[Table] = &[
     },
 ];
 
-/// The SQLite tables that are SQLite's or the migrations' own, not copied.
-const NOT_COPIED: &[&str] = &["schema_migrations", "sqlite_sequence"];
+/// The SQLite tables that are the migrations' own, not copied (nor are SQLite's own
+/// `sqlite_…` tables: `sqlite_sequence`, an `ANALYZE`'s `sqlite_stat1`).
+const NOT_COPIED: &[&str] = &["schema_migrations"];
 
 /// Why a copy did not happen. Whatever the reason, the target holds no row of it.
 #[derive(Debug, thiserror::Error)]
@@ -848,7 +849,10 @@ fn check_source(src: &rusqlite::Connection) -> Result<(), CopyError> {
     }
     let mut problems = Vec::new();
     for t in &tables {
-        if !NOT_COPIED.contains(&t.as_str()) && !TABLES.iter().any(|k| k.name == t) {
+        if !NOT_COPIED.contains(&t.as_str())
+            && !t.starts_with("sqlite_")
+            && !TABLES.iter().any(|k| k.name == t)
+        {
             problems.push(format!("table `{t}` is not one this unyo copies"));
         }
     }
@@ -1243,6 +1247,30 @@ mod tests {
         let src = open_source(&path).expect("open");
         check_source(&src).expect("the SQLite schema is the one copied");
         assert_eq!(TABLES.len(), 19);
+    }
+
+    /// A table or column this copy does not know stops it, named; SQLite's own tables do not.
+    #[test]
+    fn a_table_or_column_not_copied_is_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("unyo.db");
+        let c = crate::store::sqlite::open_migrated(&path).expect("migrated");
+        c.execute_batch(
+            "ANALYZE; CREATE TABLE leases (id INTEGER PRIMARY KEY); \
+             ALTER TABLE runs ADD COLUMN lease INTEGER; ALTER TABLE holds DROP COLUMN reason;",
+        )
+        .expect("change the schema");
+        drop(c);
+        let e = check_source(&open_source(&path).expect("open")).expect_err("refused");
+        let e = e.to_string();
+        for said in [
+            "table `leases` is not one this unyo copies",
+            "`runs.lease` is not copied by this unyo",
+            "`holds.reason` is missing",
+        ] {
+            assert!(e.contains(said), "{e}");
+        }
+        assert!(!e.contains("sqlite_"), "{e}");
     }
 
     #[test]
