@@ -7,6 +7,7 @@ mod calendar;
 mod checks;
 mod daemon;
 mod daemon_log;
+mod db_copy;
 mod demo;
 mod disk_full;
 mod escaped;

@@ -11,6 +11,7 @@ mod calendar;
 mod cancel;
 mod check;
 mod completions;
+mod db;
 mod demo;
 mod extracts;
 mod hold;
@@ -217,7 +218,7 @@ pub enum Command {
     ///
     /// The actions: `run`, `run.detach`, `submit`, `approve`, `reject`, `cancel`, `rerun`, `hold`,
     /// `release`, `incident.ack`, `incident.resolve`, `param.set`, `param.rollback`, `extract`,
-    /// `permissions.apply`, `permissions.undo`, `report.freeze`; each with its time,
+    /// `permissions.apply`, `permissions.undo`, `report.freeze`, `db.copy`; each with its time,
     /// operating-system user, host, target, arguments and outcome, refusals included. The table is
     /// append-only: the database refuses to change or delete a row.
     Audit(audit::Args),
@@ -308,6 +309,12 @@ pub enum Command {
     /// Guide: docs/guide/hr-transfers.md.
     #[command(subcommand)]
     Permissions(permissions::Command),
+    /// The database itself: `db copy --to postgres://…` moves the installation's history from
+    /// its SQLite file into a new PostgreSQL database.
+    ///
+    /// Guide: docs/guide/operating.md.
+    #[command(subcommand)]
+    Db(db::Command),
     /// The demo environment the shipped jobs work on.
     ///
     /// Guide: docs/guide/demo-city.md.
@@ -401,6 +408,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Hosts(cmd) => hosts::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args),
+        Command::Db(cmd) => db::run(&settings, cmd).await,
         Command::Demo(cmd) => demo::run(&settings, cmd),
         Command::Params(cmd) => params::run(&settings, cmd).await,
         Command::Extracts(args) => extracts::run(&settings, args).await,

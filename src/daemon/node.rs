@@ -153,4 +153,15 @@ impl Daemon {
         }
         self.recover().await
     }
+
+    /// A planning pass now, as the planner: the lease taken or renewed at `now` first
+    /// (whatever time passed since the last try), for tests that move the clock by hand.
+    #[cfg(test)]
+    pub(super) async fn plan_now(&mut self, now: DateTime<Utc>) -> Result<(), Error> {
+        self.role.last_try = None;
+        if self.planner(now).await? {
+            self.plan(now).await?;
+        }
+        Ok(())
+    }
 }

@@ -92,12 +92,12 @@ async fn a_slot_fires_when_the_clock_reaches_it() {
         Daemon::new(settings, catalog, store.clone(), clock.clone(), lock)
             .await
             .expect("daemon");
-    daemon.plan(clock.now()).await.expect("plan");
+    daemon.plan_now(clock.now()).await.expect("plan");
     assert!(store.list_slots(None, 10).await.expect("slots").is_empty());
     assert!(daemon.running.is_empty());
 
     let now = clock.advance(chrono::Duration::seconds(60) + chrono::Duration::milliseconds(250));
-    daemon.plan(clock.now()).await.expect("plan");
+    daemon.plan_now(clock.now()).await.expect("plan");
     let slots = store.list_slots(None, 10).await.expect("slots");
     assert_eq!(slots.len(), 1, "{slots:?}");
     assert_eq!(slots[0].fire_time, tokyo("09:00:00"));

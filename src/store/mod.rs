@@ -40,7 +40,7 @@ pub use checks::{
 };
 pub use findings::{DurationSample, FindingRow, NewFinding};
 pub use nodes::{Beat, FencedDaemon, Lease, NewNode, NodeRow};
-pub use postgres::PgStore;
+pub use postgres::{Copied, CopyError, PgStore, copy_sqlite, without_password};
 pub use sqlite::SqliteStore;
 pub use traits::{
     CheckStore, IncidentStore, MonitorStore, NodeStore, Outbox, RecordStore, ReportStore, RunStore,

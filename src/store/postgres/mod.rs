@@ -26,6 +26,7 @@ mod writer;
 
 mod bulk;
 mod checks;
+mod copy;
 mod findings;
 mod incidents;
 mod nodes;
@@ -35,6 +36,7 @@ mod reports;
 mod runs;
 mod slots;
 
+pub use copy::{Copied, CopyError, copy_sqlite, without_password};
 use rows::*;
 use session::{Fail, Pg, Q, Threads};
 use writer::{QueuedWrite, Tx, Written, in_savepoint};

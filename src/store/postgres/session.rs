@@ -220,7 +220,7 @@ impl Pg {
     }
 
     /// Closes the connection politely (the server is told, not left to notice).
-    fn close(&mut self) {
+    pub(super) fn close(&mut self) {
         if let Some(conn) = self.conn.take() {
             let _ = self.rt.block_on(conn.close());
         }
