@@ -100,6 +100,38 @@ fn monitoring(db: &Path) {
             .await
             .expect("finding");
         assert!(recorded);
+        // Two nodes, the second planning and fencing the first (a row that names a later
+        // one), with their labels.
+        let node = |name: &str, pid: u32| unyo::store::NewNode {
+            name: name.to_owned(),
+            labels: vec!["db".to_owned(), "tax".to_owned()],
+            host: format!("{name}.city.example"),
+            pid,
+            version: "0.1.0".to_owned(),
+        };
+        store
+            .register_node(&node("ops1", 10), at)
+            .await
+            .expect("node");
+        let ops2 = store
+            .register_node(&node("ops2", 20), at)
+            .await
+            .expect("node");
+        let later = at + chrono::Duration::hours(1);
+        store.beat(ops2, later).await.expect("beat");
+        store
+            .take_lease("planner", ops2, later, std::time::Duration::from_secs(6))
+            .await
+            .expect("lease")
+            .expect("free");
+        let fenced = store
+            .fence_dead(ops2, later, std::time::Duration::from_secs(30))
+            .await
+            .expect("fence");
+        assert!(
+            fenced.iter().any(|d| d.node.as_deref() == Some("ops1")),
+            "{fenced:?}"
+        );
         for (minutes, status) in [(0, CheckStatus::Ok), (30, CheckStatus::Critical)] {
             store
                 .record_check(&NewCheckResult {
@@ -291,7 +323,7 @@ fn a_copy_carries_every_row_with_its_id_and_checks_the_frozen_reports() {
     // Every table of the schema, every row, every column: equal in both databases (the
     // audit trail has one more entry in PostgreSQL, the copy's own).
     let schema = target.schema();
-    assert_eq!(schema.len(), 19, "{:?}", schema.keys());
+    assert_eq!(schema.len(), 20, "{:?}", schema.keys());
     for (table, columns) in &schema {
         let in_sqlite = sqlite_rows(&db, table, columns);
         let mut in_pg = target.table(table, columns);

@@ -4,7 +4,9 @@
 ALTER TABLE daemons ADD COLUMN node      TEXT;                       -- `node.name` in unyo.yaml
 ALTER TABLE daemons ADD COLUMN labels    TEXT NOT NULL DEFAULT '[]'; -- JSON array of `node.labels`
 ALTER TABLE daemons ADD COLUMN fenced_at TIMESTAMPTZ;                -- declared dead then
-ALTER TABLE daemons ADD COLUMN fenced_by BIGINT REFERENCES daemons (id);
+-- Deferrable: `unyo db copy` inserts daemons in id order, and a daemon may be fenced by a
+-- later one.
+ALTER TABLE daemons ADD COLUMN fenced_by BIGINT REFERENCES daemons (id) DEFERRABLE;
 CREATE INDEX daemons_node ON daemons (node, id);
 
 CREATE TABLE leases (

@@ -47,7 +47,9 @@ impl Tail {
         self.bytes.extend(chunk);
     }
 
-    /// Lossily decodes the tail, skipping the rest of a char whose start was cut off.
+    /// Lossily decodes the tail, skipping the rest of a char whose start was cut off. A NUL
+    /// byte becomes U+FFFD as invalid UTF-8 does: the tail is text for people (and every
+    /// database unyo writes to stores text without NULs); the log file keeps the bytes.
     pub(super) fn into_string(self) -> String {
         let bytes = Vec::from(self.bytes);
         let skip = if self.truncated {
@@ -60,7 +62,12 @@ impl Tail {
         } else {
             0
         };
-        String::from_utf8_lossy(bytes.get(skip..).unwrap_or_default()).into_owned()
+        let text = String::from_utf8_lossy(bytes.get(skip..).unwrap_or_default());
+        if text.contains('\0') {
+            text.replace('\0', "\u{FFFD}")
+        } else {
+            text.into_owned()
+        }
     }
 }
 
@@ -286,6 +293,15 @@ mod tests {
         let mut tail = Tail::new(0);
         tail.push(b"abc");
         assert_eq!(tail.into_string(), "");
+    }
+
+    /// A step that prints NUL bytes (a binary dump to stdout) leaves a tail PostgreSQL can
+    /// store: each NUL reads as U+FFFD, as invalid UTF-8 does.
+    #[test]
+    fn a_nul_byte_in_a_tail_becomes_the_replacement_character() {
+        let mut tail = Tail::new(16);
+        tail.push(b"ab\0c\xff");
+        assert_eq!(tail.into_string(), "ab\u{FFFD}c\u{FFFD}");
     }
 
     #[test]

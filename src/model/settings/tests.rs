@@ -15,6 +15,16 @@ fn redacts_passwords() {
 }
 
 #[test]
+fn a_password_in_the_query_of_a_database_url_is_redacted_too() {
+    assert_eq!(
+        redact_url("postgres://unyo@db/ops?sslmode=require&password=s3cret"),
+        "postgres://unyo@db/ops?sslmode=require&password=***"
+    );
+    let d = Database::Postgres("postgres://u@h/d?PASSWORD=pw".into());
+    assert!(!format!("{d:?}{d}").contains("pw"), "{d}");
+}
+
+#[test]
 fn defaults_without_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = Settings::load(dir.path()).expect("defaults");

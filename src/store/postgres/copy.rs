@@ -18,7 +18,7 @@
 //!
 //! [`TABLES`] is what is copied: every table of the SQLite schema with its columns and their
 //! PostgreSQL types, in an order where a row's foreign keys point at rows inserted before it,
-//! except the two that point into their own table (`runs.rerun_of`, and
+//! except the three that point into their own table (`runs.rerun_of`, `daemons.fenced_by`, and
 //! `param_changes.rolled_back_by`, which names a later row): those are `DEFERRABLE` in the
 //! schema and deferred here. Frozen reports go one row a statement, in id order, so the
 //! insert trigger that checks a superseded report sees the one it supersedes. Both schemas
@@ -226,6 +226,22 @@ const TABLES: &[Table] = &[
             ("started_at", K::Time),
             ("heartbeat_at", K::Time),
             ("stopped_at", K::Time),
+            ("node", K::Text),
+            ("labels", K::Text),
+            ("fenced_at", K::Time),
+            ("fenced_by", K::Int),
+        ],
+    },
+    Table {
+        name: "leases",
+        key: &["name"],
+        identity: false,
+        batch: BATCH,
+        columns: &[
+            ("name", K::Text),
+            ("daemon_id", K::Int),
+            ("term", K::Int),
+            ("expires_at", K::Time),
         ],
     },
     Table {
@@ -1246,7 +1262,7 @@ mod tests {
         drop(crate::store::sqlite::open_migrated(&path).expect("migrated"));
         let src = open_source(&path).expect("open");
         check_source(&src).expect("the SQLite schema is the one copied");
-        assert_eq!(TABLES.len(), 19);
+        assert_eq!(TABLES.len(), 20);
     }
 
     /// A table or column this copy does not know stops it, named; SQLite's own tables do not.
@@ -1256,16 +1272,16 @@ mod tests {
         let path = dir.path().join("unyo.db");
         let c = crate::store::sqlite::open_migrated(&path).expect("migrated");
         c.execute_batch(
-            "ANALYZE; CREATE TABLE leases (id INTEGER PRIMARY KEY); \
-             ALTER TABLE runs ADD COLUMN lease INTEGER; ALTER TABLE holds DROP COLUMN reason;",
+            "ANALYZE; CREATE TABLE wagons (id INTEGER PRIMARY KEY); \
+             ALTER TABLE runs ADD COLUMN wagon INTEGER; ALTER TABLE holds DROP COLUMN reason;",
         )
         .expect("change the schema");
         drop(c);
         let e = check_source(&open_source(&path).expect("open")).expect_err("refused");
         let e = e.to_string();
         for said in [
-            "table `leases` is not one this unyo copies",
-            "`runs.lease` is not copied by this unyo",
+            "table `wagons` is not one this unyo copies",
+            "`runs.wagon` is not copied by this unyo",
             "`holds.reason` is missing",
         ] {
             assert!(e.contains(said), "{e}");
