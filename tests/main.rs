@@ -19,6 +19,7 @@ mod import;
 mod layers;
 mod metrics;
 mod monitor;
+mod nodes;
 mod notify;
 mod operator;
 mod outbox;

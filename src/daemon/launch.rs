@@ -117,9 +117,31 @@ impl Daemon {
                 }
             }
             Err(e) => {
-                // The run stays `running` in the database; the next start recovers it.
                 tracing::error!(run = run_id, "run stopped by a database error: {e}");
+                // Its end could not be recorded: it is recorded interrupted (with an
+                // incident) as soon as the database answers, rather than left `running`
+                // under a daemon that is alive.
+                if let Some(a) = active {
+                    self.unrecorded.push((run_id, a.job, e.to_string()));
+                }
+                self.record_unrecorded().await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Records interrupted the runs whose end a database failure kept from being recorded
+    /// (tried again at every pass until it works), their left-over processes ended.
+    pub(super) async fn record_unrecorded(&mut self) -> Result<(), Error> {
+        while let Some((run_id, job, why)) = self.unrecorded.first().cloned() {
+            let reason = format!("its end could not be recorded ({why})");
+            let left = self.end_leftovers(run_id, &job);
+            let reason = match left {
+                0 => reason,
+                n => format!("{reason}; {n} left-over process(es) stopped"),
+            };
+            self.interrupt(run_id, &job, &reason).await?;
+            self.unrecorded.remove(0);
         }
         Ok(())
     }

@@ -121,6 +121,9 @@ struct Daemon {
     planner: slots::Planner,
     /// This daemon as a node: its heartbeat and the planner's lease (`node.rs`).
     role: node::Role,
+    /// Runs whose end a database failure kept from being recorded: recorded interrupted
+    /// once the database answers (`launch.rs`).
+    unrecorded: Vec<(i64, String, String)>,
     /// The notifier task's current settings and catalog (replaced on reload).
     notifier: watch::Sender<Arc<Notifier>>,
     /// Each scheduled job's next slot, for the metrics endpoint (published after each
@@ -351,6 +354,7 @@ impl Daemon {
             late: Default::default(),
             planner,
             role: node::Role::new(),
+            unrecorded: Vec::new(),
             notifier,
             _lock: lock,
         };
@@ -388,6 +392,7 @@ impl Daemon {
         last_recover: &mut tokio::time::Instant,
     ) -> Result<(), Error> {
         self.beat(now).await?;
+        self.record_unrecorded().await?;
         if self.planner(now).await? {
             self.plan(now).await?;
             self.fence_silent(now).await?;

@@ -30,13 +30,13 @@ impl Daemon {
             .filter(|n| n.fenced_at.is_some() || n.stopped_at.is_some())
             .collect();
         for run in active.iter().filter(|r| r.status == RunStatus::Running) {
+            let node = run.owner.as_deref().and_then(|o| {
+                ended
+                    .iter()
+                    .find(|n| crate::domain::host::owner_is(o, &n.host, n.pid))
+            });
             let gone = match run.owner.as_deref() {
-                Some(o) => {
-                    owner::alive(o) == Some(false)
-                        || ended
-                            .iter()
-                            .any(|n| crate::domain::host::owner_is(o, &n.host, n.pid))
-                }
+                Some(o) => owner::alive(o) == Some(false) || node.is_some(),
                 // Recorded before owners were: only a dead process can have left it.
                 None => true,
             };
@@ -55,57 +55,80 @@ impl Daemon {
             {
                 continue;
             }
-            let id = run.id.to_string();
-            let root = self.settings.root.display().to_string();
-            let left = orphans::with_env(&[
-                ("UNYO_RUN_ID", id.as_str()),
-                ("UNYO_JOB", run.job.as_str()),
-                ("UNYO_ROOT", root.as_str()),
-            ]);
-            let mut reason = format!(
-                "the unyo process running it ({}) ended before the run did",
-                run.owner.as_deref().unwrap_or("unknown")
-            );
-            if !left.is_empty() {
-                reason.push_str(&format!("; {} left-over process(es) stopped", left.len()));
-                // SIGTERM now, SIGKILL after the grace period, without holding up the loop.
-                let grace = self.settings.kill_grace;
-                tokio::spawn(async move {
-                    orphans::terminate(&left, grace).await;
-                });
+            let mut reason = match node {
+                Some(n) if n.fenced_at.is_some() => format!(
+                    "node `{}` running it missed its heartbeats and was declared dead",
+                    n.name
+                ),
+                _ => format!(
+                    "the unyo process running it ({}) ended before the run did",
+                    run.owner.as_deref().unwrap_or("unknown")
+                ),
+            };
+            match self.end_leftovers(run.id, &run.job) {
+                0 => {}
+                n => reason.push_str(&format!("; {n} left-over process(es) stopped")),
             }
-            tracing::warn!(run = run.id, "run of `{}` interrupted: {reason}", run.job);
-            eprintln!(
-                "unyo daemon: run {} of `{}` was interrupted: {reason}",
-                run.id, run.job
-            );
-            self.store
-                .set_run_status(
-                    run.id,
-                    RunStatus::Interrupted,
-                    self.clock.now(),
-                    Some(&reason),
-                )
-                .await?;
-            crate::incident::raise(
-                self.store.as_ref(),
-                &self.settings,
-                crate::incident::Raise {
-                    severity: self.settings.incidents.severity,
-                    job: &run.job,
-                    run_id: Some(run.id),
-                    step: None,
-                    failure_class: "interrupted",
-                    summary: format!("run {} of `{}` was interrupted: {reason}", run.id, run.job),
-                    log_excerpt: String::new(),
-                    rule: None,
-                    at: self.clock.now(),
-                },
-            )
-            .await?;
-            self.after_interrupt(run.id, &run.job).await?;
+            self.interrupt(run.id, &run.job, &reason).await?;
         }
         Ok(())
+    }
+
+    /// Ends the processes a run left on this machine (found by their environment): SIGTERM
+    /// now, SIGKILL after the grace period, without holding up the loop. Returns how many.
+    pub(super) fn end_leftovers(&self, run_id: i64, job: &str) -> usize {
+        let id = run_id.to_string();
+        let root = self.settings.root.display().to_string();
+        let left = orphans::with_env(&[
+            ("UNYO_RUN_ID", id.as_str()),
+            ("UNYO_JOB", job),
+            ("UNYO_ROOT", root.as_str()),
+        ]);
+        let n = left.len();
+        if n > 0 {
+            let grace = self.settings.kill_grace;
+            tokio::spawn(async move {
+                orphans::terminate(&left, grace).await;
+            });
+        }
+        n
+    }
+
+    /// Records a run interrupted for `reason`, opens its incident and applies the job's
+    /// `on_interrupt`.
+    pub(super) async fn interrupt(
+        &mut self,
+        run_id: i64,
+        job: &str,
+        reason: &str,
+    ) -> Result<(), Error> {
+        tracing::warn!(run = run_id, "run of `{job}` interrupted: {reason}");
+        eprintln!("unyo daemon: run {run_id} of `{job}` was interrupted: {reason}");
+        self.store
+            .set_run_status(
+                run_id,
+                RunStatus::Interrupted,
+                self.clock.now(),
+                Some(reason),
+            )
+            .await?;
+        crate::incident::raise(
+            self.store.as_ref(),
+            &self.settings,
+            crate::incident::Raise {
+                severity: self.settings.incidents.severity,
+                job,
+                run_id: Some(run_id),
+                step: None,
+                failure_class: "interrupted",
+                summary: format!("run {run_id} of `{job}` was interrupted: {reason}"),
+                log_excerpt: String::new(),
+                rule: None,
+                at: self.clock.now(),
+            },
+        )
+        .await?;
+        self.after_interrupt(run_id, job).await
     }
 
     /// Takes up a run whose process ended while nothing of it was running (it waited for a

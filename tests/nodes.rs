@@ -1,0 +1,457 @@
+//! Several daemons on one PostgreSQL, as real processes on a real server: each slot fires
+//! once whichever daemons die (`kill -9`, the planner included), another node takes over
+//! the planning when the planner dies, a planner paused past its lease writes nothing of its
+//! old term, a worker paused past the node timeout is declared dead and its run recovered
+//! once, and the daemons ride out a PostgreSQL restart.
+//!
+//! Each node is a root of its own (its `unyo.yaml` names the shared database and the node),
+//! with the same definitions. Each step appends its run's id to one ledger file, so a step
+//! that ran twice is seen outside the database too.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::helper::pg::{FreshDb, one, rows};
+use crate::helper::{Daemon, Tree, wait_for};
+
+/// How long a node may stay silent in these tests before the others declare it dead.
+const TIMEOUT: &str = "4s";
+
+/// A node's root on the shared database, with `ledger.sh` appending the run's id to
+/// `ledger` (the same file for every node).
+fn node(db: &FreshDb, name: &str, ledger: &std::path::Path, defs: &str) -> Tree {
+    let t = Tree::new();
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "database: {}\nnode:\n  name: {name}\n  labels: [batch]\n  timeout: {TIMEOUT}\n",
+            db.url
+        ),
+    );
+    let script = t.path("ledger.sh");
+    t.file(
+        "ledger.sh",
+        &format!("#!/bin/sh\necho \"$UNYO_RUN_ID\" >> {}\n", ledger.display()),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    t.job(
+        "tick",
+        &format!("steps:\n  a:\n    run: {}\n", script.display()),
+    );
+    t.file("schedules/tick.yaml", defs);
+    t
+}
+
+/// Every second, every late slot run (none is skipped while a planner is replaced).
+const EVERY_SECOND: &str = "schedules:\n  - job: tick\n    cron: \"* * * * * *\"\n    \
+     overlap: allow\n    misfire: { policy: run_all, within: 10m, max: 1000 }\n";
+
+/// Seconds since the epoch of the per-second slots recorded, in order.
+fn fire_seconds(db: &FreshDb) -> Vec<i64> {
+    rows(
+        &db.url,
+        "SELECT extract(epoch FROM fire_time)::bigint FROM slots ORDER BY fire_time",
+    )
+    .into_iter()
+    .map(|r| r[0].as_deref().expect("fire").parse().expect("seconds"))
+    .collect()
+}
+
+/// The ledger's run ids, in the order the steps wrote them.
+fn ledger(path: &std::path::Path) -> Vec<i64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().parse().expect("run id"))
+        .collect()
+}
+
+/// Slots in `[from, to]` seconds are there once each, none missing.
+fn assert_every_second(fires: &[i64]) {
+    let (first, last) = (fires[0], fires[fires.len() - 1]);
+    let mut seen = std::collections::BTreeSet::new();
+    for f in fires {
+        assert!(seen.insert(*f), "slot {f} twice");
+    }
+    let missing: Vec<i64> = (first..=last).filter(|s| !seen.contains(s)).collect();
+    assert!(missing.is_empty(), "slots missing: {missing:?}");
+}
+
+/// What the database and the ledger say after the daemons stopped: every slot once and
+/// with its run, every run's step started once and written to the ledger at most once,
+/// every succeeded run exactly once.
+fn assert_once(db: &FreshDb, ledger_path: &std::path::Path) {
+    let fires = fire_seconds(db);
+    assert!(fires.len() > 5, "{fires:?}");
+    assert_every_second(&fires);
+    let without_run = one(&db.url, "SELECT count(*) FROM slots WHERE run_id IS NULL");
+    assert_eq!(without_run, "0", "every slot made its run");
+    let twice = one(&db.url, "SELECT count(*) FROM attempts WHERE attempt > 1");
+    assert_eq!(twice, "0", "no step started twice");
+    let entries = ledger(ledger_path);
+    let mut counted = std::collections::BTreeMap::<i64, usize>::new();
+    for id in &entries {
+        *counted.entry(*id).or_default() += 1;
+    }
+    let repeated: Vec<(&i64, &usize)> = counted.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "steps that ran twice: {repeated:?}");
+    let succeeded: Vec<i64> = rows(
+        &db.url,
+        "SELECT id FROM runs WHERE status = 'succeeded' ORDER BY id",
+    )
+    .into_iter()
+    .map(|r| r[0].as_deref().expect("id").parse().expect("id"))
+    .collect();
+    let not_in_ledger: Vec<&i64> = succeeded
+        .iter()
+        .filter(|id| !counted.contains_key(id))
+        .collect();
+    assert!(
+        not_in_ledger.is_empty(),
+        "succeeded, never ran: {not_in_ledger:?}"
+    );
+    let ends = one(
+        &db.url,
+        "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')",
+    );
+    assert_eq!(ends, "0", "every run ended");
+}
+
+/// A small deterministic sequence (xorshift) for which daemon dies when.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Which of `daemons` holds the planner's lease now.
+fn planner(db: &FreshDb) -> Option<i64> {
+    rows(
+        &db.url,
+        "SELECT d.pid FROM leases l JOIN daemons d ON d.id = l.daemon_id \
+         WHERE l.name = 'planner' AND l.expires_at > clock_timestamp()",
+    )
+    .into_iter()
+    .next()
+    .and_then(|r| r[0].as_deref().and_then(|p| p.parse().ok()))
+}
+
+/// Three daemons on one database with a per-second schedule, `kill -9`ed at random (the
+/// planner too) and started again, `UNYO_TEST_KILLS` times (default 12; the soak in
+/// BENCHMARKS.md runs 60 over ten minutes): every slot fires once and runs its step once,
+/// by the ledger and by the database.
+#[test]
+fn three_nodes_fire_every_slot_once_while_daemons_are_killed() {
+    let db = FreshDb::create();
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    let names = ["n1", "n2", "n3"];
+    let trees: Vec<Tree> = names
+        .iter()
+        .map(|n| node(&db, n, &ledger_path, EVERY_SECOND))
+        .collect();
+    let mut daemons: Vec<Option<Daemon>> = trees.iter().map(|t| Some(Daemon::start(t))).collect();
+    let kills: u32 = std::env::var("UNYO_TEST_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(12);
+    let mut dice = Dice(0x5eed_1234_abcd_0042);
+    let mut planner_kills = 0;
+    for _ in 0..kills {
+        std::thread::sleep(Duration::from_millis(1000 + dice.next(2500)));
+        // Every third kill is the planner's, the others anyone's.
+        let victim = match planner(&db) {
+            Some(pid) if planner_kills * 3 < kills => daemons
+                .iter()
+                .position(|d| {
+                    d.as_ref()
+                        .is_some_and(|d| i64::from(d.pid().as_raw()) == pid)
+                })
+                .unwrap_or(0),
+            _ => dice.next(3) as usize,
+        };
+        if let Some(d) = daemons[victim].take() {
+            if planner(&db) == Some(i64::from(d.pid().as_raw())) {
+                planner_kills += 1;
+            }
+            d.crash();
+        }
+        std::thread::sleep(Duration::from_millis(200 + dice.next(800)));
+        daemons[victim] = Some(Daemon::start(&trees[victim]));
+    }
+    // Let the last planner catch up and the last runs end, then stop cleanly.
+    let last_fire = *fire_seconds(&db).last().expect("slots");
+    wait_for("slots to go on after the last kill", || {
+        let fires = fire_seconds(&db);
+        (fires.last().copied().unwrap_or(0) >= last_fire + 3).then_some(())
+    });
+    for d in daemons.iter_mut() {
+        if let Some(d) = d.take() {
+            assert_eq!(d.stop(), Some(0));
+        }
+    }
+    assert!(planner_kills > 0, "the planner was killed at least once");
+    // Runs left by a killed daemon were recovered (interrupted, incident); none is running.
+    // A run interrupted by a kill may have written its ledger line before the kill.
+    assert_once(&db, &ledger_path);
+}
+
+/// The planner dies: another node takes the lease over and the next slot fires within 15 s
+/// of the death (the lease is 6 s).
+#[test]
+fn the_next_slot_fires_within_fifteen_seconds_of_the_planners_death() {
+    let db = FreshDb::create();
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    // Skip late slots: the first slot after the death shows when planning resumed.
+    let defs = "schedules:\n  - job: tick\n    cron: \"* * * * * *\"\n    overlap: allow\n";
+    let trees: Vec<Tree> = ["p1", "p2"]
+        .iter()
+        .map(|n| node(&db, n, &ledger_path, defs))
+        .collect();
+    let mut daemons: Vec<Option<Daemon>> = trees.iter().map(|t| Some(Daemon::start(t))).collect();
+    let pid = wait_for("a planner", || planner(&db));
+    wait_for("slots", || (fire_seconds(&db).len() >= 2).then_some(()));
+    let i = daemons
+        .iter()
+        .position(|d| {
+            d.as_ref()
+                .is_some_and(|d| i64::from(d.pid().as_raw()) == pid)
+        })
+        .expect("the planner is one of ours");
+    let died = chrono::Utc::now();
+    daemons[i].take().expect("planner").crash();
+    let started: String = wait_for("a slot started after the death", || {
+        rows(
+            &db.url,
+            &format!(
+                "SELECT min(r.started_at)::text FROM slots s JOIN runs r ON r.id = s.run_id \
+                 WHERE s.decided_at > '{}'",
+                died.to_rfc3339()
+            ),
+        )
+        .into_iter()
+        .next()
+        .and_then(|r| r[0].clone())
+    });
+    let started =
+        chrono::DateTime::parse_from_str(&format!("{started}00"), "%Y-%m-%d %H:%M:%S%.f%z")
+            .expect("time");
+    let gap = started.with_timezone(&chrono::Utc) - died;
+    assert!(
+        gap < chrono::Duration::seconds(15),
+        "the next slot started {gap} after the planner died"
+    );
+    let other = daemons[1 - i].as_ref().expect("the other");
+    assert!(
+        other.log().contains("plans the schedules now"),
+        "{}",
+        other.log()
+    );
+}
+
+/// A planner paused (SIGSTOP) for longer than its lease and its node's timeout: another
+/// node plans meanwhile; resumed, the old planner writes no slot of its old term, finds
+/// itself declared dead and stops, and no slot is doubled or missing.
+#[test]
+fn a_planner_paused_past_its_lease_writes_nothing_of_its_old_term() {
+    let db = FreshDb::create();
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    let trees: Vec<Tree> = ["s1", "s2"]
+        .iter()
+        .map(|n| node(&db, n, &ledger_path, EVERY_SECOND))
+        .collect();
+    let daemons: Vec<Daemon> = trees.iter().map(Daemon::start).collect();
+    let pid = wait_for("a planner", || planner(&db));
+    wait_for("slots", || (fire_seconds(&db).len() >= 2).then_some(()));
+    let (paused, other): (Vec<Daemon>, Vec<Daemon>) = daemons
+        .into_iter()
+        .partition(|d| i64::from(d.pid().as_raw()) == pid);
+    let (paused, other) = (
+        paused.into_iter().next().expect("planner"),
+        other.into_iter().next().expect("other"),
+    );
+    paused.signal(Signal::SIGSTOP);
+    let stopped_at = Instant::now();
+    wait_for("the other node to plan", || {
+        planner(&db)
+            .filter(|p| *p == i64::from(other.pid().as_raw()))
+            .map(|_| ())
+    });
+    std::thread::sleep(Duration::from_secs(12).saturating_sub(stopped_at.elapsed()));
+    let resumed = chrono::Utc::now();
+    paused.signal(Signal::SIGCONT);
+    // Declared dead while paused: it stops by itself on waking.
+    let code = paused.wait();
+    assert_ne!(code, Some(0), "a fenced daemon exits with an error");
+    let written_late = one(
+        &db.url,
+        &format!(
+            "SELECT count(*) FROM runs WHERE owner LIKE '%:{pid}:%' AND queued_at > '{}'",
+            resumed.to_rfc3339()
+        ),
+    );
+    assert_eq!(
+        written_late, "0",
+        "nothing of the old planner after it woke"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(other.stop(), Some(0));
+    let fires = fire_seconds(&db);
+    assert_every_second(&fires);
+}
+
+/// A worker paused (SIGSTOP) in the middle of a long step for longer than the node
+/// timeout: the other node declares it dead and records the run interrupted once, with an
+/// incident; the step's process is ended; the worker, resumed, writes no end of its own and
+/// stops.
+#[test]
+fn a_worker_paused_past_the_node_timeout_is_recovered_once_and_writes_no_end() {
+    let db = FreshDb::create();
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    let trees: Vec<Tree> = ["w1", "w2"]
+        .iter()
+        .map(|n| node(&db, n, &ledger_path, "schedules: []\n"))
+        .collect();
+    for t in &trees {
+        t.job("long", "steps:\n  wait:\n    run: sleep 30\n");
+    }
+    let daemons: Vec<Daemon> = trees.iter().map(Daemon::start).collect();
+    let out = trees[0].run(&["run", "long", "--detach"]);
+    assert!(out.status.success(), "{}", crate::helper::both(&out));
+    let run: i64 = crate::helper::text(&out.stdout)
+        .trim()
+        .parse()
+        .expect("run id");
+    let (owner, step_pid) = wait_for("the step to run", || {
+        let r = rows(
+            &db.url,
+            &format!(
+                "SELECT r.owner, a.pid FROM runs r JOIN attempts a ON a.run_id = r.id \
+                 WHERE r.id = {run} AND a.pid IS NOT NULL"
+            ),
+        );
+        r.into_iter()
+            .next()
+            .map(|r| (r[0].clone().expect("owner"), r[1].clone().expect("pid")))
+    });
+    let worker = daemons
+        .iter()
+        .position(|d| owner.contains(&format!(":{}:", d.pid().as_raw())))
+        .expect("one of ours runs it");
+    daemons[worker].signal(Signal::SIGSTOP);
+    wait_for("the run to be interrupted by the other node", || {
+        (one(
+            &db.url,
+            &format!("SELECT status FROM runs WHERE id = {run}"),
+        ) == "interrupted")
+            .then_some(())
+    });
+    let ended_before = one(
+        &db.url,
+        &format!("SELECT ended_at::text FROM runs WHERE id = {run}"),
+    );
+    let step_pid: i32 = step_pid.parse().expect("pid");
+    assert!(
+        std::path::Path::new(&format!("/proc/{step_pid}")).exists(),
+        "the step still runs while its node is paused"
+    );
+    daemons[worker].signal(Signal::SIGCONT);
+    let mut daemons = daemons;
+    let woke = daemons.remove(worker);
+    // On waking it finds itself declared dead: it ends its step's process and stops.
+    wait_for("the step's process to end", || {
+        (!std::path::Path::new(&format!("/proc/{step_pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{step_pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z ")))
+        .then_some(())
+    });
+    assert_ne!(woke.wait(), Some(0), "the fenced worker stops");
+    let after = rows(
+        &db.url,
+        &format!("SELECT status, ended_at::text FROM runs WHERE id = {run}"),
+    );
+    assert_eq!(
+        (after[0][0].as_deref(), after[0][1].as_deref()),
+        (Some("interrupted"), Some(ended_before.as_str())),
+        "one end, written by the node that recovered it"
+    );
+    let incidents = one(
+        &db.url,
+        &format!(
+            "SELECT count(*) FROM incidents WHERE run_id = {run} AND failure_class = 'interrupted'"
+        ),
+    );
+    assert_eq!(incidents, "1");
+    for d in daemons {
+        assert_eq!(d.stop(), Some(0));
+    }
+}
+
+/// PostgreSQL restarted while three daemons fire a per-second schedule: every daemon goes
+/// on within 30 s, and no slot is doubled or missing.
+#[test]
+fn the_daemons_ride_out_a_postgresql_restart() {
+    let db = FreshDb::create_alone();
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    let trees: Vec<Tree> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|n| node(&db, n, &ledger_path, EVERY_SECOND))
+        .collect();
+    let daemons: Vec<Daemon> = trees.iter().map(Daemon::start).collect();
+    wait_for("slots", || (fire_seconds(&db).len() >= 3).then_some(()));
+    let cluster = std::fs::read_dir("/etc/postgresql")
+        .expect("a local PostgreSQL cluster (./test.sh starts one)")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .max()
+        .expect("a version");
+    let restarted = std::process::Command::new("pg_ctlcluster")
+        .args([
+            "--skip-systemctl-redirect",
+            &cluster,
+            "main",
+            "restart",
+            "-m",
+            "fast",
+        ])
+        .status()
+        .expect("pg_ctlcluster");
+    assert!(restarted.success());
+    let back = Instant::now();
+    let before = fire_seconds(&db).len();
+    wait_for("slots after the restart", || {
+        (fire_seconds(&db).len() >= before + 5).then_some(())
+    });
+    assert!(
+        back.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        back.elapsed()
+    );
+    // Every daemon is alive and beating again.
+    wait_for("three live nodes", || {
+        let out = trees[0].run(&["nodes", "--json"]);
+        let nodes: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let alive = nodes
+            .as_array()?
+            .iter()
+            .filter(|n| n["alive"] == serde_json::Value::Bool(true))
+            .count();
+        (alive == 3).then_some(())
+    });
+    for d in daemons {
+        let log = d.log();
+        assert_eq!(d.stop(), Some(0), "{log}");
+    }
+    assert_once(&db, &ledger_path);
+}
