@@ -18,21 +18,36 @@ use crate::helper::{Daemon, Tree, wait_for};
 /// How long a node may stay silent in these tests before the others declare it dead.
 const TIMEOUT: &str = "4s";
 
-/// A node's root on the shared database, with `ledger.sh` appending the run's id to
-/// `ledger` (the same file for every node).
+/// A node's root on the shared database, with `ledger.sh` appending the run's id and the
+/// node's name to `ledger` (the same file for every node).
 fn node(db: &FreshDb, name: &str, ledger: &std::path::Path, defs: &str) -> Tree {
+    labelled(db, name, &["batch"], ledger, defs)
+}
+
+/// [`node`] with its labels.
+fn labelled(
+    db: &FreshDb,
+    name: &str,
+    labels: &[&str],
+    ledger: &std::path::Path,
+    defs: &str,
+) -> Tree {
     let t = Tree::new();
     t.file(
         "unyo.yaml",
         &format!(
-            "database: {}\nnode:\n  name: {name}\n  labels: [batch]\n  timeout: {TIMEOUT}\n",
-            db.url
+            "database: {}\nnode:\n  name: {name}\n  labels: [{}]\n  timeout: {TIMEOUT}\n",
+            db.url,
+            labels.join(", ")
         ),
     );
     let script = t.path("ledger.sh");
     t.file(
         "ledger.sh",
-        &format!("#!/bin/sh\necho \"$UNYO_RUN_ID\" >> {}\n", ledger.display()),
+        &format!(
+            "#!/bin/sh\necho \"$UNYO_RUN_ID {name}\" >> {}\n",
+            ledger.display()
+        ),
     );
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -61,10 +76,18 @@ fn fire_seconds(db: &FreshDb) -> Vec<i64> {
 
 /// The ledger's run ids, in the order the steps wrote them.
 fn ledger(path: &std::path::Path) -> Vec<i64> {
+    ledger_nodes(path).into_iter().map(|(id, _)| id).collect()
+}
+
+/// The ledger's lines: each run's id and the node that ran its step.
+fn ledger_nodes(path: &std::path::Path) -> Vec<(i64, String)> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|l| l.trim().parse().expect("run id"))
+        .map(|l| {
+            let (id, node) = l.trim().split_once(' ').expect("id and node");
+            (id.parse().expect("run id"), node.to_owned())
+        })
         .collect()
 }
 
@@ -454,4 +477,148 @@ fn the_daemons_ride_out_a_postgresql_restart() {
         assert_eq!(d.stop(), Some(0), "{log}");
     }
     assert_once(&db, &ledger_path);
+}
+
+/// One node's clock 5 s ahead (faketime): it says so, plans by the database's clock when
+/// it plans, and no slot is doubled or missing.
+#[test]
+fn a_node_whose_clock_is_five_seconds_off_fires_nothing_twice() {
+    let db = FreshDb::create();
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    let trees: Vec<Tree> = ["c1", "c2"]
+        .iter()
+        .map(|n| node(&db, n, &ledger_path, EVERY_SECOND))
+        .collect();
+    // The skewed node starts first, so it plans first.
+    let skewed = Daemon::start_with(&trees[0], |c| {
+        c.env("FAKETIME", "+5s")
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .env(
+                "LD_PRELOAD",
+                "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+            );
+    });
+    wait_for("the skewed node to plan", || {
+        planner(&db).filter(|p| *p == i64::from(skewed.pid().as_raw()))
+    });
+    let other = Daemon::start(&trees[1]);
+    wait_for("slots", || (fire_seconds(&db).len() >= 4).then_some(()));
+    wait_for("the skew to be said", || {
+        skewed
+            .log()
+            .contains("s ahead of the database's")
+            .then_some(())
+    });
+    // Its planning goes to the other node, then back.
+    skewed.signal(Signal::SIGSTOP);
+    wait_for("the other node to plan", || {
+        planner(&db).filter(|p| *p == i64::from(other.pid().as_raw()))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    skewed.signal(Signal::SIGCONT);
+    let _ = skewed.wait();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(other.stop(), Some(0));
+    assert_once(&db, &ledger_path);
+}
+
+/// `runs_on`: a job for `db` nodes runs only on them, one for `files` nodes only on those,
+/// whichever node plans; a job whose labels no live node has waits, says why, and opens an
+/// incident after its `node_wait`; `unyo run` in the foreground on a node without the labels
+/// is refused.
+#[test]
+fn runs_on_sends_each_job_to_nodes_with_its_labels() {
+    let db = FreshDb::create();
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    let defs = "schedules:\n  - job: dump\n    cron: \"* * * * * *\"\n    overlap: allow\n  \
+                - job: copy\n    cron: \"* * * * * *\"\n    overlap: allow\n";
+    let trees: Vec<Tree> = [("db1", "db"), ("files1", "files"), ("ops1", "ops")]
+        .iter()
+        .map(|(n, l)| labelled(&db, n, &[l], &ledger_path, defs))
+        .collect();
+    for t in &trees {
+        let script = t.path("ledger.sh").display().to_string();
+        t.job(
+            "dump",
+            &format!("runs_on: [db]\nsteps:\n  a:\n    run: {script}\n"),
+        );
+        t.job(
+            "copy",
+            &format!("runs_on: [files]\nsteps:\n  a:\n    run: {script}\n"),
+        );
+        t.job(
+            "archive",
+            &format!("runs_on: [tape]\nnode_wait: 2s\nsteps:\n  a:\n    run: {script}\n"),
+        );
+    }
+    // Whichever node plans, the runs go to the nodes with their labels.
+    let daemons: Vec<Daemon> = trees.iter().map(Daemon::start).collect();
+    wait_for("runs of both jobs", || {
+        let n = one(
+            &db.url,
+            "SELECT count(DISTINCT job) FROM runs WHERE status = 'succeeded'",
+        );
+        (n == "2").then_some(())
+    });
+    let out = trees[2].run(&["run", "archive", "--detach"]);
+    assert!(out.status.success(), "{}", crate::helper::both(&out));
+    let archive: i64 = crate::helper::text(&out.stdout).trim().parse().expect("id");
+    let refused = trees[2].run(&["run", "dump"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "{}",
+        crate::helper::both(&refused)
+    );
+    assert!(
+        crate::helper::text(&refused.stderr).contains("runs on nodes labelled db"),
+        "{}",
+        crate::helper::both(&refused)
+    );
+    wait_for("the archive run's incident", || {
+        (one(
+            &db.url,
+            &format!("SELECT count(*) FROM incidents WHERE run_id = {archive} AND failure_class = 'no node'"),
+        ) == "1")
+            .then_some(())
+    });
+    let reason = one(
+        &db.url,
+        &format!("SELECT reason FROM runs WHERE id = {archive}"),
+    );
+    assert!(
+        reason.contains("waiting for a live node labelled tape"),
+        "{reason}"
+    );
+    assert_eq!(
+        one(
+            &db.url,
+            &format!("SELECT status FROM runs WHERE id = {archive}")
+        ),
+        "queued"
+    );
+    for d in daemons {
+        assert_eq!(d.stop(), Some(0));
+    }
+    let jobs: std::collections::HashMap<i64, String> = rows(&db.url, "SELECT id, job FROM runs")
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].as_deref().expect("id").parse().expect("id"),
+                r[1].clone().expect("job"),
+            )
+        })
+        .collect();
+    let ran = ledger_nodes(&ledger_path);
+    assert!(ran.len() >= 4, "{ran:?}");
+    for (id, node) in &ran {
+        let expected = match jobs[id].as_str() {
+            "dump" => "db1",
+            "copy" => "files1",
+            other => panic!("{other} ran"),
+        };
+        assert_eq!(node, expected, "run {id} of `{}`", jobs[id]);
+    }
 }

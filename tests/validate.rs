@@ -452,3 +452,45 @@ fn an_invalid_runbook_field_is_located_once() {
         "error: runbooks/flaky.yaml:5:16: `timeout`: bad duration `5x` (expected e.g. `30s`, `10m`, `2h`, `1h30m`)\n1 problem\n"
     );
 }
+
+/// `runs_on` names labels as `node.labels` does; `node_wait` needs `runs_on`; `node:` in
+/// unyo.yaml is checked the same way, each error at its place.
+#[test]
+fn runs_on_and_node_labels_are_checked_where_written() {
+    let t = Tree::new();
+    t.job(
+        "dump",
+        "runs_on: [db, \"Tax DB\"]\nsteps:\n  a:\n    run: echo dump\n",
+    )
+    .job("copy", "node_wait: 5m\nsteps:\n  a:\n    run: echo copy\n");
+    let err = refused_definitions(&t);
+    assert!(
+        err.contains("jobs/dump.yaml:1:") && err.contains("`Tax DB` is not a label"),
+        "{err}"
+    );
+    assert!(
+        err.contains("jobs/copy.yaml:1:") && err.contains("`node_wait` needs `runs_on`"),
+        "{err}"
+    );
+    let t = Tree::new();
+    t.job(
+        "dump",
+        "runs_on: [db]\nnode_wait: 5m\nsteps:\n  a:\n    run: echo dump\n",
+    )
+    .file(
+        "unyo.yaml",
+        "node:\n  name: \"tax db\"\n  labels: [db, Files]\n  timeout: 1s\n",
+    );
+    let out = t.run(&["validate"]);
+    let said = both(&out);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("unyo.yaml:2:") && said.contains("`node.name`"),
+        "{said}"
+    );
+    assert!(said.contains("`Files` is not a label"), "{said}");
+    assert!(
+        said.contains("`node.timeout` must be at least `2s`"),
+        "{said}"
+    );
+}

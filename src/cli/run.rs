@@ -94,6 +94,22 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     {
         return refuse(e).await;
     }
+    // A job for other nodes runs here only when this node has its labels.
+    if !args.detach && !job.runs_on_node(&settings.node.labels) {
+        return refuse(format!(
+            "job `{}` runs on nodes labelled {} (`runs_on`), and this node `{}` has {}; \
+             queue it with `--detach` for such a node to take",
+            job.name,
+            job.runs_on.join(", "),
+            settings.node.name,
+            if settings.node.labels.is_empty() {
+                "none".to_owned()
+            } else {
+                settings.node.labels.join(", ")
+            }
+        ))
+        .await;
+    }
     let today = engine::dates(settings, chrono::Utc::now()).0;
     let values = match params::resolve(&job, &given, business_date.unwrap_or(today), &settings.root)
     {

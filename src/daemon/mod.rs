@@ -124,6 +124,8 @@ struct Daemon {
     /// Runs whose end a database failure kept from being recorded: recorded interrupted
     /// once the database answers (`launch.rs`).
     unrecorded: Vec<(i64, String, String)>,
+    /// Queued runs whose wait for a node with their labels opened an incident already.
+    node_waits: std::collections::HashSet<i64>,
     /// The notifier task's current settings and catalog (replaced on reload).
     notifier: watch::Sender<Arc<Notifier>>,
     /// Each scheduled job's next slot, for the metrics endpoint (published after each
@@ -355,6 +357,7 @@ impl Daemon {
             planner,
             role: node::Role::new(),
             unrecorded: Vec::new(),
+            node_waits: Default::default(),
             notifier,
             _lock: lock,
         };
@@ -424,7 +427,8 @@ impl Daemon {
         let mut outage: Option<tokio::time::Instant> = None;
         loop {
             reap(&mut self.tasks);
-            let now = self.clock.now();
+            // The database's clock (this machine's with SQLite): every node fires by it.
+            let now = self.clock.now() + self.role.offset;
             match self
                 .pass(now, &mut next_queue_poll, &mut last_recover)
                 .await
@@ -479,10 +483,11 @@ impl Daemon {
                 last_watchdog = tokio::time::Instant::now();
             }
             // Sleep until the next slot is due, the next queue poll, or at most MAX_SLEEP.
-            let until_due = self
-                .planner
-                .next_due()
-                .map(|due| (due - self.clock.now()).to_std().unwrap_or_default());
+            let until_due = self.planner.next_due().map(|due| {
+                (due - (self.clock.now() + self.role.offset))
+                    .to_std()
+                    .unwrap_or_default()
+            });
             let wake = wake_at(tokio::time::Instant::now(), next_queue_poll, until_due);
             tokio::select! {
                 () = tokio::time::sleep_until(wake) => {}

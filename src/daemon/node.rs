@@ -31,6 +31,9 @@ pub(super) struct Role {
     last_try: Option<tokio::time::Instant>,
     last_beat: tokio::time::Instant,
     last_fence: Option<tokio::time::Instant>,
+    /// How far the database's clock is ahead of this machine's (measured at each beat):
+    /// planning adds it, so every node fires slots by the same clock.
+    pub offset: chrono::Duration,
 }
 
 impl Role {
@@ -41,6 +44,7 @@ impl Role {
             last_try: None,
             last_beat: tokio::time::Instant::now(),
             last_fence: None,
+            offset: chrono::Duration::zero(),
         }
     }
 }
@@ -62,12 +66,42 @@ impl Daemon {
         if self.role.last_beat.elapsed() < beat_every(self.settings.node.timeout) {
             return Ok(());
         }
+        let sent = self.clock.now();
         match self.store.beat(self.id, now).await? {
-            Beat::Alive => {
+            Beat::Alive { at } => {
                 self.role.last_beat = tokio::time::Instant::now();
+                let back = self.clock.now();
+                let offset = at - (sent + (back - sent) / 2);
+                self.clock_offset(offset);
                 Ok(())
             }
             Beat::Fenced => Err(fenced(self.id)),
+        }
+    }
+
+    /// Keeps the database clock's offset; a clock more than a second off is said once (and
+    /// again when it changes by another second), since the node's own records are stamped
+    /// with its own clock.
+    fn clock_offset(&mut self, offset: chrono::Duration) {
+        let before = self.role.offset;
+        // Below 50 ms it is the round trip's noise.
+        self.role.offset = if offset.num_milliseconds().abs() < 50 {
+            chrono::Duration::zero()
+        } else {
+            offset
+        };
+        if (offset - before).num_milliseconds().abs() >= 1000 && offset.num_seconds() != 0 {
+            let secs = offset.num_milliseconds() as f64 / 1000.0;
+            tracing::warn!(
+                offset = secs,
+                "this machine's clock differs from the database's"
+            );
+            eprintln!(
+                "unyo daemon: this machine's clock is {:.1} s {} the database's; schedules are \
+                 fired by the database's clock (fix the time service, e.g. chrony, on this node)",
+                secs.abs(),
+                if secs > 0.0 { "behind" } else { "ahead of" }
+            );
         }
     }
 

@@ -13,6 +13,29 @@ use crate::error::Error;
 use crate::store::{RunStatus, StoreError};
 
 impl Daemon {
+    /// A slot's run that this node may not run (its job's `runs_on` names a label this node
+    /// lacks) is queued instead of started here, for a node that has the labels to claim.
+    fn place(&self, slots: &mut [crate::store::NewSlot]) {
+        let labels = &self.settings.node.labels;
+        for slot in slots.iter_mut() {
+            let Some(run) = slot.run.as_mut() else {
+                continue;
+            };
+            let elsewhere = self
+                .catalog
+                .jobs
+                .get(&run.job)
+                .is_some_and(|j| !j.runs_on_node(labels));
+            if run.status == RunStatus::Running && elsewhere {
+                run.status = RunStatus::Queued;
+                run.owner = None;
+                if slot.outcome == crate::store::SlotOutcome::Started {
+                    slot.outcome = crate::store::SlotOutcome::Queued;
+                }
+            }
+        }
+    }
+
     /// Records the slots due by `now` and starts the runs they make.
     pub(super) async fn plan(&mut self, now: DateTime<Utc>) -> Result<(), Error> {
         if !self.planner.anything_due(now) {
@@ -26,9 +49,10 @@ impl Daemon {
             .into_iter()
             .map(|h| (h.job.clone(), h))
             .collect();
-        let decided = self
+        let mut decided = self
             .planner
             .decide(&self.settings, &self.catalog, &active, &held, now);
+        self.place(&mut decided.slots);
         let Some(lease) = self.role.lease.clone() else {
             return Ok(());
         };

@@ -49,6 +49,11 @@ impl Daemon {
                     .await?;
                 continue;
             };
+            // A job for nodes with labels this one lacks is left to them.
+            if !job.runs_on_node(&self.settings.node.labels) {
+                self.watch_node_wait(run, &job, now).await?;
+                continue;
+            }
             // An urgent request (`--outside-window`, audited) starts outside the window.
             if run.outside_window.is_none()
                 && let Some(wait) = self.window_wait(&job, now)
@@ -103,6 +108,57 @@ impl Daemon {
             tracing::info!(run = run.id, "starting queued run of `{}`", run.job);
             self.spawn(run.id, Launch::from(&run), resume);
         }
+        Ok(())
+    }
+
+    /// The planner watches the queued runs no live node may take: their reason says which
+    /// labels they wait for, and past the job's `node_wait` an incident is opened (once).
+    async fn watch_node_wait(
+        &mut self,
+        run: &RunRow,
+        job: &Job,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        if self.role.lease.is_none() || self.node_waits.contains(&run.id) {
+            return Ok(());
+        }
+        let nodes = self.store.nodes(now, self.settings.node.timeout).await?;
+        if nodes.iter().any(|n| n.alive && job.runs_on_node(&n.labels)) {
+            return Ok(());
+        }
+        let labels = job.runs_on.join(", ");
+        let why = format!("waiting for a live node labelled {labels} (none is alive)");
+        if run.reason.as_deref() != Some(why.as_str()) {
+            self.store
+                .defer_run(run.id, run.not_before.unwrap_or(run.queued_at), &why)
+                .await?;
+        }
+        let since = run.not_before.unwrap_or(run.queued_at);
+        if (now - since).to_std().unwrap_or_default() < job.node_wait {
+            return Ok(());
+        }
+        self.node_waits.insert(run.id);
+        let waited = crate::model::values::format_duration(job.node_wait);
+        crate::incident::raise(
+            self.store.as_ref(),
+            &self.settings,
+            crate::incident::Raise {
+                severity: self.settings.incidents.severity,
+                job: &run.job,
+                run_id: Some(run.id),
+                step: None,
+                failure_class: "no node",
+                summary: format!(
+                    "run {} of `{}` has waited {waited} (node_wait) for a live node labelled \
+                     {labels}; none is alive",
+                    run.id, run.job
+                ),
+                log_excerpt: String::new(),
+                rule: None,
+                at: now,
+            },
+        )
+        .await?;
         Ok(())
     }
 

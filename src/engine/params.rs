@@ -224,6 +224,8 @@ mod tests {
             after: Vec::new(),
             wait_timeout: std::time::Duration::ZERO,
             on_interrupt: crate::model::OnInterrupt::Leave,
+            runs_on: Vec::new(),
+            node_wait: crate::model::DEFAULT_NODE_WAIT,
             adhoc: false,
             separate_approver: false,
             allowed_users: Vec::new(),

@@ -89,6 +89,10 @@ pub struct Job {
     pub after: Vec<String>,
     pub wait_timeout: Duration,
     pub on_interrupt: OnInterrupt,
+    /// The labels a node must have to run it (`runs_on`); empty: any node.
+    pub runs_on: Vec<String>,
+    /// How long a run waits for a live node with those labels before an incident.
+    pub node_wait: Duration,
     /// May be submitted with `unyo submit`.
     pub adhoc: bool,
     /// The submitter of a run may not approve its gates.
@@ -108,6 +112,11 @@ pub struct Job {
 }
 
 impl Job {
+    /// Whether a node with `labels` may run this job (it has every label of `runs_on`).
+    pub fn runs_on_node(&self, labels: &[String]) -> bool {
+        self.runs_on.iter().all(|l| labels.contains(l))
+    }
+
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
     }
@@ -387,6 +396,9 @@ pub enum DayRule {
 
 /// How long a run waits for its `after` jobs when the job does not say.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+/// How long a run waits for a node with its job's labels before an incident, unless the
+/// job's `node_wait` says.
+pub const DEFAULT_NODE_WAIT: Duration = Duration::from_secs(600);
 
 /// A named span of clock time; `from > to` crosses midnight.
 #[derive(Debug, Clone)]

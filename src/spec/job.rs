@@ -75,6 +75,12 @@ pub struct JobSpec {
     pub wait_timeout: Option<Spanned<String>>,
     /// What the daemon does with a run that a crash or a shutdown interrupted.
     pub on_interrupt: Option<OnInterrupt>,
+    /// The labels a node must have (`node.labels` of its unyo.yaml) to run this job, when
+    /// several servers share one database; any node when absent.
+    pub runs_on: Option<Spanned<Vec<String>>>,
+    /// How long a run waits for a live node with those labels before an incident
+    /// (default `10m`).
+    pub node_wait: Option<Spanned<String>>,
     /// The operator who submitted a run may not approve its gates.
     #[serde(default)]
     pub separate_approver: bool,

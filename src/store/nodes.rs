@@ -50,8 +50,8 @@ pub struct NodeRow {
 /// What a heartbeat found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Beat {
-    /// Recorded: the daemon may go on.
-    Alive,
+    /// Recorded at `at` (the database's clock on PostgreSQL): the daemon may go on.
+    Alive { at: DateTime<Utc> },
     /// Another daemon declared this one dead (it missed its heartbeats): it must stop its
     /// runs' processes and write nothing more for them.
     Fenced,

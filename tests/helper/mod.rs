@@ -191,8 +191,14 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `unyo daemon` on `t` and waits for its start line.
     pub fn start(t: &Tree) -> Daemon {
+        Daemon::start_with(t, |_| {})
+    }
+
+    /// [`Daemon::start`] with the command changed first (its environment, say).
+    pub fn start_with(t: &Tree, change: impl FnOnce(&mut std::process::Command)) -> Daemon {
         let log = t.path(&format!("daemon-{}.log", unique()));
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"));
+        command
             .env_remove("UNYO_ROOT")
             .env("NO_COLOR", "1")
             .env("UNYO_LOG", "unyo=info")
@@ -201,9 +207,9 @@ impl Daemon {
             .arg("daemon")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(t.path("daemon.out")).expect("out"))
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("start daemon");
+            .stderr(std::fs::File::create(&log).expect("log"));
+        change(&mut command);
+        let child = command.spawn().expect("start daemon");
         let d = Daemon {
             child: Some(child),
             log,

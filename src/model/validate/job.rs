@@ -122,6 +122,33 @@ pub(super) fn job(
             "`wait_timeout` needs `after` (the jobs to wait for)",
         );
     }
+    let mut runs_on: Vec<String> = Vec::new();
+    if let Some(labels) = &spec.runs_on {
+        for l in &labels.value {
+            if !crate::model::is_label(l) {
+                cx.err(
+                    file,
+                    labels,
+                    format!(
+                        "`runs_on`: `{l}` is not a label (lowercase letters, digits, `-`, `_`, \
+                         starting with a letter), as `node.labels` in unyo.yaml names them"
+                    ),
+                );
+            } else if !runs_on.contains(l) {
+                runs_on.push(l.clone());
+            }
+        }
+    }
+    let node_wait = cx.duration(file, &spec.node_wait, "node_wait");
+    if let Some(w) = &spec.node_wait
+        && runs_on.is_empty()
+    {
+        cx.err(
+            file,
+            w,
+            "`node_wait` needs `runs_on` (the labels to wait for)",
+        );
+    }
     if spec.outside_window.is_some() && spec.window.is_none() && spec.avoid.is_none() {
         cx.diags.push(Diagnostic::file(
             file,
@@ -211,6 +238,8 @@ pub(super) fn job(
             .unwrap_or_default(),
         wait_timeout: wait_timeout.unwrap_or(crate::model::DEFAULT_WAIT_TIMEOUT),
         on_interrupt: spec.on_interrupt.unwrap_or_default(),
+        runs_on,
+        node_wait: node_wait.unwrap_or(crate::model::DEFAULT_NODE_WAIT),
         adhoc: spec.adhoc,
         separate_approver: spec.separate_approver,
         allowed_users: spec.allowed_users.clone().unwrap_or_default(),

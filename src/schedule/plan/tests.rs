@@ -65,6 +65,8 @@ fn job() -> Job {
         after: vec![],
         wait_timeout: Duration::from_secs(3600),
         on_interrupt: crate::model::OnInterrupt::Leave,
+        runs_on: Vec::new(),
+        node_wait: crate::model::DEFAULT_NODE_WAIT,
         adhoc: false,
         separate_approver: false,
         allowed_users: vec![],

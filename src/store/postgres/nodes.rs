@@ -47,13 +47,15 @@ impl NodeStore for PgStore {
 
     fn beat(&self, daemon_id: i64, _now: DateTime<Utc>) -> Pending<Beat> {
         self.write("recording the daemon's heartbeat", move |pg| {
-            let n = pg.execute(
+            let beat = pg.fetch_optional(
                 q("UPDATE daemons SET heartbeat_at = clock_timestamp() \
-                   WHERE id = $1 AND fenced_at IS NULL")
+                   WHERE id = $1 AND fenced_at IS NULL RETURNING heartbeat_at")
                 .bind(daemon_id),
             )?;
-            if n == 1 {
-                return Ok(Beat::Alive);
+            if let Some(row) = beat {
+                return Ok(Beat::Alive {
+                    at: time(&row, "heartbeat_at")?,
+                });
             }
             let known = pg
                 .fetch_optional(q("SELECT id FROM daemons WHERE id = $1").bind(daemon_id))?

@@ -73,7 +73,7 @@ impl NodeStore for SqliteStore {
                 )?
                 .execute(params![ts(now), daemon_id])?;
             if n == 1 {
-                return Ok(Beat::Alive);
+                return Ok(Beat::Alive { at: now });
             }
             let known: bool = c
                 .prepare_cached("SELECT EXISTS (SELECT 1 FROM daemons WHERE id = ?)")?
