@@ -622,3 +622,61 @@ fn runs_on_sends_each_job_to_nodes_with_its_labels() {
         assert_eq!(node, expected, "run {id} of `{}`", jobs[id]);
     }
 }
+
+/// Requests reach the daemons within a second: a run queued on one node's root is started
+/// by a daemon (LISTEN/NOTIFY wakes them; their polls are the source of truth), and a cancel
+/// of a running run reaches the daemon running it.
+#[test]
+fn a_queued_run_and_a_cancel_reach_the_daemons_within_a_second() {
+    let db = FreshDb::create();
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    let trees: Vec<Tree> = ["q1", "q2"]
+        .iter()
+        .map(|n| node(&db, n, &ledger_path, "schedules: []\n"))
+        .collect();
+    for t in &trees {
+        t.job("long", "steps:\n  wait:\n    run: sleep 30\n");
+    }
+    let daemons: Vec<Daemon> = trees.iter().map(Daemon::start).collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let out = trees[0].run(&["run", "long", "--detach"]);
+    assert!(out.status.success(), "{}", crate::helper::both(&out));
+    let run: i64 = crate::helper::text(&out.stdout)
+        .trim()
+        .parse()
+        .expect("run id");
+    let started = wait_for("the run's step to start", || {
+        rows(
+            &db.url,
+            &format!(
+                "SELECT extract(epoch FROM a.started_at - r.queued_at)::float8 FROM runs r \
+                 JOIN attempts a ON a.run_id = r.id WHERE r.id = {run}"
+            ),
+        )
+        .into_iter()
+        .next()
+        .and_then(|r| r[0].clone())
+    });
+    let started: f64 = started.parse().expect("seconds");
+    assert!(started < 1.0, "started {started} s after it was queued");
+    let asked = Instant::now();
+    let out = trees[1].run(&["cancel", &run.to_string()]);
+    assert!(out.status.success(), "{}", crate::helper::both(&out));
+    wait_for("the run to be cancelled", || {
+        (one(
+            &db.url,
+            &format!("SELECT status FROM runs WHERE id = {run}"),
+        ) == "cancelled")
+            .then_some(())
+    });
+    // The step gets SIGTERM at once; the run ends when its process has.
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "cancelled {:?} after it was asked",
+        asked.elapsed()
+    );
+    for d in daemons {
+        assert_eq!(d.stop(), Some(0));
+    }
+}

@@ -124,6 +124,9 @@ struct Daemon {
     /// Runs whose end a database failure kept from being recorded: recorded interrupted
     /// once the database answers (`launch.rs`).
     unrecorded: Vec<(i64, String, String)>,
+    /// Woken when another process queues a run (PostgreSQL's LISTEN/NOTIFY): the queue is
+    /// polled at once instead of at its next poll.
+    wake: Option<Arc<tokio::sync::Notify>>,
     /// Queued runs whose wait for a node with their labels opened an incident already.
     node_waits: std::collections::HashSet<i64>,
     /// The notifier task's current settings and catalog (replaced on reload).
@@ -340,6 +343,7 @@ impl Daemon {
             store.clone(),
         )));
         let (next_slots, _) = watch::channel(Arc::new(planner.next_by_job(&catalog)));
+        let wake = store.wakeups();
         let daemon = Daemon {
             next_slots,
             notify: systemd::Notify::from_env(),
@@ -358,6 +362,7 @@ impl Daemon {
             role: node::Role::new(),
             unrecorded: Vec::new(),
             node_waits: Default::default(),
+            wake,
             notifier,
             _lock: lock,
         };
@@ -489,8 +494,16 @@ impl Daemon {
                     .unwrap_or_default()
             });
             let wake = wake_at(tokio::time::Instant::now(), next_queue_poll, until_due);
+            let woken = self.wake.clone();
+            let asked = async move {
+                match woken {
+                    Some(w) => w.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = tokio::time::sleep_until(wake) => {}
+                () = asked => next_queue_poll = tokio::time::Instant::now(),
                 Some((run_id, result)) = self.done_rx.recv() => self.finished(run_id, result).await?,
                 Some(()) = term.recv() => return self.shutdown("SIGTERM", &mut term, &mut int).await,
                 Some(()) = int.recv() => return self.shutdown("SIGINT", &mut term, &mut int).await,

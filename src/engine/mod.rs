@@ -48,7 +48,7 @@ pub const PID_RECORD_DELAY: Duration = Duration::from_millis(20);
 /// How often a run looks for an operator's cancel request in the database, and how often
 /// its watcher looks at its deadlines and its steps' output (the tick of `stuck_after`,
 /// `end_delay`, `max_runtime`).
-pub const CANCEL_POLL: Duration = Duration::from_secs(1);
+pub const CANCEL_POLL: Duration = Duration::from_millis(500);
 
 /// Bytes of each output stream kept in the database.
 pub const TAIL_BYTES: usize = 4096;

@@ -293,6 +293,10 @@ pub trait NodeStore: Send + Sync + std::fmt::Debug {
     /// nothing. A fence that another daemon commits waits for a write of this handle in
     /// progress, so nothing of this handle commits after it.
     fn fence_writes(&self, daemon_id: i64);
+    /// Notified when a process asks this installation's daemons for something (a run
+    /// queued, a cancel, an approval's decision): a wake-up only, what to do is read from
+    /// the records. `None` when the database cannot tell (SQLite: one daemon polls).
+    fn wakeups(&self) -> Option<std::sync::Arc<tokio::sync::Notify>>;
     /// Registers a starting daemon as a node; returns its id (new at every start).
     fn register_node(&self, node: &NewNode, now: DateTime<Utc>) -> Pending<i64>;
     /// Records daemon `daemon_id`'s heartbeat, unless another daemon fenced it (then

@@ -66,6 +66,8 @@ const MIGRATION_LOCK: i64 = 0x756e_796f_0001; // "unyo", 1
 pub struct PgStore {
     /// The URL without its password, for messages.
     database: Arc<str>,
+    /// The URL as given (it may hold a password: never shown), for the listener.
+    url: Arc<str>,
     writer: Arc<Threads<QueuedWrite>>,
     readers: Arc<Threads<session::Job>>,
     /// The daemon whose fence every write transaction checks (0: none).
@@ -245,6 +247,7 @@ impl PgStore {
             .map_err(|e| open_err(format!("cannot start the reader threads: {e}")))?;
         let store = PgStore {
             database: database.clone(),
+            url: Arc::from(url),
             writer: Arc::new(writer),
             readers: Arc::new(readers),
             fence,

@@ -19,7 +19,58 @@ fn labels(row: &PgRow) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("labels: {e}")))
 }
 
+/// The channel the wake-ups go on.
+pub(super) const WAKE: &str = "unyo";
+
+/// Sends a wake-up to the daemons listening, when the write's transaction commits.
+pub(super) fn wake(pg: &mut Pg, what: &'static str) -> Result<(), Fail> {
+    pg.execute(q("SELECT pg_notify($1, $2)").bind(WAKE).bind(what))?;
+    Ok(())
+}
+
+/// Listens for wake-ups on a thread of its own (its own connection, reconnected when it
+/// breaks) until nobody holds `wake` but this thread.
+fn listen(url: Arc<str>, wake: Arc<tokio::sync::Notify>) {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    while Arc::strong_count(&wake) > 1 {
+        let listened = rt.block_on(async {
+            let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+            listener.listen(WAKE).await?;
+            while Arc::strong_count(&wake) > 1 {
+                match tokio::time::timeout(std::time::Duration::from_secs(1), listener.try_recv())
+                    .await
+                {
+                    Ok(Ok(Some(_))) => wake.notify_one(),
+                    // Reconnected: something may have been missed; look now.
+                    Ok(Ok(None)) => wake.notify_one(),
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => {}
+                }
+            }
+            Ok::<(), sqlx::Error>(())
+        });
+        if listened.is_err() {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+}
+
 impl NodeStore for PgStore {
+    fn wakeups(&self) -> Option<Arc<tokio::sync::Notify>> {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let (url, theirs) = (self.url.clone(), wake.clone());
+        std::thread::Builder::new()
+            .name("unyo-pg-listen".to_owned())
+            .spawn(move || listen(url, theirs))
+            .ok()?;
+        Some(wake)
+    }
+
     fn fence_writes(&self, daemon_id: i64) {
         self.fence
             .store(daemon_id, std::sync::atomic::Ordering::Release);

@@ -142,7 +142,13 @@ pub(super) fn gate_row(row: &PgRow) -> Result<GateRow, StoreError> {
 impl RunStore for PgStore {
     fn create_run(&self, run: &NewRun) -> Pending<i64> {
         let run = run.clone();
-        self.write("recording a run", move |pg| insert_run(pg, &run))
+        self.write("recording a run", move |pg| {
+            let id = insert_run(pg, &run)?;
+            if run.status == RunStatus::Queued {
+                super::nodes::wake(pg, "queued")?;
+            }
+            Ok(id)
+        })
     }
 
     fn set_run_status(
@@ -496,6 +502,7 @@ impl RunStore for PgStore {
                         .bind(at)
                         .bind(run_id),
                     )?;
+                    super::nodes::wake(pg, "cancel")?;
                     Ok(CancelOutcome::Requested { owner })
                 }
                 run::Cancel::Ended(status) => Ok(CancelOutcome::Ended(status)),
@@ -618,6 +625,7 @@ impl RunStore for PgStore {
                 .bind(run_id)
                 .bind(step),
             )?;
+            super::nodes::wake(pg, "gate")?;
             Ok(Ok(()))
         })
     }

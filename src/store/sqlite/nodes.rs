@@ -37,6 +37,10 @@ pub(super) fn check_fence(c: &Connection, daemon_id: i64) -> rusqlite::Result<()
 }
 
 impl NodeStore for SqliteStore {
+    fn wakeups(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
+
     fn fence_writes(&self, daemon_id: i64) {
         self.fence
             .store(daemon_id, std::sync::atomic::Ordering::Release);
