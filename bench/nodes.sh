@@ -130,13 +130,19 @@ read -r p50 p99 pmax pn < <(delays_pg | percentiles)
 # --- claims ---------------------------------------------------------------------------------
 queue() { # DIR
     local i
-    for i in $(seq "$QUEUED"); do "$UNYO" --root "$1" run q --detach >/dev/null; done
+    for i in $(seq "$QUEUED"); do "$UNYO" --root "$1" run q --detach >/dev/null 2>&1; done
 }
+# The queued runs' steps started: how many, and the seconds from the first to the last.
 rate_sqlite() {
-    sqlite3 "$1/var/unyo.db" "SELECT count(*), (julianday(max(started_at)) - julianday(min(started_at))) * 86400 FROM runs WHERE job = 'q'"
+    sqlite3 "$1/var/unyo.db" "SELECT a.started_at FROM attempts a JOIN runs r ON r.id = a.run_id WHERE r.job = 'q'" |
+        python3 -c '
+import sys
+from datetime import datetime
+t = sorted(datetime.fromisoformat(l.strip().replace("Z", "+00:00")) for l in sys.stdin if l.strip())
+print(f"{len(t)}|{(t[-1] - t[0]).total_seconds():.3f}")'
 }
 rate_pg() {
-    psql "$DB_URL" -Atc "SELECT count(*), extract(epoch FROM max(started_at) - min(started_at)) FROM runs WHERE job = 'q'"
+    psql "$DB_URL" -Atc "SELECT count(*), round(extract(epoch FROM max(a.started_at) - min(a.started_at))::numeric, 3) FROM attempts a JOIN runs r ON r.id = a.run_id WHERE r.job = 'q'"
 }
 wait_done() { # COUNT-COMMAND
     for _ in $(seq 600); do
@@ -185,6 +191,7 @@ for k in $(seq "$KILLS"); do
     sleep 2
     killed_at="$(date +%s.%N)"
     kill -9 "$pp"
+    wait "$pp" 2>/dev/null || true
     # The first slot recorded after the kill, by any daemon: planning resumed.
     for _ in $(seq 300); do
         got="$(psql "$DB_URL" -Atc "SELECT extract(epoch FROM min(decided_at)) FROM slots WHERE decided_at > to_timestamp($killed_at)")"
@@ -217,9 +224,9 @@ fire latency (ms), 100 per-second schedules, ${SECONDS_TO_RUN}s each
   PostgreSQL, 3 daemons p50 $p50  p99 $p99  max $pmax  ($pn starts)
   p99 ratio PostgreSQL / SQLite: $(python3 -c "print(f'{$p99 / $s99:.2f}')")x (target <= 2x)
 
-claims, $QUEUED queued runs
-  SQLite, 1 daemon      $cs_n runs in ${cs_secs}s: $(python3 -c "print(f'{$cs_n / max($cs_secs, 0.001):.0f}')") runs/s
-  PostgreSQL, 3 daemons $cp_n runs in ${cp_secs}s: $(python3 -c "print(f'{$cp_n / max($cp_secs, 0.001):.0f}')") runs/s (runs per daemon: $by_node)
+claims, $QUEUED queued runs (their steps started, first to last)
+  SQLite, 1 daemon      $cs_n steps in ${cs_secs}s: $(python3 -c "print(f'{$cs_n / max($cs_secs, 0.001):.0f}')") runs/s
+  PostgreSQL, 3 daemons $cp_n steps in ${cp_secs}s: $(python3 -c "print(f'{$cp_n / max($cp_secs, 0.001):.0f}')") runs/s (runs per daemon: $by_node)
 
 failover, $KILLS planner kills (kill to the next slot recorded)
   min ${fmin}s  median ${fmed}s  max ${fmax}s  (target median <= 10 s)

@@ -16,7 +16,7 @@ use crate::helper::pg::{FreshDb, one, rows};
 use crate::helper::{Daemon, Tree, wait_for};
 
 /// How long a node may stay silent in these tests before the others declare it dead.
-const TIMEOUT: &str = "4s";
+const TIMEOUT: &str = "6s";
 
 /// A node's root on the shared database, with `ledger.sh` appending the run's id and the
 /// node's name to `ledger` (the same file for every node).

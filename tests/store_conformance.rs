@@ -49,7 +49,7 @@
 //! | notification_work | outbox::notification_work_lists_unrouted_incidents, outbox::notification_work_lists_unnotified_occurrences_of_routed_incidents, outbox::notification_work_lists_escalations_due, outbox::notification_work_lists_gates_to_announce_or_remind |
 //! | plan_notifications | outbox::plan_notifications_writes_messages_and_moves_the_route, outbox::plan_notifications_only_if_open_stops_after_an_acknowledgement |
 //! | due_notifications | outbox::due_notifications_oldest_due_first_and_limited |
-//! | notification_tried | outbox::notification_tried_sent_records_the_receipt, outbox::notification_tried_failure_retries_then_gives_up |
+//! | notification_tried | outbox::notification_tried_sent_records_the_receipt, outbox::notification_tried_failure_retries_then_gives_up, outbox::notification_tried_failure_of_a_withdrawn_message_keeps_it_withdrawn |
 //! | list_notifications | outbox::list_notifications_newest_first_failed_only_and_limited |
 //! | audit | records::audit_appends_every_action_unchanged |
 //! | list_audit | records::list_audit_oldest_first_since_by_user_and_limited |
@@ -239,6 +239,7 @@ macro_rules! every_contract {
                 due_notifications_oldest_due_first_and_limited,
                 notification_tried_sent_records_the_receipt,
                 notification_tried_failure_retries_then_gives_up,
+                notification_tried_failure_of_a_withdrawn_message_keeps_it_withdrawn,
                 list_notifications_newest_first_failed_only_and_limited,
             }
             records {

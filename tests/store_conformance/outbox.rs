@@ -466,3 +466,53 @@ pub async fn list_notifications_newest_first_failed_only_and_limited(db: &Db) {
         [all[1].id]
     );
 }
+
+/// A message withdrawn while the notifier was trying it (its incident was resolved) stays
+/// withdrawn when that try fails: it is never tried again.
+pub async fn notification_tried_failure_of_a_withdrawn_message_keeps_it_withdrawn(db: &Db) {
+    let id = open(db, "backup").await;
+    db.plan_notifications(&plan(id, 1, None, 1))
+        .await
+        .expect("plan");
+    let n = db.due_notifications(at(1), 1).await.expect("due")[0].id;
+    // The notifier took it; meanwhile an operator resolves the incident.
+    db.change_incident(
+        id,
+        &IncidentChange::Resolve {
+            cause: "disk replaced".into(),
+            countermeasure: "monitoring of disk wear".into(),
+        },
+        "alice",
+        at(2),
+    )
+    .await
+    .expect("change")
+    .expect("resolved");
+    db.notification_tried(
+        n,
+        Delivery::Failed("connection refused".into()),
+        at(3),
+        Some(at(8)),
+    )
+    .await
+    .expect("tried");
+    let r = db
+        .list_notifications(false, 10)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|r| r.id == n)
+        .expect("row");
+    assert_eq!(
+        (r.status, r.attempts, r.last_error.as_deref()),
+        (NotificationStatus::Withdrawn, 1, Some("connection refused"))
+    );
+    assert!(
+        db.due_notifications(at(100), 10)
+            .await
+            .expect("due")
+            .iter()
+            .all(|d| d.id != n),
+        "never tried again"
+    );
+}

@@ -198,16 +198,22 @@ impl Outbox for PgStore {
         self.write("recording a delivery", move |pg| {
             match result {
                 Delivery::Sent(receipt) => pg.execute(
-                    q("UPDATE notifications SET status = 'sent', attempts = attempts + 1, \
-                       receipt = $1, sent_at = $2, last_error = NULL WHERE id = $3")
+                    q(
+                        "UPDATE notifications SET status = 'sent', attempts = attempts + 1, \
+                       receipt = $1, sent_at = $2, last_error = NULL WHERE id = $3",
+                    )
                     .bind(receipt)
                     .bind(at)
                     .bind(id),
                 )?,
+                // A message withdrawn meanwhile stays withdrawn, never tried again.
                 Delivery::Failed(why) => pg.execute(
-                    q("UPDATE notifications SET attempts = attempts + 1, last_error = $1, \
-                       status = CASE WHEN $2::timestamptz IS NULL THEN 'failed' ELSE 'pending' END, \
-                       next_attempt_at = COALESCE($2, next_attempt_at) WHERE id = $3")
+                    q(
+                        "UPDATE notifications SET attempts = attempts + 1, last_error = $1, \
+                       status = CASE WHEN status = 'withdrawn' THEN status \
+                       WHEN $2::timestamptz IS NULL THEN 'failed' ELSE 'pending' END, \
+                       next_attempt_at = COALESCE($2, next_attempt_at) WHERE id = $3",
+                    )
                     .bind(why)
                     .bind(retry_at)
                     .bind(id),

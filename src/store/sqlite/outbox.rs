@@ -189,8 +189,10 @@ impl Outbox for SqliteStore {
                     .execute(params![receipt, at, id])?,
                 Delivery::Failed(why) => c
                     .prepare_cached(
+                        // A message withdrawn meanwhile stays withdrawn, never tried again.
                         "UPDATE notifications SET attempts = attempts + 1, last_error = ?, \
-                         status = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END, \
+                         status = CASE WHEN status = 'withdrawn' THEN status \
+                         WHEN ? IS NULL THEN 'failed' ELSE 'pending' END, \
                          next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
                     )?
                     .execute(params![why, retry_at.map(ts), retry_at.map(ts), id])?,
