@@ -14,6 +14,9 @@ fn main() {
             std::process::exit(code);
         }
     };
+    if matches!(cli.command, unyo::cli::Command::Daemon) {
+        unyo::cli::malloc::tune_for_the_daemon();
+    }
     unyo::cli::log::init(&cli);
     if let Err(e) = unyo::cli::run(cli) {
         match &e {

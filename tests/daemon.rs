@@ -1421,3 +1421,40 @@ fn a_daemon_sigterm_leaves_no_process_that_left_a_steps_group() {
     assert_eq!(run_status(&t, run), "interrupted");
     assert_none_left(9146, "after the daemon's SIGTERM");
 }
+
+/// The daemon runs with two malloc arenas (it restarts itself with `MALLOC_ARENA_MAX` set,
+/// same pid); its steps never see what it set for itself. Set by the operator, the value
+/// is kept, and steps inherit it as any other variable.
+#[test]
+fn the_daemon_runs_with_two_malloc_arenas_and_its_steps_do_not_see_them() {
+    let t = Tree::new();
+    let out = t.path("env.txt").display().to_string();
+    t.job("env", &format!("steps:\n  a:\n    run: env > {out}\n"));
+    let environ = |d: &Daemon| {
+        std::fs::read(format!("/proc/{}/environ", d.pid()))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', "\n"))
+            .unwrap_or_default()
+    };
+    let d = Daemon::start(&t);
+    assert!(
+        environ(&d).lines().any(|l| l == "MALLOC_ARENA_MAX=2"),
+        "{}",
+        environ(&d)
+    );
+    let id = detach(&t, "env");
+    wait_status(&t, id, "succeeded");
+    let seen = std::fs::read_to_string(&out).expect("the step's env");
+    assert!(!seen.contains("MALLOC_ARENA_MAX"), "{seen}");
+    assert!(!seen.contains("UNYO_MALLOC"), "{seen}");
+    assert_eq!(d.stop(), Some(0));
+
+    let d = Daemon::start_with(&t, |c| {
+        c.env("MALLOC_ARENA_MAX", "4");
+    });
+    assert!(environ(&d).lines().any(|l| l == "MALLOC_ARENA_MAX=4"));
+    let id = detach(&t, "env");
+    wait_status(&t, id, "succeeded");
+    let seen = std::fs::read_to_string(&out).expect("the step's env");
+    assert!(seen.lines().any(|l| l == "MALLOC_ARENA_MAX=4"), "{seen}");
+    assert_eq!(d.stop(), Some(0));
+}

@@ -86,6 +86,7 @@
 //! | slots_not_run | checks::slots_not_run_lists_missed_and_skipped_slots_after_an_id |
 //! | fence_writes | nodes::fence_writes_a_fenced_daemon_commits_nothing_more |
 //! | record_planned | nodes::record_planned_writes_only_while_the_lease_is_held |
+//! | wakeups | nodes::wakeups_wake_the_daemons_when_a_run_is_queued_or_a_cancel_asked |
 //! | register_node | nodes::register_node_lists_the_node_with_its_labels_and_runs, nodes::nodes_shows_the_newest_daemon_of_each_name |
 //! | beat | nodes::beat_keeps_a_node_alive_and_a_silent_one_is_not, nodes::fence_dead_fences_a_silent_daemon_once |
 //! | nodes | nodes::register_node_lists_the_node_with_its_labels_and_runs, nodes::nodes_shows_the_newest_daemon_of_each_name, nodes::beat_keeps_a_node_alive_and_a_silent_one_is_not |
@@ -264,6 +265,7 @@ macro_rules! every_contract {
                 take_lease_passes_from_a_fenced_holder,
                 fence_writes_a_fenced_daemon_commits_nothing_more,
                 record_planned_writes_only_while_the_lease_is_held,
+                wakeups_wake_the_daemons_when_a_run_is_queued_or_a_cancel_asked,
             }
             checks {
                 record_check_keeps_the_targets_state_from_consecutive_results,

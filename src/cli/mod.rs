@@ -21,6 +21,7 @@ pub(crate) mod incident;
 pub mod log;
 pub mod log_time;
 mod logs;
+pub mod malloc;
 mod next;
 mod nodes;
 mod notifications;

@@ -12,6 +12,10 @@
 //! It must not touch the database or know about jobs, runs or retries: it gets a [`Command`]
 //! and hands back an [`Outcome`]; the engine decides what the outcome means.
 
+/// Set beside `MALLOC_ARENA_MAX` when the daemon set it for its own allocations
+/// (`cli::malloc`): neither is then given to a step.
+pub const MALLOC_SET_BY_UNYO: &str = "UNYO_MALLOC_ARENA_MAX_SET";
+
 pub mod escaped;
 pub mod orphans;
 mod output;

@@ -114,8 +114,12 @@ fn inherited(remove: &[String]) -> Arc<Vec<CString>> {
     }
     let mut vars: Vec<CString> = Vec::new();
     let mut seen: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+    // What the daemon set for its own malloc (`cli::malloc`) is not the steps'.
+    let tuned = std::env::var_os(super::MALLOC_SET_BY_UNYO).is_some();
     for (k, v) in std::env::vars_os() {
-        if remove.iter().any(|r| OsStr::new(r) == k) {
+        if remove.iter().any(|r| OsStr::new(r) == k)
+            || (tuned && (k == "MALLOC_ARENA_MAX" || k == super::MALLOC_SET_BY_UNYO))
+        {
             continue;
         }
         // An environment entry holds no NUL byte.

@@ -425,3 +425,47 @@ pub async fn record_planned_writes_only_while_the_lease_is_held(db: &Db) {
         .expect("the new holder records");
     assert!(made[0].is_some());
 }
+
+/// A backend that can wake the daemons (PostgreSQL's LISTEN/NOTIFY) wakes them when another
+/// process queues a run or asks to cancel one; one that cannot (SQLite) says so with `None`,
+/// and its daemon polls.
+pub async fn wakeups_wake_the_daemons_when_a_run_is_queued_or_a_cancel_asked(db: &Db) {
+    use crate::fixtures::queued;
+    let Some(wake) = db.wakeups() else {
+        return;
+    };
+    let other = db.another().await;
+    // The listener connects on a thread of its own: a request made before it listens is
+    // missed (the polls find it), so ask until one wakes it.
+    let mut woken = false;
+    for _ in 0..20 {
+        other
+            .create_run(&queued("backup", &["only"]))
+            .await
+            .expect("queue");
+        if tokio::time::timeout(Duration::from_millis(500), wake.notified())
+            .await
+            .is_ok()
+        {
+            woken = true;
+            break;
+        }
+    }
+    assert!(woken, "a queued run woke nobody");
+    let run = other
+        .create_run(&running("report", &["only"]))
+        .await
+        .expect("run");
+    // Drain what the queued runs above may still have sent.
+    while tokio::time::timeout(Duration::from_millis(300), wake.notified())
+        .await
+        .is_ok()
+    {}
+    other
+        .request_cancel(run, "alice", Utc::now())
+        .await
+        .expect("cancel");
+    tokio::time::timeout(Duration::from_secs(5), wake.notified())
+        .await
+        .expect("a cancel request wakes the daemons");
+}
