@@ -126,12 +126,8 @@ impl Daemon {
                             self.settings.node.name, l.term
                         );
                     }
-                    self.planner = super::slots::Planner::new(
-                        &self.settings,
-                        &self.catalog,
-                        self.store.watermarks().await?,
-                        now,
-                    );
+                    let saved = self.store.watermarks().await?;
+                    self.planner.catch_up(&self.settings, &self.catalog, saved);
                     self.publish_next_slots();
                 }
                 (Some(old), None) => {

@@ -81,6 +81,29 @@ impl Planner {
         self.entries = entries;
     }
 
+    /// Moves each schedule on to its recorded watermark when that is later than its own
+    /// (another node planned meanwhile), in place: the schedules' parsed expressions are
+    /// kept, not made again.
+    pub fn catch_up(
+        &mut self,
+        settings: &Settings,
+        catalog: &Catalog,
+        saved: Vec<(String, DateTime<Utc>)>,
+    ) {
+        for (name, through) in saved {
+            let Some(e) = self.entries.get_mut(&name) else {
+                continue;
+            };
+            if e.unsaved || through > e.watermark {
+                e.watermark = through;
+                e.unsaved = false;
+                if let Some(s) = catalog.schedules.iter().find(|s| s.name == name) {
+                    e.next_due = plan_of(settings, catalog, s, &e.cron).next_due(through);
+                }
+            }
+        }
+    }
+
     /// Keeps the watermarks of schedules that are still there; new ones start at `now`.
     pub fn reload(&mut self, settings: &Settings, catalog: &Catalog, now: DateTime<Utc>) {
         let old: HashMap<String, (DateTime<Utc>, bool)> = self
