@@ -10,6 +10,7 @@
 #   openssh-server  sshd: the remote-step tests (tests/ssh.rs) start one on loopback
 #   monitoring-plugins  check_http, check_tcp, check_log ...: the health-check tests
 #   prometheus   prometheus, promtool: the metrics tests scrape and lint /metrics
+#   faketime     libfaketime: a node whose clock is 5 s off (tests/nodes.rs)
 # Run as root, this script installs what is missing (Debian packages) and starts PostgreSQL
 # when it is down; run as another user, it prints the one line to run as root and exits 1.
 # Arguments are passed to `cargo test` (e.g. `./test.sh --test main report::`).
@@ -29,6 +30,7 @@ have pdfinfo && have pdftotext || missing+=(poppler-utils)
 [ -x /usr/lib/nagios/plugins/check_http ] && [ -x /usr/lib/nagios/plugins/check_tcp ] \
     || missing+=(monitoring-plugins)
 have prometheus && have promtool || missing+=(prometheus)
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(faketime)
 # A machine without a PostgreSQL server gets Debian's, with trust for local connections.
 pg_server_missing=0
 if ! have pg_ctlcluster || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
