@@ -584,6 +584,18 @@ fn runs_on_sends_each_job_to_nodes_with_its_labels() {
         ) == "1")
             .then_some(())
     });
+    // What an operator reads: every node alive with its labels, one of them the planner.
+    let listed = crate::helper::text(&trees[0].run(&["nodes"]).stdout);
+    for (node, label) in [("db1", "db"), ("files1", "files"), ("ops1", "ops")] {
+        let line = listed
+            .lines()
+            .find(|l| l.starts_with(node))
+            .unwrap_or_else(|| panic!("no line for {node}:\n{listed}"));
+        assert!(line.contains("alive") && line.contains(label), "{listed}");
+    }
+    assert_eq!(listed.matches("planner").count(), 1, "{listed}");
+    let status = crate::helper::text(&trees[1].run(&["status"]).stdout);
+    assert!(status.contains("nodes:      3 of 3 alive: "), "{status}");
     let reason = one(
         &db.url,
         &format!("SELECT reason FROM runs WHERE id = {archive}"),
