@@ -59,6 +59,28 @@ fn labelled(
     t
 }
 
+/// A fresh database and a node root on it for each of `names`, all writing to one ledger
+/// (in the temp dir returned, kept as long as the test holds it). `alone`: the test has
+/// the server to itself (it restarts it).
+fn cluster(
+    names: &[&str],
+    defs: &str,
+    alone: bool,
+) -> (FreshDb, tempfile::TempDir, std::path::PathBuf, Vec<Tree>) {
+    let db = if alone {
+        FreshDb::create_alone()
+    } else {
+        FreshDb::create()
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    let trees = names
+        .iter()
+        .map(|n| node(&db, n, &ledger_path, defs))
+        .collect();
+    (db, dir, ledger_path, trees)
+}
+
 /// Every second, every late slot run (none is skipped while a planner is replaced).
 const EVERY_SECOND: &str = "schedules:\n  - job: tick\n    cron: \"* * * * * *\"\n    \
      overlap: allow\n    misfire: { policy: run_all, within: 10m, max: 1000 }\n";
@@ -285,13 +307,7 @@ fn the_next_slot_fires_within_fifteen_seconds_of_the_planners_death() {
 /// itself declared dead and stops, and no slot is doubled or missing.
 #[test]
 fn a_planner_paused_past_its_lease_writes_nothing_of_its_old_term() {
-    let db = FreshDb::create();
-    let dir = tempfile::tempdir().expect("dir");
-    let ledger_path = dir.path().join("ledger");
-    let trees: Vec<Tree> = ["s1", "s2"]
-        .iter()
-        .map(|n| node(&db, n, &ledger_path, EVERY_SECOND))
-        .collect();
+    let (db, _dir, _, trees) = cluster(&["s1", "s2"], EVERY_SECOND, false);
     let daemons: Vec<Daemon> = trees.iter().map(Daemon::start).collect();
     let pid = wait_for("a planner", || planner(&db));
     wait_for("slots", || (fire_seconds(&db).len() >= 2).then_some(()));
@@ -338,13 +354,7 @@ fn a_planner_paused_past_its_lease_writes_nothing_of_its_old_term() {
 /// stops.
 #[test]
 fn a_worker_paused_past_the_node_timeout_is_recovered_once_and_writes_no_end() {
-    let db = FreshDb::create();
-    let dir = tempfile::tempdir().expect("dir");
-    let ledger_path = dir.path().join("ledger");
-    let trees: Vec<Tree> = ["w1", "w2"]
-        .iter()
-        .map(|n| node(&db, n, &ledger_path, "schedules: []\n"))
-        .collect();
+    let (db, _dir, _, trees) = cluster(&["w1", "w2"], "schedules: []\n", false);
     for t in &trees {
         t.job("long", "steps:\n  wait:\n    run: sleep 30\n");
     }
@@ -424,13 +434,7 @@ fn a_worker_paused_past_the_node_timeout_is_recovered_once_and_writes_no_end() {
 /// on within 30 s, and no slot is doubled or missing.
 #[test]
 fn the_daemons_ride_out_a_postgresql_restart() {
-    let db = FreshDb::create_alone();
-    let dir = tempfile::tempdir().expect("dir");
-    let ledger_path = dir.path().join("ledger");
-    let trees: Vec<Tree> = ["r1", "r2", "r3"]
-        .iter()
-        .map(|n| node(&db, n, &ledger_path, EVERY_SECOND))
-        .collect();
+    let (db, _dir, ledger_path, trees) = cluster(&["r1", "r2", "r3"], EVERY_SECOND, true);
     let daemons: Vec<Daemon> = trees.iter().map(Daemon::start).collect();
     wait_for("slots", || (fire_seconds(&db).len() >= 3).then_some(()));
     let cluster = std::fs::read_dir("/etc/postgresql")
@@ -483,13 +487,7 @@ fn the_daemons_ride_out_a_postgresql_restart() {
 /// it plans, and no slot is doubled or missing.
 #[test]
 fn a_node_whose_clock_is_five_seconds_off_fires_nothing_twice() {
-    let db = FreshDb::create();
-    let dir = tempfile::tempdir().expect("dir");
-    let ledger_path = dir.path().join("ledger");
-    let trees: Vec<Tree> = ["c1", "c2"]
-        .iter()
-        .map(|n| node(&db, n, &ledger_path, EVERY_SECOND))
-        .collect();
+    let (db, _dir, ledger_path, trees) = cluster(&["c1", "c2"], EVERY_SECOND, false);
     // The skewed node starts first, so it plans first.
     let skewed = Daemon::start_with(&trees[0], |c| {
         c.env("FAKETIME", "+5s")
@@ -640,13 +638,7 @@ fn runs_on_sends_each_job_to_nodes_with_its_labels() {
 /// of a running run reaches the daemon running it.
 #[test]
 fn a_queued_run_and_a_cancel_reach_the_daemons_within_a_second() {
-    let db = FreshDb::create();
-    let dir = tempfile::tempdir().expect("dir");
-    let ledger_path = dir.path().join("ledger");
-    let trees: Vec<Tree> = ["q1", "q2"]
-        .iter()
-        .map(|n| node(&db, n, &ledger_path, "schedules: []\n"))
-        .collect();
+    let (db, _dir, _, trees) = cluster(&["q1", "q2"], "schedules: []\n", false);
     for t in &trees {
         t.job("long", "steps:\n  wait:\n    run: sleep 30\n");
     }

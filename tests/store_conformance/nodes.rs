@@ -23,6 +23,13 @@ fn node(name: &str, labels: &[&str], pid: u32) -> NewNode {
     }
 }
 
+/// Registers node `name` (no labels) as process `pid`; its daemon's id.
+async fn register(db: &Db, name: &str, pid: u32) -> i64 {
+    db.register_node(&node(name, &[], pid), Utc::now())
+        .await
+        .expect("register")
+}
+
 /// Long enough to be alive, for the contracts that do not wait.
 const LONG: Duration = Duration::from_secs(60);
 /// Short enough to be dead after [`PAUSE`].
@@ -92,10 +99,7 @@ pub async fn nodes_shows_the_newest_daemon_of_each_name(db: &Db) {
 }
 
 pub async fn beat_keeps_a_node_alive_and_a_silent_one_is_not(db: &Db) {
-    let id = db
-        .register_node(&node("db1", &[], 1), Utc::now())
-        .await
-        .expect("register");
+    let id = register(db, "db1", 1).await;
     tokio::time::sleep(PAUSE).await;
     let nodes = db.nodes(Utc::now(), SHORT).await.expect("nodes");
     assert!(
@@ -114,18 +118,9 @@ pub async fn beat_keeps_a_node_alive_and_a_silent_one_is_not(db: &Db) {
 }
 
 pub async fn fence_dead_fences_a_silent_daemon_once(db: &Db) {
-    let a = db
-        .register_node(&node("a", &[], 1), Utc::now())
-        .await
-        .expect("a");
-    let b = db
-        .register_node(&node("b", &[], 2), Utc::now())
-        .await
-        .expect("b");
-    let c = db
-        .register_node(&node("c", &[], 3), Utc::now())
-        .await
-        .expect("c");
+    let a = register(db, "a", 1).await;
+    let b = register(db, "b", 2).await;
+    let c = register(db, "c", 3).await;
     tokio::time::sleep(PAUSE).await;
     db.beat(a, Utc::now()).await.expect("a beats");
     db.beat(c, Utc::now()).await.expect("c beats");
@@ -159,14 +154,8 @@ pub async fn fence_dead_fences_a_silent_daemon_once(db: &Db) {
 }
 
 pub async fn fence_dead_by_a_fenced_or_stopped_daemon_fences_nothing(db: &Db) {
-    let a = db
-        .register_node(&node("a", &[], 1), Utc::now())
-        .await
-        .expect("a");
-    let b = db
-        .register_node(&node("b", &[], 2), Utc::now())
-        .await
-        .expect("b");
+    let a = register(db, "a", 1).await;
+    let b = register(db, "b", 2).await;
     db.heartbeat(a, Utc::now(), true).await.expect("a stops");
     tokio::time::sleep(PAUSE).await;
     assert!(
@@ -189,14 +178,8 @@ pub async fn fence_dead_by_a_fenced_or_stopped_daemon_fences_nothing(db: &Db) {
 }
 
 pub async fn take_lease_has_one_holder_until_it_expires(db: &Db) {
-    let a = db
-        .register_node(&node("a", &[], 1), Utc::now())
-        .await
-        .expect("a");
-    let b = db
-        .register_node(&node("b", &[], 2), Utc::now())
-        .await
-        .expect("b");
+    let a = register(db, "a", 1).await;
+    let b = register(db, "b", 2).await;
     let held = db
         .take_lease("planner", a, Utc::now(), SHORT)
         .await
@@ -263,14 +246,8 @@ pub async fn take_lease_racing_daemons_give_it_to_one(db: &Db) {
 }
 
 pub async fn take_lease_passes_from_a_fenced_holder(db: &Db) {
-    let a = db
-        .register_node(&node("a", &[], 1), Utc::now())
-        .await
-        .expect("a");
-    let b = db
-        .register_node(&node("b", &[], 2), Utc::now())
-        .await
-        .expect("b");
+    let a = register(db, "a", 1).await;
+    let b = register(db, "b", 2).await;
     db.take_lease("planner", a, Utc::now(), LONG)
         .await
         .expect("a takes")
@@ -309,14 +286,8 @@ where
 }
 
 pub async fn fence_writes_a_fenced_daemon_commits_nothing_more(db: &Db) {
-    let a = db
-        .register_node(&node("a", &[], 1), Utc::now())
-        .await
-        .expect("a");
-    let b = db
-        .register_node(&node("b", &[], 2), Utc::now())
-        .await
-        .expect("b");
+    let a = register(db, "a", 1).await;
+    let b = register(db, "b", 2).await;
     // b's own handle, as b's daemon has it.
     let b_store = db.another().await;
     b_store.fence_writes(b);
@@ -363,14 +334,8 @@ pub async fn fence_writes_a_fenced_daemon_commits_nothing_more(db: &Db) {
 
 pub async fn record_planned_writes_only_while_the_lease_is_held(db: &Db) {
     use crate::fixtures::{at, slot_with_run};
-    let a = db
-        .register_node(&node("a", &[], 1), Utc::now())
-        .await
-        .expect("a");
-    let b = db
-        .register_node(&node("b", &[], 2), Utc::now())
-        .await
-        .expect("b");
+    let a = register(db, "a", 1).await;
+    let b = register(db, "b", 2).await;
     let held = db
         .take_lease("planner", a, Utc::now(), SHORT)
         .await
