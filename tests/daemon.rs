@@ -1458,3 +1458,60 @@ fn the_daemon_runs_with_two_malloc_arenas_and_its_steps_do_not_see_them() {
     assert!(seen.lines().any(|l| l == "MALLOC_ARENA_MAX=4"), "{seen}");
     assert_eq!(d.stop(), Some(0));
 }
+
+/// A step for nodes labelled `tape` on a one-server installation (SQLite, no such node):
+/// its run starts, the step waits visibly (`unyo show` says for what), an incident is
+/// opened past the job's `node_wait`, a foreground run is refused at once, and a cancel
+/// ends the waiting step as cancelled, taken by nobody.
+#[test]
+fn a_step_for_a_node_nobody_has_waits_visibly_and_opens_an_incident() {
+    let t = Tree::new();
+    t.job(
+        "archive",
+        "node_wait: 2s\nsteps:\n  list:\n    run: echo listed\n  \
+         tape:\n    runs_on: [tape]\n    needs: [list]\n    run: echo written\n",
+    );
+    let refused = t.run(&["run", "archive"]);
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("step `tape` of job `archive` runs on nodes labelled tape"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let d = Daemon::start(&t);
+    let run = detach(&t, "archive");
+    wait_for("the step's incident", || {
+        (one::<i64>(
+            &t,
+            &format!(
+                "SELECT count(*) FROM incidents WHERE run_id = {run} \
+                 AND failure_class = 'no node' AND step = 'tape'"
+            ),
+        ) == 1)
+            .then_some(())
+    });
+    let summary: String = one(
+        &t,
+        &format!("SELECT summary FROM incidents WHERE run_id = {run}"),
+    );
+    assert!(
+        summary.contains("step `tape`")
+            && summary
+                .contains("waited 2.0s (node_wait) for a live node labelled tape; none is alive"),
+        "{summary}"
+    );
+    let shown = text(&t.run(&["show", &run.to_string()]).stdout);
+    assert!(
+        shown.contains("tape: waiting for a node labelled tape") && shown.contains("NODE"),
+        "{shown}"
+    );
+    assert_eq!(run_status(&t, run), "running");
+    assert_eq!(step_status(&t, run, "list"), "succeeded");
+    let out = t.run(&["cancel", &run.to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_status(&t, run, "cancelled");
+    assert_eq!(step_status(&t, run, "tape"), "cancelled");
+    let shown = text(&t.run(&["show", &run.to_string()]).stdout);
+    assert!(shown.contains("(no node labelled tape took it)"), "{shown}");
+    assert_eq!(d.stop(), Some(0));
+}

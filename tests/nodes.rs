@@ -684,3 +684,268 @@ fn a_queued_run_and_a_cancel_reach_the_daemons_within_a_second() {
         assert_eq!(d.stop(), Some(0));
     }
 }
+
+/// A root for node `name` with `labels` on `db`, no schedule, whose `./where.sh` appends the
+/// run's id, the node's name and the step to `ledger`. Its jobs name only relative paths, so
+/// every node has the same definitions.
+fn placed(db: &FreshDb, name: &str, labels: &[&str], ledger: &std::path::Path) -> Tree {
+    let t = labelled(db, name, labels, ledger, "schedules: []\n");
+    t.file(
+        "where.sh",
+        &format!(
+            "#!/bin/sh\necho \"$UNYO_RUN_ID {name} $UNYO_STEP\" >> {}\n",
+            ledger.display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(t.path("where.sh"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    t
+}
+
+/// The ledger's lines of `where.sh`: (run, node, step), in the order they were written.
+fn placements(path: &std::path::Path) -> Vec<(i64, String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((
+                w.next()?.parse().ok()?,
+                w.next()?.to_owned(),
+                w.next()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Queues a run of `job` from `t`'s root; its id.
+fn queue(t: &Tree, job: &str) -> i64 {
+    let out = t.run(&["run", job, "--detach"]);
+    assert!(out.status.success(), "{}", crate::helper::both(&out));
+    crate::helper::text(&out.stdout)
+        .trim()
+        .parse()
+        .expect("run id")
+}
+
+fn run_status(db: &FreshDb, run: i64) -> String {
+    one(
+        &db.url,
+        &format!("SELECT status FROM runs WHERE id = {run}"),
+    )
+}
+
+/// One job across three labels: its run is driven on the `ops` node, which hands `dump`
+/// over to the `db` node and `copy` to the `files` node; each step runs only there, after
+/// the step it needs, and `unyo show` says where. A cancel reaches a handed-over step's
+/// process on the node running it.
+#[test]
+fn a_job_across_two_labels_runs_each_step_on_its_node_in_order() {
+    let db = FreshDb::create();
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    let pid_file = dir.path().join("hold.pid");
+    let trees: Vec<Tree> = [("db1", "db"), ("files1", "files"), ("ops1", "ops")]
+        .iter()
+        .map(|(n, l)| placed(&db, n, &[l], &ledger_path))
+        .collect();
+    for t in &trees {
+        t.job(
+            "backup",
+            "runs_on: [ops]\nsteps:\n  dump:\n    runs_on: [db]\n    run: ./where.sh\n  \
+             copy:\n    runs_on: [files]\n    needs: [dump]\n    run: ./where.sh\n  \
+             report:\n    needs: [copy]\n    run: ./where.sh\n",
+        );
+        t.job(
+            "hold",
+            &format!(
+                "runs_on: [ops]\nsteps:\n  wait:\n    runs_on: [db]\n    \
+                 run: ./where.sh && echo $$ > {} && exec sleep 30\n",
+                pid_file.display()
+            ),
+        );
+    }
+    let daemons: Vec<Daemon> = trees.iter().map(Daemon::start).collect();
+    let ops = &trees[2];
+    let runs: Vec<i64> = (0..3).map(|_| queue(ops, "backup")).collect();
+    for run in &runs {
+        wait_for("the backup runs to succeed", || {
+            (run_status(&db, *run) == "succeeded").then_some(())
+        });
+    }
+    let ledger = placements(&ledger_path);
+    for run in &runs {
+        let mine: Vec<(&str, &str)> = ledger
+            .iter()
+            .filter(|(r, _, _)| r == run)
+            .map(|(_, n, s)| (n.as_str(), s.as_str()))
+            .collect();
+        assert_eq!(
+            mine,
+            [("db1", "dump"), ("files1", "copy"), ("ops1", "report")],
+            "run {run}: each step once, on its node, in order ({ledger:?})"
+        );
+        // The database agrees: each attempt names its node, and the steps ended in order.
+        let ended: Vec<String> = rows(
+            &db.url,
+            &format!("SELECT step, command FROM attempts WHERE run_id = {run} ORDER BY ended_at"),
+        )
+        .into_iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r[0].as_deref().unwrap_or(""),
+                r[1].as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+        assert_eq!(ended.len(), 3, "{ended:?}");
+        assert!(
+            ended[0].starts_with("dump ")
+                && ended[0].contains("\"node\":\"db1\"")
+                && ended[1].starts_with("copy ")
+                && ended[1].contains("\"node\":\"files1\"")
+                && ended[2].starts_with("report ")
+                && !ended[2].contains("\"node\""),
+            "{ended:?}"
+        );
+    }
+    let shown = crate::helper::text(&ops.run(&["show", &runs[0].to_string()]).stdout);
+    let line = |step: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(step) && l.contains("succeeded") && l.contains(':'))
+            .unwrap_or_else(|| panic!("no attempt line for {step}:\n{shown}"))
+            .to_owned()
+    };
+    assert!(shown.contains("NODE"), "{shown}");
+    assert!(
+        line("dump").contains("db1") && line("copy").contains("files1"),
+        "{shown}"
+    );
+
+    // A cancel on the driving node reaches the process on the db node.
+    let hold = queue(ops, "hold");
+    let pid: i32 = wait_for("the handed-over step to start", || {
+        std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
+    });
+    let asked = Instant::now();
+    let out = ops.run(&["cancel", &hold.to_string()]);
+    assert!(out.status.success(), "{}", crate::helper::both(&out));
+    wait_for("the run to be cancelled", || {
+        (run_status(&db, hold) == "cancelled").then_some(())
+    });
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "cancelled {:?} after it was asked",
+        asked.elapsed()
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the step's process on the db node is gone"
+    );
+    assert_eq!(
+        one(
+            &db.url,
+            &format!("SELECT status FROM attempts WHERE run_id = {hold}")
+        ),
+        "cancelled"
+    );
+    for d in daemons {
+        assert_eq!(d.stop(), Some(0));
+    }
+}
+
+/// The node running a handed-over step dies (`kill -9`) and comes back: the step fails
+/// once, "node `db1`" named as why (no silent rerun: the job declares no retry), an incident
+/// is opened, and the restarted node stops the process its earlier daemon left.
+#[test]
+fn a_node_killed_while_running_a_handed_over_step_fails_it_once_and_stops_its_process() {
+    let db = FreshDb::create();
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger_path = dir.path().join("ledger");
+    let pid_file = dir.path().join("dump.pid");
+    let trees: Vec<Tree> = [("db1", "db"), ("ops1", "ops")]
+        .iter()
+        .map(|(n, l)| placed(&db, n, &[l], &ledger_path))
+        .collect();
+    for t in &trees {
+        t.job(
+            "slow",
+            &format!(
+                "runs_on: [ops]\nsteps:\n  dump:\n    runs_on: [db]\n    \
+                 run: ./where.sh && echo $$ > {} && exec sleep 60\n",
+                pid_file.display()
+            ),
+        );
+    }
+    let worker = Daemon::start(&trees[0]);
+    let driver = Daemon::start(&trees[1]);
+    let run = queue(&trees[1], "slow");
+    let pid: i32 = wait_for("the handed-over step to start", || {
+        std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
+    });
+    worker.crash();
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the step's process outlives its daemon's kill -9"
+    );
+    let worker = Daemon::start(&trees[0]);
+    wait_for("the left process to be stopped", || {
+        (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+    });
+    wait_for("the run to fail", || {
+        (run_status(&db, run) == "failed").then_some(())
+    });
+    let attempts = rows(
+        &db.url,
+        &format!("SELECT status, error FROM attempts WHERE run_id = {run}"),
+    );
+    assert_eq!(attempts.len(), 1, "one attempt, not rerun: {attempts:?}");
+    let error = attempts[0][1].clone().unwrap_or_default();
+    assert!(error.contains("node `db1`"), "{attempts:?}");
+    assert_eq!(
+        one(
+            &db.url,
+            &format!("SELECT count(*) FROM incidents WHERE run_id = {run}")
+        ),
+        "1"
+    );
+    let ran: Vec<_> = placements(&ledger_path)
+        .into_iter()
+        .filter(|(r, _, _)| *r == run)
+        .collect();
+    assert_eq!(ran.len(), 1, "the step ran once: {ran:?}");
+
+    // Killed and not back: the driver hears of it once the planner declares it dead.
+    std::fs::remove_file(&pid_file).expect("rm");
+    let run = queue(&trees[1], "slow");
+    let pid: i32 = wait_for("the handed-over step to start", || {
+        std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
+    });
+    let killed = Instant::now();
+    worker.crash();
+    wait_for("the run to fail", || {
+        (run_status(&db, run) == "failed").then_some(())
+    });
+    assert!(
+        killed.elapsed() < Duration::from_secs(20),
+        "failed {:?} after the kill (node timeout {TIMEOUT})",
+        killed.elapsed()
+    );
+    let error = one(
+        &db.url,
+        &format!("SELECT error FROM attempts WHERE run_id = {run}"),
+    );
+    assert!(
+        error.contains("node `db1` stopped") && error.contains("declared dead"),
+        "{error}"
+    );
+    let worker = Daemon::start(&trees[0]);
+    wait_for("the left process to be stopped", || {
+        (!std::path::Path::new(&format!("/proc/{pid}")).exists()).then_some(())
+    });
+    assert_eq!(worker.stop(), Some(0));
+    assert_eq!(driver.stop(), Some(0));
+}

@@ -93,10 +93,20 @@
 //! | fence_dead | nodes::fence_dead_fences_a_silent_daemon_once, nodes::fence_dead_by_a_fenced_or_stopped_daemon_fences_nothing, nodes::take_lease_passes_from_a_fenced_holder |
 //! | take_lease | nodes::take_lease_has_one_holder_until_it_expires, nodes::take_lease_racing_daemons_give_it_to_one, nodes::take_lease_passes_from_a_fenced_holder |
 //! | missed_since | checks::missed_since_counts_missed_slots_due_since_by_job |
+//! | delegate | delegations::delegate_hands_an_attempt_over_untaken |
+//! | take_delegated | delegations::take_delegated_only_by_a_node_with_every_label, delegations::take_delegated_takes_oldest_first_up_to_the_limit, delegations::take_delegated_skips_ended_runs_and_stopped_or_fenced_daemons, delegations::take_delegated_racing_daemons_take_each_once |
+//! | delegated_started | delegations::delegated_started_progress_and_end_read_back |
+//! | delegation | delegations::delegate_hands_an_attempt_over_untaken, delegations::delegation_shows_a_taker_that_restarted_or_was_fenced_as_gone |
+//! | delegated_progress | delegations::delegated_started_progress_and_end_read_back |
+//! | cancel_delegated | delegations::cancel_delegated_says_whether_a_node_had_taken_it |
+//! | end_delegated | delegations::delegated_started_progress_and_end_read_back |
+//! | end_left | delegations::end_left_ends_what_earlier_daemons_of_the_node_took |
 
 // The contracts live beside this file, in `store_conformance/`.
 #[path = "store_conformance/checks.rs"]
 mod checks;
+#[path = "store_conformance/delegations.rs"]
+mod delegations;
 #[path = "store_conformance/fixtures.rs"]
 mod fixtures;
 #[path = "store_conformance/gates.rs"]
@@ -266,6 +276,17 @@ macro_rules! every_contract {
                 fence_writes_a_fenced_daemon_commits_nothing_more,
                 record_planned_writes_only_while_the_lease_is_held,
                 wakeups_wake_the_daemons_when_a_run_is_queued_or_a_cancel_asked,
+            }
+            delegations {
+                delegate_hands_an_attempt_over_untaken,
+                take_delegated_only_by_a_node_with_every_label,
+                take_delegated_takes_oldest_first_up_to_the_limit,
+                take_delegated_skips_ended_runs_and_stopped_or_fenced_daemons,
+                take_delegated_racing_daemons_take_each_once,
+                delegated_started_progress_and_end_read_back,
+                cancel_delegated_says_whether_a_node_had_taken_it,
+                delegation_shows_a_taker_that_restarted_or_was_fenced_as_gone,
+                end_left_ends_what_earlier_daemons_of_the_node_took,
             }
             checks {
                 record_check_keeps_the_targets_state_from_consecutive_results,

@@ -494,3 +494,33 @@ fn runs_on_and_node_labels_are_checked_where_written() {
         "{said}"
     );
 }
+
+/// A step's `runs_on` is checked like a job's, at its place; an approval runs no command, so
+/// it names none; a job whose steps name labels may set `node_wait`.
+#[test]
+fn a_steps_runs_on_is_checked_where_written() {
+    let t = Tree::new();
+    t.job(
+        "backup",
+        "steps:\n  dump:\n    runs_on: [db, Files]\n    run: echo dump\n  \
+         ok:\n    approval: {}\n    runs_on: [ops]\n    needs: [dump]\n",
+    );
+    let err = refused_definitions(&t);
+    assert!(
+        err.contains("jobs/backup.yaml:3:") && err.contains("`Files` is not a label"),
+        "{err}"
+    );
+    assert!(
+        err.contains("jobs/backup.yaml:7:")
+            && err.contains("step `ok` is an approval: it runs no command, so no `runs_on`"),
+        "{err}"
+    );
+    let t = Tree::new();
+    t.job(
+        "backup",
+        "node_wait: 5m\nsteps:\n  dump:\n    runs_on: [db]\n    run: echo dump\n  \
+         copy:\n    runs_on: [files]\n    needs: [dump]\n    run: echo copy\n",
+    );
+    let out = t.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+}

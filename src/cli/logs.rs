@@ -84,10 +84,20 @@ fn print_attempt(a: &AttemptRow) -> Result<(), Error> {
             Ok(())
         }
         Err(e) => {
-            super::out(&format!(
-                "[unyo] cannot read {}: {e}; the database kept the last bytes of each stream:\n",
-                a.log_path
-            ));
+            let node = a.command.get("node").and_then(|n| n.as_str());
+            super::out(&match node {
+                // A step handed over to another node wrote its log there.
+                Some(n) => format!(
+                    "[unyo] the log is on node `{n}` ({}); the database kept the last bytes of \
+                     each stream:\n",
+                    a.log_path
+                ),
+                None => format!(
+                    "[unyo] cannot read {}: {e}; the database kept the last bytes of each \
+                     stream:\n",
+                    a.log_path
+                ),
+            });
             super::out(&format!(
                 "--- stdout ---\n{}\n--- stderr ---\n{}\n",
                 a.stdout_tail, a.stderr_tail

@@ -110,6 +110,28 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         ))
         .await;
     }
+    // A step for other nodes is handed over by a daemon's run; a foreground run has none.
+    if !args.detach
+        && let Some(step) = job
+            .steps
+            .iter()
+            .find(|s| !s.runs_on_node(&settings.node.labels))
+    {
+        return refuse(format!(
+            "step `{}` of job `{}` runs on nodes labelled {} (`runs_on`), and this node `{}` \
+             has {}; queue the run with `--detach`: a daemon hands the step over to such a node",
+            step.name,
+            job.name,
+            step.runs_on.join(", "),
+            settings.node.name,
+            if settings.node.labels.is_empty() {
+                "none".to_owned()
+            } else {
+                settings.node.labels.join(", ")
+            }
+        ))
+        .await;
+    }
     let today = engine::dates(settings, chrono::Utc::now()).0;
     let values = match params::resolve(&job, &given, business_date.unwrap_or(today), &settings.root)
     {

@@ -89,10 +89,45 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             ));
         }
     }
+    // Steps handed over to other nodes (`runs_on`): where each ran, or what it waits for.
+    let placed = |a: &crate::store::AttemptRow| {
+        a.command
+            .get("node")
+            .and_then(|n| n.as_str())
+            .map(str::to_owned)
+            .or_else(|| {
+                let labels: Vec<&str> = a
+                    .command
+                    .get("runs_on")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|l| l.as_str())
+                    .collect();
+                Some(if a.status == crate::store::AttemptStatus::Running {
+                    format!("(waiting for a node labelled {})", labels.join(", "))
+                } else {
+                    format!("(no node labelled {} took it)", labels.join(", "))
+                })
+            })
+    };
+    let nodes = d.attempts.iter().any(|a| placed(a).is_some());
+    for a in d
+        .attempts
+        .iter()
+        .filter(|a| a.status == crate::store::AttemptStatus::Running)
+    {
+        if let Some(p) = placed(a).filter(|p| p.starts_with('(')) {
+            out.push_str(&format!("  {}: {}\n", a.step, p.trim_matches(['(', ')'])));
+        }
+    }
     out.push_str("\nattempts:\n");
-    let mut t = Table::new(&["STEP", "#", "STATUS", "STARTED", "DURATION", "PID", "LOG"]);
+    let mut head = vec!["STEP", "#", "STATUS", "STARTED", "DURATION", "PID", "LOG"];
+    if nodes {
+        head.insert(5, "NODE");
+    }
+    let mut t = Table::new(&head);
     for a in &d.attempts {
-        t.row(vec![
+        let mut row = vec![
             a.step.clone(),
             a.attempt.to_string(),
             a.status.to_string(),
@@ -104,7 +139,11 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             } else {
                 "(no output)".to_owned()
             },
-        ]);
+        ];
+        if nodes {
+            row.insert(5, placed(a).unwrap_or_else(|| "-".to_owned()));
+        }
+        t.row(row);
     }
     out.push_str(&t.render());
     for a in d.attempts.iter().filter(|a| {

@@ -18,18 +18,7 @@ impl Daemon {
         let Some(job) = self.catalog.jobs.get(run.job).cloned() else {
             return;
         };
-        let params: IndexMap<String, String> = run
-            .params
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| {
-                        let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                        (k.clone(), v)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let params = engine::params::from_record(run.params);
         let (stop_tx, stop_rx) = watch::channel(None);
         self.running.insert(
             run_id,

@@ -10,11 +10,12 @@
 //! This file holds the start (`begin`, then `Starting::run`) and the main loop; each of its
 //! concerns has a file: the lock (`lock.rs`), planning passes (`planning.rs`, on the
 //! per-schedule state of `slots.rs`), the queue poll (`queue.rs`), the runs it drives
-//! (`launch.rs`), queued runs already late (`late.rs`), crash recovery (`recover.rs`), the
+//! (`launch.rs`), steps other nodes hand over to it (`carry.rs`), queued runs already late (`late.rs`), crash recovery (`recover.rs`), the
 //! notifier's task (`notify_task.rs`), SIGHUP (`reload.rs`), the signals and the stop
 //! (`shutdown.rs`), the `/metrics` endpoint's task (`metrics.rs`) and systemd's notify
 //! protocol (`systemd.rs`).
 
+mod carry;
 mod late;
 mod launch;
 mod lock;
@@ -108,6 +109,9 @@ struct Daemon {
     clock: SharedClock,
     id: i64,
     running: HashMap<i64, Active>,
+    /// Steps other nodes' runs handed over that this node runs, by attempt id: the stop of
+    /// each (`carry.rs`). Their tasks are among `tasks`.
+    carried: HashMap<i64, watch::Sender<bool>>,
     /// The tasks of the runs being driven; a finished one is reaped at the next pass (a
     /// finished task kept here holds its output until it is joined).
     tasks: JoinSet<()>,
@@ -225,6 +229,7 @@ impl Starting {
             clock,
         ));
         daemon.announce();
+        daemon.end_handed_leftovers().await?;
         daemon.recover().await?;
         let (metrics_stop, metrics_stop_rx) = watch::channel(false);
         let metrics_task = metrics.map(|listener| {
@@ -353,6 +358,7 @@ impl Daemon {
             clock,
             id,
             running: HashMap::new(),
+            carried: HashMap::new(),
             tasks: JoinSet::new(),
             done_tx,
             done_rx,
@@ -407,6 +413,7 @@ impl Daemon {
         }
         if tokio::time::Instant::now() >= *next_queue_poll {
             self.pump(now).await?;
+            self.take_handed(now).await?;
             *next_queue_poll = tokio::time::Instant::now() + QUEUE_POLL;
         }
         if last_recover.elapsed() >= RECOVER_EVERY {

@@ -54,9 +54,14 @@ impl Daemon {
         }
         let deadline = tokio::time::Instant::now() + grace;
         let mut stopped = false;
-        while !self.running.is_empty() {
+        // Steps handed over by other nodes' runs may finish too, within the same grace.
+        self.carried.retain(|_, stop| !stop.is_closed());
+        while !self.running.is_empty() || !self.carried.is_empty() {
             tokio::select! {
                 Some((run_id, result)) = self.done_rx.recv() => self.finished(run_id, result).await?,
+                () = tokio::time::sleep(std::time::Duration::from_millis(100)), if !self.carried.is_empty() => {
+                    self.carried.retain(|_, stop| !stop.is_closed());
+                }
                 () = tokio::time::sleep_until(deadline), if !stopped => {
                     self.stop_all();
                     stopped = true;
@@ -70,6 +75,7 @@ impl Daemon {
     }
 
     pub(super) fn stop_all(&self) {
+        self.stop_handed();
         for (id, a) in &self.running {
             tracing::warn!(
                 run = id,

@@ -11,7 +11,8 @@
 //! This file is the engine's public face (`run`, `execute`, `RunRequest`, `Started`, `Stop`,
 //! `Event`); each concept has a file of its own: the run's shared context and environment
 //! (`context.rs`), the step DAG (`dag.rs`), one step and its attempts (`step.rs`), approval
-//! gates (`gate.rs`), a runbook's plan carried out for a failed attempt and the wait for a
+//! gates (`gate.rs`), a step handed over to another node and one run for another node's run
+//! (`delegate.rs`), a runbook's plan carried out for a failed attempt and the wait for a
 //! retry (`recovery.rs`), the run's end reaching the incidents (`finish.rs`), the secret
 //! parameters' values and their masking (`secrets.rs`), and the run's watcher: lateness,
 //! stuck steps and slowdowns (`monitor.rs`).
@@ -19,6 +20,7 @@
 mod check;
 mod context;
 mod dag;
+mod delegate;
 mod finish;
 mod gate;
 mod monitor;
@@ -39,6 +41,7 @@ use crate::domain::clock::SharedClock;
 use crate::model::{Catalog, Job, Settings};
 use crate::store::{NewRun, RunStatus, StepStatus, Store, StoreError, Trigger};
 use context::StepContext;
+pub use delegate::{carry_out, left_outcome};
 
 /// How long a step runs before its process id is recorded on its own; a step that ends
 /// sooner has it recorded with its end. Should unyo die within this time, the step's

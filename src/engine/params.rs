@@ -130,6 +130,21 @@ pub fn redacted(job: &Job, values: &IndexMap<String, String>) -> IndexMap<String
         .collect()
 }
 
+/// The values of a run as recorded (`RunRow::params`, secret ones masked), by name.
+pub fn from_record(recorded: &serde_json::Value) -> IndexMap<String, String> {
+    recorded
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    (k.clone(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The secret values among a run's values, given in this process (never stored).
 pub fn secrets(job: &Job, values: &IndexMap<String, String>) -> IndexMap<String, String> {
     values

@@ -52,14 +52,18 @@ pub(super) async fn run_step(
             .log_dir
             .join(&ctx.job.name)
             .join(format!("{}.{}.{attempt}.log", ctx.run_id, step.name));
-        let mut prepared = prepare(ctx, step, attempt, log_path.clone());
-        if let Ok(cmd) = &mut prepared {
+        // A step for nodes with labels this one lacks is handed over to one of them, which
+        // renders and runs it (`delegate.rs`).
+        let here = step.runs_on_node(&ctx.settings.node.labels);
+        let mut prepared = here.then(|| prepare(ctx, step, attempt, log_path.clone()));
+        if let Some(Ok(cmd)) = &mut prepared {
             // Counted where the run's watcher sees it (`stuck_after`).
             cmd.progress = ctx.live[i].progress.clone();
         }
         let command_record = match &prepared {
-            Ok(cmd) => program_record(&cmd.program),
-            Err(_) => serde_json::json!(null),
+            Some(Ok(cmd)) => program_record(&cmd.program),
+            Some(Err(_)) => serde_json::json!(null),
+            None => serde_json::json!({ "runs_on": step.runs_on }),
         };
         let started_at = ctx.clock.now();
         let attempt_id = ctx
@@ -79,16 +83,17 @@ pub(super) async fn run_step(
         });
 
         let result = match prepared {
-            Ok(cmd) => {
+            Some(Ok(cmd)) => {
                 ctx.live[i].running(attempt);
-                let outcome = spawn_attempt(ctx, &cmd, attempt_id, permit).await;
+                let outcome = spawn_attempt(ctx, &cmd, attempt_id, Some(permit)).await;
                 ctx.live[i].running(0);
                 outcome?
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 drop(permit);
-                Err(e)
+                Ran::Failed(e)
             }
+            None => super::delegate::hand_over(ctx, i, attempt, attempt_id, permit).await?,
         };
 
         let mut end = attempt_end(ctx, step, result);
@@ -187,15 +192,26 @@ async fn take_slot(
     Ok(Some(permit))
 }
 
-/// Runs a recorded attempt's process to its end, holding `permit` while it runs. A step
-/// that is still running after [`PID_RECORD_DELAY`] gets its pid recorded then; a shorter
-/// one has it recorded with its end, one transaction fewer.
-async fn spawn_attempt(
+/// How an attempt's command went, wherever it ran (kept as JSON when another node ran it).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(super) enum Ran {
+    /// Its process ran and ended.
+    Process(exec::Outcome),
+    /// It did not run, or how it ended is unknown: why.
+    Failed(String),
+    /// Stopped before any node took it (a step handed over to another node).
+    NotTaken,
+}
+
+/// Runs a recorded attempt's process to its end, holding `permit` (if any) while it runs.
+/// A step that is still running after [`PID_RECORD_DELAY`] gets its pid recorded then; a
+/// shorter one has it recorded with its end, one transaction fewer.
+pub(super) async fn spawn_attempt(
     ctx: &StepContext,
     cmd: &exec::Command,
     attempt_id: i64,
-    permit: OwnedSemaphorePermit,
-) -> Result<Result<exec::Outcome, String>, StoreError> {
+    permit: Option<OwnedSemaphorePermit>,
+) -> Result<Ran, StoreError> {
     let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<u32>();
     let record_pid = async {
         if let Ok(pid) = pid_rx.await {
@@ -224,7 +240,10 @@ async fn spawn_attempt(
     // writes run in this thread, and the end is not on anyone's way.
     drop(permit);
     tokio::task::yield_now().await;
-    Ok(outcome.map_err(|e| e.to_string()))
+    Ok(match outcome {
+        Ok(out) => Ran::Process(out),
+        Err(e) => Ran::Failed(e.to_string()),
+    })
 }
 
 /// The command as recorded with an attempt.
@@ -236,11 +255,7 @@ pub(super) fn program_record(program: &Program) -> serde_json::Value {
 }
 
 /// How an attempt ended, before any runbook looked at it.
-fn attempt_end(
-    ctx: &StepContext,
-    step: &Step,
-    result: Result<exec::Outcome, String>,
-) -> AttemptEnd {
+fn attempt_end(ctx: &StepContext, step: &Step, result: Ran) -> AttemptEnd {
     let blank = AttemptEnd {
         status: AttemptStatus::Error,
         pid: None,
@@ -261,7 +276,7 @@ fn attempt_end(
         continued: false,
     };
     match result {
-        Ok(mut out) => {
+        Ran::Process(mut out) => {
             let (exit_code, signal) = match out.exit {
                 Exit::Code(c) => (Some(c), None),
                 Exit::Signal(s) => (None, Some(s)),
@@ -331,9 +346,15 @@ fn attempt_end(
                 ..blank
             }
         }
-        Err(message) => AttemptEnd {
+        Ran::Failed(message) => AttemptEnd {
             error: Some(message.clone()),
             step_reason: Some(message),
+            ..blank
+        },
+        Ran::NotTaken => AttemptEnd {
+            status: AttemptStatus::Cancelled,
+            step_status: StepStatus::Cancelled,
+            step_reason: Some(ctx.stop_reason()),
             ..blank
         },
     }

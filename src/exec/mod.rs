@@ -191,7 +191,7 @@ impl fmt::Debug for Command {
 }
 
 /// How the step's own process (the group leader) ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Exit {
     /// It exited with this code.
     Code(i32),
@@ -210,8 +210,8 @@ pub fn describe_exit(exit: Exit) -> String {
     }
 }
 
-/// What happened when a [`Command`] ran.
-#[derive(Debug, Clone)]
+/// What happened when a [`Command`] ran (kept as JSON when another node ran it).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     /// How the process ended.
     pub exit: Exit,

@@ -91,7 +91,7 @@ kill "$w" 2>/dev/null
 exit "$r""#;
 
 /// Why a remote attempt's connection failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FailureKind {
     /// The server presented a key other than the pinned one (or none is pinned).
     HostKey,
@@ -104,7 +104,7 @@ pub enum FailureKind {
 }
 
 /// An exit 255 that came from `ssh`, not from the remote command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionFailure {
     pub host: String,
     pub kind: FailureKind,

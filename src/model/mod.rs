@@ -301,6 +301,9 @@ pub struct Step {
     /// A health check (`check:`): the action runs its plugin, whose exit code 0-3 is a
     /// result for the target, not the step's success or failure.
     pub check: Option<Check>,
+    /// The labels a node must have to run this step (the step's `runs_on`); empty: it runs
+    /// where its run runs.
+    pub runs_on: Vec<String>,
 }
 
 /// What a check step keeps beside its plugin's command (the step's `Action::Argv`).
@@ -315,6 +318,12 @@ pub struct Check {
 }
 
 impl Step {
+    /// Whether a node with `labels` may run this step (it has every label of the step's
+    /// `runs_on`).
+    pub fn runs_on_node(&self, labels: &[String]) -> bool {
+        self.runs_on.iter().all(|l| labels.contains(l))
+    }
+
     /// Whether exit code `code` means the step refused.
     pub fn refuses_with(&self, code: i32) -> bool {
         self.refuse_exit

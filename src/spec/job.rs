@@ -219,6 +219,10 @@ pub struct StepSpec {
     pub refuse_exit: Option<Vec<Spanned<CodeSpec>>>,
     /// A running attempt that prints nothing for this long is stuck (overrides the job's).
     pub stuck_after: Option<Spanned<String>>,
+    /// The labels a node must have to run this step, when it runs elsewhere than its run
+    /// (one job backs up the database on the DB server and copies the dump on the file
+    /// server); where its run runs when absent.
+    pub runs_on: Option<Spanned<Vec<String>>>,
 }
 
 /// The declared type of a parameter.

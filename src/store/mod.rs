@@ -9,6 +9,7 @@
 
 pub mod bulk;
 mod checks;
+mod delegations;
 pub mod disk;
 mod findings;
 mod nodes;
@@ -20,8 +21,8 @@ mod traits;
 /// `&dyn Store`.
 pub mod prelude {
     pub use super::traits::{
-        CheckStore, IncidentStore, MonitorStore, NodeStore, Outbox, RecordStore, ReportStore,
-        RunStore, SlotStore, Store,
+        CheckStore, DelegationStore, IncidentStore, MonitorStore, NodeStore, Outbox, RecordStore,
+        ReportStore, RunStore, SlotStore, Store,
     };
 }
 
@@ -38,13 +39,14 @@ pub use checks::{
     CheckRecorded, EndedRun, Histogram, MetricFacts, NewCheckResult, RunTally, RunsSince,
     SlotsSince, TargetChange, TargetRow,
 };
+pub use delegations::{Delegated, Delegation};
 pub use findings::{DurationSample, FindingRow, NewFinding};
 pub use nodes::{Beat, FencedDaemon, Lease, NewNode, NodeRow};
 pub use postgres::{Copied, CopyError, PgStore, copy_sqlite, without_password};
 pub use sqlite::SqliteStore;
 pub use traits::{
-    CheckStore, IncidentStore, MonitorStore, NodeStore, Outbox, RecordStore, ReportStore, RunStore,
-    SlotStore, Store,
+    CheckStore, DelegationStore, IncidentStore, MonitorStore, NodeStore, Outbox, RecordStore,
+    ReportStore, RunStore, SlotStore, Store,
 };
 
 use crate::model::{Database, Settings, Severity};

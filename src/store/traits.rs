@@ -337,6 +337,57 @@ pub trait NodeStore: Send + Sync + std::fmt::Debug {
     ) -> Pending<Vec<Option<i64>>>;
 }
 
+/// Steps that run on another node (see `delegations.rs`): handed over by the node driving
+/// the run, taken by one node with the step's labels, their process's end recorded by it.
+/// See [`Store`] for the rule every write follows.
+pub trait DelegationStore: Send + Sync + std::fmt::Debug {
+    /// Hands attempt `attempt_id` (recorded by [`RunStore::start_attempt`]) over to a node
+    /// with every label of `labels`; on PostgreSQL the daemons are woken.
+    fn delegate(&self, attempt_id: i64, labels: &[String]) -> Pending<()>;
+    /// Takes, for daemon `daemon_id` whose node has `labels`, up to `limit` handed-over
+    /// attempts it may run (oldest first): not taken, not cancelled, of running runs, every
+    /// label of theirs among `labels`. Each is taken by one daemon among any number taking
+    /// at once; a daemon stopped or fenced takes nothing.
+    fn take_delegated(
+        &self,
+        daemon_id: i64,
+        labels: &[String],
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Pending<Vec<Delegated>>;
+    /// The taker records the command it runs (its node named in it) and where its log is.
+    fn delegated_started(
+        &self,
+        attempt_id: i64,
+        command: &serde_json::Value,
+        log_path: &str,
+    ) -> Pending<()>;
+    /// A handed-over attempt as it stands; `None` for an attempt never handed over.
+    fn delegation(&self, attempt_id: i64) -> Pending<Option<Delegation>>;
+    /// The taker records how many bytes of output its process wrote so far.
+    fn delegated_progress(&self, attempt_id: i64, bytes: i64) -> Pending<()>;
+    /// The driver asks for a handed-over attempt to stop; `true` when a node had taken it
+    /// (whose end is then awaited), `false` when none had (none will take it now).
+    fn cancel_delegated(&self, attempt_id: i64) -> Pending<bool>;
+    /// Daemon `daemon_id`, which took the attempt, records how its process ended; `false`
+    /// (nothing written) when another daemon took it or its end is recorded already.
+    fn end_delegated(
+        &self,
+        attempt_id: i64,
+        daemon_id: i64,
+        outcome: &serde_json::Value,
+    ) -> Pending<bool>;
+    /// Ends with `outcome` the hand-overs that earlier daemons of node `node` (not
+    /// `daemon_id`) took and did not end, and returns them: a restarted node stops the
+    /// processes they left, and their runs read why.
+    fn end_left(
+        &self,
+        node: &str,
+        daemon_id: i64,
+        outcome: &serde_json::Value,
+    ) -> Pending<Vec<Delegated>>;
+}
+
 /// Where runs are recorded.
 ///
 /// Write methods *issue* their write when called, before the returned future is first
@@ -354,6 +405,7 @@ pub trait Store:
     + MonitorStore
     + CheckStore
     + NodeStore
+    + DelegationStore
 {
 }
 
@@ -367,5 +419,6 @@ impl<T> Store for T where
         + MonitorStore
         + CheckStore
         + NodeStore
+        + DelegationStore
 {
 }

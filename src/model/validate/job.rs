@@ -122,31 +122,16 @@ pub(super) fn job(
             "`wait_timeout` needs `after` (the jobs to wait for)",
         );
     }
-    let mut runs_on: Vec<String> = Vec::new();
-    if let Some(labels) = &spec.runs_on {
-        for l in &labels.value {
-            if !crate::model::is_label(l) {
-                cx.err(
-                    file,
-                    labels,
-                    format!(
-                        "`runs_on`: `{l}` is not a label (lowercase letters, digits, `-`, `_`, \
-                         starting with a letter), as `node.labels` in unyo.yaml names them"
-                    ),
-                );
-            } else if !runs_on.contains(l) {
-                runs_on.push(l.clone());
-            }
-        }
-    }
+    let runs_on = labels(cx, file, &spec.runs_on);
     let node_wait = cx.duration(file, &spec.node_wait, "node_wait");
     if let Some(w) = &spec.node_wait
         && runs_on.is_empty()
+        && spec.steps.values().all(|s| s.value.runs_on.is_none())
     {
         cx.err(
             file,
             w,
-            "`node_wait` needs `runs_on` (the labels to wait for)",
+            "`node_wait` needs `runs_on`, the job's or a step's (the labels to wait for)",
         );
     }
     if spec.outside_window.is_some() && spec.window.is_none() && spec.avoid.is_none() {
@@ -194,6 +179,16 @@ pub(super) fn job(
                 file,
                 at,
                 format!("step `{sname}` is an approval: it prints nothing, so no `stuck_after`"),
+            );
+        }
+        if let (Action::Approval { .. }, Some(at)) = (&built.action, &s.value.runs_on) {
+            cx.err(
+                file,
+                at,
+                format!(
+                    "step `{sname}` is an approval: it runs no command, so no `runs_on` (an \
+                     approval waits where its run runs)"
+                ),
             );
         }
         let own = refuse_exit(cx, file, &s.value.refuse_exit);
@@ -455,6 +450,7 @@ fn step(
             host: None,
             user: None,
             check: None,
+            runs_on: Vec::new(),
         };
     }
     if let (Some(a), 2..) = (&spec.approval, kinds) {
@@ -553,7 +549,31 @@ fn step(
         host: None,
         user: None,
         check: check.map(|(_, c)| c),
+        runs_on: labels(cx, file, &spec.runs_on),
     }
+}
+
+/// The labels of a `runs_on:` (a job's or a step's), each once; an error for each that is
+/// not a label.
+fn labels(cx: &mut Ctx<'_>, file: &Path, given: &Option<Spanned<Vec<String>>>) -> Vec<String> {
+    let mut runs_on: Vec<String> = Vec::new();
+    if let Some(labels) = given {
+        for l in &labels.value {
+            if !crate::model::is_label(l) {
+                cx.err(
+                    file,
+                    labels,
+                    format!(
+                        "`runs_on`: `{l}` is not a label (lowercase letters, digits, `-`, `_`, \
+                         starting with a letter), as `node.labels` in unyo.yaml names them"
+                    ),
+                );
+            } else if !runs_on.contains(l) {
+                runs_on.push(l.clone());
+            }
+        }
+    }
+    runs_on
 }
 
 /// Where a step runs and as whom: `host:` names a host of unyo.yaml; `user:` an existing

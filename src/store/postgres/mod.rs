@@ -27,6 +27,7 @@ mod writer;
 mod bulk;
 mod checks;
 mod copy;
+mod delegations;
 mod findings;
 mod incidents;
 mod nodes;
@@ -52,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "nodes",
         include_str!("../../../migrations/postgres/0002_nodes.sql"),
+    ),
+    (
+        3,
+        "delegations",
+        include_str!("../../../migrations/postgres/0003_delegations.sql"),
     ),
 ];
 

@@ -29,6 +29,7 @@ use super::*;
 
 mod bulk;
 mod checks;
+mod delegations;
 mod findings;
 mod incidents;
 mod nodes;
@@ -160,6 +161,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         24,
         "nodes",
         include_str!("../../../migrations/sqlite/0024_nodes.sql"),
+    ),
+    (
+        25,
+        "delegations",
+        include_str!("../../../migrations/sqlite/0025_delegations.sql"),
     ),
 ];
 

@@ -212,6 +212,22 @@ pub(super) const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "delegations",
+        key: &["attempt_id"],
+        identity: false,
+        batch: BATCH,
+        columns: &[
+            ("attempt_id", K::Int),
+            ("run_id", K::Int),
+            ("labels", K::Text),
+            ("daemon_id", K::Int),
+            ("taken_at", K::Time),
+            ("cancel", K::Bool),
+            ("progress", K::Int),
+            ("outcome", K::Text),
+        ],
+    },
+    Table {
         name: "incidents",
         key: &["id"],
         identity: true,
