@@ -30,6 +30,9 @@ use crate::store::{Delegated, Store, StoreError};
 const LOOK_EVERY: Duration = Duration::from_millis(250);
 /// How often the taker records its process's output so far (for the run's `stuck_after`).
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// How many times (a second apart) the taker tries to record a step's end while the
+/// database cannot be reached.
+const END_TRIES: u32 = 600;
 
 /// Hands attempt `attempt` of step `i` (recorded as `attempt_id`) over to a node with the
 /// step's labels and waits for its end, holding the run's `permit` meanwhile.
@@ -163,17 +166,30 @@ pub async fn carry_out(
 ) -> Result<(), StoreError> {
     let ran = run_here(settings, catalog, store.clone(), clock, &work, stop).await?;
     let outcome = serde_json::to_value(&ran).unwrap_or_default();
-    if !store
-        .end_delegated(work.attempt_id, daemon_id, &outcome)
-        .await?
-    {
-        tracing::warn!(
-            run = work.run_id,
-            step = work.step,
-            "the end of a handed-over step was recorded already"
-        );
+    // The driver waits for this end: a database out of reach is waited for (a daemon
+    // declared dead meanwhile writes nothing, and its driver reads that it is gone).
+    let mut tries = 0;
+    loop {
+        match store
+            .end_delegated(work.attempt_id, daemon_id, &outcome)
+            .await
+        {
+            Ok(true) => return Ok(()),
+            Ok(false) => {
+                tracing::warn!(
+                    run = work.run_id,
+                    step = work.step,
+                    "the end of a handed-over step was recorded already"
+                );
+                return Ok(());
+            }
+            Err(e) if e.is_transient() && tries < END_TRIES => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(())
 }
 
 /// Renders and runs the handed-over step `work` with this node's definitions and settings.

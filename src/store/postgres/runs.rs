@@ -399,10 +399,12 @@ impl RunStore for PgStore {
     fn claim_run(&self, run_id: i64, owner: &str, at: DateTime<Utc>) -> Pending<bool> {
         let owner = owner.to_owned();
         self.write("claiming a queued run", move |pg| {
+            // A run another daemon is claiming this instant is skipped, not waited for.
             let changed = pg.execute(
                 q(
                     "UPDATE runs SET status = 'running', owner = $1, started_at = $2, \
-                   reason = NULL WHERE id = $3 AND status = 'queued'",
+                   reason = NULL WHERE id = (SELECT id FROM runs WHERE id = $3 \
+                   AND status = 'queued' FOR UPDATE SKIP LOCKED)",
                 )
                 .bind(owner)
                 .bind(at)
