@@ -1505,6 +1505,11 @@ fn a_step_for_a_node_nobody_has_waits_visibly_and_opens_an_incident() {
         shown.contains("tape: waiting for a node labelled tape") && shown.contains("NODE"),
         "{shown}"
     );
+    let status = text(&t.run(&["status"]).stdout);
+    assert!(
+        status.contains("tape: waiting for a node labelled tape"),
+        "{status}"
+    );
     assert_eq!(run_status(&t, run), "running");
     assert_eq!(step_status(&t, run, "list"), "succeeded");
     let out = t.run(&["cancel", &run.to_string()]);

@@ -830,6 +830,8 @@ fn a_job_across_two_labels_runs_each_step_on_its_node_in_order() {
     let pid: i32 = wait_for("the handed-over step to start", || {
         std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
     });
+    let status = crate::helper::text(&trees[1].run(&["status"]).stdout);
+    assert!(status.contains("wait: on node db1"), "{status}");
     let asked = Instant::now();
     let out = ops.run(&["cancel", &hold.to_string()]);
     assert!(out.status.success(), "{}", crate::helper::both(&out));

@@ -31,6 +31,9 @@ struct Status {
     nodes: Vec<crate::store::NodeRow>,
     running: Vec<RunRow>,
     waiting_retry: Vec<Waiting>,
+    /// Running steps handed over to other nodes (`runs_on`): which node runs each, or the
+    /// labels it waits for.
+    handed_over: Vec<HandedOver>,
     queued: Vec<RunRow>,
     open_incidents: Vec<crate::store::IncidentRow>,
     /// Runs of the last day that declined by themselves (`refuse_exit`), with the reason:
@@ -47,6 +50,29 @@ struct Daemon {
     host: Option<String>,
     started_at: Option<chrono::DateTime<Utc>>,
     heartbeat_at: Option<chrono::DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+struct HandedOver {
+    run_id: i64,
+    step: String,
+    /// The node running it; `None` while none has taken it.
+    node: Option<String>,
+    /// The labels it waits for, while no node has taken it.
+    labels: Vec<String>,
+}
+
+impl HandedOver {
+    fn note(&self) -> String {
+        match &self.node {
+            Some(n) => format!("{}: on node {n}", self.step),
+            None => format!(
+                "{}: waiting for a node labelled {}",
+                self.step,
+                self.labels.join(", ")
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -77,8 +103,29 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         .into_iter()
         .partition(|r| r.status == RunStatus::Running);
     let mut waiting_retry = Vec::new();
+    let mut handed_over = Vec::new();
     for r in &running {
         if let Some(d) = store.get_run(r.id).await? {
+            for a in d
+                .attempts
+                .iter()
+                .filter(|a| a.status == crate::store::AttemptStatus::Running)
+            {
+                let node = a.command.get("node").and_then(|n| n.as_str());
+                let labels = a.command.get("runs_on").and_then(|l| l.as_array());
+                if node.is_some() || labels.is_some() {
+                    handed_over.push(HandedOver {
+                        run_id: r.id,
+                        step: a.step.clone(),
+                        node: node.map(str::to_owned),
+                        labels: labels
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|l| l.as_str().map(str::to_owned))
+                            .collect(),
+                    });
+                }
+            }
             for s in d.steps.iter().filter(|s| {
                 matches!(
                     s.status,
@@ -132,6 +179,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         nodes,
         running,
         waiting_retry,
+        handed_over,
         queued,
         open_incidents,
         refused,
@@ -236,12 +284,19 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
             } else {
                 s.waiting_retry
                     .iter()
-                    .find(|w| w.run_id == r.id)
+                    .filter(|w| w.run_id == r.id)
                     .map(|w| match w.retry_at {
                         Some(at) => format!("{}: retry at {}", w.step, time(at)),
                         None => format!("{}: waiting for approval", w.step),
                     })
-                    .unwrap_or_default()
+                    .chain(
+                        s.handed_over
+                            .iter()
+                            .filter(|h| h.run_id == r.id)
+                            .map(HandedOver::note),
+                    )
+                    .collect::<Vec<_>>()
+                    .join("; ")
             };
             // A rehearsal says so, above all to the one asked to approve it.
             let note = match (r.business_date_given, note.is_empty()) {
