@@ -85,8 +85,9 @@ pub(super) async fn serve(
 /// A response's body: a short text, or the exposition in parts.
 type Reply = UnsyncBoxBody<Bytes, Infallible>;
 
-/// The exposition as a body: each frame is the next part, rendered when hyper asks for it.
-struct Parts(Exposition);
+/// The exposition as a body: each frame is the next part, rendered when hyper asks for it;
+/// after the last, what the scrape freed goes back to the system.
+struct Parts(Option<Exposition>);
 
 impl Body for Parts {
     type Data = Bytes;
@@ -96,12 +97,12 @@ impl Body for Parts {
         self: Pin<&mut Self>,
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(
-            self.get_mut()
-                .0
-                .next()
-                .map(|part| Ok(Frame::data(Bytes::from(part)))),
-        )
+        let parts = &mut self.get_mut().0;
+        let next = parts.as_mut().and_then(Iterator::next);
+        if next.is_none() && parts.take().is_some() {
+            super::memory::give_back();
+        }
+        Poll::Ready(next.map(|part| Ok(Frame::data(Bytes::from(part)))))
     }
 }
 
@@ -130,7 +131,7 @@ async fn answer(endpoint: &Endpoint, req: &Request<Incoming>) -> Response<Reply>
     }
     match scrape(endpoint).await {
         Ok(exposition) => {
-            let mut r = Response::new(Parts(exposition).boxed_unsync());
+            let mut r = Response::new(Parts(Some(exposition)).boxed_unsync());
             r.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
                 hyper::header::HeaderValue::from_static(CONTENT_TYPE),

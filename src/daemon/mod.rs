@@ -12,13 +12,14 @@
 //! per-schedule state of `slots.rs`), the queue poll (`queue.rs`), the runs it drives
 //! (`launch.rs`), steps other nodes hand over to it (`carry.rs`), queued runs already late (`late.rs`), crash recovery (`recover.rs`), the
 //! notifier's task (`notify_task.rs`), SIGHUP (`reload.rs`), the signals and the stop
-//! (`shutdown.rs`), the `/metrics` endpoint's task (`metrics.rs`) and systemd's notify
+//! (`shutdown.rs`), the `/metrics` endpoint's task (`metrics.rs`) and the memory it gives back (`memory.rs`) and systemd's notify
 //! protocol (`systemd.rs`).
 
 mod carry;
 mod late;
 mod launch;
 mod lock;
+mod memory;
 mod metrics;
 mod node;
 mod notify_task;

@@ -1,7 +1,7 @@
 //! A step run as another operating-system user (`user:`): the argv is prefixed with
 //! util-linux's `setpriv --reuid --regid --init-groups --`, so the step gets the user's id,
 //! primary group and supplementary groups (std's `CommandExt::uid/gid` would drop the
-//! supplementary groups, and the crate forbids the `unsafe` a `pre_exec` needs), and its
+//! supplementary groups, and the crate keeps out the `unsafe` a `pre_exec` needs), and its
 //! environment gets the user's `HOME`, `USER`, `LOGNAME` and `SHELL` from the password
 //! database (the step's own `env:` still wins).
 //!

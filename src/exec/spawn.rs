@@ -355,7 +355,7 @@ pub(super) fn spawn(spec: &Spawn<'_>) -> io::Result<Child> {
     )?;
     // `AsyncFd::new` is deprecated because a handle whose descriptor can be swapped or closed
     // under it is unsound; an `OwnedFd` owned by the `AsyncFd` cannot be (and the other way,
-    // `register`, needs `unsafe`, which this crate forbids).
+    // `register`, needs `unsafe`, which this crate keeps out).
     #[allow(deprecated)]
     let pidfd = AsyncFd::new(pidfd)?;
     let stdin = match stdin {
