@@ -50,7 +50,10 @@ const HOSTILE_PARAM: &str = "</code><script>window.pwned=3</script>";
 fn dashboard_tree() -> (Tree, u16, i64) {
     let t = Tree::new();
     let port = free_port();
-    t.file("unyo.yaml", &format!("web:\n  listen: \"127.0.0.1:{port}\"\n"));
+    t.file(
+        "unyo.yaml",
+        &format!("web:\n  listen: \"127.0.0.1:{port}\"\n"),
+    );
     t.job("nightly", "steps:\n  a:\n    run: echo done\n");
     t.job(
         "hostile",
@@ -100,8 +103,14 @@ fn the_dashboard_answers_today_a_run_and_a_404_over_http() {
     let (code, _, run) = get(port, &format!("/runs/{id}")).expect("run page");
     assert_eq!(code, 200, "{run}");
     // Escaped as askama does it (numeric references).
-    assert!(run.contains("&#60;script&#62;window.pwned=1&#60;/script&#62;"), "{run}");
-    assert!(run.contains("&#60;img src=x onerror=&#34;window.pwned=2&#34;&#62;"), "{run}");
+    assert!(
+        run.contains("&#60;script&#62;window.pwned=1&#60;/script&#62;"),
+        "{run}"
+    );
+    assert!(
+        run.contains("&#60;img src=x onerror=&#34;window.pwned=2&#34;&#62;"),
+        "{run}"
+    );
     assert!(!run.contains("<script") && !run.contains("<img"), "{run}");
     assert!(run.contains("<strong class=\"exit\">3</strong>"), "{run}");
 
@@ -122,11 +131,14 @@ fn the_dashboard_answers_today_a_run_and_a_404_over_http() {
         &format!("Host: localhost:{port}\r\nAccept-Language: ja-JP,ja;q=0.9,en;q=0.5\r\n"),
     )
     .expect("today in Japanese");
-    assert!(ja.contains("<html lang=\"ja\">") && ja.contains("業務日付"), "{ja}");
+    assert!(
+        ja.contains("<html lang=\"ja\">") && ja.contains("業務日付"),
+        "{ja}"
+    );
     // Read-only, and only for loopback names: a page elsewhere that points a name of its own
     // at 127.0.0.1 gets nothing.
-    let (code, _, _) = request(port, "POST", "/", &format!("Host: 127.0.0.1:{port}\r\n"))
-        .expect("answer");
+    let (code, _, _) =
+        request(port, "POST", "/", &format!("Host: 127.0.0.1:{port}\r\n")).expect("answer");
     assert_eq!(code, 405);
     let (code, _, body) =
         request(port, "GET", "/", "Host: attacker.example:8480\r\n").expect("answer");
@@ -149,7 +161,10 @@ fn browser_kit() -> PathBuf {
         Path::new("/usr/bin/chromium").exists(),
         "the dashboard's browser test needs Debian's chromium; as root run: {INSTALL}"
     );
-    if !dir.join("node_modules/playwright-core/package.json").exists() {
+    if !dir
+        .join("node_modules/playwright-core/package.json")
+        .exists()
+    {
         let out = Command::new("npm")
             .args(["ci", "--prefer-offline", "--no-audit", "--no-fund"])
             .current_dir(&dir)
@@ -194,7 +209,10 @@ fn an_operator_follows_a_failed_run_from_today_to_its_log_tail_in_chromium() {
     assert!(counters.contains("1\nSucceeded"), "{counters}");
     assert!(counters.contains("1\nFailed"), "{counters}");
     let today_text = s(&today["text"]);
-    assert!(today_text.contains(&format!("Run #{id} (failed)")), "{today_text}");
+    assert!(
+        today_text.contains(&format!("Run #{id} (failed)")),
+        "{today_text}"
+    );
     assert!(today_text.contains("hostile"), "{today_text}");
 
     // The Run page reached by following the link: the log tail read as text.
@@ -202,8 +220,16 @@ fn an_operator_follows_a_failed_run_from_today_to_its_log_tail_in_chromium() {
     assert!(s(&run["url"]).ends_with(&format!("/runs/{id}")), "{run}");
     let run_text = s(&run["text"]);
     assert!(run_text.contains("failed"), "{run_text}");
-    assert_eq!(run["stdout"][0].as_str().map(str::trim), Some(format!("loading {HOSTILE_OUT}").as_str()), "{run}");
-    assert_eq!(run["stderr"][0].as_str().map(str::trim), Some(HOSTILE_ERR), "{run}");
+    assert_eq!(
+        run["stdout"][0].as_str().map(str::trim),
+        Some(format!("loading {HOSTILE_OUT}").as_str()),
+        "{run}"
+    );
+    assert_eq!(
+        run["stderr"][0].as_str().map(str::trim),
+        Some(HOSTILE_ERR),
+        "{run}"
+    );
     assert!(s(&run["params"]).contains(HOSTILE_PARAM), "{run}");
     // No script ran, none is in the page, no image was made of the log line.
     for page in [today, run, &seen["todayJa"]] {
@@ -216,12 +242,18 @@ fn an_operator_follows_a_failed_run_from_today_to_its_log_tail_in_chromium() {
 
     let missing = &seen["missing"];
     assert_eq!(missing["status"], 404, "{missing}");
-    assert!(s(&missing["text"]).contains("There is no run with this number."), "{missing}");
+    assert!(
+        s(&missing["text"]).contains("There is no run with this number."),
+        "{missing}"
+    );
 
     let ja = &seen["todayJa"];
     assert_eq!(ja["lang"], "ja", "{ja}");
     let ja_text = s(&ja["text"]);
-    assert!(ja_text.contains("業務日付") && ja_text.contains("異常終了"), "{ja_text}");
+    assert!(
+        ja_text.contains("業務日付") && ja_text.contains("異常終了"),
+        "{ja_text}"
+    );
 
     for shot in ["today.png", "run.png", "not-found.png", "today-ja.png"] {
         let bytes = std::fs::read(shots.join(shot)).expect(shot);
@@ -245,8 +277,14 @@ fn web_listen_is_loopback_only_and_checked_at_its_place() {
     );
     t.file("unyo.yaml", "web:\n  listen: localhost\n");
     let err = refused_definitions(&t);
-    assert!(err.contains("`web.listen`: `localhost` is not HOST:PORT"), "{err}");
-    t.file("unyo.yaml", "web:\n  listen: \"127.0.0.1:8480\"\n  port: 80\n");
+    assert!(
+        err.contains("`web.listen`: `localhost` is not HOST:PORT"),
+        "{err}"
+    );
+    t.file(
+        "unyo.yaml",
+        "web:\n  listen: \"127.0.0.1:8480\"\n  port: 80\n",
+    );
     let err = refused_definitions(&t);
     assert!(err.contains("unyo.yaml:3:3: unknown key `port`"), "{err}");
     t.file("unyo.yaml", "web:\n  listen: \"[::1]:8480\"\n");
@@ -259,7 +297,10 @@ fn a_taken_dashboard_address_stops_the_start() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let t = Tree::new();
-    t.file("unyo.yaml", &format!("web:\n  listen: \"127.0.0.1:{port}\"\n"));
+    t.file(
+        "unyo.yaml",
+        &format!("web:\n  listen: \"127.0.0.1:{port}\"\n"),
+    );
     let out = t.run(&["daemon"]);
     assert!(!out.status.success(), "{}", both(&out));
     let err = text(&out.stderr);

@@ -25,7 +25,9 @@ impl Daemon {
             );
         }
         if settings.web != self.settings.web {
-            tracing::warn!("`web.listen` changed in unyo.yaml; restart the daemon to serve it there");
+            tracing::warn!(
+                "`web.listen` changed in unyo.yaml; restart the daemon to serve it there"
+            );
         }
         if settings.database != self.settings.database {
             tracing::warn!(

@@ -103,10 +103,7 @@ pub async fn serve(
 }
 
 async fn style() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        STYLE,
-    )
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
 }
 
 async fn not_found(headers: HeaderMap) -> Response {
@@ -166,7 +163,10 @@ async fn guard(req: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -177,10 +177,22 @@ mod tests {
 
     #[test]
     fn only_loopback_hosts_pass() {
-        for ok in ["127.0.0.1:8480", "localhost:8480", "LOCALHOST", "[::1]:8480", "127.1.2.3"] {
+        for ok in [
+            "127.0.0.1:8480",
+            "localhost:8480",
+            "LOCALHOST",
+            "[::1]:8480",
+            "127.1.2.3",
+        ] {
             assert!(loopback_host(ok), "{ok}");
         }
-        for bad in ["evil.example:8480", "", "192.168.1.5:8480", "[::2]:80", "localhost.evil"] {
+        for bad in [
+            "evil.example:8480",
+            "",
+            "192.168.1.5:8480",
+            "[::2]:80",
+            "localhost.evil",
+        ] {
             assert!(!loopback_host(bad), "{bad}");
         }
     }

@@ -146,6 +146,12 @@ async fn today(d: &Dashboard, lang: super::Lang) -> Result<Today, StoreError> {
             .await?,
     );
     incidents.sort_by_key(|i| -i.id);
+    // A failed run's line says why with its incident's summary (the run records no reason
+    // of its own when a step failed).
+    let why: std::collections::HashMap<i64, String> = incidents
+        .iter()
+        .filter_map(|i| Some((i.run_id?, i.summary.clone())))
+        .collect();
     let mut attention: Vec<Attention> = incidents
         .into_iter()
         .map(|i| Attention {
@@ -157,13 +163,19 @@ async fn today(d: &Dashboard, lang: super::Lang) -> Result<Today, StoreError> {
             at: local(i.last_seen_at, tz),
         })
         .collect();
-    attention.extend(day.iter().filter(|r| failed(r.status)).map(|r| Attention {
-        kind: "failed",
-        what: format!("{} #{} ({})", w.run, r.id, r.status),
-        href: Some(format!("/runs/{}", r.id)),
-        job: r.job.clone(),
-        summary: r.reason.clone().unwrap_or_default(),
-        at: local(r.ended_at.unwrap_or(r.queued_at), tz),
+    attention.extend(day.iter().filter(|r| failed(r.status)).map(|r| {
+        Attention {
+            kind: "failed",
+            what: format!("{} #{} ({})", w.run, r.id, r.status),
+            href: Some(format!("/runs/{}", r.id)),
+            job: r.job.clone(),
+            summary: r
+                .reason
+                .clone()
+                .or_else(|| why.get(&r.id).cloned())
+                .unwrap_or_default(),
+            at: local(r.ended_at.unwrap_or(r.queued_at), tz),
+        }
     }));
     let (coming, _) = crate::schedule::forecast::forecast(
         settings,
