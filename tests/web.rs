@@ -146,6 +146,81 @@ fn the_dashboard_answers_today_a_run_and_a_404_over_http() {
     assert_eq!(d.stop(), Some(0));
 }
 
+/// The `n` of a counter of Today's page, by its class.
+fn counter(page: &str, class: &str) -> Option<u32> {
+    let at = page.find(&format!("<li class=\"{class}\"><span class=\"n\">"))?;
+    let rest = &page[at..];
+    let n = rest.split("<span class=\"n\">").nth(1)?.split('<').next()?;
+    n.parse().ok()
+}
+
+#[test]
+fn today_shows_what_runs_and_waits_now_and_the_slots_of_a_reload() {
+    let t = Tree::new();
+    let port = free_port();
+    t.file(
+        "unyo.yaml",
+        &format!("web:\n  listen: \"127.0.0.1:{port}\"\n"),
+    );
+    t.job("gated", "steps:\n  ask:\n    approval: { message: go }\n");
+    t.job("slow", "steps:\n  nap:\n    run: sleep 60\n");
+    let d = Daemon::start(&t);
+    for job in ["gated", "slow"] {
+        let out = t.run(&["run", job, "--detach"]);
+        assert!(out.status.success(), "{}", both(&out));
+    }
+    let gated: i64 = one(&t, "select id from runs where job = 'gated'");
+    let slow: i64 = one(&t, "select id from runs where job = 'slow'");
+    let page = wait_for("both runs running on Today", || {
+        let (_, _, body) = get(port, "/")?;
+        (counter(&body, "running") == Some(2) && counter(&body, "approval") == Some(1))
+            .then_some(body)
+    });
+    assert_eq!(counter(&page, "queued"), Some(0), "{page}");
+    let running = page
+        .split("id=\"running\"")
+        .nth(1)
+        .expect("running section");
+    for id in [gated, slow] {
+        assert!(
+            running.contains(&format!("<a href=\"/runs/{id}\">#{id}</a>")),
+            "{running}"
+        );
+    }
+    // No schedule yet; a reload that adds one shows its slots.
+    assert!(page.contains("No slot in the next 24 hours."), "{page}");
+    t.file(
+        "schedules/city.yaml",
+        "schedules:\n  - job: slow\n    cron: \"*/30 * * * *\"\n",
+    );
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for("the reloaded schedule on Today", || {
+        let (_, _, body) = get(port, "/")?;
+        let next = body.split("id=\"next\"").nth(1)?.to_owned();
+        (next.matches("<td>slow</td>").count() >= 47).then_some(())
+    });
+    // Every five minutes: more than the page shows, and it says so.
+    t.file(
+        "schedules/city.yaml",
+        "schedules:\n  - job: slow\n    cron: \"*/5 * * * *\"\n",
+    );
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    wait_for("the page to say more slots follow", || {
+        let (_, _, body) = get(port, "/")?;
+        body.contains("More slots follow in these 24 hours")
+            .then_some(())
+    });
+    for id in [gated, slow] {
+        let out = t.run(&["cancel", &id.to_string()]);
+        assert!(out.status.success(), "{}", both(&out));
+    }
+    wait_for("nothing running on Today", || {
+        let (_, _, body) = get(port, "/")?;
+        (counter(&body, "running") == Some(0)).then_some(())
+    });
+    assert_eq!(d.stop(), Some(0));
+}
+
 /// The one line that installs what the browser test needs.
 const INSTALL: &str = "apt-get install -y nodejs npm chromium && (cd tests/web && npm ci)";
 

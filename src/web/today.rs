@@ -72,6 +72,8 @@ struct Today {
     attention: Vec<Attention>,
     running: Vec<Running>,
     next: Vec<Coming>,
+    /// More slots fall in the 24 hours than are shown.
+    more: bool,
 }
 
 pub(super) async fn page(State(d): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
@@ -177,7 +179,7 @@ async fn today(d: &Dashboard, lang: super::Lang) -> Result<Today, StoreError> {
             at: local(r.ended_at.unwrap_or(r.queued_at), tz),
         }
     }));
-    let (coming, _) = crate::schedule::forecast::forecast(
+    let (coming, more) = crate::schedule::forecast::forecast(
         settings,
         &defs.catalog,
         None,
@@ -203,6 +205,7 @@ async fn today(d: &Dashboard, lang: super::Lang) -> Result<Today, StoreError> {
         attention,
         running,
         next,
+        more,
     })
 }
 
