@@ -4,7 +4,10 @@
 # The tests use real programs and services, never mocks, and fail (never skip) without them:
 #   PostgreSQL   reachable at UNYO_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/test)
 #   acl          setfacl, getfacl: the HR-transfer tests change real folder ACLs
-#   chromium     headless Chromium prints the HTML report to PDF (tests/report_pdf.rs)
+#   chromium     headless Chromium prints the HTML report to PDF (tests/report_pdf.rs) and
+#                is driven through the dashboard (tests/web.rs)
+#   nodejs, npm  run playwright-core (tests/web/package.json, installed here with `npm ci`),
+#                which drives that chromium: no browser is downloaded
 #   fonts-noto-cjk  a Japanese font, without which Japanese prints as empty boxes
 #   poppler-utils   pdfinfo, pdftotext: the PDF tests read what was printed
 #   openssh-server  sshd: the remote-step tests (tests/ssh.rs) start one on loopback
@@ -24,6 +27,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have psql || missing+=(postgresql-client)
 have setfacl && have getfacl || missing+=(acl)
 have chromium || missing+=(chromium)
+have node && have npm || missing+=(nodejs npm)
 fc-list ':lang=ja' family 2>/dev/null | grep -q 'Noto Sans CJK JP' || missing+=(fonts-noto-cjk)
 have pdfinfo && have pdftotext || missing+=(poppler-utils)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
@@ -77,6 +81,12 @@ if ! pg_up; then
     echo "test.sh: PostgreSQL is not reachable at $UNYO_TEST_PG_URL" >&2
     psql "$UNYO_TEST_PG_URL" -qtAc 'select 1' >&2 || true
     exit 1
+fi
+
+# The dashboard's browser test drives chromium with playwright-core, pinned by
+# tests/web/package-lock.json (npm's cache first).
+if [ ! -e tests/web/node_modules/playwright-core/package.json ]; then
+    (cd tests/web && npm ci --prefer-offline --no-audit --no-fund)
 fi
 
 exec cargo test --locked "$@"

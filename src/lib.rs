@@ -27,3 +27,4 @@ pub mod schedule;
 pub mod spec;
 pub mod store;
 pub mod synth;
+pub mod web;

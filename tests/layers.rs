@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["incident"],
     &["engine"],
     &["report", "import", "synth", "metrics"],
+    &["web"],
     &["daemon"],
     &["cli"],
 ];

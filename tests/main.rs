@@ -40,3 +40,4 @@ mod ssh;
 mod store_story;
 mod synth;
 mod validate;
+mod web;

@@ -450,6 +450,8 @@ fn the_test_command_installs_or_names_what_the_tests_need() {
         "setfacl",
         "getfacl",
         "chromium",
+        "node",
+        "npm",
         "pdftotext",
         "prometheus",
         "promtool",

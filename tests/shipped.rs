@@ -374,16 +374,17 @@ fn every_example_runs_from_a_fresh_clone() {
 #[test]
 fn a_failed_shipped_job_reaches_the_demo_mailbox() {
     let t = Tree::from_repo(&["jobs", "runbooks", "schedules"]);
-    // The shipped metrics port may be taken on this machine (a demo daemon running): any
-    // free one does here.
+    // The shipped metrics and dashboard ports may be taken on this machine (a demo daemon
+    // running): any free one does here.
     let settings = std::fs::read_to_string(repo().join("unyo.yaml")).expect("unyo.yaml");
-    assert!(
-        settings.contains("\"127.0.0.1:9464\""),
-        "the shipped metrics address"
-    );
+    for shipped in ["\"127.0.0.1:9464\"", "\"127.0.0.1:8480\""] {
+        assert!(settings.contains(shipped), "the shipped address {shipped}");
+    }
     t.file(
         "unyo.yaml",
-        &settings.replace("\"127.0.0.1:9464\"", "\"127.0.0.1:0\""),
+        &settings
+            .replace("\"127.0.0.1:9464\"", "\"127.0.0.1:0\"")
+            .replace("\"127.0.0.1:8480\"", "\"127.0.0.1:0\""),
     );
     let log = t.path("daemon.log");
     let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_unyo"))

@@ -10,10 +10,11 @@
 //! This file holds the start (`begin`, then `Starting::run`) and the main loop; each of its
 //! concerns has a file: the lock (`lock.rs`), planning passes (`planning.rs`, on the
 //! per-schedule state of `slots.rs`), the queue poll (`queue.rs`), the runs it drives
-//! (`launch.rs`), steps other nodes hand over to it (`carry.rs`), queued runs already late (`late.rs`), crash recovery (`recover.rs`), the
-//! notifier's task (`notify_task.rs`), SIGHUP (`reload.rs`), the signals and the stop
-//! (`shutdown.rs`), the `/metrics` endpoint's task (`metrics.rs`) and the memory it gives back (`memory.rs`) and systemd's notify
-//! protocol (`systemd.rs`).
+//! (`launch.rs`), steps other nodes hand over to it (`carry.rs`), queued runs already late
+//! (`late.rs`), crash recovery (`recover.rs`), the notifier's task (`notify_task.rs`), SIGHUP
+//! (`reload.rs`), the signals and the stop (`shutdown.rs`), the `/metrics` endpoint's task
+//! (`metrics.rs`) and the memory it gives back (`memory.rs`), the dashboard's task
+//! (`crate::web`, served on `web.listen`) and systemd's notify protocol (`systemd.rs`).
 
 mod carry;
 mod late;
@@ -139,6 +140,8 @@ struct Daemon {
     /// Each scheduled job's next slot, for the metrics endpoint (published after each
     /// planning pass that recorded slots, and on reload).
     next_slots: watch::Sender<metrics::Slots>,
+    /// The definitions the dashboard shows (sent again on reload).
+    definitions: watch::Sender<Arc<crate::web::Definitions>>,
     /// systemd's notify socket, when the daemon runs under it.
     notify: systemd::Notify,
     /// Held for the daemon's life: a second daemon on the same database is refused.
@@ -155,6 +158,8 @@ pub struct Starting {
     lock: File,
     /// The `/metrics` listener, bound at the start so a taken address stops the start.
     metrics: Option<std::net::TcpListener>,
+    /// The dashboard's listener (`web.listen`), bound at the start likewise.
+    web: Option<std::net::TcpListener>,
 }
 
 /// The first part of the daemon's start: signals, the lock, the definitions.
@@ -181,12 +186,25 @@ pub fn begin(settings: Settings) -> Result<Starting, Error> {
         }
         None => None,
     };
+    let web = match settings.web {
+        Some(addr) => {
+            let io = |source| Error::Io {
+                action: format!("cannot listen on `{addr}` for the dashboard (`web.listen`)"),
+                source,
+            };
+            let l = std::net::TcpListener::bind(addr).map_err(io)?;
+            l.set_nonblocking(true).map_err(io)?;
+            Some(l)
+        }
+        None => None,
+    };
     Ok(Starting {
         settings,
         catalog,
         signals,
         lock,
         metrics,
+        web,
     })
 }
 
@@ -219,6 +237,7 @@ impl Starting {
             signals,
             lock,
             metrics,
+            web,
         } = self;
         let store: Arc<dyn Store> = Arc::from(crate::store::open(&settings).await?);
         let (mut daemon, notifier_rx) =
@@ -242,12 +261,25 @@ impl Starting {
             };
             tokio::spawn(metrics::serve(listener, endpoint, metrics_stop_rx))
         });
+        let (web_stop, web_stop_rx) = watch::channel(false);
+        let web_task = web.map(|listener| {
+            let dashboard = crate::web::Dashboard {
+                store: daemon.store.clone(),
+                clock: daemon.clock.clone(),
+                definitions: daemon.definitions.subscribe(),
+            };
+            tokio::spawn(crate::web::serve(listener, dashboard, web_stop_rx))
+        });
         let ready = format!("running: {}", daemon.catalog.summary());
         daemon.notify.ready(&ready);
         let result = daemon.main_loop(signals).await;
         daemon.notify.stopping("stopping");
         let _ = metrics_stop.send(true);
+        let _ = web_stop.send(true);
         if let Some(t) = metrics_task {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        if let Some(t) = web_task {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
         if let Err(e) = &result {
@@ -349,9 +381,14 @@ impl Daemon {
             store.clone(),
         )));
         let (next_slots, _) = watch::channel(Arc::new(planner.next_by_job(&catalog)));
+        let (definitions, _) = watch::channel(Arc::new(crate::web::Definitions {
+            settings: settings.clone(),
+            catalog: catalog.clone(),
+        }));
         let wake = store.wakeups();
         let daemon = Daemon {
             next_slots,
+            definitions,
             notify: systemd::Notify::from_env(),
             settings,
             catalog,

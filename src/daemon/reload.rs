@@ -24,6 +24,11 @@ impl Daemon {
                 "`metrics.listen` changed in unyo.yaml; restart the daemon to serve it there"
             );
         }
+        if settings.web != self.settings.web {
+            tracing::warn!(
+                "`web.listen` changed in unyo.yaml; restart the daemon to serve it there"
+            );
+        }
         if settings.database != self.settings.database {
             tracing::warn!(
                 "`database` changed in unyo.yaml; restart the daemon to use {}",
@@ -34,15 +39,21 @@ impl Daemon {
             Ok(catalog) => {
                 let database = self.settings.database.clone();
                 let metrics = self.settings.metrics;
+                let web = self.settings.web;
                 self.settings = Settings {
                     database,
                     metrics,
+                    web,
                     ..settings
                 };
                 self.catalog = Arc::new(catalog);
                 self.planner
                     .reload(&self.settings, &self.catalog, self.clock.now());
                 self.publish_next_slots();
+                let _ = self.definitions.send(Arc::new(crate::web::Definitions {
+                    settings: self.settings.clone(),
+                    catalog: self.catalog.clone(),
+                }));
                 let _ = self.notifier.send(Arc::new(Notifier::new(
                     self.settings.clone(),
                     self.catalog.clone(),

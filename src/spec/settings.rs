@@ -26,6 +26,7 @@ static SERVICE: LazyLock<Shape> = LazyLock::new(|| Shape {
 });
 static CHECKS: LazyLock<Shape> = LazyLock::new(leaf::<ChecksSpec>);
 static METRICS: LazyLock<Shape> = LazyLock::new(leaf::<MetricsSpec>);
+static WEB: LazyLock<Shape> = LazyLock::new(leaf::<WebSpec>);
 static LOG: LazyLock<Shape> = LazyLock::new(leaf::<LogSpec>);
 static NODE: LazyLock<Shape> = LazyLock::new(leaf::<NodeSpec>);
 static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
@@ -33,6 +34,7 @@ static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
     children: vec![
         ("checks", Child::Struct(&CHECKS)),
         ("metrics", Child::Struct(&METRICS)),
+        ("web", Child::Struct(&WEB)),
         ("log", Child::Struct(&LOG)),
         ("node", Child::Struct(&NODE)),
         ("incidents", Child::Struct(&INCIDENTS)),
@@ -94,6 +96,8 @@ pub struct SettingsSpec {
     pub checks: Option<ChecksSpec>,
     /// The daemon's Prometheus endpoint (off without it).
     pub metrics: Option<MetricsSpec>,
+    /// The daemon's dashboard (off without it).
+    pub web: Option<WebSpec>,
     /// The daemon's own log: format and destination.
     pub log: Option<LogSpec>,
     /// This server as a node of an installation whose daemons share one PostgreSQL.
@@ -127,6 +131,15 @@ pub struct ChecksSpec {
 #[serde(deny_unknown_fields)]
 pub struct MetricsSpec {
     /// `HOST:PORT` the daemon serves `/metrics` on, e.g. `127.0.0.1:9464`.
+    pub listen: Option<Spanned<String>>,
+}
+
+/// `web:` in unyo.yaml.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WebSpec {
+    /// `HOST:PORT` the daemon serves the dashboard on, e.g. `127.0.0.1:8480` (loopback only
+    /// until the dashboard has a login).
     pub listen: Option<Spanned<String>>,
 }
 

@@ -152,6 +152,9 @@ pub struct Settings {
     pub check_plugins: PathBuf,
     /// Where the daemon serves `/metrics`; `None` (the default): no endpoint.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Where the daemon serves the dashboard (`web.listen`, loopback only); `None` (the
+    /// default): no dashboard.
+    pub web: Option<std::net::SocketAddr>,
     /// The daemon's own log (`log:`).
     pub log: LogSettings,
     /// This server as a node (`node:`).
@@ -185,6 +188,7 @@ impl Settings {
             hosts: IndexMap::new(),
             check_plugins: PathBuf::from(DEFAULT_PLUGINS),
             metrics: None,
+            web: None,
             log: LogSettings::default(),
             node: NodeSettings::default(),
         }
@@ -401,6 +405,9 @@ impl Settings {
         }
         if let Some(m) = &raw.metrics {
             self.metrics = monitor::metrics(m, file, diags);
+        }
+        if let Some(w) = &raw.web {
+            self.web = monitor::web(w, file, diags);
         }
         if let Some(l) = &raw.log {
             self.log = monitor::log(l, file, diags);

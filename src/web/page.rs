@@ -1,0 +1,118 @@
+//! What every page shares: the layout's fields ([`Frame`]), instants shown in the configured
+//! time zone, durations, the message page (404, records unreadable) and the rendering of a
+//! template into a response.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::words::{Lang, Words};
+use crate::store::StoreError;
+
+/// The fields `layout.html` reads, carried by every page.
+#[derive(Debug)]
+pub struct Frame {
+    pub lang: &'static str,
+    pub w: &'static Words,
+    /// The page's own title (the layout adds the product's name).
+    pub title: String,
+}
+
+impl Frame {
+    pub fn new(lang: Lang, title: &str) -> Frame {
+        Frame {
+            lang: lang.code(),
+            w: lang.words(),
+            title: title.to_owned(),
+        }
+    }
+}
+
+/// An instant in the configured time zone, to the second.
+pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// An optional instant, or a dash.
+pub fn local_or_dash(t: Option<DateTime<Utc>>, tz: Tz) -> String {
+    t.map_or_else(|| "—".to_owned(), |t| local(t, tz))
+}
+
+/// A duration as an operator reads it: `42s`, `3m 07s`, `2h 05m`.
+pub fn duration(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// The time from `start` to `end`, or a dash when either is missing.
+pub fn between(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> String {
+    match (start, end) {
+        (Some(a), Some(b)) => duration(b - a),
+        _ => "—".to_owned(),
+    }
+}
+
+/// A page rendered, or a 500 naming the template error (a bug of ours, never input).
+pub fn render(t: &impl Template, status: StatusCode) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!("a dashboard page failed to render: {e}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the page failed to render: {e}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct Message<'a> {
+    frame: Frame,
+    text: &'a str,
+}
+
+/// A page that only says something: not found, or the records cannot be read.
+pub fn message(lang: Lang, status: StatusCode, title: &str, text: &str) -> Response {
+    render(
+        &Message {
+            frame: Frame::new(lang, title),
+            text,
+        },
+        status,
+    )
+}
+
+/// The page for records that cannot be read (the database is out of reach): 503.
+pub fn unavailable(lang: Lang, e: &StoreError) -> Response {
+    tracing::warn!("a dashboard page could not read the records: {e}");
+    message(
+        lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        lang.words().unavailable,
+        &e.to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+    use chrono::Duration;
+
+    #[test]
+    fn durations_read_as_operators_say_them() {
+        assert_eq!(duration(Duration::seconds(0)), "0s");
+        assert_eq!(duration(Duration::seconds(42)), "42s");
+        assert_eq!(duration(Duration::seconds(187)), "3m 07s");
+        assert_eq!(duration(Duration::seconds(7500)), "2h 05m");
+        assert_eq!(duration(Duration::seconds(-3)), "0s");
+    }
+}

@@ -1,0 +1,141 @@
+//! Run (`/runs/{id}`): a run's status and times, its parameters, its steps, and each
+//! attempt with its exit, duration and output tails as recorded (the tails the database
+//! keeps, not the log file). An unknown run is a 404 page.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use std::sync::Arc;
+
+use super::page::{self, Frame, between, local, local_or_dash};
+use super::{Dashboard, lang};
+use crate::store::{AttemptRow, RunDetail};
+
+#[derive(Debug)]
+struct Step {
+    name: String,
+    status: String,
+    attempts: i64,
+    started: String,
+    ended: String,
+    duration: String,
+    reason: String,
+}
+
+#[derive(Debug)]
+struct Attempt {
+    step: String,
+    number: i64,
+    status: String,
+    exit: String,
+    started: String,
+    duration: String,
+    stdout: String,
+    stderr: String,
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    frame: Frame,
+    job: String,
+    status: String,
+    reason: String,
+    trigger: String,
+    business_date: String,
+    params: Vec<(String, String)>,
+    queued: String,
+    started: String,
+    ended: String,
+    duration: String,
+    node: String,
+    steps: Vec<Step>,
+    attempts: Vec<Attempt>,
+}
+
+pub(super) async fn page(
+    State(d): State<Arc<Dashboard>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang(&headers);
+    let w = lang.words();
+    let found = match id.parse::<i64>() {
+        Ok(id) => d.store.get_run(id).await,
+        Err(_) => Ok(None),
+    };
+    match found {
+        Ok(Some(detail)) => {
+            let tz = d.definitions().settings.timezone;
+            page::render(&view(detail, lang, tz), StatusCode::OK)
+        }
+        Ok(None) => page::message(lang, StatusCode::NOT_FOUND, w.not_found, w.no_such_run),
+        Err(e) => page::unavailable(lang, &e),
+    }
+}
+
+fn view(d: RunDetail, lang: super::Lang, tz: chrono_tz::Tz) -> RunPage {
+    let r = d.run;
+    let params = match r.params {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect(),
+        serde_json::Value::Null => Vec::new(),
+        other => vec![(String::new(), other.to_string())],
+    };
+    RunPage {
+        frame: Frame::new(lang, &format!("{} #{}", lang.words().run, r.id)),
+        job: r.job,
+        status: r.status.to_string(),
+        reason: r.reason.unwrap_or_default(),
+        trigger: r.trigger.to_string(),
+        business_date: r.business_date.format("%Y-%m-%d").to_string(),
+        params,
+        queued: local(r.queued_at, tz),
+        started: local_or_dash(r.started_at, tz),
+        ended: local_or_dash(r.ended_at, tz),
+        duration: between(r.started_at, r.ended_at),
+        node: r.owner.unwrap_or(r.host),
+        steps: d
+            .steps
+            .into_iter()
+            .map(|s| Step {
+                status: s.status.to_string(),
+                attempts: s.attempts,
+                started: local_or_dash(s.started_at, tz),
+                ended: local_or_dash(s.ended_at, tz),
+                duration: between(s.started_at, s.ended_at),
+                reason: s.reason.unwrap_or_default(),
+                name: s.name,
+            })
+            .collect(),
+        attempts: d.attempts.into_iter().map(|a| attempt(a, tz)).collect(),
+    }
+}
+
+fn attempt(a: AttemptRow, tz: chrono_tz::Tz) -> Attempt {
+    let exit = match (a.exit_code, a.signal, &a.error) {
+        (Some(c), _, _) => c.to_string(),
+        (None, Some(s), _) => format!("signal {s}"),
+        (None, None, Some(e)) => e.clone(),
+        (None, None, None) => "—".to_owned(),
+    };
+    Attempt {
+        number: a.attempt,
+        status: a.status.to_string(),
+        exit,
+        started: local(a.started_at, tz),
+        duration: between(Some(a.started_at), a.ended_at),
+        stdout: a.stdout_tail,
+        stderr: a.stderr_tail,
+        step: a.step,
+    }
+}

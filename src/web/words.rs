@@ -1,0 +1,213 @@
+//! The fixed words of the dashboard in each language it speaks, in one place: [`Words`] has
+//! one field a word and one constant a language, so a word added to one language does not
+//! build until every language has it. Which language a request gets follows its
+//! `Accept-Language` ([`Lang::from_accept`]). Data (job names, statuses, log lines) is shown
+//! as recorded, never translated.
+
+/// A language of the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+impl Lang {
+    /// The language of `Accept-Language` (RFC 9110: tags with optional `q` weights): the
+    /// one of ours with the highest weight; English when the header names neither.
+    pub fn from_accept(header: Option<&str>) -> Lang {
+        let mut best = (Lang::En, 0.0_f32);
+        for item in header.unwrap_or("").split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q=").map(str::to_owned))
+                .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())
+                .unwrap_or(0.0);
+            let lang = if tag == "ja" || tag.starts_with("ja-") {
+                Lang::Ja
+            } else if tag == "en" || tag.starts_with("en-") {
+                Lang::En
+            } else {
+                continue;
+            };
+            if q > best.1 {
+                best = (lang, q);
+            }
+        }
+        best.0
+    }
+
+    /// The value of `<html lang>`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ja => "ja",
+        }
+    }
+
+    pub fn words(self) -> &'static Words {
+        match self {
+            Lang::En => &EN,
+            Lang::Ja => &JA,
+        }
+    }
+}
+
+/// Every fixed word of the layout and pages.
+#[derive(Debug)]
+pub struct Words {
+    pub title: &'static str,
+    pub today: &'static str,
+    pub business_date: &'static str,
+    pub time_zone: &'static str,
+    pub succeeded: &'static str,
+    pub failed: &'static str,
+    pub running: &'static str,
+    pub queued: &'static str,
+    pub waiting_approval: &'static str,
+    pub attention: &'static str,
+    pub nothing_needs_attention: &'static str,
+    pub incident: &'static str,
+    pub failed_run: &'static str,
+    pub running_now: &'static str,
+    pub nothing_running: &'static str,
+    pub next_24h: &'static str,
+    pub nothing_scheduled: &'static str,
+    pub more_slots: &'static str,
+    pub run: &'static str,
+    pub job: &'static str,
+    pub node: &'static str,
+    pub since: &'static str,
+    pub due: &'static str,
+    pub decision: &'static str,
+    pub status: &'static str,
+    pub trigger: &'static str,
+    pub parameters: &'static str,
+    pub queued_at: &'static str,
+    pub started_at: &'static str,
+    pub ended_at: &'static str,
+    pub duration: &'static str,
+    pub reason: &'static str,
+    pub steps: &'static str,
+    pub step: &'static str,
+    pub attempts: &'static str,
+    pub attempt: &'static str,
+    pub exit: &'static str,
+    pub output_tail: &'static str,
+    pub no_output: &'static str,
+    pub not_found: &'static str,
+    pub no_such_page: &'static str,
+    pub no_such_run: &'static str,
+    pub unavailable: &'static str,
+    pub read_only: &'static str,
+}
+
+pub const EN: Words = Words {
+    title: "unyo",
+    today: "Today",
+    business_date: "Business date",
+    time_zone: "time zone",
+    succeeded: "Succeeded",
+    failed: "Failed",
+    running: "Running",
+    queued: "Queued",
+    waiting_approval: "Waiting for approval",
+    attention: "Needs attention",
+    nothing_needs_attention: "Nothing needs attention.",
+    incident: "Incident",
+    failed_run: "Failed run",
+    running_now: "Running now",
+    nothing_running: "Nothing is running.",
+    next_24h: "Next 24 hours",
+    nothing_scheduled: "No slot in the next 24 hours.",
+    more_slots: "More slots follow in these 24 hours; `unyo next` lists them all.",
+    run: "Run",
+    job: "Job",
+    node: "Node",
+    since: "Since",
+    due: "Due",
+    decision: "Decision",
+    status: "Status",
+    trigger: "Trigger",
+    parameters: "Parameters",
+    queued_at: "Queued",
+    started_at: "Started",
+    ended_at: "Ended",
+    duration: "Duration",
+    reason: "Reason",
+    steps: "Steps",
+    step: "Step",
+    attempts: "Attempts",
+    attempt: "Attempt",
+    exit: "Exit",
+    output_tail: "Output (last lines)",
+    no_output: "(no output)",
+    not_found: "Not found",
+    no_such_page: "There is no such page.",
+    no_such_run: "There is no run with this number.",
+    unavailable: "The records cannot be read",
+    read_only: "read-only",
+};
+
+pub const JA: Words = Words {
+    title: "unyo",
+    today: "本日",
+    business_date: "業務日付",
+    time_zone: "タイムゾーン",
+    succeeded: "正常終了",
+    failed: "異常終了",
+    running: "実行中",
+    queued: "待機中",
+    waiting_approval: "承認待ち",
+    attention: "要対応",
+    nothing_needs_attention: "対応が必要なものはありません。",
+    incident: "インシデント",
+    failed_run: "異常終了した実行",
+    running_now: "実行中のジョブ",
+    nothing_running: "実行中のジョブはありません。",
+    next_24h: "今後24時間の予定",
+    nothing_scheduled: "今後24時間に予定はありません。",
+    more_slots: "この24時間にはほかにも予定があります（すべては `unyo next` で表示）。",
+    run: "実行",
+    job: "ジョブ",
+    node: "ノード",
+    since: "開始",
+    due: "予定時刻",
+    decision: "判定",
+    status: "状態",
+    trigger: "契機",
+    parameters: "パラメータ",
+    queued_at: "受付",
+    started_at: "開始",
+    ended_at: "終了",
+    duration: "所要時間",
+    reason: "理由",
+    steps: "ステップ",
+    step: "ステップ",
+    attempts: "試行",
+    attempt: "試行",
+    exit: "終了コード",
+    output_tail: "出力（末尾）",
+    no_output: "（出力なし）",
+    not_found: "見つかりません",
+    no_such_page: "このページはありません。",
+    no_such_run: "この番号の実行はありません。",
+    unavailable: "記録を読めません",
+    read_only: "閲覧専用",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    #[test]
+    fn accept_language_picks_the_heaviest_of_ours() {
+        assert_eq!(Lang::from_accept(None), Lang::En);
+        assert_eq!(Lang::from_accept(Some("ja")), Lang::Ja);
+        assert_eq!(Lang::from_accept(Some("ja-JP,ja;q=0.9,en;q=0.8")), Lang::Ja);
+        assert_eq!(Lang::from_accept(Some("en-US,en;q=0.9,ja;q=0.5")), Lang::En);
+        assert_eq!(Lang::from_accept(Some("fr, ja;q=0.3")), Lang::Ja);
+        assert_eq!(Lang::from_accept(Some("de, fr")), Lang::En);
+        assert_eq!(Lang::from_accept(Some("ja;q=0")), Lang::En);
+    }
+}
