@@ -174,9 +174,10 @@ const HEADINGS_JA: &[&str] = &[
     "3. ジョブ別実績",
     "4. 稼働監視の状況",
     "5. 障害・インシデント",
-    "6. 随時依頼への対応",
-    "7. 変更管理",
-    "8. 次月予定(2026-11)",
+    "6. サービスデスク(問合せ対応状況)",
+    "7. 随時依頼への対応",
+    "8. 変更管理",
+    "9. 次月予定(2026-11)",
 ];
 const HEADINGS_EN: &[&str] = &[
     "Monthly operations report, October 2026",
@@ -185,9 +186,10 @@ const HEADINGS_EN: &[&str] = &[
     "3. Jobs",
     "4. Monitoring",
     "5. Incidents",
-    "6. Ad-hoc requests",
-    "7. Changes",
-    "8. Next month (2026-11)",
+    "6. Service desk",
+    "7. Ad-hoc requests",
+    "8. Changes",
+    "9. Next month (2026-11)",
 ];
 
 /// The pages of each language's PDF of the fixed history, as observed with Chromium 156 and

@@ -711,7 +711,15 @@ fn csv(r: &Report, lang: Lang) -> String {
             .map(|c| {
                 vec![
                     if translate || c.name == "total" {
-                        word(lang, if c.name == "total" { "desk_total" } else { &c.name }).to_owned()
+                        word(
+                            lang,
+                            if c.name == "total" {
+                                "desk_total"
+                            } else {
+                                &c.name
+                            },
+                        )
+                        .to_owned()
                     } else {
                         c.name.clone()
                     },
