@@ -424,7 +424,9 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid")
+            .with_timezone(&Utc)
     }
 
     fn weekdays(d: NaiveDate) -> bool {
@@ -490,7 +492,7 @@ mod tests {
                 note: String::new(),
             },
         )
-        .unwrap();
+        .expect("valid");
         assert_eq!(t.status, RequestStatus::Triaged);
         assert!(t.answers);
         let mut closed = open();
@@ -503,13 +505,13 @@ mod tests {
                 result: "done".to_owned(),
             },
         )
-        .unwrap_err();
+        .expect_err("refused");
         assert_eq!(
             e.to_string(),
             "request 1 is closed already (by sato); open a new request instead"
         );
         assert_eq!(
-            change(9, None, &DeskChange::Assign { to: "x".to_owned() }).unwrap_err(),
+            change(9, None, &DeskChange::Assign { to: "x".to_owned() }).expect_err("refused"),
             Refusal::NotFound { id: 9 }
         );
     }
@@ -518,7 +520,7 @@ mod tests {
     fn consultation_names_what_is_over() {
         let th = Thresholds::default();
         assert_eq!(
-            consultation(Some(250_000), Some(8), th).unwrap(),
+            consultation(Some(250_000), Some(8), th).expect("valid"),
             "cost 250000 yen over 100000 yen"
         );
         assert!(consultation(Some(1_000), Some(2), th).is_err());

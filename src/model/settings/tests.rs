@@ -194,7 +194,8 @@ fn desk_deadlines_and_thresholds_are_read_and_bad_ones_named_with_their_place() 
     assert_eq!(s.desk.consultation.cost, 50_000);
     assert_eq!(s.desk.consultation.effort_hours, 8);
 
-    let e = load_yaml("desk:\n  deadlines:\n    complaint: 1h\n    fault: soon\n").unwrap_err();
+    let e = load_yaml("desk:\n  deadlines:\n    complaint: 1h\n    fault: soon\n")
+        .expect_err("refused");
     assert!(
         e.contains("unyo.yaml:3:16") && e.contains("unknown category `complaint`"),
         "{e}"
@@ -203,6 +204,6 @@ fn desk_deadlines_and_thresholds_are_read_and_bad_ones_named_with_their_place() 
         e.contains("unyo.yaml:4:12") && e.contains("`desk.deadlines.fault`: bad deadline `soon`"),
         "{e}"
     );
-    let e = load_yaml("desk:\n  consultation:\n    costs: 1\n").unwrap_err();
+    let e = load_yaml("desk:\n  consultation:\n    costs: 1\n").expect_err("refused");
     assert!(e.contains("unyo.yaml:3:5") && e.contains("`costs`"), "{e}");
 }
