@@ -306,6 +306,15 @@ fn a_run_submitted_for_a_request_shows_in_the_reports_adhoc_table() {
     assert_eq!(linked.len(), 1, "{r}");
     assert_eq!(linked[0]["run_id"], 1);
     assert!(ok(&t, &["desk", "show", "1"]).contains("runs:          1"));
+    assert_eq!(
+        desk_audit(&t)[1],
+        (
+            "desk.link".to_owned(),
+            "request 1".to_owned(),
+            "done".to_owned()
+        ),
+        "the link is audited as `desk link` is"
+    );
 
     // Unknown and closed requests are refused before anything is queued.
     for (n, said) in [

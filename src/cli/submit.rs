@@ -197,9 +197,23 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         )),
         None => None,
     };
-    if let Some((n, Err(why))) = &linked {
-        let why = format!("run {id} queued but not linked to request {n}: {why}");
-        return refuse(why).await;
+    match &linked {
+        Some((n, Err(why))) => {
+            let why = format!("run {id} queued but not linked to request {n}: {why}");
+            return refuse(why).await;
+        }
+        // The request changed: audited as `unyo desk link` is.
+        Some((n, Ok(row))) => {
+            super::audit::record(
+                &*store,
+                "desk.link",
+                format!("request {n}"),
+                serde_json::json!({ "run": id }),
+                Ok(format!("now {}", row.status)),
+            )
+            .await?;
+        }
+        None => {}
     }
     let when = start.say(settings, &job, now);
     super::audit::record(
