@@ -182,7 +182,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     }
     let id = store.create_run(&record).await?;
     // The link is its own write after the run's: a request closed in between refuses it,
-    // and the run stays queued without one (said, and audited as refused).
+    // and the run is cancelled at once (said, and audited as refused).
     let linked = match args.request {
         Some(n) => Some((
             n,
@@ -198,8 +198,12 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         None => None,
     };
     match &linked {
+        // The request closed (or took the run) since it was checked: the run is withdrawn,
+        // never left to run for no request.
         Some((n, Err(why))) => {
-            let why = format!("run {id} queued but not linked to request {n}: {why}");
+            let user = crate::domain::host::os_user();
+            store.request_cancel(id, &user, Utc::now()).await?;
+            let why = format!("run {id} not linked to request {n} ({why}), and cancelled");
             return refuse(why).await;
         }
         // The request changed: audited as `unyo desk link` is.

@@ -74,7 +74,9 @@ pub struct RequestFilter {
 }
 
 /// What the report reads of the desk for `[from, to)`: the requests opened before `to` and
-/// not closed before `from`, by id, and the runs linked to any request, as (run, request).
+/// not closed before `from`, by id, and the runs linked to them, as (run, request), by run.
+/// (A run of the period belongs to one of them: a run is linked only to a request not
+/// closed, and the request cannot close before the run was queued.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeskFacts {
     pub requests: Vec<RequestRow>,

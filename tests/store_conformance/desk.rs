@@ -417,17 +417,29 @@ pub async fn desk_facts_reads_the_periods_requests_and_the_runs_of_requests(db: 
         .await
         .expect("d");
     close(&**db, inside, 25).await;
-    let run = db
-        .create_run(&running("extract", &["extract"]))
-        .await
-        .expect("run");
-    db.change_request(after, &DeskChange::Link(DeskLink::Run(run)), "sato", at(31))
+    let mut runs = Vec::new();
+    for request in [carried, after] {
+        let run = db
+            .create_run(&running("extract", &["extract"]))
+            .await
+            .expect("run");
+        db.change_request(
+            request,
+            &DeskChange::Link(DeskLink::Run(run)),
+            "sato",
+            at(31),
+        )
         .await
         .expect("store")
         .expect("linked");
+        runs.push(run);
+    }
     let facts = db.desk_facts(at(10), at(30)).await.expect("facts");
     let ids: Vec<i64> = facts.requests.iter().map(|r| r.id).collect();
     assert_eq!(ids, vec![carried, inside]);
     assert_eq!(facts.requests[1].closed_at, Some(at(25)));
-    assert_eq!(facts.runs, vec![(run, after)]);
+    // Only the runs of the period's requests.
+    assert_eq!(facts.runs, vec![(runs[0], carried)]);
+    let later = db.desk_facts(at(30), at(40)).await.expect("facts");
+    assert_eq!(later.runs, vec![(runs[0], carried), (runs[1], after)]);
 }

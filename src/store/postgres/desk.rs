@@ -276,10 +276,15 @@ impl DeskStore for PgStore {
                 .bind(from),
             )?;
             let requests = map_all(rows, request_row)?;
-            let rows = pg.fetch_all(q(
-                "SELECT run_id, request_id FROM request_events WHERE run_id IS NOT NULL \
-                 ORDER BY run_id",
-            ))?;
+            let rows = pg.fetch_all(
+                q(
+                    "SELECT e.run_id, e.request_id FROM request_events e JOIN requests q \
+                   ON q.id = e.request_id WHERE e.run_id IS NOT NULL AND q.opened_at < $1 \
+                   AND (q.closed_at IS NULL OR q.closed_at >= $2) ORDER BY e.run_id",
+                )
+                .bind(to)
+                .bind(from),
+            )?;
             let runs = map_all(rows, |r| Ok((col(r, "run_id")?, col(r, "request_id")?)))?;
             Ok(DeskFacts { requests, runs })
         })

@@ -279,9 +279,10 @@ impl DeskStore for SqliteStore {
             let runs = all(
                 c,
                 "reading the runs of requests",
-                "SELECT run_id, request_id FROM request_events WHERE run_id IS NOT NULL \
-                 ORDER BY run_id",
-                [],
+                "SELECT e.run_id, e.request_id FROM request_events e JOIN requests q \
+                 ON q.id = e.request_id WHERE e.run_id IS NOT NULL AND q.opened_at < ? \
+                 AND (q.closed_at IS NULL OR q.closed_at >= ?) ORDER BY e.run_id",
+                params![ts(to), ts(from)],
                 |r| Ok((col(r, "run_id")?, col(r, "request_id")?)),
             )?;
             Ok(DeskFacts { requests, runs })
