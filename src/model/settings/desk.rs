@@ -58,10 +58,11 @@ pub(super) fn desk(raw: &DeskSpec, file: &Path, diags: &mut Diagnostics) -> Desk
         let category = match name.parse::<Category>() {
             Ok(c) => c,
             Err(m) => {
+                let hint = crate::spec::diag::hint(name, Category::ALL.iter().map(|c| c.as_str()));
                 diags.push(Diagnostic::spanned(
                     file,
                     d,
-                    format!("`desk.deadlines`: {m}"),
+                    format!("`desk.deadlines`: {m}{hint}"),
                 ));
                 continue;
             }

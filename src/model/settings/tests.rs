@@ -204,6 +204,8 @@ fn desk_deadlines_and_thresholds_are_read_and_bad_ones_named_with_their_place() 
         e.contains("unyo.yaml:4:12") && e.contains("`desk.deadlines.fault`: bad deadline `soon`"),
         "{e}"
     );
+    let e = load_yaml("desk:\n  deadlines:\n    fualt: 1h\n").expect_err("refused");
+    assert!(e.contains("(did you mean `fault`?)"), "{e}");
     let e = load_yaml("desk:\n  consultation:\n    costs: 1\n").expect_err("refused");
     assert!(e.contains("unyo.yaml:3:5") && e.contains("`costs`"), "{e}");
 }
