@@ -9,6 +9,7 @@ mod daemon;
 mod daemon_log;
 mod db_copy;
 mod demo;
+mod desk;
 mod disk_full;
 mod escaped;
 mod extract;

@@ -207,6 +207,103 @@ fn history(t: &Tree) {
     )
     .expect("insert extract");
 
+    // Service-desk requests (as `unyo desk` records them): one opened in September and still
+    // open; in October a request answered in time whose run is the extract, a consultation
+    // answered and closed, a fault answered late and needing the city's consultation, and an
+    // inquiry of the 30th not yet due at the month's end.
+    let request = |opened: &str,
+                   requester: &str,
+                   department: &str,
+                   category: &str,
+                   text: &str,
+                   due: &str,
+                   answered: Option<&str>,
+                   consultation: Option<&str>,
+                   closed: Option<&str>| {
+        c.query_row(
+            "INSERT INTO requests (opened_at, opened_by, requester, department, channel, \
+             category, text, status, due_at, answered_at, consultation, closed_at, closed_by, \
+             result) VALUES (?1, 'sato', ?2, ?3, 'phone', ?4, ?5, \
+             CASE WHEN ?9 IS NOT NULL THEN 'closed' WHEN ?7 IS NULL THEN 'open' ELSE 'triaged' END, ?6, ?7, ?8, ?9, \
+             CASE WHEN ?9 IS NULL THEN NULL ELSE 'sato' END, \
+             CASE WHEN ?9 IS NULL THEN NULL ELSE '対応済み' END) RETURNING id",
+            params![
+                opened,
+                requester,
+                department,
+                category,
+                text,
+                due,
+                answered,
+                consultation,
+                closed
+            ],
+            |r| r.get::<_, i64>(0),
+        )
+        .expect("insert request")
+    };
+    request(
+        &jst(9, 29, 10, 0),
+        "鈴木",
+        "税務課",
+        "request",
+        "端末の増設",
+        &jst(10, 2, 10, 0),
+        Some(&jst(9, 29, 11, 0)),
+        None,
+        None,
+    );
+    let b = request(
+        &jst(10, 10, 9, 0),
+        "山田",
+        "税務課",
+        "request",
+        "課税データの抽出",
+        &jst(10, 15, 9, 0),
+        Some(&jst(10, 10, 9, 30)),
+        None,
+        Some(&jst(10, 10, 22, 30)),
+    );
+    c.execute(
+        "INSERT INTO request_events (request_id, at, actor, kind, text, run_id) \
+         VALUES (?1, ?2, 'tanaka', 'linked', 'run', ?3)",
+        params![b, jst(10, 10, 22, 0), x],
+    )
+    .expect("link the extract");
+    request(
+        &jst(10, 5, 10, 0),
+        "高橋",
+        "企画課",
+        "consultation",
+        "帳票の様式変更",
+        &jst(10, 13, 10, 0),
+        Some(&jst(10, 6, 9, 0)),
+        None,
+        Some(&jst(10, 6, 17, 0)),
+    );
+    request(
+        &jst(10, 20, 10, 0),
+        "佐藤",
+        "市民課",
+        "fault",
+        "証明書が印刷できない",
+        &jst(10, 20, 11, 0),
+        Some(&jst(10, 20, 12, 0)),
+        Some("cost 300000 yen over 100000 yen"),
+        None,
+    );
+    request(
+        &jst(10, 30, 16, 0),
+        "伊藤",
+        "市民課",
+        "inquiry",
+        "窓口の受付件数",
+        &jst(11, 2, 16, 0),
+        None,
+        None,
+        None,
+    );
+
     // Incidents: one handled in time, one still open past its deadline.
     c.execute(
         "INSERT INTO incidents (opened_at, severity, job, run_id, failure_class, summary, status, \
@@ -749,6 +846,90 @@ fn service_items_match_hand_arithmetic_and_the_outbox() {
     assert!(html.contains("<h3>稼働状況・計画停止</h3>") && html.contains("定時バックアップ率"));
 }
 
+/// The service-desk section counts the month's requests as they stood at its end: by
+/// category (all four, in the city's order) and department, answered within their deadline,
+/// open at the end (the one of September too), consultations; the extract's run shows its
+/// request. The figures are those of the requests `history` records.
+#[test]
+fn the_desk_section_counts_the_months_requests() {
+    let t = tree();
+    let r: serde_json::Value =
+        serde_json::from_str(&report(&t, &["--format", "json"])).expect("json");
+    let line = |l: &serde_json::Value| {
+        (
+            l["name"].as_str().unwrap_or_default().to_owned(),
+            [
+                &l["received"],
+                &l["answered_in_time"],
+                &l["late"],
+                &l["open_at_end"],
+                &l["consultations"],
+            ]
+            .map(|v| v.as_u64().unwrap_or(99)),
+        )
+    };
+    let lines = |key: &str| -> Vec<(String, [u64; 5])> {
+        r["desk"][key]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .map(line)
+            .collect()
+    };
+    let own = |n: &str, v: [u64; 5]| (n.to_owned(), v);
+    assert_eq!(
+        lines("by_category"),
+        vec![
+            own("request", [1, 1, 0, 1, 0]),
+            own("consultation", [1, 1, 0, 0, 0]),
+            own("inquiry", [1, 0, 0, 1, 0]),
+            own("fault", [1, 0, 1, 1, 1]),
+        ]
+    );
+    assert_eq!(
+        lines("by_department"),
+        vec![
+            own("企画課", [1, 1, 0, 0, 0]),
+            own("市民課", [2, 0, 1, 2, 1]),
+            own("税務課", [1, 1, 0, 1, 0]),
+        ]
+    );
+    assert_eq!(line(&r["desk"]["total"]).1, [4, 2, 1, 3, 1]);
+    let consultations = r["desk"]["consultations"].as_array().expect("list");
+    assert_eq!(consultations.len(), 1);
+    assert_eq!(consultations[0]["text"], "証明書が印刷できない");
+    let extract = &r["adhoc"][0];
+    assert_eq!(
+        (
+            &extract["request_requester"],
+            &extract["department"],
+            extract["request"].is_i64()
+        ),
+        (
+            &serde_json::json!("山田"),
+            &serde_json::json!("税務課"),
+            true
+        )
+    );
+    // The Japanese forms name the categories in Japanese and no table of the section is empty.
+    let ja = report(&t, &[]);
+    assert!(
+        ja.contains("| 障害連絡 | 1 | 0 | 1 | 1 | 1 |")
+            && ja.contains("| 合計 | 4 | 2 | 1 | 3 | 1 |"),
+        "{ja}"
+    );
+    let html = report(&t, &["--format", "html"]);
+    assert!(
+        html.contains("<td>相談</td>") && html.contains("<caption>部署別</caption>"),
+        "{html}"
+    );
+    let csv = report(&t, &["--format", "csv", "--lang", "en"]);
+    assert!(
+        csv.contains("\r\nservice desk by category\r\ncategory,received,answered in time,past the deadline,open at the end,consultation needed\r\nrequest,1,1,0,1,0\r\n"),
+        "{csv}"
+    );
+}
+
 fn golden(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
@@ -1146,9 +1327,10 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
         "page numbers"
     );
     // Every table's header row is a `<thead>`, repeated on each page it runs over (two of
-    // them the monitoring's lateness and slowdowns; no job got slower, so no trend table).
-    assert_eq!(html.matches("<table").count(), 14);
-    assert_eq!(html.matches("<thead><tr><th>").count(), 14, "{html}");
+    // them the monitoring's lateness and slowdowns, three the service desk's; no job got
+    // slower, so no trend table).
+    assert_eq!(html.matches("<table").count(), 17);
+    assert_eq!(html.matches("<thead><tr><th>").count(), 17, "{html}");
     assert!(html.contains("thead { display: table-header-group; }"));
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
     assert!(!html.contains("<script"), "no script at all");

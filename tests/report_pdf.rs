@@ -174,9 +174,10 @@ const HEADINGS_JA: &[&str] = &[
     "3. ジョブ別実績",
     "4. 稼働監視の状況",
     "5. 障害・インシデント",
-    "6. 随時依頼への対応",
-    "7. 変更管理",
-    "8. 次月予定(2026-11)",
+    "6. サービスデスク(問合せ対応状況)",
+    "7. 随時依頼への対応",
+    "8. 変更管理",
+    "9. 次月予定(2026-11)",
 ];
 const HEADINGS_EN: &[&str] = &[
     "Monthly operations report, October 2026",
@@ -185,9 +186,10 @@ const HEADINGS_EN: &[&str] = &[
     "3. Jobs",
     "4. Monitoring",
     "5. Incidents",
-    "6. Ad-hoc requests",
-    "7. Changes",
-    "8. Next month (2026-11)",
+    "6. Service desk",
+    "7. Ad-hoc requests",
+    "8. Changes",
+    "9. Next month (2026-11)",
 ];
 
 /// The pages of each language's PDF of the fixed history, as observed with Chromium 156 and
@@ -195,8 +197,8 @@ const HEADINGS_EN: &[&str] = &[
 /// seed, the report renders them to the same bytes, and the page depends on nothing else
 /// but the shipped definitions, the template's print rules and the font. A change to any of
 /// those may move a page break: look at the pages (`pdftoppm -png -r 60`), then pin anew.
-const PAGES_JA: usize = 5;
-const PAGES_EN: usize = 5;
+const PAGES_JA: usize = 6;
+const PAGES_EN: usize = 6;
 
 /// The Japanese and English reports of the synthetic October print to A4 PDFs of the pinned
 /// number of pages holding every heading and the figures of the JSON form, without a console

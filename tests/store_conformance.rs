@@ -101,12 +101,19 @@
 //! | cancel_delegated | delegations::cancel_delegated_says_whether_a_node_had_taken_it |
 //! | end_delegated | delegations::delegated_started_progress_and_end_read_back |
 //! | end_left | delegations::end_left_ends_what_earlier_daemons_of_the_node_took |
+//! | open_request | desk::open_request_reads_back_with_its_opened_event, desk::list_requests_unclosed_first_filtered_and_limited |
+//! | list_requests | desk::list_requests_unclosed_first_filtered_and_limited |
+//! | get_request | desk::get_request_lists_its_history_oldest_first (and every contract of desk) |
+//! | change_request | desk::change_request_through_its_life_records_each_event, desk::change_request_refused_writes_nothing, desk::change_request_closes_once_among_racing_operators |
+//! | desk_facts | desk::desk_facts_reads_the_periods_requests_and_the_runs_of_requests |
 
 // The contracts live beside this file, in `store_conformance/`.
 #[path = "store_conformance/checks.rs"]
 mod checks;
 #[path = "store_conformance/delegations.rs"]
 mod delegations;
+#[path = "store_conformance/desk.rs"]
+mod desk;
 #[path = "store_conformance/fixtures.rs"]
 mod fixtures;
 #[path = "store_conformance/gates.rs"]
@@ -276,6 +283,15 @@ macro_rules! every_contract {
                 fence_writes_a_fenced_daemon_commits_nothing_more,
                 record_planned_writes_only_while_the_lease_is_held,
                 wakeups_wake_the_daemons_when_a_run_is_queued_or_a_cancel_asked,
+            }
+            desk {
+                open_request_reads_back_with_its_opened_event,
+                list_requests_unclosed_first_filtered_and_limited,
+                get_request_lists_its_history_oldest_first,
+                change_request_through_its_life_records_each_event,
+                change_request_refused_writes_nothing,
+                change_request_closes_once_among_racing_operators,
+                desk_facts_reads_the_periods_requests_and_the_runs_of_requests,
             }
             delegations {
                 delegate_hands_an_attempt_over_untaken,

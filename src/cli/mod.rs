@@ -13,6 +13,7 @@ mod check;
 mod completions;
 mod db;
 mod demo;
+pub(crate) mod desk;
 mod extracts;
 mod hold;
 mod hosts;
@@ -218,7 +219,8 @@ pub enum Command {
     /// List the operator actions on record (oldest first).
     ///
     /// The actions: `run`, `run.detach`, `submit`, `approve`, `reject`, `cancel`, `rerun`, `hold`,
-    /// `release`, `incident.ack`, `incident.resolve`, `param.set`, `param.rollback`, `extract`,
+    /// `release`, `incident.ack`, `incident.resolve`, `desk.open`, `desk.triage`, `desk.assign`,
+    /// `desk.escalate`, `desk.link`, `desk.consult`, `desk.close`, `param.set`, `param.rollback`, `extract`,
     /// `permissions.apply`, `permissions.undo`, `report.freeze`, `db.copy`; each with its time,
     /// operating-system user, host, target, arguments and outcome, refusals included. The table is
     /// append-only: the database refuses to change or delete a row.
@@ -235,6 +237,21 @@ pub enum Command {
     /// Show, acknowledge or resolve one incident.
     #[command(subcommand)]
     Incident(incident::Command),
+    /// The service desk: the city's requests (依頼 request, 相談 consultation, 問合せ inquiry,
+    /// 障害連絡 fault), from opening to close.
+    ///
+    /// `desk open` records who asked, their department, the channel, the category and the text;
+    /// its answer is due after the category's deadline (`desk.deadlines` in unyo.yaml: fault 1h,
+    /// inquiry 1 business day, request 3, consultation 5 by default). `desk list` shows the
+    /// requests not closed (`!` past the deadline and not answered); `desk show ID` one with its
+    /// history. `triage` (the first answer), `assign`, `escalate`, `link --run N|--incident N`,
+    /// `consult --cost YEN|--effort HOURS` (over `desk.consultation`'s thresholds) and `close
+    /// --result TEXT` change it: each is an event of the request and an audit entry, refusals
+    /// (exit 3) audited too. `unyo submit --request N` links the run it queues.
+    ///
+    /// Guide: docs/guide/service-desk.md.
+    #[command(subcommand)]
+    Desk(desk::Command),
     /// The servers steps reach through `ssh` (`hosts:` in unyo.yaml): list them, or check
     /// that each answers as a step's connection would.
     ///
@@ -406,6 +423,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Completions(_) | Command::Man | Command::Act(_) => Ok(()),
         Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
+        Command::Desk(cmd) => desk::run(&settings, cmd).await,
         Command::Hosts(cmd) => hosts::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args),

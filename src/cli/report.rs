@@ -211,6 +211,8 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
         let changes = store.target_changes(period.to).await?;
         report::add_checks(&mut report, period, &targets, &changes, &facts, settings);
     }
+    let desk = store.desk_facts(period.from, period.to).await?;
+    report::add_desk(&mut report, period, &desk, settings, now);
     let templates = settings.report.templates.as_deref();
     let text = report::render::report(&report, form.lang, form.format, templates)
         .map_err(|e| Error::Request(e.to_string()))?;

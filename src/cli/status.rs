@@ -40,7 +40,19 @@ struct Status {
     /// no incident tells of them.
     refused: Vec<RunRow>,
     held: Vec<crate::store::HoldRow>,
+    /// Service-desk requests not closed (`unyo desk`), each with whether it is past its
+    /// answer deadline and not answered.
+    requests: Vec<DeskLine>,
     next_slots: Vec<crate::schedule::forecast::Coming>,
+}
+
+#[derive(Debug, Serialize)]
+struct DeskLine {
+    id: i64,
+    category: crate::store::Category,
+    status: crate::store::RequestStatus,
+    due_at: chrono::DateTime<Utc>,
+    overdue: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -174,7 +186,23 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         .into_iter()
         .filter(|r| r.ended_at.unwrap_or(r.queued_at) > now - REFUSED_SHOWN)
         .collect();
+    let requests = store
+        .list_requests(&crate::store::RequestFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .map(|r| DeskLine {
+            id: r.id,
+            category: r.category,
+            status: r.status,
+            due_at: r.due_at,
+            overdue: super::desk::overdue(&r, now),
+        })
+        .collect();
     let status = Status {
+        requests,
         daemon,
         nodes,
         running,
@@ -250,6 +278,18 @@ fn render(settings: &Settings, s: &Status, now: chrono::DateTime<Utc>) -> String
             String::new()
         }
     ));
+    if !s.requests.is_empty() {
+        let late = s.requests.iter().filter(|r| r.overdue).count();
+        out.push_str(&format!(
+            "requests:   {} not closed{}\n",
+            s.requests.len(),
+            if late > 0 {
+                format!(", {late} past their answer deadline (unyo desk list)")
+            } else {
+                String::new()
+            }
+        ));
+    }
     for h in &s.held {
         out.push_str(&format!(
             "held:       `{}` by {} since {}{}\n",

@@ -47,6 +47,11 @@ pub struct Args {
     /// Follow the run to its end; exit 0 if it succeeded, 1 otherwise.
     #[arg(long)]
     pub wait: bool,
+    /// The service-desk request the run serves (`unyo desk`): the run is linked to it, and
+    /// the report's ad-hoc table shows the request, its requester and department. Refused
+    /// when no such request is recorded or it is closed.
+    #[arg(long, value_name = "N")]
+    pub request: Option<i64>,
 }
 
 pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
@@ -63,6 +68,7 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         "reason": args.reason,
         "outside_window": args.outside_window,
         "business_date": args.business_date,
+        "request": args.request,
     });
     let refuse = |why: String| {
         let (store, target, audit_args) = (store.clone(), target.clone(), audit_args.clone());
@@ -105,6 +111,19 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
     };
     if let Err(e) = params::check_queueable(&job, &given) {
         return refuse(e).await;
+    }
+    if let Some(n) = args.request {
+        match store.get_request(n).await? {
+            None => return refuse(crate::store::no_such_request(n).to_string()).await,
+            Some((r, _)) if r.status == crate::store::RequestStatus::Closed => {
+                return refuse(format!(
+                    "request {n} is closed (by {}); a run cannot be added to it",
+                    r.closed_by.as_deref().unwrap_or("unknown")
+                ))
+                .await;
+            }
+            Some(_) => {}
+        }
     }
     let now = Utc::now();
     let today = engine::dates(settings, now).0;
@@ -162,6 +181,44 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
         engine::give_business_date(settings, &mut record, date);
     }
     let id = store.create_run(&record).await?;
+    // The link is its own write after the run's: a request closed in between refuses it,
+    // and the run is cancelled at once (said, and audited as refused).
+    let linked = match args.request {
+        Some(n) => Some((
+            n,
+            store
+                .change_request(
+                    n,
+                    &crate::store::DeskChange::Link(crate::store::DeskLink::Run(id)),
+                    &crate::domain::host::os_user(),
+                    Utc::now(),
+                )
+                .await?,
+        )),
+        None => None,
+    };
+    match &linked {
+        // The request closed (or took the run) since it was checked: the run is withdrawn,
+        // never left to run for no request.
+        Some((n, Err(why))) => {
+            let user = crate::domain::host::os_user();
+            store.request_cancel(id, &user, Utc::now()).await?;
+            let why = format!("run {id} not linked to request {n} ({why}), and cancelled");
+            return refuse(why).await;
+        }
+        // The request changed: audited as `unyo desk link` is.
+        Some((n, Ok(row))) => {
+            super::audit::record(
+                &*store,
+                "desk.link",
+                format!("request {n}"),
+                serde_json::json!({ "run": id }),
+                Ok(format!("now {}", row.status)),
+            )
+            .await?;
+        }
+        None => {}
+    }
     let when = start.say(settings, &job, now);
     super::audit::record(
         &*store,
@@ -173,10 +230,19 @@ pub async fn run(settings: &Settings, args: Args) -> Result<(), Error> {
             business_date
                 .map(|d| format!("; business date {d} given by the operator"))
                 .unwrap_or_default()
-        )),
+        ) + &args
+            .request
+            .map(|n| format!("; for request {n}"))
+            .unwrap_or_default()),
     )
     .await?;
-    eprintln!("run {id} of `{}` queued, {when}", job.name);
+    eprintln!(
+        "run {id} of `{}` queued, {when}{}",
+        job.name,
+        args.request
+            .map(|n| format!(" (request {n})"))
+            .unwrap_or_default()
+    );
     if !args.wait {
         super::out(&format!("{id}\n"));
         return Ok(());

@@ -61,6 +61,9 @@ pub(super) fn adhoc_lines(
                     .filter(|x| x.run_id == Some(r.id))
                     .map(|x| x.rows)
                     .reduce(|a, b| a + b),
+                request: None,
+                request_requester: None,
+                department: None,
             }
         })
         .collect()

@@ -26,6 +26,9 @@ pub struct Report {
     /// Runs that refused by themselves (a step's `refuse_exit`), by job and reason: not
     /// failures, not successes.
     pub refusals: Vec<RefusalLine>,
+    /// The service desk's requests (サービスデスク): by category and department, answered
+    /// in time, open at the period's end, consultations needed.
+    pub desk: Desk,
     pub adhoc: Vec<AdhocLine>,
     pub changes: Changes,
     pub plan: Plan,
@@ -235,6 +238,53 @@ pub struct AdhocLine {
     pub result: String,
     /// Rows of the extract the run wrote, if it wrote one.
     pub rows: Option<i64>,
+    /// The service-desk request the run serves (`submit --request`, `desk link`), its
+    /// requester and department.
+    pub request: Option<i64>,
+    pub request_requester: Option<String>,
+    pub department: Option<String>,
+}
+
+/// The service desk in the period, every request counted as it stood at the period's end.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Desk {
+    /// One line per category (request, consultation, inquiry, fault), always all four.
+    pub by_category: Vec<DeskCount>,
+    /// One line per department with a request, by name.
+    pub by_department: Vec<DeskCount>,
+    pub total: DeskCount,
+    /// The requests that need the city's consultation, by number.
+    pub consultations: Vec<ConsultationLine>,
+}
+
+/// Requests of one category or department.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct DeskCount {
+    /// The category's token, or the department's name.
+    pub name: String,
+    /// Opened in the period.
+    pub received: u64,
+    /// Of those, answered (triaged or closed) by their due time, within the period.
+    pub answered_in_time: u64,
+    /// Of those, answered after their due time, or not answered and past it at the end.
+    pub late: u64,
+    /// Not closed at the period's end (opened in it or before).
+    pub open_at_end: u64,
+    /// Marked as needing the city's consultation.
+    pub consultations: u64,
+}
+
+/// A request that needs the city's consultation.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConsultationLine {
+    pub id: i64,
+    pub opened_at: String,
+    pub department: String,
+    /// The category's token.
+    pub category: String,
+    pub text: String,
+    /// Its state at the period's end, as a token.
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]

@@ -8,6 +8,7 @@ mod changes;
 pub mod chart;
 pub mod checks;
 mod content;
+mod desk;
 mod incidents;
 pub mod interval;
 mod jobs;
@@ -108,6 +109,7 @@ pub fn build(
                 count: u64::try_from(r.count).unwrap_or(0),
             })
             .collect(),
+        desk: Desk::default(),
         adhoc: adhoc_lines(facts, &local),
         changes: changes(facts, &local),
         plan: plan(period, catalog, settings),
@@ -142,6 +144,22 @@ pub fn add_checks(
     if !c.targets.is_empty() {
         report.checks = Some(c);
     }
+}
+
+/// Adds the service desk of `period` to `report`: its section's figures, and the request of
+/// each ad-hoc run linked to one. `now` is when the report is made: a preliminary report
+/// counts no request late whose deadline is still to come.
+pub fn add_desk(
+    report: &mut Report,
+    period: &Period,
+    facts: &crate::store::DeskFacts,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) {
+    let tz = settings.timezone;
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    report.desk = desk::desk(period, facts, &local, now);
+    desk::requests_of_runs(&mut report.adhoc, facts);
 }
 
 fn charts(period: &Period, facts: &ReportFacts, settings: &Settings) -> Charts {

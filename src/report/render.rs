@@ -388,6 +388,29 @@ fn word(lang: Lang, token: &str) -> &str {
         "preliminary" => "速報",
         "preliminary_text" => "対象期間の終了前に作成した速報値です。確定値ではありません。",
         "count" => "件数",
+        "desk_total" => "合計",
+        "empty_table" => "なし",
+        "request" => "依頼",
+        "consultation" => "相談",
+        "inquiry" => "問合せ",
+        "fault" => "障害連絡",
+        "triaged" => "受付済",
+        "assigned" => "担当決定",
+        "escalated" => "エスカレーション中",
+        "closed" => "完了",
+        "in_progress" => "対応中",
+        "desk_categories" => "サービスデスク(区分別)",
+        "desk_departments" => "サービスデスク(部署別)",
+        "desk_consultations" => "市との協議が必要な依頼",
+        "category" => "区分",
+        "received_count" => "受付件数",
+        "answered_in_time" => "期限内回答",
+        "answer_late" => "期限超過",
+        "open_at_end" => "期末未完了",
+        "consultations" => "要協議",
+        "request_no" => "依頼番号",
+        "submitted_by" => "受付者",
+        "text" => "内容",
         _ => super::monitoring::word_ja(token).unwrap_or(token),
     };
     let en = match token {
@@ -435,6 +458,21 @@ fn word(lang: Lang, token: &str) -> &str {
         "refused_short" => "refused",
         "refusals" => "refused by the job itself",
         "preliminary_text" => "made before the period ended: preliminary figures, not final ones",
+        "fault" => "fault report",
+        "desk_total" => "total",
+        "empty_table" => "none",
+        "in_progress" => "in progress",
+        "desk_categories" => "service desk by category",
+        "desk_departments" => "service desk by department",
+        "desk_consultations" => "requests needing the city's consultation",
+        "received_count" => "received",
+        "answered_in_time" => "answered in time",
+        "answer_late" => "past the deadline",
+        "open_at_end" => "open at the end",
+        "consultations" => "consultation needed",
+        "request_no" => "request",
+        "submitted_by" => "submitted by",
+        "text" => "request text",
         _ => super::monitoring::word_en(token).unwrap_or(token),
     };
     match lang {
@@ -665,12 +703,82 @@ fn csv(r: &Report, lang: Lang) -> String {
             })
             .collect(),
     );
+    let desk_rows = |lines: &[super::DeskCount], translate: bool| -> Vec<Vec<String>> {
+        lines
+            .iter()
+            .chain(std::iter::once(&r.desk.total))
+            .filter(|_| !r.desk.by_department.is_empty())
+            .map(|c| {
+                vec![
+                    if translate || c.name == "total" {
+                        word(
+                            lang,
+                            if c.name == "total" {
+                                "desk_total"
+                            } else {
+                                &c.name
+                            },
+                        )
+                        .to_owned()
+                    } else {
+                        c.name.clone()
+                    },
+                    c.received.to_string(),
+                    c.answered_in_time.to_string(),
+                    c.late.to_string(),
+                    c.open_at_end.to_string(),
+                    c.consultations.to_string(),
+                ]
+            })
+            .collect()
+    };
+    let desk_header = [
+        "received_count",
+        "answered_in_time",
+        "answer_late",
+        "open_at_end",
+        "consultations",
+    ];
+    let header = |first: &'static str| -> Vec<&'static str> {
+        std::iter::once(first).chain(desk_header).collect()
+    };
+    table(
+        "desk_categories",
+        &header("category"),
+        desk_rows(&r.desk.by_category, true),
+    );
+    table(
+        "desk_departments",
+        &header("department"),
+        desk_rows(&r.desk.by_department, false),
+    );
+    table(
+        "desk_consultations",
+        &["id", "received", "department", "category", "text", "status"],
+        r.desk
+            .consultations
+            .iter()
+            .map(|c| {
+                vec![
+                    c.id.to_string(),
+                    c.opened_at.clone(),
+                    c.department.clone(),
+                    word(lang, &c.category).to_owned(),
+                    c.text.clone(),
+                    word(lang, &c.status).to_owned(),
+                ]
+            })
+            .collect(),
+    );
     table(
         "adhoc",
         &[
             "run",
             "received",
+            "request_no",
             "requester",
+            "department",
+            "submitted_by",
             "job",
             "parameters",
             "reason",
@@ -683,6 +791,9 @@ fn csv(r: &Report, lang: Lang) -> String {
                 vec![
                     a.run_id.to_string(),
                     a.at.clone(),
+                    a.request.map_or(String::new(), |n| n.to_string()),
+                    text(&a.request_requester),
+                    text(&a.department),
                     a.requester.clone(),
                     a.job.clone(),
                     a.params.clone(),

@@ -103,3 +103,70 @@ fn skips_are_told_apart_by_what_the_reader_needs() {
 fn secrets_are_not_shown() {
     assert!(secret("db_password") && secret("API_TOKEN") && !secret("department"));
 }
+
+/// The desk's figures as things stood at the period's end, or at `now` for a preliminary
+/// report: a request not answered and not yet due is not late, one answered after the end
+/// is not answered in the period, and one closed after the end is open at it.
+#[test]
+fn desk_figures_stand_at_the_periods_end_or_now() {
+    use crate::store::{Category, DeskFacts, RequestRow, RequestStatus};
+    let tz = chrono_tz::Asia::Tokyo;
+    let october = Period::month(2026, 10, tz, NaiveTime::MIN).expect("month");
+    let h = |hours: i64| october.from + chrono::Duration::hours(hours);
+    let row =
+        |id: i64, opened: i64, due: i64, answered: Option<i64>, closed: Option<i64>| RequestRow {
+            id,
+            opened_at: h(opened),
+            opened_by: "sato".to_owned(),
+            requester: "山田".to_owned(),
+            department: "税務課".to_owned(),
+            channel: "phone".to_owned(),
+            category: Category::Inquiry,
+            text: "件数".to_owned(),
+            status: if closed.is_some() {
+                RequestStatus::Closed
+            } else {
+                RequestStatus::Open
+            },
+            due_at: h(due),
+            answered_at: answered.map(h),
+            assignee: None,
+            escalated_to: None,
+            consultation: None,
+            closed_at: closed.map(h),
+            closed_by: closed.map(|_| "sato".to_owned()),
+            result: None,
+        };
+    let end = 31 * 24;
+    let facts = DeskFacts {
+        requests: vec![
+            // Answered in time, closed after the month: open at its end.
+            row(1, 10, 34, Some(11), Some(end + 5)),
+            // Due in the month's last hour, answered after it: late at the end.
+            row(2, end - 10, end - 1, Some(end + 2), None),
+            // Due after the month: neither answered nor late.
+            row(3, end - 2, end + 22, None, None),
+        ],
+        runs: Vec::new(),
+    };
+    let local = |t: DateTime<Utc>| t.to_rfc3339();
+    let at_end = desk::desk(&october, &facts, &local, h(end + 100));
+    let t = &at_end.total;
+    assert_eq!(
+        (t.received, t.answered_in_time, t.late, t.open_at_end),
+        (3, 1, 1, 3)
+    );
+    // Made in the month, 20 hours before its end: request 2 is not due yet.
+    let early = desk::desk(&october, &facts, &local, h(end - 20));
+    let t = &early.total;
+    assert_eq!(
+        (t.received, t.answered_in_time, t.late, t.open_at_end),
+        (1, 1, 0, 1)
+    );
+    assert_eq!(
+        at_end.by_category.len(),
+        4,
+        "every category, in the city's order"
+    );
+    assert_eq!(at_end.by_category[2].name, "inquiry");
+}

@@ -29,6 +29,11 @@ static METRICS: LazyLock<Shape> = LazyLock::new(leaf::<MetricsSpec>);
 static WEB: LazyLock<Shape> = LazyLock::new(leaf::<WebSpec>);
 static LOG: LazyLock<Shape> = LazyLock::new(leaf::<LogSpec>);
 static NODE: LazyLock<Shape> = LazyLock::new(leaf::<NodeSpec>);
+static DESK_CONSULTATION: LazyLock<Shape> = LazyLock::new(leaf::<DeskConsultationSpec>);
+static DESK: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<DeskSpec>(),
+    children: vec![("consultation", Child::Struct(&DESK_CONSULTATION))],
+});
 static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<SettingsSpec>(),
     children: vec![
@@ -37,6 +42,7 @@ static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
         ("web", Child::Struct(&WEB)),
         ("log", Child::Struct(&LOG)),
         ("node", Child::Struct(&NODE)),
+        ("desk", Child::Struct(&DESK)),
         ("incidents", Child::Struct(&INCIDENTS)),
         ("notify", Child::Struct(&NOTIFY)),
         ("report", Child::Struct(&REPORT)),
@@ -102,6 +108,31 @@ pub struct SettingsSpec {
     pub log: Option<LogSpec>,
     /// This server as a node of an installation whose daemons share one PostgreSQL.
     pub node: Option<NodeSpec>,
+    /// The service desk: answer deadlines per category, when a request needs the city's
+    /// consultation.
+    pub desk: Option<DeskSpec>,
+}
+
+/// `desk:` in unyo.yaml.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeskSpec {
+    /// Time allowed for the first answer, per category (`fault: 1h`, `inquiry: 1 business
+    /// day`).
+    #[serde(default)]
+    pub deadlines: IndexMap<String, Spanned<String>>,
+    /// Above what a request needs the city's consultation.
+    pub consultation: Option<DeskConsultationSpec>,
+}
+
+/// `desk.consultation:` in unyo.yaml.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeskConsultationSpec {
+    /// Cost in yen above which the city is consulted.
+    pub cost: Option<Spanned<u64>>,
+    /// Effort above which the city is consulted, in hours (`16h`).
+    pub effort: Option<Spanned<String>>,
 }
 
 /// `node:` in unyo.yaml.

@@ -10,6 +10,7 @@
 pub mod bulk;
 mod checks;
 mod delegations;
+mod desk;
 pub mod disk;
 mod findings;
 mod nodes;
@@ -21,8 +22,8 @@ mod traits;
 /// `&dyn Store`.
 pub mod prelude {
     pub use super::traits::{
-        CheckStore, DelegationStore, IncidentStore, MonitorStore, NodeStore, Outbox, RecordStore,
-        ReportStore, RunStore, SlotStore, Store,
+        CheckStore, DelegationStore, DeskStore, IncidentStore, MonitorStore, NodeStore, Outbox,
+        RecordStore, ReportStore, RunStore, SlotStore, Store,
     };
 }
 
@@ -40,13 +41,17 @@ pub use checks::{
     SlotsSince, TargetChange, TargetRow,
 };
 pub use delegations::{Delegated, Delegation};
+pub use desk::{
+    Category, DeskChange, DeskFacts, DeskLink, DeskRefusal, NewRequest, RequestEvent,
+    RequestFilter, RequestRow, RequestStatus,
+};
 pub use findings::{DurationSample, FindingRow, NewFinding};
 pub use nodes::{Beat, FencedDaemon, Lease, NewNode, NodeRow};
 pub use postgres::{Copied, CopyError, PgStore, copy_sqlite, without_password};
 pub use sqlite::SqliteStore;
 pub use traits::{
-    CheckStore, DelegationStore, IncidentStore, MonitorStore, NodeStore, Outbox, RecordStore,
-    ReportStore, RunStore, SlotStore, Store,
+    CheckStore, DelegationStore, DeskStore, IncidentStore, MonitorStore, NodeStore, Outbox,
+    RecordStore, ReportStore, RunStore, SlotStore, Store,
 };
 
 use crate::model::{Database, Settings, Severity};
@@ -54,6 +59,14 @@ use crate::model::{Database, Settings, Severity};
 /// The one wording for a run id that names no run, whichever command was given it.
 pub fn no_such_run(id: i64) -> StoreError {
     StoreError::NotFound { what: "run", id }
+}
+
+/// The one wording for a request id that names no request, whichever command was given it.
+pub fn no_such_request(id: i64) -> StoreError {
+    StoreError::NotFound {
+        what: "request",
+        id,
+    }
 }
 
 /// The one wording for an incident id that names no incident, whichever command was given it.

@@ -388,6 +388,30 @@ pub trait DelegationStore: Send + Sync + std::fmt::Debug {
     ) -> Pending<Vec<Delegated>>;
 }
 
+/// The service desk: requests from the city's staff and their history (see `desk.rs`).
+/// See [`Store`] for the rule every write follows.
+pub trait DeskStore: Send + Sync + std::fmt::Debug {
+    /// Records a request (`open`) and its `opened` event; returns its id.
+    fn open_request(&self, request: &NewRequest) -> Pending<i64>;
+    /// Requests as `filter` asks: unclosed first, then closed, each by id.
+    fn list_requests(&self, filter: &RequestFilter) -> Pending<Vec<RequestRow>>;
+    /// One request and its history, oldest first.
+    fn get_request(&self, id: i64) -> Pending<Option<(RequestRow, Vec<RequestEvent>)>>;
+    /// Applies an operator's change (decided by `domain::desk::change`) with its event, in
+    /// one transaction; `Err` says why it does not apply (unknown or closed request, a linked
+    /// run or incident not recorded, a run linked to another request ...), and nothing is
+    /// written then.
+    fn change_request(
+        &self,
+        id: i64,
+        change: &DeskChange,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Pending<Result<RequestRow, DeskRefusal>>;
+    /// What the report reads of the desk for `[from, to)` (see [`DeskFacts`]).
+    fn desk_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<DeskFacts>;
+}
+
 /// Where runs are recorded.
 ///
 /// Write methods *issue* their write when called, before the returned future is first
@@ -406,6 +430,7 @@ pub trait Store:
     + CheckStore
     + NodeStore
     + DelegationStore
+    + DeskStore
 {
 }
 
@@ -420,5 +445,6 @@ impl<T> Store for T where
         + CheckStore
         + NodeStore
         + DelegationStore
+        + DeskStore
 {
 }

@@ -15,6 +15,7 @@ use super::values::{parse_clock, parse_duration, parse_size};
 use crate::spec::{self, Diagnostic, Diagnostics, SettingsSpec, Severity};
 
 mod channel;
+mod desk;
 mod hosts;
 mod incidents;
 mod monitor;
@@ -30,6 +31,7 @@ pub use channel::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, EmailChannel, SmtpAuth, SmtpTls,
     WebhookUrl, url_origin,
 };
+pub use desk::DeskSettings;
 pub use hosts::Host;
 pub use incidents::IncidentSettings;
 pub use monitor::{DEFAULT_PLUGINS, LogFormat, LogSettings, LogTo};
@@ -159,6 +161,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// This server as a node (`node:`).
     pub node: NodeSettings,
+    /// The service desk (`desk:`): answer deadlines, consultation thresholds.
+    pub desk: DeskSettings,
 }
 
 impl Settings {
@@ -191,6 +195,7 @@ impl Settings {
             web: None,
             log: LogSettings::default(),
             node: NodeSettings::default(),
+            desk: DeskSettings::default(),
         }
     }
 
@@ -414,6 +419,9 @@ impl Settings {
         }
         if let Some(n) = &raw.node {
             self.node = node::node(n, file, diags);
+        }
+        if let Some(d) = &raw.desk {
+            self.desk = desk::desk(d, file, diags);
         }
     }
 

@@ -165,3 +165,47 @@ fn reports_every_bad_setting() {
     );
     assert!(text.contains("unyo.yaml:2:"), "{text}");
 }
+
+fn load_yaml(yaml: &str) -> Result<Settings, String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(SETTINGS_FILE), yaml).expect("write");
+    Settings::load(dir.path()).map_err(|d| d.to_string())
+}
+
+#[test]
+fn desk_deadlines_and_thresholds_are_read_and_bad_ones_named_with_their_place() {
+    use crate::domain::desk::{Category, Deadline};
+    let s = load_yaml(
+        "desk:\n  deadlines:\n    fault: 30m\n    request: 2 business days\n  consultation:\n    cost: 50000\n    effort: 8h\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        s.desk.deadline(Category::Fault),
+        Deadline::Clock(std::time::Duration::from_secs(1800))
+    );
+    assert_eq!(
+        s.desk.deadline(Category::Request),
+        Deadline::BusinessDays(2)
+    );
+    assert_eq!(
+        s.desk.deadline(Category::Inquiry),
+        Deadline::BusinessDays(1)
+    );
+    assert_eq!(s.desk.consultation.cost, 50_000);
+    assert_eq!(s.desk.consultation.effort_hours, 8);
+
+    let e = load_yaml("desk:\n  deadlines:\n    complaint: 1h\n    fault: soon\n")
+        .expect_err("refused");
+    assert!(
+        e.contains("unyo.yaml:3:16") && e.contains("unknown category `complaint`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("unyo.yaml:4:12") && e.contains("`desk.deadlines.fault`: bad deadline `soon`"),
+        "{e}"
+    );
+    let e = load_yaml("desk:\n  deadlines:\n    fualt: 1h\n").expect_err("refused");
+    assert!(e.contains("(did you mean `fault`?)"), "{e}");
+    let e = load_yaml("desk:\n  consultation:\n    costs: 1\n").expect_err("refused");
+    assert!(e.contains("unyo.yaml:3:5") && e.contains("`costs`"), "{e}");
+}

@@ -28,6 +28,7 @@ mod bulk;
 mod checks;
 mod copy;
 mod delegations;
+mod desk;
 mod findings;
 mod incidents;
 mod nodes;
@@ -58,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "delegations",
         include_str!("../../../migrations/postgres/0003_delegations.sql"),
+    ),
+    (
+        5,
+        "desk",
+        include_str!("../../../migrations/postgres/0005_desk.sql"),
     ),
 ];
 

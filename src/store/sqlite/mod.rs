@@ -30,6 +30,7 @@ use super::*;
 mod bulk;
 mod checks;
 mod delegations;
+mod desk;
 mod findings;
 mod incidents;
 mod nodes;
@@ -166,6 +167,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         25,
         "delegations",
         include_str!("../../../migrations/sqlite/0025_delegations.sql"),
+    ),
+    (
+        27,
+        "desk",
+        include_str!("../../../migrations/sqlite/0027_desk.sql"),
     ),
 ];
 

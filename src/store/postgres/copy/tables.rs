@@ -76,7 +76,7 @@ pub(super) const LOCK_WAIT: &str = "SET LOCAL lock_timeout = '10s'";
 
 use Kind as K;
 
-/// Every table of the SQLite schema (version 23), in insertion order.
+/// Every table of the SQLite schema (version 27), in insertion order.
 pub(super) const TABLES: &[Table] = &[
     Table {
         name: "runs",
@@ -488,6 +488,47 @@ pub(super) const TABLES: &[Table] = &[
             ("perfdata", K::Text),
             ("state", K::Text),
             ("changed", K::Bool),
+        ],
+    },
+    Table {
+        name: "requests",
+        key: &["id"],
+        identity: true,
+        batch: BATCH,
+        columns: &[
+            ("id", K::Int),
+            ("opened_at", K::Time),
+            ("opened_by", K::Text),
+            ("requester", K::Text),
+            ("department", K::Text),
+            ("channel", K::Text),
+            ("category", K::Text),
+            ("text", K::Text),
+            ("status", K::Text),
+            ("due_at", K::Time),
+            ("answered_at", K::Time),
+            ("assignee", K::Text),
+            ("escalated_to", K::Text),
+            ("consultation", K::Text),
+            ("closed_at", K::Time),
+            ("closed_by", K::Text),
+            ("result", K::Text),
+        ],
+    },
+    Table {
+        name: "request_events",
+        key: &["id"],
+        identity: true,
+        batch: BATCH,
+        columns: &[
+            ("id", K::Int),
+            ("request_id", K::Int),
+            ("at", K::Time),
+            ("actor", K::Text),
+            ("kind", K::Text),
+            ("text", K::Text),
+            ("run_id", K::Int),
+            ("incident_id", K::Int),
         ],
     },
 ];
