@@ -1422,11 +1422,11 @@ fn a_daemon_sigterm_leaves_no_process_that_left_a_steps_group() {
     assert_none_left(9146, "after the daemon's SIGTERM");
 }
 
-/// The daemon runs with one malloc arena (it restarts itself with `MALLOC_ARENA_MAX` set,
+/// The daemon runs with two malloc arenas (it restarts itself with `MALLOC_ARENA_MAX` set,
 /// same pid); its steps never see what it set for itself. Set by the operator, the value
 /// is kept, and steps inherit it as any other variable.
 #[test]
-fn the_daemon_runs_with_one_malloc_arena_and_its_steps_do_not_see_it() {
+fn the_daemon_runs_with_two_malloc_arenas_and_its_steps_do_not_see_them() {
     let t = Tree::new();
     let out = t.path("env.txt").display().to_string();
     t.job("env", &format!("steps:\n  a:\n    run: env > {out}\n"));
@@ -1437,7 +1437,7 @@ fn the_daemon_runs_with_one_malloc_arena_and_its_steps_do_not_see_it() {
     };
     let d = Daemon::start(&t);
     assert!(
-        environ(&d).lines().any(|l| l == "MALLOC_ARENA_MAX=1"),
+        environ(&d).lines().any(|l| l == "MALLOC_ARENA_MAX=2"),
         "{}",
         environ(&d)
     );

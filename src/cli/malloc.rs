@@ -2,18 +2,18 @@
 //! eight per core) and keeps what each freed for that thread; a daemon whose reads and
 //! renders hop between the runtime's threads ends up holding megabytes no thread uses (the
 //! `/metrics` endpoint's first scrapes added 4.3 MiB in six arenas). The daemon therefore
-//! runs with one arena ([`ARENAS`]), whose free pages it gives back after the bursts that
-//! leave them (`daemon::memory`): glibc's per-thread caches serve most small allocations
-//! without taking the arena's lock, so the threads hardly wait for each other. glibc reads
-//! `MALLOC_ARENA_MAX` only when a process starts, so `unyo daemon`, when it is not set,
-//! executes itself again at once with it set (the same process id, arguments and everything
-//! else). Set by the operator, it is left as it is. Steps never see it (`exec::spawn` leaves
-//! it out of their environment when unyo set it).
+//! runs with [`ARENAS`] arenas, and gives back the free pages of the bursts that leave them
+//! (`daemon::memory`). One arena would hold less, but a hundred steps starting in the same
+//! second then wait for each other's allocations (the median fire delay three times longer,
+//! BENCHMARKS.md). glibc reads `MALLOC_ARENA_MAX` only when a process starts, so `unyo
+//! daemon`, when it is not set, executes itself again at once with it set (the same process
+//! id, arguments and everything else). Set by the operator, it is left as it is. Steps never
+//! see it (`exec::spawn` leaves it out of their environment when unyo set it).
 
 use std::os::unix::process::CommandExt;
 
 /// The arenas the daemon's allocations share.
-pub const ARENAS: &str = "1";
+pub const ARENAS: &str = "2";
 
 /// Executes this `unyo daemon` again with `MALLOC_ARENA_MAX` set, unless it is set already;
 /// returns only when that is not possible (the binary replaced meanwhile, say): the daemon

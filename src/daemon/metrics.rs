@@ -82,6 +82,10 @@ pub(super) async fn serve(
     }
 }
 
+/// How long after a scrape's last part its memory is given back (once the connection has
+/// sent and freed its buffers).
+const GIVE_BACK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A response's body: a short text, or the exposition in parts.
 type Reply = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -100,7 +104,11 @@ impl Body for Parts {
         let parts = &mut self.get_mut().0;
         let next = parts.as_mut().and_then(Iterator::next);
         if next.is_none() && parts.take().is_some() {
-            super::memory::give_back();
+            // A moment later: the last parts are still in the connection's buffers now.
+            tokio::spawn(async {
+                tokio::time::sleep(GIVE_BACK_AFTER).await;
+                super::memory::give_back();
+            });
         }
         Poll::Ready(next.map(|part| Ok(Frame::data(Bytes::from(part)))))
     }
