@@ -91,6 +91,25 @@ pub fn run_ended_reason(run_id: i64, status: &str) -> String {
     format!("run {run_id} ended {status}")
 }
 
+/// `separate_approver`: whether `user` may approve run `run_id`, which `requested_by`
+/// submitted. `same_person` lists the names `user` goes by (a web user `web:NAME` is also the
+/// operating-system user `NAME`); a rejection is always allowed. `Err` says why not.
+pub fn separate_approver(
+    separate: bool,
+    approve: bool,
+    run_id: i64,
+    requested_by: &str,
+    same_person: &[&str],
+) -> Result<(), String> {
+    if separate && approve && same_person.contains(&requested_by) {
+        let user = same_person.first().copied().unwrap_or(requested_by);
+        return Err(format!(
+            "{user} submitted run {run_id}: another operator must approve it (separate_approver)"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

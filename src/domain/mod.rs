@@ -23,3 +23,4 @@ pub mod lateness;
 pub mod run;
 pub mod severity;
 pub mod status;
+pub mod web;
