@@ -10,6 +10,7 @@
 //! `Host` is a loopback name or address (a web page elsewhere cannot reach it by pointing a
 //! name of its own at 127.0.0.1).
 
+pub mod auth;
 mod page;
 mod run;
 mod today;
