@@ -164,7 +164,10 @@ mod tests {
         };
         let host = ("host", "127.0.0.1:8480");
         assert!(!cross_site(&h(&[host])));
-        assert!(!cross_site(&h(&[host, ("origin", "http://127.0.0.1:8480")])));
+        assert!(!cross_site(&h(&[
+            host,
+            ("origin", "http://127.0.0.1:8480")
+        ])));
         assert!(!cross_site(&h(&[host, ("sec-fetch-site", "same-origin")])));
         assert!(cross_site(&h(&[host, ("origin", "http://evil.example")])));
         assert!(cross_site(&h(&[host, ("origin", "null")])));
@@ -181,7 +184,10 @@ mod tests {
             format!("x=1; {COOKIE}={t}").parse().expect("cookie"),
         );
         assert_eq!(cookie_token(&m), Some(t));
-        m.insert(header::COOKIE, format!("{COOKIE}=zz").parse().expect("cookie"));
+        m.insert(
+            header::COOKIE,
+            format!("{COOKIE}=zz").parse().expect("cookie"),
+        );
         assert_eq!(cookie_token(&m), None);
     }
 }

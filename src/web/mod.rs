@@ -10,9 +10,13 @@
 //! `Host` is a loopback name or address (a web page elsewhere cannot reach it by pointing a
 //! name of its own at 127.0.0.1).
 
+mod act;
 pub mod auth;
+mod incidents;
+mod login;
 mod page;
 mod run;
+mod session;
 mod today;
 pub mod words;
 
@@ -23,7 +27,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::sync::watch;
 
 use crate::domain::clock::SharedClock;
@@ -62,16 +66,23 @@ impl Dashboard {
 /// The stylesheet, embedded.
 const STYLE: &str = include_str!("style.css");
 
-/// No script, no frame, no form, nothing from elsewhere: the pages need only their own
-/// stylesheet.
+/// No script, no frame, forms only to the dashboard itself, nothing from elsewhere: the
+/// pages need only their own stylesheet.
 const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
-                      form-action 'none'; frame-ancestors 'none'";
+                      form-action 'self'; frame-ancestors 'none'";
 
 /// The dashboard's routes.
 pub fn router(dashboard: Arc<Dashboard>) -> Router {
     Router::new()
         .route("/", get(today::page))
         .route("/runs/{id}", get(run::page))
+        .route("/runs/{id}/cancel", post(act::cancel))
+        .route("/runs/{id}/approve", post(act::approve))
+        .route("/runs/{id}/reject", post(act::reject))
+        .route("/incidents", get(incidents::page))
+        .route("/incidents/{id}/ack", post(act::acknowledge))
+        .route("/login", get(login::form).post(login::login))
+        .route("/logout", post(login::logout))
         .route("/style.css", get(style))
         .fallback(not_found)
         .layer(middleware::from_fn(guard))

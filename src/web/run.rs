@@ -8,9 +8,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use std::sync::Arc;
 
-use super::page::{self, Frame, between, local, local_or_dash};
-use super::{Dashboard, lang};
+use super::page::{self, Frame, Write, between, local, local_or_dash};
+use super::{Dashboard, lang, session};
 use crate::store::{AttemptRow, RunDetail};
+use crate::store::{RunStatus, StepStatus};
 
 #[derive(Debug)]
 struct Step {
@@ -39,6 +40,13 @@ struct Attempt {
 #[template(path = "run.html")]
 struct RunPage {
     frame: Frame,
+    id: i64,
+    /// Queued or running: it can be cancelled.
+    live: bool,
+    /// The steps waiting for an approval decision.
+    gates: Vec<String>,
+    cancel: Write,
+    approve: Write,
     job: String,
     status: String,
     reason: String,
@@ -61,6 +69,7 @@ pub(super) async fn page(
 ) -> Response {
     let lang = lang(&headers);
     let w = lang.words();
+    let who = session::current(&d, &headers).await;
     let found = match id.parse::<i64>() {
         Ok(id) => d.store.get_run(id).await,
         Err(_) => Ok(None),
@@ -68,15 +77,26 @@ pub(super) async fn page(
     match found {
         Ok(Some(detail)) => {
             let tz = d.definitions().settings.timezone;
-            page::render(&view(detail, lang, tz), StatusCode::OK)
+            page::render(&view(detail, lang, tz, who), StatusCode::OK)
         }
         Ok(None) => page::message(lang, StatusCode::NOT_FOUND, w.not_found, w.no_such_run),
         Err(e) => page::unavailable(lang, &e),
     }
 }
 
-fn view(d: RunDetail, lang: super::Lang, tz: chrono_tz::Tz) -> RunPage {
+fn view(
+    d: RunDetail,
+    lang: super::Lang,
+    tz: chrono_tz::Tz,
+    who: Option<session::Session>,
+) -> RunPage {
     let r = d.run;
+    let gates = d
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::WaitingApproval)
+        .map(|s| s.name.clone())
+        .collect();
     let params = match r.params {
         serde_json::Value::Object(map) => map
             .into_iter()
@@ -92,7 +112,12 @@ fn view(d: RunDetail, lang: super::Lang, tz: chrono_tz::Tz) -> RunPage {
         other => vec![(String::new(), other.to_string())],
     };
     RunPage {
-        frame: Frame::new(lang, &format!("{} #{}", lang.words().run, r.id)),
+        frame: Frame::of(lang, &format!("{} #{}", lang.words().run, r.id), who),
+        id: r.id,
+        live: matches!(r.status, RunStatus::Queued | RunStatus::Running),
+        gates,
+        cancel: Write::Cancel,
+        approve: Write::Approve,
         job: r.job,
         status: r.status.to_string(),
         reason: r.reason.unwrap_or_default(),

@@ -425,7 +425,9 @@ impl Settings {
                         d,
                         "`web.session`: a session must last longer than 0s".to_owned(),
                     )),
-                    Err(m) => diags.push(Diagnostic::spanned(file, d, format!("`web.session`: {m}"))),
+                    Err(m) => {
+                        diags.push(Diagnostic::spanned(file, d, format!("`web.session`: {m}")))
+                    }
                 }
             }
         }

@@ -116,7 +116,8 @@ impl WebStore for PgStore {
                 return Ok(None);
             };
             let name: String = col(&row, "user_name")?;
-            let user = pg.fetch_optional(q("SELECT * FROM web_users WHERE name = $1").bind(name))?;
+            let user =
+                pg.fetch_optional(q("SELECT * FROM web_users WHERE name = $1").bind(name))?;
             Ok(user.as_ref().map(user_row).transpose()?)
         })
     }
@@ -124,7 +125,8 @@ impl WebStore for PgStore {
     fn end_web_session(&self, token_hash: &str) -> Pending<bool> {
         let hash = token_hash.to_owned();
         self.write("ending a web session", move |pg| {
-            let ended = pg.execute(q("DELETE FROM web_sessions WHERE token_hash = $1").bind(hash))?;
+            let ended =
+                pg.execute(q("DELETE FROM web_sessions WHERE token_hash = $1").bind(hash))?;
             Ok(ended == 1)
         })
     }
