@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::helper::{Daemon, Tree, both, one, refused_definitions, text, wait_for};
 
 /// A port free on loopback now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
