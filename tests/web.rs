@@ -225,7 +225,7 @@ fn today_shows_what_runs_and_waits_now_and_the_slots_of_a_reload() {
 const INSTALL: &str = "apt-get install -y nodejs npm chromium && (cd tests/web && npm ci)";
 
 /// `tests/web/` with its npm packages installed (`npm ci`, from npm's cache when it can).
-fn browser_kit() -> PathBuf {
+pub(crate) fn browser_kit() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web");
     let node = Command::new("node").arg("--version").output();
     assert!(

@@ -376,3 +376,105 @@ fn web_sessions_survive_a_restart_and_expire_when_idle() {
     assert_eq!(left, 0, "the expired session is deleted");
     assert_eq!(d.stop(), Some(0));
 }
+
+#[test]
+fn in_chromium_an_operator_acknowledges_and_a_second_approver_approves() {
+    let kit = crate::web::browser_kit();
+    let (t, port) = auth_tree("");
+    // The run's starter is the operating-system user running this test; a web user of the
+    // same name is the same person for separate_approver.
+    let starter = text(
+        &Command::new("id")
+            .arg("-un")
+            .output()
+            .expect("id -un")
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+    add_user(&t, &starter, "approver");
+    add_user(&t, "kimura", "approver");
+    t.job(
+        "rollover",
+        "separate_approver: true\nadhoc: true\nsteps:\n  confirm:\n    approval: { message: \"switch the fiscal year?\" }\n    timeout: 1h\n  switch:\n    needs: [confirm]\n    run: echo switched\n",
+    );
+    let d = Daemon::start(&t);
+    wait_for("the dashboard", || {
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let out = t.run(&["submit", "rollover"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let run: i64 = one(&t, "select max(id) from runs where job = 'rollover'");
+    wait_for("the gate to wait", || {
+        let s: String = one(
+            &t,
+            &format!("select status from steps where run_id = {run} and name = 'confirm'"),
+        );
+        (s == "waiting_approval").then_some(())
+    });
+    let shots = std::env::var_os("UNYO_WEB_SCREENSHOTS")
+        .map_or_else(|| t.path("screenshots"), std::path::PathBuf::from);
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
+    let out = Command::new("node")
+        .arg(kit.join("auth.mjs"))
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("1")
+        .arg(run.to_string())
+        .arg(&starter)
+        .arg("kimura")
+        .arg(&shots)
+        .env("UNYO_WEB_PASSWORD", PASSWORD)
+        .output()
+        .expect("node");
+    assert!(out.status.success(), "auth.mjs: {}", both(&out));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("auth.mjs printed no JSON ({e}): {}", both(&out)));
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+
+    assert_eq!(seen["wrongPassword"]["status"], 401, "{seen}");
+    assert!(s(&seen["wrongPassword"]["text"]).contains("Wrong user or password."));
+    assert_eq!(s(&seen["operatorToday"]["who"]), "op (operator)");
+    assert_eq!(s(&seen["before"]["status"]), "open");
+    assert_eq!(s(&seen["after"]["status"]), "acknowledged", "{seen}");
+    assert!(s(&seen["after"]["ack"]).starts_with("web:op "), "{seen}");
+    assert_eq!(seen["after"]["buttons"], 0);
+    assert_eq!(incident_status(&t), "acknowledged");
+
+    assert_eq!(seen["starter"]["status"], 403, "{seen}");
+    assert!(
+        s(&seen["starter"]["text"]).contains("another operator must approve it"),
+        "{seen}"
+    );
+    assert!(audited(&t, &format!("web:{starter}"), "approve", "refused"));
+    assert!(s(&seen["second"]["url"]).ends_with(&format!("/runs/{run}")));
+    assert!(audited(&t, "web:kimura", "approve", "done"));
+    wait_for("the approved run to finish", || {
+        let s: String = one(&t, &format!("select status from runs where id = {run}"));
+        (s == "succeeded").then_some(())
+    });
+    let by: String = one(
+        &t,
+        &format!("select decided_by from gates where run_id = {run}"),
+    );
+    assert_eq!(by, "web:kimura");
+    assert_eq!(seen["scripts"], 0);
+    assert_eq!(seen["dialogs"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["pageErrors"], serde_json::json!([]), "{seen}");
+    for shot in [
+        "login.png",
+        "login-failed.png",
+        "incidents.png",
+        "incident-acknowledged.png",
+        "gate.png",
+        "approval-refused.png",
+        "approved.png",
+    ] {
+        let bytes = std::fs::read(shots.join(shot)).expect(shot);
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000,
+            "{shot}: {} bytes",
+            bytes.len()
+        );
+    }
+    assert_eq!(d.stop(), Some(0));
+}

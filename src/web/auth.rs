@@ -105,24 +105,27 @@ pub fn clear_cookie() -> String {
 }
 
 /// Whether a POST says it comes from another site: `Sec-Fetch-Site` other than
-/// `same-origin` (or `none`, typed by the user), or an `Origin` whose host is not the
-/// request's `Host`. A request with neither header (a script, curl) is not cross-site by
-/// these, and still needs its session's CSRF token.
+/// `same-origin` (or `none`, typed by the user) where the browser sends it (every current
+/// one does, and decides it better than we could); otherwise an `Origin` whose host is not
+/// the request's `Host`. (`Origin: null` is what Chromium sends for a same-origin form
+/// under our `Referrer-Policy: no-referrer`, so it alone decides nothing.) A request with
+/// neither header (a script, curl) is not cross-site by these, and still needs its
+/// session's CSRF token.
 pub fn cross_site(headers: &HeaderMap) -> bool {
     let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
-    if let Some(site) = get("sec-fetch-site")
-        && !matches!(site, "same-origin" | "none")
-    {
-        return true;
+    if let Some(site) = get("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
     }
-    if let Some(origin) = get("origin") {
-        let host = get("host").unwrap_or("");
-        let origin_host = origin
-            .split_once("://")
-            .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
-        return origin == "null" || !origin_host.eq_ignore_ascii_case(host);
+    match get("origin") {
+        None | Some("null") => false,
+        Some(origin) => {
+            let host = get("host").unwrap_or("");
+            let origin_host = origin
+                .split_once("://")
+                .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+            !origin_host.eq_ignore_ascii_case(host)
+        }
     }
-    false
 }
 
 #[cfg(test)]
@@ -170,7 +173,21 @@ mod tests {
         ])));
         assert!(!cross_site(&h(&[host, ("sec-fetch-site", "same-origin")])));
         assert!(cross_site(&h(&[host, ("origin", "http://evil.example")])));
-        assert!(cross_site(&h(&[host, ("origin", "null")])));
+        assert!(!cross_site(&h(&[
+            host,
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(cross_site(&h(&[
+            host,
+            ("origin", "null"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(cross_site(&h(&[
+            host,
+            ("origin", "http://127.0.0.1:8480"),
+            ("sec-fetch-site", "cross-site")
+        ])));
         assert!(cross_site(&h(&[host, ("sec-fetch-site", "cross-site")])));
         assert!(cross_site(&h(&[host, ("sec-fetch-site", "same-site")])));
     }
