@@ -445,8 +445,13 @@ fn in_chromium_an_operator_acknowledges_and_a_second_approver_approves() {
         s(&seen["starter"]["text"]).contains("another operator must approve it"),
         "{seen}"
     );
+    assert!(s(&seen["starter"]["text"]).contains(&format!("{starter} (approver)")));
     assert!(audited(&t, &format!("web:{starter}"), "approve", "refused"));
     assert!(s(&seen["second"]["url"]).ends_with(&format!("/runs/{run}")));
+    assert!(
+        s(&seen["second"]["text"]).contains("confirm: approved by web:kimura"),
+        "{seen}"
+    );
     assert!(audited(&t, "web:kimura", "approve", "done"));
     wait_for("the approved run to finish", || {
         let s: String = one(&t, &format!("select status from runs where id = {run}"));

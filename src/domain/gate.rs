@@ -102,12 +102,32 @@ pub fn separate_approver(
     same_person: &[&str],
 ) -> Result<(), String> {
     if separate && approve && same_person.contains(&requested_by) {
-        let user = same_person.first().copied().unwrap_or(requested_by);
         return Err(format!(
-            "{user} submitted run {run_id}: another operator must approve it (separate_approver)"
+            "{requested_by} submitted run {run_id}: another operator must approve it \
+             (separate_approver)"
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod separate_tests {
+    use super::separate_approver;
+
+    #[test]
+    fn the_starter_may_reject_but_not_approve_under_any_of_their_names() {
+        let me = ["web:sato", "sato"];
+        assert!(separate_approver(true, true, 7, "sato", &me).is_err());
+        assert!(separate_approver(true, true, 7, "web:sato", &me).is_err());
+        assert!(separate_approver(true, false, 7, "sato", &me).is_ok());
+        assert!(separate_approver(false, true, 7, "sato", &me).is_ok());
+        assert!(separate_approver(true, true, 7, "kimura", &me).is_ok());
+        let why = separate_approver(true, true, 7, "sato", &me).unwrap_err();
+        assert_eq!(
+            why,
+            "sato submitted run 7: another operator must approve it (separate_approver)"
+        );
+    }
 }
 
 #[cfg(test)]

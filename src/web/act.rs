@@ -64,7 +64,10 @@ impl Act<'_> {
         }
         match outcome {
             Ok(_) => Redirect::to(&self.back).into_response(),
-            Err(why) => page::message(self.lang, refusal, self.lang.words().refused, &why),
+            Err(why) => {
+                let w = self.lang.words();
+                page::message_to(self.lang, Some(self.s.clone()), refusal, w.refused, &why)
+            }
         }
     }
 }

@@ -105,9 +105,20 @@ struct Message<'a> {
 
 /// A page that only says something: not found, or the records cannot be read.
 pub fn message(lang: Lang, status: StatusCode, title: &str, text: &str) -> Response {
+    message_to(lang, None, status, title, text)
+}
+
+/// [`message`] for a logged-in user (a write refused for what it asked).
+pub fn message_to(
+    lang: Lang,
+    who: Option<Session>,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> Response {
     render(
         &Message {
-            frame: Frame::new(lang, title),
+            frame: Frame::of(lang, title, who),
             text,
         },
         status,

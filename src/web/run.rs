@@ -43,8 +43,9 @@ struct RunPage {
     id: i64,
     /// Queued or running: it can be cancelled.
     live: bool,
-    /// The steps waiting for an approval decision.
-    gates: Vec<String>,
+    /// The steps waiting for an approval: each with the decision taken already, if any
+    /// (the run goes on within a second of it).
+    gates: Vec<(String, String)>,
     cancel: Write,
     approve: Write,
     job: String,
@@ -77,7 +78,21 @@ pub(super) async fn page(
     match found {
         Ok(Some(detail)) => {
             let tz = d.definitions().settings.timezone;
-            page::render(&view(detail, lang, tz, who), StatusCode::OK)
+            let mut decided = Vec::new();
+            for s in &detail.steps {
+                if s.status != StepStatus::WaitingApproval {
+                    continue;
+                }
+                let taken = match d.store.gate(detail.run.id, &s.name).await {
+                    Ok(g) => g.and_then(|g| match (g.decision, g.decided_by) {
+                        (Some(what), Some(by)) => Some(format!("{what} by {by}")),
+                        _ => None,
+                    }),
+                    Err(e) => return page::unavailable(lang, &e),
+                };
+                decided.push((s.name.clone(), taken.unwrap_or_default()));
+            }
+            page::render(&view(detail, decided, lang, tz, who), StatusCode::OK)
         }
         Ok(None) => page::message(lang, StatusCode::NOT_FOUND, w.not_found, w.no_such_run),
         Err(e) => page::unavailable(lang, &e),
@@ -86,17 +101,12 @@ pub(super) async fn page(
 
 fn view(
     d: RunDetail,
+    gates: Vec<(String, String)>,
     lang: super::Lang,
     tz: chrono_tz::Tz,
     who: Option<session::Session>,
 ) -> RunPage {
     let r = d.run;
-    let gates = d
-        .steps
-        .iter()
-        .filter(|s| s.status == StepStatus::WaitingApproval)
-        .map(|s| s.name.clone())
-        .collect();
     let params = match r.params {
         serde_json::Value::Object(map) => map
             .into_iter()

@@ -144,7 +144,13 @@ pub async fn authorize(
         {
             return Err(page::unavailable(lang, &e));
         }
-        return Err(page::message(lang, StatusCode::FORBIDDEN, w.refused, &why));
+        return Err(page::message_to(
+            lang,
+            Some(s),
+            StatusCode::FORBIDDEN,
+            w.refused,
+            &why,
+        ));
     }
     Ok(s)
 }
