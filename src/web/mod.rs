@@ -1,14 +1,19 @@
-//! The dashboard the daemon serves on `web.listen` (loopback only until it has a login):
-//! server-rendered pages, one module a page ([`today`], [`run`]) on one layout
+//! The dashboard the daemon serves on `web.listen` (loopback only): server-rendered pages,
+//! one module a page ([`today`], [`run`], [`incidents`]) on one layout
 //! (`templates/layout.html`, [`page`]), the words of each language in [`words`], one
 //! stylesheet embedded in the binary. axum serves it in a task of the daemon's own; every
 //! page reads the records through the [`Store`] traits and the definitions the daemon runs
-//! with, and renders them: the dashboard decides nothing and writes nothing.
+//! with, and renders them.
+//!
+//! Reading needs no login. The writes ([`act`]: acknowledge, cancel, approve, reject) need a
+//! session ([`login`], [`session`], [`auth`]) whose role allows them, its CSRF token and a
+//! same-site request; each is the CLI's action, decided by the same domain functions and
+//! store calls, and audited under `web:NAME`.
 //!
 //! Every page is HTML escaped by askama (job names, parameters, log lines are data), sent
-//! with a Content-Security-Policy that allows no script, and answered only to a request whose
-//! `Host` is a loopback name or address (a web page elsewhere cannot reach it by pointing a
-//! name of its own at 127.0.0.1).
+//! with a Content-Security-Policy that allows no script and forms only to itself, and
+//! answered only to a request whose `Host` is a loopback name or address (a web page
+//! elsewhere cannot reach it by pointing a name of its own at 127.0.0.1).
 
 mod act;
 pub mod auth;
