@@ -22,7 +22,7 @@ fn http(
     port: u16,
     method: &str,
     path: &str,
-    headers: &[String],
+    headers: &[&str],
     body: &str,
 ) -> (u16, String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -88,7 +88,7 @@ fn login(port: u16, name: &str) -> String {
 
 /// The CSRF token the page's forms carry for the session of `cookie`.
 fn csrf(port: u16, cookie: &str, path: &str) -> String {
-    let (code, _, body) = http(port, "GET", path, &[cookie.to_owned()], "");
+    let (code, _, body) = http(port, "GET", path, &[cookie], "");
     assert_eq!(code, 200, "{body}");
     body.split("name=\"csrf\" value=\"")
         .nth(1)
@@ -168,7 +168,7 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
     // A viewer may read but not acknowledge: 403, audited, nothing changed.
     let viewer = login(port, "vi");
     let token = csrf(port, &viewer, "/incidents");
-    let (_, _, page) = http(port, "GET", "/incidents", &[viewer.clone()], "");
+    let (_, _, page) = http(port, "GET", "/incidents", &[&viewer], "");
     assert!(
         page.contains("vi (viewer)") && !page.contains("/incidents/1/ack"),
         "{page}"
@@ -177,7 +177,7 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
         port,
         "POST",
         "/incidents/1/ack",
-        &[viewer.clone()],
+        &[&viewer],
         &format!("csrf={token}"),
     );
     assert_eq!(code, 403, "{body}");
@@ -204,6 +204,7 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
             format!("csrf={token}"),
         ),
     ] {
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
         let (code, _, page) = http(port, "POST", "/incidents/1/ack", &headers, &body);
         assert_eq!(code, 403, "{headers:?} {body}: {page}");
         assert_eq!(incident_status(&t), "open");
@@ -213,7 +214,7 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
         port,
         "POST",
         "/incidents/1/ack",
-        &[operator.clone(), format!("Origin: http://127.0.0.1:{port}")],
+        &[&operator, &format!("Origin: http://127.0.0.1:{port}")],
         &format!("csrf={token}"),
     );
     assert_eq!(code, 303, "{head}");
@@ -227,7 +228,7 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
         port,
         "POST",
         "/incidents/1/ack",
-        &[operator.clone()],
+        &[&operator],
         &format!("csrf={token}"),
     );
     assert_eq!(code, 409, "{body}");
@@ -241,19 +242,12 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
         (one::<String>(&t, &format!("select status from runs where id = {run}")) == "running")
             .then_some(())
     });
-    let page = http(port, "GET", &format!("/runs/{run}"), &[viewer.clone()], "").2;
+    let page = http(port, "GET", &format!("/runs/{run}"), &[&viewer], "").2;
     assert!(
         !page.contains("/cancel"),
         "a viewer sees no cancel button: {page}"
     );
-    let page = http(
-        port,
-        "GET",
-        &format!("/runs/{run}"),
-        &[operator.clone()],
-        "",
-    )
-    .2;
+    let page = http(port, "GET", &format!("/runs/{run}"), &[&operator], "").2;
     assert!(
         page.contains(&format!("action=\"/runs/{run}/cancel\"")),
         "{page}"
@@ -262,7 +256,7 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
         port,
         "POST",
         &format!("/runs/{run}/cancel"),
-        &[viewer.clone()],
+        &[&viewer],
         &format!("csrf={}", csrf(port, &viewer, "/")),
     );
     assert_eq!(code, 403);
@@ -270,7 +264,7 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
         port,
         "POST",
         &format!("/runs/{run}/cancel"),
-        &[operator.clone()],
+        &[&operator],
         &format!("csrf={token}"),
     );
     assert_eq!(code, 303, "{head}");
@@ -308,15 +302,9 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
     // A removed user's session ends at once.
     let out = t.run(&["web", "user", "remove", "vi"]);
     assert!(out.status.success(), "{}", both(&out));
-    let (code, _, _) = http(
-        port,
-        "POST",
-        "/incidents/1/ack",
-        &[viewer.clone()],
-        "csrf=x",
-    );
+    let (code, _, _) = http(port, "POST", "/incidents/1/ack", &[&viewer], "csrf=x");
     assert_eq!(code, 401);
-    let page = http(port, "GET", "/", &[viewer], "").2;
+    let page = http(port, "GET", "/", &[&viewer], "").2;
     assert!(!page.contains("(viewer)"), "{page}");
 
     // Logout ends the session; its cookie no longer works.
@@ -324,7 +312,7 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
         port,
         "POST",
         "/logout",
-        &[operator.clone()],
+        &[&operator],
         &format!("csrf={token}"),
     );
     assert_eq!(code, 303, "{head}");
@@ -333,7 +321,7 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
         port,
         "POST",
         "/incidents/1/ack",
-        &[operator],
+        &[&operator],
         &format!("csrf={token}"),
     );
     assert_eq!(code, 401);
@@ -353,7 +341,7 @@ fn web_sessions_survive_a_restart_and_expire_when_idle() {
     wait_for("the dashboard", || {
         TcpStream::connect(("127.0.0.1", port)).ok()
     });
-    let page = http(port, "GET", "/", &[operator.clone()], "").2;
+    let page = http(port, "GET", "/", &[&operator], "").2;
     assert!(
         page.contains("op (operator)"),
         "the session survives a restart: {page}"
@@ -365,12 +353,12 @@ fn web_sessions_survive_a_restart_and_expire_when_idle() {
         port,
         "POST",
         "/incidents/1/ack",
-        &[operator.clone()],
+        &[&operator],
         &format!("csrf={token}"),
     );
     assert_eq!(code, 401);
     assert_eq!(incident_status(&t), "open");
-    let page = http(port, "GET", "/", &[operator], "").2;
+    let page = http(port, "GET", "/", &[&operator], "").2;
     assert!(!page.contains("op (operator)"), "{page}");
     let left: i64 = one(&t, "select count(*) from web_sessions");
     assert_eq!(left, 0, "the expired session is deleted");

@@ -122,7 +122,7 @@ mod separate_tests {
         assert!(separate_approver(true, false, 7, "sato", &me).is_ok());
         assert!(separate_approver(false, true, 7, "sato", &me).is_ok());
         assert!(separate_approver(true, true, 7, "kimura", &me).is_ok());
-        let why = separate_approver(true, true, 7, "sato", &me).unwrap_err();
+        let why = separate_approver(true, true, 7, "sato", &me).expect_err("refused");
         assert_eq!(
             why,
             "sato submitted run 7: another operator must approve it (separate_approver)"
