@@ -200,6 +200,24 @@ fn monitoring(db: &Path) {
                 .await
                 .expect("check");
         }
+        // A dashboard user with a session (its hash, as the dashboard keeps it).
+        let user = unyo::store::WebUser {
+            name: "sato".to_owned(),
+            role: unyo::store::Role::Operator,
+            password_hash: unyo::web::auth::hash_password("a long password").expect("hash"),
+            created_at: at,
+            password_set_at: at,
+        };
+        assert!(store.add_web_user(&user).await.expect("web user"));
+        store
+            .open_web_session(&unyo::store::NewSession {
+                token_hash: unyo::web::auth::token_hash("a token"),
+                user: "sato".to_owned(),
+                at,
+                expires_at: at + chrono::Duration::minutes(30),
+            })
+            .await
+            .expect("web session");
     });
 }
 
