@@ -329,6 +329,26 @@ fn web_writes_need_a_login_a_role_and_the_session_s_token() {
 }
 
 #[test]
+fn web_session_is_checked_at_its_place() {
+    let t = Tree::new();
+    for (value, wanted) in [
+        ("soon", "unyo.yaml:3:12: `web.session`: bad duration `soon`"),
+        (
+            "0s",
+            "unyo.yaml:3:12: `web.session`: a session must last longer than 0s",
+        ),
+    ] {
+        t.file(
+            "unyo.yaml",
+            &format!("web:\n  listen: \"127.0.0.1:8480\"\n  session: {value}\n"),
+        );
+        let out = t.run(&["validate"]);
+        assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+        assert!(text(&out.stderr).contains(wanted), "{}", both(&out));
+    }
+}
+
+#[test]
 fn web_sessions_survive_a_restart_and_expire_when_idle() {
     let (t, port) = auth_tree("  session: 3s\n");
     let d = Daemon::start(&t);

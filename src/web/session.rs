@@ -14,7 +14,7 @@ use crate::domain::web::{Role, Write, actor};
 use crate::store::{AuditEntry, StoreError, WebUser};
 
 /// A logged-in user, as a page or a write sees them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Session {
     pub name: String,
     pub role: Role,
@@ -22,6 +22,16 @@ pub struct Session {
     pub csrf: String,
     /// What the database keeps of the session's token (for logout).
     pub token_hash: String,
+}
+
+/// Hand-written: the CSRF token and the session's hash stay out of logs.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
