@@ -7,31 +7,46 @@
 
 use std::sync::Arc;
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::form::{Fields, Form, FromFields};
 use super::session::{Session, audit, authorize};
 use super::{Dashboard, Lang, lang, page};
 use crate::domain::web::{Write, actor};
 use crate::model::Job;
 use crate::store::{CancelOutcome, IncidentChange};
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug)]
 pub(super) struct Plain {
-    #[serde(default)]
     csrf: String,
 }
 
-#[derive(Debug, serde::Deserialize)]
+impl FromFields for Plain {
+    fn from_fields(f: &Fields) -> Result<Plain, String> {
+        Ok(Plain {
+            csrf: f.get("csrf"),
+        })
+    }
+}
+
+#[derive(Debug)]
 pub(super) struct Decision {
-    #[serde(default)]
     csrf: String,
     step: String,
     /// The comment of an approval, the reason of a rejection.
-    #[serde(default)]
     text: String,
+}
+
+impl FromFields for Decision {
+    fn from_fields(f: &Fields) -> Result<Decision, String> {
+        Ok(Decision {
+            csrf: f.get("csrf"),
+            step: f.required("step")?,
+            text: f.get("text"),
+        })
+    }
 }
 
 /// A write under way: what the audit records of it and where it goes back to.

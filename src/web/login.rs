@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::form::{Fields, Form, FromFields};
 use super::page::{self, Frame};
 use super::session::{self, audit};
 use super::{Dashboard, auth, lang};
@@ -29,7 +29,6 @@ struct LoginPage {
     failed: bool,
 }
 
-#[derive(serde::Deserialize)]
 pub(super) struct Credentials {
     name: String,
     password: String,
@@ -44,10 +43,26 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
+impl FromFields for Credentials {
+    fn from_fields(f: &Fields) -> Result<Credentials, String> {
+        Ok(Credentials {
+            name: f.required("name")?,
+            password: f.required("password")?,
+        })
+    }
+}
+
+#[derive(Debug)]
 pub(super) struct CsrfForm {
-    #[serde(default)]
     csrf: String,
+}
+
+impl FromFields for CsrfForm {
+    fn from_fields(f: &Fields) -> Result<CsrfForm, String> {
+        Ok(CsrfForm {
+            csrf: f.get("csrf"),
+        })
+    }
 }
 
 pub(super) async fn form(State(d): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {

@@ -17,6 +17,7 @@
 
 mod act;
 pub mod auth;
+mod form;
 mod incidents;
 mod login;
 mod page;
