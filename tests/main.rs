@@ -42,3 +42,4 @@ mod store_story;
 mod synth;
 mod validate;
 mod web;
+mod web_auth;

@@ -106,6 +106,14 @@
 //! | get_request | desk::get_request_lists_its_history_oldest_first (and every contract of desk) |
 //! | change_request | desk::change_request_through_its_life_records_each_event, desk::change_request_refused_writes_nothing, desk::change_request_closes_once_among_racing_operators |
 //! | desk_facts | desk::desk_facts_reads_the_periods_requests_and_the_runs_of_requests |
+//! | add_web_user | web::add_web_user_once_per_name, web::list_web_users_by_name |
+//! | list_web_users | web::list_web_users_by_name |
+//! | get_web_user | web::get_web_user_of_an_unknown_name_is_none, web::add_web_user_once_per_name |
+//! | remove_web_user | web::remove_web_user_ends_its_sessions |
+//! | set_web_password | web::set_web_password_replaces_the_hash_and_ends_sessions |
+//! | open_web_session | web::open_web_session_then_touch_finds_its_user |
+//! | touch_web_session | web::touch_web_session_moves_the_idle_expiry_and_forgets_an_expired_one, web::open_web_session_then_touch_finds_its_user |
+//! | end_web_session | web::end_web_session_ends_only_that_session |
 
 // The contracts live beside this file, in `store_conformance/`.
 #[path = "store_conformance/checks.rs"]
@@ -138,6 +146,8 @@ mod reports;
 mod runs;
 #[path = "store_conformance/schedule.rs"]
 mod schedule;
+#[path = "store_conformance/web.rs"]
+mod web;
 
 /// Instantiates, for one backend, every contract listed: a test per contract, each on a
 /// fresh database from `$fresh`.
@@ -314,6 +324,16 @@ macro_rules! every_contract {
                 runs_since_lists_ended_runs_from_an_id_with_the_oldest_active,
                 slots_not_run_lists_missed_and_skipped_slots_after_an_id,
                 missed_since_counts_missed_slots_due_since_by_job,
+            }
+            web {
+                add_web_user_once_per_name,
+                list_web_users_by_name,
+                get_web_user_of_an_unknown_name_is_none,
+                remove_web_user_ends_its_sessions,
+                set_web_password_replaces_the_hash_and_ends_sessions,
+                open_web_session_then_touch_finds_its_user,
+                touch_web_session_moves_the_idle_expiry_and_forgets_an_expired_one,
+                end_web_session_ends_only_that_session,
             }
             reports {
                 freeze_report_freezes_once_and_refuses_other_bytes,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::helper::{Daemon, Tree, both, one, refused_definitions, text, wait_for};
 
 /// A port free on loopback now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -225,7 +225,7 @@ fn today_shows_what_runs_and_waits_now_and_the_slots_of_a_reload() {
 const INSTALL: &str = "apt-get install -y nodejs npm chromium && (cd tests/web && npm ci)";
 
 /// `tests/web/` with its npm packages installed (`npm ci`, from npm's cache when it can).
-fn browser_kit() -> PathBuf {
+pub(crate) fn browser_kit() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web");
     let node = Command::new("node").arg("--version").output();
     assert!(
@@ -347,7 +347,7 @@ fn web_listen_is_loopback_only_and_checked_at_its_place() {
     t.file("unyo.yaml", "web:\n  listen: \"0.0.0.0:8480\"\n");
     let err = refused_definitions(&t);
     assert!(
-        err.contains("unyo.yaml:2:11: `web.listen`: `0.0.0.0:8480` is not a loopback address; a dashboard reachable from other machines needs a login, which unyo does not have yet"),
+        err.contains("unyo.yaml:2:11: `web.listen`: `0.0.0.0:8480` is not a loopback address; a dashboard reachable from other machines needs TLS and a login to read, which unyo does not have yet"),
         "{err}"
     );
     t.file("unyo.yaml", "web:\n  listen: localhost\n");

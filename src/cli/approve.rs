@@ -72,11 +72,14 @@ async fn decide(
         if let Err(why) = super::auth::check(job, action) {
             return refuse(why).await;
         }
-        if job.separate_approver && approve && detail.run.requested_by == user {
-            return refuse(format!(
-                "{user} submitted run {run}: another operator must approve it (separate_approver)"
-            ))
-            .await;
+        if let Err(why) = crate::domain::gate::separate_approver(
+            job.separate_approver,
+            approve,
+            run,
+            &detail.run.requested_by,
+            &[&user, &crate::domain::web::actor(&user)],
+        ) {
+            return refuse(why).await;
         }
     }
     match store

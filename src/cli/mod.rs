@@ -39,6 +39,7 @@ mod submit;
 mod synth;
 mod table;
 mod validate;
+mod web;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -252,6 +253,15 @@ pub enum Command {
     /// Guide: docs/guide/service-desk.md.
     #[command(subcommand)]
     Desk(desk::Command),
+    /// The dashboard's users: `web user add NAME --role viewer|operator|approver`, `web user
+    /// list`, `web user remove NAME`, `web user password NAME`.
+    ///
+    /// A password is read from stdin (its first line) or asked twice on a terminal without
+    /// echo, never given as an argument, and stored only as its argon2 hash. Removing a user
+    /// or setting their password ends their sessions. Every change is audited
+    /// (`web.user.add`, `web.user.remove`, `web.user.password`). Guide: docs/guide/dashboard.md.
+    #[command(subcommand)]
+    Web(web::Command),
     /// The servers steps reach through `ssh` (`hosts:` in unyo.yaml): list them, or check
     /// that each answers as a step's connection would.
     ///
@@ -424,6 +434,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Notifications(args) => notifications::run(&settings, args).await,
         Command::Incident(cmd) => incident::run(&settings, cmd).await,
         Command::Desk(cmd) => desk::run(&settings, cmd).await,
+        Command::Web(cmd) => web::run(&settings, cmd).await,
         Command::Hosts(cmd) => hosts::run(&settings, cmd).await,
         Command::Slots(args) => slots::run(&settings, args).await,
         Command::Import(args) => import::run(&settings, args),

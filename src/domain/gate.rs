@@ -91,6 +91,45 @@ pub fn run_ended_reason(run_id: i64, status: &str) -> String {
     format!("run {run_id} ended {status}")
 }
 
+/// `separate_approver`: whether `user` may approve run `run_id`, which `requested_by`
+/// submitted. `same_person` lists the names `user` goes by (a web user `web:NAME` is also the
+/// operating-system user `NAME`); a rejection is always allowed. `Err` says why not.
+pub fn separate_approver(
+    separate: bool,
+    approve: bool,
+    run_id: i64,
+    requested_by: &str,
+    same_person: &[&str],
+) -> Result<(), String> {
+    if separate && approve && same_person.contains(&requested_by) {
+        return Err(format!(
+            "{requested_by} submitted run {run_id}: another operator must approve it \
+             (separate_approver)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod separate_tests {
+    use super::separate_approver;
+
+    #[test]
+    fn the_starter_may_reject_but_not_approve_under_any_of_their_names() {
+        let me = ["web:sato", "sato"];
+        assert!(separate_approver(true, true, 7, "sato", &me).is_err());
+        assert!(separate_approver(true, true, 7, "web:sato", &me).is_err());
+        assert!(separate_approver(true, false, 7, "sato", &me).is_ok());
+        assert!(separate_approver(false, true, 7, "sato", &me).is_ok());
+        assert!(separate_approver(true, true, 7, "kimura", &me).is_ok());
+        let why = separate_approver(true, true, 7, "sato", &me).expect_err("refused");
+        assert_eq!(
+            why,
+            "sato submitted run 7: another operator must approve it (separate_approver)"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

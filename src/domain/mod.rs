@@ -4,7 +4,7 @@
 //! the machine and user unyo runs as (`host`), where "now" comes from (`clock`), a CSV field
 //! written safely for spreadsheets (`csv`), and the decisions every store persists the same
 //! way: incident transitions (`incident`), approval gates (`gate`), frozen reports (`freeze`),
-//! kept steps and cancel requests (`run`), the service desk's requests (`desk`), and the monitoring's verdicts: deadlines and
+//! kept steps and cancel requests (`run`), the service desk's requests (`desk`), the dashboard's roles (`web`), and the monitoring's verdicts: deadlines and
 //! stuck steps (`lateness`), day classes, baselines and slowdowns (`baseline`). Anything here may be used anywhere; nothing here
 //! may use anything above it.
 
@@ -23,3 +23,4 @@ pub mod lateness;
 pub mod run;
 pub mod severity;
 pub mod status;
+pub mod web;

@@ -172,6 +172,8 @@ pub struct WebSpec {
     /// `HOST:PORT` the daemon serves the dashboard on, e.g. `127.0.0.1:8480` (loopback only
     /// until the dashboard has a login).
     pub listen: Option<Spanned<String>>,
+    /// How long a dashboard login lasts without a request (idle expiry; default `30m`).
+    pub session: Option<Spanned<String>>,
 }
 
 /// `log:` in unyo.yaml.

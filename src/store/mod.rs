@@ -17,13 +17,14 @@ mod nodes;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 mod traits;
+mod web;
 
 /// The store's traits: `use crate::store::prelude::*;` to call any store method on a
 /// `&dyn Store`.
 pub mod prelude {
     pub use super::traits::{
         CheckStore, DelegationStore, DeskStore, IncidentStore, MonitorStore, NodeStore, Outbox,
-        RecordStore, ReportStore, RunStore, SlotStore, Store,
+        RecordStore, ReportStore, RunStore, SlotStore, Store, WebStore,
     };
 }
 
@@ -51,8 +52,9 @@ pub use postgres::{Copied, CopyError, PgStore, copy_sqlite, without_password};
 pub use sqlite::SqliteStore;
 pub use traits::{
     CheckStore, DelegationStore, DeskStore, IncidentStore, MonitorStore, NodeStore, Outbox,
-    RecordStore, ReportStore, RunStore, SlotStore, Store,
+    RecordStore, ReportStore, RunStore, SlotStore, Store, WebStore,
 };
+pub use web::{NewSession, Role, WebUser};
 
 use crate::model::{Database, Settings, Severity};
 

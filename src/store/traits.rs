@@ -412,6 +412,36 @@ pub trait DeskStore: Send + Sync + std::fmt::Debug {
     fn desk_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<DeskFacts>;
 }
 
+/// The dashboard's users and sessions (see `web.rs`). See [`Store`] for the rule every
+/// write follows.
+pub trait WebStore: Send + Sync + std::fmt::Debug {
+    /// Records a user; `false` (and nothing written) when the name is taken.
+    fn add_web_user(&self, user: &WebUser) -> Pending<bool>;
+    /// Every user, by name.
+    fn list_web_users(&self) -> Pending<Vec<WebUser>>;
+    /// One user by name.
+    fn get_web_user(&self, name: &str) -> Pending<Option<WebUser>>;
+    /// Removes a user and ends every session of theirs; `false` when there is no such user.
+    fn remove_web_user(&self, name: &str) -> Pending<bool>;
+    /// Sets a user's password hash and ends every session of theirs (a new password logs
+    /// everyone out); `false` when there is no such user.
+    fn set_web_password(&self, name: &str, password_hash: &str, at: DateTime<Utc>)
+    -> Pending<bool>;
+    /// Records a session.
+    fn open_web_session(&self, session: &NewSession) -> Pending<()>;
+    /// The user of the session whose token hashes to `token_hash`, if it has not expired at
+    /// `now`; its expiry moves to `now + idle` then (idle expiry). An expired session is
+    /// deleted.
+    fn touch_web_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> Pending<Option<WebUser>>;
+    /// Ends a session (logout); `false` when there was none.
+    fn end_web_session(&self, token_hash: &str) -> Pending<bool>;
+}
+
 /// Where runs are recorded.
 ///
 /// Write methods *issue* their write when called, before the returned future is first
@@ -431,6 +461,7 @@ pub trait Store:
     + NodeStore
     + DelegationStore
     + DeskStore
+    + WebStore
 {
 }
 
@@ -446,5 +477,6 @@ impl<T> Store for T where
         + NodeStore
         + DelegationStore
         + DeskStore
+        + WebStore
 {
 }

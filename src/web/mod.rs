@@ -1,17 +1,28 @@
-//! The dashboard the daemon serves on `web.listen` (loopback only until it has a login):
-//! server-rendered pages, one module a page ([`today`], [`run`]) on one layout
+//! The dashboard the daemon serves on `web.listen` (loopback only): server-rendered pages,
+//! one module a page ([`today`], [`run`], [`incidents`]) on one layout
 //! (`templates/layout.html`, [`page`]), the words of each language in [`words`], one
 //! stylesheet embedded in the binary. axum serves it in a task of the daemon's own; every
 //! page reads the records through the [`Store`] traits and the definitions the daemon runs
-//! with, and renders them: the dashboard decides nothing and writes nothing.
+//! with, and renders them.
+//!
+//! Reading needs no login. The writes ([`act`]: acknowledge, cancel, approve, reject) need a
+//! session ([`login`], [`session`], [`auth`]) whose role allows them, its CSRF token and a
+//! same-site request; each is the CLI's action, decided by the same domain functions and
+//! store calls, and audited under `web:NAME`.
 //!
 //! Every page is HTML escaped by askama (job names, parameters, log lines are data), sent
-//! with a Content-Security-Policy that allows no script, and answered only to a request whose
-//! `Host` is a loopback name or address (a web page elsewhere cannot reach it by pointing a
-//! name of its own at 127.0.0.1).
+//! with a Content-Security-Policy that allows no script and forms only to itself, and
+//! answered only to a request whose `Host` is a loopback name or address (a web page
+//! elsewhere cannot reach it by pointing a name of its own at 127.0.0.1).
 
+mod act;
+pub mod auth;
+mod form;
+mod incidents;
+mod login;
 mod page;
 mod run;
+mod session;
 mod today;
 pub mod words;
 
@@ -22,7 +33,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::sync::watch;
 
 use crate::domain::clock::SharedClock;
@@ -61,16 +72,23 @@ impl Dashboard {
 /// The stylesheet, embedded.
 const STYLE: &str = include_str!("style.css");
 
-/// No script, no frame, no form, nothing from elsewhere: the pages need only their own
-/// stylesheet.
+/// No script, no frame, forms only to the dashboard itself, nothing from elsewhere: the
+/// pages need only their own stylesheet.
 const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
-                      form-action 'none'; frame-ancestors 'none'";
+                      form-action 'self'; frame-ancestors 'none'";
 
 /// The dashboard's routes.
 pub fn router(dashboard: Arc<Dashboard>) -> Router {
     Router::new()
         .route("/", get(today::page))
         .route("/runs/{id}", get(run::page))
+        .route("/runs/{id}/cancel", post(act::cancel))
+        .route("/runs/{id}/approve", post(act::approve))
+        .route("/runs/{id}/reject", post(act::reject))
+        .route("/incidents", get(incidents::page))
+        .route("/incidents/{id}/ack", post(act::acknowledge))
+        .route("/login", get(login::form).post(login::login))
+        .route("/logout", post(login::logout))
         .route("/style.css", get(style))
         .fallback(not_found)
         .layer(middleware::from_fn(guard))

@@ -8,7 +8,9 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::session::Session;
 use super::words::{Lang, Words};
+pub use crate::domain::web::Write;
 use crate::store::StoreError;
 
 /// The fields `layout.html` reads, carried by every page.
@@ -18,6 +20,8 @@ pub struct Frame {
     pub w: &'static Words,
     /// The page's own title (the layout adds the product's name).
     pub title: String,
+    /// Who is logged in (the layout names them and offers the logout), if anyone.
+    pub who: Option<Session>,
 }
 
 impl Frame {
@@ -26,7 +30,26 @@ impl Frame {
             lang: lang.code(),
             w: lang.words(),
             title: title.to_owned(),
+            who: None,
         }
+    }
+
+    /// A frame for a page seen by `who`.
+    pub fn of(lang: Lang, title: &str, who: Option<Session>) -> Frame {
+        Frame {
+            who,
+            ..Frame::new(lang, title)
+        }
+    }
+
+    /// Whether the viewer may make `write` (its buttons are shown only then).
+    pub fn may(&self, write: &Write) -> bool {
+        self.who.as_ref().is_some_and(|s| s.may(*write))
+    }
+
+    /// The viewer's CSRF token for the forms of the page.
+    pub fn csrf(&self) -> &str {
+        self.who.as_ref().map_or("", |s| s.csrf.as_str())
     }
 }
 
@@ -82,13 +105,40 @@ struct Message<'a> {
 
 /// A page that only says something: not found, or the records cannot be read.
 pub fn message(lang: Lang, status: StatusCode, title: &str, text: &str) -> Response {
+    message_to(lang, None, status, title, text)
+}
+
+/// [`message`] for a logged-in user (a write refused for what it asked).
+pub fn message_to(
+    lang: Lang,
+    who: Option<Session>,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> Response {
     render(
         &Message {
-            frame: Frame::new(lang, title),
+            frame: Frame::of(lang, title, who),
             text,
         },
         status,
     )
+}
+
+/// The answer to a write without a login: 401, with the way to the login page.
+pub fn login_needed(lang: Lang) -> Response {
+    let w = lang.words();
+    let mut r = message(
+        lang,
+        StatusCode::UNAUTHORIZED,
+        w.login_needed,
+        w.login_needed_text,
+    );
+    r.headers_mut().insert(
+        axum::http::header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("FormBased realm=\"unyo\""),
+    );
+    r
 }
 
 /// The page for records that cannot be read (the database is out of reach): 503.

@@ -8,9 +8,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use std::sync::Arc;
 
-use super::page::{self, Frame, between, local, local_or_dash};
-use super::{Dashboard, lang};
+use super::page::{self, Frame, Write, between, local, local_or_dash};
+use super::{Dashboard, lang, session};
 use crate::store::{AttemptRow, RunDetail};
+use crate::store::{RunStatus, StepStatus};
 
 #[derive(Debug)]
 struct Step {
@@ -39,6 +40,14 @@ struct Attempt {
 #[template(path = "run.html")]
 struct RunPage {
     frame: Frame,
+    id: i64,
+    /// Queued or running: it can be cancelled.
+    live: bool,
+    /// The steps waiting for an approval: each with the decision taken already, if any
+    /// (the run goes on within a second of it).
+    gates: Vec<(String, String)>,
+    cancel: Write,
+    approve: Write,
     job: String,
     status: String,
     reason: String,
@@ -61,6 +70,7 @@ pub(super) async fn page(
 ) -> Response {
     let lang = lang(&headers);
     let w = lang.words();
+    let who = session::current(&d, &headers).await;
     let found = match id.parse::<i64>() {
         Ok(id) => d.store.get_run(id).await,
         Err(_) => Ok(None),
@@ -68,14 +78,34 @@ pub(super) async fn page(
     match found {
         Ok(Some(detail)) => {
             let tz = d.definitions().settings.timezone;
-            page::render(&view(detail, lang, tz), StatusCode::OK)
+            let mut decided = Vec::new();
+            for s in &detail.steps {
+                if s.status != StepStatus::WaitingApproval {
+                    continue;
+                }
+                let taken = match d.store.gate(detail.run.id, &s.name).await {
+                    Ok(g) => g.and_then(|g| match (g.decision, g.decided_by) {
+                        (Some(what), Some(by)) => Some(format!("{what} by {by}")),
+                        _ => None,
+                    }),
+                    Err(e) => return page::unavailable(lang, &e),
+                };
+                decided.push((s.name.clone(), taken.unwrap_or_default()));
+            }
+            page::render(&view(detail, decided, lang, tz, who), StatusCode::OK)
         }
         Ok(None) => page::message(lang, StatusCode::NOT_FOUND, w.not_found, w.no_such_run),
         Err(e) => page::unavailable(lang, &e),
     }
 }
 
-fn view(d: RunDetail, lang: super::Lang, tz: chrono_tz::Tz) -> RunPage {
+fn view(
+    d: RunDetail,
+    gates: Vec<(String, String)>,
+    lang: super::Lang,
+    tz: chrono_tz::Tz,
+    who: Option<session::Session>,
+) -> RunPage {
     let r = d.run;
     let params = match r.params {
         serde_json::Value::Object(map) => map
@@ -92,7 +122,12 @@ fn view(d: RunDetail, lang: super::Lang, tz: chrono_tz::Tz) -> RunPage {
         other => vec![(String::new(), other.to_string())],
     };
     RunPage {
-        frame: Frame::new(lang, &format!("{} #{}", lang.words().run, r.id)),
+        frame: Frame::of(lang, &format!("{} #{}", lang.words().run, r.id), who),
+        id: r.id,
+        live: matches!(r.status, RunStatus::Queued | RunStatus::Running),
+        gates,
+        cancel: Write::Cancel,
+        approve: Write::Approve,
         job: r.job,
         status: r.status.to_string(),
         reason: r.reason.unwrap_or_default(),

@@ -78,13 +78,18 @@ struct Today {
 
 pub(super) async fn page(State(d): State<Arc<Dashboard>>, headers: HeaderMap) -> Response {
     let lang = lang(&headers);
-    match today(&d, lang).await {
+    let who = super::session::current(&d, &headers).await;
+    match today(&d, lang, who).await {
         Ok(t) => page::render(&t, StatusCode::OK),
         Err(e) => page::unavailable(lang, &e),
     }
 }
 
-async fn today(d: &Dashboard, lang: super::Lang) -> Result<Today, StoreError> {
+async fn today(
+    d: &Dashboard,
+    lang: super::Lang,
+    who: Option<super::session::Session>,
+) -> Result<Today, StoreError> {
     let defs = d.definitions();
     let settings = &defs.settings;
     let tz = settings.timezone;
@@ -197,7 +202,7 @@ async fn today(d: &Dashboard, lang: super::Lang) -> Result<Today, StoreError> {
         })
         .collect();
     Ok(Today {
-        frame: Frame::new(lang, w.today),
+        frame: Frame::of(lang, w.today, who),
         date: date.format("%Y-%m-%d").to_string(),
         tz: tz.name().to_owned(),
         now: local(now, tz),

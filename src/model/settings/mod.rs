@@ -157,6 +157,9 @@ pub struct Settings {
     /// Where the daemon serves the dashboard (`web.listen`, loopback only); `None` (the
     /// default): no dashboard.
     pub web: Option<std::net::SocketAddr>,
+    /// How long a dashboard login lasts without a request (`web.session`, default 30
+    /// minutes): each request moves its end this far past now.
+    pub web_session: Duration,
     /// The daemon's own log (`log:`).
     pub log: LogSettings,
     /// This server as a node (`node:`).
@@ -193,6 +196,7 @@ impl Settings {
             check_plugins: PathBuf::from(DEFAULT_PLUGINS),
             metrics: None,
             web: None,
+            web_session: Duration::from_secs(30 * 60),
             log: LogSettings::default(),
             node: NodeSettings::default(),
             desk: DeskSettings::default(),
@@ -413,6 +417,19 @@ impl Settings {
         }
         if let Some(w) = &raw.web {
             self.web = monitor::web(w, file, diags);
+            if let Some(d) = &w.session {
+                match parse_duration(&d.value) {
+                    Ok(v) if !v.is_zero() => self.web_session = v,
+                    Ok(_) => diags.push(Diagnostic::spanned(
+                        file,
+                        d,
+                        "`web.session`: a session must last longer than 0s".to_owned(),
+                    )),
+                    Err(m) => {
+                        diags.push(Diagnostic::spanned(file, d, format!("`web.session`: {m}")))
+                    }
+                }
+            }
         }
         if let Some(l) = &raw.log {
             self.log = monitor::log(l, file, diags);

@@ -77,7 +77,7 @@ pub(super) fn metrics(
 }
 
 /// `web.listen`: a loopback socket address. A dashboard on any other address would show the
-/// records to whoever reaches it, and the login it needs is not built yet.
+/// records to whoever reaches it (reading needs no login yet) over plain HTTP.
 pub(super) fn web(raw: &WebSpec, file: &Path, diags: &mut Diagnostics) -> Option<SocketAddr> {
     let listen = raw.listen.as_ref()?;
     match listen.value.parse::<SocketAddr>() {
@@ -88,7 +88,7 @@ pub(super) fn web(raw: &WebSpec, file: &Path, diags: &mut Diagnostics) -> Option
                 listen,
                 format!(
                     "`web.listen`: `{a}` is not a loopback address; a dashboard reachable from \
-                     other machines needs a login, which unyo does not have yet (use \
+                     other machines needs TLS and a login to read, which unyo does not have yet (use \
                      `127.0.0.1:PORT` or `[::1]:PORT`, and a reverse proxy with its own \
                      authentication for other machines)"
                 ),

@@ -37,6 +37,7 @@ mod records;
 mod reports;
 mod runs;
 mod slots;
+mod web;
 
 pub use copy::{Copied, CopyError, copy_sqlite, without_password};
 use rows::*;
@@ -64,6 +65,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "desk",
         include_str!("../../../migrations/postgres/0005_desk.sql"),
+    ),
+    (
+        6,
+        "web_users",
+        include_str!("../../../migrations/postgres/0006_web_users.sql"),
     ),
 ];
 

@@ -40,6 +40,7 @@ mod reports;
 mod rows;
 mod runs;
 mod slots;
+mod web;
 mod writer;
 
 use incidents::*;
@@ -172,6 +173,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         27,
         "desk",
         include_str!("../../../migrations/sqlite/0027_desk.sql"),
+    ),
+    (
+        28,
+        "web_users",
+        include_str!("../../../migrations/sqlite/0028_web_users.sql"),
     ),
 ];
 

@@ -531,4 +531,29 @@ pub(super) const TABLES: &[Table] = &[
             ("incident_id", K::Int),
         ],
     },
+    Table {
+        name: "web_users",
+        key: &["name"],
+        identity: false,
+        batch: BATCH,
+        columns: &[
+            ("name", K::Text),
+            ("role", K::Text),
+            ("password_hash", K::Text),
+            ("created_at", K::Time),
+            ("password_set_at", K::Time),
+        ],
+    },
+    Table {
+        name: "web_sessions",
+        key: &["token_hash"],
+        identity: false,
+        batch: BATCH,
+        columns: &[
+            ("token_hash", K::Text),
+            ("user_name", K::Text),
+            ("created_at", K::Time),
+            ("expires_at", K::Time),
+        ],
+    },
 ];
