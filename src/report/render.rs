@@ -236,7 +236,7 @@ fn registry(lang: Lang, html: bool) -> Handlebars<'static> {
             }
         }),
     );
-    h.register_helper("job", Box::new(JobName { lang, html }));
+    h.register_helper("jobname", Box::new(JobName { lang, html }));
     h.register_helper(
         "num",
         text_helper(html, |v| match v {
@@ -254,7 +254,7 @@ fn registry(lang: Lang, html: bool) -> Handlebars<'static> {
     h
 }
 
-/// The `job` helper: a job as an official reads it. In Japanese a job with a `title:` is
+/// The `jobname` helper: a job as an official reads it. In Japanese a job with a `title:` is
 /// 「title」(name); any other job, and every job in English, by its name. Escaped like `cell`.
 struct JobName {
     lang: Lang,
