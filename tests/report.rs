@@ -27,9 +27,11 @@ steps:
     run: "true"
 "#;
 
-const PROBE: &str = "title: 稼働確認\ndescription: Is the service up?\nsteps:\n  check:\n    run: \"true\"\n";
+const PROBE: &str =
+    "title: 稼働確認\ndescription: Is the service up?\nsteps:\n  check:\n    run: \"true\"\n";
 
-const ROLLOVER: &str = "title: 年度切替\ndescription: An announced stop\nsteps:\n  roll:\n    run: \"true\"\n";
+const ROLLOVER: &str =
+    "title: 年度切替\ndescription: An announced stop\nsteps:\n  roll:\n    run: \"true\"\n";
 
 /// The service levels of the contract: the backup window is not service time.
 const SETTINGS: &str = r#"service:
@@ -1331,7 +1333,11 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
     // Every table's header row is a `<thead>`, repeated on each page it runs over (two of
     // them the monitoring's lateness and slowdowns, three the service desk's; no job got
     // slower, so no trend table).
-    assert_eq!(html.matches("<table").count(), 18, "the cover's signatures and 17");
+    assert_eq!(
+        html.matches("<table").count(),
+        18,
+        "the cover's signatures and 17"
+    );
     assert_eq!(html.matches("<thead><tr><th>").count(), 18, "{html}");
     assert!(html.contains("thead { display: table-header-group; }"));
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
@@ -1524,7 +1530,10 @@ fn mean_time_to_resolve_counts_only_resolutions_inside_the_period() {
             "SELECT count(*) FROM incidents WHERE resolved_at >= ?1 AND resolved_at < ?2"
         )
     );
-    assert_eq!(s["incidents_resolved"], 2, "the history's one and September's");
+    assert_eq!(
+        s["incidents_resolved"], 2,
+        "the history's one and September's"
+    );
     // (120 + 360) / 2: the history's incident 1 and September's, not November's 840.
     assert_eq!(s["mttr_minutes"], 240.0);
 }
@@ -1716,5 +1725,31 @@ fn the_japanese_html_has_no_english_word_outside_the_allowed_list() {
     assert_eq!(
         english_words("「夜間」(backup) failed (probe)", &["backup"], &[]),
         vec!["failed", "probe"]
+    );
+}
+
+/// The Japanese HTML carries every caption of the Japanese Markdown (each line that names
+/// what follows, `パラメータ変更:`), and an empty table says なし in both: this history
+/// changed no permission.
+#[test]
+fn the_japanese_html_carries_the_markdowns_captions_and_says_nashi_when_empty() {
+    let t = tree();
+    let md = report(&t, &["--lang", "ja"]);
+    let html = report(&t, &["--lang", "ja", "--format", "html"]);
+    let text = visible_text(&html);
+    let missing: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_suffix(':'))
+        .filter(|caption| !text.contains(caption))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "captions of the Markdown not in the HTML: {missing:?}"
+    );
+    assert!(md.contains("権限変更(部署別):\nなし\n"), "{md}");
+    let squeezed: String = text.split_whitespace().collect();
+    assert!(
+        squeezed.contains("権限変更(部署別)部署付与削除見送りなし"),
+        "{squeezed}"
     );
 }
