@@ -209,9 +209,22 @@ mod tests {
                 points: vec![("2026-10-01".into(), 3.0)],
             }],
         };
-        let svg = trend(&charts, Lang::En);
+        let svg = trend(&charts, &Default::default(), Lang::En);
         assert!(
             svg.contains("&lt;script&gt;") && !svg.contains("<script>"),
+            "{svg}"
+        );
+        // In Japanese a job with a title is labelled by it, escaped too; the chart says
+        // what it shows and in which unit.
+        let titles = [("<script>x</script>".to_owned(), "夜間<b>".to_owned())].into();
+        let svg = trend(&charts, &titles, Lang::Ja);
+        assert!(
+            svg.contains("「夜間&lt;b&gt;」(&lt;script&gt;x&lt;/script&gt;)"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(">処理時間の推移(平均の長いジョブ)</text>")
+                && svg.contains(">(秒)</text>"),
             "{svg}"
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));

@@ -67,7 +67,7 @@ pub(super) fn class_ja(class: &str) -> String {
         "no node" => "実行できるノードがなく待機",
         "connection failed" => "接続先のサーバーに接続できず異常終了",
         "host key changed" => "接続先のサーバーの鍵が変わっていたため異常終了",
-        crate::runbook::MISSED_CLASS => "予定の実行が行われず",
+        crate::runbook::MISSED_CLASS => "予定の実行なし",
         _ => "異常終了",
     }
     .to_owned()
