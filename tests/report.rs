@@ -499,7 +499,7 @@ fn every_summary_figure_matches_an_independent_query() {
     assert_eq!(backup["late"], 2, "one succeeded after 06:00, one failed");
     assert_eq!(
         backup["skipped"],
-        serde_json::json!([{"outcome": "skipped_overlap", "reason": null, "count": 1}])
+        serde_json::json!([{"outcome": "skipped_overlap", "reason": null, "reason_ja": null, "count": 1}])
     );
     // Durations 30, 360, 90, 40, 70 minutes: mean 118 min, p95 (nearest rank) 360 min.
     assert_eq!(backup["mean_seconds"], 7080.0);

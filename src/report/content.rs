@@ -154,6 +154,9 @@ pub struct Summary {
 pub struct Skip {
     pub outcome: String,
     pub reason: Option<String>,
+    /// The same for the Japanese report: a holiday by its Japanese name only (`スポーツの日`
+    /// where `reason` is `スポーツの日 (Sports Day)`); other reasons as `reason`.
+    pub reason_ja: Option<String>,
     pub count: u64,
 }
 
@@ -328,6 +331,10 @@ pub struct ParamLine {
     pub after: String,
     pub user: String,
     pub reason: String,
+    /// The same for the Japanese report: a reason unyo wrote itself in Japanese
+    /// (`予定変更(2026-10-07 施行)` for `scheduled change effective 2026-10-07`, `変更 2 の
+    /// 切戻し` for `rollback of change 2`); an operator's reason as written.
+    pub reason_ja: String,
     pub rolled_back: bool,
 }
 

@@ -214,3 +214,28 @@ fn failure_classes_read_as_japanese() {
         assert_eq!(incidents::class_ja(class), ja, "{class}");
     }
 }
+
+/// What unyo wrote itself reads as Japanese in the Japanese report: the shipped
+/// `param-change` job's and `params rollback`'s default reasons, a holiday's name; an
+/// operator's own words stay as written.
+#[test]
+fn reasons_unyo_wrote_read_as_japanese() {
+    assert_eq!(
+        super::changes::reason_ja("scheduled change effective 2026-10-07"),
+        "予定変更(2026-10-07 施行)"
+    );
+    assert_eq!(
+        super::changes::reason_ja("rollback of change 2"),
+        "変更 2 の切戻し"
+    );
+    assert_eq!(
+        super::changes::reason_ja("rollback of change two"),
+        "rollback of change two"
+    );
+    assert_eq!(super::changes::reason_ja("条例第12号"), "条例第12号");
+    assert_eq!(
+        super::jobs::holiday_ja("スポーツの日 (Sports Day)"),
+        "スポーツの日"
+    );
+    assert_eq!(super::jobs::holiday_ja("weekend"), "weekend");
+}
