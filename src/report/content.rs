@@ -56,6 +56,9 @@ pub struct Cover {
     pub range_ja: String,
     /// `1 October 2026 to 31 October 2026`.
     pub range_en: String,
+    /// When the period ends, in the date style and the configured zone, for the Japanese
+    /// preliminary banner: `令和8年(2026年)11月1日 00:00`.
+    pub ends_ja: String,
     /// `report.author` and `report.approver`: printed on their lines, else the lines are
     /// left blank to be signed; their date lines are always blank.
     pub author: Option<String>,

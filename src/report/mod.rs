@@ -78,6 +78,14 @@ pub fn build(
             contract: settings.report.contract.clone(),
             range_ja,
             range_en,
+            ends_ja: format!(
+                "{} {}",
+                date_ja(
+                    period.to.with_timezone(&tz).date_naive(),
+                    settings.report.date_style
+                ),
+                settings.day_start.format("%H:%M")
+            ),
             author: settings.report.author.clone(),
             approver: settings.report.approver.clone(),
         },
