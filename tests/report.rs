@@ -1729,8 +1729,8 @@ fn the_japanese_html_has_no_english_word_outside_the_allowed_list() {
 }
 
 /// The Japanese HTML carries every caption of the Japanese Markdown (each line that names
-/// what follows, `パラメータ変更:`), and an empty table says なし in both: this history
-/// changed no permission.
+/// what follows, `パラメータ変更:`) and every column of its tables with its unit, and an empty
+/// table says なし in both: this history changed no permission.
 #[test]
 fn the_japanese_html_carries_the_markdowns_captions_and_says_nashi_when_empty() {
     let t = tree();
@@ -1745,6 +1745,21 @@ fn the_japanese_html_carries_the_markdowns_captions_and_says_nashi_when_empty() 
     assert!(
         missing.is_empty(),
         "captions of the Markdown not in the HTML: {missing:?}"
+    );
+    // Every column of every Markdown table is in the HTML under the same name, its unit
+    // with it (`平均(秒)` in both, never seconds in one and minutes in the other).
+    let lines: Vec<&str> = md.lines().collect();
+    let columns: Vec<&str> = lines
+        .windows(2)
+        .filter(|w| w[0].starts_with('|') && w[1].starts_with("|---"))
+        .flat_map(|w| w[0].trim_matches('|').split('|').map(str::trim))
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert!(columns.contains(&"平均(秒)"), "{columns:?}");
+    let missing: Vec<&&str> = columns.iter().filter(|c| !text.contains(**c)).collect();
+    assert!(
+        missing.is_empty(),
+        "columns of the Markdown not in the HTML: {missing:?}"
     );
     assert!(md.contains("権限変更(部署別):\nなし\n"), "{md}");
     let squeezed: String = text.split_whitespace().collect();
