@@ -1308,6 +1308,12 @@ fn the_csv_form_holds_every_table() {
         ja.contains("\r\nジョブ別実績\r\nジョブ,予定,実行,正常終了,異常終了,未実行,遅延"),
         "{ja}"
     );
+    // The Japanese CSV says what happened in Japanese, as the Japanese HTML and Markdown do.
+    assert!(
+        ja.contains(",実行 4 が終了コード 1 で異常終了,容量不足,"),
+        "{ja}"
+    );
+    assert!(!ja.contains("backup failed"), "{ja}");
 }
 
 /// `--format html`: one self-contained page (no script, no outside resource) with the print

@@ -726,7 +726,10 @@ fn csv(r: &Report, lang: Lang) -> String {
                     i.opened_at.clone(),
                     word(lang, &i.severity).to_owned(),
                     i.job.clone(),
-                    i.summary.clone(),
+                    match lang {
+                        Lang::Ja => i.event_ja.clone(),
+                        Lang::En => i.summary.clone(),
+                    },
                     text(&i.cause),
                     text(&i.countermeasure),
                     word(lang, &i.status).to_owned(),
@@ -862,7 +865,10 @@ fn csv(r: &Report, lang: Lang) -> String {
                     p.before.clone(),
                     p.after.clone(),
                     p.user.clone(),
-                    p.reason.clone(),
+                    match lang {
+                        Lang::Ja => p.reason_ja.clone(),
+                        Lang::En => p.reason.clone(),
+                    },
                     word(lang, if p.rolled_back { "yes" } else { "no" }).to_owned(),
                 ]
             })
