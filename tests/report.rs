@@ -8,14 +8,16 @@ use rusqlite::{Connection, params};
 
 use crate::helper::{Tree, both, refused_definitions, text};
 
-const BACKUP: &str = r#"description: Nightly backup
+const BACKUP: &str = r#"title: 夜間バックアップ
+description: Nightly backup
 sla: { complete_by: "06:00", success_rate: 100, max_duration: 1h }
 steps:
   copy:
     run: "true"
 "#;
 
-const EXTRACT: &str = r#"description: Extract for staff
+const EXTRACT: &str = r#"title: 職員向け抽出
+description: Extract for staff
 adhoc: true
 params:
   department: { type: string }
@@ -25,9 +27,11 @@ steps:
     run: "true"
 "#;
 
-const PROBE: &str = "description: Is the service up?\nsteps:\n  check:\n    run: \"true\"\n";
+const PROBE: &str =
+    "title: 稼働確認\ndescription: Is the service up?\nsteps:\n  check:\n    run: \"true\"\n";
 
-const ROLLOVER: &str = "description: An announced stop\nsteps:\n  roll:\n    run: \"true\"\n";
+const ROLLOVER: &str =
+    "title: 年度切替\ndescription: An announced stop\nsteps:\n  roll:\n    run: \"true\"\n";
 
 /// The service levels of the contract: the backup window is not service time.
 const SETTINGS: &str = r#"service:
@@ -195,7 +199,7 @@ fn history(t: &Tree) {
             digest: "e1",
             params: r#"{"db_password":"hunter2","department":"tax"}"#,
             by: "tanaka",
-            comment: Some("ticket 4711"),
+            comment: Some("依頼票 4711"),
         },
     );
     insert_attempt(&c, x, 1, "succeeded", Some(0));
@@ -309,8 +313,8 @@ fn history(t: &Tree) {
         "INSERT INTO incidents (opened_at, severity, job, run_id, failure_class, summary, status, \
          last_seen_at, acknowledged_by, acknowledged_at, resolved_by, resolved_at, cause, \
          countermeasure, report_deadline) VALUES (?1, 'high', 'backup', ?2, 'exit 1', \
-         'backup failed | disk', 'resolved', ?1, 'sato', ?3, 'sato', ?4, 'disk full', \
-         'old backups deleted', ?5)",
+         'backup failed | disk', 'resolved', ?1, 'sato', ?3, 'sato', ?4, '容量不足', \
+         '古いバックアップを削除', ?5)",
         params![
             jst(10, 3, 2, 0),
             r3,
@@ -329,7 +333,7 @@ fn history(t: &Tree) {
     .expect("insert incident");
     c.execute(
         "INSERT INTO param_changes (at, file, key, before, after, reason, user) \
-         VALUES (?1, 'params.yaml', 'tax_rate_percent', '10', '8', 'ordinance 12', 'suzuki')",
+         VALUES (?1, 'params.yaml', 'tax_rate_percent', '10', '8', '条例第12号', 'suzuki')",
         params![jst(10, 15, 9, 0)],
     )
     .expect("insert change");
@@ -495,7 +499,7 @@ fn every_summary_figure_matches_an_independent_query() {
     assert_eq!(backup["late"], 2, "one succeeded after 06:00, one failed");
     assert_eq!(
         backup["skipped"],
-        serde_json::json!([{"outcome": "skipped_overlap", "reason": null, "count": 1}])
+        serde_json::json!([{"outcome": "skipped_overlap", "reason": null, "reason_ja": null, "count": 1}])
     );
     // Durations 30, 360, 90, 40, 70 minutes: mean 118 min, p95 (nearest rank) 360 min.
     assert_eq!(backup["mean_seconds"], 7080.0);
@@ -558,7 +562,7 @@ fn every_summary_figure_matches_an_independent_query() {
     assert_eq!(adhoc["requester"], "tanaka");
     assert_eq!(adhoc["params"], "db_password=***, department=tax");
     assert_eq!(adhoc["rows"], 42);
-    assert_eq!(adhoc["reason"], "ticket 4711");
+    assert_eq!(adhoc["reason"], "依頼票 4711");
 
     assert_eq!(r["changes"]["parameters"][0]["after"], "8");
     let defs = r["changes"]["definitions"].as_array().expect("definitions");
@@ -1304,6 +1308,12 @@ fn the_csv_form_holds_every_table() {
         ja.contains("\r\nジョブ別実績\r\nジョブ,予定,実行,正常終了,異常終了,未実行,遅延"),
         "{ja}"
     );
+    // The Japanese CSV says what happened in Japanese, as the Japanese HTML and Markdown do.
+    assert!(
+        ja.contains(",実行 4 が終了コード 1 で異常終了,容量不足,"),
+        "{ja}"
+    );
+    assert!(!ja.contains("backup failed"), "{ja}");
 }
 
 /// `--format html`: one self-contained page (no script, no outside resource) with the print
@@ -1329,8 +1339,12 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
     // Every table's header row is a `<thead>`, repeated on each page it runs over (two of
     // them the monitoring's lateness and slowdowns, three the service desk's; no job got
     // slower, so no trend table).
-    assert_eq!(html.matches("<table").count(), 17);
-    assert_eq!(html.matches("<thead><tr><th>").count(), 17, "{html}");
+    assert_eq!(
+        html.matches("<table").count(),
+        18,
+        "the cover's signatures and 17"
+    );
+    assert_eq!(html.matches("<thead><tr><th>").count(), 18, "{html}");
     assert!(html.contains("thead { display: table-header-group; }"));
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
     assert!(!html.contains("<script"), "no script at all");
@@ -1488,5 +1502,275 @@ fn the_desk_hours_are_stated_with_the_service_levels() {
     assert!(
         html.contains("<p>サービスデスクの受付時間: カレンダー city の営業日 08:45〜17:15"),
         "{html}"
+    );
+}
+
+/// A regression test: the mean time to resolve was taken over the incidents opened in the
+/// period (one resolved next month counted, one opened last month and resolved in this one
+/// did not), while the count beside it is of the resolutions inside the period.
+#[test]
+fn mean_time_to_resolve_counts_only_resolutions_inside_the_period() {
+    let t = tree();
+    let c = Connection::open(t.path("var/unyo.db")).expect("open");
+    let incident = |opened: String, resolved: String| {
+        c.execute(
+            "INSERT INTO incidents (opened_at, severity, job, failure_class, summary, status, \
+             last_seen_at, resolved_by, resolved_at, cause, countermeasure) VALUES \
+             (?1, 'low', 'backup', 'exit 2', 'x', 'resolved', ?1, 'sato', ?2, 'c', 'm')",
+            params![opened, resolved],
+        )
+        .expect("insert incident");
+    };
+    // Opened in September, resolved in October after 360 minutes: counts.
+    incident(jst(9, 30, 20, 0), jst(10, 1, 2, 0));
+    // Opened in October, resolved in November after 840 minutes: does not.
+    incident(jst(10, 31, 20, 0), jst(11, 1, 10, 0));
+    drop(c);
+    let r: serde_json::Value =
+        serde_json::from_str(&report(&t, &["--format", "json"])).expect("json");
+    let s = &r["summary"];
+    assert_eq!(
+        s["incidents_resolved"],
+        count(
+            &t,
+            "SELECT count(*) FROM incidents WHERE resolved_at >= ?1 AND resolved_at < ?2"
+        )
+    );
+    assert_eq!(
+        s["incidents_resolved"], 2,
+        "the history's one and September's"
+    );
+    // (120 + 360) / 2: the history's incident 1 and September's, not November's 840.
+    assert_eq!(s["mttr_minutes"], 240.0);
+}
+
+/// The cover: the contract, the period as a date range in the date style, and the author
+/// and approver lines with their date lines, in the Markdown and HTML of both languages;
+/// without `report.author` the lines are blank to be signed.
+#[test]
+fn the_cover_names_the_contract_the_period_and_who_signs() {
+    let t = tree();
+    let ja = report(&t, &["--lang", "ja"]);
+    assert!(
+        ja.contains("- 対象期間: 令和8年(2026年)10月1日〜令和8年(2026年)10月31日"),
+        "{ja}"
+    );
+    assert!(ja.contains("| 作成者 | 　 | 　　年　　月　　日 |"), "{ja}");
+    assert!(!ja.contains("契約:"), "no contract set: {ja}");
+
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "{SETTINGS}report:\n  contract: 基幹系システム運用保守業務委託(契約番号 R8-0123)\n  \
+             author: 運用太郎\n  approver: 政策企画課長\n  date_style: era\n"
+        ),
+    );
+    let ja = report(&t, &["--lang", "ja"]);
+    for want in [
+        "- 契約: 基幹系システム運用保守業務委託(契約番号 R8-0123)",
+        "- 対象期間: 令和8年10月1日〜令和8年10月31日(各日 00:00 開始",
+        "| 作成者 | 運用太郎 | 　　年　　月　　日 |",
+        "| 承認者 | 政策企画課長 | 　　年　　月　　日 |",
+    ] {
+        assert!(ja.contains(want), "{want:?} in\n{ja}");
+    }
+    let en = report(&t, &["--lang", "en"]);
+    for want in [
+        "- Contract: 基幹系システム運用保守業務委託(契約番号 R8-0123)",
+        "- Period: 1 October 2026 to 31 October 2026",
+        "| Author | 運用太郎 | |",
+        "| Approver | 政策企画課長 | |",
+    ] {
+        assert!(en.contains(want), "{want:?} in\n{en}");
+    }
+    let html = report(&t, &["--lang", "ja", "--format", "html"]);
+    for want in [
+        "<li>契約: 基幹系システム運用保守業務委託(契約番号 R8-0123)</li>",
+        "<li>対象期間: 令和8年10月1日〜令和8年10月31日(各日 00:00 開始",
+        "<tr><th>作成者</th><td>運用太郎</td><td class=\"date\">年　　月　　日</td></tr>",
+        "<tr><th>承認者</th><td>政策企画課長</td><td class=\"date\">年　　月　　日</td></tr>",
+    ] {
+        assert!(html.contains(want), "{want:?} in\n{html}");
+    }
+    t.file(
+        "unyo.yaml",
+        &format!("{SETTINGS}report:\n  date_style: western\n"),
+    );
+    assert!(
+        report(&t, &["--lang", "ja"]).contains("- 対象期間: 2026年10月1日〜2026年10月31日("),
+        "western"
+    );
+
+    // Checked like the other `report:` settings, at their place.
+    t.file("unyo.yaml", "report:\n  aprover: x\n");
+    let err = refused_definitions(&t);
+    assert!(
+        err.contains("unyo.yaml:2:3: unknown key `aprover` (did you mean `approver`?)"),
+        "{err}"
+    );
+    t.file(
+        "unyo.yaml",
+        "report:\n  contract: \"  \"\n  author: \"a\\nb\"\n",
+    );
+    let err = refused_definitions(&t);
+    for want in [
+        "unyo.yaml:2:13: `report.contract` is empty",
+        "unyo.yaml:3:11: `report.author` must be one line",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+}
+
+/// The visible text of an HTML page: without its style and script elements, its tags and
+/// its character references for markup.
+fn visible_text(html: &str) -> String {
+    let mut text = html.to_owned();
+    for element in ["style", "script", "title"] {
+        let (open, close) = (format!("<{element}"), format!("</{element}>"));
+        while let Some(from) = text.find(&open) {
+            let Some(to) = text[from..].find(&close) else {
+                break;
+            };
+            text.replace_range(from..from + to + close.len(), " ");
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for ch in text.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
+/// The ASCII words of `text` an official would read as English: every run of ASCII letters
+/// that is not a job's name in parentheses after its title, nor in `allowed`.
+fn english_words(text: &str, job_codes: &[&str], allowed: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    // A job by its title is 「title」(code): the code in parentheses is allowed.
+    let mut cleaned = String::new();
+    while let Some(i) = rest.find("」(") {
+        cleaned.push_str(&rest[..i]);
+        let after = &rest[i + "」(".len()..];
+        match after.find(')') {
+            Some(j) if job_codes.contains(&&after[..j]) => {
+                rest = &after[j + ')'.len_utf8()..];
+            }
+            _ => {
+                cleaned.push_str("」(");
+                rest = after;
+            }
+        }
+    }
+    cleaned.push_str(rest);
+    for word in cleaned.split(|c: char| !c.is_ascii_alphabetic()) {
+        if !word.is_empty() && !allowed.contains(&word) {
+            found.push(word.to_owned());
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// In the Japanese HTML report nothing an official reads is English or a code token: every
+/// ASCII word of its visible text (tags, styles and scripts stripped) is a job's code in
+/// parentheses after its title, or in the allowed list of units, zones and abbreviations
+/// the contract itself uses; the test names every other word it finds.
+#[test]
+fn the_japanese_html_has_no_english_word_outside_the_allowed_list() {
+    let t = tree();
+    let html = report(&t, &["--lang", "ja", "--format", "html"]);
+    let text = visible_text(&html);
+    let found = english_words(
+        &text,
+        &["backup", "extract", "probe", "rollover"],
+        &[
+            // The time zone, as the cover states it.
+            "Asia",
+            "Tokyo",
+            // Abbreviations of the contract's own text, and the hours and minutes of a
+            // duration (`1h00m`).
+            "SLA",
+            "MAD",
+            "h",
+            "m",
+            // Ids: the users who acted, a definition's fingerprint (hex).
+            "tanaka",
+            "suzuki",
+            "d",
+            // Codes of the definitions that have no display name: the calendar, the
+            // window, parameters with their values.
+            "city",
+            "backup",
+            "db",
+            "password",
+            "department",
+            "tax",
+            "rate",
+            "percent",
+        ],
+    );
+    assert!(
+        found.is_empty(),
+        "English words in the Japanese HTML: {found:?}\n{text}"
+    );
+    // The check finds what it is for.
+    assert_eq!(
+        english_words("「夜間」(backup) failed (probe)", &["backup"], &[]),
+        vec!["failed", "probe"]
+    );
+}
+
+/// The Japanese HTML carries every caption of the Japanese Markdown (each line that names
+/// what follows, `パラメータ変更:`) and every column of its tables with its unit, and an empty
+/// table says なし in both: this history changed no permission.
+#[test]
+fn the_japanese_html_carries_the_markdowns_captions_and_says_nashi_when_empty() {
+    let t = tree();
+    let md = report(&t, &["--lang", "ja"]);
+    let html = report(&t, &["--lang", "ja", "--format", "html"]);
+    let text = visible_text(&html);
+    let missing: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_suffix(':'))
+        .filter(|caption| !text.contains(caption))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "captions of the Markdown not in the HTML: {missing:?}"
+    );
+    // Every column of every Markdown table is in the HTML under the same name, its unit
+    // with it (`平均(秒)` in both, never seconds in one and minutes in the other).
+    let lines: Vec<&str> = md.lines().collect();
+    let columns: Vec<&str> = lines
+        .windows(2)
+        .filter(|w| w[0].starts_with('|') && w[1].starts_with("|---"))
+        .flat_map(|w| w[0].trim_matches('|').split('|').map(str::trim))
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert!(columns.contains(&"平均(秒)"), "{columns:?}");
+    let missing: Vec<&&str> = columns.iter().filter(|c| !text.contains(**c)).collect();
+    assert!(
+        missing.is_empty(),
+        "columns of the Markdown not in the HTML: {missing:?}"
+    );
+    assert!(md.contains("権限変更(部署別):\nなし\n"), "{md}");
+    let squeezed: String = text.split_whitespace().collect();
+    assert!(
+        squeezed.contains("権限変更(部署別)部署付与削除見送りなし"),
+        "{squeezed}"
     );
 }

@@ -15,19 +15,43 @@ use crate::helper::{Tree, both, text};
 /// A hung browser fails the test after this long instead of hanging it.
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The shipped definitions and settings (with their `service:` levels) and a synthetic
-/// October 2026 (`unyo synth-history`, seed 1).
+/// The shipped definitions and settings (with their `service:` levels, and the cover's
+/// contract, author and approver added) and a synthetic October 2026 (`unyo synth-history`,
+/// seed 1).
 fn tree() -> Tree {
     let t = Tree::from_repo(&["jobs", "schedules", "runbooks"]);
     let settings = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("unyo.yaml");
     t.file(
         "unyo.yaml",
-        &std::fs::read_to_string(settings).expect("the shipped unyo.yaml"),
+        &format!(
+            "{}\n{COVER}",
+            std::fs::read_to_string(settings).expect("the shipped unyo.yaml")
+        ),
     );
     let out = t.run(&["synth-history", "--month", "2026-10", "--runs", "2000"]);
     assert!(out.status.success(), "{}", both(&out));
     t
 }
+
+/// The cover's settings the printed reports show.
+const COVER: &str = "report:\n  contract: 基幹系システム運用保守業務委託(契約番号 R8-0123)\n  \
+                     author: 運用太郎\n  approver: 政策企画課長\n";
+
+/// What each language's cover prints (compared without white space): the contract, the
+/// period as a date range, the author and approver lines with their date lines (blank in
+/// English, where no date is pre-printed).
+const COVER_JA: [&str; 4] = [
+    "契約:基幹系システム運用保守業務委託(契約番号R8-0123)",
+    "対象期間:令和8年(2026年)10月1日〜令和8年(2026年)10月31日",
+    "作成者運用太郎年月日",
+    "承認者政策企画課長年月日",
+];
+const COVER_EN: [&str; 4] = [
+    "Contract:基幹系システム運用保守業務委託(契約番号R8-0123)",
+    "Period:1October2026to31October2026",
+    "Author運用太郎",
+    "Approver政策企画課長",
+];
 
 /// Writes the report of October 2026 in this language and form to `file` under the tree.
 fn report(t: &Tree, lang: &str, format: &str, file: &str) -> std::path::PathBuf {
@@ -192,13 +216,13 @@ const HEADINGS_EN: &[&str] = &[
     "9. Next month (2026-11)",
 ];
 
-/// The pages of each language's PDF of the fixed history, as observed with Chromium 156 and
+/// The pages of each language's PDF of the fixed history (the cover included), as observed with Chromium 156 and
 /// Noto Sans CJK JP. Stable: `synth-history` writes the same rows for the same month, runs and
 /// seed, the report renders them to the same bytes, and the page depends on nothing else
 /// but the shipped definitions, the template's print rules and the font. A change to any of
 /// those may move a page break: look at the pages (`pdftoppm -png -r 60`), then pin anew.
-const PAGES_JA: usize = 6;
-const PAGES_EN: usize = 6;
+const PAGES_JA: usize = 7;
+const PAGES_EN: usize = 7;
 
 /// The Japanese and English reports of the synthetic October print to A4 PDFs of the pinned
 /// number of pages holding every heading and the figures of the JSON form, without a console
@@ -223,9 +247,9 @@ fn the_html_report_prints_to_a4_pdf_in_both_languages() {
     figures.push(adhoc["rows"].to_string());
     assert_eq!(s["runs"], 2000, "the fixed history");
 
-    for (lang, headings, pages, adhoc_header) in [
-        ("ja", HEADINGS_JA, PAGES_JA, "依頼者"),
-        ("en", HEADINGS_EN, PAGES_EN, "requester"),
+    for (lang, headings, pages, adhoc_header, cover) in [
+        ("ja", HEADINGS_JA, PAGES_JA, "依頼者", COVER_JA),
+        ("en", HEADINGS_EN, PAGES_EN, "requester", COVER_EN),
     ] {
         let html = report(&t, lang, "html", &format!("report.{lang}.html"));
         let printed = print(&html, &t.path(&format!("report.{lang}.pdf")));
@@ -248,6 +272,19 @@ fn the_html_report_prints_to_a4_pdf_in_both_languages() {
             assert!(
                 flat.contains(&squeeze(h)),
                 "{lang}: no heading {h:?} in\n{pdf_text}"
+            );
+        }
+        // The cover is on the first page; its rows read in order with `-layout`.
+        let first = poppler(
+            "pdftotext",
+            &["-enc", "UTF-8", "-layout", "-f", "1", "-l", "1"],
+            &printed.pdf,
+            &["-"],
+        );
+        for c in cover {
+            assert!(
+                squeeze(&first).contains(c),
+                "{lang}: no cover line {c:?} on the first page:\n{first}"
             );
         }
         for f in &figures {

@@ -524,3 +524,34 @@ fn a_steps_runs_on_is_checked_where_written() {
     let out = t.run(&["validate"]);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
 }
+
+/// A job's `title:` (its name in the report) is checked at its place: not blank, one line,
+/// short enough for a table's cell; a good one passes.
+#[test]
+fn job_titles_are_checked_at_their_place() {
+    let t = Tree::new();
+    t.job("blank", "title: \"  \"\nsteps:\n  a:\n    run: echo\n")
+        .job(
+            "lines",
+            "description: x\ntitle: \"夜間\\nバックアップ\"\nsteps:\n  a:\n    run: echo\n",
+        )
+        .job(
+            "long",
+            &format!("title: {}\nsteps:\n  a:\n    run: echo\n", "長".repeat(41)),
+        )
+        .job("typo", "titel: 夜間\nsteps:\n  a:\n    run: echo\n")
+        .job(
+            "good",
+            "title: 夜間バックアップ\nsteps:\n  a:\n    run: echo\n",
+        );
+    let said = refused_definitions(&t);
+    for want in [
+        "jobs/blank.yaml:1:8: `title` is empty",
+        "jobs/lines.yaml:2:8: `title` must be one line",
+        "jobs/long.yaml:1:8: `title` has 41 characters; at most 40",
+        "jobs/typo.yaml:1:1: unknown key `titel` (did you mean `title`?)",
+    ] {
+        assert!(said.contains(want), "{want} in:\n{said}");
+    }
+    assert!(!said.contains("good.yaml"), "{said}");
+}

@@ -231,6 +231,7 @@ mod tests {
             name: "login".into(),
             file: PathBuf::new(),
             digest: String::new(),
+            title: None,
             description: None,
             params: IndexMap::new(),
             window: None,

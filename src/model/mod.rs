@@ -80,6 +80,8 @@ pub struct Job {
     pub file: PathBuf,
     /// SHA-256 of that file, recorded with each run.
     pub digest: String,
+    /// The display name (`title:`) the report shows, 「title」 with the name in parentheses.
+    pub title: Option<String>,
     pub description: Option<String>,
     pub params: IndexMap<String, Param>,
     pub window: Option<String>,
@@ -145,6 +147,9 @@ pub struct Slowdown {
     /// A flagged run opens an incident too.
     pub incident: bool,
 }
+
+/// The longest `title:` (of a job), in characters: what fits a report table's cell.
+pub const TITLE_MAX: usize = 40;
 
 /// The baseline's size when `slowdown.runs` is not given.
 pub const DEFAULT_BASELINE_RUNS: usize = 20;

@@ -85,6 +85,7 @@ pub(super) fn changes(facts: &ReportFacts, local: &dyn Fn(DateTime<Utc>) -> Stri
             after: shown(&p.after),
             user: p.user.clone(),
             reason: p.reason.clone(),
+            reason_ja: reason_ja(&p.reason),
             rolled_back: p.rolled_back_by.is_some(),
         })
         .collect();
@@ -127,5 +128,21 @@ pub(super) fn changes(facts: &ReportFacts, local: &dyn Fn(DateTime<Utc>) -> Stri
         parameters,
         permissions: by_department.into_values().collect(),
         definitions,
+    }
+}
+
+/// A parameter change's reason in Japanese when unyo wrote it: the shipped `param-change`
+/// job's default (`scheduled change effective DATE`) and `unyo params rollback`'s
+/// (`rollback of change N`). An operator's own reason is shown as written.
+pub(super) fn reason_ja(reason: &str) -> String {
+    if let Some(date) = reason.strip_prefix("scheduled change effective ") {
+        format!("予定変更({date} 施行)")
+    } else if let Some(id) = reason
+        .strip_prefix("rollback of change ")
+        .filter(|id| id.chars().all(|c| c.is_ascii_digit()))
+    {
+        format!("変更 {id} の切戻し")
+    } else {
+        reason.to_owned()
     }
 }

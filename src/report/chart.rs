@@ -11,7 +11,7 @@ const W: f64 = 680.0;
 const H: f64 = 200.0;
 const LEFT: f64 = 44.0;
 const BOTTOM: f64 = 24.0;
-const TOP: f64 = 10.0;
+const TOP: f64 = 30.0;
 const COLORS: [&str; 3] = ["#2a6fdb", "#d9822b", "#7a4fb0"];
 
 /// A round maximum for an axis: 1, 2 or 5 times a power of ten, at least `v`.
@@ -27,11 +27,25 @@ fn nice(v: f64) -> f64 {
         .unwrap_or(10.0 * p)
 }
 
-fn frame(out: &mut String, title: &str, max: f64, days: &[String]) {
+/// The chart's frame: its title written above it, the vertical axis with its `unit`, and the
+/// days along the bottom (labelled month-day).
+fn frame(out: &mut String, title: &str, unit: &str, lang: Lang, max: f64, days: &[String]) {
     let _ = write!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" class=\"chart\">",
-        html_escape(title)
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{0}\" class=\"chart\">\
+         <text x=\"{1:.1}\" y=\"13\" font-size=\"11\" font-weight=\"bold\" text-anchor=\"middle\">{0}</text>\
+         <text x=\"{2:.1}\" y=\"{3:.1}\" font-size=\"9\" text-anchor=\"end\">({4})</text>\
+         <text x=\"2\" y=\"{5:.1}\" font-size=\"9\">({6})</text>",
+        html_escape(title),
+        W / 2.0,
+        LEFT - 4.0,
+        TOP - 8.0,
+        html_escape(unit),
+        H - 8.0,
+        match lang {
+            Lang::Ja => "月-日",
+            Lang::En => "month-day",
+        }
     );
     let plot_h = H - TOP - BOTTOM;
     for i in 0..=4 {
@@ -79,7 +93,11 @@ pub fn daily(days: &[DayRuns], lang: Lang) -> String {
     );
     let labels: Vec<String> = days.iter().map(|d| d.date.clone()).collect();
     let mut out = String::new();
-    frame(&mut out, title, max, &labels);
+    let unit = match lang {
+        Lang::Ja => "件",
+        Lang::En => "runs",
+    };
+    frame(&mut out, title, unit, lang, max, &labels);
     let plot_h = H - TOP - BOTTOM;
     let step = (W - LEFT) / days.len().max(1) as f64;
     for (i, d) in days.iter().enumerate() {
@@ -108,7 +126,13 @@ pub fn daily(days: &[DayRuns], lang: Lang) -> String {
 }
 
 /// One line per job: the mean duration of its runs on each day, in seconds.
-pub fn trend(charts: &Charts, lang: Lang) -> String {
+///
+/// In Japanese a job with a title (`titles`, by job name) is labelled 「title」(name).
+pub fn trend(
+    charts: &Charts,
+    titles: &std::collections::BTreeMap<String, String>,
+    lang: Lang,
+) -> String {
     let title = match lang {
         Lang::Ja => "処理時間の推移(平均の長いジョブ)",
         Lang::En => "Duration trend of the slowest jobs",
@@ -122,7 +146,11 @@ pub fn trend(charts: &Charts, lang: Lang) -> String {
             .fold(0.0, f64::max),
     );
     let mut out = String::new();
-    frame(&mut out, title, max, &days);
+    let unit = match lang {
+        Lang::Ja => "秒",
+        Lang::En => "s",
+    };
+    frame(&mut out, title, unit, lang, max, &days);
     let plot_h = H - TOP - BOTTOM;
     let step = (W - LEFT) / days.len().max(1) as f64;
     for (k, t) in charts.trend.iter().enumerate() {
@@ -144,7 +172,10 @@ pub fn trend(charts: &Charts, lang: Lang) -> String {
             points.join(" "),
             LEFT + 6.0,
             TOP + 12.0 + 12.0 * k as f64,
-            html_escape(&t.job)
+            html_escape(&match (lang, titles.get(&t.job)) {
+                (Lang::Ja, Some(title)) => format!("「{title}」({})", t.job),
+                _ => t.job.clone(),
+            })
         );
     }
     out.push_str("</svg>");
@@ -178,9 +209,22 @@ mod tests {
                 points: vec![("2026-10-01".into(), 3.0)],
             }],
         };
-        let svg = trend(&charts, Lang::En);
+        let svg = trend(&charts, &Default::default(), Lang::En);
         assert!(
             svg.contains("&lt;script&gt;") && !svg.contains("<script>"),
+            "{svg}"
+        );
+        // In Japanese a job with a title is labelled by it, escaped too; the chart says
+        // what it shows and in which unit.
+        let titles = [("<script>x</script>".to_owned(), "夜間<b>".to_owned())].into();
+        let svg = trend(&charts, &titles, Lang::Ja);
+        assert!(
+            svg.contains("「夜間&lt;b&gt;」(&lt;script&gt;x&lt;/script&gt;)"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(">処理時間の推移(平均の長いジョブ)</text>")
+                && svg.contains(">(秒)</text>"),
             "{svg}"
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));

@@ -9,6 +9,11 @@ use super::{Availability, ServiceItem};
 /// A report (of a month or of a fiscal year), every figure as it is shown.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
+    /// The cover: the contract, the period as a date range, the author and approver lines.
+    pub cover: Cover,
+    /// The display name (`title:`) of each job that has one, by job name: the Japanese
+    /// report shows such a job as 「title」(name).
+    pub job_titles: std::collections::BTreeMap<String, String>,
     /// The period had not ended when the report was computed: its figures are preliminary
     /// (速報) and will change; such a report cannot be frozen.
     pub preliminary: bool,
@@ -40,6 +45,24 @@ pub struct Report {
     /// ever checked (then the report has no such section, and its JSON no such key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<super::checks::Checks>,
+}
+
+/// The report's cover (表紙): what the city signs.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Cover {
+    /// `report.contract` (the contract's name and number); `None` when not set.
+    pub contract: Option<String>,
+    /// The period's first to last day in the date style: `令和8年10月1日〜令和8年10月31日`.
+    pub range_ja: String,
+    /// `1 October 2026 to 31 October 2026`.
+    pub range_en: String,
+    /// When the period ends, in the date style and the configured zone, for the Japanese
+    /// preliminary banner: `令和8年(2026年)11月1日 00:00`.
+    pub ends_ja: String,
+    /// `report.author` and `report.approver`: printed on their lines, else the lines are
+    /// left blank to be signed; their date lines are always blank.
+    pub author: Option<String>,
+    pub approver: Option<String>,
 }
 
 /// The desk hours as the report states them.
@@ -134,6 +157,9 @@ pub struct Summary {
 pub struct Skip {
     pub outcome: String,
     pub reason: Option<String>,
+    /// The same for the Japanese report: a holiday by its Japanese name only (`スポーツの日`
+    /// where `reason` is `スポーツの日 (Sports Day)`); other reasons as `reason`.
+    pub reason_ja: Option<String>,
     pub count: u64,
 }
 
@@ -214,6 +240,9 @@ pub struct IncidentLine {
     pub job: String,
     pub run_id: Option<i64>,
     pub summary: String,
+    /// What happened in Japanese, written from the incident's run, step and failure class
+    /// (the summary unyo wrote is English): `実行 3 のステップ「load」が終了コード 3 で異常終了`.
+    pub event_ja: String,
     pub failure_class: String,
     pub status: String,
     pub occurrences: i64,
@@ -305,6 +334,10 @@ pub struct ParamLine {
     pub after: String,
     pub user: String,
     pub reason: String,
+    /// The same for the Japanese report: a reason unyo wrote itself in Japanese
+    /// (`予定変更(2026-10-07 施行)` for `scheduled change effective 2026-10-07`, `変更 2 の
+    /// 切戻し` for `rollback of change 2`); an operator's reason as written.
+    pub reason_ja: String,
     pub rolled_back: bool,
 }
 
@@ -340,4 +373,7 @@ pub struct Plan {
 pub struct PlanEvent {
     pub date: String,
     pub what: String,
+    /// The same in Japanese: a closed day by its Japanese name (`文化の日(祝日、カレンダー
+    /// city)`); a job's run by the job's name, which the report shows by its title.
+    pub what_ja: String,
 }

@@ -85,6 +85,7 @@ pub(super) fn job_lines(
                     Some(c) => c.count += n,
                     None => l.skipped.push(Skip {
                         outcome,
+                        reason_ja: reason.as_deref().map(holiday_ja),
                         reason,
                         count: n,
                     }),
@@ -140,4 +141,13 @@ pub(super) fn skip_reason(outcome: SlotOutcome, reason: Option<&str>) -> Option<
 
 pub(super) fn is_scheduled(t: Trigger) -> bool {
     matches!(t, Trigger::Schedule | Trigger::CatchUp)
+}
+
+/// A closed day's reason as the Japanese report shows it: a holiday's Japanese name without
+/// its English one in parentheses (`スポーツの日 (Sports Day)`); any other reason as it is.
+pub(super) fn holiday_ja(reason: &str) -> String {
+    match reason.split_once(" (") {
+        Some((ja, _)) if !ja.is_ascii() => ja.to_owned(),
+        _ => reason.to_owned(),
+    }
 }

@@ -30,7 +30,7 @@ use crate::model::{Catalog, Settings};
 use crate::store::{ReportFacts, RunStatus};
 pub use content::*;
 pub use monitoring::{FindingLine, Monitoring, TrendLine};
-pub use period::{Period, label_ja, label_ja_year};
+pub use period::{Period, date_ja, label_ja, label_ja_year};
 pub use service::{Availability, Outage, ServiceBreach, ServiceItem, Stop};
 pub use summary::ABNORMAL_KINDS;
 
@@ -72,7 +72,28 @@ pub fn build(
     summary.sla_items = judged.clone().count() as u64;
     summary.sla_met = judged.filter(|(_, met)| *met).count() as u64;
     incident_summary(period, facts, &mut summary);
+    let (range_ja, range_en) = period::range(period, settings.report.date_style);
     Report {
+        cover: Cover {
+            contract: settings.report.contract.clone(),
+            range_ja,
+            range_en,
+            ends_ja: format!(
+                "{} {}",
+                date_ja(
+                    period.to.with_timezone(&tz).date_naive(),
+                    settings.report.date_style
+                ),
+                settings.day_start.format("%H:%M")
+            ),
+            author: settings.report.author.clone(),
+            approver: settings.report.approver.clone(),
+        },
+        job_titles: catalog
+            .jobs
+            .iter()
+            .filter_map(|(name, j)| Some((name.clone(), j.title.clone()?)))
+            .collect(),
         preliminary: !period.ended(now),
         period: PeriodInfo {
             kind: if period.is_year() {

@@ -175,3 +175,28 @@ pub fn label_ja(year: i32, month: u32, style: DateStyle) -> String {
         DateStyle::Western => format!("{year}年{month}月分"),
     }
 }
+
+/// A day in the date style: `令和8年(2026年)10月1日`, `令和8年10月1日`, `2026年10月1日`.
+pub fn date_ja(day: NaiveDate, style: DateStyle) -> String {
+    let (year, month, d) = (day.year(), day.month(), day.day());
+    let era = era_year(year, month);
+    match style {
+        DateStyle::Both => format!("{era}年({year}年){month}月{d}日"),
+        DateStyle::Era => format!("{era}年{month}月{d}日"),
+        DateStyle::Western => format!("{year}年{month}月{d}日"),
+    }
+}
+
+/// The period's first and last calendar day, as the cover writes them:
+/// `令和8年10月1日〜令和8年10月31日` (in the date style), and `1 October 2026 to 31 October 2026`.
+pub(super) fn range(period: &Period, style: DateStyle) -> (String, String) {
+    let days = period.days();
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return (String::new(), String::new());
+    };
+    let en = |d: &NaiveDate| d.format("%-d %B %Y").to_string();
+    (
+        format!("{}〜{}", date_ja(*first, style), date_ja(*last, style)),
+        format!("{} to {}", en(first), en(last)),
+    )
+}

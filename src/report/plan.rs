@@ -38,6 +38,7 @@ pub(super) fn plan(period: &Period, catalog: &Catalog, settings: &Settings) -> P
                 .format("%Y-%m-%d %H:%M")
                 .to_string(),
             what: c.job.clone(),
+            what_ja: c.job.clone(),
         })
         .collect();
     let mut closed_days = Vec::new();
@@ -49,6 +50,7 @@ pub(super) fn plan(period: &Period, catalog: &Catalog, settings: &Settings) -> P
                 closed_days.push(PlanEvent {
                     date: d.to_string(),
                     what: format!("{name}: {why}"),
+                    what_ja: format!("{}(カレンダー {name})", closed_ja(&why)),
                 });
             }
         }
@@ -64,5 +66,16 @@ pub(super) fn plan(period: &Period, catalog: &Catalog, settings: &Settings) -> P
             .collect(),
         events,
         closed_days,
+    }
+}
+
+/// Why a day is closed, in Japanese: a holiday by its Japanese name.
+fn closed_ja(why: &crate::calendar::Closed) -> String {
+    use crate::calendar::Closed;
+    match why {
+        Closed::ClosedRule { year_end: true, .. } => "年末年始の休業".to_owned(),
+        Closed::ClosedRule { rule, .. } => format!("休業日({rule})"),
+        Closed::Holiday(h) => format!("祝日 {}", h.name),
+        Closed::Weekend(_) => "週末".to_owned(),
     }
 }

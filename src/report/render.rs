@@ -101,7 +101,7 @@ pub fn report(
                 })?;
             context["svg"] = serde_json::json!({
                 "daily": super::chart::daily(&report.charts.daily, lang),
-                "trend": super::chart::trend(&report.charts, lang),
+                "trend": super::chart::trend(&report.charts, &report.job_titles, lang),
             });
             context["lang"] = serde_json::json!(match lang {
                 Lang::Ja => "ja",
@@ -236,6 +236,7 @@ fn registry(lang: Lang, html: bool) -> Handlebars<'static> {
             }
         }),
     );
+    h.register_helper("jobname", Box::new(JobName { lang, html }));
     h.register_helper(
         "num",
         text_helper(html, |v| match v {
@@ -251,6 +252,40 @@ fn registry(lang: Lang, html: bool) -> Handlebars<'static> {
         }),
     );
     h
+}
+
+/// The `jobname` helper: a job as an official reads it. In Japanese a job with a `title:` is
+/// 「title」(name); any other job, and every job in English, by its name. Escaped like `cell`.
+struct JobName {
+    lang: Lang,
+    html: bool,
+}
+
+impl handlebars::HelperDef for JobName {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        helper: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> Result<(), RenderError> {
+        let name = match helper.param(0).map(|p| p.value()) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            _ => "-".to_owned(),
+        };
+        let title = ctx.data()["job_titles"][name.as_str()].as_str();
+        let text = match (self.lang, title) {
+            (Lang::Ja, Some(title)) => format!("「{title}」({name})"),
+            _ => name,
+        };
+        out.write(&if self.html {
+            html_escape(&text)
+        } else {
+            text.replace('|', "\\|").replace(['\r', '\n'], " ")
+        })?;
+        Ok(())
+    }
 }
 
 /// A token of the records (a trigger, a kind of abnormal end, a status) in the report's
@@ -691,7 +726,10 @@ fn csv(r: &Report, lang: Lang) -> String {
                     i.opened_at.clone(),
                     word(lang, &i.severity).to_owned(),
                     i.job.clone(),
-                    i.summary.clone(),
+                    match lang {
+                        Lang::Ja => i.event_ja.clone(),
+                        Lang::En => i.summary.clone(),
+                    },
                     text(&i.cause),
                     text(&i.countermeasure),
                     word(lang, &i.status).to_owned(),
@@ -827,7 +865,10 @@ fn csv(r: &Report, lang: Lang) -> String {
                     p.before.clone(),
                     p.after.clone(),
                     p.user.clone(),
-                    p.reason.clone(),
+                    match lang {
+                        Lang::Ja => p.reason_ja.clone(),
+                        Lang::En => p.reason.clone(),
+                    },
                     word(lang, if p.rolled_back { "yes" } else { "no" }).to_owned(),
                 ]
             })

@@ -110,10 +110,18 @@ pub(super) fn incident_summary(period: &Period, facts: &ReportFacts, s: &mut Sum
             })
             .collect(),
     );
+    // Over the resolutions inside the period, like `incidents_resolved` beside it: an
+    // incident opened last period and resolved in this one counts here, one opened here and
+    // resolved later does not.
     s.mttr_minutes = mean(
-        opened
+        facts
+            .incidents
             .iter()
-            .filter_map(|i| i.resolved_at.map(|r| minutes(i.opened_at, r)))
+            .filter_map(|i| {
+                i.resolved_at
+                    .filter(|r| inside(*r))
+                    .map(|r| minutes(i.opened_at, r))
+            })
             .collect(),
     );
 }

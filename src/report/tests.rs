@@ -170,3 +170,72 @@ fn desk_figures_stand_at_the_periods_end_or_now() {
     );
     assert_eq!(at_end.by_category[2].name, "inquiry");
 }
+
+/// The cover writes the period as a date range in the date style; a fiscal year runs from
+/// its first April day to the last day of March, an era change inside it named day by day.
+#[test]
+fn the_cover_writes_the_period_as_a_date_range() {
+    let tz = chrono_tz::Asia::Tokyo;
+    let midnight = NaiveTime::MIN;
+    let november = Period::month(2026, 11, tz, midnight).expect("month");
+    assert_eq!(
+        period::range(&november, DateStyle::Era).0,
+        "令和8年11月1日〜令和8年11月30日"
+    );
+    assert_eq!(
+        period::range(&november, DateStyle::Western),
+        (
+            "2026年11月1日〜2026年11月30日".to_owned(),
+            "1 November 2026 to 30 November 2026".to_owned()
+        )
+    );
+    let fy2018 = Period::fiscal_year(2018, 4, tz, midnight).expect("year");
+    assert_eq!(
+        period::range(&fy2018, DateStyle::Both).0,
+        "平成30年(2018年)4月1日〜平成31年(2019年)3月31日"
+    );
+    let may = NaiveDate::from_ymd_opt(2019, 5, 1).expect("day");
+    assert_eq!(date_ja(may, DateStyle::Era), "令和元年5月1日");
+}
+
+/// An incident's failure class reads as Japanese; one a runbook named itself is an abnormal
+/// end, never the English token.
+#[test]
+fn failure_classes_read_as_japanese() {
+    for (class, ja) in [
+        ("exit 3", "終了コード 3 で異常終了"),
+        ("timeout", "タイムアウト"),
+        ("killed by SIGKILL", "強制終了"),
+        ("interrupted", "中断"),
+        ("missed", "予定の実行なし"),
+        ("target down: db", "監視対象「db」が停止"),
+        ("disk quota", "異常終了"),
+    ] {
+        assert_eq!(incidents::class_ja(class), ja, "{class}");
+    }
+}
+
+/// What unyo wrote itself reads as Japanese in the Japanese report: the shipped
+/// `param-change` job's and `params rollback`'s default reasons, a holiday's name; an
+/// operator's own words stay as written.
+#[test]
+fn reasons_unyo_wrote_read_as_japanese() {
+    assert_eq!(
+        super::changes::reason_ja("scheduled change effective 2026-10-07"),
+        "予定変更(2026-10-07 施行)"
+    );
+    assert_eq!(
+        super::changes::reason_ja("rollback of change 2"),
+        "変更 2 の切戻し"
+    );
+    assert_eq!(
+        super::changes::reason_ja("rollback of change two"),
+        "rollback of change two"
+    );
+    assert_eq!(super::changes::reason_ja("条例第12号"), "条例第12号");
+    assert_eq!(
+        super::jobs::holiday_ja("スポーツの日 (Sports Day)"),
+        "スポーツの日"
+    );
+    assert_eq!(super::jobs::holiday_ja("weekend"), "weekend");
+}

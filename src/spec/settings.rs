@@ -213,6 +213,13 @@ pub struct ReportSpec {
     pub templates: Option<Spanned<String>>,
     /// How a Japanese report writes its period: `era`, `western` or `both`.
     pub date_style: Option<Spanned<String>>,
+    /// The contract the report is delivered under, as its cover states it (its name and
+    /// number).
+    pub contract: Option<Spanned<String>>,
+    /// The cover's author line (作成者); left blank to be signed when absent.
+    pub author: Option<Spanned<String>>,
+    /// The cover's approver line (承認者); left blank to be signed when absent.
+    pub approver: Option<Spanned<String>>,
 }
 
 /// `incidents:` in unyo.yaml.

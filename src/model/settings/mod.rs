@@ -392,6 +392,18 @@ impl Settings {
                 }
                 self.report.templates = Some(dir);
             }
+            for (key, spec, slot) in [
+                ("contract", &r.contract, &mut self.report.contract),
+                ("author", &r.author, &mut self.report.author),
+                ("approver", &r.approver, &mut self.report.approver),
+            ] {
+                if let Some(s) = spec {
+                    match report::cover_line(key, &s.value) {
+                        Ok(text) => *slot = Some(text),
+                        Err(m) => diags.push(Diagnostic::spanned(file, s, m)),
+                    }
+                }
+            }
             if let Some(d) = &r.date_style {
                 match DateStyle::parse(&d.value) {
                     Ok(style) => self.report.date_style = style,

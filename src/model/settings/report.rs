@@ -43,4 +43,21 @@ pub struct ReportSettings {
     /// A folder (absolute) whose templates replace the shipped ones, file by file.
     pub templates: Option<PathBuf>,
     pub date_style: DateStyle,
+    /// The cover's contract (`report.contract`), author and approver; each one line.
+    pub contract: Option<String>,
+    pub author: Option<String>,
+    pub approver: Option<String>,
+}
+
+/// A line of the report's cover (`report.contract`, `.author`, `.approver`): one line, not
+/// blank.
+pub(super) fn cover_line(key: &str, text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        Err(format!("`report.{key}` is empty (leave it out instead)"))
+    } else if text.contains(['\n', '\r']) {
+        Err(format!("`report.{key}` must be one line"))
+    } else {
+        Ok(text.to_owned())
+    }
 }

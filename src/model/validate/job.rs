@@ -99,6 +99,7 @@ pub(super) fn job(
             ),
         }
     }
+    let title = title(cx, file, &spec.title);
     let job_timeout = cx.duration(file, &spec.timeout, "timeout");
     let sla = spec.sla.as_ref().map(|s| sla(cx, file, s));
     let lateness = Limits {
@@ -221,6 +222,7 @@ pub(super) fn job(
         name: name.to_owned(),
         file: file.clone(),
         digest: format!("{:x}", Sha256::digest(src.text.as_bytes())),
+        title,
         description: spec.description.clone(),
         params,
         window: spec.window.as_ref().map(|w| w.value.clone()),
@@ -796,5 +798,32 @@ fn check_cycles(cx: &mut Ctx<'_>, file: &Path, spec: &JobSpec, steps: &[Step]) {
             first,
             format!("dependency cycle: {}", names.join(" -> ")),
         );
+    }
+}
+
+/// `title:`, the name an official reads: one line, not blank, at most
+/// [`crate::model::TITLE_MAX`] characters.
+fn title(cx: &mut Ctx<'_>, file: &Path, t: &Option<Spanned<String>>) -> Option<String> {
+    let t = t.as_ref()?;
+    let text = t.value.trim();
+    let problem = if text.is_empty() {
+        Some("`title` is empty (leave it out to show the job by its name)".to_owned())
+    } else if text.contains(['\n', '\r']) {
+        Some("`title` must be one line".to_owned())
+    } else if text.chars().count() > crate::model::TITLE_MAX {
+        Some(format!(
+            "`title` has {} characters; at most {} fit a table's cell",
+            text.chars().count(),
+            crate::model::TITLE_MAX
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(m) => {
+            cx.err(file, t, m);
+            None
+        }
+        None => Some(text.to_owned()),
     }
 }

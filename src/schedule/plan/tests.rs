@@ -57,6 +57,7 @@ fn job() -> Job {
         name: "j".into(),
         file: "jobs/j.yaml".into(),
         digest: String::new(),
+        title: None,
         description: None,
         params: IndexMap::new(),
         window: None,
