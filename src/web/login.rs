@@ -88,6 +88,9 @@ fn login_page(
     )
 }
 
+/// Who the audit names for a login with a name that is no web user's.
+const UNKNOWN_USER: &str = "web:?";
+
 pub(super) async fn login(
     State(d): State<Arc<Dashboard>>,
     headers: HeaderMap,
@@ -115,10 +118,22 @@ pub(super) async fn login(
         } else {
             "wrong password"
         };
+        // A name that is no user's is not recorded as typed: it may be a password typed into
+        // the wrong field. Its length is enough to see repeated tries.
+        let (who, target) = match &user {
+            Some(_) => (actor(&c.name), target),
+            None => (
+                UNKNOWN_USER.to_owned(),
+                format!(
+                    "a name that is no web user's ({} characters)",
+                    c.name.chars().count()
+                ),
+            ),
+        };
         // The audit says which; the answer does not.
         if let Err(e) = audit(
             &d,
-            &actor(&c.name),
+            &who,
             "web.login",
             &target,
             serde_json::json!({}),
