@@ -416,11 +416,7 @@ async fn show(settings: &Settings, store: &dyn Store, id: i64, json: bool) -> Re
     };
     let now = Utc::now();
     if json {
-        let mut v = serde_json::to_value(&r).unwrap_or_default();
-        v["overdue"] = serde_json::Value::Bool(overdue(&r, now));
-        v["events"] = serde_json::to_value(&events).unwrap_or_default();
-        let text = serde_json::to_string_pretty(&v).unwrap_or_default();
-        super::out(&format!("{text}\n"));
+        super::out_with_events(&r, overdue(&r, now), &events);
         return Ok(());
     }
     let time = |t: DateTime<Utc>| super::local_time(settings, t);

@@ -177,11 +177,7 @@ async fn show(
     };
     let now = Utc::now();
     if json {
-        let mut v = serde_json::to_value(&i).unwrap_or_default();
-        v["overdue"] = serde_json::Value::Bool(overdue(&i, now));
-        v["events"] = serde_json::to_value(&events).unwrap_or_default();
-        let text = serde_json::to_string_pretty(&v).unwrap_or_default();
-        super::out(&format!("{text}\n"));
+        super::out_with_events(&i, overdue(&i, now), &events);
         return Ok(());
     }
     let time = |t: DateTime<Utc>| super::local_time(settings, t);

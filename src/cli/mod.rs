@@ -448,6 +448,16 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
     }
 }
 
+/// Prints a record (an incident, a request) as `show --json` does: its fields, whether it is
+/// overdue, and its events.
+fn out_with_events(record: &impl serde::Serialize, overdue: bool, events: &impl serde::Serialize) {
+    let mut v = serde_json::to_value(record).unwrap_or_default();
+    v["overdue"] = serde_json::Value::Bool(overdue);
+    v["events"] = serde_json::to_value(events).unwrap_or_default();
+    let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+    out(&format!("{text}\n"));
+}
+
 /// Writes to stdout; a closed pipe (`unyo runs | head`) ends the process quietly.
 pub(crate) fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();

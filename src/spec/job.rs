@@ -44,7 +44,7 @@ impl FileSpec for JobSpec {
 pub struct JobSpec {
     pub name: Option<Spanned<String>>,
     /// The name an official reads in the report (`月次バックアップ`): one line, at most
-    /// [`crate::model::TITLE_MAX`] characters; the report shows the job by its name without it.
+    /// 40 characters (`model::TITLE_MAX`); the report shows the job by its name without it.
     pub title: Option<Spanned<String>>,
     pub description: Option<String>,
     #[serde(default)]

@@ -64,14 +64,14 @@ impl Act<'_> {
     /// Audits the write's outcome, then answers: back to its page when done, a page saying
     /// why when refused (`refusal`: 409 for a state that does not allow it, 403 for a
     /// person who may not).
-    async fn finish(self, outcome: Result<String, String>, refusal: StatusCode) -> Response {
+    async fn finish(&self, outcome: Result<String, String>, refusal: StatusCode) -> Response {
         let who = self.s.actor();
         let audited = audit(
             self.d,
             &who,
             self.write.action(),
             self.target,
-            self.args,
+            self.args.clone(),
             &outcome,
         );
         if let Err(e) = audited.await {
@@ -121,6 +121,15 @@ pub(super) async fn acknowledge(
         Ok(s) => s,
         Err(r) => return r,
     };
+    let act = Act {
+        d: &d,
+        lang,
+        s: &s,
+        write: Write::Acknowledge,
+        target: &target,
+        args: serde_json::json!({}),
+        back: "/incidents".to_owned(),
+    };
     let result = d
         .store
         .change_incident(
@@ -135,17 +144,7 @@ pub(super) async fn acknowledge(
         Ok(Err(why)) => Err(why.to_string()),
         Err(e) => return page::unavailable(lang, &e),
     };
-    Act {
-        d: &d,
-        lang,
-        s: &s,
-        write: Write::Acknowledge,
-        target: &target,
-        args: serde_json::json!({}),
-        back: "/incidents".to_owned(),
-    }
-    .finish(outcome, StatusCode::CONFLICT)
-    .await
+    act.finish(outcome, StatusCode::CONFLICT).await
 }
 
 pub(super) async fn cancel(
@@ -160,8 +159,15 @@ pub(super) async fn cancel(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let back = format!("/runs/{id}");
-    let args = serde_json::json!({});
+    let act = Act {
+        d: &d,
+        lang,
+        s: &s,
+        write: Write::Cancel,
+        target: &target,
+        args: serde_json::json!({}),
+        back: format!("/runs/{id}"),
+    };
     let run = match d.store.get_run(id).await {
         Ok(r) => r,
         Err(e) => return page::unavailable(lang, &e),
@@ -171,17 +177,7 @@ pub(super) async fn cancel(
         && let Err(why) = allowed(job, &s, "cancel")
     {
         let refused = Err(why);
-        return Act {
-            d: &d,
-            lang,
-            s: &s,
-            write: Write::Cancel,
-            target: &target,
-            args,
-            back,
-        }
-        .finish(refused, StatusCode::FORBIDDEN)
-        .await;
+        return act.finish(refused, StatusCode::FORBIDDEN).await;
     }
     let outcome = match d
         .store
@@ -194,17 +190,7 @@ pub(super) async fn cancel(
         Ok(CancelOutcome::Unknown) => Err(crate::store::no_such_run(id).to_string()),
         Err(e) => return page::unavailable(lang, &e),
     };
-    Act {
-        d: &d,
-        lang,
-        s: &s,
-        write: Write::Cancel,
-        target: &target,
-        args,
-        back,
-    }
-    .finish(outcome, StatusCode::CONFLICT)
-    .await
+    act.finish(outcome, StatusCode::CONFLICT).await
 }
 
 pub(super) async fn approve(
@@ -243,37 +229,24 @@ async fn decide(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let back = format!("/runs/{id}");
-    let args = serde_json::json!({ if approve { "comment" } else { "reason" }: f.text });
+    let act = Act {
+        d: &d,
+        lang,
+        s: &s,
+        write,
+        target: &target,
+        args: serde_json::json!({ if approve { "comment" } else { "reason" }: f.text }),
+        back: format!("/runs/{id}"),
+    };
     if !approve && f.text.trim().is_empty() {
         let refused = Err("a rejection needs its reason".to_owned());
-        return Act {
-            d: &d,
-            lang,
-            s: &s,
-            write,
-            target: &target,
-            args,
-            back,
-        }
-        .finish(refused, StatusCode::UNPROCESSABLE_ENTITY)
-        .await;
+        return act.finish(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let detail = match d.store.get_run(id).await {
         Ok(Some(detail)) => detail,
         Ok(None) => {
             let refused = Err(crate::store::no_such_run(id).to_string());
-            return Act {
-                d: &d,
-                lang,
-                s: &s,
-                write,
-                target: &target,
-                args,
-                back,
-            }
-            .finish(refused, StatusCode::NOT_FOUND)
-            .await;
+            return act.finish(refused, StatusCode::NOT_FOUND).await;
         }
         Err(e) => return page::unavailable(lang, &e),
     };
@@ -289,17 +262,7 @@ async fn decide(
             )
         });
         if let Err(why) = decided {
-            return Act {
-                d: &d,
-                lang,
-                s: &s,
-                write,
-                target: &target,
-                args,
-                back,
-            }
-            .finish(Err(why), StatusCode::FORBIDDEN)
-            .await;
+            return act.finish(Err(why), StatusCode::FORBIDDEN).await;
         }
     }
     let outcome = match d
@@ -318,15 +281,5 @@ async fn decide(
         Ok(Err(why)) => Err(why.to_string()),
         Err(e) => return page::unavailable(lang, &e),
     };
-    Act {
-        d: &d,
-        lang,
-        s: &s,
-        write,
-        target: &target,
-        args,
-        back,
-    }
-    .finish(outcome, StatusCode::CONFLICT)
-    .await
+    act.finish(outcome, StatusCode::CONFLICT).await
 }
