@@ -118,17 +118,21 @@ pub async fn beat_keeps_a_node_alive_and_a_silent_one_is_not(db: &Db) {
 }
 
 pub async fn fence_dead_fences_a_silent_daemon_once(db: &Db) {
+    // a and c must still be alive when they fence, however long a loaded machine takes
+    // between their beats and the fencing (300 ms was once too short): b is silent for 4 s,
+    // the others for well under the 2.5 s timeout.
+    const TIMEOUT: Duration = Duration::from_millis(2500);
     let a = register(db, "a", 1).await;
     let b = register(db, "b", 2).await;
     let c = register(db, "c", 3).await;
-    tokio::time::sleep(PAUSE).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
     db.beat(a, Utc::now()).await.expect("a beats");
     db.beat(c, Utc::now()).await.expect("c beats");
     // a and c fence at once, from two handles: b is fenced once.
     let other = db.another().await;
     let (by_a, by_c) = tokio::join!(
-        db.fence_dead(a, Utc::now(), SHORT),
-        other.fence_dead(c, Utc::now(), SHORT)
+        db.fence_dead(a, Utc::now(), TIMEOUT),
+        other.fence_dead(c, Utc::now(), TIMEOUT)
     );
     let (by_a, by_c) = (by_a.expect("a fences"), by_c.expect("c fences"));
     let fenced: Vec<i64> = by_a.iter().chain(&by_c).map(|d| d.daemon_id).collect();
@@ -140,7 +144,7 @@ pub async fn fence_dead_fences_a_silent_daemon_once(db: &Db) {
     );
     assert!(d.owns("b.city.example:2:12345") && !d.owns("b.city.example:20:12345"));
     assert!(
-        db.fence_dead(a, Utc::now(), SHORT)
+        db.fence_dead(a, Utc::now(), TIMEOUT)
             .await
             .expect("again")
             .is_empty(),
