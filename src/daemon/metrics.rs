@@ -189,13 +189,13 @@ pub(super) async fn scrape(endpoint: &Endpoint) -> Result<Exposition, StoreError
         }
     }
     let slots = endpoint.store.slots_not_run(slots_after).await?;
-    let mut facts = endpoint.store.metric_facts().await?;
-    {
+    let facts = endpoint.store.metric_facts().await?;
+    let counts = {
         let mut t = endpoint.tally.lock().map_err(|_| poisoned())?;
         t.advance(snapshots);
         t.add_slots(&slots);
-        t.fill(&mut facts);
-    }
+        t.counts()
+    };
     let targets = endpoint.store.targets().await?;
     // Flapping looks back a day; older changes are not read.
     let changes: Vec<_> = if targets.is_empty() {
@@ -215,6 +215,7 @@ pub(super) async fn scrape(endpoint: &Endpoint) -> Result<Exposition, StoreError
         env!("CARGO_PKG_VERSION"),
         now,
         facts,
+        counts,
         targets,
         changes,
         next,

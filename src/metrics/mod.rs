@@ -15,7 +15,7 @@
 
 mod tally;
 
-pub use tally::Tally;
+pub use tally::{Counts, Histogram, JobCounts, Tally};
 
 use std::fmt::Write as _;
 
@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::check::{TargetState, flapping, parse_perfdata};
 use crate::domain::severity::Severity;
-use crate::store::{Histogram, MetricFacts, TargetChange, TargetRow};
+use crate::store::{MetricFacts, TargetChange, TargetRow};
 
 /// Bounds of the run-duration buckets, in seconds: a second to six hours.
 pub const DURATION_BUCKETS: [f64; 11] = [
@@ -41,6 +41,8 @@ pub struct Snapshot<'a> {
     pub version: &'a str,
     pub now: DateTime<Utc>,
     pub facts: &'a MetricFacts,
+    /// The counts of ended runs and of slots that made no run.
+    pub counts: &'a Counts,
     pub targets: &'a [TargetRow],
     /// State changes of the targets (for flapping); older ones than a day do not matter.
     pub changes: &'a [TargetChange],
@@ -84,7 +86,13 @@ fn head(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// `name_bucket`, `_sum` and `_count` lines of one histogram; `labels` is `""` or
 /// `k="v",` pairs each followed by a comma.
-fn histogram(out: &mut String, name: &str, labels: &str, bounds: &[f64], h: &Histogram) {
+fn histogram<const N: usize>(
+    out: &mut String,
+    name: &str,
+    labels: &str,
+    bounds: &[f64; N],
+    h: &Histogram<N>,
+) {
     for (b, n) in bounds.iter().zip(&h.buckets) {
         let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{}\"}} {n}", num(*b));
     }
@@ -101,28 +109,11 @@ fn histogram(out: &mut String, name: &str, labels: &str, bounds: &[f64], h: &His
     let _ = writeln!(out, "{name}_count{} {}", braces(bare), h.count);
 }
 
-/// A histogram's observations merged (the same bounds).
-fn merged<'a>(hs: impl Iterator<Item = &'a Histogram>, bounds: usize) -> Histogram {
-    let mut m = Histogram {
-        count: 0,
-        sum: 0.0,
-        buckets: vec![0; bounds],
-    };
-    for h in hs {
-        m.count += h.count;
-        m.sum += h.sum;
-        for (a, b) in m.buckets.iter_mut().zip(&h.buckets) {
-            *a += b;
-        }
-    }
-    m
-}
-
 /// The exposition of one scrape, whole (the endpoint sends it in parts: [`Exposition`]).
 pub fn render(s: &Snapshot<'_>) -> String {
     let mut out = render_head(s);
     let mut from = 0;
-    while from < s.facts.runs.len() {
+    while from < s.counts.jobs.len() {
         from = render_durations(&mut out, s, from, usize::MAX);
     }
     out.push_str(&render_tail(s));
@@ -141,6 +132,7 @@ pub struct Exposition {
     version: String,
     now: DateTime<Utc>,
     facts: MetricFacts,
+    counts: std::sync::Arc<Counts>,
     targets: Vec<TargetRow>,
     changes: Vec<TargetChange>,
     next_slots: std::sync::Arc<Vec<(String, DateTime<Utc>)>>,
@@ -151,7 +143,7 @@ pub struct Exposition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
     Head,
-    /// The duration histograms from this index of `facts.runs`, then the rest.
+    /// The duration histograms from this index of `counts.jobs`, then the rest.
     Durations(usize),
     Done,
 }
@@ -161,6 +153,7 @@ impl Exposition {
         version: &str,
         now: DateTime<Utc>,
         facts: MetricFacts,
+        counts: std::sync::Arc<Counts>,
         targets: Vec<TargetRow>,
         changes: Vec<TargetChange>,
         next_slots: std::sync::Arc<Vec<(String, DateTime<Utc>)>>,
@@ -169,6 +162,7 @@ impl Exposition {
             version: version.to_owned(),
             now,
             facts,
+            counts,
             targets,
             changes,
             next_slots,
@@ -185,11 +179,12 @@ impl Iterator for Exposition {
             version: &self.version,
             now: self.now,
             facts: &self.facts,
+            counts: &self.counts,
             targets: &self.targets,
             changes: &self.changes,
             next_slots: &self.next_slots,
         };
-        let runs = self.facts.runs.len();
+        let runs = self.counts.jobs.len();
         let (text, next) = match self.next {
             Part::Head => (render_head(&s), Part::Durations(0)),
             Part::Durations(from) if from < runs => {
@@ -207,9 +202,8 @@ impl Iterator for Exposition {
 
 /// The build, the runs by job and status, and the head of the duration histograms.
 fn render_head(s: &Snapshot<'_>) -> String {
-    let f = s.facts;
     // About 60 bytes a line, a line a job and status.
-    let mut out = String::with_capacity(4096 + f.runs.len() * 64);
+    let mut out = String::with_capacity(4096 + s.counts.jobs.len() * 128);
     head(
         &mut out,
         "unyo_build_info",
@@ -224,14 +218,14 @@ fn render_head(s: &Snapshot<'_>) -> String {
         "counter",
         "Runs that ended, by job and status.",
     );
-    for r in &f.runs {
-        let _ = writeln!(
-            out,
-            "unyo_runs_total{{unyo_job=\"{}\",status=\"{}\"}} {}",
-            esc(&r.job),
-            esc(&r.status),
-            r.count
-        );
+    for (job, c) in &s.counts.jobs {
+        let job = esc(job);
+        for (status, n) in &c.runs {
+            let _ = writeln!(
+                out,
+                "unyo_runs_total{{unyo_job=\"{job}\",status=\"{status}\"}} {n}"
+            );
+        }
     }
 
     head(
@@ -243,31 +237,26 @@ fn render_head(s: &Snapshot<'_>) -> String {
     out
 }
 
-/// The duration histograms of up to `jobs` jobs, from index `from` of `facts.runs` (rows by
-/// job, then status); returns the index after them.
+/// The duration histograms of up to `jobs` jobs with ended runs, from index `from` of
+/// `counts.jobs`; returns the index after them.
 fn render_durations(out: &mut String, s: &Snapshot<'_>, from: usize, jobs: usize) -> usize {
-    let f = s.facts;
+    let all = &s.counts.jobs;
     let mut i = from;
     let mut done = 0;
-    while i < f.runs.len() && done < jobs {
-        let job = &f.runs[i].job;
-        let j = f.runs[i..]
-            .iter()
-            .position(|r| r.job != *job)
-            .map_or(f.runs.len(), |p| i + p);
-        let h = merged(
-            f.runs[i..j].iter().map(|r| &r.duration),
-            DURATION_BUCKETS.len(),
-        );
+    while i < all.len() && done < jobs {
+        let (job, c) = &all[i];
+        i += 1;
+        if c.runs.is_empty() {
+            continue;
+        }
         let labels = format!("unyo_job=\"{}\",", esc(job));
         histogram(
             out,
             "unyo_run_duration_seconds",
             &labels,
             &DURATION_BUCKETS,
-            &h,
+            &c.duration,
         );
-        i = j;
         done += 1;
     }
     i
@@ -303,7 +292,7 @@ fn render_tail(s: &Snapshot<'_>) -> String {
         "unyo_slot_fire_delay_seconds",
         "",
         &WAIT_BUCKETS,
-        &f.fire_delay,
+        &s.counts.fire_delay,
     );
     head(
         &mut out,
@@ -316,7 +305,7 @@ fn render_tail(s: &Snapshot<'_>) -> String {
         "unyo_queue_wait_seconds",
         "",
         &WAIT_BUCKETS,
-        &f.queue_wait,
+        &s.counts.queue_wait,
     );
 
     head(
@@ -325,14 +314,16 @@ fn render_tail(s: &Snapshot<'_>) -> String {
         "counter",
         "Slots that made no run, by job and reason (missed, closed_day, overlap, window).",
     );
-    for (job, outcome, n) in &f.not_run {
-        let reason = outcome.strip_prefix("skipped_").unwrap_or(outcome);
-        let _ = writeln!(
-            out,
-            "unyo_missed_slots_total{{unyo_job=\"{}\",reason=\"{}\"}} {n}",
-            esc(job),
-            esc(reason)
-        );
+    for (job, c) in &s.counts.jobs {
+        for (outcome, n) in &c.not_run {
+            let outcome = outcome.as_str();
+            let reason = outcome.strip_prefix("skipped_").unwrap_or(outcome);
+            let _ = writeln!(
+                out,
+                "unyo_missed_slots_total{{unyo_job=\"{}\",reason=\"{reason}\"}} {n}",
+                esc(job)
+            );
+        }
     }
 
     head(
@@ -341,12 +332,17 @@ fn render_tail(s: &Snapshot<'_>) -> String {
         "gauge",
         "When each job's last successful run ended.",
     );
-    for (job, t) in &f.last_success {
+    for (job, t) in s
+        .counts
+        .jobs
+        .iter()
+        .filter_map(|(j, c)| c.last_success.map(|t| (j, t)))
+    {
         let _ = writeln!(
             out,
             "unyo_job_last_success_timestamp_seconds{{unyo_job=\"{}\"}} {}",
             esc(job),
-            seconds(*t)
+            seconds(t)
         );
     }
     head(

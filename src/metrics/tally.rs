@@ -5,13 +5,99 @@
 //! Runs end out of id order (a long run ends after later short ones), so the tally keeps the
 //! lowest id that may still end (`from`: every run below it is counted) and the ids above it
 //! counted already. Pure: the caller reads the store and hands the rows in.
+//!
+//! The counts are kept small, as they live as long as the daemon: a job's name once, the
+//! statuses and outcomes as their tokens, the histograms as fixed arrays (about 250 bytes a
+//! job). A scrape renders from [`Tally::counts`], shared, not copied; the next scrape's
+//! additions copy them only while an earlier scrape is still sending.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::{DURATION_BUCKETS, WAIT_BUCKETS};
-use crate::store::{EndedRun, Histogram, MetricFacts, RunTally, RunsSince, SlotsSince};
+use crate::domain::status::{RunStatus, SlotOutcome};
+use crate::store::{EndedRun, RunsSince, SlotsSince};
+
+/// Observations counted into buckets: `buckets[i]` counts those at or below the i-th bound
+/// (cumulative, as Prometheus has them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Histogram<const N: usize> {
+    pub count: u64,
+    pub sum: f64,
+    pub buckets: [u64; N],
+}
+
+impl<const N: usize> Default for Histogram<N> {
+    fn default() -> Self {
+        Histogram {
+            count: 0,
+            sum: 0.0,
+            buckets: [0; N],
+        }
+    }
+}
+
+impl<const N: usize> Histogram<N> {
+    fn observe(&mut self, bounds: &[f64; N], v: f64) {
+        self.count += 1;
+        self.sum += v;
+        for (b, n) in bounds.iter().zip(self.buckets.iter_mut()) {
+            if v <= *b {
+                *n += 1;
+            }
+        }
+    }
+}
+
+/// What one job's runs and slots came to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobCounts {
+    /// Ended runs by status, in the statuses' alphabetical order.
+    pub runs: Vec<(RunStatus, u64)>,
+    /// Seconds from start to end of the ended runs that started, whatever their status.
+    pub duration: Histogram<{ DURATION_BUCKETS.len() }>,
+    /// When its last successful run ended.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Slots that made no run, by outcome, in the outcomes' alphabetical order.
+    pub not_run: Vec<(SlotOutcome, u64)>,
+}
+
+/// Everything counted, by job.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    /// By job name, sorted.
+    pub jobs: Vec<(Box<str>, JobCounts)>,
+    /// Seconds from a slot being due to its run's start.
+    pub fire_delay: Histogram<{ WAIT_BUCKETS.len() }>,
+    /// Seconds from a run being queued to its start.
+    pub queue_wait: Histogram<{ WAIT_BUCKETS.len() }>,
+}
+
+impl Counts {
+    fn job(&mut self, name: &str) -> &mut JobCounts {
+        let i = match self.jobs.binary_search_by(|(j, _)| (**j).cmp(name)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.jobs.insert(i, (name.into(), JobCounts::default()));
+                i
+            }
+        };
+        &mut self.jobs[i].1
+    }
+}
+
+/// Adds one to the count of `key` in a list kept in the keys' alphabetical order.
+fn bump<K: Copy + PartialEq>(list: &mut Vec<(K, u64)>, key: K, name: impl Fn(K) -> &'static str) {
+    match list.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += 1,
+        None => {
+            list.push((key, 1));
+            list.sort_by_key(|(k, _)| name(*k));
+        }
+    }
+}
 
 /// What the scrapes have counted so far.
 #[derive(Debug, Clone, Default)]
@@ -20,34 +106,9 @@ pub struct Tally {
     from: i64,
     /// Runs at or above `from` counted already.
     seen: BTreeSet<i64>,
-    runs: BTreeMap<(String, String), RunTally>,
-    last_success: BTreeMap<String, DateTime<Utc>>,
-    fire_delay: Histogram,
-    queue_wait: Histogram,
+    counts: Arc<Counts>,
     /// Every slot up to this id is counted.
     slots_through: i64,
-    not_run: BTreeMap<(String, String), i64>,
-}
-
-fn empty(bounds: usize) -> Histogram {
-    Histogram {
-        count: 0,
-        sum: 0.0,
-        buckets: vec![0; bounds],
-    }
-}
-
-fn observe(h: &mut Histogram, bounds: &[f64], v: f64) {
-    if h.buckets.len() != bounds.len() {
-        *h = empty(bounds.len());
-    }
-    h.count += 1;
-    h.sum += v;
-    for (b, n) in bounds.iter().zip(h.buckets.iter_mut()) {
-        if v <= *b {
-            *n += 1;
-        }
-    }
 }
 
 fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
@@ -63,6 +124,11 @@ impl Tally {
     /// The slot id to read slots after.
     pub fn slots_after(&self) -> i64 {
         self.slots_through
+    }
+
+    /// The counts so far, shared with the tally (cheap: no copy).
+    pub fn counts(&self) -> Arc<Counts> {
+        self.counts.clone()
     }
 
     /// Counts the runs of `read` not counted yet.
@@ -93,38 +159,29 @@ impl Tally {
     }
 
     fn count(&mut self, r: &EndedRun) {
-        let t = self
-            .runs
-            .entry((r.job.clone(), r.status.clone()))
-            .or_insert_with(|| RunTally {
-                job: r.job.clone(),
-                status: r.status.clone(),
-                count: 0,
-                duration: empty(DURATION_BUCKETS.len()),
-            });
-        t.count += 1;
+        // A status this build does not know (a newer one's record) is not counted.
+        let Ok(status) = r.status.parse::<RunStatus>() else {
+            return;
+        };
+        let counts = Arc::make_mut(&mut self.counts);
         if let Some(started) = r.started_at {
-            observe(
-                &mut t.duration,
-                &DURATION_BUCKETS,
-                seconds(started, r.ended_at),
-            );
-            observe(
-                &mut self.queue_wait,
-                &WAIT_BUCKETS,
-                seconds(r.queued_at, started).max(0.0),
-            );
+            counts
+                .queue_wait
+                .observe(&WAIT_BUCKETS, seconds(r.queued_at, started).max(0.0));
             if let Some(due) = r.due_at {
-                observe(
-                    &mut self.fire_delay,
-                    &WAIT_BUCKETS,
-                    seconds(due, started).max(0.0),
-                );
+                counts
+                    .fire_delay
+                    .observe(&WAIT_BUCKETS, seconds(due, started).max(0.0));
             }
         }
-        if r.status == "succeeded" {
-            let last = self.last_success.entry(r.job.clone()).or_insert(r.ended_at);
-            *last = (*last).max(r.ended_at);
+        let job = counts.job(&r.job);
+        bump(&mut job.runs, status, RunStatus::as_str);
+        if let Some(started) = r.started_at {
+            job.duration
+                .observe(&DURATION_BUCKETS, seconds(started, r.ended_at));
+        }
+        if status == RunStatus::Succeeded {
+            job.last_success = job.last_success.max(Some(r.ended_at));
         }
     }
 
@@ -134,37 +191,13 @@ impl Tally {
             if *id <= self.slots_through {
                 continue;
             }
-            *self
-                .not_run
-                .entry((job.clone(), outcome.clone()))
-                .or_insert(0) += 1;
+            let Ok(outcome) = outcome.parse::<SlotOutcome>() else {
+                continue;
+            };
+            let job = Arc::make_mut(&mut self.counts).job(job);
+            bump(&mut job.not_run, outcome, SlotOutcome::as_str);
         }
         self.slots_through = self.slots_through.max(read.max_id);
-    }
-
-    /// Puts the counts into `facts` (which holds the figures of now).
-    pub fn fill(&self, facts: &mut MetricFacts) {
-        facts.runs = self.runs.values().cloned().collect();
-        facts.not_run = self
-            .not_run
-            .iter()
-            .map(|((j, o), n)| (j.clone(), o.clone(), *n))
-            .collect();
-        facts.last_success = self
-            .last_success
-            .iter()
-            .map(|(j, t)| (j.clone(), *t))
-            .collect();
-        facts.fire_delay = if self.fire_delay.buckets.is_empty() {
-            empty(WAIT_BUCKETS.len())
-        } else {
-            self.fire_delay.clone()
-        };
-        facts.queue_wait = if self.queue_wait.buckets.is_empty() {
-            empty(WAIT_BUCKETS.len())
-        } else {
-            self.queue_wait.clone()
-        };
     }
 }
 
@@ -215,33 +248,57 @@ mod tests {
         assert_eq!(t.runs_from(), 3);
         t.advance([(None, 3)]);
         assert_eq!(t.runs_from(), 4);
-        let mut f = MetricFacts::default();
-        t.fill(&mut f);
-        let counts: Vec<(String, String, i64, i64)> = f
-            .runs
-            .iter()
-            .map(|r| {
-                (
-                    r.job.clone(),
-                    r.status.clone(),
-                    r.count,
-                    r.duration.buckets[1],
-                )
-            })
-            .collect();
-        // Bucket 1 is `le 5`: only the 3 s run.
+        let c = t.counts();
+        assert_eq!(c.jobs.len(), 1);
+        let (name, a) = &c.jobs[0];
+        assert_eq!(&**name, "a");
         assert_eq!(
-            counts,
-            vec![
-                ("a".into(), "failed".into(), 1, 0),
-                ("a".into(), "succeeded".into(), 2, 1)
-            ]
+            a.runs,
+            vec![(RunStatus::Failed, 1), (RunStatus::Succeeded, 2)]
         );
-        assert_eq!(f.last_success, vec![("a".to_owned(), at(12))]);
-        assert_eq!(f.queue_wait.count, 3);
-        assert!((f.queue_wait.sum - 6.0).abs() < 1e-9);
-        assert_eq!(f.fire_delay.count, 3);
-        assert_eq!(f.fire_delay.buckets[2], 3, "1 s <= le 1");
+        // One histogram for the job's three runs; bucket 1 is `le 5`: only the 3 s run.
+        assert_eq!(a.duration.count, 3);
+        assert_eq!(a.duration.buckets[1], 1);
+        assert_eq!(a.last_success, Some(at(12)));
+        assert_eq!(c.queue_wait.count, 3);
+        assert!((c.queue_wait.sum - 6.0).abs() < 1e-9);
+        assert_eq!(c.fire_delay.count, 3);
+        assert_eq!(c.fire_delay.buckets[2], 3, "1 s <= le 1");
+    }
+
+    /// A scrape still sending holds the counts it rendered from; what the next scrape adds
+    /// goes to a copy and the first sees none of it.
+    #[test]
+    fn counts_handed_to_a_scrape_do_not_change_under_it() {
+        let mut t = Tally::default();
+        let read = |id| RunsSince {
+            ended: vec![ended(id, "a", "succeeded", 1)],
+            oldest_active: None,
+            max_id: id,
+        };
+        t.add_runs(&read(1));
+        let sending = t.counts();
+        t.add_runs(&read(2));
+        assert_eq!(sending.jobs[0].1.runs, vec![(RunStatus::Succeeded, 1)]);
+        assert_eq!(t.counts().jobs[0].1.runs, vec![(RunStatus::Succeeded, 2)]);
+    }
+
+    #[test]
+    fn a_status_or_outcome_this_build_does_not_know_is_left_out() {
+        let mut t = Tally::default();
+        t.add_runs(&RunsSince {
+            ended: vec![ended(1, "a", "vanished", 1), ended(2, "b", "failed", 1)],
+            oldest_active: None,
+            max_id: 2,
+        });
+        t.add_slots(&SlotsSince {
+            not_run: vec![(1, "a".into(), "skipped_someday".into())],
+            max_id: 1,
+        });
+        let c = t.counts();
+        let names: Vec<&str> = c.jobs.iter().map(|(j, _)| &**j).collect();
+        assert_eq!(names, ["b"]);
+        assert_eq!(t.slots_after(), 1);
     }
 
     #[test]
@@ -254,8 +311,7 @@ mod tests {
         t.add_slots(&read);
         t.add_slots(&read);
         assert_eq!(t.slots_after(), 9);
-        let mut f = MetricFacts::default();
-        t.fill(&mut f);
-        assert_eq!(f.not_run, vec![("a".to_owned(), "missed".to_owned(), 1)]);
+        let c = t.counts();
+        assert_eq!(c.jobs[0].1.not_run, vec![(SlotOutcome::Missed, 1)]);
     }
 }

@@ -1,8 +1,8 @@
-use chrono::TimeZone;
+use chrono::{Duration, TimeZone};
 
 use super::*;
 use crate::domain::check::{CheckStatus, TargetKind};
-use crate::store::RunTally;
+use crate::store::{EndedRun, RunsSince, SlotsSince};
 
 fn at(s: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_790_000_000 + s, 0)
@@ -10,45 +10,57 @@ fn at(s: i64) -> DateTime<Utc> {
         .expect("instant")
 }
 
-fn h(count: i64, sum: f64, buckets: Vec<i64>) -> Histogram {
-    Histogram {
-        count,
-        sum,
-        buckets,
+fn ms(t: i64) -> Duration {
+    Duration::milliseconds(t)
+}
+
+/// A run of `job` that ended with `status`: queued at `queued`, started `wait_ms` later and
+/// ended `took_ms` after that.
+fn run(id: i64, job: &str, status: &str, queued: i64, wait_ms: i64, took_ms: i64) -> EndedRun {
+    EndedRun {
+        id,
+        job: job.into(),
+        status: status.into(),
+        queued_at: at(queued),
+        started_at: Some(at(queued) + ms(wait_ms)),
+        ended_at: at(queued) + ms(wait_ms + took_ms),
+        due_at: None,
     }
+}
+
+/// The counts a tally makes of `runs` and of `not_run` slots (job, outcome).
+fn counted(runs: Vec<EndedRun>, not_run: &[(&str, &str)]) -> std::sync::Arc<Counts> {
+    let mut t = Tally::default();
+    let max_id = runs.len() as i64;
+    t.add_runs(&RunsSince {
+        ended: runs,
+        oldest_active: None,
+        max_id,
+    });
+    t.add_slots(&SlotsSince {
+        not_run: not_run
+            .iter()
+            .zip(1..)
+            .map(|((j, o), id)| (id, (*j).to_owned(), (*o).to_owned()))
+            .collect(),
+        max_id: not_run.len() as i64,
+    });
+    t.counts()
 }
 
 #[test]
 fn a_snapshot_renders_every_family_with_escaped_labels_and_merged_durations() {
-    let n = DURATION_BUCKETS.len();
-    let facts = MetricFacts {
-        runs: vec![
-            RunTally {
-                job: "back\"up".into(),
-                status: "failed".into(),
-                count: 1,
-                duration: h(
-                    1,
-                    2.0,
-                    vec![0; n]
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, _)| i64::from(i >= 1))
-                        .collect(),
-                ),
-            },
-            RunTally {
-                job: "back\"up".into(),
-                status: "succeeded".into(),
-                count: 2,
-                duration: h(2, 1.5, vec![2; n]),
-            },
+    let counts = counted(
+        vec![
+            run(1, "back\"up", "failed", 0, 250, 2000),
+            run(2, "back\"up", "succeeded", 0, 10_000, 1000),
+            run(3, "back\"up", "succeeded", 0, 10_000, 500),
+            run(4, "backup", "succeeded", -20, 10_000, 10_000),
         ],
+        &[("backup", "skipped_closed_day"); 4],
+    );
+    let facts = MetricFacts {
         active: vec![("running".into(), 3)],
-        not_run: vec![("backup".into(), "skipped_closed_day".into(), 4)],
-        last_success: vec![("backup".into(), at(0))],
-        fire_delay: h(0, 0.0, vec![0; WAIT_BUCKETS.len()]),
-        queue_wait: h(1, 0.25, vec![0, 1, 1, 1, 1, 1, 1, 1, 1]),
         incidents: vec![(Severity::High, "open".into(), 2)],
         heartbeat: Some(at(5)),
     };
@@ -71,6 +83,7 @@ fn a_snapshot_renders_every_family_with_escaped_labels_and_merged_durations() {
         version: "0.1.0",
         now: at(10),
         facts: &facts,
+        counts: &counts,
         targets: &targets,
         changes: &[],
         next_slots: &next,
@@ -87,9 +100,11 @@ fn a_snapshot_renders_every_family_with_escaped_labels_and_merged_durations() {
         "unyo_runs_active{status=\"queued\"} 0",
         "unyo_runs_active{status=\"running\"} 3",
         "unyo_queue_wait_seconds_bucket{le=\"0.5\"} 1",
-        "unyo_queue_wait_seconds_sum 0.25",
+        "unyo_queue_wait_seconds_sum 30.25",
+        "unyo_run_duration_seconds_sum{unyo_job=\"backup\"} 10",
         "unyo_missed_slots_total{unyo_job=\"backup\",reason=\"closed_day\"} 4",
         "unyo_job_last_success_timestamp_seconds{unyo_job=\"backup\"} 1790000000",
+        "unyo_job_last_success_timestamp_seconds{unyo_job=\"back\\\"up\"} 1790000011",
         "unyo_job_next_slot_timestamp_seconds{unyo_job=\"backup\"} 1790000100",
         "unyo_incidents_unresolved{severity=\"high\",status=\"open\"} 2",
         "unyo_incidents_unresolved{severity=\"low\",status=\"acknowledged\"} 0",
@@ -115,24 +130,19 @@ fn a_snapshot_renders_every_family_with_escaped_labels_and_merged_durations() {
 /// whole text, a job's histogram is never cut, and no part holds more than a hundred jobs'.
 #[test]
 fn the_exposition_in_parts_is_the_whole_text_and_no_part_is_large() {
-    let n = DURATION_BUCKETS.len();
-    let runs: Vec<RunTally> = (0..250)
+    // 250 jobs, each with three failed and three succeeded runs, two of them within a second.
+    let runs: Vec<EndedRun> = (0..250)
         .flat_map(|j| {
-            ["failed", "succeeded"].map(|status| RunTally {
-                job: format!("job-{j:04}"),
-                status: status.into(),
-                count: 3,
-                duration: h(3, 30.0, vec![1; n]),
+            (0..6).map(move |r| {
+                let status = if r < 3 { "failed" } else { "succeeded" };
+                let took = if r % 3 == 0 { 500 } else { 20_000 };
+                run(j * 6 + r + 1, &format!("job-{j:04}"), status, 0, 0, took)
             })
         })
         .collect();
+    let counts = counted(runs, &[]);
     let facts = MetricFacts {
-        runs,
         active: Vec::new(),
-        not_run: Vec::new(),
-        last_success: vec![("job-0001".into(), at(0))],
-        fire_delay: h(0, 0.0, vec![0; WAIT_BUCKETS.len()]),
-        queue_wait: h(0, 0.0, vec![0; WAIT_BUCKETS.len()]),
         incidents: Vec::new(),
         heartbeat: Some(at(5)),
     };
@@ -141,12 +151,13 @@ fn the_exposition_in_parts_is_the_whole_text_and_no_part_is_large() {
         version: "0.1.0",
         now: at(10),
         facts: &facts,
+        counts: &counts,
         targets: &[],
         changes: &[],
         next_slots: &next,
     });
     let parts: Vec<String> =
-        Exposition::new("0.1.0", at(10), facts, Vec::new(), Vec::new(), next).collect();
+        Exposition::new("0.1.0", at(10), facts, counts, Vec::new(), Vec::new(), next).collect();
     assert_eq!(parts.concat(), whole);
     // The head, three parts of histograms (100, 100 and 50 jobs), the rest.
     assert_eq!(

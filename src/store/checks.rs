@@ -65,25 +65,6 @@ pub struct TargetChange {
     pub output: String,
 }
 
-/// Observations counted into histogram buckets: `buckets[i]` counts those at or below the
-/// i-th bound the caller gave (cumulative, as Prometheus has them).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Histogram {
-    pub count: i64,
-    pub sum: f64,
-    pub buckets: Vec<i64>,
-}
-
-/// Ended runs of one job with one status, and how long the started ones took.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunTally {
-    pub job: String,
-    pub status: String,
-    pub count: i64,
-    /// Runs that started and ended: seconds from start to end.
-    pub duration: Histogram,
-}
-
 /// A run that has ended, as `/metrics` counts it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndedRun {
@@ -118,24 +99,13 @@ pub struct SlotsSince {
     pub max_id: i64,
 }
 
-/// What `/metrics` shows of the records. The store fills the figures of now (`active`,
-/// `incidents`, `heartbeat`) in one read; the counts of ended runs and slots (`runs`,
-/// `not_run`, `last_success`, `fire_delay`, `queue_wait`) are kept by the caller, which
-/// reads only what is new each time (`runs_since`, `slots_not_run`).
+/// The figures of now that `/metrics` shows, read in one go. The counts of ended runs and
+/// slots are kept by the caller, which reads only what is new each time (`runs_since`,
+/// `slots_not_run`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MetricFacts {
-    /// Ended runs by job and status.
-    pub runs: Vec<RunTally>,
     /// Queued and running runs: (status, count).
     pub active: Vec<(String, i64)>,
-    /// Slots that made no run, by job and outcome (`missed`, `skipped_*`).
-    pub not_run: Vec<(String, String, i64)>,
-    /// Each job's last successful run's end.
-    pub last_success: Vec<(String, DateTime<Utc>)>,
-    /// Seconds from a slot being due to its run's start.
-    pub fire_delay: Histogram,
-    /// Seconds from a run being queued to its start.
-    pub queue_wait: Histogram,
     /// Unresolved incidents: (severity, status, count).
     pub incidents: Vec<(Severity, String, i64)>,
     /// The newest heartbeat of a daemon that has not stopped.

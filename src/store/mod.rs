@@ -38,8 +38,8 @@ pub use crate::domain::status::{
     AttemptStatus, IncidentStatus, NotificationStatus, RunStatus, SlotOutcome, StepStatus, Trigger,
 };
 pub use checks::{
-    CheckRecorded, EndedRun, Histogram, MetricFacts, NewCheckResult, RunTally, RunsSince,
-    SlotsSince, TargetChange, TargetRow,
+    CheckRecorded, EndedRun, MetricFacts, NewCheckResult, RunsSince, SlotsSince, TargetChange,
+    TargetRow,
 };
 pub use delegations::{Delegated, Delegation};
 pub use desk::{

@@ -244,10 +244,6 @@ pub async fn metric_facts_reads_active_runs_unresolved_incidents_and_the_heartbe
         ]
     );
     assert_eq!(f.heartbeat, Some(at(30)));
-    assert!(
-        f.runs.is_empty() && f.not_run.is_empty(),
-        "left to the caller"
-    );
     // A stopped daemon has no heartbeat to show.
     db.heartbeat(daemon, at(40), true).await.expect("stop");
     assert_eq!(db.metric_facts().await.expect("facts").heartbeat, None);

@@ -327,6 +327,5 @@ fn metric_facts(pg: &mut Pg) -> Result<MetricFacts, Fail> {
         active,
         incidents,
         heartbeat: opt_time(&row, "beat")?,
-        ..MetricFacts::default()
     })
 }

@@ -288,6 +288,5 @@ fn metric_facts(c: &Connection) -> rusqlite::Result<MetricFacts> {
         active,
         incidents,
         heartbeat,
-        ..MetricFacts::default()
     })
 }
