@@ -22,7 +22,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use super::*;
@@ -35,6 +35,7 @@ mod findings;
 mod incidents;
 mod nodes;
 mod outbox;
+mod reader;
 mod records;
 mod reports;
 mod rows;
@@ -44,6 +45,7 @@ mod web;
 mod writer;
 
 use incidents::*;
+use reader::Reader;
 use records::*;
 use rows::*;
 use runs::*;
@@ -194,7 +196,8 @@ pub struct SqliteStore {
     path: Arc<PathBuf>,
     /// The thread that owns the write connection.
     writer: Arc<Writer>,
-    reader: Arc<Mutex<Connection>>,
+    /// The thread that owns the read connection.
+    reader: Arc<Reader>,
     /// The daemon whose fence every write checks (0: none; see `NodeStore::fence_writes`).
     fence: Arc<std::sync::atomic::AtomicI64>,
 }
@@ -251,6 +254,13 @@ fn not_committed(action: &'static str) -> StoreError {
 }
 
 /// Starts the writer thread of the database at `path`.
+fn start_reader(path: &Path, conn: Connection) -> Result<Reader, StoreError> {
+    Reader::start(conn).map_err(|e| StoreError::Open {
+        database: format!("sqlite:{}", path.display()),
+        message: format!("cannot start the reader thread: {e}"),
+    })
+}
+
 fn start_writer(path: &Path, conn: Connection) -> Result<Writer, StoreError> {
     Writer::start(conn).map_err(|e| StoreError::Open {
         database: format!("sqlite:{}", path.display()),
@@ -425,16 +435,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit().map_err(err)
 }
 
-/// A connection left unusable by an earlier failure in this process.
-fn poisoned() -> StoreError {
-    StoreError::Query {
-        action: "using the database",
-        message: "an earlier failure in this process left the connection unusable; \
-                  run the command again"
-            .to_owned(),
-    }
-}
-
 /// Opens one connection to the database file (creating the file and its folder if needed),
 /// set up as the store's own connections are, and applies pending migrations. The store
 /// opens its write connection so; `synth` uses it to write in bulk.
@@ -520,10 +520,11 @@ impl SqliteStore {
             .or_else(|_| connect_read(&path, true))
             .map_err(open_err)?;
         let writer = Arc::new(start_writer(&path, write)?);
+        let reader = Arc::new(start_reader(&path, conn)?);
         Ok(SqliteStore {
             path: Arc::new(path),
             writer,
-            reader: Arc::new(Mutex::new(conn)),
+            reader,
             fence: Arc::default(),
         })
     }
@@ -549,10 +550,11 @@ impl SqliteStore {
             })?;
         super::disk::keep_reserve(&path);
         let writer = Arc::new(start_writer(&path, write)?);
+        let reader = Arc::new(start_reader(&path, read)?);
         Ok(SqliteStore {
             path: Arc::new(path),
             writer,
-            reader: Arc::new(Mutex::new(read)),
+            reader,
             fence: Arc::default(),
         })
     }
@@ -666,24 +668,27 @@ impl SqliteStore {
         }
     }
 
-    /// Runs `f` on the read connection on a blocking thread.
+    /// Runs `f` on the read connection, on the reader thread.
     fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Pending<T> {
-        let reader = self.reader.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.reader.send(Box::new(move |c| {
+            let _ = tx.send(f(c));
+        }));
         let path = self.path.clone();
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let conn = reader.lock().map_err(|_| poisoned())?;
-                f(&conn)
-            })
-            .await
-            .map_err(|e| StoreError::Query {
+            let lost = |what: &str| StoreError::Query {
                 action: "reading",
-                message: e.to_string(),
-            })?
-            .map_err(|e| classify(&path, e))
+                message: what.to_owned(),
+            };
+            if !sent {
+                return Err(lost("the reader thread has stopped"));
+            }
+            rx.await
+                .map_err(|_| lost("the read panicked"))?
+                .map_err(|e| classify(&path, e))
         })
     }
 }

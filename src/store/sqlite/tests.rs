@@ -456,3 +456,71 @@ fn a_write_that_panicked_does_not_stop_the_writes_after_it() {
         "the panicked write's row was rolled back"
     );
 }
+
+/// Reads run on the store's reader thread, not on the runtime's blocking pool: with the
+/// pool's only thread taken by other work, twenty reads asked at once are all answered,
+/// in the order asked.
+#[test]
+fn reads_are_answered_while_the_blocking_pool_is_taken() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let store = {
+        let (rt, store) = scratch_store(&path);
+        rt.block_on(insert_brief(&store, 7)).expect("insert");
+        store
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(1)
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let answers = rt.block_on(async {
+        let busy = tokio::task::spawn_blocking(move || held.recv());
+        let reads: Vec<_> = (0..20)
+            .map(|i| {
+                tokio::spawn(store.read(move |c| {
+                    let x: i64 = c
+                        .query_row("SELECT MAX(x) FROM scratch", [], |r| r.get(0))
+                        .map_err(query_err("reading"))?;
+                    Ok(x * 100 + i)
+                }))
+            })
+            .collect();
+        let answers = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            let mut answers = Vec::new();
+            for read in reads {
+                answers.push(read.await.expect("joined"));
+            }
+            answers
+        })
+        .await
+        .expect("every read answered while the pool's thread is busy");
+        release.send(()).expect("release");
+        busy.await.expect("joined").expect("released");
+        answers
+    });
+    let answers: Vec<i64> = answers.into_iter().map(|a| a.expect("read")).collect();
+    assert_eq!(answers, (0..20).map(|i| 700 + i).collect::<Vec<_>>());
+}
+
+/// A read that panics (a bug) loses only its own answer: its caller is told, and the reads
+/// after it are answered.
+#[test]
+fn a_read_that_panicked_does_not_stop_the_reads_after_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let (rt, store) = scratch_store(&path);
+    rt.block_on(insert_brief(&store, 3)).expect("insert");
+    let panicked =
+        rt.block_on(store.read(|_| -> Result<i64, StoreError> { panic!("a bug in a read") }));
+    let err = panicked.expect_err("no answer");
+    assert!(err.to_string().contains("the read panicked"), "{err}");
+    let x: i64 = rt
+        .block_on(store.read(|c| {
+            c.query_row("SELECT MAX(x) FROM scratch", [], |r| r.get(0))
+                .map_err(query_err("reading"))
+        }))
+        .expect("the next read");
+    assert_eq!(x, 3);
+}
