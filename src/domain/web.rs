@@ -117,6 +117,15 @@ mod tests {
 
     #[test]
     fn roles_nest() {
+        for w in [
+            Write::Acknowledge,
+            Write::Cancel,
+            Write::Approve,
+            Write::Reject,
+        ] {
+            assert!(!Role::City.may(w), "a city user may {w:?}");
+        }
+        assert!(Role::City < Role::Viewer);
         assert!(!Role::Viewer.may(Write::Acknowledge));
         assert!(!Role::Viewer.may(Write::Approve));
         assert!(Role::Operator.may(Write::Cancel));

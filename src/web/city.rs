@@ -204,6 +204,37 @@ fn job_name(report: &Report, job: &str) -> String {
     }
 }
 
+/// A duration as the report writes it (`24h00m`, `1h30m`, `45m`, `30s`) in Japanese
+/// (`24時間`, `1時間30分`, `45分`, `30秒`); anything else as it is.
+fn duration_ja(text: &str) -> String {
+    let mut out = String::new();
+    let mut number = String::new();
+    for c in text.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'h' | 'm' | 's' | 'd' if !number.is_empty() => {
+                let n: u64 = number.parse().unwrap_or(0);
+                number.clear();
+                if n == 0 && !out.is_empty() {
+                    continue;
+                }
+                out.push_str(&n.to_string());
+                out.push_str(match c {
+                    'd' => "日",
+                    'h' => "時間",
+                    'm' => "分",
+                    _ => "秒",
+                });
+            }
+            _ => return text.to_owned(),
+        }
+    }
+    if !number.is_empty() || out.is_empty() {
+        return text.to_owned();
+    }
+    out
+}
+
 /// A percentage as the report prints it: two decimals at most.
 fn percent(rate: f64) -> String {
     let text = format!("{rate:.2}");
@@ -268,7 +299,7 @@ fn levels(r: &Report) -> Vec<Level> {
             let (verdict, verdict_ja) = verdict(s.total, s.met);
             Level {
                 what: ja(&s.item),
-                agreed: format!("{}{suffix}", s.agreed),
+                agreed: format!("{}{suffix}", duration_ja(&s.agreed)),
                 measured,
                 verdict,
                 verdict_ja,
@@ -287,7 +318,12 @@ fn levels(r: &Report) -> Vec<Level> {
         let (verdict, verdict_ja) = verdict(s.total, s.met);
         Level {
             what: format!("{}の{}", job_name(r, &s.job), ja(&s.item)),
-            agreed: s.agreed.clone(),
+            agreed: match s.item.as_str() {
+                "success_rate" => format!("{}%以上", s.agreed.trim_end_matches('%')),
+                "max_duration" => format!("{}以内", duration_ja(&s.agreed)),
+                "complete_by" => format!("{}までに完了", s.agreed),
+                _ => s.agreed.clone(),
+            },
             measured,
             verdict,
             verdict_ja,
@@ -332,4 +368,23 @@ pub(super) async fn frozen(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{duration_ja, percent};
+
+    #[test]
+    fn durations_and_rates_read_as_japanese() {
+        assert_eq!(duration_ja("24h00m"), "24時間");
+        assert_eq!(duration_ja("1h30m"), "1時間30分");
+        assert_eq!(duration_ja("45m"), "45分");
+        assert_eq!(duration_ja("0m"), "0分");
+        assert_eq!(duration_ja("99.5%"), "99.5%");
+        assert_eq!(duration_ja("12:00"), "12:00");
+        assert_eq!(percent(100.0), "100%");
+        assert_eq!(percent(99.5), "99.5%");
+        assert_eq!(percent(75.0), "75%");
+        assert_eq!(percent(33.333), "33.33%");
+    }
 }
