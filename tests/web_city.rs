@@ -242,6 +242,22 @@ fn a_dashboard_off_loopback_needs_tls_or_a_proxy_and_its_name_at_its_place() {
     }
 }
 
+/// The guide's `web:` blocks are settings unyo accepts.
+#[test]
+fn the_dashboard_guide_s_web_settings_validate() {
+    let ours: Vec<_> = crate::readme::blocks("yaml")
+        .into_iter()
+        .filter(|b| b.at(0).starts_with("docs/guide/dashboard.md") && b.text.contains("web:"))
+        .collect();
+    assert!(ours.len() >= 3, "{} web blocks", ours.len());
+    for b in ours {
+        let t = Tree::new();
+        t.file("unyo.yaml", &b.text);
+        let out = t.run(&["validate"]);
+        assert!(out.status.success(), "{}: {}", b.at(0), both(&out));
+    }
+}
+
 #[test]
 fn unyo_web_serve_answers_https_with_its_certificate_asks_a_login_and_sets_a_secure_cookie() {
     let t = Tree::new();
