@@ -382,6 +382,51 @@ fn unyo_web_serve_answers_https_with_its_certificate_asks_a_login_and_sets_a_sec
 }
 
 #[test]
+fn a_certificate_that_cannot_be_read_stops_the_start_naming_the_file() {
+    let t = Tree::new();
+    let port = free_port();
+    t.file(
+        "unyo.yaml",
+        &format!(
+            "web:\n  listen: \"127.0.0.1:{port}\"\n  tls: {{ cert: tls/cert.pem, key: tls/key.pem }}\n"
+        ),
+    );
+    let out = t.run(&["daemon"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let err = text(&out.stderr);
+    let cert = t.path("tls/cert.pem");
+    assert!(
+        err.contains(&format!(
+            "cannot read the certificate `{}` (`web.tls.cert`)",
+            cert.display()
+        )),
+        "{err}"
+    );
+    // A certificate file without a certificate, then a key that is not PEM.
+    t.file("tls/cert.pem", "not a certificate\n");
+    let out = t.run(&["web", "serve"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("holds no PEM certificate"),
+        "{}",
+        both(&out)
+    );
+    certificate(t.root());
+    t.file(
+        "tls/key.pem",
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    );
+    let out = t.run(&["daemon"]);
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("(`web.tls`) do not make a TLS server")
+            || text(&out.stderr).contains("(`web.tls.key`)"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
 fn behind_a_proxy_reading_needs_a_login_and_forwarded_headers_count_only_from_the_proxy() {
     let t = Tree::new();
     let port = free_port();
