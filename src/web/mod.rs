@@ -33,9 +33,8 @@ pub mod tls;
 mod today;
 pub mod words;
 
-use std::sync::Arc;
-
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
