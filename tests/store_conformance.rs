@@ -64,6 +64,8 @@
 //! | freeze_report | reports::freeze_report_freezes_once_and_refuses_other_bytes, reports::freeze_report_supersede_chains_and_keeps_the_old, reports::freeze_report_supersede_with_nothing_frozen_writes_nothing, reports::freeze_report_racing_freezes_freeze_once |
 //! | frozen_report | reports::frozen_report_reads_one_by_id |
 //! | frozen_reports_by_hash | reports::frozen_reports_by_hash_lists_every_report_with_those_bytes |
+//! | current_frozen_reports | reports::current_frozen_reports_lists_those_no_other_supersedes_newest_first |
+//! | frozen_report_body | reports::frozen_report_body_reads_the_bytes_as_frozen |
 //! | report_facts | reports::report_facts_reads_the_runs_queued_in_the_period, reports::report_facts_counts_slots_and_keeps_those_of_the_jobs_asked, reports::report_facts_counts_attempts_that_failed_or_retried, reports::report_facts_incidents_opened_in_or_open_at_the_start, reports::report_facts_records_made_in_the_period, reports::report_facts_first_notified_is_the_earliest_sent, monitor::report_facts_lists_the_findings_made_in_the_period |
 //! | write_history | history::write_history_reads_back_as_the_engine_leaves_a_run, history::write_history_that_fails_writes_nothing |
 //! | run | history::write_history_reads_back_as_the_engine_leaves_a_run |
@@ -106,7 +108,7 @@
 //! | get_request | desk::get_request_lists_its_history_oldest_first (and every contract of desk) |
 //! | change_request | desk::change_request_through_its_life_records_each_event, desk::change_request_refused_writes_nothing, desk::change_request_closes_once_among_racing_operators |
 //! | desk_facts | desk::desk_facts_reads_the_periods_requests_and_the_runs_of_requests |
-//! | add_web_user | web::add_web_user_once_per_name, web::list_web_users_by_name |
+//! | add_web_user | web::add_web_user_once_per_name, web::list_web_users_by_name, web::add_web_user_keeps_every_role |
 //! | list_web_users | web::list_web_users_by_name |
 //! | get_web_user | web::get_web_user_of_an_unknown_name_is_none, web::add_web_user_once_per_name |
 //! | remove_web_user | web::remove_web_user_ends_its_sessions |
@@ -327,6 +329,7 @@ macro_rules! every_contract {
             }
             web {
                 add_web_user_once_per_name,
+                add_web_user_keeps_every_role,
                 list_web_users_by_name,
                 get_web_user_of_an_unknown_name_is_none,
                 remove_web_user_ends_its_sessions,
@@ -342,6 +345,8 @@ macro_rules! every_contract {
                 freeze_report_racing_freezes_freeze_once,
                 frozen_report_reads_one_by_id,
                 frozen_reports_by_hash_lists_every_report_with_those_bytes,
+                current_frozen_reports_lists_those_no_other_supersedes_newest_first,
+                frozen_report_body_reads_the_bytes_as_frozen,
                 report_facts_reads_the_runs_queued_in_the_period,
                 report_facts_counts_slots_and_keeps_those_of_the_jobs_asked,
                 report_facts_counts_attempts_that_failed_or_retried,

@@ -347,7 +347,7 @@ fn web_listen_is_loopback_only_and_checked_at_its_place() {
     t.file("unyo.yaml", "web:\n  listen: \"0.0.0.0:8480\"\n");
     let err = refused_definitions(&t);
     assert!(
-        err.contains("unyo.yaml:2:11: `web.listen`: `0.0.0.0:8480` is not a loopback address; a dashboard reachable from other machines needs TLS and a login to read, which unyo does not have yet"),
+        err.contains("unyo.yaml:2:11: `web.listen`: `0.0.0.0:8480` is not a loopback address, and the dashboard would show the records to other machines over plain HTTP"),
         "{err}"
     );
     t.file("unyo.yaml", "web:\n  listen: localhost\n");

@@ -253,8 +253,9 @@ pub enum Command {
     /// Guide: docs/guide/service-desk.md.
     #[command(subcommand)]
     Desk(desk::Command),
-    /// The dashboard's users: `web user add NAME --role viewer|operator|approver`, `web user
-    /// list`, `web user remove NAME`, `web user password NAME`.
+    /// The dashboard's users: `web user add NAME --role city|viewer|operator|approver`, `web
+    /// user list`, `web user remove NAME`, `web user password NAME`; and `web serve`, the
+    /// dashboard served from the database without a daemon.
     ///
     /// A password is read from stdin (its first line) or asked twice on a terminal without
     /// echo, never given as an argument, and stored only as its argon2 hash. Removing a user

@@ -181,38 +181,7 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
     } else {
         super::open_reader(settings).await?
     };
-    // The jobs whose every slot the report looks at: the service's backup jobs, and the jobs
-    // promising `complete_by` (a missed slot breaks it).
-    let mut slot_jobs: Vec<String> = settings
-        .service
-        .iter()
-        .flat_map(|s| s.backups.iter().flat_map(|b| &b.jobs))
-        .map(|j| j.value.clone())
-        .chain(
-            catalog
-                .jobs
-                .iter()
-                .filter(|(_, j)| j.sla.as_ref().is_some_and(|s| s.complete_by.is_some()))
-                .map(|(name, _)| name.clone()),
-        )
-        .collect();
-    slot_jobs.sort();
-    slot_jobs.dedup();
-    let facts = store
-        .report_facts(period.from, period.to, &slot_jobs)
-        .await?;
-    let previous = match period.previous(tz, day_start) {
-        Some(p) => store.report_facts(p.from, p.to, &[]).await?,
-        None => Default::default(),
-    };
-    let mut report = report::build(period, &facts, &previous, &catalog, settings, now);
-    let targets = store.targets().await?;
-    if !targets.is_empty() {
-        let changes = store.target_changes(period.to).await?;
-        report::add_checks(&mut report, period, &targets, &changes, &facts, settings);
-    }
-    let desk = store.desk_facts(period.from, period.to).await?;
-    report::add_desk(&mut report, period, &desk, settings, now);
+    let report = report::compute(&*store, period, &catalog, settings, now).await?;
     let templates = settings.report.templates.as_deref();
     let text = report::render::report(&report, form.lang, form.format, templates)
         .map_err(|e| Error::Request(e.to_string()))?;

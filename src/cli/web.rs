@@ -1,3 +1,6 @@
+//! `unyo web serve`: the dashboard served from the database, without a daemon, with the
+//! daemon's settings (`web:` in unyo.yaml) and pages, until SIGTERM or Ctrl-C.
+//!
 //! `unyo web user add|list|remove|password`: the dashboard's users. A password is read from
 //! stdin (its first line) or, on a terminal, from a prompt without echo, asked twice; it is
 //! never an argument (it would show in `ps` and the shell's history), and is stored only as
@@ -19,12 +22,20 @@ pub enum Command {
     /// The dashboard's users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Serve the dashboard from the database without a daemon, on `web.listen` with the
+    /// settings of `web:` in unyo.yaml (TLS, proxy, public name), until SIGTERM or Ctrl-C.
+    ///
+    /// The pages read the records as the daemon's do; the writes (acknowledge, cancel,
+    /// approve, reject) are recorded for the daemon to carry out, as the CLI's are. Prints
+    /// the address it serves on to stderr.
+    Serve,
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UserCommand {
-    /// Add a user with a role: viewer (reads), operator (also acknowledges incidents and
-    /// cancels runs) or approver (also approves and rejects approval gates).
+    /// Add a user with a role: city (reads the city's view only), viewer (reads), operator
+    /// (also acknowledges incidents and cancels runs) or approver (also approves and rejects
+    /// approval gates).
     ///
     /// The password is read from stdin (its first line) or, on a terminal, asked twice
     /// without echo. A name taken already is refused (exit 3).
@@ -46,7 +57,10 @@ pub enum UserCommand {
 }
 
 pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
-    let Command::User(cmd) = cmd;
+    let cmd = match cmd {
+        Command::User(cmd) => cmd,
+        Command::Serve => return serve(settings).await,
+    };
     match cmd {
         UserCommand::List { json } => list(settings, json).await,
         UserCommand::Add { name, role } => {
@@ -132,6 +146,50 @@ pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// `unyo web serve`.
+async fn serve(settings: &Settings) -> Result<(), Error> {
+    use std::sync::Arc;
+    use tokio::signal::unix::{SignalKind, signal};
+    let Some(listener) = crate::web::bind(settings)? else {
+        return Err(Error::Request(
+            "no `web.listen` in unyo.yaml: add `web: { listen: \"127.0.0.1:8480\" }` to \
+             serve the dashboard"
+                .to_owned(),
+        ));
+    };
+    let catalog = Arc::new(crate::model::Catalog::load(settings)?);
+    let store = super::open_store(settings).await?;
+    let addr = listener.local_addr().map_err(|e| Error::Io {
+        action: "cannot read the dashboard's address".to_owned(),
+        source: e,
+    })?;
+    let scheme = if listener.https() { "https" } else { "http" };
+    let (_definitions, definitions) =
+        tokio::sync::watch::channel(Arc::new(crate::web::Definitions {
+            settings: settings.clone(),
+            catalog,
+        }));
+    let dashboard = crate::web::Dashboard {
+        store,
+        clock: crate::domain::clock::system(),
+        definitions,
+    };
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(crate::web::serve(listener, dashboard, stop_rx));
+    eprintln!("unyo web serve: the dashboard on {scheme}://{addr}/ (stop with Ctrl-C)");
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Io {
+        action: "cannot wait for SIGTERM".to_owned(),
+        source: e,
+    })?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
+    Ok(())
 }
 
 fn no_such_user(name: &str) -> String {

@@ -159,7 +159,7 @@ pub struct Starting {
     /// The `/metrics` listener, bound at the start so a taken address stops the start.
     metrics: Option<std::net::TcpListener>,
     /// The dashboard's listener (`web.listen`), bound at the start likewise.
-    web: Option<std::net::TcpListener>,
+    web: Option<crate::web::Listener>,
 }
 
 /// The first part of the daemon's start: signals, the lock, the definitions.
@@ -186,18 +186,7 @@ pub fn begin(settings: Settings) -> Result<Starting, Error> {
         }
         None => None,
     };
-    let web = match settings.web {
-        Some(addr) => {
-            let io = |source| Error::Io {
-                action: format!("cannot listen on `{addr}` for the dashboard (`web.listen`)"),
-                source,
-            };
-            let l = std::net::TcpListener::bind(addr).map_err(io)?;
-            l.set_nonblocking(true).map_err(io)?;
-            Some(l)
-        }
-        None => None,
-    };
+    let web = crate::web::bind(&settings)?;
     Ok(Starting {
         settings,
         catalog,

@@ -29,6 +29,12 @@ impl Daemon {
                 "`web.listen` changed in unyo.yaml; restart the daemon to serve it there"
             );
         }
+        if settings.web_access != self.settings.web_access {
+            tracing::warn!(
+                "`web.tls`, `web.behind_proxy`, `web.proxies` or `web.public_name` changed in \
+                 unyo.yaml; restart the daemon to serve the dashboard so"
+            );
+        }
         if settings.database != self.settings.database {
             tracing::warn!(
                 "`database` changed in unyo.yaml; restart the daemon to use {}",
@@ -40,10 +46,12 @@ impl Daemon {
                 let database = self.settings.database.clone();
                 let metrics = self.settings.metrics;
                 let web = self.settings.web;
+                let web_access = self.settings.web_access.clone();
                 self.settings = Settings {
                     database,
                     metrics,
                     web,
+                    web_access,
                     ..settings
                 };
                 self.catalog = Arc::new(catalog);

@@ -1,7 +1,7 @@
 //! Who may do what on the dashboard: a web user's role ([`Role`], a persisted token) and the
 //! writes each role may make ([`Write`]). Reading needs no role on loopback; every write needs
 //! a login whose role allows it. The roles nest: an approver may do what an operator may, an
-//! operator what a viewer may.
+//! operator what a viewer may; a city user reads the city's view only and writes nothing.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,6 +10,9 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// The city's staff: reads the city's view only (the month's service levels, incidents,
+    /// frozen reports); writes nothing.
+    City,
     /// Reads every page; writes nothing.
     Viewer,
     /// Also acknowledges incidents and cancels runs.
@@ -19,10 +22,11 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Approver];
+    pub const ALL: [Role; 4] = [Role::City, Role::Viewer, Role::Operator, Role::Approver];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::City => "city",
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Approver => "approver",
@@ -47,7 +51,7 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}` (viewer, operator or approver)"))
+            .ok_or_else(|| format!("unknown role `{s}` (city, viewer, operator or approver)"))
     }
 }
 
@@ -113,6 +117,15 @@ mod tests {
 
     #[test]
     fn roles_nest() {
+        for w in [
+            Write::Acknowledge,
+            Write::Cancel,
+            Write::Approve,
+            Write::Reject,
+        ] {
+            assert!(!Role::City.may(w), "a city user may {w:?}");
+        }
+        assert!(Role::City < Role::Viewer);
         assert!(!Role::Viewer.may(Write::Acknowledge));
         assert!(!Role::Viewer.may(Write::Approve));
         assert!(Role::Operator.may(Write::Cancel));

@@ -34,6 +34,7 @@ pub use settings::{
     Notify, REPORT_TEMPLATE_FILES, ReportSettings, SmtpAuth, SmtpTls, WebhookUrl,
     template_compile_reason, url_origin,
 };
+pub use settings::{Proxy, TlsFiles, WebAccess};
 pub use validate::shell_line_is_safe;
 
 pub use crate::spec::{

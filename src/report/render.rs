@@ -290,7 +290,7 @@ impl handlebars::HelperDef for JobName {
 
 /// A token of the records (a trigger, a kind of abnormal end, a status) in the report's
 /// language; an unknown token as it is.
-fn word(lang: Lang, token: &str) -> &str {
+pub fn word(lang: Lang, token: &str) -> &str {
     let ja = match token {
         "manual" => "手動",
         "schedule" => "スケジュール",

@@ -26,7 +26,11 @@ static SERVICE: LazyLock<Shape> = LazyLock::new(|| Shape {
 });
 static CHECKS: LazyLock<Shape> = LazyLock::new(leaf::<ChecksSpec>);
 static METRICS: LazyLock<Shape> = LazyLock::new(leaf::<MetricsSpec>);
-static WEB: LazyLock<Shape> = LazyLock::new(leaf::<WebSpec>);
+static WEB_TLS: LazyLock<Shape> = LazyLock::new(leaf::<WebTlsSpec>);
+static WEB: LazyLock<Shape> = LazyLock::new(|| Shape {
+    fields: fields_of::<WebSpec>(),
+    children: vec![("tls", Child::Struct(&WEB_TLS))],
+});
 static LOG: LazyLock<Shape> = LazyLock::new(leaf::<LogSpec>);
 static NODE: LazyLock<Shape> = LazyLock::new(leaf::<NodeSpec>);
 static DESK_CONSULTATION: LazyLock<Shape> = LazyLock::new(leaf::<DeskConsultationSpec>);
@@ -169,11 +173,31 @@ pub struct MetricsSpec {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct WebSpec {
-    /// `HOST:PORT` the daemon serves the dashboard on, e.g. `127.0.0.1:8480` (loopback only
-    /// until the dashboard has a login).
+    /// `HOST:PORT` the daemon serves the dashboard on, e.g. `127.0.0.1:8480`. An address
+    /// other than loopback needs `tls` or `behind_proxy`, and `public_name`.
     pub listen: Option<Spanned<String>>,
     /// How long a dashboard login lasts without a request (idle expiry; default `30m`).
     pub session: Option<Spanned<String>>,
+    /// Serve HTTPS with this certificate and key (PEM files).
+    pub tls: Option<Spanned<WebTlsSpec>>,
+    /// A reverse proxy in front terminates TLS: reading needs a login, and the proxy's
+    /// `X-Forwarded-Proto` and `X-Forwarded-For` are believed (from `proxies` only).
+    pub behind_proxy: Option<Spanned<bool>>,
+    /// The addresses the proxy connects from (default: loopback, `127.0.0.1` and `::1`).
+    pub proxies: Option<Spanned<Vec<String>>>,
+    /// The name users reach the dashboard by (`unyo.city.example`): the `Host` it answers
+    /// besides loopback names.
+    pub public_name: Option<Spanned<String>>,
+}
+
+/// `web.tls:` in unyo.yaml.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WebTlsSpec {
+    /// The certificate chain, PEM (the server's certificate first).
+    pub cert: Option<Spanned<String>>,
+    /// The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<Spanned<String>>,
 }
 
 /// `log:` in unyo.yaml.

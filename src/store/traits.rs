@@ -222,6 +222,10 @@ pub trait ReportStore: Send + Sync + std::fmt::Debug {
     fn frozen_report(&self, id: i64) -> Pending<Option<FrozenReport>>;
     /// The frozen reports with these bytes' SHA-256.
     fn frozen_reports_by_hash(&self, sha256: &str) -> Pending<Vec<FrozenReport>>;
+    /// The current frozen reports (those no other supersedes), newest first, at most `limit`.
+    fn current_frozen_reports(&self, limit: i64) -> Pending<Vec<FrozenReport>>;
+    /// One frozen report, by id, with its bytes as frozen.
+    fn frozen_report_body(&self, id: i64) -> Pending<Option<(FrozenReport, Vec<u8>)>>;
     /// What the reports read of the period `[from, to)`.
     fn report_facts(
         &self,

@@ -1,18 +1,22 @@
 //! `/login` and `/logout`. A login checks the password against its argon2 hash (an unknown
 //! user against a hash no password matches, so both take as long and get the same answer),
 //! audits every attempt (`web.login`, done or refused), waits a second after a failure, and
-//! on success records a new session and sets its cookie. Logout ends the session.
+//! on success records a new session and sets its cookie (`Secure` when the browser speaks
+//! HTTPS, to unyo or to the proxy in front). The audit names the address a login came from.
+//! Logout ends the session.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::form::{Fields, Form, FromFields};
 use super::page::{self, Frame};
+use super::reach::Reach;
 use super::session::{self, audit};
 use super::{Dashboard, auth, lang};
 use crate::domain::web::actor;
@@ -93,9 +97,15 @@ const UNKNOWN_USER: &str = "web:?";
 
 pub(super) async fn login(
     State(d): State<Arc<Dashboard>>,
+    reach: Option<Extension<Reach>>,
     headers: HeaderMap,
     Form(c): Form<Credentials>,
 ) -> Response {
+    let reach = reach.map(|Extension(r)| r);
+    // Where the login came from (behind a proxy, the client the proxy names), for the audit.
+    let from = serde_json::json!({
+        "from": reach.and_then(|r| r.client).map(|ip| ip.to_string())
+    });
     let lang = lang(&headers);
     let w = lang.words();
     if auth::cross_site(&headers) {
@@ -131,16 +141,7 @@ pub(super) async fn login(
             ),
         };
         // The audit says which; the answer does not.
-        if let Err(e) = audit(
-            &d,
-            &who,
-            "web.login",
-            &target,
-            serde_json::json!({}),
-            &Err(why.to_owned()),
-        )
-        .await
-        {
+        if let Err(e) = audit(&d, &who, "web.login", &target, from, &Err(why.to_owned())).await {
             return page::unavailable(lang, &e);
         }
         tokio::time::sleep(FAILURE_DELAY).await;
@@ -172,20 +173,12 @@ pub(super) async fn login(
         "logged in until {} idle",
         super::page::duration(idle)
     ));
-    if let Err(e) = audit(
-        &d,
-        &actor(&c.name),
-        "web.login",
-        &target,
-        serde_json::json!({}),
-        &outcome,
-    )
-    .await
-    {
+    if let Err(e) = audit(&d, &actor(&c.name), "web.login", &target, from, &outcome).await {
         return page::unavailable(lang, &e);
     }
     let mut r = Redirect::to("/").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(&token, false)) {
+    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(&token, reach.is_some_and(|r| r.https)))
+    {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r

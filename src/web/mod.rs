@@ -1,42 +1,53 @@
-//! The dashboard the daemon serves on `web.listen` (loopback only): server-rendered pages,
-//! one module a page ([`today`], [`run`], [`incidents`]) on one layout
+//! The dashboard the daemon (or `unyo web serve`) serves on `web.listen`: server-rendered
+//! pages, one module a page ([`today`], [`run`], [`incidents`], [`city`]) on one layout
 //! (`templates/layout.html`, [`page`]), the words of each language in [`words`], one
-//! stylesheet embedded in the binary. axum serves it in a task of the daemon's own; every
-//! page reads the records through the [`Store`] traits and the definitions the daemon runs
-//! with, and renders them.
+//! stylesheet embedded in the binary. axum serves it in a task of its own, over plain HTTP
+//! or HTTPS ([`tls`]); every page reads the records through the [`Store`] traits and the
+//! definitions it runs with, and renders them.
 //!
-//! Reading needs no login. The writes ([`act`]: acknowledge, cancel, approve, reject) need a
-//! session ([`login`], [`session`], [`auth`]) whose role allows them, its CSRF token and a
+//! On loopback reading needs no login. Off loopback (another address with `web.tls`, or
+//! `web.behind_proxy`), every page but the login needs one ([`guard`] redirects to
+//! `/login`). The writes ([`act`]: acknowledge, cancel, approve, reject) need a session
+//! ([`login`], [`session`], [`auth`]) whose role allows them, its CSRF token and a
 //! same-site request; each is the CLI's action, decided by the same domain functions and
-//! store calls, and audited under `web:NAME`.
+//! store calls, and audited under `web:NAME`. A `city` user sees the city's view only and
+//! writes nothing.
 //!
 //! Every page is HTML escaped by askama (job names, parameters, log lines are data), sent
 //! with a Content-Security-Policy that allows no script and forms only to itself, and
-//! answered only to a request whose `Host` is a loopback name or address (a web page
-//! elsewhere cannot reach it by pointing a name of its own at 127.0.0.1).
+//! answered only to a request whose `Host` is a loopback name or address or the configured
+//! `web.public_name` ([`reach`]; a web page elsewhere cannot reach it by pointing a name of
+//! its own at the dashboard's address).
 
 mod act;
 pub mod auth;
+mod city;
 mod form;
 mod incidents;
 mod login;
 mod page;
+mod reach;
 mod run;
 mod session;
+pub mod tls;
 mod today;
 pub mod words;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use tokio::sync::watch;
+use tokio_rustls::rustls::ServerConfig;
 
 use crate::domain::clock::SharedClock;
+use crate::domain::web::Role;
+use crate::error::Error;
 use crate::model::{Catalog, Settings};
 use crate::store::Store;
 
@@ -81,6 +92,8 @@ const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base
 pub fn router(dashboard: Arc<Dashboard>) -> Router {
     Router::new()
         .route("/", get(today::page))
+        .route("/city", get(city::page))
+        .route("/city/reports/{id}", get(city::frozen))
         .route("/runs/{id}", get(run::page))
         .route("/runs/{id}/cancel", post(act::cancel))
         .route("/runs/{id}/approve", post(act::approve))
@@ -91,17 +104,61 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/logout", post(login::logout))
         .route("/style.css", get(style))
         .fallback(not_found)
-        .layer(middleware::from_fn(guard))
+        .layer(middleware::from_fn_with_state(dashboard.clone(), guard))
         .with_state(dashboard)
 }
 
+/// The dashboard's socket, bound, and its TLS configuration when `web.tls` says so.
+pub struct Listener {
+    tcp: std::net::TcpListener,
+    tls: Option<Arc<ServerConfig>>,
+}
+
+/// Hand-written: the TLS configuration holds the private key.
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("tcp", &self.tcp)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// Binds `web.listen` and reads `web.tls`'s files, so that a port taken or a certificate
+/// unreadable stops the start with an error naming it. `None` without `web.listen`.
+pub fn bind(settings: &Settings) -> Result<Option<Listener>, Error> {
+    let Some(addr) = settings.web else {
+        return Ok(None);
+    };
+    let tls = match &settings.web_access.tls {
+        Some(files) => Some(tls::config(files).map_err(Error::Request)?),
+        None => None,
+    };
+    let io = |source| Error::Io {
+        action: format!("cannot listen on `{addr}` for the dashboard (`web.listen`)"),
+        source,
+    };
+    let tcp = std::net::TcpListener::bind(addr).map_err(io)?;
+    tcp.set_nonblocking(true).map_err(io)?;
+    Ok(Some(Listener { tcp, tls }))
+}
+
+impl Listener {
+    /// The address bound (port 0 in `web.listen` picks a free one).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    /// Whether it serves HTTPS.
+    pub fn https(&self) -> bool {
+        self.tls.is_some()
+    }
+}
+
 /// Serves the dashboard on `listener` until `stop` turns true.
-pub async fn serve(
-    listener: std::net::TcpListener,
-    dashboard: Dashboard,
-    mut stop: watch::Receiver<bool>,
-) {
-    let listener = match tokio::net::TcpListener::from_std(listener) {
+pub async fn serve(listener: Listener, dashboard: Dashboard, mut stop: watch::Receiver<bool>) {
+    let Listener { tcp, tls } = listener;
+    let listener = match tokio::net::TcpListener::from_std(tcp) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("the dashboard cannot listen: {e}");
@@ -109,12 +166,19 @@ pub async fn serve(
         }
     };
     let app = router(Arc::new(dashboard));
+    if let Some(config) = tls {
+        tls::serve(listener, config, app, stop).await;
+        return;
+    }
     let stopped = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stopped)
-        .await
+    if let Err(e) = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stopped)
+    .await
     {
         tracing::error!("the dashboard stopped serving: {e}");
     }
@@ -143,32 +207,41 @@ fn lang(headers: &HeaderMap) -> Lang {
     )
 }
 
-/// True for a `Host` naming loopback: `localhost`, `127.x.x.x` or `[::1]`, with any port.
-fn loopback_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(n, _)| n),
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Refuses a request whose `Host` is not loopback (DNS rebinding) and sets the headers
-/// every answer carries.
-async fn guard(req: Request, next: Next) -> Response {
+/// Refuses a request whose `Host` is not the dashboard's (DNS rebinding), notes how it
+/// reached us ([`reach::Reach`]), sends a reader without a login to `/login` off loopback
+/// and a `city` user to the city's view, and sets the headers every answer carries.
+async fn guard(State(d): State<Arc<Dashboard>>, mut req: Request, next: Next) -> Response {
+    let definitions = d.definitions();
+    let access = &definitions.settings.web_access;
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let mut response = if loopback_host(host) {
-        next.run(req).await
+    let mut response = if reach::host_allowed(access, host) {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let r = reach::reach(access, peer, req.headers());
+        req.extensions_mut().insert(r);
+        let away = admit(
+            &d,
+            access.login_to_read,
+            req.method(),
+            req.uri().path(),
+            req.headers(),
+        )
+        .await;
+        match away {
+            Some(away) => away,
+            None => next.run(req).await,
+        }
     } else {
         (
             StatusCode::MISDIRECTED_REQUEST,
-            "unyo's dashboard answers only requests for a loopback address (`Host`)\n",
+            "unyo's dashboard answers only requests for its own name or a loopback address \
+             (`Host`)\n",
         )
             .into_response()
     };
@@ -189,29 +262,31 @@ async fn guard(req: Request, next: Next) -> Response {
     response
 }
 
-#[cfg(test)]
-mod tests {
-    use super::loopback_host;
-
-    #[test]
-    fn only_loopback_hosts_pass() {
-        for ok in [
-            "127.0.0.1:8480",
-            "localhost:8480",
-            "LOCALHOST",
-            "[::1]:8480",
-            "127.1.2.3",
-        ] {
-            assert!(loopback_host(ok), "{ok}");
+/// Where a reading request goes instead of its page: to `/login` without a session when
+/// reading needs one, to `/city` for a `city` user. `None`: to its page. Writes go on to
+/// their handlers, which refuse them without a session or a role that allows them.
+async fn admit(
+    d: &Dashboard,
+    login_to_read: bool,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    if matches!(path, "/login" | "/logout" | "/style.css") {
+        return None;
+    }
+    if !matches!(*method, Method::GET | Method::HEAD) {
+        return None;
+    }
+    let who = match auth::cookie_token(headers) {
+        Some(_) => session::current(d, headers).await,
+        None => None,
+    };
+    match who {
+        None if login_to_read => Some(Redirect::to("/login").into_response()),
+        Some(s) if s.role == Role::City && !city::serves(path) => {
+            Some(Redirect::to(city::PATH).into_response())
         }
-        for bad in [
-            "evil.example:8480",
-            "",
-            "192.168.1.5:8480",
-            "[::2]:80",
-            "localhost.evil",
-        ] {
-            assert!(!loopback_host(bad), "{bad}");
-        }
+        _ => None,
     }
 }

@@ -47,6 +47,13 @@ impl Frame {
         self.who.as_ref().is_some_and(|s| s.may(*write))
     }
 
+    /// Whether the viewer is the city's (who sees the city's view only).
+    pub fn is_city(&self) -> bool {
+        self.who
+            .as_ref()
+            .is_some_and(|s| s.role == crate::domain::web::Role::City)
+    }
+
     /// The viewer's CSRF token for the forms of the page.
     pub fn csrf(&self) -> &str {
         self.who.as_ref().map_or("", |s| s.csrf.as_str())

@@ -588,3 +588,50 @@ pub async fn report_facts_first_notified_is_the_earliest_sent(db: &Db) {
     let f = db.report_facts(at(0), at(DAY), &[]).await.expect("facts");
     assert_eq!(f.first_notified, [(told, at(12)), (earlier, at(-150))]);
 }
+
+pub async fn current_frozen_reports_lists_those_no_other_supersedes_newest_first(db: &Db) {
+    assert!(
+        db.current_frozen_reports(10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    let first = frozen(
+        db.freeze_report(&report("first", at(0)))
+            .await
+            .expect("freeze"),
+    );
+    let september = frozen(
+        db.freeze_report(&unyo::store::NewFrozenReport {
+            period: "2026-09".into(),
+            ..report("september", at(1))
+        })
+        .await
+        .expect("freeze"),
+    );
+    let second = match db
+        .freeze_report(&superseding("second", "figures corrected", 10))
+        .await
+        .expect("supersede")
+    {
+        Freeze::Superseded { new, .. } => *new,
+        other => panic!("expected Superseded, got {other:?}"),
+    };
+    let current = db.current_frozen_reports(10).await.expect("read");
+    assert_eq!(current, [second.clone(), september.clone()]);
+    assert!(!current.iter().any(|r| r.id == first.id));
+    assert_eq!(db.current_frozen_reports(1).await.expect("read"), [second]);
+}
+
+pub async fn frozen_report_body_reads_the_bytes_as_frozen(db: &Db) {
+    assert_eq!(db.frozen_report_body(1).await.expect("read"), None);
+    let body = "# 月次報告書\n\u{0}binary\u{ff}";
+    let mut n = report("x", at(0));
+    n.body = body.as_bytes().to_vec();
+    let r = frozen(db.freeze_report(&n).await.expect("freeze"));
+    assert_eq!(
+        db.frozen_report_body(r.id).await.expect("read"),
+        Some((r.clone(), body.as_bytes().to_vec()))
+    );
+    assert_eq!(db.frozen_report_body(r.id + 1).await.expect("read"), None);
+}

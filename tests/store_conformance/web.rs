@@ -201,3 +201,22 @@ pub async fn end_web_session_ends_only_that_session(db: &Db) {
     assert_eq!(seen(db, "s1", 1).await, None);
     assert_eq!(seen(db, "s2", 1).await.as_deref(), Some("sato"));
 }
+
+/// Every role reads back as written, the city's too (its token is allowed by the schema).
+pub async fn add_web_user_keeps_every_role(db: &Db) {
+    for r in Role::ALL {
+        let name = format!("user-{r}");
+        assert!(db.add_web_user(&user(&name, r)).await.expect("add"));
+        let got = db.get_web_user(&name).await.expect("get").expect("user");
+        assert_eq!(got.role, r);
+    }
+    assert!(
+        db.add_web_user(&user("shisei", Role::City))
+            .await
+            .expect("add")
+    );
+    db.open_web_session(&session("h-city", "shisei", 0))
+        .await
+        .expect("open");
+    assert_eq!(seen(db, "h-city", 1).await.as_deref(), Some("shisei"));
+}

@@ -26,6 +26,7 @@ mod service;
 mod templates;
 #[cfg(test)]
 mod tests;
+mod web;
 
 pub use channel::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, EmailChannel, SmtpAuth, SmtpTls,
@@ -40,6 +41,7 @@ pub use notify::{DeskHours, Language, Level, NOTIFY_TEMPLATE_FILES, Notify};
 pub use report::{DateStyle, REPORT_TEMPLATE_FILES, ReportSettings};
 pub use service::{AvailabilityTarget, BackupTarget, Service};
 pub use templates::template_compile_reason;
+pub use web::{Proxy, TlsFiles, WebAccess};
 
 use notify::notify;
 use service::service;
@@ -154,9 +156,11 @@ pub struct Settings {
     pub check_plugins: PathBuf,
     /// Where the daemon serves `/metrics`; `None` (the default): no endpoint.
     pub metrics: Option<std::net::SocketAddr>,
-    /// Where the daemon serves the dashboard (`web.listen`, loopback only); `None` (the
-    /// default): no dashboard.
+    /// Where the daemon serves the dashboard (`web.listen`); `None` (the default): no
+    /// dashboard.
     pub web: Option<std::net::SocketAddr>,
+    /// How the dashboard is reached (`web.tls`, `web.behind_proxy`, `web.public_name`).
+    pub web_access: WebAccess,
     /// How long a dashboard login lasts without a request (`web.session`, default 30
     /// minutes): each request moves its end this far past now.
     pub web_session: Duration,
@@ -196,6 +200,7 @@ impl Settings {
             check_plugins: PathBuf::from(DEFAULT_PLUGINS),
             metrics: None,
             web: None,
+            web_access: WebAccess::default(),
             web_session: Duration::from_secs(30 * 60),
             log: LogSettings::default(),
             node: NodeSettings::default(),
@@ -428,7 +433,7 @@ impl Settings {
             self.metrics = monitor::metrics(m, file, diags);
         }
         if let Some(w) = &raw.web {
-            self.web = monitor::web(w, file, diags);
+            (self.web, self.web_access) = web::web(w, &root, file, diags);
             if let Some(d) = &w.session {
                 match parse_duration(&d.value) {
                     Ok(v) if !v.is_zero() => self.web_session = v,

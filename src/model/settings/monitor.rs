@@ -1,11 +1,11 @@
 //! The monitoring sections of `unyo.yaml`: where health-check plugins are (`checks:`), the
-//! daemon's Prometheus endpoint (`metrics:`), its dashboard (`web:`) and the daemon's own log (`log:`). Checked
+//! daemon's Prometheus endpoint (`metrics:`), and the daemon's own log (`log:`). Checked
 //! here; used by the engine (plugins), the daemon (endpoint) and the binary (log).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::spec::{ChecksSpec, Diagnostic, Diagnostics, LogSpec, MetricsSpec, WebSpec};
+use crate::spec::{ChecksSpec, Diagnostic, Diagnostics, LogSpec, MetricsSpec};
 
 /// Where Debian's `monitoring-plugins` puts its plugins.
 pub const DEFAULT_PLUGINS: &str = "/usr/lib/nagios/plugins";
@@ -68,39 +68,6 @@ pub(super) fn metrics(
                 listen,
                 format!(
                     "`metrics.listen`: `{}` is not HOST:PORT with an IP address (e.g. `127.0.0.1:9464`)",
-                    listen.value
-                ),
-            ));
-            None
-        }
-    }
-}
-
-/// `web.listen`: a loopback socket address. A dashboard on any other address would show the
-/// records to whoever reaches it (reading needs no login yet) over plain HTTP.
-pub(super) fn web(raw: &WebSpec, file: &Path, diags: &mut Diagnostics) -> Option<SocketAddr> {
-    let listen = raw.listen.as_ref()?;
-    match listen.value.parse::<SocketAddr>() {
-        Ok(a) if a.ip().is_loopback() => Some(a),
-        Ok(a) => {
-            diags.push(Diagnostic::spanned(
-                file,
-                listen,
-                format!(
-                    "`web.listen`: `{a}` is not a loopback address; a dashboard reachable from \
-                     other machines needs TLS and a login to read, which unyo does not have yet (use \
-                     `127.0.0.1:PORT` or `[::1]:PORT`, and a reverse proxy with its own \
-                     authentication for other machines)"
-                ),
-            ));
-            None
-        }
-        Err(_) => {
-            diags.push(Diagnostic::spanned(
-                file,
-                listen,
-                format!(
-                    "`web.listen`: `{}` is not HOST:PORT with an IP address (e.g. `127.0.0.1:8480`)",
                     listen.value
                 ),
             ));

@@ -71,6 +71,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "web_users",
         include_str!("../../../migrations/postgres/0006_web_users.sql"),
     ),
+    (
+        9,
+        "city_role",
+        include_str!("../../../migrations/postgres/0009_city_role.sql"),
+    ),
 ];
 
 /// Threads reading, each with its own connection.

@@ -383,6 +383,38 @@ impl ReportStore for PgStore {
         })
     }
 
+    fn current_frozen_reports(&self, limit: i64) -> Pending<Vec<FrozenReport>> {
+        self.read("reading the current frozen reports", move |pg| {
+            let rows = pg.fetch_all(
+                q(concat!(
+                    select_frozen!(),
+                    " WHERE NOT EXISTS (SELECT 1 FROM frozen_reports s \
+                     WHERE s.supersedes = frozen_reports.id) ORDER BY id DESC LIMIT $1"
+                ))
+                .bind(limit),
+            )?;
+            map_all(rows, frozen_report_row)
+        })
+    }
+
+    fn frozen_report_body(&self, id: i64) -> Pending<Option<(FrozenReport, Vec<u8>)>> {
+        self.read("reading a frozen report", move |pg| {
+            let row = pg.fetch_optional(
+                q(
+                    "SELECT id, kind, period, lang, format, data_from, data_to, sha256, \
+                   frozen_at, frozen_by, supersedes, reason, body, \
+                   (SELECT s.id FROM frozen_reports s WHERE s.supersedes = frozen_reports.id) \
+                   AS superseded_by FROM frozen_reports WHERE id = $1",
+                )
+                .bind(id),
+            )?;
+            Ok(row
+                .as_ref()
+                .map(|r| Ok::<_, StoreError>((frozen_report_row(r)?, col::<Vec<u8>>(r, "body")?)))
+                .transpose()?)
+        })
+    }
+
     fn report_facts(
         &self,
         from: DateTime<Utc>,

@@ -181,6 +181,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "web_users",
         include_str!("../../../migrations/sqlite/0028_web_users.sql"),
     ),
+    (
+        31,
+        "city_role",
+        include_str!("../../../migrations/sqlite/0031_city_role.sql"),
+    ),
 ];
 
 /// The read connection's page cache, in KiB as `PRAGMA cache_size` takes it (negative).

@@ -286,6 +286,36 @@ impl ReportStore for SqliteStore {
         })
     }
 
+    fn current_frozen_reports(&self, limit: i64) -> Pending<Vec<FrozenReport>> {
+        self.read(move |c| {
+            all(
+                c,
+                "reading the current frozen reports",
+                &format!(
+                    "SELECT {FROZEN_COLUMNS} FROM frozen_reports WHERE NOT EXISTS \
+                     (SELECT 1 FROM frozen_reports s WHERE s.supersedes = frozen_reports.id) \
+                     ORDER BY id DESC LIMIT ?1"
+                ),
+                [limit],
+                frozen_report_row,
+            )
+        })
+    }
+
+    fn frozen_report_body(&self, id: i64) -> Pending<Option<(FrozenReport, Vec<u8>)>> {
+        self.read(move |c| {
+            Ok(all(
+                c,
+                "reading a frozen report",
+                &format!("SELECT {FROZEN_COLUMNS}, body FROM frozen_reports WHERE id = ?1"),
+                [id],
+                |r| Ok((frozen_report_row(r)?, col::<Vec<u8>>(r, "body")?)),
+            )?
+            .into_iter()
+            .next())
+        })
+    }
+
     fn report_facts(
         &self,
         from: DateTime<Utc>,

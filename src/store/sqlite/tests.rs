@@ -524,3 +524,52 @@ fn a_read_that_panicked_does_not_stop_the_reads_after_it() {
         .expect("the next read");
     assert_eq!(x, 3);
 }
+
+/// Migration 31 rebuilds `web_users` for the role `city`: the users and their sessions of
+/// an earlier version are kept (the sessions refer to the users, with foreign keys on).
+#[test]
+fn the_city_role_migration_keeps_users_and_their_sessions() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let mut conn = connect(&path).expect("connect");
+    migrate(&mut conn).expect("migrate");
+    conn.execute_batch(
+        "DELETE FROM schema_migrations WHERE version = 31;
+         INSERT INTO web_users VALUES ('sato', 'operator', '$argon2id$x', '2026-12-01T00:00:00Z',
+             '2026-12-01T00:00:00Z');
+         INSERT INTO web_sessions VALUES ('h1', 'sato', '2026-12-01T00:00:00Z',
+             '2026-12-01T00:30:00Z');",
+    )
+    .expect("rows of an earlier version");
+    migrate(&mut conn).expect("migrate again");
+    let kept: (String, String, String) = conn
+        .query_row(
+            "SELECT u.name, u.role, s.token_hash FROM web_sessions s JOIN web_users u \
+             ON u.name = s.user_name",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("the session and its user");
+    assert_eq!(
+        kept,
+        ("sato".to_owned(), "operator".to_owned(), "h1".to_owned())
+    );
+    conn.execute(
+        "INSERT INTO web_users VALUES ('shisei', 'city', 'h', '2026-12-01T00:00:00Z', \
+         '2026-12-01T00:00:00Z')",
+        [],
+    )
+    .expect("the role city");
+    let bad = conn.execute(
+        "INSERT INTO web_users VALUES ('x', 'admin', 'h', '2026-12-01T00:00:00Z', \
+         '2026-12-01T00:00:00Z')",
+        [],
+    );
+    assert!(bad.is_err(), "an unknown role was accepted");
+    let fk: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .expect("foreign key check");
+    assert_eq!(fk, 0);
+}
