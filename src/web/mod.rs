@@ -1,14 +1,15 @@
 //! The dashboard the daemon serves on `web.listen` (loopback only): server-rendered pages,
-//! one module a page ([`today`], [`run`], [`incidents`]) on one layout
+//! one module a page ([`today`], [`run`], [`incidents`], [`incident`], [`holds`],
+//! [`submit`], [`nodes`], [`checks`], [`audit`]) on one layout
 //! (`templates/layout.html`, [`page`]), the words of each language in [`words`], one
 //! stylesheet embedded in the binary. axum serves it in a task of the daemon's own; every
 //! page reads the records through the [`Store`] traits and the definitions the daemon runs
 //! with, and renders them.
 //!
-//! Reading needs no login. The writes ([`act`]: acknowledge, cancel, approve, reject) need a
-//! session ([`login`], [`session`], [`auth`]) whose role allows them, its CSRF token and a
-//! same-site request; each is the CLI's action, decided by the same domain functions and
-//! store calls, and audited under `web:NAME`.
+//! Reading needs no login. The writes ([`act`]: acknowledge, resolve, cancel, approve,
+//! reject, hold, release, submit) need a session ([`login`], [`session`], [`auth`]) whose
+//! role allows them, its CSRF token and a same-site request; each is the CLI's action,
+//! decided by the same domain functions and store calls, and audited under `web:NAME`.
 //!
 //! Every page is HTML escaped by askama (job names, parameters, log lines are data), sent
 //! with a Content-Security-Policy that allows no script and forms only to itself, and
@@ -16,13 +17,19 @@
 //! elsewhere cannot reach it by pointing a name of its own at 127.0.0.1).
 
 mod act;
+mod audit;
 pub mod auth;
+mod checks;
 mod form;
+mod holds;
+mod incident;
 mod incidents;
 mod login;
+mod nodes;
 mod page;
 mod run;
 mod session;
+mod submit;
 mod today;
 pub mod words;
 
@@ -87,6 +94,15 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/runs/{id}/reject", post(act::reject))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/ack", post(act::acknowledge))
+        .route("/incidents/{id}", get(incident::page))
+        .route("/incidents/{id}/resolve", post(act::resolve))
+        .route("/holds", get(holds::page))
+        .route("/hold", post(act::hold))
+        .route("/release", post(act::release))
+        .route("/submit", get(submit::page).post(act::submit))
+        .route("/nodes", get(nodes::page))
+        .route("/checks", get(checks::page))
+        .route("/audit", get(audit::page))
         .route("/login", get(login::form).post(login::login))
         .route("/logout", post(login::logout))
         .route("/style.css", get(style))

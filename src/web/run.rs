@@ -1,6 +1,12 @@
 //! Run (`/runs/{id}`): a run's status and times, its parameters, its steps, and each
 //! attempt with its exit, duration and output tails as recorded (the tails the database
 //! keeps, not the log file). An unknown run is a 404 page.
+//!
+//! While the run is queued or running, the page shows the last [`TAIL_LINES`] lines of each
+//! running attempt's log file as it grows, and reloads itself every [`REFRESH`] seconds
+//! (`<meta http-equiv="refresh">`: the pages run no script), unless a step waits for an
+//! approval (a reload would lose the comment being typed). A log written on another node is
+//! said to be there, as `unyo logs` says it.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -24,6 +30,25 @@ struct Step {
     reason: String,
 }
 
+/// Lines of a running attempt's log shown.
+const TAIL_LINES: usize = 40;
+/// The end of the log read to find them.
+const TAIL_BYTES: u64 = 16 * 1024;
+/// Seconds between reloads of a live run's page.
+const REFRESH: u32 = 5;
+
+/// A running attempt's log as it grows.
+#[derive(Debug)]
+struct Live {
+    step: String,
+    number: i64,
+    path: String,
+    /// Its last lines, or why they cannot be read here.
+    tail: Result<String, String>,
+    /// The node it runs on when not this one.
+    node: Option<String>,
+}
+
 #[derive(Debug)]
 struct Attempt {
     step: String,
@@ -34,6 +59,8 @@ struct Attempt {
     duration: String,
     stdout: String,
     stderr: String,
+    /// Still running: its output is in the live tail, not yet in the database.
+    live: bool,
 }
 
 #[derive(Template)]
@@ -61,6 +88,7 @@ struct RunPage {
     node: String,
     steps: Vec<Step>,
     attempts: Vec<Attempt>,
+    tails: Vec<Live>,
 }
 
 pub(super) async fn page(
@@ -92,7 +120,20 @@ pub(super) async fn page(
                 };
                 decided.push((s.name.clone(), taken.unwrap_or_default()));
             }
-            page::render(&view(detail, decided, lang, tz, who), StatusCode::OK)
+            let running: Vec<AttemptRow> = detail
+                .attempts
+                .iter()
+                .filter(|a| a.ended_at.is_none())
+                .cloned()
+                .collect();
+            let mut view = view(detail, decided, lang, tz, who);
+            for a in running {
+                view.tails.push(live(a).await);
+            }
+            if view.live && view.gates.is_empty() {
+                view.frame.refresh = Some(REFRESH);
+            }
+            page::render(&view, StatusCode::OK)
         }
         Ok(None) => page::message(lang, StatusCode::NOT_FOUND, w.not_found, w.no_such_run),
         Err(e) => page::unavailable(lang, &e),
@@ -153,7 +194,53 @@ fn view(
             })
             .collect(),
         attempts: d.attempts.into_iter().map(|a| attempt(a, tz)).collect(),
+        tails: Vec::new(),
     }
+}
+
+/// The last lines of a running attempt's log file, read off the request's task.
+async fn live(a: AttemptRow) -> Live {
+    let node = a
+        .command
+        .get("node")
+        .and_then(|n| n.as_str())
+        .map(str::to_owned);
+    let path = a.log_path.clone();
+    let read = tokio::task::spawn_blocking(move || tail(std::path::Path::new(&path)))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    let tail = match read {
+        Ok(t) => Ok(t),
+        // Not written yet: the step has printed nothing.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && node.is_none() => Ok(String::new()),
+        Err(e) => Err(e.to_string()),
+    };
+    Live {
+        step: a.step,
+        number: a.attempt,
+        path: a.log_path,
+        tail,
+        node,
+    }
+}
+
+/// The last [`TAIL_LINES`] whole lines of the file (a line cut by the read's start left out).
+fn tail(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(TAIL_BYTES);
+    f.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    f.take(TAIL_BYTES).read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let text = if start > 0 {
+        text.split_once('\n').map_or("", |(_, rest)| rest)
+    } else {
+        &text
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    Ok(lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n"))
 }
 
 fn attempt(a: AttemptRow, tz: chrono_tz::Tz) -> Attempt {
@@ -171,6 +258,7 @@ fn attempt(a: AttemptRow, tz: chrono_tz::Tz) -> Attempt {
         duration: between(Some(a.started_at), a.ended_at),
         stdout: a.stdout_tail,
         stderr: a.stderr_tail,
+        live: a.ended_at.is_none(),
         step: a.step,
     }
 }
