@@ -262,3 +262,29 @@ fn attempt(a: AttemptRow, tz: chrono_tz::Tz) -> Attempt {
         step: a.step,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{TAIL_BYTES, TAIL_LINES, tail};
+
+    #[test]
+    fn the_tail_is_the_last_whole_lines() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("step.log");
+        std::fs::write(&log, "one\ntwo\nthree").expect("write");
+        assert_eq!(tail(&log).expect("tail"), "one\ntwo\nthree");
+        let many: String = (1..=500).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&log, &many).expect("write");
+        let got = tail(&log).expect("tail");
+        assert_eq!(got.lines().count(), TAIL_LINES);
+        assert_eq!(got.lines().last(), Some("line 500"));
+        // A line longer than the part read: only whole lines after its cut are kept.
+        let long = format!(
+            "{}\nend\n",
+            "x".repeat(usize::try_from(TAIL_BYTES).expect("size") * 2)
+        );
+        std::fs::write(&log, long).expect("write");
+        assert_eq!(tail(&log).expect("tail"), "end");
+        assert!(tail(&dir.path().join("missing.log")).is_err());
+    }
+}
