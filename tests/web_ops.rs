@@ -366,6 +366,21 @@ fn web_nodes_checks_and_a_paged_audit_read_the_records() {
     );
     let (code, _, _) = get("/incidents/999");
     assert_eq!(code, 404);
+    for job in ["nightly", "nothing"] {
+        let (code, _, body) = get(&format!("/submit?job={job}"));
+        assert_eq!(code, 404, "{body}");
+        assert!(
+            body.contains("There is no job of this name that may be submitted."),
+            "{body}"
+        );
+    }
+    let (code, _, body) = get("/submit?job=extract");
+    assert_eq!(code, 200, "{body}");
+    // Read without a login: the form is not offered.
+    assert!(
+        body.contains("課税データ抽出") && !body.contains("id=\"submit-form\""),
+        "{body}"
+    );
     assert_eq!(d.stop(), Some(0));
 }
 

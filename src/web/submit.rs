@@ -108,7 +108,14 @@ pub(super) async fn page(
     let chosen = match defs.catalog.jobs.get(&asked) {
         Some(j) if j.adhoc => Some(chosen(j)),
         _ if asked.is_empty() => None,
-        _ => return page::message(lang, StatusCode::NOT_FOUND, w.not_found, w.no_adhoc_jobs),
+        _ => {
+            return page::message(
+                lang,
+                StatusCode::NOT_FOUND,
+                w.not_found,
+                w.no_such_adhoc_job,
+            );
+        }
     };
     page::render(
         &SubmitPage {

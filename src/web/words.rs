@@ -191,6 +191,7 @@ pub struct Words {
     pub tail_lines: &'static str,
     pub time: &'static str,
     pub acted_on: &'static str,
+    pub no_such_adhoc_job: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -329,6 +330,7 @@ pub const EN: Words = Words {
     tail_lines: "last lines of",
     time: "Time",
     acted_on: "Target",
+    no_such_adhoc_job: "There is no job of this name that may be submitted.",
 };
 
 pub const JA: Words = Words {
@@ -467,6 +469,7 @@ pub const JA: Words = Words {
     tail_lines: "末尾の行：",
     time: "日時",
     acted_on: "対象",
+    no_such_adhoc_job: "この名前の実行依頼できるジョブはありません。",
 };
 
 #[cfg(test)]
