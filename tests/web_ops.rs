@@ -147,6 +147,27 @@ fn web_resolve_hold_release_and_submit_are_the_cli_s_and_audited() {
     );
     assert_eq!(resolves[1]["args"]["cause"], "disk full");
 
+    // A form posted from another site: refused, nothing held.
+    let body = form(&[("csrf", token.as_str()), ("job", "nightly")]);
+    let (code, _, _) = http(
+        port,
+        "POST",
+        "/hold",
+        &[&op, "Origin: http://evil.example"],
+        &body,
+    );
+    assert_eq!(code, 403);
+    let (code, _, _) = http(
+        port,
+        "POST",
+        "/submit",
+        &[&op, "Sec-Fetch-Site: cross-site"],
+        &body,
+    );
+    assert_eq!(code, 403);
+    let holds: i64 = one(&t, "select count(*) from holds");
+    assert_eq!(holds, 0);
+
     // Hold, hold again (409), release, release again (409); an unknown job (404).
     let (code, _, body) = post("/hold", &[("job", "nightly"), ("reason", "maintenance")]);
     assert_eq!(code, 303, "{body}");
@@ -460,6 +481,7 @@ fn in_chromium_an_operator_resolves_holds_submits_and_watches_a_run_print() {
     );
     assert!(s(&sub["params"]).contains(&hostile), "{sub}");
     assert_eq!(sub["pwned"], "undefined");
+    assert_eq!(s(&sub["requestedBy"]), "web:op");
     for f in ["pwned1", "pwned2", "pwned3"] {
         assert!(
             !t.path(f).exists(),

@@ -79,6 +79,7 @@ struct RunPage {
     status: String,
     reason: String,
     trigger: String,
+    requested_by: String,
     business_date: String,
     params: Vec<(String, String)>,
     queued: String,
@@ -173,6 +174,7 @@ fn view(
         status: r.status.to_string(),
         reason: r.reason.unwrap_or_default(),
         trigger: r.trigger.to_string(),
+        requested_by: r.requested_by,
         business_date: r.business_date.format("%Y-%m-%d").to_string(),
         params,
         queued: local(r.queued_at, tz),
@@ -265,7 +267,47 @@ fn attempt(a: AttemptRow, tz: chrono_tz::Tz) -> Attempt {
 
 #[cfg(test)]
 mod tests {
-    use super::{TAIL_BYTES, TAIL_LINES, tail};
+    use super::{TAIL_BYTES, TAIL_LINES, live, tail};
+    use crate::store::{AttemptRow, AttemptStatus};
+
+    fn running(log: &std::path::Path, command: serde_json::Value) -> AttemptRow {
+        AttemptRow {
+            id: 1,
+            step: "extract".into(),
+            attempt: 1,
+            status: AttemptStatus::Running,
+            command,
+            log_path: log.display().to_string(),
+            pid: None,
+            started_at: chrono::Utc::now(),
+            ended_at: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+            log_bytes: 0,
+            log_dropped: 0,
+            rule: None,
+            action: None,
+            remediation: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_log_on_another_node_is_said_to_be_there() {
+        let dir = tempfile::tempdir().expect("dir");
+        let missing = dir.path().join("run-7/extract.log");
+        let there = live(running(&missing, serde_json::json!({ "node": "batch2" }))).await;
+        assert_eq!(there.node.as_deref(), Some("batch2"));
+        assert!(there.tail.is_err(), "{there:?}");
+        // Here, and nothing written yet: no output so far, not an error.
+        let here = live(running(&missing, serde_json::json!({}))).await;
+        assert_eq!(here.tail, Ok(String::new()));
+        std::fs::write(dir.path().join("out.log"), "a\nb\n").expect("write");
+        let read = live(running(&dir.path().join("out.log"), serde_json::json!({}))).await;
+        assert_eq!(read.tail, Ok("a\nb".to_owned()));
+    }
 
     #[test]
     fn the_tail_is_the_last_whole_lines() {

@@ -192,6 +192,7 @@ pub struct Words {
     pub time: &'static str,
     pub acted_on: &'static str,
     pub no_such_adhoc_job: &'static str,
+    pub requested_by: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -331,6 +332,7 @@ pub const EN: Words = Words {
     time: "Time",
     acted_on: "Target",
     no_such_adhoc_job: "There is no job of this name that may be submitted.",
+    requested_by: "Requested by",
 };
 
 pub const JA: Words = Words {
@@ -470,6 +472,7 @@ pub const JA: Words = Words {
     time: "日時",
     acted_on: "対象",
     no_such_adhoc_job: "この名前の実行依頼できるジョブはありません。",
+    requested_by: "依頼者",
 };
 
 #[cfg(test)]

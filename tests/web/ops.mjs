@@ -95,6 +95,7 @@ try {
     status,
     stdout: await op.locator("pre.stdout").allTextContents(),
     params: await op.locator("#params").innerText(),
+    requestedBy: await op.locator("#requested-by").innerText(),
     pwned: await op.evaluate(() => typeof window.pwned),
   };
   await shot(op, "submitted.png");
