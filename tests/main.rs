@@ -44,3 +44,4 @@ mod validate;
 mod web;
 mod web_auth;
 mod web_city;
+mod web_ops;

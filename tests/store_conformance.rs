@@ -53,6 +53,7 @@
 //! | list_notifications | outbox::list_notifications_newest_first_failed_only_and_limited |
 //! | audit | records::audit_appends_every_action_unchanged |
 //! | list_audit | records::list_audit_oldest_first_since_by_user_and_limited |
+//! | audit_page | records::audit_page_newest_first_filtered_and_paged_by_id |
 //! | record_param_change | records::record_param_change_reads_back_as_recorded |
 //! | list_param_changes | records::list_param_changes_newest_first_by_key_and_limited |
 //! | get_param_change | records::record_param_change_reads_back_as_recorded |
@@ -275,6 +276,7 @@ macro_rules! every_contract {
             records {
                 audit_appends_every_action_unchanged,
                 list_audit_oldest_first_since_by_user_and_limited,
+                audit_page_newest_first_filtered_and_paged_by_id,
                 record_param_change_reads_back_as_recorded,
                 list_param_changes_newest_first_by_key_and_limited,
                 mark_rolled_back_marks_a_change_once,

@@ -2,7 +2,7 @@
 //! decision the calendar, the closed-day rule and the job's window make. Reads only the
 //! definitions; works with no daemon and no database.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::table::Table;
@@ -32,30 +32,7 @@ pub struct Args {
 
 /// Reads a time argument in the configured zone.
 pub fn parse_time(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
-    let t = text.trim();
-    if let Ok(x) = DateTime::parse_from_rfc3339(t) {
-        return Ok(x.with_timezone(&Utc));
-    }
-    let local = [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-    .or_else(|| {
-        NaiveDate::parse_from_str(t, "%Y-%m-%d")
-            .ok()
-            .map(|d| d.and_time(chrono::NaiveTime::MIN))
-    })
-    .ok_or_else(|| {
-        format!("bad time `{t}` (expected `YYYY-MM-DD`, `YYYY-MM-DD HH:MM` or RFC 3339)")
-    })?;
-    tz.from_local_datetime(&local)
-        .earliest()
-        .map(|x| x.with_timezone(&Utc))
-        .ok_or_else(|| format!("`{t}` does not exist in {} (a clock change)", tz.name()))
+    crate::engine::submit::parse_time(text, tz)
 }
 
 pub fn run(settings: &Settings, args: Args) -> Result<(), Error> {

@@ -15,7 +15,8 @@ pub enum Role {
     City,
     /// Reads every page; writes nothing.
     Viewer,
-    /// Also acknowledges incidents and cancels runs.
+    /// Also acknowledges and resolves incidents, cancels runs, holds and releases jobs and
+    /// submits ad-hoc runs.
     Operator,
     /// Also approves and rejects waiting approval gates.
     Approver,
@@ -66,6 +67,14 @@ pub enum Write {
     Approve,
     /// `reject`
     Reject,
+    /// `incident.resolve`
+    Resolve,
+    /// `hold`
+    Hold,
+    /// `release`
+    Release,
+    /// `submit`
+    Submit,
 }
 
 impl Write {
@@ -76,6 +85,10 @@ impl Write {
             Write::Cancel => "cancel",
             Write::Approve => "approve",
             Write::Reject => "reject",
+            Write::Resolve => "incident.resolve",
+            Write::Hold => "hold",
+            Write::Release => "release",
+            Write::Submit => "submit",
         }
     }
 
@@ -83,6 +96,7 @@ impl Write {
     pub fn needs(self) -> Role {
         match self {
             Write::Acknowledge | Write::Cancel => Role::Operator,
+            Write::Resolve | Write::Hold | Write::Release | Write::Submit => Role::Operator,
             Write::Approve | Write::Reject => Role::Approver,
         }
     }
@@ -129,6 +143,9 @@ mod tests {
         assert!(!Role::Viewer.may(Write::Acknowledge));
         assert!(!Role::Viewer.may(Write::Approve));
         assert!(Role::Operator.may(Write::Cancel));
+        for w in [Write::Resolve, Write::Hold, Write::Release, Write::Submit] {
+            assert!(!Role::Viewer.may(w) && Role::Operator.may(w) && Role::Approver.may(w));
+        }
         assert!(!Role::Operator.may(Write::Reject));
         assert!(Role::Approver.may(Write::Acknowledge));
         assert!(Role::Approver.may(Write::Approve));

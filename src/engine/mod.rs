@@ -13,9 +13,10 @@
 //! (`context.rs`), the step DAG (`dag.rs`), one step and its attempts (`step.rs`), approval
 //! gates (`gate.rs`), a step handed over to another node and one run for another node's run
 //! (`delegate.rs`), a runbook's plan carried out for a failed attempt and the wait for a
-//! retry (`recovery.rs`), the run's end reaching the incidents (`finish.rs`), the secret
-//! parameters' values and their masking (`secrets.rs`), and the run's watcher: lateness,
-//! stuck steps and slowdowns (`monitor.rs`).
+//! retry (`recovery.rs`), the run's end reaching the incidents (`finish.rs`), a one-off
+//! submission checked and queued (`submit.rs`), the secret parameters' values and their
+//! masking (`secrets.rs`), and the run's watcher: lateness, stuck steps and slowdowns
+//! (`monitor.rs`).
 
 mod check;
 mod context;
@@ -29,6 +30,7 @@ pub mod params;
 mod recovery;
 mod secrets;
 mod step;
+pub mod submit;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -566,6 +566,31 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Which entries of the audit trail a page shows, newest first (the dashboard's Audit).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    /// Only this user's (`web:NAME` for a web user).
+    pub user: Option<String>,
+    /// Only this action (`submit`, `incident.resolve` ...).
+    pub action: Option<String>,
+    /// Only those at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only those before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Only those recorded before entry `before` (the next page's start).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// An audit entry with its place in the trail.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuditRecord {
+    /// Grows with every entry appended.
+    pub id: i64,
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+}
+
 /// A change to a parameter file, to be recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewParamChange {

@@ -193,6 +193,8 @@ pub trait RecordStore: Send + Sync + std::fmt::Debug {
         user: Option<&str>,
         limit: i64,
     ) -> Pending<Vec<AuditEntry>>;
+    /// The audit trail newest first, filtered by `query`, at most `query.limit` entries.
+    fn audit_page(&self, query: &AuditQuery) -> Pending<Vec<AuditRecord>>;
     /// Records a change to a parameter file; returns its id.
     fn record_param_change(&self, change: &NewParamChange) -> Pending<i64>;
     /// Parameter changes, newest first, of `key` when given.

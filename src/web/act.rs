@@ -1,8 +1,10 @@
 //! The dashboard's writes, each the CLI's action with the web user's name (`web:NAME`):
-//! acknowledge an incident (`incident.ack`), cancel a run (`cancel`), approve or reject a
-//! waiting approval gate (`approve`, `reject`). Each passes `session::authorize` first, then
-//! takes the same store call and the same domain decisions as `unyo incident ack`, `unyo
-//! cancel`, `unyo approve|reject`, and is audited, done or refused. A write that went
+//! acknowledge or resolve an incident (`incident.ack`, `incident.resolve`), cancel a run
+//! (`cancel`), approve or reject a waiting approval gate (`approve`, `reject`), hold or
+//! release a job (`hold`, `release`), submit an ad-hoc run (`submit`). Each passes
+//! `session::authorize` first, then takes the same store call and the same domain decisions
+//! as `unyo incident ack|resolve`, `unyo cancel`, `unyo approve|reject`, `unyo
+//! hold|release`, `unyo submit` (`engine::submit`), and is audited, done or refused. A write that went
 //! through answers with a redirect back to its page (303); a refusal with a page saying why.
 
 use std::sync::Arc;
@@ -282,4 +284,262 @@ async fn decide(
         Err(e) => return page::unavailable(lang, &e),
     };
     act.finish(outcome, StatusCode::CONFLICT).await
+}
+
+#[derive(Debug)]
+pub(super) struct Resolution {
+    csrf: String,
+    cause: String,
+    countermeasure: String,
+}
+
+impl FromFields for Resolution {
+    fn from_fields(f: &Fields) -> Result<Resolution, String> {
+        Ok(Resolution {
+            csrf: f.get("csrf"),
+            cause: f.get("cause"),
+            countermeasure: f.get("countermeasure"),
+        })
+    }
+}
+
+/// `unyo incident resolve ID --cause --countermeasure`, from the incident's page.
+pub(super) async fn resolve(
+    State(d): State<Arc<Dashboard>>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(f): Form<Resolution>,
+) -> Response {
+    let lang = lang(&headers);
+    let target = format!("incident {id}");
+    let s = match authorize(&d, lang, &headers, &f.csrf, Write::Resolve, &target).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let act = Act {
+        d: &d,
+        lang,
+        s: &s,
+        write: Write::Resolve,
+        target: &target,
+        args: serde_json::json!({ "cause": f.cause, "countermeasure": f.countermeasure }),
+        back: format!("/incidents/{id}"),
+    };
+    if f.cause.trim().is_empty() || f.countermeasure.trim().is_empty() {
+        let refused = Err(
+            "the cause and the countermeasure must not be empty: they go into the report"
+                .to_owned(),
+        );
+        return act.finish(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let change = IncidentChange::Resolve {
+        cause: f.cause.clone(),
+        countermeasure: f.countermeasure.clone(),
+    };
+    let outcome = match d
+        .store
+        .change_incident(id, &change, &s.actor(), chrono::Utc::now())
+        .await
+    {
+        Ok(Ok(row)) => Ok(format!("now {}", row.status)),
+        Ok(Err(why)) => Err(why.to_string()),
+        Err(e) => return page::unavailable(lang, &e),
+    };
+    act.finish(outcome, StatusCode::CONFLICT).await
+}
+
+#[derive(Debug)]
+pub(super) struct Holding {
+    csrf: String,
+    job: String,
+    reason: String,
+}
+
+impl FromFields for Holding {
+    fn from_fields(f: &Fields) -> Result<Holding, String> {
+        Ok(Holding {
+            csrf: f.get("csrf"),
+            job: f.required("job")?,
+            reason: f.get("reason"),
+        })
+    }
+}
+
+/// `unyo hold JOB --reason`, from the Holds page.
+pub(super) async fn hold(
+    State(d): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    Form(f): Form<Holding>,
+) -> Response {
+    let lang = lang(&headers);
+    let target = format!("job {}", f.job);
+    let s = match authorize(&d, lang, &headers, &f.csrf, Write::Hold, &target).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let act = Act {
+        d: &d,
+        lang,
+        s: &s,
+        write: Write::Hold,
+        target: &target,
+        args: serde_json::json!({ "reason": f.reason }),
+        back: "/holds".to_owned(),
+    };
+    let catalog = d.definitions().catalog.clone();
+    let Some(job) = catalog.jobs.get(&f.job) else {
+        let hint = crate::spec::diag::hint(&f.job, catalog.jobs.keys().map(String::as_str));
+        let refused = Err(format!("unknown job `{}`{hint}", f.job));
+        return act.finish(refused, StatusCode::NOT_FOUND).await;
+    };
+    if let Err(why) = allowed(job, &s, "hold") {
+        return act.finish(Err(why), StatusCode::FORBIDDEN).await;
+    }
+    let outcome = match d
+        .store
+        .hold(&f.job, &s.actor(), chrono::Utc::now(), f.reason.trim())
+        .await
+    {
+        Ok(true) => Ok("held".to_owned()),
+        Ok(false) => Err(format!("`{}` is held already", f.job)),
+        Err(e) => return page::unavailable(lang, &e),
+    };
+    act.finish(outcome, StatusCode::CONFLICT).await
+}
+
+/// `unyo release JOB`, from the Holds page. A job no longer defined can still be released.
+pub(super) async fn release(
+    State(d): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    Form(f): Form<Holding>,
+) -> Response {
+    let lang = lang(&headers);
+    let target = format!("job {}", f.job);
+    let s = match authorize(&d, lang, &headers, &f.csrf, Write::Release, &target).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let act = Act {
+        d: &d,
+        lang,
+        s: &s,
+        write: Write::Release,
+        target: &target,
+        args: serde_json::json!({}),
+        back: "/holds".to_owned(),
+    };
+    if let Some(job) = d.definitions().catalog.jobs.get(&f.job)
+        && let Err(why) = allowed(job, &s, "release")
+    {
+        return act.finish(Err(why), StatusCode::FORBIDDEN).await;
+    }
+    let outcome = match d.store.release(&f.job).await {
+        Ok(true) => Ok("released".to_owned()),
+        Ok(false) => Err(format!("`{}` is not held", f.job)),
+        Err(e) => return page::unavailable(lang, &e),
+    };
+    act.finish(outcome, StatusCode::CONFLICT).await
+}
+
+/// The Submit page's form: the job, each parameter as `p.NAME` (left empty: not given, so
+/// its default applies), the reason, a service-desk request, a start time, urgency.
+#[derive(Debug)]
+pub(super) struct Submitting {
+    csrf: String,
+    job: String,
+    params: Vec<String>,
+    reason: String,
+    request: String,
+    at: String,
+    outside_window: bool,
+}
+
+impl FromFields for Submitting {
+    fn from_fields(f: &Fields) -> Result<Submitting, String> {
+        Ok(Submitting {
+            csrf: f.get("csrf"),
+            job: f.required("job")?,
+            params: f
+                .with_prefix("p.")
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            reason: f.get("reason"),
+            request: f.get("request"),
+            at: f.get("at"),
+            outside_window: !f.get("outside_window").is_empty(),
+        })
+    }
+}
+
+/// `unyo submit JOB -p NAME=VALUE ... [--reason] [--request N] [--at] [--outside-window]`,
+/// from the Submit page: the same checks and record ([`crate::engine::submit`]), requested
+/// by `web:NAME`; done, it goes to the new run's page.
+pub(super) async fn submit(
+    State(d): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    Form(f): Form<Submitting>,
+) -> Response {
+    use crate::engine::submit::{Submission, submit};
+    let lang = lang(&headers);
+    let target = format!("job {}", f.job);
+    let s = match authorize(&d, lang, &headers, &f.csrf, Write::Submit, &target).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let defs = d.definitions();
+    let trimmed = |t: &str| Some(t.trim().to_owned()).filter(|t| !t.is_empty());
+    let request = trimmed(&f.request).map(|r| r.parse::<i64>().map_err(|_| r));
+    let sub = Submission {
+        job: f.job.clone(),
+        params: f.params.clone(),
+        at: trimmed(&f.at),
+        window: None,
+        reason: trimmed(&f.reason),
+        outside_window: f.outside_window,
+        business_date: None,
+        request: request.as_ref().and_then(|r| r.as_ref().ok().copied()),
+    };
+    let mut act = Act {
+        d: &d,
+        lang,
+        s: &s,
+        write: Write::Submit,
+        target: &target,
+        args: sub.audit_args(&defs.catalog),
+        back: format!("/submit?job={}", f.job),
+    };
+    if let Some(Err(r)) = request {
+        let refused = Err(format!("request: `{r}` is not a request number"));
+        return act.finish(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let person = s.actor();
+    let may = |job: &Job| allowed(job, &s, "submit");
+    let now = chrono::Utc::now();
+    let done = submit(
+        &defs.settings,
+        &defs.catalog,
+        &*d.store,
+        &sub,
+        &person,
+        may,
+        now,
+    )
+    .await;
+    let done = match done {
+        Ok(Ok(done)) => done,
+        Ok(Err(why)) => return act.finish(Err(why), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(e) => return page::unavailable(lang, &e),
+    };
+    // The request changed: audited as `unyo desk link` is.
+    if let Some((n, status)) = &done.linked {
+        let (target, outcome) = (format!("request {n}"), Ok(format!("now {status}")));
+        let args = serde_json::json!({ "run": done.id });
+        if let Err(e) = audit(&d, &person, "desk.link", &target, args, &outcome).await {
+            return page::unavailable(lang, &e);
+        }
+    }
+    act.back = format!("/runs/{}", done.id);
+    act.finish(Ok(done.detail()), StatusCode::CONFLICT).await
 }

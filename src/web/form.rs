@@ -40,6 +40,20 @@ impl Fields {
         self.required(name).unwrap_or_default()
     }
 
+    /// The fields whose names start with `prefix`, the prefix taken off, in the order
+    /// posted (a name given twice counts by its first value).
+    pub fn with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (k, v) in &self.0 {
+            if let Some(name) = k.strip_prefix(prefix)
+                && !out.iter().any(|(n, _)| n == name)
+            {
+                out.push((name.to_owned(), v.clone()));
+            }
+        }
+        out
+    }
+
     /// The field's value; `Err` names it when it is missing.
     pub fn required(&self, name: &str) -> Result<String, String> {
         self.0
@@ -113,5 +127,13 @@ mod tests {
         assert_eq!(f.get("bad"), "%zz%4");
         assert_eq!(f.required("csrf"), Err("csrf".to_owned()));
         assert_eq!(format!("{f:?}"), r#"["name", "password", "x", "y", "bad"]"#);
+        let p = Fields::parse(b"p.month=2026-10&job=x&p.dept=%3B+rm&p.month=again");
+        assert_eq!(
+            p.with_prefix("p."),
+            [
+                ("month".into(), "2026-10".into()),
+                ("dept".into(), "; rm".into())
+            ]
+        );
     }
 }

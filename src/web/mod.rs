@@ -1,5 +1,6 @@
 //! The dashboard the daemon (or `unyo web serve`) serves on `web.listen`: server-rendered
-//! pages, one module a page ([`today`], [`run`], [`incidents`], [`city`]) on one layout
+//! pages, one module a page ([`today`], [`run`], [`incidents`], [`incident`], [`holds`],
+//! [`submit`], [`nodes`], [`checks`], [`audit`], [`city`]) on one layout
 //! (`templates/layout.html`, [`page`]), the words of each language in [`words`], one
 //! stylesheet embedded in the binary. axum serves it in a task of its own, over plain HTTP
 //! or HTTPS ([`tls`]); every page reads the records through the [`Store`] traits and the
@@ -7,11 +8,11 @@
 //!
 //! On loopback reading needs no login. Off loopback (another address with `web.tls`, or
 //! `web.behind_proxy`), every page but the login needs one ([`guard`] redirects to
-//! `/login`). The writes ([`act`]: acknowledge, cancel, approve, reject) need a session
-//! ([`login`], [`session`], [`auth`]) whose role allows them, its CSRF token and a
-//! same-site request; each is the CLI's action, decided by the same domain functions and
-//! store calls, and audited under `web:NAME`. A `city` user sees the city's view only and
-//! writes nothing.
+//! `/login`). The writes ([`act`]: acknowledge, resolve, cancel, approve, reject, hold,
+//! release, submit) need a session ([`login`], [`session`], [`auth`]) whose role allows
+//! them, its CSRF token and a same-site request; each is the CLI's action, decided by the
+//! same domain functions and store calls, and audited under `web:NAME`. A `city` user sees
+//! the city's view only and writes nothing.
 //!
 //! Every page is HTML escaped by askama (job names, parameters, log lines are data), sent
 //! with a Content-Security-Policy that allows no script and forms only to itself, and
@@ -20,15 +21,21 @@
 //! its own at the dashboard's address).
 
 mod act;
+mod audit;
 pub mod auth;
+mod checks;
 mod city;
 mod form;
+mod holds;
+mod incident;
 mod incidents;
 mod login;
+mod nodes;
 mod page;
 mod reach;
 mod run;
 mod session;
+mod submit;
 pub mod tls;
 mod today;
 pub mod words;
@@ -100,6 +107,15 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/runs/{id}/reject", post(act::reject))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/ack", post(act::acknowledge))
+        .route("/incidents/{id}", get(incident::page))
+        .route("/incidents/{id}/resolve", post(act::resolve))
+        .route("/holds", get(holds::page))
+        .route("/hold", post(act::hold))
+        .route("/release", post(act::release))
+        .route("/submit", get(submit::page).post(act::submit))
+        .route("/nodes", get(nodes::page))
+        .route("/checks", get(checks::page))
+        .route("/audit", get(audit::page))
         .route("/login", get(login::form).post(login::login))
         .route("/logout", post(login::logout))
         .route("/style.css", get(style))

@@ -22,6 +22,8 @@ pub struct Frame {
     pub title: String,
     /// Who is logged in (the layout names them and offers the logout), if anyone.
     pub who: Option<Session>,
+    /// Seconds after which the browser reloads the page (a run's live output: no script).
+    pub refresh: Option<u32>,
 }
 
 impl Frame {
@@ -31,6 +33,7 @@ impl Frame {
             w: lang.words(),
             title: title.to_owned(),
             who: None,
+            refresh: None,
         }
     }
 

@@ -68,6 +68,88 @@ pub async fn list_audit_oldest_first_since_by_user_and_limited(db: &Db) {
     assert!(list(Some(31), None, 10).await.expect("trail").is_empty());
 }
 
+pub async fn audit_page_newest_first_filtered_and_paged_by_id(db: &Db) {
+    let q = unyo::store::AuditQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(db.audit_page(&q).await.expect("page").is_empty());
+    for e in [
+        action("alice", "run", at(0)),
+        action("web:bob", "hold", at(10)),
+        action("alice", "hold", at(20)),
+        action("web:bob", "submit", at(30)),
+        action("alice", "cancel", at(40)),
+    ] {
+        db.audit(&e).await.expect("audit");
+    }
+    let page = |q: unyo::store::AuditQuery| async move {
+        db.audit_page(&q)
+            .await
+            .expect("page")
+            .into_iter()
+            .map(|r| (r.entry.user, r.entry.action))
+            .collect::<Vec<_>>()
+    };
+    let all = db.audit_page(&q).await.expect("page");
+    let ids: Vec<i64> = all.iter().map(|r| r.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    assert_eq!(
+        all[0].entry,
+        action("alice", "cancel", at(40)),
+        "as recorded"
+    );
+    let pair = |u: &str, a: &str| (u.to_owned(), a.to_owned());
+    assert_eq!(
+        page(unyo::store::AuditQuery {
+            user: Some("web:bob".into()),
+            ..q.clone()
+        })
+        .await,
+        [pair("web:bob", "submit"), pair("web:bob", "hold")]
+    );
+    assert_eq!(
+        page(unyo::store::AuditQuery {
+            action: Some("hold".into()),
+            ..q.clone()
+        })
+        .await,
+        [pair("alice", "hold"), pair("web:bob", "hold")]
+    );
+    assert_eq!(
+        page(unyo::store::AuditQuery {
+            from: Some(at(10)),
+            to: Some(at(30)),
+            ..q.clone()
+        })
+        .await,
+        [pair("alice", "hold"), pair("web:bob", "hold")],
+        "from inclusive, to exclusive"
+    );
+    // Two a page: the second starts before the first page's last id.
+    let first = db
+        .audit_page(&unyo::store::AuditQuery {
+            limit: 2,
+            ..q.clone()
+        })
+        .await
+        .expect("page");
+    assert_eq!(first.len(), 2);
+    let second = page(unyo::store::AuditQuery {
+        limit: 2,
+        before: Some(first[1].id),
+        ..q.clone()
+    })
+    .await;
+    assert_eq!(second, [pair("alice", "hold"), pair("web:bob", "hold")]);
+    let last = page(unyo::store::AuditQuery {
+        before: Some(ids[4]),
+        ..q.clone()
+    })
+    .await;
+    assert!(last.is_empty(), "{last:?}");
+}
+
 pub async fn record_param_change_reads_back_as_recorded(db: &Db) {
     let run = finished(&**db, "tune", unyo::store::RunStatus::Succeeded, at(0)).await;
     let mut change = param_change("counters.max_sessions", at(1));

@@ -112,6 +112,34 @@ impl RecordStore for PgStore {
         })
     }
 
+    fn audit_page(&self, query: &AuditQuery) -> Pending<Vec<AuditRecord>> {
+        let f = query.clone();
+        self.read("reading the audit trail", move |pg| {
+            let rows = pg.fetch_all(
+                q(
+                    "SELECT * FROM audit WHERE ($1::text IS NULL OR \"user\" = $1) \
+                   AND ($2::text IS NULL OR action = $2) \
+                   AND ($3::timestamptz IS NULL OR at >= $3) \
+                   AND ($4::timestamptz IS NULL OR at < $4) \
+                   AND ($5::bigint IS NULL OR id < $5) \
+                   ORDER BY id DESC LIMIT $6",
+                )
+                .bind(f.user)
+                .bind(f.action)
+                .bind(f.from)
+                .bind(f.to)
+                .bind(f.before)
+                .bind(f.limit),
+            )?;
+            map_all(rows, |r| {
+                Ok(AuditRecord {
+                    id: col(r, "id")?,
+                    entry: audit_row(r)?,
+                })
+            })
+        })
+    }
+
     fn record_param_change(&self, change: &NewParamChange) -> Pending<i64> {
         let ch = change.clone();
         self.write("recording a parameter change", move |pg| {

@@ -108,6 +108,43 @@ impl RecordStore for SqliteStore {
         })
     }
 
+    fn audit_page(&self, query: &AuditQuery) -> Pending<Vec<AuditRecord>> {
+        let q = query.clone();
+        self.read(move |c| {
+            all(
+                c,
+                "reading the audit trail",
+                "SELECT * FROM audit WHERE (?1 IS NULL OR user = ?1) \
+                 AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR at >= ?3) \
+                 AND (?4 IS NULL OR at < ?4) AND (?5 IS NULL OR id < ?5) \
+                 ORDER BY id DESC LIMIT ?6",
+                params![
+                    q.user,
+                    q.action,
+                    q.from.map(ts),
+                    q.to.map(ts),
+                    q.before,
+                    q.limit
+                ],
+                |r| {
+                    Ok(AuditRecord {
+                        id: col(r, "id")?,
+                        entry: AuditEntry {
+                            at: time(r, "at")?,
+                            user: col(r, "user")?,
+                            host: col(r, "host")?,
+                            action: col(r, "action")?,
+                            target: col(r, "target")?,
+                            args: json(r, "args")?,
+                            outcome: col(r, "outcome")?,
+                            detail: col(r, "detail")?,
+                        },
+                    })
+                },
+            )
+        })
+    }
+
     fn record_param_change(&self, change: &NewParamChange) -> Pending<i64> {
         let ch = change.clone();
         self.write("recording a parameter change", move |c| {
