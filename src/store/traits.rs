@@ -222,6 +222,10 @@ pub trait ReportStore: Send + Sync + std::fmt::Debug {
     fn frozen_report(&self, id: i64) -> Pending<Option<FrozenReport>>;
     /// The frozen reports with these bytes' SHA-256.
     fn frozen_reports_by_hash(&self, sha256: &str) -> Pending<Vec<FrozenReport>>;
+    /// The frozen reports, newest first, at most `limit`.
+    fn list_frozen_reports(&self, limit: i64) -> Pending<Vec<FrozenReport>>;
+    /// The bytes a frozen report was frozen with; `None` for an unknown id.
+    fn frozen_report_body(&self, id: i64) -> Pending<Option<Vec<u8>>>;
     /// What the reports read of the period `[from, to)`.
     fn report_facts(
         &self,

@@ -383,6 +383,24 @@ impl ReportStore for PgStore {
         })
     }
 
+    fn list_frozen_reports(&self, limit: i64) -> Pending<Vec<FrozenReport>> {
+        self.read("reading frozen reports", move |pg| {
+            let rows = pg.fetch_all(
+                q(concat!(select_frozen!(), " ORDER BY id DESC LIMIT $1")).bind(limit),
+            )?;
+            map_all(rows, frozen_report_row)
+        })
+    }
+
+    fn frozen_report_body(&self, id: i64) -> Pending<Option<Vec<u8>>> {
+        self.read("reading a frozen report's bytes", move |pg| {
+            let row = pg.fetch_optional(
+                q("SELECT body FROM frozen_reports WHERE id = $1").bind(id),
+            )?;
+            Ok(row.as_ref().map(|r| col::<Vec<u8>>(r, "body")).transpose()?)
+        })
+    }
+
     fn report_facts(
         &self,
         from: DateTime<Utc>,

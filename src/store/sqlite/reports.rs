@@ -286,6 +286,32 @@ impl ReportStore for SqliteStore {
         })
     }
 
+    fn list_frozen_reports(&self, limit: i64) -> Pending<Vec<FrozenReport>> {
+        self.read(move |c| {
+            all(
+                c,
+                "reading frozen reports",
+                &format!("SELECT {FROZEN_COLUMNS} FROM frozen_reports ORDER BY id DESC LIMIT ?1"),
+                [limit],
+                frozen_report_row,
+            )
+        })
+    }
+
+    fn frozen_report_body(&self, id: i64) -> Pending<Option<Vec<u8>>> {
+        self.read(move |c| {
+            Ok(all(
+                c,
+                "reading a frozen report's bytes",
+                "SELECT body FROM frozen_reports WHERE id = ?1",
+                [id],
+                |r| col::<Vec<u8>>(r, "body"),
+            )?
+            .into_iter()
+            .next())
+        })
+    }
+
     fn report_facts(
         &self,
         from: DateTime<Utc>,
