@@ -1,5 +1,6 @@
 //! The dashboard the daemon serves on `web.listen` (loopback only): server-rendered pages,
-//! one module a page ([`today`], [`run`], [`incidents`]) on one layout
+//! one module a page ([`today`], [`run`], [`incidents`], [`job`], [`approvals`], [`calendar`],
+//! [`reports`]) on one layout
 //! (`templates/layout.html`, [`page`]), the words of each language in [`words`], one
 //! stylesheet embedded in the binary. axum serves it in a task of the daemon's own; every
 //! page reads the records through the [`Store`] traits and the definitions the daemon runs
@@ -16,11 +17,15 @@
 //! elsewhere cannot reach it by pointing a name of its own at 127.0.0.1).
 
 mod act;
+mod approvals;
 pub mod auth;
+mod calendar;
 mod form;
 mod incidents;
+mod job;
 mod login;
 mod page;
+mod reports;
 mod run;
 mod session;
 mod today;
@@ -87,6 +92,12 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/runs/{id}/reject", post(act::reject))
         .route("/incidents", get(incidents::page))
         .route("/incidents/{id}/ack", post(act::acknowledge))
+        .route("/jobs", get(job::list))
+        .route("/jobs/{name}", get(job::page))
+        .route("/approvals", get(approvals::page))
+        .route("/calendar", get(calendar::page))
+        .route("/reports", get(reports::page))
+        .route("/reports/frozen/{id}", get(reports::frozen))
         .route("/login", get(login::form).post(login::login))
         .route("/logout", post(login::logout))
         .route("/style.css", get(style))
@@ -173,10 +184,14 @@ async fn guard(req: Request, next: Next) -> Response {
             .into_response()
     };
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(POLICY),
-    );
+    // A page that set a policy of its own (a frozen report: its inline style, sandboxed)
+    // keeps it; every other answer gets the dashboard's.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(POLICY),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -244,10 +244,7 @@ pub async fn list_frozen_reports_newest_first_and_limited(db: &Db) {
     );
     assert_eq!(old.id, r1.id);
     assert_eq!(old.superseded_by, Some(r2.id));
-    assert_eq!(
-        db.list_frozen_reports(2).await.expect("two"),
-        vec![en, r2]
-    );
+    assert_eq!(db.list_frozen_reports(2).await.expect("two"), vec![en, r2]);
 }
 
 pub async fn frozen_report_body_is_the_bytes_frozen(db: &Db) {

@@ -394,10 +394,12 @@ impl ReportStore for PgStore {
 
     fn frozen_report_body(&self, id: i64) -> Pending<Option<Vec<u8>>> {
         self.read("reading a frozen report's bytes", move |pg| {
-            let row = pg.fetch_optional(
-                q("SELECT body FROM frozen_reports WHERE id = $1").bind(id),
-            )?;
-            Ok(row.as_ref().map(|r| col::<Vec<u8>>(r, "body")).transpose()?)
+            let row =
+                pg.fetch_optional(q("SELECT body FROM frozen_reports WHERE id = $1").bind(id))?;
+            Ok(row
+                .as_ref()
+                .map(|r| col::<Vec<u8>>(r, "body"))
+                .transpose()?)
         })
     }
 
