@@ -285,7 +285,7 @@ fn the_job_approvals_calendar_and_reports_pages_answer_over_http() {
     let (code, verified) = get(port, &format!("/reports?sha256={sha}"));
     assert_eq!(code, 200);
     assert!(
-        verified.contains(&format!("Unaltered: frozen report: #{id} (monthly ")),
+        verified.contains(&format!("Unaltered: frozen report #{id} (monthly ")),
         "{verified}"
     );
     assert!(verified.contains("current: it stands"), "{verified}");
@@ -410,6 +410,16 @@ fn in_chromium_each_page_reads_and_a_second_approver_approves_from_approvals() {
         s(&seen["reports"]["verdict"]).contains("current: it stands"),
         "{seen}"
     );
+
+    let reports_ja = s(&seen["reportsJa"]["text"]);
+    assert!(
+        reports_ja.contains("改変なし: 凍結済み報告書 #") && reports_ja.contains("現行版です。"),
+        "{reports_ja}"
+    );
+    assert!(
+        s(&seen["approvalsJa"]["text"]).contains("起動者本人は承認できません"),
+        "{seen}"
+    );
     assert_eq!(seen["frozen"]["status"], 200, "{seen}");
     assert!(s(&seen["frozen"]["text"]).contains("Monthly"), "{seen}");
 
@@ -448,6 +458,8 @@ fn in_chromium_each_page_reads_and_a_second_approver_approves_from_approvals() {
         "calendar.png",
         "calendar-ja.png",
         "reports.png",
+        "reports-ja.png",
+        "approvals-ja.png",
         "frozen-report.png",
         "approvals.png",
         "approval-refused.png",

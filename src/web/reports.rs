@@ -248,21 +248,34 @@ async fn verify(d: &Dashboard, sha256: &str, lang: Lang) -> Result<Verdict, Stor
             text: format!("{} (sha256 {sha256})", w.not_frozen),
         });
     };
-    let mut text = format!(
-        "{}: #{} ({} {}, {}, {}), {} {} {} {}",
-        w.unaltered,
-        f.id,
-        f.kind,
-        f.period,
-        f.lang,
-        f.format,
-        w.frozen_on,
-        local(f.frozen_at, tz),
-        w.by,
-        f.frozen_by
-    );
+    let at = |t| local(t, tz);
+    let mut text = match lang {
+        Lang::En => format!(
+            "Unaltered: frozen report #{} ({} {}, {}, {}), frozen on {} by {}",
+            f.id,
+            f.kind,
+            f.period,
+            f.lang,
+            f.format,
+            at(f.frozen_at),
+            f.frozen_by
+        ),
+        Lang::Ja => format!(
+            "改変なし: 凍結済み報告書 #{}({} {}、{}、{})。{} に {} が凍結",
+            f.id,
+            f.kind,
+            f.period,
+            f.lang,
+            f.format,
+            at(f.frozen_at),
+            f.frozen_by
+        ),
+    };
     if let (Some(old), Some(why)) = (f.supersedes, &f.reason) {
-        text.push_str(&format!("; {} #{old}: {why}", w.supersedes));
+        text.push_str(&match lang {
+            Lang::En => format!("; it superseded report #{old}: {why}"),
+            Lang::Ja => format!("。報告書 #{old} を差し替えたもの(理由: {why})"),
+        });
     }
     let successor: Option<FrozenReport> = match f.superseded_by {
         Some(id) => d.store.frozen_report(id).await?,
@@ -271,21 +284,31 @@ async fn verify(d: &Dashboard, sha256: &str, lang: Lang) -> Result<Verdict, Stor
     Ok(match successor {
         None => Verdict {
             class: "current",
-            text: format!("{text}; {}", w.it_stands),
+            text: match lang {
+                Lang::En => format!("{text}; current: it stands"),
+                Lang::Ja => format!("{text}。現行版です。"),
+            },
         },
-        Some(s) => Verdict {
-            class: "superseded",
-            text: format!(
-                "{text}; {} #{} ({} {} {} {}): {}",
-                w.superseded_by,
-                s.id,
-                w.frozen_on,
-                local(s.frozen_at, tz),
-                w.by,
-                s.frozen_by,
-                s.reason.as_deref().unwrap_or_default()
-            ),
-        },
+        Some(s) => {
+            let why = s.reason.as_deref().unwrap_or_default();
+            Verdict {
+                class: "superseded",
+                text: match lang {
+                    Lang::En => format!(
+                        "{text}; SUPERSEDED by report #{} on {} by {}: {why}",
+                        s.id,
+                        at(s.frozen_at),
+                        s.frozen_by
+                    ),
+                    Lang::Ja => format!(
+                        "{text}。差し替え済み: {} に {} が報告書 #{} で差し替え(理由: {why})。",
+                        at(s.frozen_at),
+                        s.frozen_by,
+                        s.id
+                    ),
+                },
+            }
+        }
     })
 }
 

@@ -99,6 +99,12 @@ try {
   await ja.goto(`${base}/calendar?year=2026`);
   result.calendarJa = { closed: await ja.locator("#calendar-city table.closed-days").innerText() };
   await ja.screenshot({ path: `${out}/calendar-ja.png`, fullPage: true });
+  await ja.goto(`${base}/reports?sha256=${sha}`);
+  result.reportsJa = { text: await text(ja) };
+  await ja.screenshot({ path: `${out}/reports-ja.png`, fullPage: true });
+  await ja.goto(`${base}/approvals`);
+  result.approvalsJa = { text: await text(ja) };
+  await ja.screenshot({ path: `${out}/approvals-ja.png`, fullPage: true });
 
   // Approvals: the starter is refused, a second approver approves.
   const mine = await loggedIn(starter);
