@@ -153,6 +153,23 @@ fn sha256_hex(bytes: &[u8]) -> String {
 #[test]
 fn the_job_approvals_calendar_and_reports_pages_answer_over_http() {
     let (t, port) = pages_tree();
+    // The previous month in Japanese Markdown, frozen, then superseded on purpose by other
+    // bytes (the city wants Western dates): reports 2 and 3.
+    let (old, new) = (t.path("old.md"), t.path("new.md"));
+    let freeze = |out: &std::path::Path, extra: &[&str]| {
+        let out = out.to_string_lossy();
+        let mut a = vec!["report", "monthly", "--freeze", "--out", &out];
+        a.extend_from_slice(extra);
+        let done = t.run(&a);
+        assert!(done.status.success(), "{}", both(&done));
+    };
+    freeze(&old, &[]);
+    t.file(
+        "unyo.yaml",
+        &format!("web:\n  listen: \"127.0.0.1:{port}\"\nreport:\n  date_style: western\n"),
+    );
+    let why = "the city asked for Western dates";
+    freeze(&new, &["--supersede", "--reason", why]);
     let d = Daemon::start(&t);
     wait_for("the dashboard", || {
         TcpStream::connect(("127.0.0.1", port)).ok()
@@ -257,7 +274,7 @@ fn the_job_approvals_calendar_and_reports_pages_answer_over_http() {
     // Reports: the frozen report, its bytes served as frozen, verified by their SHA-256.
     let file = std::fs::read(t.path("report.html")).expect("report.html");
     let sha = sha256_hex(&file);
-    let id: i64 = one(&t, "select id from frozen_reports");
+    let id: i64 = one(&t, "select id from frozen_reports where format = 'html'");
     let (code, reports) = get(port, "/reports");
     assert_eq!(code, 200, "{reports}");
     assert!(
@@ -289,6 +306,50 @@ fn the_job_approvals_calendar_and_reports_pages_answer_over_http() {
         "{verified}"
     );
     assert!(verified.contains("current: it stands"), "{verified}");
+    // The superseded file: unaltered, but no longer standing, and why.
+    let (_, superseded) = get(
+        port,
+        &format!(
+            "/reports?sha256={}",
+            sha256_hex(&std::fs::read(&old).expect("old"))
+        ),
+    );
+    assert!(
+        superseded.contains(
+            "<p class=\"verdict superseded\" id=\"verdict\">Unaltered: frozen report #2 (monthly "
+        ) && superseded.contains("; SUPERSEDED by report #3 on ")
+            && superseded.contains(&format!(": {why}</p>")),
+        "{superseded}"
+    );
+    let (_, current) = get(
+        port,
+        &format!(
+            "/reports?sha256={}",
+            sha256_hex(&std::fs::read(&new).expect("new"))
+        ),
+    );
+    assert!(
+        current.contains("Unaltered: frozen report #3 (monthly ")
+            && current.contains(&format!(
+                "; it superseded report #2: {why}; current: it stands"
+            )),
+        "{current}"
+    );
+    // The period lists its current forms only; the chain shows in the frozen reports.
+    assert!(
+        current.contains("<a href=\"/reports/frozen/3\">#3 ja md</a>")
+            && !current.contains("<a href=\"/reports/frozen/2\">#2 ja md</a>"),
+        "{current}"
+    );
+    assert!(
+        current.contains("<tr id=\"frozen-2\" class=\"superseded\">"),
+        "{current}"
+    );
+    assert!(current.contains("superseded by #3"), "{current}");
+    assert!(
+        current.contains(&format!("supersedes #2: {why}")),
+        "{current}"
+    );
     let other = sha256_hex(b"another file");
     let (_, unknown) = get(port, &format!("/reports?sha256={other}"));
     assert!(
