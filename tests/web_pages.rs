@@ -47,6 +47,49 @@ fn http(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, String, 
     (code, head, all[at + 4..].to_vec())
 }
 
+/// A form posted: (status, head, body as text).
+fn post(port: u16, path: &str, headers: &[&str], form: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut req = format!(
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+        form.len()
+    );
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    req.push_str(form);
+    s.write_all(req.as_bytes()).expect("write");
+    let mut all = String::new();
+    s.read_to_string(&mut all).expect("read");
+    let (head, body) = all.split_once("\r\n\r\n").expect("head");
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("code");
+    (code, head.to_owned(), body.to_owned())
+}
+
+/// Logs `name` in; returns the session's `Cookie` header.
+fn login(port: u16, name: &str) -> String {
+    let (code, head, body) = post(
+        port,
+        "/login",
+        &[],
+        &format!("name={name}&password=correct+horse+battery"),
+    );
+    assert_eq!(code, 303, "{head}\n{body}");
+    let set = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no cookie in {head}"));
+    format!("Cookie: {}", set.split(';').next().expect("pair"))
+}
+
 /// A page's status and text.
 fn get(port: u16, path: &str) -> (u16, String) {
     let (code, _, body) = http(port, "GET", path, &[]);
@@ -235,6 +278,48 @@ fn the_job_approvals_calendar_and_reports_pages_answer_over_http() {
     assert!(approvals.contains(&os_user()), "{approvals}");
     // Without a login no form is offered.
     assert!(!approvals.contains("/approve\""), "{approvals}");
+
+    // An approver sees the forms; a rejection from Approvals comes back to Approvals, and a
+    // form naming anywhere else goes back to the run, never off the dashboard.
+    let kimura = login(port, "kimura");
+    let (_, _, page) = http(port, "GET", "/approvals", &[&kimura]);
+    let page = String::from_utf8_lossy(&page).into_owned();
+    assert!(
+        page.contains(&format!("action=\"/runs/{run}/approve\""))
+            && page.contains("name=\"back\" value=\"/approvals\""),
+        "{page}"
+    );
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf")
+        .to_owned();
+    let (code, head, _) = post(
+        port,
+        &format!("/runs/{run}/approve"),
+        &[&kimura],
+        &format!("csrf={csrf}&step=nope&text=&back=%2Fapprovals"),
+    );
+    assert_eq!(code, 409, "a step that does not wait: {head}");
+    let (code, head, _) = post(
+        port,
+        &format!("/runs/{run}/reject"),
+        &[&kimura],
+        &format!("csrf={csrf}&step=confirm&text=wrong+month&back=http%3A%2F%2Fevil.example%2F"),
+    );
+    assert_eq!(code, 303, "{head}");
+    assert!(
+        head.contains(&format!("location: /runs/{run}\r"))
+            || head.ends_with(&format!("location: /runs/{run}")),
+        "{head}"
+    );
+    assert!(audited(&t, "web:kimura", "reject", "done"));
+    wait_for("the rejected gate to leave Approvals", || {
+        let (_, page) = get(port, "/approvals");
+        page.contains("No step waits for an approval.")
+            .then_some(())
+    });
 
     // Calendar: the year's closed days and why.
     let (code, cal) = get(port, "/calendar?year=2026");
