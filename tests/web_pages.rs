@@ -600,6 +600,8 @@ fn in_chromium_each_page_reads_and_a_second_approver_approves_from_approvals() {
         "jobs.png",
         "job.png",
         "job-ja.png",
+        "job-print.png",
+        "calendar-print.png",
         "job-not-found.png",
         "calendar.png",
         "calendar-ja.png",

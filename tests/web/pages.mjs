@@ -66,6 +66,10 @@ try {
   };
   await checkPwned(en, "job");
   await en.screenshot({ path: `${out}/job.png`, fullPage: true });
+  // On paper: the navigation and forms left off, the graph and chart kept.
+  await en.emulateMedia({ media: "print" });
+  await en.screenshot({ path: `${out}/job-print.png`, fullPage: true });
+  await en.emulateMedia({ media: "screen" });
 
   const bad = await en.goto(`${base}/jobs/%3Cscript%3Ewindow.pwned=3%3C%2Fscript%3E`);
   result.badJob = { status: bad.status(), text: await text(en) };
@@ -76,6 +80,9 @@ try {
   await en.goto(`${base}/calendar?year=2026`);
   result.calendar = { closed: await en.locator("#calendar-city table.closed-days").innerText() };
   await en.screenshot({ path: `${out}/calendar.png`, fullPage: true });
+  await en.emulateMedia({ media: "print" });
+  await en.screenshot({ path: `${out}/calendar-print.png`, fullPage: true });
+  await en.emulateMedia({ media: "screen" });
 
   // Reports: verify the file's SHA-256 through the form, open the frozen report.
   await en.goto(`${base}/reports`);
