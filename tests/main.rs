@@ -45,3 +45,4 @@ mod web;
 mod web_auth;
 mod web_city;
 mod web_ops;
+mod web_pages;

@@ -182,6 +182,94 @@ pub fn trend(
     out
 }
 
+/// One run on a job's duration chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPoint {
+    /// Its business date, `YYYY-MM-DD` (the axis shows month-day).
+    pub date: String,
+    pub seconds: f64,
+    /// It succeeded (the others are drawn red).
+    pub ok: bool,
+}
+
+/// The band a job's usual durations fall in: the baseline's median and the margin either
+/// side of it beyond which a run is flagged (`domain::baseline`), in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Band {
+    pub median: f64,
+    pub margin: f64,
+}
+
+/// A job's recent runs, oldest first: one dot a run (a failed one red) on a line, over its
+/// baseline band (shaded) with the median dashed. The dashboard's Job page.
+pub fn durations(runs: &[RunPoint], band: Option<Band>, lang: Lang) -> String {
+    let title = match lang {
+        Lang::Ja => "実行ごとの処理時間と基準の範囲",
+        Lang::En => "Duration of each run and the baseline band",
+    };
+    let unit = match lang {
+        Lang::Ja => "秒",
+        Lang::En => "s",
+    };
+    let top = runs
+        .iter()
+        .map(|r| r.seconds)
+        .chain(band.map(|b| b.median + b.margin))
+        .fold(0.0, f64::max);
+    let max = nice(top);
+    let labels: Vec<String> = runs.iter().map(|r| r.date.clone()).collect();
+    let mut out = String::new();
+    frame(&mut out, title, unit, lang, max, &labels);
+    let plot_h = H - TOP - BOTTOM;
+    let y_of = |v: f64| TOP + plot_h * (1.0 - (v / max).clamp(0.0, 1.0));
+    if let Some(b) = band {
+        let (hi, lo) = (y_of(b.median + b.margin), y_of(b.median - b.margin));
+        let legend = match lang {
+            Lang::Ja => "基準の範囲(中央値 ± 許容幅)",
+            Lang::En => "baseline band (median ± margin)",
+        };
+        let _ = write!(
+            out,
+            "<rect class=\"band\" x=\"{LEFT}\" y=\"{hi:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#3c9a5f\" fill-opacity=\"0.15\"/>\
+             <line class=\"median\" x1=\"{LEFT}\" y1=\"{m:.1}\" x2=\"{W}\" y2=\"{m:.1}\" stroke=\"#3c9a5f\" stroke-dasharray=\"4 3\"/>\
+             <text x=\"{W}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"end\" fill=\"#1a7f37\">{legend}</text>",
+            W - LEFT,
+            (lo - hi).max(0.5),
+            TOP - 8.0,
+            m = y_of(b.median),
+        );
+    }
+    let step = (W - LEFT) / runs.len().max(1) as f64;
+    let at = |i: usize, r: &RunPoint| (LEFT + step * (i as f64 + 0.5), y_of(r.seconds));
+    let line: Vec<String> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (x, y) = at(i, r);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1\" points=\"{}\"/>",
+        COLORS[0],
+        line.join(" ")
+    );
+    for (i, r) in runs.iter().enumerate() {
+        let (x, y) = at(i, r);
+        let _ = write!(
+            out,
+            "<circle class=\"{}\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{}\"><title>{} {:.1} {unit}</title></circle>",
+            if r.ok { "ok" } else { "bad" },
+            if r.ok { COLORS[0] } else { "#c8413b" },
+            html_escape(&r.date),
+            r.seconds
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +281,38 @@ mod tests {
         assert_eq!(nice(12.0), 20.0);
         assert_eq!(nice(48.0), 50.0);
         assert_eq!(nice(100.0), 100.0);
+    }
+
+    #[test]
+    fn durations_draw_a_dot_a_run_over_the_band() {
+        let runs: Vec<RunPoint> = (1..=6)
+            .map(|d| RunPoint {
+                date: format!("2026-10-0{d}"),
+                seconds: 10.0 * f64::from(d),
+                ok: d != 6,
+            })
+            .collect();
+        let band = Band {
+            median: 30.0,
+            margin: 15.0,
+        };
+        let svg = durations(&runs, Some(band), Lang::En);
+        assert_eq!(svg.matches("<circle class=\"ok\"").count(), 5, "{svg}");
+        assert_eq!(svg.matches("<circle class=\"bad\"").count(), 1, "{svg}");
+        // The axis ends at 100 s (nice of 60); the band spans 15..45 s: y 146.0..92.0 of a
+        // plot from 30 to 176.
+        assert!(
+            svg.contains("<rect class=\"band\" x=\"44\" y=\"110.3\""),
+            "{svg}"
+        );
+        assert!(svg.contains("height=\"43.8\""), "{svg}");
+        assert!(
+            svg.contains(">baseline band (median ± margin)</text>"),
+            "{svg}"
+        );
+        let none = durations(&runs, None, Lang::Ja);
+        assert!(!none.contains("class=\"band\"") && none.contains(">(秒)</text>"));
+        assert!(durations(&[], None, Lang::En).ends_with("</svg>"));
     }
 
     #[test]

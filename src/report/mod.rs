@@ -40,8 +40,9 @@ use changes::{adhoc_lines, changes};
 use incidents::incident_lines;
 use jobs::{job_lines, took};
 use period::label_en;
+pub use plan::closed_ja;
 use plan::plan;
-use sla::sla_items;
+pub use sla::sla_items;
 use summary::{incident_summary, summary};
 
 /// Computes the report of `period` (a month or a fiscal year) from its facts, the previous period's runs (for the

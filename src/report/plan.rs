@@ -69,8 +69,9 @@ pub(super) fn plan(period: &Period, catalog: &Catalog, settings: &Settings) -> P
     }
 }
 
-/// Why a day is closed, in Japanese: a holiday by its Japanese name.
-fn closed_ja(why: &crate::calendar::Closed) -> String {
+/// Why a day is closed, in Japanese: a holiday by its Japanese name (the report's plan, the
+/// dashboard's calendar).
+pub fn closed_ja(why: &crate::calendar::Closed) -> String {
     use crate::calendar::Closed;
     match why {
         Closed::ClosedRule { year_end: true, .. } => "年末年始の休業".to_owned(),

@@ -44,7 +44,9 @@ fn deadline_day(t: DateTime<Utc>, by: NaiveTime, tz: Tz) -> Option<NaiveDate> {
     }
 }
 
-pub(super) fn sla_items(facts: &ReportFacts, catalog: &Catalog, tz: Tz) -> Vec<SlaItem> {
+/// Every job's `sla:` items measured over `facts` (the report's service levels; the
+/// dashboard's Job page shows one job's for the month to date).
+pub fn sla_items(facts: &ReportFacts, catalog: &Catalog, tz: Tz) -> Vec<SlaItem> {
     let mut items = Vec::new();
     let day = |r: &crate::store::RunFact| r.queued_at.with_timezone(&tz).date_naive().to_string();
     for (name, job) in &catalog.jobs {

@@ -228,6 +228,8 @@ pub trait ReportStore: Send + Sync + std::fmt::Debug {
     fn current_frozen_reports(&self, limit: i64) -> Pending<Vec<FrozenReport>>;
     /// One frozen report, by id, with its bytes as frozen.
     fn frozen_report_body(&self, id: i64) -> Pending<Option<(FrozenReport, Vec<u8>)>>;
+    /// The frozen reports, newest first, at most `limit`.
+    fn list_frozen_reports(&self, limit: i64) -> Pending<Vec<FrozenReport>>;
     /// What the reports read of the period `[from, to)`.
     fn report_facts(
         &self,

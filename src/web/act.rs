@@ -39,6 +39,8 @@ pub(super) struct Decision {
     step: String,
     /// The comment of an approval, the reason of a rejection.
     text: String,
+    /// The page the form was on: `/approvals` goes back there, anything else to the run.
+    back: String,
 }
 
 impl FromFields for Decision {
@@ -47,6 +49,7 @@ impl FromFields for Decision {
             csrf: f.get("csrf"),
             step: f.required("step")?,
             text: f.get("text"),
+            back: f.get("back"),
         })
     }
 }
@@ -238,7 +241,12 @@ async fn decide(
         write,
         target: &target,
         args: serde_json::json!({ if approve { "comment" } else { "reason" }: f.text }),
-        back: format!("/runs/{id}"),
+        // Only a page of ours: a form cannot send the user elsewhere.
+        back: if f.back == "/approvals" {
+            f.back.clone()
+        } else {
+            format!("/runs/{id}")
+        },
     };
     if !approve && f.text.trim().is_empty() {
         let refused = Err("a rejection needs its reason".to_owned());

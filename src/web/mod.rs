@@ -1,6 +1,7 @@
 //! The dashboard the daemon (or `unyo web serve`) serves on `web.listen`: server-rendered
-//! pages, one module a page ([`today`], [`run`], [`incidents`], [`incident`], [`holds`],
-//! [`submit`], [`nodes`], [`checks`], [`audit`], [`city`]) on one layout
+//! pages, one module a page ([`today`], [`run`], [`incidents`], [`incident`], [`job`],
+//! [`approvals`], [`calendar`], [`reports`], [`holds`], [`submit`], [`nodes`], [`checks`],
+//! [`audit`], [`city`]) on one layout
 //! (`templates/layout.html`, [`page`]), the words of each language in [`words`], one
 //! stylesheet embedded in the binary. axum serves it in a task of its own, over plain HTTP
 //! or HTTPS ([`tls`]); every page reads the records through the [`Store`] traits and the
@@ -21,18 +22,22 @@
 //! its own at the dashboard's address).
 
 mod act;
+mod approvals;
 mod audit;
 pub mod auth;
+mod calendar;
 mod checks;
 mod city;
 mod form;
 mod holds;
 mod incident;
 mod incidents;
+mod job;
 mod login;
 mod nodes;
 mod page;
 mod reach;
+mod reports;
 mod run;
 mod session;
 mod submit;
@@ -116,6 +121,12 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/nodes", get(nodes::page))
         .route("/checks", get(checks::page))
         .route("/audit", get(audit::page))
+        .route("/jobs", get(job::list))
+        .route("/jobs/{name}", get(job::page))
+        .route("/approvals", get(approvals::page))
+        .route("/calendar", get(calendar::page))
+        .route("/reports", get(reports::page))
+        .route("/reports/frozen/{id}", get(reports::frozen))
         .route("/login", get(login::form).post(login::login))
         .route("/logout", post(login::logout))
         .route("/style.css", get(style))
@@ -262,10 +273,14 @@ async fn guard(State(d): State<Arc<Dashboard>>, mut req: Request, next: Next) ->
             .into_response()
     };
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(POLICY),
-    );
+    // A page that set a policy of its own (a frozen report: its inline style, sandboxed)
+    // keeps it; every other answer gets the dashboard's.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(POLICY),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -214,6 +214,39 @@ pub async fn frozen_report_reads_one_by_id(db: &Db) {
     assert_eq!(db.frozen_report(r.id + 1).await.expect("read"), None);
 }
 
+pub async fn list_frozen_reports_newest_first_and_limited(db: &Db) {
+    assert_eq!(db.list_frozen_reports(10).await.expect("none"), vec![]);
+    let r1 = frozen(
+        db.freeze_report(&report("first", at(0)))
+            .await
+            .expect("freeze"),
+    );
+    let (old, r2) = match db
+        .freeze_report(&superseding("second", "figures corrected", 10))
+        .await
+        .expect("supersede")
+    {
+        Freeze::Superseded { old, new } => (*old, *new),
+        other => panic!("expected Superseded, got {other:?}"),
+    };
+    let en = frozen(
+        db.freeze_report(&unyo::store::NewFrozenReport {
+            lang: "en".into(),
+            ..report("first", at(20))
+        })
+        .await
+        .expect("another language"),
+    );
+    // Every row, the superseded one too, each with its chain.
+    assert_eq!(
+        db.list_frozen_reports(10).await.expect("all"),
+        vec![en.clone(), r2.clone(), old.clone()]
+    );
+    assert_eq!(old.id, r1.id);
+    assert_eq!(old.superseded_by, Some(r2.id));
+    assert_eq!(db.list_frozen_reports(2).await.expect("two"), vec![en, r2]);
+}
+
 pub async fn frozen_reports_by_hash_lists_every_report_with_those_bytes(db: &Db) {
     let ja = frozen(
         db.freeze_report(&report("body", at(0)))

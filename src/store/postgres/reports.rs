@@ -397,6 +397,15 @@ impl ReportStore for PgStore {
         })
     }
 
+    fn list_frozen_reports(&self, limit: i64) -> Pending<Vec<FrozenReport>> {
+        self.read("reading frozen reports", move |pg| {
+            let rows = pg.fetch_all(
+                q(concat!(select_frozen!(), " ORDER BY id DESC LIMIT $1")).bind(limit),
+            )?;
+            map_all(rows, frozen_report_row)
+        })
+    }
+
     fn frozen_report_body(&self, id: i64) -> Pending<Option<(FrozenReport, Vec<u8>)>> {
         self.read("reading a frozen report", move |pg| {
             let row = pg.fetch_optional(

@@ -302,6 +302,18 @@ impl ReportStore for SqliteStore {
         })
     }
 
+    fn list_frozen_reports(&self, limit: i64) -> Pending<Vec<FrozenReport>> {
+        self.read(move |c| {
+            all(
+                c,
+                "reading frozen reports",
+                &format!("SELECT {FROZEN_COLUMNS} FROM frozen_reports ORDER BY id DESC LIMIT ?1"),
+                [limit],
+                frozen_report_row,
+            )
+        })
+    }
+
     fn frozen_report_body(&self, id: i64) -> Pending<Option<(FrozenReport, Vec<u8>)>> {
         self.read(move |c| {
             Ok(all(
