@@ -1422,9 +1422,10 @@ fn a_daemon_sigterm_leaves_no_process_that_left_a_steps_group() {
     assert_none_left(9146, "after the daemon's SIGTERM");
 }
 
-/// The daemon runs with two malloc arenas (it restarts itself with `MALLOC_ARENA_MAX` set,
-/// same pid); its steps never see what it set for itself. Set by the operator, the value
-/// is kept, and steps inherit it as any other variable.
+/// The daemon runs with two malloc arenas and a fixed mmap threshold (it restarts itself
+/// with `MALLOC_ARENA_MAX` and `MALLOC_MMAP_THRESHOLD_` set, same pid); its steps never see
+/// what it set for itself. Set by the operator, the value is kept, and steps inherit it as
+/// any other variable.
 #[test]
 fn the_daemon_runs_with_two_malloc_arenas_and_its_steps_do_not_see_them() {
     let t = Tree::new();
@@ -1436,15 +1437,18 @@ fn the_daemon_runs_with_two_malloc_arenas_and_its_steps_do_not_see_them() {
             .unwrap_or_default()
     };
     let d = Daemon::start(&t);
-    assert!(
-        environ(&d).lines().any(|l| l == "MALLOC_ARENA_MAX=2"),
-        "{}",
-        environ(&d)
-    );
+    for set in ["MALLOC_ARENA_MAX=2", "MALLOC_MMAP_THRESHOLD_=131072"] {
+        assert!(
+            environ(&d).lines().any(|l| l == set),
+            "{set}: {}",
+            environ(&d)
+        );
+    }
     let id = detach(&t, "env");
     wait_status(&t, id, "succeeded");
     let seen = std::fs::read_to_string(&out).expect("the step's env");
     assert!(!seen.contains("MALLOC_ARENA_MAX"), "{seen}");
+    assert!(!seen.contains("MALLOC_MMAP_THRESHOLD_"), "{seen}");
     assert!(!seen.contains("UNYO_MALLOC"), "{seen}");
     assert_eq!(d.stop(), Some(0));
 

@@ -12,9 +12,16 @@
 //! It must not touch the database or know about jobs, runs or retries: it gets a [`Command`]
 //! and hands back an [`Outcome`]; the engine decides what the outcome means.
 
-/// Set beside `MALLOC_ARENA_MAX` when the daemon set it for its own allocations
-/// (`cli::malloc`): neither is then given to a step.
+/// Set beside [`MALLOC_TUNING`] when the daemon set it for its own allocations
+/// (`cli::malloc`): none of them is then given to a step.
 pub const MALLOC_SET_BY_UNYO: &str = "UNYO_MALLOC_ARENA_MAX_SET";
+
+/// glibc's settings the daemon runs with, unless the operator set `MALLOC_ARENA_MAX`
+/// (`cli::malloc` says why each).
+pub const MALLOC_TUNING: &[(&str, &str)] = &[
+    ("MALLOC_ARENA_MAX", "2"),
+    ("MALLOC_MMAP_THRESHOLD_", "131072"),
+];
 
 pub mod escaped;
 pub mod orphans;

@@ -118,7 +118,9 @@ fn inherited(remove: &[String]) -> Arc<Vec<CString>> {
     let tuned = std::env::var_os(super::MALLOC_SET_BY_UNYO).is_some();
     for (k, v) in std::env::vars_os() {
         if remove.iter().any(|r| OsStr::new(r) == k)
-            || (tuned && (k == "MALLOC_ARENA_MAX" || k == super::MALLOC_SET_BY_UNYO))
+            || (tuned
+                && (k == super::MALLOC_SET_BY_UNYO
+                    || super::MALLOC_TUNING.iter().any(|(name, _)| k == *name)))
         {
             continue;
         }
