@@ -142,6 +142,27 @@ fn target(period: &Period, form: &Form) -> String {
     )
 }
 
+/// The jobs whose every slot the report looks at: the service's backup jobs, and the jobs
+/// promising `complete_by` (a missed slot breaks it).
+pub(super) fn slot_jobs(settings: &Settings, catalog: &Catalog) -> Vec<String> {
+    let mut slot_jobs: Vec<String> = settings
+        .service
+        .iter()
+        .flat_map(|s| s.backups.iter().flat_map(|b| &b.jobs))
+        .map(|j| j.value.clone())
+        .chain(
+            catalog
+                .jobs
+                .iter()
+                .filter(|(_, j)| j.sla.as_ref().is_some_and(|s| s.complete_by.is_some()))
+                .map(|(name, _)| name.clone()),
+        )
+        .collect();
+    slot_jobs.sort();
+    slot_jobs.dedup();
+    slot_jobs
+}
+
 /// Computes, renders, freezes if asked, and writes the report of `period`.
 async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), Error> {
     let (tz, day_start) = (settings.timezone, settings.day_start);
@@ -181,23 +202,7 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
     } else {
         super::open_reader(settings).await?
     };
-    // The jobs whose every slot the report looks at: the service's backup jobs, and the jobs
-    // promising `complete_by` (a missed slot breaks it).
-    let mut slot_jobs: Vec<String> = settings
-        .service
-        .iter()
-        .flat_map(|s| s.backups.iter().flat_map(|b| &b.jobs))
-        .map(|j| j.value.clone())
-        .chain(
-            catalog
-                .jobs
-                .iter()
-                .filter(|(_, j)| j.sla.as_ref().is_some_and(|s| s.complete_by.is_some()))
-                .map(|(name, _)| name.clone()),
-        )
-        .collect();
-    slot_jobs.sort();
-    slot_jobs.dedup();
+    let slot_jobs = slot_jobs(settings, &catalog);
     let facts = store
         .report_facts(period.from, period.to, &slot_jobs)
         .await?;
@@ -213,6 +218,7 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
     }
     let desk = store.desk_facts(period.from, period.to).await?;
     report::add_desk(&mut report, period, &desk, settings, now);
+    super::proposals::add(&*store, &mut report, period, &facts, &catalog, settings).await?;
     let templates = settings.report.templates.as_deref();
     let text = report::render::report(&report, form.lang, form.format, templates)
         .map_err(|e| Error::Request(e.to_string()))?;

@@ -15,6 +15,7 @@ mod jobs;
 mod monitoring;
 mod period;
 mod plan;
+pub mod proposals;
 pub mod render;
 pub mod service;
 mod sla;
@@ -31,6 +32,7 @@ use crate::store::{ReportFacts, RunStatus};
 pub use content::*;
 pub use monitoring::{FindingLine, Monitoring, TrendLine};
 pub use period::{Period, date_ja, label_ja, label_ja_year};
+pub use proposals::ProposalLine;
 pub use service::{Availability, Outage, ServiceBreach, ServiceItem, Stop};
 pub use summary::ABNORMAL_KINDS;
 
@@ -141,6 +143,7 @@ pub fn build(
             calendar: n.desk_hours.calendar.as_ref().map(|c| c.value.clone()),
         }),
         checks: None,
+        proposals: Vec::new(),
     }
 }
 

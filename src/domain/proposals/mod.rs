@@ -379,24 +379,49 @@ pub struct Proposal {
 /// How many runs a proposal names as evidence.
 pub const EVIDENCE_RUNS: usize = 5;
 
-/// The proposals the records show over `months` (oldest first; the last is the period's),
-/// by kind, then subject. `days_of` turns an instant into the local day (for flapping);
-/// `flaps` are counted in the last month only.
+/// The months looked at: oldest first, the period's last; the period (a month, or the
+/// months of a fiscal year) starts at `period_from`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub months: Vec<Month>,
+    pub period_from: DateTime<Utc>,
+}
+
+impl Span {
+    /// The months given, the period being the last one.
+    pub fn last_month(months: Vec<Month>) -> Span {
+        let period_from = months.last().map_or(DateTime::<Utc>::MIN_UTC, |m| m.from);
+        Span {
+            months,
+            period_from,
+        }
+    }
+
+    fn in_period(&self, at: DateTime<Utc>) -> bool {
+        at >= self.period_from && self.months.last().is_some_and(|m| at < m.to)
+    }
+}
+
+/// The proposals the records show over `span`, by kind, then subject. A recurring cause
+/// class, a frequent rule and a flapping check must have shown in the period itself (an old
+/// pattern that stopped is not proposed again); the trend and growth use every month.
+/// `days_of` turns an instant into the local day (for flapping).
 pub fn proposals(
     records: &Records,
-    months: &[Month],
+    span: &Span,
     t: &Thresholds,
     days_of: &dyn Fn(DateTime<Utc>) -> NaiveDate,
 ) -> Vec<Proposal> {
     let mut out = Vec::new();
+    let months = &span.months[..];
     if months.is_empty() {
         return out;
     }
     out.extend(slower(records, months, t));
-    out.extend(recurring(records, months, t));
+    out.extend(recurring(records, span, t));
     out.extend(sla(records, t));
-    out.extend(flapping(records, months, t, days_of));
-    out.extend(frequent_rules(records, months, t));
+    out.extend(flapping(records, span, t, days_of));
+    out.extend(frequent_rules(records, span, t));
     out.extend(capacity(records, months, t));
     out.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.subject.cmp(&b.subject)));
     out
@@ -524,11 +549,13 @@ fn slower(records: &Records, months: &[Month], t: &Thresholds) -> Vec<Proposal> 
             let Some(m) = f.reaches(last, limit.seconds) else {
                 continue;
             };
+            // Compared as shown: of deadlines reached at the same time, the first listed.
+            let m = round1(m);
             if m <= t.horizon_months && projection.as_ref().is_none_or(|p| m < p.months) {
                 projection = Some(Projection {
                     limit: limit.clone(),
                     now: round2(f.at(last)),
-                    months: round1(m),
+                    months: m,
                 });
             }
         }
@@ -559,9 +586,9 @@ fn slower(records: &Records, months: &[Month], t: &Thresholds) -> Vec<Proposal> 
     out
 }
 
-fn recurring(records: &Records, months: &[Month], t: &Thresholds) -> Vec<Proposal> {
+fn recurring(records: &Records, span: &Span, t: &Thresholds) -> Vec<Proposal> {
+    let months = &span.months;
     let (from, to) = (months[0].from, months[months.len() - 1].to);
-    let period_from = months[months.len() - 1].from;
     type Key<'a> = (&'a str, Option<&'a str>, &'a str);
     let mut classes: BTreeMap<Key<'_>, Vec<&IncidentSample>> = BTreeMap::new();
     for i in records
@@ -579,7 +606,7 @@ fn recurring(records: &Records, months: &[Month], t: &Thresholds) -> Vec<Proposa
         list.sort_by_key(|i| (i.opened_at, i.id));
         let occurrences: i64 = list.iter().map(|i| i.occurrences.max(1)).sum();
         // Recurring, and still so: one of them in the period itself.
-        if occurrences < i64::from(t.recurring) || !list.iter().any(|i| i.opened_at >= period_from)
+        if occurrences < i64::from(t.recurring) || !list.iter().any(|i| span.in_period(i.opened_at))
         {
             continue;
         }
@@ -659,16 +686,15 @@ fn sla(records: &Records, t: &Thresholds) -> Vec<Proposal> {
 
 fn flapping(
     records: &Records,
-    months: &[Month],
+    span: &Span,
     t: &Thresholds,
     days_of: &dyn Fn(DateTime<Utc>) -> NaiveDate,
 ) -> Vec<Proposal> {
-    let period = &months[months.len() - 1];
     let mut out = Vec::new();
     for c in &records.checks {
         let mut days: Vec<NaiveDate> = super::check::flaps(&c.changes)
             .into_iter()
-            .filter(|at| *at >= period.from && *at < period.to)
+            .filter(|at| span.in_period(*at))
             .map(days_of)
             .collect();
         days.dedup();
@@ -680,18 +706,15 @@ fn flapping(
             subject: c.target.clone(),
             evidence: Evidence::Flapping {
                 days,
-                changes: c
-                    .changes
-                    .iter()
-                    .filter(|at| **at >= period.from && **at < period.to)
-                    .count(),
+                changes: c.changes.iter().filter(|at| span.in_period(**at)).count(),
             },
         });
     }
     out
 }
 
-fn frequent_rules(records: &Records, months: &[Month], t: &Thresholds) -> Vec<Proposal> {
+fn frequent_rules(records: &Records, span: &Span, t: &Thresholds) -> Vec<Proposal> {
+    let months = &span.months[..];
     let mut rules: BTreeMap<(&str, &str, &str), Vec<&RuleFiring>> = BTreeMap::new();
     for f in records
         .firings
@@ -700,12 +723,9 @@ fn frequent_rules(records: &Records, months: &[Month], t: &Thresholds) -> Vec<Pr
     {
         rules.entry((&f.rule, &f.job, &f.step)).or_default().push(f);
     }
-    let period = months.len() - 1;
     let mut out = Vec::new();
     for ((rule, job, step), list) in rules {
-        if list.len() < t.rule_firings as usize
-            || !list.iter().any(|f| month_of(months, f.at) == Some(period))
-        {
+        if list.len() < t.rule_firings as usize || !list.iter().any(|f| span.in_period(f.at)) {
             continue;
         }
         let mut runs: Vec<i64> = list.iter().map(|f| f.run_id).collect();

@@ -4,7 +4,10 @@ use super::*;
 
 /// Six months of 30 days from 2026-05-01 (UTC); the last is the period.
 fn months() -> Vec<Month> {
-    let start = Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap();
+    let start = Utc
+        .with_ymd_and_hms(2026, 5, 1, 0, 0, 0)
+        .single()
+        .expect("a time");
     (0..6)
         .map(|i| Month {
             label: format!("m{i}"),
@@ -57,7 +60,12 @@ fn history(job: &str, base: f64, growth: f64, spread: f64) -> Vec<RunSample> {
 }
 
 fn run(records: &Records) -> Vec<Proposal> {
-    proposals(records, &months(), &Thresholds::default(), &days_of)
+    proposals(
+        records,
+        &Span::last_month(months()),
+        &Thresholds::default(),
+        &days_of,
+    )
 }
 
 fn kinds(p: &[Proposal]) -> Vec<(Kind, String)> {
@@ -76,12 +84,12 @@ fn theil_sen_fits_a_line_and_one_far_month_moves_it_little() {
     let line: Vec<(f64, f64)> = (0..6)
         .map(|x| (x as f64, 100.0 + 10.0 * x as f64))
         .collect();
-    let fit = theil_sen(&line).unwrap();
+    let fit = theil_sen(&line).expect("a line");
     assert!((fit.slope - 10.0).abs() < 1e-9, "{fit:?}");
     assert!((fit.intercept - 100.0).abs() < 1e-9, "{fit:?}");
     let mut off = line.clone();
     off[2].1 = 1000.0;
-    let fit = theil_sen(&off).unwrap();
+    let fit = theil_sen(&off).expect("a line");
     // Least squares would give a slope near 0 or far above; the median of pairs stays.
     assert!((fit.slope - 10.0).abs() < 3.0, "{fit:?}");
     assert_eq!(theil_sen(&[(1.0, 2.0)]), None);
@@ -426,5 +434,13 @@ fn a_disk_growing_towards_its_capacity_is_proposed_and_a_stable_one_is_not() {
 #[test]
 fn nothing_in_the_records_proposes_nothing() {
     assert!(run(&Records::default()).is_empty());
-    assert!(proposals(&Records::default(), &[], &Thresholds::default(), &days_of).is_empty());
+    assert!(
+        proposals(
+            &Records::default(),
+            &Span::last_month(Vec::new()),
+            &Thresholds::default(),
+            &days_of
+        )
+        .is_empty()
+    );
 }
