@@ -527,10 +527,16 @@ fn line(number: usize, p: Proposal, report: &Report, settings: &Settings) -> Pro
             } else {
                 (job_ja(&subject), subject.clone())
             };
-            let (mut ja, mut en) = match measure {
+            // Availability counts seconds of service time, the others runs, incidents or slots.
+            let (of_ja, of_en) = if item == "availability" {
+                (String::new(), String::new())
+            } else {
+                (format!("(対象 {total}件)"), format!(" of {total}"))
+            };
+            let (ja, en) = match measure {
                 Measure::Rate { .. } => (
-                    format!("{item_ja}(協定値 {agreed}): 実績 {measured}%(対象 {total}件)"),
-                    format!("{item} agreed {agreed}: measured {measured} % of {total}"),
+                    format!("{item_ja}(協定値 {agreed}): 実績 {measured}%{of_ja}"),
+                    format!("{item} agreed {agreed}: measured {measured} %{of_en}"),
                 ),
                 Measure::Limit { limit, .. } => (
                     format!(
@@ -545,30 +551,18 @@ fn line(number: usize, p: Proposal, report: &Report, settings: &Settings) -> Pro
                     ),
                 ),
             };
-            match used {
-                Some(u) => {
-                    ja.push_str(&format!("、許容範囲の{u}%を使用。"));
-                    en.push_str(&format!(", {u} % of what it allows used."));
-                }
-                None => {
-                    ja.push_str("、未達(協定値は失敗を許容しない)。");
-                    en.push_str(", broken (it allows no failure).");
-                }
-            }
-            let broken = used.is_none_or(|u| u > 100.0);
-            let (action_ja, action_en) = match (p.kind, broken) {
-                (Kind::SlaMargin, _) => (
+            let ja = format!("{ja}、許容範囲の{used}%を使用。");
+            let en = format!("{en}, {used} % of what it allows used.");
+            let (action_ja, action_en) = if p.kind == Kind::SlaMargin {
+                (
                     "実績に十分な余裕があるため、協定値の見直し(より高い水準への改定)を市に提案する。",
                     "it is met with a wide margin: propose a revision of the agreed value to the city.",
-                ),
-                (_, true) => (
-                    "未達のため、原因と対策を市と協議する。",
-                    "it is broken: agree the causes and countermeasures with the city.",
-                ),
-                _ => (
+                )
+            } else {
+                (
                     "未達となる前に、余裕を減らしている要因を調べて対策する。",
                     "act before it is broken: look into what uses up its margin.",
-                ),
+                )
             };
             (
                 subject_ja,

@@ -243,7 +243,7 @@ pub enum Kind {
     Slower,
     /// Incidents of one cause class recurring.
     Recurring,
-    /// A service level near (or past) its target.
+    /// A service level met, but near its target.
     SlaAtRisk,
     /// A service level met with a wide margin: its target could be revised.
     SlaMargin,
@@ -330,9 +330,8 @@ pub enum Evidence {
         agreed: String,
         measure: Measure,
         total: u64,
-        /// Percent of the allowance used (more than 100: broken); `None` when the target
-        /// allows no failure (100 %) and some failed.
-        used: Option<f64>,
+        /// Percent of the allowance used (at most 100: a broken one is not proposed).
+        used: f64,
         /// The measured value: a rate in percent, or the longest run in seconds.
         measured: f64,
     },
@@ -654,7 +653,9 @@ pub fn allowance_used(m: &Measure, total: u64) -> Option<f64> {
 fn sla(records: &Records, t: &Thresholds) -> Vec<Proposal> {
     let mut out = Vec::new();
     for s in records.sla.iter().filter(|s| s.total > 0) {
-        let Some(used) = allowance_used(&s.measure, s.total) else {
+        // Broken (more used than allowed): the report's service levels list it with the
+        // runs, incidents or slots that broke it; it is no longer a risk to propose.
+        let Some(used) = allowance_used(&s.measure, s.total).filter(|u| *u <= 100.0) else {
             continue;
         };
         let kind = if used >= 100.0 - t.sla_at_risk_percent {
@@ -676,7 +677,7 @@ fn sla(records: &Records, t: &Thresholds) -> Vec<Proposal> {
                 agreed: s.agreed.clone(),
                 measure: s.measure,
                 total: s.total,
-                used: used.is_finite().then(|| round1(used)),
+                used: round1(used),
                 measured: round2(measured),
             },
         });

@@ -293,30 +293,32 @@ fn service_levels_near_the_target_or_far_above_it_are_proposed() {
     };
     assert_eq!(
         (item.as_str(), *used, *measured),
-        ("success_rate", Some(90.0), 99.1)
+        ("success_rate", 90.0, 99.1)
     );
     let Evidence::Sla { item, used, .. } = &p[2].evidence else {
         panic!()
     };
-    assert_eq!((item.as_str(), *used), ("availability", Some(0.0)));
+    assert_eq!((item.as_str(), *used), ("availability", 0.0));
 }
 
 #[test]
-fn a_wide_margin_needs_enough_samples_and_a_full_target_broken_is_at_risk() {
+fn a_wide_margin_needs_enough_samples_and_a_broken_level_is_left_to_the_report() {
     let records = Records {
         sla: vec![
             rate("success_rate", 99.0, 10, 10),
             rate("backups", 100.0, 29, 30),
             rate("first_notice", 100.0, 30, 30),
+            rate("availability", 99.0, 980, 1000),
         ],
         ..Default::default()
     };
-    let p = run(&records);
+    assert!(run(&records).is_empty());
+    // Exactly at its target: met, with nothing left.
+    let p = run(&Records {
+        sla: vec![rate("availability", 99.0, 990, 1000)],
+        ..Default::default()
+    });
     assert_eq!(kinds(&p), vec![(Kind::SlaAtRisk, "service".to_owned())]);
-    let Evidence::Sla { item, used, .. } = &p[0].evidence else {
-        panic!()
-    };
-    assert_eq!((item.as_str(), *used), ("backups", None));
 }
 
 #[test]
