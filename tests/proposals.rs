@@ -628,3 +628,224 @@ fn the_reports_section_says_each_proposal_in_both_languages() {
         "{csv}"
     );
 }
+
+/// Slower each month by a quarter of an hour; no promise of its own.
+const NIGHTLY: &str =
+    "title: 夜間集計\ndescription: Nightly totals\nsteps:\n  sum:\n    run: \"true\"\n";
+const LOAD: &str = "title: 取込\ndescription: Load\nsteps:\n  load:\n    run: \"true\"\n";
+
+fn new_run(job: &str, step: &str, at: DateTime<Utc>) -> unyo::store::NewRun {
+    use unyo::store::{RunStatus, Trigger};
+    unyo::store::NewRun {
+        job: job.to_owned(),
+        trigger: Trigger::Schedule,
+        params: serde_json::json!({}),
+        status: RunStatus::Running,
+        business_date: at.with_timezone(&chrono_tz::Asia::Tokyo).date_naive(),
+        fiscal_year: 2026,
+        at,
+        requested_by: "unyo".to_owned(),
+        host: "ops1".to_owned(),
+        job_digest: "j".repeat(64),
+        catalog_digest: "c".repeat(64),
+        steps: vec![step.to_owned()],
+        owner: None,
+        not_before: None,
+        schedule: None,
+        rerun_of: None,
+        kept_steps: Vec::new(),
+        comment: None,
+        business_date_given: false,
+        outside_window: None,
+    }
+}
+
+/// The records as the engine, the incident code and the checks write them (through the
+/// store, with its tokens and rules: an incident kept open gathers its occurrences), read
+/// back by the real binary.
+#[tokio::test]
+async fn records_written_through_the_store_give_their_proposals() {
+    use unyo::domain::check::{CheckStatus, TargetKind, Thresholds};
+    use unyo::model::Severity;
+    use unyo::store::prelude::{CheckStore, IncidentStore, RunStore};
+    use unyo::store::{
+        AttemptEnd, AttemptStatus, NewAttempt, NewCheckResult, NewIncident, RunStatus, SqliteStore,
+        StepStatus,
+    };
+    let t = Tree::new();
+    t.job("nightly", NIGHTLY).job("load", LOAD);
+    let out = t.run(&["runs"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let store = SqliteStore::open(&t.path("var/unyo.db"))
+        .await
+        .expect("store");
+    // Five successful runs a month from July, an hour in July and a quarter more each month.
+    for (m, month) in [7u32, 8, 9, 10].iter().enumerate() {
+        for day in [1, 6, 11, 16, 21] {
+            let start = jst(*month, day, 1, 0);
+            let id = store
+                .create_run(&new_run("nightly", "sum", start))
+                .await
+                .expect("run");
+            let took = Duration::minutes(60 + 15 * m as i64 + i64::from(day % 3));
+            store
+                .set_run_status(id, RunStatus::Succeeded, start + took, None)
+                .await
+                .expect("end");
+        }
+    }
+    // Ten failed loads the lock rule matched, from August.
+    for (month, day) in (8..=10u32)
+        .flat_map(|m| [2, 9, 16, 23].map(move |d| (m, d)))
+        .take(10)
+    {
+        let start = jst(month, day, 22, 0);
+        let run = store
+            .create_run(&new_run("load", "load", start))
+            .await
+            .expect("run");
+        let attempt = store
+            .start_attempt(&NewAttempt {
+                run_id: run,
+                step: "load".to_owned(),
+                attempt: 1,
+                command: serde_json::json!({"run": "true"}),
+                log_path: "-".to_owned(),
+                started_at: start,
+            })
+            .await
+            .expect("attempt");
+        store
+            .finish_attempt(
+                attempt,
+                &AttemptEnd {
+                    status: AttemptStatus::Failed,
+                    pid: None,
+                    ended_at: start + Duration::minutes(1),
+                    exit_code: Some(75),
+                    signal: None,
+                    error: None,
+                    stdout_tail: String::new(),
+                    stderr_tail: String::new(),
+                    log_bytes: 0,
+                    log_dropped: 0,
+                    step_status: StepStatus::Failed,
+                    step_reason: None,
+                    rule: Some("db-transient#1 (database is locked)".to_owned()),
+                    action: None,
+                    remediation: None,
+                    retry_at: None,
+                    continued: false,
+                },
+            )
+            .await
+            .expect("finish");
+        store
+            .set_run_status(run, RunStatus::Failed, start + Duration::minutes(1), None)
+            .await
+            .expect("end");
+    }
+    // The same failure in August, September and October: one incident kept open.
+    for month in [8, 9, 10] {
+        store
+            .open_incident(&NewIncident {
+                at: jst(month, 3, 22, 0),
+                severity: Severity::High,
+                job: "load".to_owned(),
+                run_id: None,
+                step: Some("load".to_owned()),
+                failure_class: "exit 75".to_owned(),
+                summary: "load failed".to_owned(),
+                log_excerpt: String::new(),
+                rule: None,
+                report_deadline: None,
+                actor: "unyo".to_owned(),
+                occurrences: 1,
+            })
+            .await
+            .expect("incident");
+    }
+    let check = |target: &str, kind, at, status, perfdata: String| NewCheckResult {
+        target: target.to_owned(),
+        kind,
+        job: "watch".to_owned(),
+        step: "check".to_owned(),
+        run_id: None,
+        at,
+        status,
+        output: "text".to_owned(),
+        perfdata,
+        thresholds: Thresholds {
+            down_after: 1,
+            up_after: 1,
+        },
+    };
+    // The disk grows 20 MB a day from August; db-server flaps on 2 and 9 October.
+    let mut at = jst(8, 1, 3, 0);
+    let mut d = 0.0;
+    while at < jst(11, 1, 0, 0) {
+        let used = format!("/data={}MB;;;0;10000", 6000.0 + 20.0 * d);
+        store
+            .record_check(&check(
+                "data-disk",
+                TargetKind::Hardware,
+                at,
+                CheckStatus::Ok,
+                used,
+            ))
+            .await
+            .expect("disk");
+        at += Duration::days(1);
+        d += 1.0;
+    }
+    for day in [2, 9] {
+        for (h, status) in [
+            (1, CheckStatus::Critical),
+            (3, CheckStatus::Ok),
+            (5, CheckStatus::Critical),
+            (7, CheckStatus::Ok),
+        ] {
+            store
+                .record_check(&check(
+                    "db-server",
+                    TargetKind::Network,
+                    jst(10, day, h, 0),
+                    status,
+                    String::new(),
+                ))
+                .await
+                .expect("check");
+        }
+    }
+    drop(store);
+
+    let all = proposals_json(&t);
+    let kinds: Vec<(&str, &str)> = all
+        .iter()
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap_or_default(),
+                p["subject"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("slower", "nightly"),
+            ("recurring", "load"),
+            ("flapping", "db-server"),
+            ("frequent_rule", "db-transient#1 (database is locked)"),
+            ("capacity", "data-disk"),
+        ],
+        "{all:#?}"
+    );
+    let recurring = &find(&all, "recurring")["detail"]["evidence"];
+    assert_eq!(recurring["incidents"], serde_json::json!([1]));
+    assert_eq!(recurring["occurrences"], 3);
+    let rule = &find(&all, "frequent_rule")["detail"]["evidence"];
+    assert_eq!(rule["firings"], 10);
+    let slower = &find(&all, "slower")["detail"]["evidence"];
+    assert_eq!(slower["months"].as_array().expect("months").len(), 4);
+    assert_eq!(slower["projection"], serde_json::Value::Null, "no deadline");
+}

@@ -219,6 +219,7 @@ pub fn records(
             step: i.step.clone(),
             failure_class: i.failure_class.clone(),
             occurrences: i.occurrences,
+            last_seen_at: i.last_seen_at,
             cause: i.cause.clone(),
         })
         .collect();

@@ -158,6 +158,8 @@ pub struct IncidentSample {
     pub step: Option<String>,
     pub failure_class: String,
     pub occurrences: i64,
+    /// Its last occurrence.
+    pub last_seen_at: DateTime<Utc>,
     /// The cause recorded when it was resolved.
     pub cause: Option<String>,
 }
@@ -604,8 +606,11 @@ fn recurring(records: &Records, span: &Span, t: &Thresholds) -> Vec<Proposal> {
     for ((job, step, class), mut list) in classes {
         list.sort_by_key(|i| (i.opened_at, i.id));
         let occurrences: i64 = list.iter().map(|i| i.occurrences.max(1)).sum();
-        // Recurring, and still so: one of them in the period itself.
-        if occurrences < i64::from(t.recurring) || !list.iter().any(|i| span.in_period(i.opened_at))
+        // Recurring, and still so: one of them opened or seen again in the period itself.
+        if occurrences < i64::from(t.recurring)
+            || !list
+                .iter()
+                .any(|i| span.in_period(i.opened_at) || span.in_period(i.last_seen_at))
         {
             continue;
         }

@@ -186,6 +186,7 @@ fn incident(id: i64, month: i64, class: &str, cause: Option<&str>) -> IncidentSa
         step: Some("load".into()),
         failure_class: class.into(),
         occurrences: 1,
+        last_seen_at: day(month, 3, 1),
         cause: cause.map(str::to_owned),
     }
 }
@@ -238,6 +239,25 @@ fn a_rare_incident_or_one_not_recurring_in_the_period_proposes_nothing() {
         ..Default::default()
     };
     assert!(run(&past).is_empty(), "none of them in the period");
+}
+
+#[test]
+fn an_incident_kept_open_that_recurs_into_the_period_is_proposed() {
+    // Opened in July, seen again twice since, the last time in the period.
+    let records = Records {
+        incidents: vec![IncidentSample {
+            occurrences: 3,
+            last_seen_at: day(5, 2, 1),
+            ..incident(1, 1, "exit 3", None)
+        }],
+        ..Default::default()
+    };
+    let p = run(&records);
+    assert_eq!(kinds(&p), vec![(Kind::Recurring, "billing".to_owned())]);
+    let Evidence::Recurring { occurrences, .. } = &p[0].evidence else {
+        panic!("{p:?}")
+    };
+    assert_eq!(*occurrences, 3);
 }
 
 fn rate(item: &str, target: f64, ok: u64, total: u64) -> SlaMeasure {
