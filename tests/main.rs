@@ -26,6 +26,7 @@ mod operator;
 mod outbox;
 mod params;
 mod permissions;
+mod proposals;
 mod readme;
 mod records;
 mod refuse;

@@ -1337,14 +1337,14 @@ fn the_html_form_is_one_self_contained_page_with_its_charts() {
         "page numbers"
     );
     // Every table's header row is a `<thead>`, repeated on each page it runs over (two of
-    // them the monitoring's lateness and slowdowns, three the service desk's; no job got
-    // slower, so no trend table).
+    // them the monitoring's lateness and slowdowns, three the service desk's, one the
+    // improvement proposals; no job got slower, so no trend table).
     assert_eq!(
         html.matches("<table").count(),
-        18,
-        "the cover's signatures and 17"
+        19,
+        "the cover's signatures and 18"
     );
-    assert_eq!(html.matches("<thead><tr><th>").count(), 18, "{html}");
+    assert_eq!(html.matches("<thead><tr><th>").count(), 19, "{html}");
     assert!(html.contains("thead { display: table-header-group; }"));
     assert_eq!(html.matches("<svg").count(), 2, "two charts");
     assert!(!html.contains("<script"), "no script at all");

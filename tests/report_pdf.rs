@@ -201,7 +201,8 @@ const HEADINGS_JA: &[&str] = &[
     "6. サービスデスク(問合せ対応状況)",
     "7. 随時依頼への対応",
     "8. 変更管理",
-    "9. 次月予定(2026-11)",
+    "9. 改善提案",
+    "10. 次月予定(2026-11)",
 ];
 const HEADINGS_EN: &[&str] = &[
     "Monthly operations report, October 2026",
@@ -213,7 +214,8 @@ const HEADINGS_EN: &[&str] = &[
     "6. Service desk",
     "7. Ad-hoc requests",
     "8. Changes",
-    "9. Next month (2026-11)",
+    "9. Improvement proposals",
+    "10. Next month (2026-11)",
 ];
 
 /// The pages of each language's PDF of the fixed history (the cover included), as observed with Chromium 156 and

@@ -69,6 +69,7 @@
 //! | frozen_report_body | reports::frozen_report_body_reads_the_bytes_as_frozen |
 //! | list_frozen_reports | reports::list_frozen_reports_newest_first_and_limited |
 //! | report_facts | reports::report_facts_reads_the_runs_queued_in_the_period, reports::report_facts_counts_slots_and_keeps_those_of_the_jobs_asked, reports::report_facts_counts_attempts_that_failed_or_retried, reports::report_facts_incidents_opened_in_or_open_at_the_start, reports::report_facts_records_made_in_the_period, reports::report_facts_first_notified_is_the_earliest_sent, monitor::report_facts_lists_the_findings_made_in_the_period |
+//! | proposal_facts | reports::proposal_facts_reads_rule_firings_and_hardware_perfdata |
 //! | write_history | history::write_history_reads_back_as_the_engine_leaves_a_run, history::write_history_that_fails_writes_nothing |
 //! | run | history::write_history_reads_back_as_the_engine_leaves_a_run |
 //! | attempts | history::write_history_reads_back_as_the_engine_leaves_a_run |
@@ -357,6 +358,7 @@ macro_rules! every_contract {
                 report_facts_incidents_opened_in_or_open_at_the_start,
                 report_facts_records_made_in_the_period,
                 report_facts_first_notified_is_the_earliest_sent,
+                proposal_facts_reads_rule_firings_and_hardware_perfdata,
             }
         }
     };

@@ -28,6 +28,7 @@ mod nodes;
 mod notifications;
 mod params;
 mod permissions;
+mod proposals;
 mod report;
 mod rerun;
 mod run;
@@ -319,6 +320,20 @@ pub enum Command {
     /// Guide: docs/guide/reports.md.
     #[command(subcommand)]
     Report(report::Command),
+    /// Improvement proposals (改善提案) drawn from the records of a month and the months
+    /// before it, each with its evidence and the suggested action.
+    ///
+    /// Jobs getting slower month over month (the monthly medians of their successful runs, a
+    /// fitted slope, and when the trend passes the job's deadline: `end_delay`,
+    /// `max_runtime`, `sla:`, its window's end), incidents recurring with the same cause
+    /// class (job, step and failure class), service levels at risk or met with a wide margin
+    /// (a revision), health checks that flap, runbook rules that fire often (a candidate for
+    /// a permanent fix) and disk or data growth against capacity (a hardware check's
+    /// performance data). The thresholds are `proposals:` in unyo.yaml. The monthly and
+    /// yearly reports carry the same proposals (改善提案).
+    ///
+    /// Guide: docs/guide/proposals.md.
+    Proposals(proposals::Args),
     /// Built-in actions that jobs call as steps: backup, restore, maintenance, param-set,
     /// extract, permissions.
     ///
@@ -444,6 +459,7 @@ async fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Params(cmd) => params::run(&settings, cmd).await,
         Command::Extracts(args) => extracts::run(&settings, args).await,
         Command::Report(cmd) => report::run(&settings, cmd).await,
+        Command::Proposals(args) => proposals::run(&settings, args).await,
         Command::Permissions(cmd) => permissions::run(&settings, cmd).await,
         Command::SynthHistory(args) => synth::run(&settings, args).await,
     }

@@ -181,7 +181,9 @@ async fn write(settings: &Settings, period: &Period, form: &Form) -> Result<(), 
     } else {
         super::open_reader(settings).await?
     };
-    let report = report::compute(&*store, period, &catalog, settings, now).await?;
+    let (mut report, facts) =
+        report::compute_with_facts(&*store, period, &catalog, settings, now).await?;
+    super::proposals::add(&*store, &mut report, period, &facts, &catalog, settings).await?;
     let templates = settings.report.templates.as_deref();
     let text = report::render::report(&report, form.lang, form.format, templates)
         .map_err(|e| Error::Request(e.to_string()))?;

@@ -20,6 +20,7 @@ pub mod health;
 pub mod host;
 pub mod incident;
 pub mod lateness;
+pub mod proposals;
 pub mod run;
 pub mod severity;
 pub mod status;

@@ -45,6 +45,9 @@ pub struct Report {
     /// ever checked (then the report has no such section, and its JSON no such key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<super::checks::Checks>,
+    /// Improvement proposals (改善提案) drawn from the records of the months looked back
+    /// over, each with its evidence and the suggested action.
+    pub proposals: Vec<super::ProposalLine>,
 }
 
 /// The report's cover (表紙): what the city signs.

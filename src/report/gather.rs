@@ -7,19 +7,11 @@ use chrono::{DateTime, Utc};
 
 use super::{Period, Report};
 use crate::model::{Catalog, Settings};
-use crate::store::{Store, StoreError};
+use crate::store::{ReportFacts, Store, StoreError};
 
-/// The report of `period` as of `now` (preliminary while the period runs).
-pub async fn compute(
-    store: &dyn Store,
-    period: &Period,
-    catalog: &Catalog,
-    settings: &Settings,
-    now: DateTime<Utc>,
-) -> Result<Report, StoreError> {
-    let (tz, day_start) = (settings.timezone, settings.day_start);
-    // The jobs whose every slot the report looks at: the service's backup jobs, and the jobs
-    // promising `complete_by` (a missed slot breaks it).
+/// The jobs whose every slot a report looks at: the service's backup jobs, and the jobs
+/// promising `complete_by` (a missed slot breaks it).
+pub fn slot_jobs(settings: &Settings, catalog: &Catalog) -> Vec<String> {
     let mut slot_jobs: Vec<String> = settings
         .service
         .iter()
@@ -35,8 +27,34 @@ pub async fn compute(
         .collect();
     slot_jobs.sort();
     slot_jobs.dedup();
+    slot_jobs
+}
+
+/// The report of `period` as of `now` (preliminary while the period runs).
+pub async fn compute(
+    store: &dyn Store,
+    period: &Period,
+    catalog: &Catalog,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Report, StoreError> {
+    Ok(compute_with_facts(store, period, catalog, settings, now)
+        .await?
+        .0)
+}
+
+/// [`compute`], with the period's facts it was computed from (for what is added to it
+/// later: the improvement proposals).
+pub async fn compute_with_facts(
+    store: &dyn Store,
+    period: &Period,
+    catalog: &Catalog,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<(Report, ReportFacts), StoreError> {
+    let (tz, day_start) = (settings.timezone, settings.day_start);
     let facts = store
-        .report_facts(period.from, period.to, &slot_jobs)
+        .report_facts(period.from, period.to, &slot_jobs(settings, catalog))
         .await?;
     let previous = match period.previous(tz, day_start) {
         Some(p) => store.report_facts(p.from, p.to, &[]).await?,
@@ -50,5 +68,5 @@ pub async fn compute(
     }
     let desk = store.desk_facts(period.from, period.to).await?;
     super::add_desk(&mut report, period, &desk, settings, now);
-    Ok(report)
+    Ok((report, facts))
 }

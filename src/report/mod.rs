@@ -16,6 +16,7 @@ mod jobs;
 mod monitoring;
 mod period;
 mod plan;
+pub mod proposals;
 pub mod render;
 pub mod service;
 mod sla;
@@ -30,9 +31,10 @@ use chrono::{DateTime, Utc};
 use crate::model::{Catalog, Settings};
 use crate::store::{ReportFacts, RunStatus};
 pub use content::*;
-pub use gather::compute;
+pub use gather::{compute, compute_with_facts, slot_jobs};
 pub use monitoring::{FindingLine, Monitoring, TrendLine};
 pub use period::{Period, date_ja, label_ja, label_ja_year};
+pub use proposals::ProposalLine;
 pub use service::{Availability, Outage, ServiceBreach, ServiceItem, Stop};
 pub use summary::ABNORMAL_KINDS;
 
@@ -144,6 +146,7 @@ pub fn build(
             calendar: n.desk_hours.calendar.as_ref().map(|c| c.value.clone()),
         }),
         checks: None,
+        proposals: Vec::new(),
     }
 }
 

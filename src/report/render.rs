@@ -446,7 +446,9 @@ pub fn word(lang: Lang, token: &str) -> &str {
         "request_no" => "依頼番号",
         "submitted_by" => "受付者",
         "text" => "内容",
-        _ => super::monitoring::word_ja(token).unwrap_or(token),
+        _ => super::monitoring::word_ja(token)
+            .or_else(|| super::proposals::word_ja(token))
+            .unwrap_or(token),
     };
     let en = match token {
         "catch_up" => "catch-up",
@@ -508,7 +510,9 @@ pub fn word(lang: Lang, token: &str) -> &str {
         "request_no" => "request",
         "submitted_by" => "submitted by",
         "text" => "request text",
-        _ => super::monitoring::word_en(token).unwrap_or(token),
+        _ => super::monitoring::word_en(token)
+            .or_else(|| super::proposals::word_en(token))
+            .unwrap_or(token),
     };
     match lang {
         Lang::Ja => ja,
@@ -914,6 +918,35 @@ fn csv(r: &Report, lang: Lang) -> String {
                     d.at.clone(),
                     d.digest.clone(),
                 ]
+            })
+            .collect(),
+    );
+    table(
+        "proposals",
+        &[
+            "number",
+            "proposal_kind",
+            "subject",
+            "evidence",
+            "proposed_action",
+        ],
+        r.proposals
+            .iter()
+            .map(|p| match lang {
+                Lang::Ja => vec![
+                    p.number.to_string(),
+                    p.kind_ja.clone(),
+                    p.subject_ja.clone(),
+                    p.evidence_ja.clone(),
+                    p.action_ja.clone(),
+                ],
+                Lang::En => vec![
+                    p.number.to_string(),
+                    p.kind_en.clone(),
+                    p.subject_en.clone(),
+                    p.evidence_en.clone(),
+                    p.action_en.clone(),
+                ],
             })
             .collect(),
     );

@@ -36,7 +36,8 @@ pub use schedule::{
 };
 pub use settings::{
     AvailabilitySpec, BackupsSpec, ChecksSpec, DeskConsultationSpec, DeskSpec, HostSpec, LogSpec,
-    MetricsSpec, NodeSpec, ServiceHoursSpec, ServiceSpec, SettingsSpec, WebSpec, WebTlsSpec,
+    MetricsSpec, NodeSpec, ProposalsSpec, ServiceHoursSpec, ServiceSpec, SettingsSpec, WebSpec,
+    WebTlsSpec,
 };
 
 /// Largest definition file accepted; a job tree is text written by people.

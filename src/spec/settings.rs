@@ -38,6 +38,7 @@ static DESK: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<DeskSpec>(),
     children: vec![("consultation", Child::Struct(&DESK_CONSULTATION))],
 });
+static PROPOSALS: LazyLock<Shape> = LazyLock::new(leaf::<ProposalsSpec>);
 static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<SettingsSpec>(),
     children: vec![
@@ -47,6 +48,7 @@ static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
         ("log", Child::Struct(&LOG)),
         ("node", Child::Struct(&NODE)),
         ("desk", Child::Struct(&DESK)),
+        ("proposals", Child::Struct(&PROPOSALS)),
         ("incidents", Child::Struct(&INCIDENTS)),
         ("notify", Child::Struct(&NOTIFY)),
         ("report", Child::Struct(&REPORT)),
@@ -115,6 +117,44 @@ pub struct SettingsSpec {
     /// The service desk: answer deadlines per category, when a request needs the city's
     /// consultation.
     pub desk: Option<DeskSpec>,
+    /// When the records make an improvement proposal (`unyo proposals`, the report's
+    /// 改善提案).
+    pub proposals: Option<ProposalsSpec>,
+}
+
+/// `proposals:` in unyo.yaml: the thresholds of the improvement proposals.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalsSpec {
+    /// Months looked back over, the period's month included (default 6).
+    pub months: Option<Spanned<u32>>,
+    /// Fewest months with enough successful runs for a trend (default 3).
+    pub trend_months: Option<Spanned<u32>>,
+    /// Fewest successful runs in a month for its median to count (default 4).
+    pub trend_runs: Option<Spanned<u32>>,
+    /// Fitted rise per month, percent of the typical duration, from which a job is getting
+    /// slower (default 5).
+    pub slower_percent: Option<Spanned<f64>>,
+    /// A deadline or capacity reached within this many months is proposed (default 12).
+    pub horizon_months: Option<Spanned<f64>>,
+    /// Incidents of one cause class, over the months looked back over, from which it recurs
+    /// (default 3).
+    pub recurring: Option<Spanned<u32>>,
+    /// A service level is at risk with no more than this percentage of its allowance left
+    /// (default 20).
+    pub sla_at_risk_percent: Option<Spanned<f64>>,
+    /// A service level has a wide margin with no more than this percentage of its allowance
+    /// used (default 10).
+    pub sla_wide_percent: Option<Spanned<f64>>,
+    /// Fewest measured runs, incidents or slots for a wide margin (default 20).
+    pub sla_samples: Option<Spanned<u64>>,
+    /// Days a health check flapped on in the period from which it is proposed (default 2).
+    pub flap_days: Option<Spanned<u32>>,
+    /// Times a runbook rule fired, over the months looked back over, from which it is a
+    /// candidate for a permanent fix (default 10).
+    pub rule_firings: Option<Spanned<u32>>,
+    /// Percent of capacity a disk or data size may reach (default 90).
+    pub capacity_percent: Option<Spanned<f64>>,
 }
 
 /// `desk:` in unyo.yaml.

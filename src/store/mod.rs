@@ -15,6 +15,7 @@ pub mod disk;
 mod findings;
 mod nodes;
 pub(crate) mod postgres;
+mod proposals;
 pub(crate) mod sqlite;
 mod traits;
 mod web;
@@ -49,6 +50,7 @@ pub use desk::{
 pub use findings::{DurationSample, FindingRow, NewFinding};
 pub use nodes::{Beat, FencedDaemon, Lease, NewNode, NodeRow};
 pub use postgres::{Copied, CopyError, PgStore, copy_sqlite, without_password};
+pub use proposals::{PerfRow, ProposalFacts, RuleFiring};
 pub use sqlite::SqliteStore;
 pub use traits::{
     CheckStore, DelegationStore, DeskStore, IncidentStore, MonitorStore, NodeStore, Outbox,

@@ -237,6 +237,10 @@ pub trait ReportStore: Send + Sync + std::fmt::Debug {
         to: DateTime<Utc>,
         slot_jobs: &[String],
     ) -> Pending<ReportFacts>;
+    /// What the improvement proposals read of `[from, to)` beyond [`ReportFacts`]: the
+    /// failed attempts a runbook rule matched (of runs queued in it), oldest first, and the
+    /// performance data of the hardware targets' results in it, by target then time.
+    fn proposal_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<ProposalFacts>;
 }
 
 /// What the monitoring reads and records: when a run's slot was due, a job's last

@@ -668,3 +668,101 @@ pub async fn frozen_report_body_reads_the_bytes_as_frozen(db: &Db) {
     );
     assert_eq!(db.frozen_report_body(r.id + 1).await.expect("read"), None);
 }
+
+pub async fn proposal_facts_reads_rule_firings_and_hardware_perfdata(db: &Db) {
+    use unyo::domain::check::{CheckStatus, TargetKind, Thresholds};
+    use unyo::store::{NewCheckResult, PerfRow, RuleFiring};
+    let empty = db.proposal_facts(at(0), at(DAY)).await.expect("facts");
+    assert!(empty.firings.is_empty() && empty.perf.is_empty());
+    // Runs with their attempts: (minute, [(status, rule)]).
+    let with_attempts = |minute: i64, ends: Vec<(AttemptStatus, Option<&'static str>)>| async move {
+        let id = db
+            .create_run(&NewRun {
+                at: at(minute),
+                ..running("billing", &["load"])
+            })
+            .await
+            .expect("create");
+        for (n, (status, rule)) in ends.into_iter().enumerate() {
+            let a = db
+                .start_attempt(&attempt(id, "load", n as i64 + 1, at(minute + n as i64)))
+                .await
+                .expect("attempt");
+            let mut end = ended(status, StepStatus::Failed, at(minute + n as i64 + 1));
+            end.rule = rule.map(str::to_owned);
+            db.finish_attempt(a, &end).await.expect("finish");
+        }
+        id
+    };
+    let locked = Some("db#1: database is locked");
+    // Before the period: not read.
+    with_attempts(-10, vec![(AttemptStatus::Failed, locked)]).await;
+    let a = with_attempts(
+        10,
+        vec![
+            (AttemptStatus::Failed, locked),
+            (AttemptStatus::Failed, locked),
+            (AttemptStatus::Succeeded, None),
+        ],
+    )
+    .await;
+    // Failed with no rule matched: not a firing.
+    with_attempts(20, vec![(AttemptStatus::Failed, None)]).await;
+    let b = with_attempts(30, vec![(AttemptStatus::TimedOut, Some("db#2: timeout"))]).await;
+    let firing = |rule: &str, run_id, minute| RuleFiring {
+        rule: rule.into(),
+        job: "billing".into(),
+        step: "load".into(),
+        run_id,
+        at: at(minute),
+    };
+    let f = db.proposal_facts(at(0), at(DAY)).await.expect("facts");
+    assert_eq!(
+        f.firings,
+        vec![
+            firing("db#1: database is locked", a, 10),
+            firing("db#1: database is locked", a, 11),
+            firing("db#2: timeout", b, 30),
+        ]
+    );
+    let check = |target: &str, kind, minute, perfdata: &str| NewCheckResult {
+        target: target.to_owned(),
+        kind,
+        job: "watch".to_owned(),
+        step: "disk".to_owned(),
+        run_id: None,
+        at: at(minute),
+        status: CheckStatus::Ok,
+        output: "DISK OK".to_owned(),
+        perfdata: perfdata.to_owned(),
+        thresholds: Thresholds {
+            down_after: 1,
+            up_after: 1,
+        },
+    };
+    for c in [
+        check("var-disk", TargetKind::Hardware, -5, "/var=100MB;;;0;1000"),
+        check("var-disk", TargetKind::Hardware, 5, "/var=110MB;;;0;1000"),
+        check("var-disk", TargetKind::Hardware, 15, ""),
+        check("var-disk", TargetKind::Hardware, 25, "/var=120MB;;;0;1000"),
+        check("data-disk", TargetKind::Hardware, 20, "/data=5GB;;;0;10"),
+        check("web", TargetKind::Network, 20, "time=0.1s;;;0"),
+        check("var-disk", TargetKind::Hardware, DAY, "/var=130MB;;;0;1000"),
+    ] {
+        db.record_check(&c).await.expect("record");
+    }
+    let f = db.proposal_facts(at(0), at(DAY)).await.expect("facts");
+    let perf = |target: &str, minute, perfdata: &str| PerfRow {
+        target: target.into(),
+        at: at(minute),
+        perfdata: perfdata.into(),
+    };
+    assert_eq!(
+        f.perf,
+        vec![
+            perf("data-disk", 20, "/data=5GB;;;0;10"),
+            perf("var-disk", 5, "/var=110MB;;;0;1000"),
+            perf("var-disk", 25, "/var=120MB;;;0;1000"),
+        ]
+    );
+}

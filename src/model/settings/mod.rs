@@ -21,6 +21,7 @@ mod incidents;
 mod monitor;
 mod node;
 mod notify;
+mod proposals;
 mod report;
 mod service;
 mod templates;
@@ -170,6 +171,8 @@ pub struct Settings {
     pub node: NodeSettings,
     /// The service desk (`desk:`): answer deadlines, consultation thresholds.
     pub desk: DeskSettings,
+    /// When the records make an improvement proposal (`proposals:`).
+    pub proposals: crate::domain::proposals::Thresholds,
 }
 
 impl Settings {
@@ -205,6 +208,7 @@ impl Settings {
             log: LogSettings::default(),
             node: NodeSettings::default(),
             desk: DeskSettings::default(),
+            proposals: Default::default(),
         }
     }
 
@@ -456,6 +460,9 @@ impl Settings {
         }
         if let Some(d) = &raw.desk {
             self.desk = desk::desk(d, file, diags);
+        }
+        if let Some(p) = &raw.proposals {
+            self.proposals = proposals::proposals(p, file, diags);
         }
     }
 

@@ -242,6 +242,53 @@ fn slot_counts(
 }
 
 /// Everything `report_facts` reads, inside one snapshot.
+fn proposal_facts(
+    pg: &mut Pg,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<ProposalFacts, Fail> {
+    // A rule matches a failed attempt only: the notable attempts' partial index.
+    let rows = pg.fetch_all(
+        q(
+            "SELECT a.rule AS rule, r.job AS job, a.step AS step, a.run_id AS run_id, \
+             a.started_at AS at \
+             FROM attempts a JOIN runs r ON r.id = a.run_id \
+             WHERE (a.status NOT IN ('succeeded', 'running') OR a.attempt > 1) \
+             AND a.rule IS NOT NULL AND r.queued_at >= $1 AND r.queued_at < $2 \
+             ORDER BY a.started_at, a.run_id, a.step COLLATE \"C\", a.attempt",
+        )
+        .bind(from)
+        .bind(to),
+    )?;
+    let firings = map_all(rows, |r| {
+        Ok(RuleFiring {
+            rule: col(r, "rule")?,
+            job: col(r, "job")?,
+            step: col(r, "step")?,
+            run_id: col(r, "run_id")?,
+            at: col(r, "at")?,
+        })
+    })?;
+    let rows = pg.fetch_all(
+        q(
+            "SELECT c.target AS target, c.at AS at, c.perfdata AS perfdata \
+             FROM check_targets t JOIN check_results c ON c.target = t.target \
+             WHERE t.kind = 'hardware' AND c.at >= $1 AND c.at < $2 AND c.perfdata <> '' \
+             ORDER BY c.target COLLATE \"C\", c.at, c.id",
+        )
+        .bind(from)
+        .bind(to),
+    )?;
+    let perf = map_all(rows, |r| {
+        Ok(PerfRow {
+            target: col(r, "target")?,
+            at: col(r, "at")?,
+            perfdata: col(r, "perfdata")?,
+        })
+    })?;
+    Ok(ProposalFacts { firings, perf })
+}
+
 fn report_facts(
     pg: &mut Pg,
     from: DateTime<Utc>,
@@ -421,6 +468,12 @@ impl ReportStore for PgStore {
                 .as_ref()
                 .map(|r| Ok::<_, StoreError>((frozen_report_row(r)?, col::<Vec<u8>>(r, "body")?)))
                 .transpose()?)
+        })
+    }
+
+    fn proposal_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<ProposalFacts> {
+        self.read("reading what the proposals read", move |pg| {
+            in_snapshot(pg, |pg| proposal_facts(pg, from, to))
         })
     }
 

@@ -328,6 +328,50 @@ impl ReportStore for SqliteStore {
         })
     }
 
+    fn proposal_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Pending<ProposalFacts> {
+        self.read(move |c| {
+            let (from, to) = (ts(from), ts(to));
+            let firings = all(
+                c,
+                "reading the attempts runbook rules matched",
+                // A rule matches a failed attempt only: the notable attempts' partial index.
+                "SELECT a.rule AS rule, r.job AS job, a.step AS step, a.run_id AS run_id, \
+                 a.started_at AS at \
+                 FROM attempts a CROSS JOIN runs r ON r.id = a.run_id \
+                 WHERE (a.status NOT IN ('succeeded', 'running') OR a.attempt > 1) \
+                 AND a.rule IS NOT NULL AND r.queued_at >= ?1 AND r.queued_at < ?2 \
+                 ORDER BY a.started_at, a.run_id, a.step, a.attempt",
+                [&from, &to],
+                |r| {
+                    Ok(RuleFiring {
+                        rule: col(r, "rule")?,
+                        job: col(r, "job")?,
+                        step: col(r, "step")?,
+                        run_id: col(r, "run_id")?,
+                        at: time(r, "at")?,
+                    })
+                },
+            )?;
+            let perf = all(
+                c,
+                "reading the hardware checks' performance data",
+                "SELECT c.target AS target, c.at AS at, c.perfdata AS perfdata \
+                 FROM check_targets t CROSS JOIN check_results c ON c.target = t.target \
+                 WHERE t.kind = 'hardware' AND c.at >= ?1 AND c.at < ?2 AND c.perfdata <> '' \
+                 ORDER BY c.target, c.at, c.id",
+                [&from, &to],
+                |r| {
+                    Ok(PerfRow {
+                        target: col(r, "target")?,
+                        at: time(r, "at")?,
+                        perfdata: col(r, "perfdata")?,
+                    })
+                },
+            )?;
+            Ok(ProposalFacts { firings, perf })
+        })
+    }
+
     fn report_facts(
         &self,
         from: DateTime<Utc>,
