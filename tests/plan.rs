@@ -85,10 +85,10 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
     let mut per_job: BTreeMap<String, u64> = BTreeMap::new();
     for c in next
         .iter()
-        .filter(|c| runs(c["decision"].as_str().unwrap()))
+        .filter(|c| runs(c["decision"].as_str().expect("field")))
     {
         *per_job
-            .entry(c["job"].as_str().unwrap().to_owned())
+            .entry(c["job"].as_str().expect("field").to_owned())
             .or_default() += 1;
     }
     let planned: BTreeMap<String, u64> = plan["jobs"]
@@ -97,8 +97,8 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
         .iter()
         .map(|j| {
             (
-                j["name"].as_str().unwrap().to_owned(),
-                j["count"].as_u64().unwrap(),
+                j["name"].as_str().expect("field").to_owned(),
+                j["count"].as_u64().expect("field"),
             )
         })
         .collect();
@@ -109,12 +109,12 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
     let schedules = draft["schedules"].as_array().expect("schedules");
     assert_eq!(schedules.len(), 13, "every schedule of the definitions");
     for s in schedules {
-        let name = s["schedule"].as_str().unwrap();
+        let name = s["schedule"].as_str().expect("field");
         let mine: Vec<&Value> = next.iter().filter(|c| c["schedule"] == name).collect();
         let count = |d: &str| mine.iter().filter(|c| c["decision"] == d).count() as u64;
         let running: Vec<&&Value> = mine
             .iter()
-            .filter(|c| runs(c["decision"].as_str().unwrap()))
+            .filter(|c| runs(c["decision"].as_str().expect("field")))
             .collect();
         assert_eq!(s["runs"], running.len() as u64, "{name}");
         assert_eq!(s["moved"], count("moved"), "{name}");
@@ -132,7 +132,7 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
                 (
                     tokyo(&c["fire_time"]),
                     tokyo(&c["due_at"]),
-                    c["decision"].as_str().unwrap().to_owned(),
+                    c["decision"].as_str().expect("field").to_owned(),
                     c["reason"].as_str().unwrap_or_default().to_owned(),
                 )
             })
@@ -143,10 +143,10 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
             .iter()
             .map(|x| {
                 (
-                    x["fire"].as_str().unwrap().to_owned(),
-                    x["due"].as_str().unwrap().to_owned(),
-                    x["decision"].as_str().unwrap().to_owned(),
-                    x["reason"].as_str().unwrap().to_owned(),
+                    x["fire"].as_str().expect("field").to_owned(),
+                    x["due"].as_str().expect("field").to_owned(),
+                    x["decision"].as_str().expect("field").to_owned(),
+                    x["reason"].as_str().expect("field").to_owned(),
                 )
             })
             .collect();
@@ -155,7 +155,7 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
             .as_array()
             .expect("groups")
             .iter()
-            .map(|g| g["count"].as_u64().unwrap())
+            .map(|g| g["count"].as_u64().expect("field"))
             .sum();
         assert_eq!(grouped, want.len() as u64, "{name}");
     }
@@ -174,13 +174,13 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
     );
     let moves: Vec<(&str, &str, &str)> = hr["shifts"]
         .as_array()
-        .unwrap()
+        .expect("field")
         .iter()
         .map(|x| {
             (
-                x["fire"].as_str().unwrap(),
-                x["due"].as_str().unwrap(),
-                x["reason_ja"].as_str().unwrap(),
+                x["fire"].as_str().expect("field"),
+                x["due"].as_str().expect("field"),
+                x["reason_ja"].as_str().expect("field"),
             )
         })
         .collect();
@@ -212,7 +212,7 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
     assert!(
         close["shifts"]
             .as_array()
-            .unwrap()
+            .expect("field")
             .iter()
             .any(|x| x["fire"] == "2028-09-30 20:00"
                 && x["due"] == "2028-09-29 20:00"
@@ -227,7 +227,7 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
     assert!(
         night["shifts"]
             .as_array()
-            .unwrap()
+            .expect("field")
             .iter()
             .all(|x| x["decision"] == "waits" && x["reason_ja"] == "実行時間帯まで待機"),
         "{night}"
@@ -236,7 +236,7 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
     assert!(
         disk["shift_groups"]
             .as_array()
-            .unwrap()
+            .expect("field")
             .iter()
             .any(|g| g["reason_ja"] == "年末年始の休業のため見送り" && g["count"] == 6),
         "{disk}"
