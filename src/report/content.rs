@@ -14,6 +14,9 @@ pub struct Report {
     /// The display name (`title:`) of each job that has one, by job name: the Japanese
     /// report shows such a job as 「title」(name).
     pub job_titles: std::collections::BTreeMap<String, String>,
+    /// The title of each department of `departments:` in unyo.yaml, by code: the Japanese
+    /// report shows a department by its title (税務課, not `tax`).
+    pub department_titles: std::collections::BTreeMap<String, String>,
     /// The period had not ended when the report was computed: its figures are preliminary
     /// (速報) and will change; such a report cannot be frozen.
     pub preliminary: bool,

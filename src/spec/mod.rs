@@ -35,8 +35,8 @@ pub use schedule::{
     ScheduleSpec, WeekdaySpec, WindowSpec,
 };
 pub use settings::{
-    AvailabilitySpec, BackupsSpec, ChecksSpec, DeskConsultationSpec, DeskSpec, HostSpec, LogSpec,
-    MetricsSpec, NodeSpec, ServiceHoursSpec, ServiceSpec, SettingsSpec, WebSpec,
+    AvailabilitySpec, BackupsSpec, ChecksSpec, DepartmentSpec, DeskConsultationSpec, DeskSpec,
+    HostSpec, LogSpec, MetricsSpec, NodeSpec, ServiceHoursSpec, ServiceSpec, SettingsSpec, WebSpec,
 };
 
 /// Largest definition file accepted; a job tree is text written by people.

@@ -16,6 +16,7 @@ static SERVICE_HOURS: LazyLock<Shape> = LazyLock::new(leaf::<ServiceHoursSpec>);
 static AVAILABILITY: LazyLock<Shape> = LazyLock::new(leaf::<AvailabilitySpec>);
 static BACKUPS: LazyLock<Shape> = LazyLock::new(leaf::<BackupsSpec>);
 static HOST: LazyLock<Shape> = LazyLock::new(leaf::<HostSpec>);
+static DEPARTMENT: LazyLock<Shape> = LazyLock::new(leaf::<DepartmentSpec>);
 static SERVICE: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<ServiceSpec>(),
     children: vec![
@@ -48,6 +49,7 @@ static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
         ("report", Child::Struct(&REPORT)),
         ("service", Child::Struct(&SERVICE)),
         ("hosts", Child::MapOf(&HOST)),
+        ("departments", Child::MapOf(&DEPARTMENT)),
     ],
 });
 
@@ -111,6 +113,18 @@ pub struct SettingsSpec {
     /// The service desk: answer deadlines per category, when a request needs the city's
     /// consultation.
     pub desk: Option<DeskSpec>,
+    /// The city's departments by code (`tax`), each with the name an official reads
+    /// (`title: 税務課`): desk requests name one, the report shows its title.
+    #[serde(default)]
+    pub departments: IndexMap<String, Spanned<DepartmentSpec>>,
+}
+
+/// One department of `departments:` in unyo.yaml.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentSpec {
+    /// The department's name as officials write it (`税務課`).
+    pub title: Spanned<String>,
 }
 
 /// `desk:` in unyo.yaml.

@@ -15,6 +15,7 @@ use super::values::{parse_clock, parse_duration, parse_size};
 use crate::spec::{self, Diagnostic, Diagnostics, SettingsSpec, Severity};
 
 mod channel;
+mod departments;
 mod desk;
 mod hosts;
 mod incidents;
@@ -31,6 +32,7 @@ pub use channel::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, EmailChannel, SmtpAuth, SmtpTls,
     WebhookUrl, url_origin,
 };
+pub use departments::Departments;
 pub use desk::DeskSettings;
 pub use hosts::Host;
 pub use incidents::IncidentSettings;
@@ -166,6 +168,9 @@ pub struct Settings {
     pub node: NodeSettings,
     /// The service desk (`desk:`): answer deadlines, consultation thresholds.
     pub desk: DeskSettings,
+    /// The city's departments by code, with their titles (`departments:`); empty when not
+    /// set, and then a request's department is taken as written.
+    pub departments: Departments,
 }
 
 impl Settings {
@@ -200,6 +205,7 @@ impl Settings {
             log: LogSettings::default(),
             node: NodeSettings::default(),
             desk: DeskSettings::default(),
+            departments: Departments::default(),
         }
     }
 
@@ -452,6 +458,7 @@ impl Settings {
         if let Some(d) = &raw.desk {
             self.desk = desk::desk(d, file, diags);
         }
+        self.departments = departments::departments(&raw.departments, file, diags);
     }
 
     /// The environment variables these settings name as holding unyo's own secrets: the
