@@ -232,6 +232,11 @@ fn the_yearly_plan_matches_unyo_next_for_the_coming_fiscal_year() {
             .all(|x| x["decision"] == "waits" && x["reason_ja"] == "実行時間帯まで待機"),
         "{night}"
     );
+    // Grouped for reading, the 52 waits are one line, without any one slot's opening time.
+    let groups = night["shift_groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{night}");
+    assert_eq!(groups[0]["count"], 52);
+    assert_eq!(groups[0]["reason"], "waiting for window `night`");
     let disk = of("disk-report");
     assert!(
         disk["shift_groups"]

@@ -181,7 +181,14 @@ fn schedule_year(
             }
             None => shift_groups.push(ShiftGroup {
                 decision: shift.decision.clone(),
-                reason: shift.reason.clone(),
+                // A window's reason names when it opens for this slot; the group's does not.
+                reason: shift
+                    .reason
+                    .split(" (opens ")
+                    .next()
+                    .and_then(|r| r.split(" (until ").next())
+                    .unwrap_or_default()
+                    .to_owned(),
                 reason_ja: shift.reason_ja.clone(),
                 count: 1,
                 dates: if weekend { Vec::new() } else { vec![day] },
