@@ -356,3 +356,116 @@ fn a_run_submitted_for_a_request_shows_in_the_reports_adhoc_table() {
     assert!(ja.contains("| 1 | 山田 花子 | 税務課 |"), "{ja}");
     assert!(ja.contains("| 障害連絡 | 1 |"), "{ja}");
 }
+
+/// With `departments:` in unyo.yaml a request names a department by its code or its title
+/// and is recorded by its code; an unknown one is refused and nothing is recorded (a
+/// misspelt department would be counted apart in every report after). The Japanese report
+/// shows each department by its title, the English one by its code.
+#[test]
+fn departments_are_named_by_code_or_title_and_the_report_shows_their_titles() {
+    let t = Tree::new();
+    t.file(
+        "unyo.yaml",
+        "departments:\n  tax: { title: 税務課 }\n  citizens: { title: 市民課 }\n",
+    );
+    t.job(
+        "extract",
+        "adhoc: true\nsteps:\n  a:\n    run: echo extracted\n",
+    );
+    let open = |department: &str| {
+        t.run(&[
+            "desk",
+            "open",
+            "--requester",
+            "山田 花子",
+            "--department",
+            department,
+            "--category",
+            "request",
+            "課税データの抽出",
+        ])
+    };
+    for unknown in ["総務課", "citizen"] {
+        let out = open(unknown);
+        assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+        assert!(
+            text(&out.stderr).contains(&format!("--department: unknown department `{unknown}`")),
+            "{}",
+            both(&out)
+        );
+    }
+    let out = open("citizen");
+    assert!(
+        text(&out.stderr).contains("(did you mean `citizens`?); the departments of unyo.yaml are: tax (税務課), citizens (市民課)"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(ok(&t, &["desk", "list", "--all"]), "no requests recorded\n");
+
+    for (department, code) in [("税務課", "tax"), ("citizens", "citizens")] {
+        let out = open(department);
+        assert!(out.status.success(), "{}", both(&out));
+        let id = text(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .expect("id")
+            .to_owned();
+        let r = json(&t, &["desk", "show", &id, "--json"]);
+        assert_eq!(r["department"], code, "{r}");
+    }
+    // The audit records the code, as the request does.
+    let opened = json(&t, &["audit", "--json"]);
+    let departments: Vec<&str> = opened
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|e| e["action"] == "desk.open")
+        .filter_map(|e| e["args"]["department"].as_str())
+        .collect();
+    assert_eq!(departments.len(), 2, "{opened}");
+    assert!(departments.contains(&"tax") && departments.contains(&"citizens"));
+    // Listing by title finds the request recorded by code.
+    let listed = json(&t, &["desk", "list", "--department", "税務課", "--json"]);
+    assert_eq!(listed.as_array().expect("array").len(), 1, "{listed}");
+    assert!(ok(&t, &["desk", "show", "1"]).contains("(tax 税務課)"));
+
+    let out = t.run(&["submit", "extract", "--request", "1"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let month = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .format("%Y-%m")
+        .to_string();
+    let report = |args: &[&str]| {
+        let mut all = vec!["report", "monthly", "--month", month.as_str()];
+        all.extend_from_slice(args);
+        ok(&t, &all)
+    };
+    let ja = report(&["--lang", "ja"]);
+    for want in [
+        "| 市民課 | 1 | 0 | 0 | 1 | 0 |",
+        "| 税務課 | 1 | 0 | 0 | 1 | 0 |",
+        "| 1 | 山田 花子 | 税務課 |",
+    ] {
+        assert!(ja.contains(want), "missing {want:?} in:\n{ja}");
+    }
+    assert!(!ja.contains("| tax |") && !ja.contains("citizens"), "{ja}");
+    let en = report(&["--lang", "en"]);
+    assert!(
+        en.contains("| tax | 1 |") && en.contains("| 1 | 山田 花子 | tax |"),
+        "{en}"
+    );
+    let html = report(&["--lang", "ja", "--format", "html"]);
+    assert!(
+        html.contains("<td>税務課</td>") && !html.contains(">tax<"),
+        "{html}"
+    );
+    let csv = report(&["--lang", "ja", "--format", "csv"]);
+    assert!(csv.contains("\r\n税務課,1,0,0,1,0\r\n"), "{csv}");
+    assert_eq!(
+        json(
+            &t,
+            &["report", "monthly", "--month", &month, "--format", "json"]
+        )["department_titles"]["tax"],
+        "税務課"
+    );
+}

@@ -26,6 +26,7 @@ mod operator;
 mod outbox;
 mod params;
 mod permissions;
+mod plan;
 mod proposals;
 mod readme;
 mod records;

@@ -940,17 +940,84 @@ fn golden(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The Markdown forms are the golden files, byte for byte, and rendering twice gives the
-/// same bytes. `UNYO_UPDATE_GOLDEN=1` writes the files anew (then read the diff).
+/// The tree of the golden reports: the history of [`tree`] with everything a report the city
+/// signs carries: a cover with the contract and who signs, the departments by code with
+/// their titles, and schedules whose coming fiscal year has a rollover, HR transfers and a
+/// month-end close moved off closed days (the yearly report's draft plan).
+fn golden_tree() -> Tree {
+    let t = tree();
+    t.job(
+        "close",
+        "title: 月末締め\ndescription: Month-end close\nsteps:\n  a:\n    run: \"true\"\n",
+    )
+    .job(
+        "transfer",
+        "title: 人事異動の反映\ndescription: HR transfers\nsteps:\n  a:\n    run: \"true\"\n",
+    )
+    .file(
+        "schedules/plan.yaml",
+        "schedules:\n  - job: rollover\n    cron: \"0 6 1 4 *\"\n    calendar: city\n    closed_day: run\n  \
+         - job: transfer\n    cron: \"0 7 1 4,10 *\"\n    calendar: city\n    closed_day: next_business_day\n  \
+         - job: close\n    cron: \"0 20 L * *\"\n    calendar: city\n    closed_day: previous_business_day\n",
+    )
+    .file(
+        "unyo.yaml",
+        &format!(
+            "{SETTINGS}report:\n  contract: 基幹系システム運用保守業務委託(契約番号 R8-0123)\n  \
+             author: 運用太郎\n  approver: 政策企画課長\n\
+             departments:\n  tax: {{ title: 税務課 }}\n  planning: {{ title: 企画課 }}\n  \
+             citizens: {{ title: 市民課 }}\n"
+        ),
+    );
+    // The requests name their departments by code, as `unyo desk open` records them; one
+    // more, answered and closed in March 2026, is fiscal 2025's (the yearly golden's year,
+    // which has ended, so its report is final and reads the same on any day).
+    Connection::open(t.path("var/unyo.db"))
+        .expect("open db")
+        .execute_batch(
+            "UPDATE requests SET department = CASE department WHEN '税務課' THEN 'tax' \
+             WHEN '企画課' THEN 'planning' WHEN '市民課' THEN 'citizens' END; \
+             INSERT INTO requests (opened_at, opened_by, requester, department, channel, \
+             category, text, status, due_at, answered_at, consultation, closed_at, closed_by, \
+             result) VALUES ('2026-03-09T01:00:00.000000Z', 'sato', '高橋', 'citizens', \
+             'counter', 'inquiry', '住民票の写しの交付件数', 'closed', \
+             '2026-03-10T01:00:00.000000Z', '2026-03-09T02:00:00.000000Z', NULL, \
+             '2026-03-09T03:00:00.000000Z', 'sato', '回答済み');",
+        )
+        .expect("departments by code");
+    t
+}
+
+fn yearly(t: &Tree, args: &[&str]) -> String {
+    let mut all = vec!["report", "yearly", "--fiscal-year", "2025"];
+    all.extend_from_slice(args);
+    let out = t.run(&all);
+    assert!(out.status.success(), "{}", both(&out));
+    text(&out.stdout)
+}
+
+/// The Markdown forms of a month and of its fiscal year, in both languages, are the golden
+/// files, byte for byte, and rendering twice gives the same bytes: the cover, every section
+/// with the service desk, and the next month's plan or the next year's draft work plan.
+/// `UNYO_UPDATE_GOLDEN=1` writes the files anew (then read the diff).
 #[test]
 fn markdown_reports_match_their_golden_files() {
-    let t = tree();
-    for (lang, file) in [
-        ("ja", "report-2026-10.ja.md"),
-        ("en", "report-2026-10.en.md"),
+    let t = golden_tree();
+    for (lang, file, yearly_report) in [
+        ("ja", "report-2026-10.ja.md", false),
+        ("en", "report-2026-10.en.md", false),
+        ("ja", "report-FY2025.ja.md", true),
+        ("en", "report-FY2025.en.md", true),
     ] {
-        let text = report(&t, &["--lang", lang]);
-        assert_eq!(text, report(&t, &["--lang", lang]), "rendered twice");
+        let render = || {
+            if yearly_report {
+                yearly(&t, &["--lang", lang])
+            } else {
+                report(&t, &["--lang", lang])
+            }
+        };
+        let text = render();
+        assert_eq!(text, render(), "rendered twice");
         let path = golden(file);
         if std::env::var_os("UNYO_UPDATE_GOLDEN").is_some() {
             std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
@@ -1691,13 +1758,22 @@ fn english_words(text: &str, job_codes: &[&str], allowed: &[&str]) -> Vec<String
 /// the contract itself uses; the test names every other word it finds.
 #[test]
 fn the_japanese_html_has_no_english_word_outside_the_allowed_list() {
-    let t = tree();
-    let html = report(&t, &["--lang", "ja", "--format", "html"]);
-    let text = visible_text(&html);
+    let t = golden_tree();
+    // The month, and the fiscal year with its draft work plan of the next year.
+    let html = [
+        report(&t, &["--lang", "ja", "--format", "html"]),
+        yearly(&t, &["--lang", "ja", "--format", "html"]),
+    ];
+    assert!(html[1].contains("次年度作業計画(案)"), "{}", html[1]);
+    let text = visible_text(&html.concat());
     let found = english_words(
         &text,
-        &["backup", "extract", "probe", "rollover"],
         &[
+            "backup", "extract", "probe", "rollover", "close", "transfer",
+        ],
+        &[
+            // The contract's number, as the cover states it.
+            "R",
             // The time zone, as the cover states it.
             "Asia",
             "Tokyo",
@@ -1739,10 +1815,38 @@ fn the_japanese_html_has_no_english_word_outside_the_allowed_list() {
 /// table says なし in both: this history changed no permission.
 #[test]
 fn the_japanese_html_carries_the_markdowns_captions_and_says_nashi_when_empty() {
-    let t = tree();
-    let md = report(&t, &["--lang", "ja"]);
-    let html = report(&t, &["--lang", "ja", "--format", "html"]);
-    let text = visible_text(&html);
+    let t = golden_tree();
+    for (md, html) in [
+        (
+            report(&t, &["--lang", "ja"]),
+            report(&t, &["--lang", "ja", "--format", "html"]),
+        ),
+        (
+            yearly(&t, &["--lang", "ja"]),
+            yearly(&t, &["--lang", "ja", "--format", "html"]),
+        ),
+    ] {
+        captions_and_columns_in_the_html(&md, &html);
+    }
+    // The year's draft plan names its captions, and carries the year's proposals (here the
+    // one of section 9) into the next.
+    let md = yearly(&t, &["--lang", "ja"]);
+    assert!(md.contains("休業日による移動・見送り:\n"), "{md}");
+    assert!(
+        md.contains("### 改善提案(次年度に継続するもの)\n\n- サービスレベルの見直し: "),
+        "{md}"
+    );
+    let squeezed: String = visible_text(&yearly(&t, &["--lang", "ja", "--format", "html"]))
+        .split_whitespace()
+        .collect();
+    assert!(
+        squeezed.contains("改善提案(次年度に継続するもの)サービスレベルの見直し:"),
+        "{squeezed}"
+    );
+}
+
+fn captions_and_columns_in_the_html(md: &str, html: &str) {
+    let text = visible_text(html);
     let missing: Vec<&str> = md
         .lines()
         .filter_map(|l| l.strip_suffix(':'))

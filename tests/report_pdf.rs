@@ -389,3 +389,80 @@ fn a_preliminary_report_prints_its_banner() {
         "{words}"
     );
 }
+
+/// The yearly report of fiscal 2026 prints with its closing section, the draft of fiscal
+/// 2027's work plan: its heading and sub-headings, the rollover date, the HR transfers' rule
+/// in the plan table and the proposals carried into it, in both languages, A4, numbered, no console message.
+#[test]
+fn the_yearly_report_prints_its_draft_plan_of_the_next_year() {
+    let t = tree();
+    for (lang, wants) in [
+        (
+            "ja",
+            [
+                "10. 次年度作業計画(案)(令和9年度(2027年度))",
+                "主要日程",
+                "年度切替日: 令和9年(2027年)4月1日",
+                "定期作業の予定",
+                "休業日は翌営業日に移動",
+                "改善提案(次年度に継続するもの)",
+            ],
+        ),
+        (
+            "en",
+            [
+                "10. Draft work plan of the next fiscal year (FY2027)",
+                "Key dates",
+                "Fiscal-year rollover: 2027-04-01",
+                "Scheduled work",
+                "moved to the next business day",
+                "Improvement proposals carried into the year",
+            ],
+        ),
+    ] {
+        let html = t.path(&format!("year.{lang}.html"));
+        let out = t.run(&[
+            "report",
+            "yearly",
+            "--fiscal-year",
+            "2026",
+            "--lang",
+            lang,
+            "--format",
+            "html",
+            "--out",
+            &html.display().to_string(),
+        ]);
+        assert!(out.status.success(), "{}", both(&out));
+        let printed = print(&html, &t.path(&format!("year.{lang}.pdf")));
+        let sizes = page_sizes(&printed.pdf);
+        assert!(
+            sizes
+                .iter()
+                .all(|(w, h)| (w - 595.0).abs() < 1.0 && (h - 842.0).abs() < 1.0),
+            "{lang}: not A4: {sizes:?}"
+        );
+        let pdf_text = poppler("pdftotext", &["-enc", "UTF-8"], &printed.pdf, &["-"]);
+        let flat = squeeze(&pdf_text);
+        for want in wants {
+            assert!(
+                flat.contains(&squeeze(want)),
+                "{lang}: no {want:?} in\n{pdf_text}"
+            );
+        }
+        // The plan closes the report: its heading is on the last pages, after section 8.
+        let last = sizes.len().to_string();
+        let tail = poppler(
+            "pdftotext",
+            &["-enc", "UTF-8", "-f", &last, "-l", &last],
+            &printed.pdf,
+            &["-"],
+        );
+        assert!(
+            squeeze(&tail).contains(&squeeze(wants[5])),
+            "{lang}: the proposals are not on the last page:\n{tail}"
+        );
+        let console = console_lines(&printed.stderr);
+        assert!(console.is_empty(), "{lang}: console messages: {console:#?}");
+    }
+}

@@ -554,3 +554,13 @@ fn shipped_health_checks_run_and_record_their_targets() {
     );
     assert!(perf.contains('B'), "{perf}");
 }
+
+/// The shipped unyo.yaml names the demo city's departments, each by the code its staff
+/// directory and shared folders use and the name its database gives it, so a desk request
+/// about the demo names a department the report can show by its title.
+#[test]
+fn the_shipped_departments_are_the_demo_citys() {
+    let settings = unyo::model::Settings::load(&repo()).expect("shipped settings");
+    let shipped: Vec<(&str, &str)> = settings.departments.iter().collect();
+    assert_eq!(shipped, unyo::demo::DEPARTMENTS.to_vec());
+}

@@ -29,7 +29,8 @@ pub enum Command {
         /// Who asked (a name as the city writes it).
         #[arg(long)]
         requester: String,
-        /// The requester's department.
+        /// The requester's department, by its code or its title when unyo.yaml lists the
+        /// departments (`departments:`); an unknown one is refused.
         #[arg(long)]
         department: String,
         /// How the request came in: phone, mail, counter, form ...
@@ -53,7 +54,7 @@ pub enum Command {
         /// Only requests of this category.
         #[arg(long, value_parser = category)]
         category: Option<Category>,
-        /// Only requests of this department.
+        /// Only requests of this department (its code or its title).
         #[arg(long)]
         department: Option<String>,
         /// At most this many.
@@ -163,6 +164,16 @@ pub fn overdue(r: &RequestRow, now: DateTime<Utc>) -> bool {
     desk::overdue(r.answered_at, r.due_at, now)
 }
 
+/// The code of the department an operator named (by code or title): refused when unyo.yaml
+/// lists the departments and this is none of them, since a misspelt one would be counted
+/// apart in the report for good.
+fn department_code(settings: &Settings, what: &str, name: &str) -> Result<String, Error> {
+    settings
+        .departments
+        .resolve(name)
+        .map_err(|m| Error::Request(format!("{what}: {m}")))
+}
+
 fn not_empty(what: &str, text: &str) -> Result<(), Error> {
     if text.trim().is_empty() {
         return Err(Error::Request(format!("{what} must not be empty")));
@@ -180,6 +191,9 @@ pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
             limit,
             json,
         } => {
+            let department = department
+                .map(|d| department_code(settings, "--department", &d))
+                .transpose()?;
             let filter = RequestFilter {
                 all,
                 status,
@@ -203,6 +217,7 @@ pub async fn run(settings: &Settings, cmd: Command) -> Result<(), Error> {
         } => {
             not_empty("--requester", &requester)?;
             not_empty("--department", &department)?;
+            let department = department_code(settings, "--department", &department)?;
             not_empty("--channel", &channel)?;
             not_empty("the request's text", &text)?;
             let store = super::open_store(settings).await?;
@@ -431,10 +446,11 @@ async fn show(settings: &Settings, store: &dyn Store, id: i64, json: bool) -> Re
             ""
         }
     );
-    out.push_str(&format!(
-        "requester:     {} ({})\n",
-        r.requester, r.department
-    ));
+    let department = match settings.departments.title(&r.department) {
+        Some(title) => format!("{} {title}", r.department),
+        None => r.department.clone(),
+    };
+    out.push_str(&format!("requester:     {} ({department})\n", r.requester));
     out.push_str(&format!("channel:       {}\n", r.channel));
     out.push_str(&format!("text:          {}\n", r.text));
     out.push_str(&format!(

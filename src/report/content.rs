@@ -14,6 +14,9 @@ pub struct Report {
     /// The display name (`title:`) of each job that has one, by job name: the Japanese
     /// report shows such a job as 「title」(name).
     pub job_titles: std::collections::BTreeMap<String, String>,
+    /// The title of each department of `departments:` in unyo.yaml, by code: the Japanese
+    /// report shows a department by its title (税務課, not `tax`).
+    pub department_titles: std::collections::BTreeMap<String, String>,
     /// The period had not ended when the report was computed: its figures are preliminary
     /// (速報) and will change; such a report cannot be frozen.
     pub preliminary: bool,
@@ -370,6 +373,99 @@ pub struct Plan {
     pub events: Vec<PlanEvent>,
     /// Closed days of each calendar, with the reason.
     pub closed_days: Vec<PlanEvent>,
+    /// The yearly report's draft of the coming fiscal year's work plan (次年度作業計画(案));
+    /// `None` in a monthly report (then its JSON has no such key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft: Option<Draft>,
+}
+
+/// The draft of the coming fiscal year's work plan: when the year rolls over, each schedule
+/// with its calendar and what the closed days do to it, and the open improvement proposals.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct Draft {
+    /// The coming fiscal year's first day (年度切替日), `2027-04-01`.
+    pub rollover: String,
+    /// The same in the report's date style: `令和9年(2027年)4月1日`.
+    pub rollover_ja: String,
+    /// The coming fiscal year in the date style: `令和9年度(2027年度)`.
+    pub year_ja: String,
+    /// Every schedule of the definitions, in their order, with its year.
+    pub schedules: Vec<PlanSchedule>,
+    /// Some slot of some schedule is moved, skipped or waits.
+    pub any_shifts: bool,
+    /// The year's improvement proposals (the report's own section), carried into the
+    /// plan (`report::proposals::add` fills them); the report says なし / none while there
+    /// are none.
+    pub proposals: Vec<PlanProposal>,
+}
+
+/// One schedule over the coming fiscal year, counted as `unyo next` forecasts it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct PlanSchedule {
+    pub schedule: String,
+    pub job: String,
+    /// The schedule's calendar; `None`: every day is a day to run.
+    pub calendar: Option<String>,
+    /// What a closed day does to a slot, as a token: `run`, `skip`, `next_business_day`,
+    /// `previous_business_day`; `every_day` without a calendar.
+    pub closed_day: String,
+    /// Which days it runs and what a closed day does, for reading: `休業日は翌営業日に移動`,
+    /// `各月の第1営業日`.
+    pub days_rule_ja: String,
+    pub days_rule_en: String,
+    /// Slots that will run (on time, moved, or waiting for their window).
+    pub runs: u64,
+    /// Of those, slots moved off a closed day.
+    pub moved: u64,
+    /// Slots that will not run (a closed day, or outside the job's window).
+    pub skipped: u64,
+    /// Days with at least one run.
+    pub days: u64,
+    /// The times of day the runs start: `08:00`, or `30分ごと(00:00〜23:30)`.
+    pub times_ja: String,
+    pub times_en: String,
+    /// The first and the last run (`YYYY-MM-DD HH:MM`, local).
+    pub first: Option<String>,
+    pub last: Option<String>,
+    /// Every slot not run at its fire time, as `unyo next` says it.
+    pub shifts: Vec<PlanShift>,
+    /// The same grouped by decision and reason, for reading.
+    pub shift_groups: Vec<ShiftGroup>,
+}
+
+/// A slot moved, skipped or waiting for its window.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PlanShift {
+    /// The fire time and when it is due (`YYYY-MM-DD HH:MM`, local).
+    pub fire: String,
+    pub due: String,
+    /// `moved`, `skipped` or `waits`, as `unyo next` says it.
+    pub decision: String,
+    /// Why, as `unyo next` says it.
+    pub reason: String,
+    /// Why, in Japanese: the closed day by its Japanese name.
+    pub reason_ja: String,
+}
+
+/// Slots of one schedule with the same decision and reason.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ShiftGroup {
+    pub decision: String,
+    pub reason: String,
+    pub reason_ja: String,
+    pub count: u64,
+    /// The days (`MM-DD`, or `MM-DD→MM-DD` for a move); empty for skipped weekends, which
+    /// the reason says in full.
+    pub dates: Vec<String>,
+}
+
+/// An open improvement proposal as the plan carries it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PlanProposal {
+    /// The proposal's kind, as a token.
+    pub kind: String,
+    pub title: String,
+    pub title_ja: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

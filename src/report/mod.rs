@@ -99,6 +99,11 @@ pub fn build(
             .iter()
             .filter_map(|(name, j)| Some((name.clone(), j.title.clone()?)))
             .collect(),
+        department_titles: settings
+            .departments
+            .iter()
+            .map(|(code, title)| (code.to_owned(), title.to_owned()))
+            .collect(),
         preliminary: !period.ended(now),
         period: PeriodInfo {
             kind: if period.is_year() {

@@ -726,4 +726,16 @@ pub fn add(
 ) {
     let records = records(lookback, extra, changes, report, facts, catalog, settings);
     report.proposals = lines(&records, span, report, settings);
+    // The yearly report's draft plan carries the year's proposals into the next.
+    if let Some(draft) = report.plan.draft.as_mut() {
+        draft.proposals = report
+            .proposals
+            .iter()
+            .map(|p| super::PlanProposal {
+                kind: p.kind.clone(),
+                title: format!("{}: {} ({})", p.kind_en, p.action_en, p.subject_en),
+                title_ja: format!("{}: {}({})", p.kind_ja, p.action_ja, p.subject_ja),
+            })
+            .collect();
+    }
 }

@@ -237,6 +237,7 @@ fn registry(lang: Lang, html: bool) -> Handlebars<'static> {
         }),
     );
     h.register_helper("jobname", Box::new(JobName { lang, html }));
+    h.register_helper("dept", Box::new(DeptName { lang, html }));
     h.register_helper(
         "num",
         text_helper(html, |v| match v {
@@ -285,6 +286,50 @@ impl handlebars::HelperDef for JobName {
             text.replace('|', "\\|").replace(['\r', '\n'], " ")
         })?;
         Ok(())
+    }
+}
+
+/// The `dept` helper: a department as an official reads it. In Japanese a department of
+/// `departments:` by its title alone (税務課); any other, and every one in English, by its
+/// code; `-` for none. Escaped like `cell`.
+struct DeptName {
+    lang: Lang,
+    html: bool,
+}
+
+impl handlebars::HelperDef for DeptName {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        helper: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> Result<(), RenderError> {
+        let code = match helper.param(0).map(|p| p.value()) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            _ => "-".to_owned(),
+        };
+        let title = ctx.data()["department_titles"][code.as_str()].as_str();
+        let text = match (self.lang, title) {
+            (Lang::Ja, Some(title)) => title.to_owned(),
+            _ => code,
+        };
+        out.write(&if self.html {
+            html_escape(&text)
+        } else {
+            text.replace('|', "\\|").replace(['\r', '\n'], " ")
+        })?;
+        Ok(())
+    }
+}
+
+/// A department in the report's language: its title in Japanese when it has one, else its
+/// code.
+fn department(r: &Report, lang: Lang, code: &str) -> String {
+    match (lang, r.department_titles.get(code)) {
+        (Lang::Ja, Some(title)) => title.clone(),
+        _ => code.to_owned(),
     }
 }
 
@@ -763,7 +808,7 @@ fn csv(r: &Report, lang: Lang) -> String {
                         )
                         .to_owned()
                     } else {
-                        c.name.clone()
+                        department(r, lang, &c.name)
                     },
                     c.received.to_string(),
                     c.answered_in_time.to_string(),
@@ -804,7 +849,7 @@ fn csv(r: &Report, lang: Lang) -> String {
                 vec![
                     c.id.to_string(),
                     c.opened_at.clone(),
-                    c.department.clone(),
+                    department(r, lang, &c.department),
                     word(lang, &c.category).to_owned(),
                     c.text.clone(),
                     word(lang, &c.status).to_owned(),
@@ -835,7 +880,9 @@ fn csv(r: &Report, lang: Lang) -> String {
                     a.at.clone(),
                     a.request.map_or(String::new(), |n| n.to_string()),
                     text(&a.request_requester),
-                    text(&a.department),
+                    a.department
+                        .as_deref()
+                        .map_or_else(String::new, |d| department(r, lang, d)),
                     a.requester.clone(),
                     a.job.clone(),
                     a.params.clone(),
@@ -897,7 +944,7 @@ fn csv(r: &Report, lang: Lang) -> String {
             .iter()
             .map(|p| {
                 vec![
-                    p.department.clone(),
+                    department(r, lang, &p.department),
                     p.grants.to_string(),
                     p.revokes.to_string(),
                     p.skipped.to_string(),

@@ -35,9 +35,9 @@ pub use schedule::{
     ScheduleSpec, WeekdaySpec, WindowSpec,
 };
 pub use settings::{
-    AvailabilitySpec, BackupsSpec, ChecksSpec, DeskConsultationSpec, DeskSpec, HostSpec, LogSpec,
-    MetricsSpec, NodeSpec, ProposalsSpec, ServiceHoursSpec, ServiceSpec, SettingsSpec, WebSpec,
-    WebTlsSpec,
+    AvailabilitySpec, BackupsSpec, ChecksSpec, DepartmentSpec, DeskConsultationSpec, DeskSpec,
+    HostSpec, LogSpec, MetricsSpec, NodeSpec, ProposalsSpec, ServiceHoursSpec, ServiceSpec,
+    SettingsSpec, WebSpec, WebTlsSpec,
 };
 
 /// Largest definition file accepted; a job tree is text written by people.

@@ -16,6 +16,7 @@ static SERVICE_HOURS: LazyLock<Shape> = LazyLock::new(leaf::<ServiceHoursSpec>);
 static AVAILABILITY: LazyLock<Shape> = LazyLock::new(leaf::<AvailabilitySpec>);
 static BACKUPS: LazyLock<Shape> = LazyLock::new(leaf::<BackupsSpec>);
 static HOST: LazyLock<Shape> = LazyLock::new(leaf::<HostSpec>);
+static DEPARTMENT: LazyLock<Shape> = LazyLock::new(leaf::<DepartmentSpec>);
 static SERVICE: LazyLock<Shape> = LazyLock::new(|| Shape {
     fields: fields_of::<ServiceSpec>(),
     children: vec![
@@ -54,6 +55,7 @@ static SETTINGS: LazyLock<Shape> = LazyLock::new(|| Shape {
         ("report", Child::Struct(&REPORT)),
         ("service", Child::Struct(&SERVICE)),
         ("hosts", Child::MapOf(&HOST)),
+        ("departments", Child::MapOf(&DEPARTMENT)),
     ],
 });
 
@@ -120,6 +122,10 @@ pub struct SettingsSpec {
     /// When the records make an improvement proposal (`unyo proposals`, the report's
     /// 改善提案).
     pub proposals: Option<ProposalsSpec>,
+    /// The city's departments by code (`tax`), each with the name an official reads
+    /// (`title: 税務課`): desk requests name one, the report shows its title.
+    #[serde(default)]
+    pub departments: IndexMap<String, Spanned<DepartmentSpec>>,
 }
 
 /// `proposals:` in unyo.yaml: the thresholds of the improvement proposals.
@@ -155,6 +161,14 @@ pub struct ProposalsSpec {
     pub rule_firings: Option<Spanned<u32>>,
     /// Percent of capacity a disk or data size may reach (default 90).
     pub capacity_percent: Option<Spanned<f64>>,
+}
+
+/// One department of `departments:` in unyo.yaml.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentSpec {
+    /// The department's name as officials write it (`税務課`).
+    pub title: Spanned<String>,
 }
 
 /// `desk:` in unyo.yaml.

@@ -15,6 +15,7 @@ use super::values::{parse_clock, parse_duration, parse_size};
 use crate::spec::{self, Diagnostic, Diagnostics, SettingsSpec, Severity};
 
 mod channel;
+mod departments;
 mod desk;
 mod hosts;
 mod incidents;
@@ -33,6 +34,7 @@ pub use channel::{
     Channel, ChannelKind, CommandChannel, DEFAULT_COMMAND_TIMEOUT, EmailChannel, SmtpAuth, SmtpTls,
     WebhookUrl, url_origin,
 };
+pub use departments::Departments;
 pub use desk::DeskSettings;
 pub use hosts::Host;
 pub use incidents::IncidentSettings;
@@ -173,6 +175,9 @@ pub struct Settings {
     pub desk: DeskSettings,
     /// When the records make an improvement proposal (`proposals:`).
     pub proposals: crate::domain::proposals::Thresholds,
+    /// The city's departments by code, with their titles (`departments:`); empty when not
+    /// set, and then a request's department is taken as written.
+    pub departments: Departments,
 }
 
 impl Settings {
@@ -209,6 +214,7 @@ impl Settings {
             node: NodeSettings::default(),
             desk: DeskSettings::default(),
             proposals: Default::default(),
+            departments: Departments::default(),
         }
     }
 
@@ -464,6 +470,7 @@ impl Settings {
         if let Some(p) = &raw.proposals {
             self.proposals = proposals::proposals(p, file, diags);
         }
+        self.departments = departments::departments(&raw.departments, file, diags);
     }
 
     /// The environment variables these settings name as holding unyo's own secrets: the

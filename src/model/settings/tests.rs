@@ -209,3 +209,44 @@ fn desk_deadlines_and_thresholds_are_read_and_bad_ones_named_with_their_place() 
     let e = load_yaml("desk:\n  consultation:\n    costs: 1\n").expect_err("refused");
     assert!(e.contains("unyo.yaml:3:5") && e.contains("`costs`"), "{e}");
 }
+
+#[test]
+fn departments_are_read_with_their_titles_and_bad_ones_named_with_their_place() {
+    let s =
+        load_yaml("departments:\n  tax: { title: 税務課 }\n  welfare:\n    title: \" 福祉課 \"\n")
+            .expect("valid");
+    assert_eq!(s.departments.title("tax"), Some("税務課"));
+    assert_eq!(s.departments.title("welfare"), Some("福祉課"));
+    assert_eq!(s.departments.title("soumu"), None);
+    // An operator names a department by its code or its title; anything else is refused
+    // with the nearest code and the list.
+    assert_eq!(s.departments.resolve("tax"), Ok("tax".to_owned()));
+    assert_eq!(s.departments.resolve("福祉課"), Ok("welfare".to_owned()));
+    let e = s.departments.resolve("welfar").expect_err("unknown");
+    assert_eq!(
+        e,
+        "unknown department `welfar` (did you mean `welfare`?); the departments of unyo.yaml \
+         are: tax (税務課), welfare (福祉課)"
+    );
+    // Without `departments:` any department is taken as written.
+    let none = load_yaml("demo: false\n").expect("valid");
+    assert_eq!(none.departments.resolve("総務課"), Ok("総務課".to_owned()));
+
+    let e = load_yaml(
+        "departments:\n  Tax Office: { title: 税務課 }\n  soumu: { title: \"\" }\n  kikaku: { title: 政策企画課 }\n  planning: { title: 政策企画課 }\n  long: { title: \"あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれ\" }\n",
+    )
+    .expect_err("refused");
+    for want in [
+        "unyo.yaml:2:15: department `Tax Office`: a code is lowercase letters",
+        "unyo.yaml:3:19: department `soumu`: `title` is empty",
+        "unyo.yaml:5:22: department `planning`: `title` 政策企画課 is the title of `kikaku` too",
+        "unyo.yaml:6:18: department `long`: `title` has 42 characters; at most 40",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+    let e = load_yaml("departments:\n  x: { titel: a }\n").expect_err("refused");
+    assert!(
+        e.contains("unyo.yaml:2:8: unknown key `titel` (did you mean `title`?)"),
+        "{e}"
+    );
+}
