@@ -37,6 +37,7 @@ mod records;
 mod reports;
 mod runs;
 mod slots;
+mod today;
 mod web;
 
 pub use copy::{Copied, CopyError, copy_sqlite, without_password};
@@ -70,6 +71,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "web_users",
         include_str!("../../../migrations/postgres/0006_web_users.sql"),
+    ),
+    (
+        9,
+        "business_date",
+        include_str!("../../../migrations/postgres/0009_business_date.sql"),
     ),
 ];
 

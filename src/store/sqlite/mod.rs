@@ -40,6 +40,7 @@ mod reports;
 mod rows;
 mod runs;
 mod slots;
+mod today;
 mod web;
 mod writer;
 
@@ -178,6 +179,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         28,
         "web_users",
         include_str!("../../../migrations/sqlite/0028_web_users.sql"),
+    ),
+    (
+        31,
+        "business_date",
+        include_str!("../../../migrations/sqlite/0031_business_date.sql"),
     ),
 ];
 

@@ -1,0 +1,4 @@
+-- What the dashboard's Today reads of a business date (see the SQLite migration
+-- 0031_business_date.sql): the date's runs by status, and the missed slots of a day.
+CREATE INDEX runs_business_date ON runs (business_date, status);
+CREATE INDEX slots_missed ON slots (due_at) WHERE outcome = 'missed';
