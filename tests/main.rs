@@ -43,3 +43,4 @@ mod synth;
 mod validate;
 mod web;
 mod web_auth;
+mod web_today;
