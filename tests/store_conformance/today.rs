@@ -95,6 +95,27 @@ pub async fn business_day_counts_the_dates_runs_and_lists_those_filtered_newest_
     let newest = db.business_day(&two).await.expect("read");
     assert_eq!(ids(&newest.runs), [e, d]);
     assert_eq!(newest.matching(&two), 5);
+
+    // A status that is rare among the date's runs is listed the same: newest first, limited.
+    let mut more = Vec::new();
+    for _ in 0..30 {
+        more.push(run_of(db, "tick", 0, "ops1", true, RunStatus::Succeeded).await);
+    }
+    let rare = db.business_day(&bad).await.expect("read");
+    assert_eq!(ids(&rare.runs), [c, b]);
+    assert_eq!(rare.count(RunStatus::Succeeded), 32);
+    let one = filter(
+        &[RunStatus::Failed, RunStatus::Interrupted],
+        Some("ops1"),
+        1,
+    );
+    assert_eq!(ids(&db.business_day(&one).await.expect("read").runs), [c]);
+    let common = filter(&[RunStatus::Succeeded], None, 3);
+    let newest: Vec<i64> = more.iter().rev().take(3).copied().collect();
+    assert_eq!(
+        ids(&db.business_day(&common).await.expect("read").runs),
+        newest
+    );
 }
 
 pub async fn missed_slots_counts_and_lists_the_missed_slots_due_in_the_period(db: &Db) {

@@ -1,5 +1,6 @@
-//! What Today reads of a business date, in SQLite (index `runs_business_date`, migration
-//! 0031: the date's runs by status, without reading the other days').
+//! What Today reads of a business date, in SQLite (migration 0031): the date's runs counted
+//! from the index `runs_business_date` alone, listed through it or `runs_business_date_id`,
+//! without reading the other days' runs.
 
 use super::slots::slot_row;
 use super::*;
@@ -8,6 +9,10 @@ use super::*;
 /// else the host that queued it.
 const NODE: &str = "COALESCE(CASE WHEN instr(owner, ':') > 0 \
                     THEN substr(owner, 1, instr(owner, ':') - 1) ELSE owner END, host)";
+
+/// A filter that keeps fewer than one run in this many of the date's is read through the
+/// status index.
+const RARE: i64 = 10;
 
 /// `?, ?, …`: one placeholder for each of `n` values.
 fn placeholders(n: usize) -> String {
@@ -45,8 +50,22 @@ impl DayStore for SqliteStore {
             } else {
                 String::new()
             };
+            // The counts say how many runs the filter keeps: a few (a status that is rare)
+            // are found through the status index and sorted; many, by walking the date's
+            // runs newest first until the limit. SQLite, without statistics, would walk the
+            // whole date for a rare status.
+            let day = BusinessDay {
+                counts,
+                runs: Vec::new(),
+            };
+            let total: i64 = day.counts.iter().map(|c| c.runs).sum();
+            let index = if !f.statuses.is_empty() && day.matching(&f) * RARE < total {
+                "runs_business_date"
+            } else {
+                "runs_business_date_id"
+            };
             let sql = format!(
-                "SELECT * FROM runs WHERE business_date = ?{statuses}{node} \
+                "SELECT * FROM runs INDEXED BY {index} WHERE business_date = ?{statuses}{node} \
                  ORDER BY id DESC LIMIT ?"
             );
             let mut args: Vec<rusqlite::types::Value> = vec![date.into()];
@@ -60,7 +79,7 @@ impl DayStore for SqliteStore {
                 rusqlite::params_from_iter(args),
                 run_row,
             )?;
-            Ok(BusinessDay { counts, runs })
+            Ok(BusinessDay { runs, ..day })
         })
     }
 
