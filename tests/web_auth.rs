@@ -18,7 +18,7 @@ use crate::web::free_port;
 const PASSWORD: &str = "correct horse battery";
 
 /// An HTTP/1.0 request: (status, head, body).
-fn http(
+pub(crate) fn http(
     port: u16,
     method: &str,
     path: &str,
@@ -54,7 +54,7 @@ fn http(
 }
 
 /// Adds a web user with `PASSWORD` given on stdin.
-fn add_user(t: &Tree, name: &str, role: &str) {
+pub(crate) fn add_user(t: &Tree, name: &str, role: &str) {
     let out = t
         .unyo()
         .args(["web", "user", "add", name, "--role", role])
@@ -65,7 +65,7 @@ fn add_user(t: &Tree, name: &str, role: &str) {
 }
 
 /// Logs in; returns the `Cookie` header of the session.
-fn login(port: u16, name: &str) -> String {
+pub(crate) fn login(port: u16, name: &str) -> String {
     let (code, head, body) = http(
         port,
         "POST",
@@ -87,7 +87,7 @@ fn login(port: u16, name: &str) -> String {
 }
 
 /// The CSRF token the page's forms carry for the session of `cookie`.
-fn csrf(port: u16, cookie: &str, path: &str) -> String {
+pub(crate) fn csrf(port: u16, cookie: &str, path: &str) -> String {
     let (code, _, body) = http(port, "GET", path, &[cookie], "");
     assert_eq!(code, 200, "{body}");
     body.split("name=\"csrf\" value=\"")
@@ -126,7 +126,7 @@ fn audit(t: &Tree) -> Vec<serde_json::Value> {
     serde_json::from_slice(&out.stdout).expect("audit json")
 }
 
-fn audited(t: &Tree, user: &str, action: &str, outcome: &str) -> bool {
+pub(crate) fn audited(t: &Tree, user: &str, action: &str, outcome: &str) -> bool {
     audit(t)
         .iter()
         .any(|e| e["user"] == user && e["action"] == action && e["outcome"] == outcome)

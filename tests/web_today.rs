@@ -291,3 +291,43 @@ fn today_shows_late_missed_overrunning_and_failing_checks_and_filters_in_chromiu
     }
     assert_eq!(d.stop(), Some(0));
 }
+
+#[test]
+fn an_operator_cancels_a_running_run_from_today_and_a_reader_sees_no_button() {
+    use crate::web_auth::{add_user, audited, csrf, http, login};
+    let t = Tree::new();
+    let port = free_port();
+    settings(&t, port);
+    t.job("slow", "steps:\n  wait:\n    run: sleep 60\n");
+    add_user(&t, "op", "operator");
+    let d = Daemon::start(&t);
+    let out = t.run(&["run", "slow", "--detach"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let run: i64 = one(&t, "SELECT id FROM runs WHERE job = 'slow'");
+    let button = format!("action=\"/runs/{run}/cancel\"");
+    let page = wait_for("the run running on Today", || {
+        let (_, _, page) = get(port, "/")?;
+        section(&page, "running")
+            .contains(&format!("#{run}</a>"))
+            .then_some(page)
+    });
+    assert!(!page.contains(&button), "a reader sees no cancel: {page}");
+    let operator = login(port, "op");
+    let (_, _, page) = http(port, "GET", "/", &[&operator], "");
+    assert!(section(&page, "running").contains(&button), "{page}");
+    let token = csrf(port, &operator, "/");
+    let (code, head, _) = http(
+        port,
+        "POST",
+        &format!("/runs/{run}/cancel"),
+        &[&operator],
+        &format!("csrf={token}"),
+    );
+    assert_eq!(code, 303, "{head}");
+    wait_for("the run to be cancelled", || {
+        (one::<String>(&t, &format!("SELECT status FROM runs WHERE id = {run}")) == "cancelled")
+            .then_some(())
+    });
+    assert!(audited(&t, "web:op", "cancel", "done"));
+    assert_eq!(d.stop(), Some(0));
+}
