@@ -48,3 +48,4 @@ mod web_auth;
 mod web_city;
 mod web_ops;
 mod web_pages;
+mod web_today;

@@ -119,6 +119,8 @@
 //! | open_web_session | web::open_web_session_then_touch_finds_its_user |
 //! | touch_web_session | web::touch_web_session_moves_the_idle_expiry_and_forgets_an_expired_one, web::open_web_session_then_touch_finds_its_user |
 //! | end_web_session | web::end_web_session_ends_only_that_session |
+//! | business_day | today::business_day_counts_the_dates_runs_and_lists_those_filtered_newest_first |
+//! | missed_slots | today::missed_slots_counts_and_lists_the_missed_slots_due_in_the_period |
 
 // The contracts live beside this file, in `store_conformance/`.
 #[path = "store_conformance/checks.rs"]
@@ -151,6 +153,8 @@ mod reports;
 mod runs;
 #[path = "store_conformance/schedule.rs"]
 mod schedule;
+#[path = "store_conformance/today.rs"]
+mod today;
 #[path = "store_conformance/web.rs"]
 mod web;
 
@@ -341,6 +345,10 @@ macro_rules! every_contract {
                 open_web_session_then_touch_finds_its_user,
                 touch_web_session_moves_the_idle_expiry_and_forgets_an_expired_one,
                 end_web_session_ends_only_that_session,
+            }
+            today {
+                business_day_counts_the_dates_runs_and_lists_those_filtered_newest_first,
+                missed_slots_counts_and_lists_the_missed_slots_due_in_the_period,
             }
             reports {
                 freeze_report_freezes_once_and_refuses_other_bytes,

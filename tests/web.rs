@@ -23,7 +23,12 @@ pub(crate) fn free_port() -> u16 {
 
 /// An HTTP/1.0 request on loopback `port`: (status code, head, body), or `None` when nothing
 /// answers.
-fn request(port: u16, method: &str, path: &str, headers: &str) -> Option<(u16, String, String)> {
+pub(crate) fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &str,
+) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
     write!(s, "{method} {path} HTTP/1.0\r\n{headers}\r\n").ok()?;
@@ -34,7 +39,7 @@ fn request(port: u16, method: &str, path: &str, headers: &str) -> Option<(u16, S
     Some((code, head.to_owned(), body.to_owned()))
 }
 
-fn get(port: u16, path: &str) -> Option<(u16, String, String)> {
+pub(crate) fn get(port: u16, path: &str) -> Option<(u16, String, String)> {
     request(port, "GET", path, &format!("Host: 127.0.0.1:{port}\r\n"))
 }
 

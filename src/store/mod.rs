@@ -17,12 +17,14 @@ mod nodes;
 pub(crate) mod postgres;
 mod proposals;
 pub(crate) mod sqlite;
+mod today;
 mod traits;
 mod web;
 
 /// The store's traits: `use crate::store::prelude::*;` to call any store method on a
 /// `&dyn Store`.
 pub mod prelude {
+    pub use super::traits::DayStore;
     pub use super::traits::{
         CheckStore, DelegationStore, DeskStore, IncidentStore, MonitorStore, NodeStore, Outbox,
         RecordStore, ReportStore, RunStore, SlotStore, Store, WebStore,
@@ -52,6 +54,8 @@ pub use nodes::{Beat, FencedDaemon, Lease, NewNode, NodeRow};
 pub use postgres::{Copied, CopyError, PgStore, copy_sqlite, without_password};
 pub use proposals::{PerfRow, ProposalFacts, RuleFiring};
 pub use sqlite::SqliteStore;
+pub use today::{BusinessDay, DayCount, DayFilter, MissedSlots};
+pub use traits::DayStore;
 pub use traits::{
     CheckStore, DelegationStore, DeskStore, IncidentStore, MonitorStore, NodeStore, Outbox,
     RecordStore, ReportStore, RunStore, SlotStore, Store, WebStore,

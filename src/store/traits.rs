@@ -454,6 +454,22 @@ pub trait WebStore: Send + Sync + std::fmt::Debug {
     fn end_web_session(&self, token_hash: &str) -> Pending<bool>;
 }
 
+/// What the dashboard's Today reads of one business date (see `today.rs`).
+pub trait DayStore: Send + Sync + std::fmt::Debug {
+    /// The runs of `filter.date`: every one counted by status and node, and the newest
+    /// `filter.limit` of those with one of its statuses (any when none) on its node (any
+    /// when none), newest first.
+    fn business_day(&self, filter: &DayFilter) -> Pending<BusinessDay>;
+    /// The slots due in `[from, to)` that were missed (the daemon was not running): how
+    /// many, and the first `limit` by due time.
+    fn missed_slots(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Pending<MissedSlots>;
+}
+
 /// Where runs are recorded.
 ///
 /// Write methods *issue* their write when called, before the returned future is first
@@ -474,6 +490,7 @@ pub trait Store:
     + DelegationStore
     + DeskStore
     + WebStore
+    + DayStore
 {
 }
 
@@ -490,5 +507,6 @@ impl<T> Store for T where
         + DelegationStore
         + DeskStore
         + WebStore
+        + DayStore
 {
 }

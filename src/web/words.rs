@@ -284,6 +284,22 @@ pub struct Words {
     pub altered: &'static str,
     /// Monday to Sunday, short.
     pub weekdays: [&'static str; 7],
+    pub late: &'static str,
+    pub missed: &'static str,
+    pub late_run: &'static str,
+    pub missed_slot: &'static str,
+    pub over_expected: &'static str,
+    pub failing_check: &'static str,
+    pub expected: &'static str,
+    pub timeline: &'static str,
+    pub show: &'static str,
+    pub any_status: &'static str,
+    pub any_node: &'static str,
+    pub bad_runs: &'static str,
+    pub runs_shown: &'static str,
+    pub runs_matching: &'static str,
+    pub no_runs_match: &'static str,
+    pub bad_filter: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -514,6 +530,22 @@ pub const EN: Words = Words {
     intact: "match their SHA-256",
     altered: "ALTERED: they do not match their SHA-256",
     weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    late: "Late",
+    missed: "Missed",
+    late_run: "Late run",
+    missed_slot: "Missed slot",
+    over_expected: "Over its expected time",
+    failing_check: "Failing check",
+    expected: "Expected",
+    timeline: "The day's runs",
+    show: "Show",
+    any_status: "Any status",
+    any_node: "Any node",
+    bad_runs: "failed or interrupted",
+    runs_shown: "shown, newest first, of",
+    runs_matching: "runs",
+    no_runs_match: "No run of the business date matches.",
+    bad_filter: "Unknown filter",
 };
 
 pub const JA: Words = Words {
@@ -744,6 +776,22 @@ pub const JA: Words = Words {
     intact: "SHA-256 と一致",
     altered: "改変あり: SHA-256 と不一致",
     weekdays: ["月", "火", "水", "木", "金", "土", "日"],
+    late: "遅延",
+    missed: "未実行",
+    late_run: "遅延した実行",
+    missed_slot: "未実行の予定",
+    over_expected: "想定時間超過",
+    failing_check: "異常な監視対象",
+    expected: "想定",
+    timeline: "本日の実行一覧",
+    show: "表示",
+    any_status: "すべての状態",
+    any_node: "すべてのノード",
+    bad_runs: "異常終了・中断",
+    runs_shown: "件を表示（新しい順）／該当",
+    runs_matching: "件",
+    no_runs_match: "条件に合う本日の実行はありません。",
+    bad_filter: "絞り込み条件が不正です",
 };
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ mod records;
 mod reports;
 mod runs;
 mod slots;
+mod today;
 mod web;
 
 pub use copy::{Copied, CopyError, copy_sqlite, without_password};
@@ -75,6 +76,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "city_role",
         include_str!("../../../migrations/postgres/0009_city_role.sql"),
+    ),
+    (
+        10,
+        "business_date",
+        include_str!("../../../migrations/postgres/0010_business_date.sql"),
     ),
 ];
 

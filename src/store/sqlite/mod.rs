@@ -41,6 +41,7 @@ mod reports;
 mod rows;
 mod runs;
 mod slots;
+mod today;
 mod web;
 mod writer;
 
@@ -185,6 +186,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         31,
         "city_role",
         include_str!("../../../migrations/sqlite/0031_city_role.sql"),
+    ),
+    (
+        32,
+        "business_date",
+        include_str!("../../../migrations/sqlite/0032_business_date.sql"),
     ),
 ];
 
