@@ -347,13 +347,23 @@ impl RunStore for PgStore {
     fn list_runs(&self, f: &RunFilter) -> Pending<Vec<RunRow>> {
         let f = f.clone();
         self.read("listing runs", move |pg| {
-            let rows = pg.fetch_all(
-                q("SELECT * FROM runs WHERE ($1::text IS NULL OR job = $1) \
-                   AND ($2::text IS NULL OR status = $2) ORDER BY id DESC LIMIT $3")
-                .bind(f.job)
-                .bind(f.status.map(RunStatus::as_str))
-                .bind(f.limit),
-            )?;
+            // One statement for each set of filters, so that a plan kept for the statement
+            // reads the filter's index, never every run.
+            let status = f.status.map(RunStatus::as_str);
+            let query = match (f.job, status) {
+                (Some(job), Some(status)) => q("SELECT * FROM runs WHERE job = $1 \
+                       AND status = $2 ORDER BY id DESC LIMIT $3")
+                .bind(job)
+                .bind(status),
+                (Some(job), None) => {
+                    q("SELECT * FROM runs WHERE job = $1 ORDER BY id DESC LIMIT $2").bind(job)
+                }
+                (None, Some(status)) => {
+                    q("SELECT * FROM runs WHERE status = $1 ORDER BY id DESC LIMIT $2").bind(status)
+                }
+                (None, None) => q("SELECT * FROM runs ORDER BY id DESC LIMIT $1"),
+            };
+            let rows = pg.fetch_all(query.bind(f.limit))?;
             map_all(rows, run_row)
         })
     }

@@ -573,3 +573,35 @@ fn the_city_role_migration_keeps_users_and_their_sessions() {
         .expect("foreign key check");
     assert_eq!(fk, 0);
 }
+
+/// Runs listed by job or by status read that filter's index, not every run: a job that never
+/// ran answered only after a scan of the whole history (the dashboard's job list, once per
+/// job).
+#[test]
+fn list_runs_by_job_or_status_reads_the_filters_index() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("unyo.db");
+    let mut conn = connect(&path).expect("connect");
+    migrate(&mut conn).expect("migrate");
+    let plan = |sql: &str| -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        let values = vec!["x"; stmt.parameter_count()];
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                r.get::<_, String>(3)
+            })
+            .expect("plan")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows");
+        rows.join("; ")
+    };
+    let by_job = plan(runs::list_runs_sql(true, false));
+    assert!(by_job.contains("USING INDEX runs_job"), "{by_job}");
+    let both = plan(runs::list_runs_sql(true, true));
+    assert!(both.contains("USING INDEX"), "{both}");
+    assert!(!both.starts_with("SCAN runs"), "{both}");
+    let by_status = plan(runs::list_runs_sql(false, true));
+    assert!(by_status.contains("USING INDEX runs_status"), "{by_status}");
+}
