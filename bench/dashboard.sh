@@ -51,6 +51,17 @@ PAGES=(
     "today-bad-on-node /?status=bad&node=ops01"
     "run /runs/RUN"
     "incidents /incidents"
+    "jobs /jobs"
+    "job /jobs/nightly-backup"
+    "approvals /approvals"
+    "calendar /calendar"
+    "reports /reports"
+    "holds /holds"
+    "submit /submit"
+    "nodes /nodes"
+    "checks /checks"
+    "audit /audit"
+    "city /city"
     "not-found /runs/0"
 )
 
