@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rusqlite::{Connection, params};
+use std::path::PathBuf;
 
 use crate::helper::{Tree, both, text};
 
@@ -546,6 +547,19 @@ fn the_reports_section_says_each_proposal_in_both_languages() {
     let t = tree();
     let ja = report(&t, &["--lang", "ja"]);
     let section = between(&ja, "## 9. 改善提案", "## 10. 次月予定");
+    // The whole section, as the README's sample month shows it: `UNYO_UPDATE_GOLDEN=1`
+    // writes it anew (then read the diff).
+    let golden =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/proposals-2026-10.ja.md");
+    if std::env::var_os("UNYO_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, section).expect("write golden");
+    }
+    assert_eq!(
+        section,
+        std::fs::read_to_string(&golden).expect("golden file"),
+        "{}",
+        golden.display()
+    );
     assert!(
         section.contains("| 1 | 処理時間の増加 | 「夜間バックアップ」(backup) |"),
         "{section}"

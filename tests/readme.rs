@@ -768,3 +768,31 @@ fn the_manual_page_carries_each_command_and_its_docs_exist() {
         );
     }
 }
+
+/// The README's sample month is unyo's own output: each of its two excerpts is, line for
+/// line, in a golden file the report tests compare their output with.
+#[test]
+fn the_sample_month_is_the_reports_own_text() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let start = readme.find("## A sample month").expect("the section");
+    // Its two Markdown blocks (they hold `## ` headings of their own).
+    let section = &readme[start..];
+    let excerpts: Vec<&str> = section
+        .split("```markdown\n")
+        .skip(1)
+        .take(2)
+        .map(|b| b.split("\n```").next().expect("closed"))
+        .collect();
+    assert_eq!(excerpts.len(), 2, "{section}");
+    for (excerpt, golden) in excerpts
+        .iter()
+        .zip(["report-2026-10.ja.md", "proposals-2026-10.ja.md"])
+    {
+        let want =
+            std::fs::read_to_string(repo().join("tests/golden").join(golden)).expect("golden file");
+        assert!(
+            want.contains(excerpt),
+            "README's excerpt is not in tests/golden/{golden}:\n{excerpt}"
+        );
+    }
+}
