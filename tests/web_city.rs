@@ -668,3 +668,37 @@ fn tokyo_today() -> chrono::NaiveDate {
 }
 
 use chrono::Datelike as _;
+
+/// The city's view computes the month once a minute, not on every request (it reads the
+/// whole month: over a second with a million runs): a run recorded just after a request is
+/// not in the next one, which answers with the same figures and says until when they count.
+#[test]
+fn the_citys_view_shows_the_month_as_computed_within_the_minute() {
+    let t = Tree::new();
+    let port = free_port();
+    t.file(
+        "unyo.yaml",
+        &format!("web:\n  listen: \"127.0.0.1:{port}\"\n"),
+    );
+    t.job("nightly", "steps:\n  a:\n    run: echo done\n");
+    let _d = Daemon::start(&t);
+    let city = || {
+        let (code, _, body) = wait_for("the city's view", || crate::web::get(port, "/city"));
+        assert_eq!(code, 200, "{body}");
+        body
+    };
+    let span = |page: &str| {
+        let from = page.find("id=\"span\"").expect("the span");
+        page[from..page[from..].find("</p>").expect("its end") + from].to_owned()
+    };
+    let first = city();
+    assert!(first.contains("今月の実行はまだありません。"), "{first}");
+    let ok = t.run(&["run", "nightly"]);
+    assert!(ok.status.success(), "{}", both(&ok));
+    let second = city();
+    assert!(
+        second.contains("今月の実行はまだありません。"),
+        "computed again within the minute: {second}"
+    );
+    assert_eq!(span(&first), span(&second));
+}

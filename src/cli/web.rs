@@ -175,6 +175,7 @@ async fn serve(settings: &Settings) -> Result<(), Error> {
         store,
         clock: crate::domain::clock::system(),
         definitions,
+        city: Default::default(),
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(crate::web::serve(listener, dashboard, stop_rx));

@@ -256,6 +256,7 @@ impl Starting {
                 store: daemon.store.clone(),
                 clock: daemon.clock.clone(),
                 definitions: daemon.definitions.subscribe(),
+                city: Default::default(),
             };
             tokio::spawn(crate::web::serve(listener, dashboard, web_stop_rx))
         });

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -106,7 +108,88 @@ pub(super) async fn page(State(d): State<Arc<Dashboard>>, headers: HeaderMap) ->
 /// Frozen reports listed (the newest first).
 const FROZEN: i64 = 24;
 
-async fn city(d: &Dashboard, who: Option<Session>) -> Result<City, StoreError> {
+/// How long the month's figures, once computed, are shown before they are computed again.
+const FRESH: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The month's report as last computed. Computing it reads the whole month, a second or more
+/// with a million runs, and the city's staff read the same figures: a request shows the last
+/// one computed within [`FRESH`], or, when it is older, shows it once more while a task
+/// computes the next. Only a dashboard's first request of a month waits for the computation.
+#[derive(Default)]
+pub struct CityCache(tokio::sync::Mutex<Option<Computed>>);
+
+/// Hand-written: what it holds is a report, shown on the page.
+impl std::fmt::Debug for CityCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CityCache").finish_non_exhaustive()
+    }
+}
+
+struct Computed {
+    /// The month's start (a new month is computed at once).
+    month: DateTime<Utc>,
+    at: DateTime<Utc>,
+    report: Arc<Report>,
+    /// A task computes the next one now.
+    refreshing: bool,
+}
+
+/// The month's report as of `now`, computed or the last one (with when it was computed).
+async fn month_report(
+    d: &Arc<Dashboard>,
+    period: &Period,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, Arc<Report>), StoreError> {
+    let mut kept = d.city.0.lock().await;
+    if let Some(c) = kept.as_mut().filter(|c| c.month == period.from) {
+        if now - c.at >= FRESH && !c.refreshing {
+            c.refreshing = true;
+            let (d, period) = (d.clone(), *period);
+            tokio::spawn(async move {
+                let computed = compute(&d, &period, now).await;
+                let mut kept = d.city.0.lock().await;
+                match computed {
+                    Ok(report) => {
+                        *kept = Some(Computed {
+                            month: period.from,
+                            at: now,
+                            report,
+                            refreshing: false,
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!("the city's view could not compute the month: {e}");
+                        if let Some(c) = kept.as_mut() {
+                            c.refreshing = false;
+                        }
+                    }
+                }
+            });
+        }
+        return Ok((c.at, c.report.clone()));
+    }
+    let report = compute(d, period, now).await?;
+    *kept = Some(Computed {
+        month: period.from,
+        at: now,
+        report: report.clone(),
+        refreshing: false,
+    });
+    Ok((now, report))
+}
+
+async fn compute(
+    d: &Dashboard,
+    period: &Period,
+    now: DateTime<Utc>,
+) -> Result<Arc<Report>, StoreError> {
+    let defs = d.definitions();
+    let report =
+        crate::report::compute(&*d.store, period, &defs.catalog, &defs.settings, now).await?;
+    Ok(Arc::new(report))
+}
+
+async fn city(d: &Arc<Dashboard>, who: Option<Session>) -> Result<City, StoreError> {
     let defs = d.definitions();
     let settings = &defs.settings;
     let (tz, day_start, style) = (
@@ -126,13 +209,14 @@ async fn city(d: &Dashboard, who: Option<Session>) -> Result<City, StoreError> {
         action: "compute the month",
         message: format!("no month holds the business date {today}"),
     })?;
-    let report = crate::report::compute(&*d.store, &period, &defs.catalog, settings, now).await?;
+    // The figures as of when they were computed (at most a minute or so ago).
+    let (at, report) = month_report(d, &period, now).await?;
     let first = period.from.with_timezone(&tz).date_naive();
     let span = format!(
         "{}から{} {}までの実績です。月の途中の速報値で、月末まで変わります。",
         date_ja(first, style),
-        date_ja(now.with_timezone(&tz).date_naive(), style),
-        now.with_timezone(&tz).format("%H:%M")
+        date_ja(at.with_timezone(&tz).date_naive(), style),
+        at.with_timezone(&tz).format("%H:%M")
     );
     let frozen = d
         .store

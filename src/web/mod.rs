@@ -77,6 +77,8 @@ pub struct Dashboard {
     pub store: Arc<dyn Store>,
     pub clock: SharedClock,
     pub definitions: watch::Receiver<Arc<Definitions>>,
+    /// The city's view's month, as last computed.
+    pub city: city::CityCache,
 }
 
 /// Hand-written: the store and clock have nothing to show.
