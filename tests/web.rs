@@ -391,3 +391,39 @@ fn a_taken_dashboard_address_stops_the_start() {
         "{err}"
     );
 }
+
+/// The language follows the browser until one is chosen on the page: `/lang/ja` keeps
+/// Japanese in a cookie (an English browser then reads Japanese), `/lang/en` English, any
+/// other code is a 404.
+#[test]
+fn a_language_chosen_on_the_page_wins_over_the_browsers() {
+    let (t, port, _) = dashboard_tree();
+    let _d = Daemon::start(&t);
+    wait_for("the dashboard", || get(port, "/"));
+    let host = format!("Host: 127.0.0.1:{port}\r\n");
+    let (code, head, _) = request(port, "GET", "/lang/ja", &host).expect("answer");
+    assert_eq!(code, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or(l.strip_prefix("Set-Cookie: "))
+        })
+        .expect("a cookie");
+    assert!(cookie.starts_with("unyo_lang=ja;"), "{cookie}");
+    assert!(
+        head.to_ascii_lowercase().contains("location: /\r\n"),
+        "{head}"
+    );
+    let english = format!("{host}Accept-Language: en-US,en;q=0.9\r\n");
+    let (_, _, page) = request(port, "GET", "/", &english).expect("answer");
+    assert!(page.contains("<html lang=\"en\">"), "{page}");
+    let chosen = format!("{english}Cookie: unyo_lang=ja\r\n");
+    let (_, _, page) = request(port, "GET", "/", &chosen).expect("answer");
+    assert!(page.contains("<html lang=\"ja\">"), "{page}");
+    let japanese = format!("{host}Accept-Language: ja\r\nCookie: unyo_lang=en\r\n");
+    let (_, _, page) = request(port, "GET", "/", &japanese).expect("answer");
+    assert!(page.contains("<html lang=\"en\">"), "{page}");
+    let (code, _, _) = request(port, "GET", "/lang/fr", &host).expect("answer");
+    assert_eq!(code, 404);
+}

@@ -132,6 +132,7 @@ pub fn router(dashboard: Arc<Dashboard>) -> Router {
         .route("/login", get(login::form).post(login::login))
         .route("/logout", post(login::logout))
         .route("/style.css", get(style))
+        .route("/lang/{code}", get(choose_lang))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(dashboard.clone(), guard))
         .with_state(dashboard)
@@ -229,11 +230,42 @@ async fn not_found(headers: HeaderMap) -> Response {
 
 /// The request's language.
 fn lang(headers: &HeaderMap) -> Lang {
-    Lang::from_accept(
+    Lang::chosen(
         headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
     )
+    .unwrap_or_else(|| {
+        Lang::from_accept(
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    })
+}
+
+/// `/lang/ja`, `/lang/en`: keeps the language chosen (a year, in a cookie that says nothing
+/// else) and goes back to Today.
+async fn choose_lang(axum::extract::Path(code): axum::extract::Path<String>) -> Response {
+    match Lang::from_code(&code) {
+        Some(l) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, "/".to_owned()),
+                (
+                    header::SET_COOKIE,
+                    format!(
+                        "{}={}; SameSite=Lax; Path=/; Max-Age=31536000",
+                        words::LANG_COOKIE,
+                        l.code()
+                    ),
+                ),
+            ],
+        )
+            .into_response(),
+        None => not_found(HeaderMap::new()).await,
+    }
 }
 
 /// Refuses a request whose `Host` is not the dashboard's (DNS rebinding), notes how it

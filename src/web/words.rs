@@ -1,8 +1,12 @@
 //! The fixed words of the dashboard in each language it speaks, in one place: [`Words`] has
 //! one field a word and one constant a language, so a word added to one language does not
-//! build until every language has it. Which language a request gets follows its
-//! `Accept-Language` ([`Lang::from_accept`]). Data (job names, statuses, log lines) is shown
+//! build until every language has it. Which language a request gets is the one chosen on
+//! the page (the `unyo_lang` cookie, [`Lang::chosen`]), else its `Accept-Language`
+//! ([`Lang::from_accept`]). Data (job names, statuses, log lines) is shown
 //! as recorded, never translated.
+
+/// The cookie that keeps the language chosen on the page.
+pub const LANG_COOKIE: &str = "unyo_lang";
 
 /// A language of the dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +39,24 @@ impl Lang {
             }
         }
         best.0
+    }
+
+    /// The language chosen with `/lang/ja` or `/lang/en`, from the request's cookies.
+    pub fn chosen<'a>(cookies: impl Iterator<Item = &'a str>) -> Option<Lang> {
+        cookies
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == LANG_COOKIE)
+            .and_then(|(_, v)| Lang::from_code(v))
+    }
+
+    /// `ja` or `en`.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
     }
 
     /// The value of `<html lang>`.
