@@ -427,3 +427,45 @@ fn a_language_chosen_on_the_page_wins_over_the_browsers() {
     let (code, _, _) = request(port, "GET", "/lang/fr", &host).expect("answer");
     assert_eq!(code, 404);
 }
+
+/// The run page says what the runbook decided on each failed attempt, as `unyo show` does:
+/// the rule that matched, what was done, the remediation's result.
+#[test]
+fn the_run_page_shows_the_runbooks_decision_on_a_failed_attempt() {
+    let t = Tree::new();
+    let port = free_port();
+    t.file(
+        "unyo.yaml",
+        &format!("web:\n  listen: \"127.0.0.1:{port}\"\n"),
+    );
+    t.file(
+        "runbooks/flaky.yaml",
+        "rules:\n  - description: Locked <database>\n    match: { exit_codes: [75] }\n    \
+         remediate: { run: \"true\", timeout: 5s }\n    retry: { max: 1, initial: 100ms }\n",
+    );
+    t.job(
+        "load",
+        "runbook: flaky\nsteps:\n  load:\n    run: |\n      \
+         if [ ! -e once ]; then touch once; exit 75; fi\n      echo loaded\n",
+    );
+    let out = t.run(&["run", "load"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let _d = Daemon::start(&t);
+    let (code, _, page) = wait_for("the run page", || get(port, "/runs/1"));
+    assert_eq!(code, 200, "{page}");
+    let line = page
+        .lines()
+        .find(|l| l.starts_with("<p class=\"runbook\">"))
+        .unwrap_or_else(|| panic!("no runbook line in:\n{page}"));
+    assert!(
+        line.contains("<code>flaky#1 (Locked &#60;database&#62;)</code>")
+            || line.contains("<code>flaky#1 (Locked &lt;database&gt;)</code>"),
+        "{line}"
+    );
+    assert!(
+        line.contains("remediation succeeded; retry 1 of 1"),
+        "{line}"
+    );
+    assert!(line.contains("remediation: succeeded"), "{line}");
+    assert_eq!(page.matches("<p class=\"runbook\">").count(), 1, "{page}");
+}

@@ -61,6 +61,16 @@ struct Attempt {
     stderr: String,
     /// Still running: its output is in the live tail, not yet in the database.
     live: bool,
+    /// The runbook's decision on its failure: the rule that matched, what was done and the
+    /// remediation's result, as `unyo show` prints them.
+    runbook: Option<Runbook>,
+}
+
+#[derive(Debug)]
+struct Runbook {
+    rule: String,
+    done: String,
+    remediation: Option<String>,
 }
 
 #[derive(Template)]
@@ -261,6 +271,14 @@ fn attempt(a: AttemptRow, tz: chrono_tz::Tz) -> Attempt {
         stdout: a.stdout_tail,
         stderr: a.stderr_tail,
         live: a.ended_at.is_none(),
+        runbook: a.rule.map(|rule| Runbook {
+            rule,
+            done: a.action.unwrap_or_else(|| "—".to_owned()),
+            remediation: a
+                .remediation
+                .as_ref()
+                .map(|r| r["result"].as_str().unwrap_or("—").to_owned()),
+        }),
         step: a.step,
     }
 }
